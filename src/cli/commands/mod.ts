@@ -1,0 +1,29 @@
+/**
+ * The command tree of `bitclone`.
+ *
+ * @module
+ */
+import type { CommandSpec } from "../command.ts";
+import { NODE_SERVICES } from "../../node/services.ts";
+import { nodeCommand } from "./node.ts";
+
+/**
+ * Builds the root command with every subcommand.
+ *
+ * @example
+ * ```ts
+ * import { rootCommand } from "./mod.ts";
+ * console.assert(rootCommand().subcommands!.some((c) => c.name === "node"));
+ * ```
+ */
+export function rootCommand(): CommandSpec {
+  return {
+    name: "bitclone",
+    summary:
+      "bitclone: LSP, the distributed bitcoin miner, the BitClone peer and the CS457 tracker",
+    description:
+      "One program that hosts the lab's network services side by side and speaks each on the " +
+      "wire exactly like the original implementation.",
+    subcommands: [nodeCommand(NODE_SERVICES)],
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * The small interface through which every protocol plugs into `bitclone node`: a service starts
+ * with an AbortSignal, reports where it listens, and stops when the signal is aborted.
+ *
+ * @module
+ */
+import type { Logger } from "../util/log.ts";
+
+/** Where a service listens. */
+export interface ListenAddress {
+  transport: "tcp" | "udp";
+  hostname: string;
+  port: number;
+}
+
+/** What a service gets when the node starts it. */
+export interface ServiceContext {
+  /** The address to bind (`0.0.0.0` unless configured). */
+  hostname: string;
+  /** The port to bind, from flags, the config file or the service's default (0: any free port). */
+  port: number;
+  /** Aborted when the node stops: close sockets, save files, settle promises, then resolve `closed`. */
+  signal: AbortSignal;
+  /** The service's own logger: every line is tagged with its name. */
+  log: Logger;
+  /** The service's section of the config file (ports removed), for its own settings. */
+  settings: Readonly<Record<string, unknown>>;
+}
+
+/** A started service. */
+export interface RunningService {
+  /** Every address it listens on. */
+  readonly listening: readonly ListenAddress[];
+  /**
+   * Resolves once the service has fully stopped after its signal was aborted (files saved, sockets
+   * closed). Rejects if the service fails while running: the node then stops.
+   */
+  readonly closed: Promise<void>;
+}
+
+/**
+ * A service the node can host.
+ *
+ * @example A service that listens on TCP and closes on abort
+ * ```ts ignore
+ * import type { ServiceDefinition } from "./service.ts";
+ * import { listenTcp } from "./listen.ts";
+ * export const hello: ServiceDefinition = {
+ *   name: "hello",
+ *   description: "Says hello",
+ *   transport: "tcp",
+ *   defaultPort: 4242,
+ *   start(ctx) {
+ *     const listener = listenTcp(ctx);
+ *     ctx.signal.addEventListener("abort", () => listener.close(), { once: true });
+ *     const closed = (async () => {
+ *       for await (const conn of listener) conn.close();
+ *     })();
+ *     return Promise.resolve({ listening: [{ transport: "tcp", hostname: ctx.hostname, port: listener.addr.port }], closed });
+ *   },
+ * };
+ * ```
+ */
+export interface ServiceDefinition {
+  /** Short name: log tag, config section and flag prefix (`--<name>-port`). */
+  name: string;
+  /** One line for `--help` and the start banner. */
+  description: string;
+  /** Its main transport, for help text. */
+  transport: "tcp" | "udp";
+  /** Its default port. */
+  defaultPort: number;
+  /** Starts it; rejects (for example {@linkcode ServiceStartError}) when it cannot. */
+  start(ctx: ServiceContext): Promise<RunningService>;
+}
+
+/**
+ * A service could not start: the message names the service and what it could not do.
+ *
+ * @example
+ * ```ts
+ * import { ServiceStartError } from "./service.ts";
+ * const err = new ServiceStartError("lsp", "cannot listen on udp 0.0.0.0:9999: address already in use");
+ * console.assert(err.message.startsWith("lsp: "));
+ * ```
+ */
+export class ServiceStartError extends Error {
+  override name = "ServiceStartError";
+  /** The service that failed. */
+  service: string;
+  constructor(service: string, message: string, options?: ErrorOptions) {
+    super(`${service}: ${message}`, options);
+    this.service = service;
+  }
+}
