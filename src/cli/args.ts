@@ -6,6 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { type CommandSpec, type OptionSpec, UsageError } from "./command.ts";
+import { parseHostPort } from "../net/hostport.ts";
 
 /** The result of {@linkcode parseCommandArgs}. */
 export interface ParsedArgs {
@@ -182,14 +183,8 @@ export function hostPortValue(
   what: string,
   path: string,
 ): { hostname: string; port: number } {
-  const bracketed = /^\[([^\]]+)\]:(\d+)$/.exec(text);
-  const plain = /^(.*):(\d+)$/.exec(text);
-  const m = bracketed ?? plain;
-  if (!m || m[1] === "") {
-    throw new UsageError(`${what} must look like HOST:PORT, not '${text}'`, path);
-  }
-  return {
-    hostname: m[1],
-    port: intValue(m[2], `the port in ${what}`, path, { min: 1, max: 65535 }),
-  };
+  const hp = parseHostPort(text);
+  if (!hp) throw new UsageError(`${what} must look like HOST:PORT, not '${text}'`, path);
+  if (hp.port === 0) throw new UsageError(`the port in ${what} must be from 1 to 65535`, path);
+  return hp;
 }

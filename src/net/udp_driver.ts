@@ -1,0 +1,205 @@
+/**
+ * Binds a sans-I/O {@linkcode DatagramCore} to a real UDP socket and real time: it feeds received
+ * datagrams in, sends what the core emits, and keeps exactly one timer armed at the core's
+ * `nextTimeout()`. It makes no protocol decisions.
+ *
+ * @module
+ */
+import type { DatagramCore } from "../sim/types.ts";
+import { addrKey, toNetAddr } from "./resolve.ts";
+
+/** Options for {@linkcode UdpDriver}. */
+export interface UdpDriverOptions {
+  /** The bound socket; the driver closes it when stopped. */
+  socket: Deno.DatagramConn;
+  /** The protocol core. */
+  core: DatagramCore;
+  /**
+   * Called after every input and timer run, once the core's transmits are sent: drain the core's
+   * events here.
+   */
+  onProgress?: () => void;
+  /** Abort to close the socket and stop. */
+  signal?: AbortSignal;
+  /** Drops this fraction (0..1) of received datagrams before the core sees them (fault injection). @default {0} */
+  readDropRate?: number;
+  /** Drops this fraction (0..1) of the core's datagrams instead of sending them. @default {0} */
+  writeDropRate?: number;
+  /** Random numbers for the drop rates. @default {Math.random} */
+  random?: () => number;
+  /** The clock. @default {performance.now} */
+  now?: () => number;
+}
+
+/** Counters kept by a {@linkcode UdpDriver}. */
+export interface UdpDriverStats {
+  received: number;
+  sent: number;
+  readDropped: number;
+  writeDropped: number;
+  sendErrors: number;
+  receiveErrors: number;
+}
+
+const RECEIVE_BUFFER_BYTES = 65536;
+const MAX_ROUNDS = 1000;
+
+/**
+ * Drives a datagram core over a UDP socket.
+ *
+ * @example An echo core on a real socket
+ * ```ts ignore
+ * import { UdpDriver } from "./udp_driver.ts";
+ * const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+ * const driver = new UdpDriver({ socket, core: myCore, onProgress: () => drainEvents(myCore) });
+ * // ... later
+ * driver.close();
+ * await driver.done;
+ * ```
+ */
+export class UdpDriver {
+  readonly #socket: Deno.DatagramConn;
+  readonly #core: DatagramCore;
+  readonly #onProgress: () => void;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #readDrop: number;
+  readonly #writeDrop: number;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = Infinity;
+  #closed = false;
+  #signal?: AbortSignal;
+  readonly #onAbort = () => this.close();
+  /** Counters. */
+  readonly stats: UdpDriverStats = {
+    received: 0,
+    sent: 0,
+    readDropped: 0,
+    writeDropped: 0,
+    sendErrors: 0,
+    receiveErrors: 0,
+  };
+  /** Resolves when the receive loop has ended and the socket is closed. */
+  readonly done: Promise<void>;
+
+  constructor(options: UdpDriverOptions) {
+    this.#socket = options.socket;
+    this.#core = options.core;
+    this.#onProgress = options.onProgress ?? (() => {});
+    this.#now = options.now ?? (() => performance.now());
+    this.#random = options.random ?? Math.random;
+    this.#readDrop = options.readDropRate ?? 0;
+    this.#writeDrop = options.writeDropRate ?? 0;
+    this.#signal = options.signal;
+    if (this.#signal?.aborted) this.#closed = true;
+    this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
+    this.done = this.#receiveLoop();
+  }
+
+  /** The socket's local address. */
+  get addr(): Deno.NetAddr {
+    return this.#socket.addr as Deno.NetAddr;
+  }
+
+  /** True once {@linkcode UdpDriver.close} ran or the signal aborted. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Sends what the core has to send, runs its due timer work, and re-arms the timer. Call it after
+   * every command given to the core (write, close).
+   */
+  pump(): void {
+    if (this.#closed) return;
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      this.#flush();
+      this.#onProgress();
+      this.#flush(); // what onProgress made the core send
+      const at = this.#core.nextTimeout();
+      const now = this.#now();
+      if (at === undefined) return this.#disarm();
+      if (at > now) return this.#arm(at, now);
+      this.#core.handleTick(now);
+    }
+    throw new Error("Cannot settle the core: handleTick() does not move nextTimeout()");
+  }
+
+  /** Closes the socket and the timer; the core is left as it is. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#disarm();
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+    try {
+      this.#socket.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  #flush(): void {
+    for (let t = this.#core.pollTransmit(); t; t = this.#core.pollTransmit()) {
+      if (this.#closed) continue;
+      if (this.#writeDrop > 0 && this.#random() < this.#writeDrop) {
+        this.stats.writeDropped++;
+        continue;
+      }
+      let to: Deno.NetAddr;
+      try {
+        to = toNetAddr(t.to);
+      } catch {
+        this.stats.sendErrors++;
+        continue;
+      }
+      this.stats.sent++;
+      this.#socket.send(t.bytes, to).catch(() => this.stats.sendErrors++);
+    }
+  }
+
+  #arm(at: number, now: number): void {
+    if (this.#timer !== undefined && this.#timerAt === at) return;
+    this.#disarm();
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAt = Infinity;
+      if (this.#closed) return;
+      this.#core.handleTick(this.#now());
+      this.pump();
+    }, Math.max(0, Math.ceil(at - now)));
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+  }
+
+  async #receiveLoop(): Promise<void> {
+    const buffer = new Uint8Array(RECEIVE_BUFFER_BYTES);
+    let errorsInARow = 0;
+    while (!this.#closed) {
+      let got: [Uint8Array, Deno.Addr];
+      try {
+        got = await this.#socket.receive(buffer);
+        errorsInARow = 0;
+      } catch (err) {
+        if (this.#closed || err instanceof Deno.errors.BadResource) break;
+        this.stats.receiveErrors++; // an ICMP error surfaced on the socket: carry on
+        if (++errorsInARow > 100) await new Promise((r) => setTimeout(r, 10));
+        continue;
+      }
+      if (this.#closed) break;
+      this.stats.received++;
+      if (this.#readDrop > 0 && this.#random() < this.#readDrop) {
+        this.stats.readDropped++;
+        continue;
+      }
+      // The core gets its own copy: the buffer is reused for the next datagram.
+      this.#core.handleDatagram(addrKey(got[1]), got[0].slice(), this.#now());
+      this.pump();
+    }
+    this.close();
+  }
+}

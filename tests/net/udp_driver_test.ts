@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import { UdpDriver } from "../../src/net/udp_driver.ts";
+import type { DatagramCore, Transmit } from "../../src/sim/types.ts";
+import { formatHostPort, parseHostPort } from "../../src/net/hostport.ts";
+import { addrKey, resolveHostPort } from "../../src/net/resolve.ts";
+
+/** Echoes every datagram; also emits one "tick" datagram to `tickTo` at each due timeout. */
+class EchoCore implements DatagramCore {
+  out: Transmit[] = [];
+  seen: { from: string; text: string }[] = [];
+  ticks = 0;
+  next: number | undefined;
+  constructor(readonly tickEveryMs?: number, readonly tickTo?: string) {}
+  handleDatagram(from: string, bytes: Uint8Array, now: number): void {
+    this.seen.push({ from, text: new TextDecoder().decode(bytes) });
+    this.out.push({ to: from, bytes });
+    if (this.tickEveryMs && this.next === undefined) this.next = now + this.tickEveryMs;
+  }
+  handleTick(now: number): void {
+    if (this.next === undefined || now < this.next) return;
+    this.ticks++;
+    if (this.tickTo) this.out.push({ to: this.tickTo, bytes: new TextEncoder().encode("tick") });
+    this.next = this.ticks < 3 ? now + this.tickEveryMs! : undefined;
+  }
+  pollTransmit(): Transmit | undefined {
+    return this.out.shift();
+  }
+  nextTimeout(): number | undefined {
+    return this.next;
+  }
+}
+
+async function receiveText(sock: Deno.DatagramConn, ms = 2000): Promise<string> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const [bytes] = await Promise.race([
+      sock.receive(),
+      new Promise<never>((_, reject) => timer = setTimeout(() => reject(new Error("timeout")), ms)),
+    ]);
+    return new TextDecoder().decode(bytes);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("UdpDriver feeds datagrams to the core and sends its answers back", async () => {
+  const core = new EchoCore();
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  let progress = 0;
+  const driver = new UdpDriver({ socket, core, onProgress: () => progress++ });
+  const client = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  try {
+    await client.send(new TextEncoder().encode("hello"), driver.addr);
+    assert.equal(await receiveText(client), "hello");
+    assert.equal(core.seen[0].from, addrKey(client.addr));
+    assert.ok(progress > 0);
+    assert.equal(driver.stats.received, 1);
+    assert.equal(driver.stats.sent, 1);
+  } finally {
+    client.close();
+    driver.close();
+    await driver.done;
+  }
+});
+
+Deno.test("UdpDriver runs the core's timer work when nextTimeout() comes due", async () => {
+  const client = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const core = new EchoCore(20, addrKey(client.addr));
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const driver = new UdpDriver({ socket, core });
+  try {
+    await client.send(new TextEncoder().encode("x"), driver.addr);
+    assert.equal(await receiveText(client), "x");
+    for (let i = 0; i < 3; i++) assert.equal(await receiveText(client), "tick");
+    assert.equal(core.ticks, 3);
+  } finally {
+    client.close();
+    driver.close();
+    await driver.done;
+  }
+});
+
+Deno.test("UdpDriver drops the configured fraction of reads and writes", async () => {
+  const core = new EchoCore();
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const driver = new UdpDriver({ socket, core, readDropRate: 1 });
+  const client = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  try {
+    for (let i = 0; i < 5; i++) await client.send(new Uint8Array([i]), driver.addr);
+    for (let i = 0; i < 50 && driver.stats.readDropped < 5; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(driver.stats.readDropped, 5);
+    assert.equal(core.seen.length, 0);
+  } finally {
+    client.close();
+    driver.close();
+    await driver.done;
+  }
+  const core2 = new EchoCore();
+  const socket2 = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const driver2 = new UdpDriver({ socket: socket2, core: core2, writeDropRate: 1 });
+  const client2 = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  try {
+    await client2.send(new Uint8Array([1]), driver2.addr);
+    for (let i = 0; i < 50 && driver2.stats.writeDropped < 1; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(driver2.stats.writeDropped, 1);
+    assert.equal(driver2.stats.sent, 0);
+  } finally {
+    client2.close();
+    driver2.close();
+    await driver2.done;
+  }
+});
+
+Deno.test("UdpDriver stops on abort and closes its socket", async () => {
+  const controller = new AbortController();
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const driver = new UdpDriver({ socket, core: new EchoCore(), signal: controller.signal });
+  const port = driver.addr.port;
+  controller.abort();
+  await driver.done;
+  assert.ok(driver.closed);
+  const again = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port });
+  again.close();
+});
+
+Deno.test("parseHostPort() accepts v4, bracketed and bare v6, names; rejects garbage", () => {
+  assert.deepEqual(parseHostPort("10.0.0.1:8333"), { hostname: "10.0.0.1", port: 8333 });
+  assert.deepEqual(parseHostPort("[2001:db8::1]:8333"), { hostname: "2001:db8::1", port: 8333 });
+  assert.deepEqual(parseHostPort("2001:db8::1:8333"), { hostname: "2001:db8::1", port: 8333 });
+  assert.deepEqual(parseHostPort("lab-1.example:7"), { hostname: "lab-1.example", port: 7 });
+  for (const bad of ["", ":1", "h:", "h:65536", "h:123456", "[zz]:1", "a b:1", "h:-1", "[::1]"]) {
+    assert.equal(parseHostPort(bad), undefined, bad);
+  }
+  assert.equal(formatHostPort("2001:db8::1", 1), "[2001:db8::1]:1");
+});
+
+Deno.test("resolveHostPort() keeps IP literals and maps localhost to 127.0.0.1", async () => {
+  assert.equal(await resolveHostPort("127.0.0.1:1"), "127.0.0.1:1");
+  assert.equal(await resolveHostPort("[::1]:1"), "[::1]:1");
+  assert.equal(await resolveHostPort("localhost:9999"), "127.0.0.1:9999");
+  await assert.rejects(resolveHostPort("nonsense"), TypeError);
+});
