@@ -115,6 +115,7 @@ export class UdpDriver {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       this.#flush();
       this.#onProgress();
+      if (this.#closed) return;
       this.#flush(); // what onProgress made the core send
       const at = this.#core.nextTimeout();
       const now = this.#now();

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { lspEchoService } from "../lsp/service.ts";
 import type { ServiceDefinition } from "./service.ts";
 
 /**
@@ -11,7 +12,7 @@ import type { ServiceDefinition } from "./service.ts";
  * @example
  * ```ts
  * import { NODE_SERVICES } from "./services.ts";
- * console.assert(Array.isArray(NODE_SERVICES));
+ * console.assert(NODE_SERVICES.some((s) => s.name === "lsp"));
  * ```
  */
-export const NODE_SERVICES: readonly ServiceDefinition[] = [];
+export const NODE_SERVICES: readonly ServiceDefinition[] = [lspEchoService];

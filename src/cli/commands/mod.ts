@@ -5,6 +5,7 @@
  */
 import type { CommandSpec } from "../command.ts";
 import { NODE_SERVICES } from "../../node/services.ts";
+import { lspCommand } from "./lsp.ts";
 import { nodeCommand } from "./node.ts";
 
 /**
@@ -24,6 +25,6 @@ export function rootCommand(): CommandSpec {
     description:
       "One program that hosts the lab's network services side by side and speaks each on the " +
       "wire exactly like the original implementation.",
-    subcommands: [nodeCommand(NODE_SERVICES)],
+    subcommands: [nodeCommand(NODE_SERVICES), lspCommand],
   };
 }

@@ -1,0 +1,849 @@
+/**
+ * One LSP connection as a sans-I/O state machine (spec §5–§12): the client's connect handshake,
+ * a sliding-window sender with a cap on unacknowledged messages and per-message exponential
+ * backoff, a windowed receiver that Acks at once and delivers in order, heartbeats, and liveness
+ * counted in epochs.
+ *
+ * A `Conn` has no clock: the owner calls {@linkcode Conn.tick} once per epoch and feeds it the
+ * messages that were routed to it (right source address). Outputs are pulled: messages to send
+ * with {@linkcode Conn.pollTransmit}, application events with {@linkcode Conn.pollEvent}. Drain
+ * both after every call. {@linkcode LspEndpoint} (`endpoint.ts`) owns Conns, routes datagrams,
+ * encodes messages and keeps the epoch timer.
+ *
+ * @module
+ */
+
+import { assert } from "../util/assert.ts";
+import { checksum } from "./checksum.ts";
+import { LspConnectionError } from "./errors.ts";
+import { type LspParams, validateParams } from "./params.ts";
+import {
+  ackMessage,
+  connectMessage,
+  dataMessage,
+  heartbeatMessage,
+  type LspMessage,
+  MAX_PAYLOAD_BYTES,
+  MsgType,
+} from "./wire.ts";
+
+/**
+ * A peer's address, `"host:port"`. Opaque to the core: it is only compared and handed back.
+ *
+ * @example A server address
+ * ```ts
+ * import type { Addr } from "./conn.ts";
+ * const server: Addr = "127.0.0.1:9999";
+ * console.assert(server.endsWith(":9999"));
+ * ```
+ */
+export type Addr = string;
+
+/**
+ * What an LSP core tells the application. Each connection yields `connected` first (the server
+ * accepted a Connect; the client got its answer), then `message`s in SeqNum order, then at most one
+ * of `lost` (EpochLimit silent epochs; queued data discarded) or `closed` (a close() finished: all
+ * written data acknowledged). A client that never connects yields one `connectFailed` instead.
+ * A client whose connect attempt is abandoned by close yields `closed` with ConnID 0.
+ *
+ * @example Handling events
+ * ```ts
+ * import type { LspEvent } from "./conn.ts";
+ * function describe(e: LspEvent): string {
+ *   switch (e.type) {
+ *     case "message": return `${e.connId}: ${e.payload.length} bytes`;
+ *     default: return `${e.connId}: ${e.type}`;
+ *   }
+ * }
+ * console.assert(describe({ type: "lost", connId: 2 }) === "2: lost");
+ * ```
+ */
+export type LspEvent =
+  | { readonly type: "connected"; readonly connId: number; readonly addr: Addr }
+  | { readonly type: "message"; readonly connId: number; readonly payload: Uint8Array }
+  | { readonly type: "lost"; readonly connId: number }
+  | { readonly type: "closed"; readonly connId: number }
+  | { readonly type: "connectFailed"; readonly connId: 0 };
+
+/**
+ * Every reason a received datagram is dropped (or ignored), as counted in
+ * {@linkcode LspStats.dropped}.
+ *
+ * - `oversize`: longer than 1500 bytes.
+ * - `malformed`: does not decode (§3.3).
+ * - `unknownPeer`: a client got a datagram from someone other than its server.
+ * - `noConnection`: no live connection for the source address (a non-Connect message).
+ * - `wrongConnId`: the ConnID differs from the connection of the source address.
+ * - `duplicateConnect`: a Connect from an address that already has a connection (§6.4).
+ * - `refusedConnect`: a Connect while the server shuts down, or with an ISN out of range.
+ * - `tableFull`: a Connect while the connection table is full.
+ * - `notConnected`: a connecting client got something that is not an answer to its Connect.
+ * - `negativeSize`, `shortPayload`, `badChecksum`: a Data message failing §5.
+ * - `outOfWindow`: a Data message at or beyond the receive window (no Ack), or numbered at or
+ *   below the ISN.
+ *
+ * @example Listing the reasons
+ * ```ts
+ * import { DROP_REASONS } from "./conn.ts";
+ * console.assert(DROP_REASONS.includes("badChecksum"));
+ * ```
+ */
+export const DROP_REASONS = [
+  "oversize",
+  "malformed",
+  "unknownPeer",
+  "noConnection",
+  "wrongConnId",
+  "duplicateConnect",
+  "refusedConnect",
+  "tableFull",
+  "notConnected",
+  "negativeSize",
+  "shortPayload",
+  "badChecksum",
+  "outOfWindow",
+] as const;
+
+/**
+ * A reason for dropping a datagram; see {@linkcode DROP_REASONS}.
+ *
+ * @example Naming a reason
+ * ```ts
+ * import type { LspDropReason } from "./conn.ts";
+ * const reason: LspDropReason = "tableFull";
+ * console.assert(reason.length > 0);
+ * ```
+ */
+export type LspDropReason = (typeof DROP_REASONS)[number];
+
+/**
+ * Counters kept by an LSP core. "Sent" counts messages handed out through `pollTransmit()`.
+ *
+ * @example Reading counters
+ * ```ts
+ * import { newLspStats } from "./conn.ts";
+ * const stats = newLspStats();
+ * console.assert(stats.dropped.malformed === 0 && stats.dataSent === 0);
+ * ```
+ */
+export interface LspStats {
+  /** Datagrams handed to `handleDatagram()`. */
+  datagramsReceived: number;
+  /** Datagrams handed out by `pollTransmit()` (all types). */
+  datagramsSent: number;
+  /** Data messages sent for the first time. */
+  dataSent: number;
+  /** Data retransmissions (epoch backoff schedule). */
+  dataRetransmitted: number;
+  /** Acks of Data or of a Connect (heartbeats not included). */
+  acksSent: number;
+  /** Heartbeats, `Ack(connId, 0)`. */
+  heartbeatsSent: number;
+  /** Connect messages (first attempt and retries). */
+  connectsSent: number;
+  /** Payloads handed to the application (`message` events). */
+  messagesDelivered: number;
+  /** Duplicate Data messages re-acknowledged and discarded. */
+  duplicatesReceived: number;
+  /** Dropped datagrams by reason. */
+  dropped: Record<LspDropReason, number>;
+}
+
+/**
+ * Returns a set of zeroed counters.
+ *
+ * @returns Fresh counters.
+ *
+ * @example Fresh counters
+ * ```ts
+ * import { newLspStats } from "./conn.ts";
+ * console.assert(newLspStats().datagramsReceived === 0);
+ * ```
+ */
+export function newLspStats(): LspStats {
+  const dropped = {} as Record<LspDropReason, number>;
+  for (const reason of DROP_REASONS) dropped[reason] = 0;
+  return {
+    datagramsReceived: 0,
+    datagramsSent: 0,
+    dataSent: 0,
+    dataRetransmitted: 0,
+    acksSent: 0,
+    heartbeatsSent: 0,
+    connectsSent: 0,
+    messagesDelivered: 0,
+    duplicatesReceived: 0,
+    dropped,
+  };
+}
+
+/**
+ * The largest ISN we use or accept (ours; the reference takes any non-negative int64). It keeps
+ * every sequence number of a connection a safe integer.
+ *
+ * @example Room above the largest ISN
+ * ```ts
+ * import { MAX_ISN } from "./conn.ts";
+ * console.assert(Number.isSafeInteger(MAX_ISN + 2 ** 32));
+ * ```
+ */
+export const MAX_ISN = 2 ** 52;
+
+/**
+ * A connection's state:
+ * - `connecting`: a client waiting for the answer to its Connect;
+ * - `open`: established;
+ * - `closing`: close() was called; pending data is still being delivered;
+ * - `closed`: close() finished; `lost`: EpochLimit silent epochs; `failed`: the connect attempt
+ *   timed out. The last three are final: the connection sends and reports nothing more.
+ *
+ * @example The final states
+ * ```ts
+ * import type { ConnState } from "./conn.ts";
+ * const final: ConnState[] = ["closed", "lost", "failed"];
+ * console.assert(!final.includes("open"));
+ * ```
+ */
+export type ConnState = "connecting" | "open" | "closing" | "closed" | "lost" | "failed";
+
+/**
+ * Options of {@linkcode Conn.client} and {@linkcode Conn.server}.
+ *
+ * @example Sharing counters
+ * ```ts
+ * import { type ConnOptions, newLspStats } from "./conn.ts";
+ * const options: ConnOptions = { stats: newLspStats(), answerDuplicateConnect: false };
+ * console.assert(options.stats !== undefined);
+ * ```
+ */
+export interface ConnOptions {
+  /**
+   * Server side: answer a duplicate Connect with the original `Ack(connId, isn)`, at most once
+   * per epoch (spec §17). The reference never does; keep it off for the ISN test (§15.11).
+   *
+   * @default false
+   */
+  answerDuplicateConnect?: boolean;
+  /**
+   * Counters to update; an endpoint shares one object among its connections.
+   *
+   * @default a fresh {@linkcode newLspStats}()
+   */
+  stats?: LspStats;
+}
+
+/** A FIFO with O(1) amortised shift, for the unbounded send queue and the output queues. */
+class Fifo<T> {
+  #items: (T | undefined)[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  peek(): T | undefined {
+    return this.#items[this.#head];
+  }
+
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    if (this.#head === this.#items.length) {
+      this.#items = [];
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  clear(): void {
+    this.#items = [];
+    this.#head = 0;
+  }
+}
+
+/** A transmitted, not yet acknowledged Data message and its backoff state (§11.1). */
+interface InFlight {
+  readonly msg: LspMessage;
+  /** Epochs to skip before the next retransmission. */
+  backoff: number;
+  /** Ticks since the last transmission. */
+  idle: number;
+}
+
+const EMPTY = new Uint8Array(0);
+
+function checkIsn(isn: number): void {
+  if (!Number.isSafeInteger(isn) || isn < 0 || isn > MAX_ISN) {
+    throw new RangeError(`Cannot create connection: ISN ${isn} is not an integer in 0..${MAX_ISN}`);
+  }
+}
+
+/**
+ * One LSP connection, either role. Build it with {@linkcode Conn.client} or
+ * {@linkcode Conn.server}; feed it routed messages ({@linkcode Conn.handleMessage}), epoch ticks
+ * ({@linkcode Conn.tick}) and commands ({@linkcode Conn.write}, {@linkcode Conn.close}); drain
+ * {@linkcode Conn.pollTransmit} and {@linkcode Conn.pollEvent} after each call.
+ *
+ * Both streams start at ISN + 1. Data goes out the moment the window (`seq ≤ base + ω − 1`) and
+ * the unacked cap (`M`) allow it — on write() and on every Ack/CAck that frees room — and is
+ * otherwise only retransmitted on ticks, per message, after 0, 1, 2, 4, … idle epochs capped at
+ * B. Data within the receive window is Acked on arrival; earlier duplicates are re-Acked; later
+ * ones are dropped unacknowledged. A tick with no Data sent since the previous one sends a
+ * heartbeat; EpochLimit ticks without hearing from the peer lose the connection.
+ *
+ * @example A server-side connection receiving "hi"
+ * ```ts
+ * import { Conn } from "./conn.ts";
+ * import { dataMessage } from "./wire.ts";
+ * import { lspParams } from "./params.ts";
+ * const conn = Conn.server(lspParams(), "10.0.0.2:5000", 1, 100);
+ * console.assert(conn.pollTransmit()?.seqNum === 100); // Ack(1, 100) answers the Connect
+ * conn.handleMessage(dataMessage(1, 101, new TextEncoder().encode("hi")));
+ * console.assert(conn.pollTransmit()?.seqNum === 101); // Ack(1, 101)
+ * console.assert(conn.pollEvent()?.type === "connected");
+ * console.assert(conn.pollEvent()?.type === "message");
+ * ```
+ */
+export class Conn {
+  /** Which side of the connection this is. */
+  readonly role: "client" | "server";
+  /** The peer's address: the server for a client, the client's source address for a server. */
+  readonly peer: Addr;
+  /** The client's initial sequence number; both streams start at `isn + 1`. */
+  readonly isn: number;
+  /** The validated parameters. */
+  readonly params: LspParams;
+
+  #connId: number;
+  #state: ConnState;
+  readonly #stats: LspStats;
+  readonly #answerDuplicateConnect: boolean;
+
+  // Sender (§9).
+  #nextSeq: number; // number of the next write()
+  readonly #queue = new Fifo<LspMessage>(); // written, not yet transmitted (unbounded, FIFO)
+  readonly #inflight = new Map<number, InFlight>(); // transmitted, unacked; ascending insertion
+  #base: number; // oldest unacked transmitted SeqNum, else the next to transmit
+
+  // Receiver (§10).
+  #expected: number; // smallest SeqNum not yet received
+  readonly #pending = new Map<number, Uint8Array>(); // received ahead of #expected, < ω entries
+
+  // Epochs (§11).
+  #silentEpochs = 0;
+  #sentDataThisEpoch = false;
+  #answeredConnectThisEpoch = false;
+
+  // Outputs.
+  readonly #transmits = new Fifo<LspMessage>();
+  readonly #events = new Fifo<LspEvent>();
+
+  private constructor(
+    role: "client" | "server",
+    params: LspParams,
+    peer: Addr,
+    connId: number,
+    isn: number,
+    options: ConnOptions,
+  ) {
+    this.role = role;
+    this.params = validateParams(params);
+    this.peer = peer;
+    this.isn = isn;
+    this.#connId = connId;
+    this.#state = role === "client" ? "connecting" : "open";
+    this.#stats = options.stats ?? newLspStats();
+    this.#answerDuplicateConnect = options.answerDuplicateConnect ?? false;
+    this.#nextSeq = isn + 1;
+    this.#base = isn + 1;
+    this.#expected = isn + 1;
+  }
+
+  /**
+   * Starts a client connection: state `connecting`, a Connect(isn) waiting in the transmit queue.
+   * It is resent on every tick until answered; after EpochLimit ticks the attempt fails.
+   *
+   * @param params The LSP parameters (validated).
+   * @param server The server's address.
+   * @param isn The initial sequence number, an integer in 0..{@linkcode MAX_ISN}.
+   * @param options Counters.
+   * @returns The connection.
+   * @throws {RangeError} On a bad ISN or bad parameters.
+   *
+   * @example Starting to connect
+   * ```ts
+   * import { Conn } from "./conn.ts";
+   * import { lspParams } from "./params.ts";
+   * const conn = Conn.client(lspParams(), "10.0.0.1:9999", 7);
+   * console.assert(conn.state === "connecting" && conn.pollTransmit()?.seqNum === 7);
+   * ```
+   */
+  static client(
+    params: LspParams,
+    server: Addr,
+    isn: number,
+    options: ConnOptions = {},
+  ): Conn {
+    checkIsn(isn);
+    const conn = new Conn("client", params, server, 0, isn, options);
+    conn.#send(connectMessage(isn));
+    conn.#stats.connectsSent++;
+    return conn;
+  }
+
+  /**
+   * Accepts a client's Connect on the server: state `open`, `Ack(connId, isn)` waiting in the
+   * transmit queue (sent exactly once) and a `connected` event.
+   *
+   * @param params The LSP parameters (validated).
+   * @param client The client's source address.
+   * @param connId The ConnID given to this connection, a positive safe integer.
+   * @param isn The ISN from the client's Connect, an integer in 0..{@linkcode MAX_ISN}.
+   * @param options Counters, duplicate-Connect answers.
+   * @returns The connection.
+   * @throws {RangeError} On a bad ConnID, ISN or parameters.
+   *
+   * @example Accepting a Connect
+   * ```ts
+   * import { Conn } from "./conn.ts";
+   * import { lspParams } from "./params.ts";
+   * const conn = Conn.server(lspParams(), "10.0.0.2:5000", 1, 0);
+   * console.assert(conn.state === "open" && conn.pollEvent()?.type === "connected");
+   * ```
+   */
+  static server(
+    params: LspParams,
+    client: Addr,
+    connId: number,
+    isn: number,
+    options: ConnOptions = {},
+  ): Conn {
+    checkIsn(isn);
+    if (!Number.isSafeInteger(connId) || connId < 1) {
+      throw new RangeError(`Cannot create connection: ConnID ${connId} is not a positive integer`);
+    }
+    const conn = new Conn("server", params, client, connId, isn, options);
+    conn.#send(ackMessage(connId, isn));
+    conn.#stats.acksSent++;
+    conn.#events.push({ type: "connected", connId, addr: client });
+    return conn;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Getters
+
+  /** The ConnID (0 while a client is still connecting). */
+  get connId(): number {
+    return this.#connId;
+  }
+
+  /** The current state. */
+  get state(): ConnState {
+    return this.#state;
+  }
+
+  /** True once the connection is `closed`, `lost` or `failed`: it does nothing more. */
+  get isTerminal(): boolean {
+    return this.#state === "closed" || this.#state === "lost" || this.#state === "failed";
+  }
+
+  /** Written messages not yet acknowledged (queued plus in flight). */
+  get pendingCount(): number {
+    return this.#queue.length + this.#inflight.size;
+  }
+
+  /** Written messages not yet transmitted (waiting for the window or the unacked cap). */
+  get queuedCount(): number {
+    return this.#queue.length;
+  }
+
+  /** Transmitted messages not yet acknowledged; never above `min(ω, M)`. */
+  get inflightCount(): number {
+    return this.#inflight.size;
+  }
+
+  /** Consecutive ticks without hearing from the peer (without an answer, while connecting). */
+  get silentEpochs(): number {
+    return this.#silentEpochs;
+  }
+
+  /** The SeqNum the next write() gets. */
+  get nextSeqNum(): number {
+    return this.#nextSeq;
+  }
+
+  /** The smallest incoming SeqNum not yet received. */
+  get expectedSeqNum(): number {
+    return this.#expected;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Outputs
+
+  /**
+   * Returns the next message to send to {@linkcode Conn.peer}, in order, or `undefined`.
+   *
+   * @returns The next message, or `undefined` when none is waiting.
+   *
+   * @example Draining the transmit queue
+   * ```ts
+   * import { Conn } from "./conn.ts";
+   * import { lspParams } from "./params.ts";
+   * const conn = Conn.client(lspParams(), "10.0.0.1:9999", 0);
+   * console.assert(conn.pollTransmit()?.type === 0 && conn.pollTransmit() === undefined);
+   * ```
+   */
+  pollTransmit(): LspMessage | undefined {
+    return this.#transmits.shift();
+  }
+
+  /**
+   * Returns the next application event, in order, or `undefined`.
+   *
+   * @returns The next event, or `undefined` when none is waiting.
+   *
+   * @example Draining the event queue
+   * ```ts
+   * import { Conn } from "./conn.ts";
+   * import { lspParams } from "./params.ts";
+   * const conn = Conn.server(lspParams(), "10.0.0.2:5000", 4, 0);
+   * console.assert(conn.pollEvent()?.connId === 4 && conn.pollEvent() === undefined);
+   * ```
+   */
+  pollEvent(): LspEvent | undefined {
+    return this.#events.shift();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Inputs
+
+  /**
+   * Handles a decoded message from the peer's address. Anything that does not belong is
+   * dropped and counted, never thrown: wrong ConnID, a failing Data message (§5), Data outside
+   * the window. Any message with this connection's ConnID (or a duplicate Connect, server side)
+   * proves the peer alive, even if it is dropped afterwards.
+   *
+   * @param msg The decoded message.
+   *
+   * @example A client connected by a heartbeat (its Connect-Ack was lost)
+   * ```ts
+   * import { Conn } from "./conn.ts";
+   * import { heartbeatMessage } from "./wire.ts";
+   * import { lspParams } from "./params.ts";
+   * const conn = Conn.client(lspParams(), "10.0.0.1:9999", 42);
+   * conn.handleMessage(heartbeatMessage(3));
+   * console.assert(conn.state === "open" && conn.connId === 3);
+   * ```
+   */
+  handleMessage(msg: LspMessage): void {
+    if (this.isTerminal) {
+      this.#stats.dropped.noConnection++;
+      return;
+    }
+    if (msg.type === MsgType.Connect) {
+      this.#stats.dropped.duplicateConnect++;
+      if (this.role === "client") return; // a server never sends Connect
+      this.#silentEpochs = 0;
+      if (this.#answerDuplicateConnect && !this.#answeredConnectThisEpoch) {
+        this.#answeredConnectThisEpoch = true;
+        this.#send(ackMessage(this.#connId, this.isn));
+        this.#stats.acksSent++;
+      }
+      return;
+    }
+    if (this.#state === "connecting" && !this.#answersConnect(msg)) {
+      this.#stats.dropped.notConnected++;
+      return;
+    }
+    if (this.#state === "connecting") {
+      this.#connId = msg.connId;
+      this.#state = "open";
+      this.#events.push({ type: "connected", connId: msg.connId, addr: this.peer });
+    }
+    if (msg.connId !== this.#connId) {
+      this.#stats.dropped.wrongConnId++;
+      return;
+    }
+    this.#silentEpochs = 0;
+    switch (msg.type) {
+      case MsgType.Data:
+        this.#onData(msg);
+        return;
+      case MsgType.Ack:
+        this.#onAck(msg.seqNum);
+        return;
+      case MsgType.CAck:
+        this.#onCAck(msg.seqNum);
+        return;
+    }
+  }
+
+  /**
+   * Runs one epoch (§11): liveness first (EpochLimit silent ticks lose the connection, or fail
+   * the connect attempt), then the Connect retry (client still connecting: resent every tick, no
+   * backoff), else the due retransmissions in SeqNum order and a heartbeat if no Data went out
+   * since the previous tick.
+   *
+   * @example Losing a silent connection with EpochLimit 2
+   * ```ts
+   * import { Conn } from "./conn.ts";
+   * import { lspParams } from "./params.ts";
+   * const conn = Conn.server(lspParams({ epochLimit: 2 }), "10.0.0.2:5000", 1, 0);
+   * conn.tick();
+   * conn.tick();
+   * console.assert(conn.state === "lost");
+   * ```
+   */
+  tick(): void {
+    if (this.isTerminal) return;
+    this.#silentEpochs++;
+    if (this.#silentEpochs >= this.params.epochLimit) {
+      if (this.#state === "connecting") {
+        this.#state = "failed";
+        this.#events.push({ type: "connectFailed", connId: 0 });
+      } else {
+        this.#state = "lost";
+        this.#events.push({ type: "lost", connId: this.#connId });
+      }
+      this.#discardAll();
+      return;
+    }
+    if (this.#state === "connecting") {
+      this.#send(connectMessage(this.isn));
+      this.#stats.connectsSent++;
+      return;
+    }
+    this.#answeredConnectThisEpoch = false;
+    const cap = this.params.maxBackOffInterval;
+    for (const entry of this.#inflight.values()) { // insertion order = ascending SeqNum
+      entry.idle++;
+      if (entry.idle > entry.backoff) {
+        this.#send(entry.msg);
+        this.#stats.dataRetransmitted++;
+        this.#sentDataThisEpoch = true;
+        entry.idle = 0;
+        entry.backoff = Math.min(entry.backoff === 0 ? 1 : 2 * entry.backoff, cap);
+      }
+    }
+    if (!this.#sentDataThisEpoch) {
+      this.#send(heartbeatMessage(this.#connId));
+      this.#stats.heartbeatsSent++;
+    }
+    this.#sentDataThisEpoch = false;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Commands
+
+  /**
+   * Queues one message (copied) and sends it at once if the window and the unacked cap allow.
+   * Never blocks: the send queue is unbounded.
+   *
+   * @param payload The message, at most {@linkcode MAX_PAYLOAD_BYTES} bytes; may be empty.
+   * @throws {TypeError} When `payload` is not a Uint8Array.
+   * @throws {RangeError} When `payload` is longer than 1000 bytes.
+   * @throws {LspConnectionError} When the connection is connecting, closing, closed or lost.
+   *
+   * @example Writing on an open connection
+   * ```ts
+   * import { Conn } from "./conn.ts";
+   * import { lspParams } from "./params.ts";
+   * const conn = Conn.server(lspParams(), "10.0.0.2:5000", 1, 100);
+   * conn.pollTransmit(); // the Connect-Ack
+   * conn.write(Uint8Array.of(1, 2, 3));
+   * console.assert(conn.pollTransmit()?.seqNum === 101);
+   * ```
+   */
+  write(payload: Uint8Array): void {
+    if (!(payload instanceof Uint8Array)) {
+      throw new TypeError("Cannot write: the payload is not a Uint8Array");
+    }
+    if (payload.length > MAX_PAYLOAD_BYTES) {
+      throw new RangeError(
+        `Cannot write: the payload has ${payload.length} bytes, more than ${MAX_PAYLOAD_BYTES}`,
+      );
+    }
+    if (this.#state !== "open") {
+      throw new LspConnectionError("write", this.#connId, this.#refusal());
+    }
+    if (this.#nextSeq >= Number.MAX_SAFE_INTEGER) {
+      throw new RangeError("Cannot write: the sequence numbers are exhausted");
+    }
+    this.#queue.push(dataMessage(this.#connId, this.#nextSeq++, payload.slice()));
+    this.#pump();
+  }
+
+  /**
+   * Closes the connection locally: write() is refused from now on and no more `message` events
+   * come (incoming Data is still acknowledged and discarded). Written data keeps being delivered
+   * (retransmissions, heartbeats); once all of it is acknowledged the state becomes `closed` and a
+   * `closed` event follows — at once if nothing is pending. A loss first yields `lost` instead.
+   * A client that is still connecting stops at once and reports `closed` with ConnID 0.
+   *
+   * @throws {LspConnectionError} When the connection is already closing, closed or lost.
+   *
+   * @example Closing with nothing pending
+   * ```ts
+   * import { Conn } from "./conn.ts";
+   * import { lspParams } from "./params.ts";
+   * const conn = Conn.server(lspParams(), "10.0.0.2:5000", 1, 0);
+   * conn.pollEvent(); // connected
+   * conn.close();
+   * console.assert(conn.state === "closed" && conn.pollEvent()?.type === "closed");
+   * ```
+   */
+  close(): void {
+    if (this.#state === "connecting") {
+      this.#state = "closed";
+      this.#discardAll();
+      this.#events.push({ type: "closed", connId: 0 });
+      return;
+    }
+    if (this.#state !== "open") {
+      throw new LspConnectionError("close", this.#connId, this.#refusal());
+    }
+    this.#state = "closing";
+    this.#checkDrained();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Internals
+
+  #refusal(): "connecting" | "closing" | "closed" | "lost" {
+    const state = this.#state;
+    assert(state !== "open", "an open connection refused a command");
+    return state === "failed" ? "lost" : state;
+  }
+
+  #send(msg: LspMessage): void {
+    this.#transmits.push(msg);
+  }
+
+  /** Whether a message answers our Connect (§6.1): Ack(id, isn|0), a valid Data, or a CAck. */
+  #answersConnect(msg: LspMessage): boolean {
+    if (msg.connId === 0) return false;
+    switch (msg.type) {
+      case MsgType.Ack:
+        return msg.seqNum === this.isn || msg.seqNum === 0;
+      case MsgType.CAck:
+        return true;
+      case MsgType.Data:
+        return this.#acceptData(msg, false) !== undefined;
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * Applies §5 steps 3–6: negative Size and short payloads are dropped, long payloads truncated
+   * to Size, and the checksum verified over what remains. Returns the payload or `undefined`.
+   */
+  #acceptData(msg: LspMessage, count: boolean): Uint8Array | undefined {
+    if (msg.size < 0) {
+      if (count) this.#stats.dropped.negativeSize++;
+      return undefined;
+    }
+    const bytes = msg.payload ?? EMPTY;
+    if (bytes.length < msg.size) {
+      if (count) this.#stats.dropped.shortPayload++;
+      return undefined;
+    }
+    const payload = bytes.length > msg.size ? bytes.subarray(0, msg.size) : bytes;
+    if (checksum(msg.connId, msg.seqNum, msg.size, payload) !== msg.checksum) {
+      if (count) this.#stats.dropped.badChecksum++;
+      return undefined;
+    }
+    return payload;
+  }
+
+  #onData(msg: LspMessage): void {
+    const payload = this.#acceptData(msg, true);
+    if (payload === undefined) return;
+    const sn = msg.seqNum;
+    if (sn <= this.isn || sn >= this.#expected + this.params.windowSize) {
+      this.#stats.dropped.outOfWindow++; // never numbered so, or beyond the window: no Ack
+      return;
+    }
+    this.#send(ackMessage(this.#connId, sn));
+    this.#stats.acksSent++;
+    if (sn < this.#expected) {
+      this.#stats.duplicatesReceived++; // re-Ack repairs a lost Ack; the data is old
+      return;
+    }
+    if (this.#pending.has(sn)) {
+      this.#stats.duplicatesReceived++;
+      return;
+    }
+    this.#pending.set(sn, payload);
+    assert(this.#pending.size <= this.params.windowSize, "receive buffer over the window");
+    for (
+      let p = this.#pending.get(this.#expected);
+      p !== undefined;
+      p = this.#pending.get(this.#expected)
+    ) {
+      this.#pending.delete(this.#expected);
+      this.#expected++;
+      if (this.#state === "open") {
+        this.#events.push({ type: "message", connId: this.#connId, payload: p });
+        this.#stats.messagesDelivered++;
+      }
+    }
+  }
+
+  #onAck(sn: number): void {
+    if (sn === 0) return; // heartbeat
+    if (!this.#inflight.delete(sn)) return; // not outstanding: ignored (still proof of life)
+    this.#afterAck();
+  }
+
+  #onCAck(sn: number): void {
+    let removed = false;
+    for (const seq of this.#inflight.keys()) {
+      if (seq <= sn) removed = this.#inflight.delete(seq) || removed;
+    }
+    if (removed) this.#afterAck();
+  }
+
+  #afterAck(): void {
+    const nextToSend = this.#nextSeq - this.#queue.length;
+    while (this.#base < nextToSend && !this.#inflight.has(this.#base)) this.#base++;
+    this.#pump();
+    this.#checkDrained();
+  }
+
+  /** Transmits queued messages while `seq ≤ base + ω − 1` and fewer than M are in flight. */
+  #pump(): void {
+    const { windowSize, maxUnackedMessages } = this.params;
+    for (let m = this.#queue.peek(); m !== undefined; m = this.#queue.peek()) {
+      if (m.seqNum > this.#base + windowSize - 1 || this.#inflight.size >= maxUnackedMessages) {
+        return;
+      }
+      this.#queue.shift();
+      this.#inflight.set(m.seqNum, { msg: m, backoff: 0, idle: 0 });
+      this.#send(m);
+      this.#stats.dataSent++;
+      this.#sentDataThisEpoch = true;
+    }
+  }
+
+  #checkDrained(): void {
+    if (this.#state !== "closing" || this.pendingCount > 0) return;
+    this.#state = "closed";
+    this.#discardAll();
+    this.#events.push({ type: "closed", connId: this.#connId });
+  }
+
+  #discardAll(): void {
+    this.#queue.clear();
+    this.#inflight.clear();
+    this.#pending.clear();
+  }
+}

@@ -1,0 +1,746 @@
+/**
+ * The LSP endpoint: one UDP socket's worth of LSP state, as a synchronous sans-I/O core. It
+ * decodes datagrams, routes them by source address and ConnID, answers Connects and allocates
+ * ConnIDs (server), keeps a bounded connection table, owns the {@linkcode Conn}s, encodes their
+ * messages and keeps the single epoch timer. No sockets, no timers, no clock, no global
+ * randomness: time comes in as `now` (milliseconds, monotonic), randomness as a {@linkcode Prng}.
+ *
+ * Drive it like this: feed every received datagram to `handleDatagram()`, call `handleTick()`
+ * when `nextTimeout()` is due, issue `write()`/`close()`/`closeAll()` commands, and after every
+ * one of these calls drain `pollTransmit()` (send each datagram to its `to`, from the socket the
+ * endpoint stands for) and `pollEvent()`.
+ *
+ * @module
+ */
+
+import { assert } from "../util/assert.ts";
+import type { Prng } from "../util/prng.ts";
+import {
+  type Addr,
+  Conn,
+  type ConnState,
+  type LspEvent,
+  type LspStats,
+  MAX_ISN,
+  newLspStats,
+} from "./conn.ts";
+import { LspConnectionError } from "./errors.ts";
+import { type LspParams, lspParams } from "./params.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  MAX_DATAGRAM_BYTES,
+  MAX_PAYLOAD_BYTES,
+  MsgType,
+} from "./wire.ts";
+
+export type { Addr, LspEvent, LspStats };
+
+/**
+ * One datagram to send: `bytes` to the address `to`.
+ *
+ * @example A datagram to send
+ * ```ts
+ * import type { Transmit } from "./endpoint.ts";
+ * const t: Transmit = { to: "127.0.0.1:9999", bytes: new Uint8Array(0) };
+ * console.assert(t.to.length > 0);
+ * ```
+ */
+export interface Transmit {
+  /** Destination address. */
+  to: Addr;
+  /** The datagram (at most 1500 bytes). */
+  bytes: Uint8Array;
+}
+
+/**
+ * The shape shared by every datagram protocol core in bitclone; the simulator and the Deno
+ * adapters drive cores through it. Inputs are `handle*()`, outputs are pulled with `poll*()`
+ * after every input or command, and `nextTimeout()` says when `handleTick()` is due.
+ *
+ * @example Draining a core after an input
+ * ```ts
+ * import type { DatagramCore, Transmit } from "./endpoint.ts";
+ * function drain<E>(core: DatagramCore<E>, out: Transmit[], events: E[]): void {
+ *   for (let t = core.pollTransmit(); t; t = core.pollTransmit()) out.push(t);
+ *   for (let e = core.pollEvent(); e; e = core.pollEvent()) events.push(e);
+ * }
+ * console.assert(typeof drain === "function");
+ * ```
+ */
+export interface DatagramCore<E> {
+  /** Handles one received datagram; drops bad bytes, never throws. */
+  handleDatagram(from: Addr, bytes: Uint8Array, now: number): void;
+  /** Runs the epoch work if it is due; a no-op otherwise. */
+  handleTick(now: number): void;
+  /** Returns the next datagram to send, or `undefined`. */
+  pollTransmit(): Transmit | undefined;
+  /** Returns the next application event, or `undefined`. */
+  pollEvent(): E | undefined;
+  /** When `handleTick()` is due; `undefined` if nothing is pending. */
+  nextTimeout(): number | undefined;
+}
+
+/**
+ * Options of {@linkcode LspEndpoint.server}.
+ *
+ * @example A smaller connection table
+ * ```ts
+ * import type { LspServerOptions } from "./endpoint.ts";
+ * const options: LspServerOptions = { maxConnections: 64 };
+ * console.assert(options.maxConnections === 64);
+ * ```
+ */
+export interface LspServerOptions {
+  /**
+   * Size of the connection table. A Connect from a new address while it is full is dropped (and
+   * counted as `tableFull`): a flood of Connects from many ports cannot grow memory without
+   * bound. Connections that never talk leave the table after EpochLimit epochs.
+   *
+   * @default 1024
+   */
+  maxConnections?: number;
+  /**
+   * Answer a duplicate Connect from a connected address with the original `Ack(connId, isn)`,
+   * at most once per epoch (spec §17). The reference never does; keep it off for the ISN test.
+   *
+   * @default false
+   */
+  answerDuplicateConnect?: boolean;
+  /**
+   * Draw ConnIDs at random (1..2^31 − 1, unique among live and recently ended connections)
+   * from the endpoint's PRNG instead of numbering them 1, 2, 3, … like the reference.
+   *
+   * @default false
+   */
+  randomConnIds?: boolean;
+}
+
+/**
+ * Options of {@linkcode LspEndpoint.client}.
+ *
+ * @example The reference echo client's ISN
+ * ```ts
+ * import type { LspClientOptions } from "./endpoint.ts";
+ * const options: LspClientOptions = { isn: 0 };
+ * console.assert(options.isn === 0);
+ * ```
+ */
+export interface LspClientOptions {
+  /**
+   * The initial sequence number, an integer in 0..2^52. Both streams start at `isn + 1`.
+   *
+   * @default a random integer in 0..2^31 − 1 drawn from the endpoint's PRNG
+   */
+  isn?: number;
+}
+
+/** Largest accepted `maxConnections`. */
+const MAX_CONNECTIONS_LIMIT = 1 << 20;
+/** How many ended ConnIDs are remembered to explain a refused command. */
+const ENDED_HISTORY = 1024;
+/** Random ConnIDs are drawn below this bound. */
+const RANDOM_CONN_ID_MAX = 2 ** 31 - 1;
+
+/**
+ * An LSP client or server as a sans-I/O state machine implementing {@linkcode DatagramCore}.
+ *
+ * Server: every Connect from a new source address (ISN 0..2^52, table not full, not shutting
+ * down) creates a connection, answered once with `Ack(connId, isn)` to that address; a Connect
+ * from an address that has a connection is ignored. Other messages must come from a connected
+ * address with its ConnID; everything else is dropped and counted. Client: sends Connect(isn) at
+ * construction and on every epoch until an `Ack(id, isn)`, a heartbeat `Ack(id, 0)`, a valid
+ * Data or a CAck with a non-zero ConnID arrives from the server address, or until EpochLimit
+ * epochs pass (`connectFailed`).
+ *
+ * One timer per endpoint: `nextTimeout()` is the next epoch boundary while any connection exists.
+ * If the caller is late, missed epochs are skipped (like Go's ticker), not replayed.
+ *
+ * @example An in-memory exchange
+ * ```ts
+ * import { LspEndpoint } from "./endpoint.ts";
+ * import { lspParams } from "./params.ts";
+ * import { Prng } from "../util/prng.ts";
+ * const params = lspParams();
+ * const server = LspEndpoint.server(params, Prng.seeded(1));
+ * const client = LspEndpoint.client("S", params, Prng.seeded(2), 0, { isn: 100 });
+ * const pass = (from: LspEndpoint, to: LspEndpoint, fromAddr: string) => {
+ *   for (let t = from.pollTransmit(); t; t = from.pollTransmit()) to.handleDatagram(fromAddr, t.bytes, 0);
+ * };
+ * pass(client, server, "C"); // Connect
+ * pass(server, client, "S"); // Ack(1, 100)
+ * const connected = client.pollEvent();
+ * console.assert(connected?.type === "connected" && connected.connId === 1);
+ * client.write(1, new TextEncoder().encode("hello"), 0);
+ * pass(client, server, "C");
+ * server.pollEvent(); // connected
+ * const got = server.pollEvent();
+ * console.assert(got?.type === "message" && new TextDecoder().decode(got.payload) === "hello");
+ * ```
+ */
+export class LspEndpoint implements DatagramCore<LspEvent> {
+  /** Which role this endpoint plays. */
+  readonly role: "client" | "server";
+  /** The validated parameters, shared by all connections. */
+  readonly params: LspParams;
+  /** The server's address (client role only). */
+  readonly serverAddr: Addr | undefined;
+
+  readonly #prng: Prng;
+  readonly #stats: LspStats = newLspStats();
+  readonly #maxConnections: number;
+  readonly #answerDuplicateConnect: boolean;
+  readonly #randomConnIds: boolean;
+
+  readonly #byAddr = new Map<Addr, Conn>();
+  readonly #byId = new Map<number, Conn>();
+  readonly #ended = new Map<number, "closed" | "lost">();
+  #nextConnId = 1;
+  #shuttingDown = false;
+
+  #now = -Infinity;
+  #epochDueAt: number | undefined;
+
+  #transmits: Transmit[] = [];
+  #transmitHead = 0;
+  #events: LspEvent[] = [];
+  #eventHead = 0;
+
+  private constructor(
+    role: "client" | "server",
+    params: Partial<LspParams>,
+    prng: Prng,
+    serverAddr: Addr | undefined,
+    options: LspServerOptions,
+  ) {
+    this.role = role;
+    this.params = lspParams(params);
+    this.#prng = prng;
+    this.serverAddr = serverAddr;
+    const { maxConnections = 1024, answerDuplicateConnect = false, randomConnIds = false } =
+      options;
+    if (
+      !Number.isInteger(maxConnections) || maxConnections < 1 ||
+      maxConnections > MAX_CONNECTIONS_LIMIT
+    ) {
+      throw new RangeError(
+        `Cannot create LSP server: maxConnections ${maxConnections} is not in 1..${MAX_CONNECTIONS_LIMIT}`,
+      );
+    }
+    this.#maxConnections = maxConnections;
+    this.#answerDuplicateConnect = answerDuplicateConnect;
+    this.#randomConnIds = randomConnIds;
+  }
+
+  /**
+   * Creates a server endpoint. It is idle (no timer) until the first Connect arrives.
+   *
+   * @param params LSP parameters; missing fields take the reference defaults.
+   * @param prng Randomness (random ConnIDs only).
+   * @param options Table size and optional behaviours.
+   * @returns The server endpoint.
+   * @throws {TypeError} On parameters of the wrong type.
+   * @throws {RangeError} On out-of-range parameters or options.
+   *
+   * @example A server with a wider window
+   * ```ts
+   * import { LspEndpoint } from "./endpoint.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const server = LspEndpoint.server({ windowSize: 5, maxUnackedMessages: 5 }, Prng.seeded(1));
+   * console.assert(server.nextTimeout() === undefined && server.connectionCount === 0);
+   * ```
+   */
+  static server(
+    params: Partial<LspParams>,
+    prng: Prng,
+    options: LspServerOptions = {},
+  ): LspEndpoint {
+    return new LspEndpoint("server", params, prng, undefined, options);
+  }
+
+  /**
+   * Creates a client endpoint and starts connecting: a Connect(isn) is waiting in
+   * `pollTransmit()` and the first epoch is due at `now + epochMillis`.
+   *
+   * @param serverAddr The server's resolved address; datagrams from anywhere else are dropped.
+   * @param params LSP parameters; missing fields take the reference defaults.
+   * @param prng Randomness (the default ISN).
+   * @param now The current time in milliseconds.
+   * @param options The ISN.
+   * @returns The client endpoint.
+   * @throws {TypeError} On parameters of the wrong type or a non-number `now`.
+   * @throws {RangeError} On out-of-range parameters or ISN.
+   *
+   * @example A client starts with a Connect
+   * ```ts
+   * import { LspEndpoint } from "./endpoint.ts";
+   * import { decodeMessage } from "./wire.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const client = LspEndpoint.client("10.0.0.1:9999", {}, Prng.seeded(1), 1000, { isn: 7 });
+   * const t = client.pollTransmit();
+   * console.assert(t?.to === "10.0.0.1:9999" && decodeMessage(t.bytes)?.seqNum === 7);
+   * console.assert(client.nextTimeout() === 3000);
+   * ```
+   */
+  static client(
+    serverAddr: Addr,
+    params: Partial<LspParams>,
+    prng: Prng,
+    now: number,
+    options: LspClientOptions = {},
+  ): LspEndpoint {
+    if (typeof serverAddr !== "string") {
+      throw new TypeError("Cannot create LSP client: the server address is not a string");
+    }
+    const endpoint = new LspEndpoint("client", params, prng, serverAddr, {});
+    const at = endpoint.#advance(now);
+    const isn = options.isn ?? prng.int(0, 2 ** 31 - 1);
+    const conn = Conn.client(endpoint.params, serverAddr, isn, { stats: endpoint.#stats });
+    endpoint.#byAddr.set(serverAddr, conn);
+    endpoint.#epochDueAt = at + endpoint.params.epochMillis;
+    endpoint.#drain(conn);
+    return endpoint;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Inputs
+
+  /**
+   * Handles one received datagram. Never throws on bad bytes: oversized, undecodable, unknown
+   * or misaddressed datagrams are dropped and counted in {@linkcode LspEndpoint.stats}.
+   *
+   * @param from The datagram's source address.
+   * @param bytes The datagram.
+   * @param now The current time in milliseconds.
+   * @throws {TypeError} When `now` is not a number.
+   *
+   * @example Garbage is counted, not thrown
+   * ```ts
+   * import { LspEndpoint } from "./endpoint.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const server = LspEndpoint.server({}, Prng.seeded(1));
+   * server.handleDatagram("10.0.0.9:1", Uint8Array.of(0xff, 0x00), 0);
+   * console.assert(server.stats().dropped.malformed === 1);
+   * ```
+   */
+  handleDatagram(from: Addr, bytes: Uint8Array, now: number): void {
+    const at = this.#advance(now);
+    const stats = this.#stats;
+    stats.datagramsReceived++;
+    if (!(bytes instanceof Uint8Array)) {
+      stats.dropped.malformed++;
+      return;
+    }
+    if (bytes.length > MAX_DATAGRAM_BYTES) {
+      stats.dropped.oversize++;
+      return;
+    }
+    const msg = decodeMessage(bytes);
+    if (msg === undefined) {
+      stats.dropped.malformed++;
+      return;
+    }
+    if (this.role === "client" && from !== this.serverAddr) {
+      stats.dropped.unknownPeer++;
+      return;
+    }
+    const conn = this.#byAddr.get(from);
+    if (conn !== undefined) {
+      conn.handleMessage(msg);
+      this.#drain(conn);
+      return;
+    }
+    if (this.role === "client" || msg.type !== MsgType.Connect) {
+      stats.dropped.noConnection++;
+      return;
+    }
+    if (this.#shuttingDown || msg.seqNum < 0 || msg.seqNum > MAX_ISN) {
+      stats.dropped.refusedConnect++;
+      return;
+    }
+    if (this.#byAddr.size >= this.#maxConnections) {
+      stats.dropped.tableFull++;
+      return;
+    }
+    const connId = this.#allocateConnId();
+    const created = Conn.server(this.params, from, connId, msg.seqNum, {
+      stats,
+      answerDuplicateConnect: this.#answerDuplicateConnect,
+    });
+    this.#byAddr.set(from, created);
+    this.#byId.set(connId, created);
+    this.#epochDueAt ??= at + this.params.epochMillis;
+    this.#drain(created);
+  }
+
+  /**
+   * Runs one epoch for every connection if one is due (`now ≥ nextTimeout()`), else does
+   * nothing. Afterwards the next epoch is the first boundary after `now`: epochs missed by a
+   * late caller are skipped, not replayed in a burst.
+   *
+   * @param now The current time in milliseconds.
+   * @throws {TypeError} When `now` is not a number.
+   *
+   * @example Ticking only when due
+   * ```ts
+   * import { LspEndpoint } from "./endpoint.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const client = LspEndpoint.client("S", { epochMillis: 500 }, Prng.seeded(1), 0);
+   * client.pollTransmit(); // first Connect
+   * client.handleTick(499);
+   * console.assert(client.pollTransmit() === undefined); // not due yet
+   * client.handleTick(500);
+   * console.assert(client.pollTransmit() !== undefined && client.nextTimeout() === 1000);
+   * ```
+   */
+  handleTick(now: number): void {
+    const at = this.#advance(now);
+    const due = this.#epochDueAt;
+    if (due === undefined || at < due) return;
+    for (const conn of [...this.#byAddr.values()]) {
+      conn.tick();
+      this.#drain(conn);
+    }
+    if (this.#byAddr.size === 0) {
+      this.#epochDueAt = undefined;
+      return;
+    }
+    const period = this.params.epochMillis;
+    this.#epochDueAt = due + (Math.floor((at - due) / period) + 1) * period;
+    assert(this.#epochDueAt > at, "the next epoch is not in the future");
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Commands
+
+  /**
+   * Writes one message on a connection: queued, and sent at once if the window and the unacked
+   * cap allow. Never blocks.
+   *
+   * @param connId The connection.
+   * @param payload The message (copied), at most 1000 bytes; may be empty.
+   * @param now The current time in milliseconds.
+   * @throws {TypeError} When `payload` is not a Uint8Array or `now` not a number.
+   * @throws {RangeError} When `payload` is longer than 1000 bytes.
+   * @throws {LspConnectionError} When the connection is unknown, closing, closed or lost.
+   *
+   * @example Refusing an oversized payload
+   * ```ts
+   * import { LspEndpoint } from "./endpoint.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const server = LspEndpoint.server({}, Prng.seeded(1));
+   * let threw = false;
+   * try { server.write(1, new Uint8Array(1001), 0); } catch (e) { threw = e instanceof RangeError; }
+   * console.assert(threw);
+   * ```
+   */
+  write(connId: number, payload: Uint8Array, now: number): void {
+    this.#advance(now);
+    if (!(payload instanceof Uint8Array)) {
+      throw new TypeError("Cannot write: the payload is not a Uint8Array");
+    }
+    if (payload.length > MAX_PAYLOAD_BYTES) {
+      throw new RangeError(
+        `Cannot write: the payload has ${payload.length} bytes, more than ${MAX_PAYLOAD_BYTES}`,
+      );
+    }
+    const conn = this.#connFor("write", connId);
+    conn.write(payload);
+    this.#drain(conn);
+  }
+
+  /**
+   * Closes one connection (the server's CloseConn, or the client's Close): writes are refused
+   * from now on and no more `message` events come for it; written data keeps being delivered,
+   * then a `closed` event follows (at once if nothing is pending), or `lost` if the peer goes
+   * silent first. Afterwards the endpoint sends nothing more on that connection.
+   *
+   * @param connId The connection.
+   * @param now The current time in milliseconds.
+   * @throws {LspConnectionError} When the connection is unknown, already closing, closed or lost.
+   *
+   * @example Closing an unknown connection
+   * ```ts
+   * import { LspEndpoint } from "./endpoint.ts";
+   * import { LspConnectionError } from "./errors.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const server = LspEndpoint.server({}, Prng.seeded(1));
+   * let reason = "";
+   * try { server.close(9, 0); } catch (e) { if (e instanceof LspConnectionError) reason = e.reason; }
+   * console.assert(reason === "unknown");
+   * ```
+   */
+  close(connId: number, now: number): void {
+    this.#advance(now);
+    const conn = this.#connFor("close", connId);
+    conn.close();
+    this.#drain(conn);
+  }
+
+  /**
+   * Shuts the endpoint down. A server stops accepting Connects and closes every open
+   * connection as {@linkcode LspEndpoint.close} does; a client closes its connection, or
+   * abandons a connect attempt (a `closed` event with ConnID 0). Once every connection has
+   * reported `closed` or `lost`, {@linkcode LspEndpoint.isFinished} is true and the endpoint
+   * never sends again. Calling it twice is harmless.
+   *
+   * @param now The current time in milliseconds.
+   *
+   * @example A server with nothing pending finishes at once
+   * ```ts
+   * import { LspEndpoint } from "./endpoint.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const server = LspEndpoint.server({}, Prng.seeded(1));
+   * server.closeAll(0);
+   * console.assert(server.isFinished);
+   * ```
+   */
+  closeAll(now: number): void {
+    this.#advance(now);
+    this.#shuttingDown = true;
+    for (const conn of [...this.#byAddr.values()]) {
+      if (conn.state !== "open" && conn.state !== "connecting") continue;
+      conn.close();
+      this.#drain(conn);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Outputs
+
+  /**
+   * Returns the next datagram to send, or `undefined`. Each is at most 1500 bytes.
+   *
+   * @returns The next datagram, or `undefined`.
+   *
+   * @example Draining datagrams
+   * ```ts
+   * import { LspEndpoint } from "./endpoint.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const client = LspEndpoint.client("S", {}, Prng.seeded(1), 0);
+   * console.assert(client.pollTransmit()?.to === "S" && client.pollTransmit() === undefined);
+   * ```
+   */
+  pollTransmit(): Transmit | undefined {
+    if (this.#transmitHead >= this.#transmits.length) return undefined;
+    const transmit = this.#transmits[this.#transmitHead++];
+    if (this.#transmitHead === this.#transmits.length) {
+      this.#transmits = [];
+      this.#transmitHead = 0;
+    }
+    return transmit;
+  }
+
+  /**
+   * Returns the next application event, or `undefined`.
+   *
+   * @returns The next event, or `undefined`.
+   *
+   * @example A connect attempt that fails
+   * ```ts
+   * import { LspEndpoint } from "./endpoint.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const client = LspEndpoint.client("S", { epochLimit: 1 }, Prng.seeded(1), 0);
+   * client.handleTick(2000);
+   * console.assert(client.pollEvent()?.type === "connectFailed");
+   * ```
+   */
+  pollEvent(): LspEvent | undefined {
+    if (this.#eventHead >= this.#events.length) return undefined;
+    const event = this.#events[this.#eventHead++];
+    if (this.#eventHead === this.#events.length) {
+      this.#events = [];
+      this.#eventHead = 0;
+    }
+    return event;
+  }
+
+  /**
+   * When {@linkcode LspEndpoint.handleTick} is next due: the next epoch boundary while any
+   * connection (or connect attempt) exists, else `undefined`.
+   *
+   * @returns The due time in milliseconds, or `undefined`.
+   *
+   * @example The first epoch of a client
+   * ```ts
+   * import { LspEndpoint } from "./endpoint.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const client = LspEndpoint.client("S", { epochMillis: 250 }, Prng.seeded(1), 1000);
+   * console.assert(client.nextTimeout() === 1250);
+   * ```
+   */
+  nextTimeout(): number | undefined {
+    return this.#epochDueAt;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Getters
+
+  /** Live connections (including a client's connect attempt and closing connections). */
+  get connectionCount(): number {
+    return this.#byAddr.size;
+  }
+
+  /** True once closeAll() was called (a server then refuses new connections). */
+  get isShuttingDown(): boolean {
+    return this.#shuttingDown;
+  }
+
+  /**
+   * True once the endpoint has nothing left to do and will never send again: a client whose
+   * connection ended (closed, lost, failed), or a server after closeAll() whose connections all
+   * ended. The adapter may then close its socket.
+   */
+  get isFinished(): boolean {
+    if (this.#byAddr.size > 0) return false;
+    return this.role === "client" || this.#shuttingDown;
+  }
+
+  /**
+   * The ConnIDs of the established connections (open or closing), in creation order.
+   *
+   * @returns The ConnIDs.
+   *
+   * @example A fresh server has none
+   * ```ts
+   * import { LspEndpoint } from "./endpoint.ts";
+   * import { Prng } from "../util/prng.ts";
+   * console.assert(LspEndpoint.server({}, Prng.seeded(1)).connIds().length === 0);
+   * ```
+   */
+  connIds(): number[] {
+    return [...this.#byId.keys()];
+  }
+
+  /**
+   * The state of a live connection, or `undefined` if there is none with that ConnID.
+   *
+   * @param connId The connection.
+   * @returns Its state, or `undefined`.
+   *
+   * @example An unknown connection
+   * ```ts
+   * import { LspEndpoint } from "./endpoint.ts";
+   * import { Prng } from "../util/prng.ts";
+   * console.assert(LspEndpoint.server({}, Prng.seeded(1)).connState(1) === undefined);
+   * ```
+   */
+  connState(connId: number): ConnState | undefined {
+    return this.#byId.get(connId)?.state;
+  }
+
+  /**
+   * Written messages of a connection not yet acknowledged (queued plus in flight); 0 for an
+   * unknown connection. An adapter may use it for back-pressure.
+   *
+   * @param connId The connection.
+   * @returns The number of pending messages.
+   *
+   * @example An unknown connection has nothing pending
+   * ```ts
+   * import { LspEndpoint } from "./endpoint.ts";
+   * import { Prng } from "../util/prng.ts";
+   * console.assert(LspEndpoint.server({}, Prng.seeded(1)).pendingCount(1) === 0);
+   * ```
+   */
+  pendingCount(connId: number): number {
+    return this.#byId.get(connId)?.pendingCount ?? 0;
+  }
+
+  /**
+   * The peer address of a live connection, or `undefined`.
+   *
+   * @param connId The connection.
+   * @returns The address, or `undefined`.
+   *
+   * @example An unknown connection has no address
+   * ```ts
+   * import { LspEndpoint } from "./endpoint.ts";
+   * import { Prng } from "../util/prng.ts";
+   * console.assert(LspEndpoint.server({}, Prng.seeded(1)).peerAddr(1) === undefined);
+   * ```
+   */
+  peerAddr(connId: number): Addr | undefined {
+    return this.#byId.get(connId)?.peer;
+  }
+
+  /**
+   * A snapshot of the counters: datagrams in and out, Data sent and retransmitted, Acks,
+   * heartbeats, deliveries, and dropped datagrams by reason.
+   *
+   * @returns A copy of the counters.
+   *
+   * @example Counting an oversized datagram
+   * ```ts
+   * import { LspEndpoint } from "./endpoint.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const server = LspEndpoint.server({}, Prng.seeded(1));
+   * server.handleDatagram("10.0.0.9:1", new Uint8Array(1501), 0);
+   * console.assert(server.stats().dropped.oversize === 1);
+   * ```
+   */
+  stats(): LspStats {
+    return { ...this.#stats, dropped: { ...this.#stats.dropped } };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Internals
+
+  /** Takes the caller's time, never letting it go backwards. */
+  #advance(now: number): number {
+    if (typeof now !== "number" || Number.isNaN(now)) {
+      throw new TypeError(`Cannot use time ${now}: not a number`);
+    }
+    if (now > this.#now) this.#now = now;
+    return this.#now;
+  }
+
+  #connFor(action: string, connId: number): Conn {
+    const conn = this.#byId.get(connId);
+    if (conn !== undefined) return conn;
+    const attempt = this.role === "client" ? this.#byAddr.get(this.serverAddr!) : undefined;
+    const reason = attempt?.state === "connecting"
+      ? "connecting"
+      : (this.#ended.get(connId) ?? "unknown");
+    throw new LspConnectionError(action, connId, reason);
+  }
+
+  #allocateConnId(): number {
+    if (this.#randomConnIds) {
+      for (let attempt = 0; attempt < 64; attempt++) {
+        const id = this.#prng.int(1, RANDOM_CONN_ID_MAX);
+        if (!this.#byId.has(id) && !this.#ended.has(id)) return id;
+      }
+      // 64 collisions in a space of 2^31 ids with at most ~2^20 taken: practically never.
+    }
+    while (this.#byId.has(this.#nextConnId) || this.#ended.has(this.#nextConnId)) {
+      this.#nextConnId++;
+    }
+    return this.#nextConnId++;
+  }
+
+  /** Moves a connection's outputs into the endpoint's queues; forgets it once it has ended. */
+  #drain(conn: Conn): void {
+    for (let msg = conn.pollTransmit(); msg !== undefined; msg = conn.pollTransmit()) {
+      const bytes = encodeMessage(msg);
+      assert(bytes.length <= MAX_DATAGRAM_BYTES, "an outgoing datagram is over 1500 bytes");
+      this.#transmits.push({ to: conn.peer, bytes });
+      this.#stats.datagramsSent++;
+    }
+    for (let event = conn.pollEvent(); event !== undefined; event = conn.pollEvent()) {
+      if (event.type === "connected") this.#byId.set(event.connId, conn);
+      this.#events.push(event);
+    }
+    if (!conn.isTerminal) return;
+    assert(this.#byAddr.get(conn.peer) === conn, "an ended connection is not in the table");
+    this.#byAddr.delete(conn.peer);
+    if (conn.connId !== 0) {
+      this.#byId.delete(conn.connId);
+      this.#ended.set(conn.connId, conn.state === "closed" ? "closed" : "lost");
+      if (this.#ended.size > ENDED_HISTORY) {
+        this.#ended.delete(this.#ended.keys().next().value!);
+      }
+    }
+    if (this.#byAddr.size === 0) this.#epochDueAt = undefined;
+  }
+}

@@ -1,0 +1,248 @@
+/**
+ * The LSP server API over a real UDP socket: `listen()` returns an {@linkcode LspServer} with
+ * `read()`, `write()`, `closeConn()` and `close()`, the TypeScript shape of the Go reference's
+ * `Server`.
+ *
+ * @module
+ */
+import { listenUdp } from "../node/listen.ts";
+import { UdpDriver } from "../net/udp_driver.ts";
+import { prngFromEntropy } from "../util/entropy.ts";
+import { LspEndpoint } from "./endpoint.ts";
+import { LspConnectionError } from "./errors.ts";
+import { type LspParams, lspParams } from "./params.ts";
+import { ReadQueue } from "./_reader.ts";
+
+/** Options for {@linkcode listen}. */
+export interface ListenOptions {
+  /** LSP parameters; missing fields take the reference defaults. */
+  params?: Partial<LspParams>;
+  /** The address to bind. @default {"0.0.0.0"} */
+  hostname?: string;
+  /** Size of the connection table (Connects beyond it are dropped). @default {1024} */
+  maxConnections?: number;
+  /** Abort to drop every connection and close the socket at once (no draining). */
+  signal?: AbortSignal;
+  /** Percentage (0..100) of received datagrams dropped (fault injection, `-rdrop`). @default {0} */
+  readDropPercent?: number;
+  /** Percentage (0..100) of datagrams dropped instead of sent (`-wdrop`). @default {0} */
+  writeDropPercent?: number;
+  /** Name used in bind errors. @default {"lsp"} */
+  serviceName?: string;
+}
+
+/** One message read from a client. */
+export interface LspServerMessage {
+  connId: number;
+  payload: Uint8Array;
+}
+
+/**
+ * Starts an LSP server on `port` (0 picks a free port; see `server.port`).
+ *
+ * @throws {ServiceStartError} When the port cannot be bound.
+ *
+ * @example An echo server
+ * ```ts ignore
+ * import { listen } from "./server.ts";
+ * const server = listen(9999);
+ * for await (const item of server) {
+ *   if ("payload" in item) server.write(item.connId, item.payload);
+ * }
+ * ```
+ */
+export function listen(port: number, options: ListenOptions = {}): LspServer {
+  const params = lspParams(options.params ?? {});
+  const socket = listenUdp(options.serviceName ?? "lsp", {
+    hostname: options.hostname ?? "0.0.0.0",
+    port,
+  });
+  const prng = prngFromEntropy();
+  const core = LspEndpoint.server(params, prng, { maxConnections: options.maxConnections });
+  return new LspServer(core, socket, params, prng, options);
+}
+
+/**
+ * A running LSP server.
+ */
+export class LspServer implements AsyncIterable<LspServerMessage | LspConnectionError> {
+  /** The parameters in use. */
+  readonly params: LspParams;
+  readonly #core: LspEndpoint;
+  readonly #driver: UdpDriver;
+  readonly #reads = new ReadQueue<LspServerMessage>();
+  /** Connections closed with closeConn(): their data is no longer delivered. */
+  readonly #closedLocally = new Set<number>();
+  #closing: Promise<void> | undefined;
+  #settleClose: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  #lostWhileClosing: number[] = [];
+  #stopped = false;
+  readonly #signal?: AbortSignal;
+  readonly #onAbort = () => this.#stop();
+
+  /** @internal Made by {@linkcode listen}. */
+  constructor(
+    core: LspEndpoint,
+    socket: Deno.DatagramConn,
+    params: LspParams,
+    prng: { float(): number },
+    options: ListenOptions,
+  ) {
+    this.#core = core;
+    this.params = params;
+    this.#signal = options.signal;
+    this.#driver = new UdpDriver({
+      socket,
+      core,
+      readDropRate: (options.readDropPercent ?? 0) / 100,
+      writeDropRate: (options.writeDropPercent ?? 0) / 100,
+      random: () => prng.float(),
+      onProgress: () => this.#drainEvents(),
+    });
+    if (this.#signal?.aborted) this.#stop();
+    this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  /** The bound port. */
+  get port(): number {
+    return this.#driver.addr.port;
+  }
+
+  /** Live connections (including closing ones). */
+  get connectionCount(): number {
+    return this.#core.connectionCount;
+  }
+
+  /** Datagram counters of the socket and of the protocol core. */
+  stats(): { socket: UdpDriver["stats"]; lsp: ReturnType<LspEndpoint["stats"]> } {
+    return { socket: { ...this.#driver.stats }, lsp: this.#core.stats() };
+  }
+
+  /**
+   * The next message from any client (per client in order), or rejects with a
+   * {@linkcode LspConnectionError} carrying the ConnID of a connection that was lost (after its
+   * received data) or closed with `closeConn()`. After `close()`, rejects with ConnID 0.
+   */
+  read(): Promise<LspServerMessage> {
+    return this.#reads.read();
+  }
+
+  /**
+   * Queues a payload (at most 1000 bytes; copied) to a client. Never blocks.
+   *
+   * @throws {LspConnectionError} Unknown, lost or closed connection, or the server is closing.
+   * @throws {RangeError} Payload over 1000 bytes.
+   */
+  write(connId: number, payload: Uint8Array): void {
+    if (this.#closing || this.#driver.closed) {
+      throw new LspConnectionError("write", connId, "closing");
+    }
+    if (this.#closedLocally.has(connId)) throw new LspConnectionError("write", connId, "closed");
+    this.#core.write(connId, payload.slice(), performance.now());
+    this.#driver.pump();
+  }
+
+  /**
+   * Closes one connection without blocking: no more writes to it, its unread data is discarded
+   * and `read()` reports one error for it; what was written is still delivered.
+   *
+   * @throws {LspConnectionError} Unknown or already closed connection.
+   */
+  closeConn(connId: number): void {
+    if (this.#closedLocally.has(connId)) {
+      throw new LspConnectionError("closeConn", connId, "closed");
+    }
+    this.#core.close(connId, performance.now());
+    this.#closedLocally.add(connId);
+    this.#reads.discard((i) => "value" in i && i.value.connId === connId);
+    this.#reads.push({ error: new LspConnectionError("read", connId, "closed") });
+    this.#driver.pump();
+  }
+
+  /**
+   * Stops accepting connections, waits until every connection's written data is acknowledged or
+   * the connection is lost, then closes the socket.
+   *
+   * @throws {LspConnectionError} When some connection was lost while draining (its ConnID), or on
+   * a second call.
+   */
+  close(): Promise<void> {
+    if (this.#closing) return Promise.reject(new LspConnectionError("close", 0, "closed"));
+    this.#closing = new Promise<void>((resolve, reject) => {
+      this.#settleClose = { resolve, reject };
+    });
+    this.#core.closeAll(performance.now());
+    this.#driver.pump();
+    this.#checkFinished();
+    return this.#closing;
+  }
+
+  /**
+   * Stops at once without draining: the socket is closed, pending data is dropped, reads fail
+   * with ConnID 0, and a pending `close()` settles. Idempotent.
+   */
+  closeNow(): void {
+    this.#stop();
+  }
+
+  /** Yields messages and per-connection errors until the server is closed. */
+  async *[Symbol.asyncIterator](): AsyncIterator<LspServerMessage | LspConnectionError> {
+    for (;;) {
+      try {
+        yield await this.read();
+      } catch (err) {
+        if (!(err instanceof LspConnectionError)) throw err;
+        if (err.connId === 0) return;
+        yield err;
+      }
+    }
+  }
+
+  /** Resolves when the socket is closed. */
+  get done(): Promise<void> {
+    return this.#driver.done;
+  }
+
+  #drainEvents(): void {
+    for (let e = this.#core.pollEvent(); e; e = this.#core.pollEvent()) {
+      switch (e.type) {
+        case "message":
+          if (!this.#closedLocally.has(e.connId) && !this.#closing) {
+            this.#reads.push({ value: { connId: e.connId, payload: e.payload } });
+          }
+          break;
+        case "lost":
+          if (this.#closing) this.#lostWhileClosing.push(e.connId);
+          if (!this.#closedLocally.has(e.connId)) {
+            this.#reads.push({ error: new LspConnectionError("read", e.connId, "lost") });
+          }
+          this.#closedLocally.delete(e.connId);
+          break;
+        case "closed":
+          this.#closedLocally.delete(e.connId);
+          break;
+        default:
+          break;
+      }
+    }
+    this.#checkFinished();
+  }
+
+  #checkFinished(): void {
+    if (!this.#closing || !this.#core.isFinished || this.#driver.closed) return;
+    this.#stop();
+  }
+
+  #stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+    this.#driver.close();
+    this.#reads.end(new LspConnectionError("read", 0, "closed"), true);
+    if (this.#settleClose) {
+      const lost = this.#lostWhileClosing;
+      if (lost.length) this.#settleClose.reject(new LspConnectionError("close", lost[0], "lost"));
+      else this.#settleClose.resolve();
+    }
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * The real `bitclone` process: exit codes, one-line usage errors, and the node's start and clean
+ * stop on SIGINT/SIGTERM, run as `deno task bitclone` would (same permission flags).
+ */
+import assert from "node:assert/strict";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const FLAGS = ["run", "--allow-net", "--allow-read", "--allow-write", MAIN];
+
+async function bitclone(args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [...FLAGS, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Starts `bitclone node` and waits for its banner. */
+async function startNode(args: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...FLAGS, "node", "--hostname", "127.0.0.1", ...args],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const dec = new TextDecoder();
+  let stdout = "";
+  const reader = child.stdout.getReader();
+  const deadline = Date.now() + 20_000;
+  while (!/running/.test(stdout) || !stdout.endsWith("\n") || stdout.split("\n").length < 3) {
+    if (Date.now() > deadline) throw new Error(`no banner: ${stdout}`);
+    const { value, done } = await reader.read();
+    if (done) break;
+    stdout += dec.decode(value);
+  }
+  reader.releaseLock();
+  return { child, banner: stdout };
+}
+
+Deno.test("bitclone --help lists the commands and exits 0", async () => {
+  const r = await bitclone(["--help"]);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /Usage: bitclone <command>/);
+  assert.match(r.stdout, /node/);
+  assert.match(r.stdout, /lsp/);
+});
+
+Deno.test("bitclone nosuch prints one line to stderr and exits 2", async () => {
+  const r = await bitclone(["nosuch"]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stdout, "");
+  assert.equal(r.stderr, "bitclone: unknown command 'nosuch' (see 'bitclone --help')\n");
+});
+
+Deno.test("bitclone node --bogus and a bad port are usage errors with exit 2", async () => {
+  for (
+    const args of [["node", "--bogus"], ["node", "--lsp-port", "99999"], [
+      "node",
+      "--disable",
+      "zzz",
+    ]]
+  ) {
+    const r = await bitclone(args);
+    assert.equal(r.code, 2, args.join(" "));
+    assert.equal(r.stderr.trimEnd().split("\n").length, 1);
+  }
+});
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.test(`bitclone node stops cleanly within 2 s on ${signal}`, async () => {
+    const { child, banner } = await startNode(["--lsp-port", "0"]);
+    assert.match(banner, /lsp +udp 127\.0\.0\.1:\d+ +LSP echo server/);
+    const port = Number(/udp 127\.0\.0\.1:(\d+)/.exec(banner)![1]);
+    const t0 = performance.now();
+    child.kill(signal);
+    const status = await child.status;
+    const elapsed = performance.now() - t0;
+    await child.stdout.cancel();
+    const stderr = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
+    assert.equal(status.code, 0, stderr);
+    assert.ok(elapsed < 2000, `stopped in ${elapsed.toFixed(0)} ms`);
+    assert.match(stderr, /stopped cleanly/);
+    // The port is free again.
+    const again = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port });
+    again.close();
+  });
+}
+
+Deno.test("bitclone node names the service and the port when the port is taken, exit 1", async () => {
+  const taken = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const port = (taken.addr as Deno.NetAddr).port;
+  try {
+    const r = await bitclone(["node", "--hostname", "127.0.0.1", "--lsp-port", String(port)]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      new RegExp(`lsp: cannot listen on udp 127\\.0\\.0\\.1:${port}: address already in use`),
+    );
+    assert.doesNotMatch(r.stdout, /running/);
+  } finally {
+    taken.close();
+  }
+});
+
+Deno.test("bitclone node reads ports from a config file and flags win over it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/bitclone.json`;
+    await Deno.writeTextFile(file, JSON.stringify({ services: { lsp: { port: 0 } } }));
+    const { child, banner } = await startNode(["--config", file]);
+    assert.match(banner, /udp 127\.0\.0\.1:\d+/);
+    child.kill("SIGINT");
+    assert.equal((await child.status).code, 0);
+    await child.stdout.cancel();
+    await child.stderr.cancel();
+    await Deno.writeTextFile(file, '{"services":{"nope":{}}}');
+    const bad = await bitclone(["node", "--config", file]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /unknown service 'nope'/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
