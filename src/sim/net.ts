@@ -1,0 +1,919 @@
+/**
+ * `SimNet`: a deterministic network for protocol tests. Named endpoints exchange datagrams over
+ * links with loss, duplication, delay (and so reordering), corruption, MTU, partitions and a
+ * middlebox; TCP-like streams share the same clock and links. Everything is driven by one seeded
+ * PRNG and a virtual clock, and every packet is traced.
+ *
+ * @module
+ */
+
+import type { Prng } from "../util/prng.ts";
+import { VirtualClock } from "./clock.ts";
+import { drawDelay, type LinkOptions, LinkTable } from "./links.ts";
+import { SimStreams, type StreamEnd, type StreamListener } from "./stream.ts";
+import {
+  formatTrace,
+  type FormatTraceOptions,
+  type PacketListener,
+  Tracer,
+  type TraceRecord,
+  type TraceStats,
+} from "./trace.ts";
+import type { Addr, DatagramCore, Millis } from "./types.ts";
+
+/**
+ * Options for {@linkcode SimNet}.
+ *
+ * @example A shared clock
+ * ```ts
+ * import { SimNet, type SimNetOptions } from "./net.ts";
+ * import { VirtualClock } from "./clock.ts";
+ * import { Prng } from "../util/prng.ts";
+ * const clock = new VirtualClock();
+ * const options: SimNetOptions = { prng: Prng.seeded(1), clock, defaults: { dropRate: 0.1 } };
+ * console.assert(new SimNet(options).clock === clock);
+ * ```
+ */
+export interface SimNetOptions {
+  /** The network's randomness (loss, delays, corruption, stream chunking). Give it a fork. */
+  prng: Prng;
+  /**
+   * The clock to run on; share one to schedule test actions with `clock.setTimeout()`.
+   *
+   * @default {new VirtualClock()}
+   */
+  clock?: VirtualClock;
+  /**
+   * Link options for every direction without an override.
+   *
+   * @default {{ dropRate: 0, dupRate: 0, delayMs: [1, 1], corruptRate: 0, mtu: Infinity, chunkBytesMax: 1460 }}
+   */
+  defaults?: LinkOptions;
+  /**
+   * How many of the most recent trace records to keep (0 keeps none; `stats` and listeners still
+   * see everything).
+   *
+   * @default {10_000}
+   */
+  traceLimit?: number;
+}
+
+/**
+ * Receives a datagram on a callback-style endpoint.
+ *
+ * @example A handler
+ * ```ts
+ * import type { DatagramHandler } from "./net.ts";
+ * const seen: number[] = [];
+ * const handler: DatagramHandler = (_from, bytes) => seen.push(bytes.length);
+ * handler("a:1", new Uint8Array(3), 0);
+ * console.assert(seen[0] === 3);
+ * ```
+ */
+export type DatagramHandler = (from: Addr, bytes: Uint8Array, now: Millis) => void;
+
+/**
+ * A callback-style endpoint made by {@linkcode SimNet.bind}.
+ *
+ * @example Sending
+ * ```ts
+ * import { SimNet } from "./net.ts";
+ * import { Prng } from "../util/prng.ts";
+ * const net = new SimNet({ prng: Prng.seeded(1) });
+ * const a = net.bind("10.0.0.1:1", () => {});
+ * a.send("10.0.0.2:2", new Uint8Array([1]));
+ * a.close();
+ * console.assert(net.stats.send === 1);
+ * ```
+ */
+export interface DatagramSocket {
+  /** The bound address. */
+  readonly addr: Addr;
+  /**
+   * Sends a datagram (the bytes are copied).
+   *
+   * @throws {TypeError} After `close()`.
+   */
+  send(to: Addr, bytes: Uint8Array): void;
+  /** Unbinds the address; later arrivals are dropped (`unbound-drop`). Idempotent. */
+  close(): void;
+}
+
+/**
+ * A datagram as the middlebox sees it, at send time.
+ *
+ * @example Inspecting a packet
+ * ```ts
+ * import type { MiddleboxPacket } from "./net.ts";
+ * const p: MiddleboxPacket = { id: 1, time: 0, from: "a:1", to: "b:2", bytes: new Uint8Array(2) };
+ * console.assert(p.bytes.length === 2);
+ * ```
+ */
+export interface MiddleboxPacket {
+  /** The datagram id (as in the trace). */
+  readonly id: number;
+  /** Send time in ms. */
+  readonly time: Millis;
+  /** Sender. */
+  readonly from: Addr;
+  /** Destination. */
+  readonly to: Addr;
+  /** The datagram (a private copy; the middlebox may read it). */
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * Decides a datagram's fate at send time: `"drop"`, new bytes (rewrite), or `undefined` (pass).
+ *
+ * @example Dropping acks
+ * ```ts
+ * import type { Middlebox } from "./net.ts";
+ * const dropAcks: Middlebox = (p) => p.bytes[0] === 2 ? "drop" : undefined;
+ * console.assert(dropAcks({ id: 1, time: 0, from: "a", to: "b", bytes: Uint8Array.of(2) }) === "drop");
+ * ```
+ */
+export type Middlebox = (packet: MiddleboxPacket) => "drop" | Uint8Array | undefined;
+
+/**
+ * Why {@linkcode SimNet.runWhile} stopped: the predicate turned false (`done`), nothing was left
+ * to do (`idle`), or a bound was hit.
+ *
+ * @example Checking the outcome
+ * ```ts
+ * import type { RunStop } from "./net.ts";
+ * function ok(stop: RunStop): boolean { return stop === "done"; }
+ * console.assert(ok("done") && !ok("max-steps"));
+ * ```
+ */
+export type RunStop = "done" | "idle" | "max-steps" | "max-time";
+
+/**
+ * Bounds for {@linkcode SimNet.runWhile} and {@linkcode SimNet.runUntil}.
+ *
+ * @example Ten simulated minutes at most
+ * ```ts
+ * import type { RunOptions } from "./net.ts";
+ * const bounds: RunOptions = { maxTime: 600_000, maxSteps: 100_000 };
+ * console.assert(bounds.maxTime === 600_000);
+ * ```
+ */
+export interface RunOptions {
+  /**
+   * The most steps to take.
+   *
+   * @default {1_000_000}
+   */
+  maxSteps?: number;
+  /**
+   * An absolute virtual time (ms, like `now`) not to run past (`runWhile` only).
+   *
+   * @default {Infinity}
+   */
+  maxTime?: number;
+}
+
+type Endpoint =
+  | { readonly kind: "socket"; readonly handler: DatagramHandler }
+  | { readonly kind: "core"; readonly core: DatagramCore };
+
+/** The most datagrams one drain of one core may yield (a guard against runaway cores). */
+const DRAIN_MAX = 100_000;
+/** How many times a core may be ticked at one instant before it counts as stuck. */
+const TICK_ROUNDS_MAX = 16;
+
+/**
+ * A simulated network. Attach nodes as callback sockets ({@linkcode SimNet.bind}) or as sans-I/O
+ * cores ({@linkcode SimNet.add}); then drive time with {@linkcode SimNet.step},
+ * {@linkcode SimNet.runUntil} or {@linkcode SimNet.runWhile}.
+ *
+ * Each datagram, at send time: is traced `send`; goes through the middlebox; is dropped if the ends
+ * are partitioned, if it exceeds the MTU, or at random (`dropRate`); may be duplicated
+ * (`dupRate`); each copy may be corrupted (`corruptRate`) and gets its own delay from `delayMs`.
+ * On arrival it goes to whatever is bound at the destination then, or is traced `unbound-drop`.
+ *
+ * Driving cores: `step()` first drains every core's `pollTransmit()` (so a test may call a command
+ * such as `core.write()` between steps without anything else), then jumps the clock to the next
+ * event (arrival, clock timer or core `nextTimeout()`), delivers the arrivals and fires the timers
+ * due then, draining each core right after each datagram it handles, and finally ticks every core
+ * whose `nextTimeout()` has come, draining it after each tick.
+ *
+ * @example Two sockets through a lossy link
+ * ```ts
+ * import { SimNet } from "./net.ts";
+ * import { Prng } from "../util/prng.ts";
+ * const net = new SimNet({ prng: Prng.seeded(7), defaults: { dropRate: 0.5, delayMs: [5, 50] } });
+ * let got = 0;
+ * net.bind("10.0.0.1:9000", () => got++);
+ * const client = net.bind("10.0.0.2:5000", () => {});
+ * for (let i = 0; i < 100; i++) client.send("10.0.0.1:9000", Uint8Array.of(i));
+ * net.runUntil(1000);
+ * console.assert(got > 20 && got < 80 && got === net.stats.deliver);
+ * ```
+ */
+export class SimNet {
+  /**
+   * The virtual clock; schedule test actions on it with `net.clock.setTimeout()`.
+   *
+   * @example Scheduling a partition
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1) });
+   * net.clock.setTimeout(500, () => net.isolate("10.0.0.1:9000"));
+   * net.runUntil(1000);
+   * console.assert(net.now === 1000);
+   * ```
+   */
+  readonly clock: VirtualClock;
+  readonly #prng: Prng;
+  readonly #links: LinkTable;
+  readonly #tracer: Tracer;
+  readonly #streams: SimStreams;
+  readonly #endpoints = new Map<Addr, Endpoint>();
+  #cores: { readonly addr: Addr; readonly core: DatagramCore }[] = [];
+  #middlebox: Middlebox | undefined;
+  #nextPacketId = 1;
+
+  /**
+   * Makes a network with no endpoints.
+   *
+   * @throws {RangeError} When a link option or `traceLimit` is out of range.
+   * @example A network with defaults
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1), defaults: { delayMs: [1, 40] } });
+   * console.assert(net.now === 0);
+   * ```
+   */
+  constructor(options: SimNetOptions) {
+    const { prng, clock = new VirtualClock(), defaults = {}, traceLimit = 10_000 } = options;
+    if (prng === undefined) throw new TypeError("Cannot create the network: prng is missing");
+    this.clock = clock;
+    this.#prng = prng;
+    this.#links = new LinkTable(defaults);
+    this.#tracer = new Tracer(traceLimit);
+    this.#streams = new SimStreams(clock, prng.fork(), this.#links, this.#tracer);
+  }
+
+  /**
+   * The current virtual time in ms.
+   *
+   * @example Time after running
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1) });
+   * net.runUntil(250);
+   * console.assert(net.now === 250);
+   * ```
+   */
+  get now(): Millis {
+    return this.clock.now;
+  }
+
+  // ---- endpoints -------------------------------------------------------------------------------
+
+  /**
+   * Binds `addr` to a callback that receives every datagram delivered there.
+   *
+   * @throws {TypeError} When `addr` is already bound.
+   * @example A responder
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1) });
+   * const server = net.bind("10.0.0.1:9000", (from, bytes) => server.send(from, bytes));
+   * let echoed = false;
+   * net.bind("10.0.0.2:5000", () => echoed = true).send("10.0.0.1:9000", Uint8Array.of(1));
+   * net.runUntil(10);
+   * console.assert(echoed);
+   * ```
+   */
+  bind(addr: Addr, handler: DatagramHandler): DatagramSocket {
+    if (typeof handler !== "function") throw new TypeError(`Cannot bind ${addr}: no handler`);
+    const endpoint: Endpoint = { kind: "socket", handler };
+    this.#claim(addr, endpoint);
+    const endpoints = this.#endpoints;
+    let open = true;
+    return {
+      addr,
+      send: (to, bytes) => {
+        if (!open) throw new TypeError(`Cannot send from ${addr}: the socket is closed`);
+        this.send(addr, to, bytes);
+      },
+      close: () => {
+        open = false;
+        if (endpoints.get(addr) === endpoint) endpoints.delete(addr);
+      },
+    };
+  }
+
+  /**
+   * Attaches a sans-I/O core at `addr` and returns it (so tests can keep using it to issue commands
+   * and poll events). Its transmits are drained at the next `step()` or `flush()`.
+   *
+   * @throws {TypeError} When `addr` is already bound.
+   * @example Adding a core
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import type { DatagramCore } from "./types.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const idle: DatagramCore = {
+   *   handleDatagram() {}, handleTick() {}, pollTransmit: () => undefined, nextTimeout: () => undefined,
+   * };
+   * const net = new SimNet({ prng: Prng.seeded(1) });
+   * console.assert(net.add("10.0.0.1:9000", idle) === idle && !net.step());
+   * ```
+   */
+  add<C extends DatagramCore>(addr: Addr, core: C): C {
+    this.#claim(addr, { kind: "core", core });
+    this.#cores.push({ addr, core });
+    return core;
+  }
+
+  /**
+   * Detaches whatever is bound at `addr` (core or socket), e.g. to simulate a crash.
+   *
+   * @returns Whether something was bound.
+   * @example Removing a core
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1) });
+   * console.assert(!net.remove("10.0.0.1:9000"));
+   * ```
+   */
+  remove(addr: Addr): boolean {
+    const endpoint = this.#endpoints.get(addr);
+    if (endpoint === undefined) return false;
+    this.#endpoints.delete(addr);
+    if (endpoint.kind === "core") this.#cores = this.#cores.filter((c) => c.addr !== addr);
+    return true;
+  }
+
+  /**
+   * Sends a datagram `from → to` through the link's faults. `from` need not be bound, so tests can
+   * inject spoofed or garbage datagrams. The bytes are copied.
+   *
+   * @example Injecting garbage
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1) });
+   * let got = 0;
+   * net.bind("10.0.0.1:9000", () => got++);
+   * net.send("6.6.6.6:666", "10.0.0.1:9000", new Uint8Array([0xff]));
+   * net.runUntil(10);
+   * console.assert(got === 1);
+   * ```
+   */
+  send(from: Addr, to: Addr, bytes: Uint8Array): void {
+    if (!(bytes instanceof Uint8Array)) {
+      throw new TypeError(`Cannot send from ${from}: bytes is not a Uint8Array`);
+    }
+    const id = this.#nextPacketId++;
+    const now = this.clock.now;
+    let data = bytes.slice();
+    this.#trace("send", from, to, data.length, id, undefined, data);
+    if (this.#middlebox !== undefined) {
+      const verdict = this.#middlebox({ id, time: now, from, to, bytes: data });
+      if (verdict === "drop") {
+        this.#trace("middlebox-drop", from, to, data.length, id, undefined, data);
+        return;
+      }
+      if (verdict instanceof Uint8Array) {
+        data = verdict.slice();
+        this.#trace("rewrite", from, to, data.length, id, undefined, data);
+      } else if (verdict !== undefined) {
+        throw new TypeError(`Cannot apply the middlebox verdict: ${String(verdict)}`);
+      }
+    }
+    if (this.#links.isCut(from, to)) {
+      this.#trace("partition", from, to, data.length, id, undefined, data);
+      return;
+    }
+    const link = this.#links.get(from, to);
+    if (data.length > link.mtu) {
+      this.#trace("mtu-drop", from, to, data.length, id, `mtu ${link.mtu}`, data);
+      return;
+    }
+    if (this.#prng.chance(link.dropRate)) {
+      this.#trace("drop", from, to, data.length, id, undefined, data);
+      return;
+    }
+    const copies = this.#prng.chance(link.dupRate) ? 2 : 1;
+    if (copies === 2) this.#trace("dup", from, to, data.length, id, undefined, data);
+    for (let c = 0; c < copies; c++) {
+      let copy = c === 0 ? data : data.slice();
+      if (copy.length > 0 && this.#prng.chance(link.corruptRate)) {
+        copy = c === 0 ? copy.slice() : copy; // never alter bytes the trace listeners saw as sent
+        const note = this.#corrupt(copy);
+        this.#trace("corrupt", from, to, copy.length, id, note, copy);
+      }
+      const at = now + drawDelay(this.#prng, link.delayMs);
+      const arriving = copy;
+      this.clock.setTimer(at, () => this.#arrive(from, to, arriving, id));
+    }
+  }
+
+  /**
+   * Drains `pollTransmit()` of the core at `addr` (or of every core) into the network now.
+   * `step()` does this first anyway; call it to see a command's datagrams in the trace at once.
+   *
+   * @example Flushing after a command
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1) });
+   * net.flush();
+   * console.assert(net.stats.send === 0);
+   * ```
+   */
+  flush(addr?: Addr): void {
+    for (const { addr: a, core } of this.#cores) {
+      if (addr === undefined || a === addr) this.#drain(a, core);
+    }
+  }
+
+  // ---- driving time ----------------------------------------------------------------------------
+
+  /**
+   * Runs one instant: drains every core, jumps to the next event time, delivers arrivals and fires
+   * timers due then, and ticks due cores (see the class doc for the order).
+   *
+   * @returns `false` when nothing at all is pending (idle); the clock did not move.
+   * @throws {Error} When a core's `nextTimeout()` stays at or before `now` after repeated ticks.
+   * @example Stepping to idle
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1) });
+   * net.bind("10.0.0.1:9000", () => {});
+   * net.send("10.0.0.2:5000", "10.0.0.1:9000", Uint8Array.of(1));
+   * console.assert(net.step() && net.now === 1 && !net.step());
+   * ```
+   */
+  step(): boolean {
+    this.flush();
+    const t = this.#nextEventAt();
+    if (t === undefined) return false;
+    this.clock.advanceTo(Math.max(t, this.clock.now));
+    this.#tickDueCores();
+    return true;
+  }
+
+  /**
+   * Steps through every event due by `t`, then leaves the clock at `t`.
+   *
+   * @throws {RangeError} When `t` is before `now`.
+   * @throws {Error} When more than `options.maxSteps` steps would be needed (a livelock).
+   * @example Running for a second
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1) });
+   * net.runUntil(1000);
+   * console.assert(net.now === 1000);
+   * ```
+   */
+  runUntil(t: Millis, options: Omit<RunOptions, "maxTime"> = {}): void {
+    const { maxSteps = 1_000_000 } = options;
+    if (!(t >= this.clock.now)) {
+      throw new RangeError(`Cannot run until ${t}ms: it is not after now (${this.clock.now}ms)`);
+    }
+    for (let steps = 0;; steps++) {
+      this.flush();
+      const next = this.#nextEventAt();
+      if (next === undefined || next > t) break;
+      if (steps >= maxSteps) {
+        throw new Error(
+          `Cannot run until ${t}ms: over ${maxSteps} steps, stuck at ${this.clock.now}ms`,
+        );
+      }
+      this.step();
+    }
+    this.clock.advanceTo(t);
+  }
+
+  /**
+   * Steps while `predicate()` holds, within bounds.
+   *
+   * @returns Why it stopped: `done` (predicate false), `idle`, `max-steps`, or `max-time` (the next
+   * event lies after `options.maxTime`; the clock is left at `maxTime`).
+   * @example Waiting for a delivery
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1), defaults: { delayMs: [10, 10] } });
+   * let got = false;
+   * net.bind("10.0.0.1:9000", () => got = true);
+   * net.send("10.0.0.2:5000", "10.0.0.1:9000", Uint8Array.of(1));
+   * console.assert(net.runWhile(() => !got, { maxTime: 60_000 }) === "done" && net.now === 10);
+   * ```
+   */
+  runWhile(predicate: () => boolean, options: RunOptions = {}): RunStop {
+    const { maxSteps = 1_000_000, maxTime = Infinity } = options;
+    for (let steps = 0;; steps++) {
+      if (!predicate()) return "done";
+      if (steps >= maxSteps) return "max-steps";
+      this.flush();
+      const next = this.#nextEventAt();
+      if (next === undefined) return "idle";
+      if (next > maxTime) {
+        if (maxTime > this.clock.now) this.clock.advanceTo(maxTime);
+        return "max-time";
+      }
+      this.step();
+    }
+  }
+
+  // ---- links and faults ------------------------------------------------------------------------
+
+  /**
+   * Changes the default link options (merged into the current ones), e.g. to end a lossy phase.
+   *
+   * @throws {RangeError} When an option is out of range.
+   * @example Healing the network's loss
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1), defaults: { dropRate: 0.3 } });
+   * net.setDefaults({ dropRate: 0 });
+   * console.assert(net.linkOptions("a:1", "b:2").dropRate === 0);
+   * ```
+   */
+  setDefaults(options: LinkOptions): void {
+    this.#links.setDefaults(options);
+  }
+
+  /**
+   * Overrides link options for one direction `from → to` (merged into earlier overrides; other
+   * fields follow the defaults). Call twice for both directions.
+   *
+   * @throws {RangeError} When an option is out of range.
+   * @example A one-way blackhole
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1) });
+   * net.setLink("10.0.0.2:5000", "10.0.0.1:9000", { dropRate: 1 });
+   * console.assert(net.linkOptions("10.0.0.1:9000", "10.0.0.2:5000").dropRate === 0);
+   * ```
+   */
+  setLink(from: Addr, to: Addr, options: LinkOptions): void {
+    this.#links.setLink(from, to, options);
+  }
+
+  /**
+   * The link options in force for `from → to`.
+   *
+   * @example Reading the defaults
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1) });
+   * console.assert(net.linkOptions("a:1", "b:2").delayMs[1] === 1);
+   * ```
+   */
+  linkOptions(from: Addr, to: Addr): Readonly<Required<LinkOptions>> {
+    return this.#links.get(from, to);
+  }
+
+  /**
+   * Drops every datagram sent between `groupA` and `groupB`, both ways, until healed (datagrams
+   * already in flight still arrive); streams between them stall (bytes wait, nothing is lost) and
+   * resume on heal.
+   *
+   * @example A split
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1) });
+   * net.partition(["10.0.0.1:9000"], ["10.0.0.2:5000"]);
+   * net.send("10.0.0.2:5000", "10.0.0.1:9000", Uint8Array.of(1));
+   * console.assert(net.stats.partition === 1);
+   * ```
+   */
+  partition(groupA: readonly Addr[], groupB: readonly Addr[]): void {
+    this.#links.partition(groupA, groupB);
+  }
+
+  /**
+   * Cuts `addr` off from every other address until healed.
+   *
+   * @example Isolating a node
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1) });
+   * net.isolate("10.0.0.1:9000");
+   * net.send("10.0.0.3:1", "10.0.0.1:9000", Uint8Array.of(1));
+   * console.assert(net.stats.partition === 1);
+   * ```
+   */
+  isolate(addr: Addr): void {
+    this.#links.isolate(addr);
+  }
+
+  /**
+   * Heals partitions: all (no argument), every one involving a member of `groupA`, or the pairs
+   * between `groupA` and `groupB`. Stalled streams resume.
+   *
+   * @example Healing
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1) });
+   * net.isolate("10.0.0.1:9000");
+   * net.heal();
+   * net.send("10.0.0.3:1", "10.0.0.1:9000", Uint8Array.of(1));
+   * console.assert(net.stats.partition === 0);
+   * ```
+   */
+  heal(groupA?: readonly Addr[], groupB?: readonly Addr[]): void {
+    this.#links.heal(groupA, groupB);
+    this.#streams.resume();
+  }
+
+  /**
+   * Installs (or removes, with `undefined`) the middlebox, called at send time for every datagram
+   * (before partitions and random faults).
+   *
+   * @example Rewriting the first byte
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1) });
+   * let first = -1;
+   * net.bind("10.0.0.1:9000", (_from, bytes) => first = bytes[0]);
+   * net.setMiddlebox((p) => Uint8Array.of(42, ...p.bytes.subarray(1)));
+   * net.send("10.0.0.2:5000", "10.0.0.1:9000", Uint8Array.of(1, 2));
+   * net.runUntil(10);
+   * console.assert(first === 42 && net.stats.rewrite === 1);
+   * ```
+   */
+  setMiddlebox(middlebox: Middlebox | undefined): void {
+    this.#middlebox = middlebox;
+  }
+
+  // ---- trace -----------------------------------------------------------------------------------
+
+  /**
+   * Calls `listener` for every trace record (datagrams and streams) with the bytes involved.
+   *
+   * @returns A function that removes the listener.
+   * @example Sniffing
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1) });
+   * const sizes: number[] = [];
+   * const off = net.onPacket((r, bytes) => { if (r.kind === "send") sizes.push(bytes!.length); });
+   * net.send("a:1", "b:2", new Uint8Array(5));
+   * off();
+   * console.assert(sizes[0] === 5);
+   * ```
+   */
+  onPacket(listener: PacketListener): () => void {
+    return this.#tracer.listen(listener);
+  }
+
+  /**
+   * The most recent trace records, oldest first (a copy; at most `traceLimit`).
+   *
+   * @example Reading the trace
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1) });
+   * net.send("a:1", "b:2", new Uint8Array(5));
+   * console.assert(net.trace[0].kind === "send" && net.trace[0].size === 5);
+   * ```
+   */
+  get trace(): TraceRecord[] {
+    return this.#tracer.records;
+  }
+
+  /**
+   * How many records fell out of the trace buffer (see `traceLimit`).
+   *
+   * @example Nothing lost
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * console.assert(new SimNet({ prng: Prng.seeded(1) }).traceDropped === 0);
+   * ```
+   */
+  get traceDropped(): number {
+    return this.#tracer.dropped;
+  }
+
+  /**
+   * Event counts per trace kind over the whole run (complete even when the trace buffer is not).
+   *
+   * @example Counting sends
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1) });
+   * net.send("a:1", "b:2", new Uint8Array(1));
+   * console.assert(net.stats.send === 1);
+   * ```
+   */
+  get stats(): TraceStats {
+    return this.#tracer.stats;
+  }
+
+  /**
+   * The trace, one line per event, for printing when a test fails.
+   *
+   * @example Printing the last lines
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1) });
+   * net.send("10.0.0.2:5000", "10.0.0.1:9000", new Uint8Array(64));
+   * console.assert(net.formatTrace({ last: 20 }).includes("10.0.0.2:5000 -> 10.0.0.1:9000 send 64B"));
+   * ```
+   */
+  formatTrace(options: Omit<FormatTraceOptions, "dropped"> = {}): string {
+    return formatTrace(this.#tracer.records, { ...options, dropped: this.#tracer.dropped });
+  }
+
+  // ---- streams ---------------------------------------------------------------------------------
+
+  /**
+   * Accepts streams at `addr`; `onAccept` gets each server end before any of its data arrives.
+   * Stream addresses are separate from datagram bindings (like TCP and UDP ports).
+   *
+   * @throws {TypeError} When something already listens on `addr`.
+   * @example Accepting
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1) });
+   * let accepted = 0;
+   * net.listen("10.0.0.1:80", () => accepted++);
+   * net.connect("10.0.0.2:4000", "10.0.0.1:80");
+   * net.runUntil(10);
+   * console.assert(accepted === 1);
+   * ```
+   */
+  listen(addr: Addr, onAccept: (end: StreamEnd) => void): StreamListener {
+    return this.#streams.listen(addr, onAccept);
+  }
+
+  /**
+   * Opens a stream `from → to`. The client end sees `open` once accepted, or `error: refused`
+   * when nobody listens; it may be written at once.
+   *
+   * @example Refused
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1) });
+   * const end = net.connect("10.0.0.2:4000", "10.0.0.1:80");
+   * net.runUntil(10);
+   * console.assert(end.state === "closed" && net.stats.refused === 1);
+   * ```
+   */
+  connect(from: Addr, to: Addr): StreamEnd {
+    return this.#streams.connect(from, to);
+  }
+
+  /**
+   * Cuts (resets) every open stream with an end at `addr`, or every open stream.
+   *
+   * @returns How many streams were cut.
+   * @example Crashing a server's connections
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1) });
+   * net.connect("10.0.0.2:4000", "10.0.0.1:80");
+   * console.assert(net.cutStreams("10.0.0.1:80") === 1);
+   * ```
+   */
+  cutStreams(addr?: Addr): number {
+    return this.#streams.cutAll(addr);
+  }
+
+  /**
+   * How many streams are neither finished nor cut.
+   *
+   * @example Counting
+   * ```ts
+   * import { SimNet } from "./net.ts";
+   * import { Prng } from "../util/prng.ts";
+   * const net = new SimNet({ prng: Prng.seeded(1) });
+   * net.connect("10.0.0.2:4000", "10.0.0.1:80");
+   * console.assert(net.openStreams === 1);
+   * ```
+   */
+  get openStreams(): number {
+    return this.#streams.openCount;
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  #claim(addr: Addr, endpoint: Endpoint): void {
+    if (typeof addr !== "string" || addr.length === 0) {
+      throw new TypeError(`Cannot bind: address ${String(addr)} is not a non-empty string`);
+    }
+    if (this.#endpoints.has(addr)) {
+      throw new TypeError(`Cannot bind ${addr}: the address is in use`);
+    }
+    this.#endpoints.set(addr, endpoint);
+  }
+
+  #trace(
+    kind:
+      | "send"
+      | "middlebox-drop"
+      | "rewrite"
+      | "partition"
+      | "mtu-drop"
+      | "drop"
+      | "dup"
+      | "corrupt"
+      | "deliver"
+      | "unbound-drop",
+    from: Addr,
+    to: Addr,
+    size: number,
+    id: number,
+    note: string | undefined,
+    bytes: Uint8Array | undefined,
+  ): void {
+    this.#tracer.record(this.clock.now, kind, "datagram", from, to, size, id, note, bytes);
+  }
+
+  /** Changes 1 to 3 distinct bytes of `bytes` (non-empty) in place; returns a trace note. */
+  #corrupt(bytes: Uint8Array): string {
+    const count = this.#prng.int(1, Math.min(3, bytes.length));
+    const positions: number[] = [];
+    while (positions.length < count) {
+      const p = this.#prng.int(0, bytes.length - 1);
+      if (!positions.includes(p)) positions.push(p);
+    }
+    positions.sort((a, b) => a - b);
+    for (const p of positions) bytes[p] ^= this.#prng.int(1, 255);
+    return `flipped ${count}B at ${positions.join(",")}`;
+  }
+
+  #arrive(from: Addr, to: Addr, bytes: Uint8Array, id: number): void {
+    const endpoint = this.#endpoints.get(to);
+    if (endpoint === undefined) {
+      this.#trace("unbound-drop", from, to, bytes.length, id, undefined, bytes);
+      return;
+    }
+    this.#trace("deliver", from, to, bytes.length, id, undefined, bytes);
+    const now = this.clock.now;
+    if (endpoint.kind === "socket") {
+      endpoint.handler(from, bytes, now);
+    } else {
+      endpoint.core.handleDatagram(from, bytes, now);
+      this.#drain(to, endpoint.core);
+    }
+  }
+
+  #drain(addr: Addr, core: DatagramCore): void {
+    for (let i = 0; i < DRAIN_MAX; i++) {
+      const t = core.pollTransmit();
+      if (t === undefined) return;
+      this.send(addr, t.to, t.bytes);
+    }
+    throw new Error(`Cannot drain the core at ${addr}: over ${DRAIN_MAX} datagrams at once`);
+  }
+
+  #nextEventAt(): Millis | undefined {
+    let t = this.clock.nextDeadline();
+    for (const { core } of this.#cores) {
+      const at = core.nextTimeout();
+      if (at !== undefined && (t === undefined || at < t)) t = at;
+    }
+    return t;
+  }
+
+  #tickDueCores(): void {
+    for (let round = 0; round < TICK_ROUNDS_MAX; round++) {
+      const now = this.clock.now;
+      let ticked = false;
+      for (const { addr, core } of this.#cores) {
+        const at = core.nextTimeout();
+        if (at === undefined || at > now) continue;
+        ticked = true;
+        core.handleTick(now);
+        this.#drain(addr, core);
+      }
+      if (!ticked) return;
+    }
+    const stuck = this.#cores.find(({ core }) =>
+      (core.nextTimeout() ?? Infinity) <= this.clock.now
+    );
+    throw new Error(
+      `Cannot step the simulation: handleTick() does not move nextTimeout() of ${stuck?.addr} past ${this.clock.now}ms`,
+    );
+  }
+}
