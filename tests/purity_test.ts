@@ -13,6 +13,7 @@ const ADAPTERS = [
   /^src\/sim\/harness\.ts$/,
   /^src\/lsp\/(client|server|service|echo|_reader)\.ts$/,
   /^src\/version\.ts$/,
+  /^src\/miner\/(worker|worker_pool)\.ts$/,
 ];
 
 const FORBIDDEN: [RegExp, string][] = [
