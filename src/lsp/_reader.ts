@@ -50,10 +50,11 @@ export class ReadQueue<T> {
 
   /**
    * Ends the queue: once queued items are read (or at once when `dropQueued`), every read fails
-   * with `error`.
+   * with `error`. On a queue that has already ended, only a `dropQueued` end has an effect: it
+   * drops what is left and replaces the end error (a local close after a loss).
    */
   end(error: Error, dropQueued = false): void {
-    if (this.#end) return;
+    if (this.#end && !dropQueued) return;
     this.#end = error;
     if (dropQueued) {
       this.#items = [];

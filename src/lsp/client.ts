@@ -49,15 +49,17 @@ export async function connect(hostport: string, options: ConnectOptions = {}): P
   signal?.throwIfAborted();
   const params = lspParams(options.params ?? {});
   const serverAddr = await resolveHostPort(hostport);
+  signal?.throwIfAborted(); // aborted while resolving: the listener below would never fire
   const v6 = serverAddr.startsWith("[");
+  const prng = prngFromEntropy();
+  // The core first: it validates the ISN, and a refused ISN must not leave a socket open.
+  const core = LspEndpoint.client(serverAddr, params, prng, performance.now(), {
+    isn: options.isn,
+  });
   const socket = Deno.listenDatagram({
     transport: "udp",
     hostname: v6 ? "::" : "0.0.0.0",
     port: 0,
-  });
-  const prng = prngFromEntropy();
-  const core = LspEndpoint.client(serverAddr, params, prng, performance.now(), {
-    isn: options.isn,
   });
   return await new Promise<LspClient>((resolve, reject) => {
     let client: LspClient | undefined;
@@ -175,7 +177,7 @@ export class LspClient implements AsyncIterable<Uint8Array> {
 
   /**
    * Stops writing and reading, waits until everything written is acknowledged or the connection
-   * is lost, then closes the socket.
+   * is lost, then closes the socket. After a loss or an abort it resolves at once.
    *
    * @throws {LspConnectionError} `reason: "lost"` when data was discarded because the connection
    * was lost; `reason: "closed"` on a second call.
@@ -185,7 +187,8 @@ export class LspClient implements AsyncIterable<Uint8Array> {
       return Promise.reject(new LspConnectionError("close", this.connId, "closed"));
     }
     this.#reads.end(new LspConnectionError("read", this.connId, "closed"), true);
-    if (this.#state === "lost") {
+    // Lost, or stopped by the abort signal: the socket is gone and there is nothing to wait for.
+    if (this.#state === "lost" || this.#state === "closed") {
       this.#closing = Promise.resolve();
       this.#finish();
       return this.#closing;

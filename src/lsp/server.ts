@@ -53,12 +53,13 @@ export interface LspServerMessage {
  */
 export function listen(port: number, options: ListenOptions = {}): LspServer {
   const params = lspParams(options.params ?? {});
+  const prng = prngFromEntropy();
+  // The core first: it validates the options, and a refused option must not leave a socket open.
+  const core = LspEndpoint.server(params, prng, { maxConnections: options.maxConnections });
   const socket = listenUdp(options.serviceName ?? "lsp", {
     hostname: options.hostname ?? "0.0.0.0",
     port,
   });
-  const prng = prngFromEntropy();
-  const core = LspEndpoint.server(params, prng, { maxConnections: options.maxConnections });
   return new LspServer(core, socket, params, prng, options);
 }
 
@@ -161,13 +162,19 @@ export class LspServer implements AsyncIterable<LspServerMessage | LspConnection
 
   /**
    * Stops accepting connections, waits until every connection's written data is acknowledged or
-   * the connection is lost, then closes the socket.
+   * the connection is lost, then closes the socket. After `closeNow()` or an abort it resolves
+   * at once.
    *
    * @throws {LspConnectionError} When some connection was lost while draining (its ConnID), or on
    * a second call.
    */
   close(): Promise<void> {
     if (this.#closing) return Promise.reject(new LspConnectionError("close", 0, "closed"));
+    if (this.#stopped) {
+      // Stopped by closeNow() or the abort signal: the socket is gone, nothing can drain.
+      this.#closing = Promise.resolve();
+      return this.#closing;
+    }
     this.#closing = new Promise<void>((resolve, reject) => {
       this.#settleClose = { resolve, reject };
     });

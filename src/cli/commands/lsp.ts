@@ -72,15 +72,34 @@ function verbose(ctx: CommandContext): void {
   }
 }
 
+/** Largest connection table `-maxconns` accepts (the LSP endpoint's own limit). */
+const MAX_CONNS_LIMIT = 1 << 20;
+
+/** `-maxconns N` or `--max-conns N` (the latter wins when both are given). */
+function maxConns(ctx: CommandContext, path: string): number {
+  const given = (ctx.values["max-conns"] ?? ctx.values.maxconns) as string;
+  const name = ctx.values["max-conns"] !== undefined ? "--max-conns" : "-maxconns";
+  return intValue(given, name, path, { min: 1, max: MAX_CONNS_LIMIT });
+}
+
 const serverCommand: CommandSpec = {
   name: "server",
   summary: "LSP echo server: writes every message back to its sender",
   description:
     "Mirrors the Go reference's echo server: same flags, same stdout lines. Runs until Ctrl-C.",
-  options: COMMON,
+  options: {
+    ...COMMON,
+    maxconns: {
+      type: "string",
+      valueName: "N",
+      default: "1024",
+      description: "Connection table size: Connects from new addresses beyond it are dropped",
+    },
+    "max-conns": { type: "string", valueName: "N", description: "Same as -maxconns" },
+  },
   examples: [
     "bitclone lsp server -port 9999 -wsize 4 -maxUnackMessages 4",
-    "bitclone lsp server --rdrop 20",
+    "bitclone lsp server --rdrop 20 --max-conns 64",
   ],
   async run(ctx) {
     const path = "bitclone lsp server";
@@ -89,10 +108,17 @@ const serverCommand: CommandSpec = {
     const params = paramsFrom(ctx, path);
     const readDropPercent = dropPercent(ctx, "rdrop", path);
     const writeDropPercent = dropPercent(ctx, "wdrop", path);
+    const maxConnections = maxConns(ctx, path);
     ctx.print(`Starting server on port ${port}...\n`);
     let server;
     try {
-      server = listen(port, { params, readDropPercent, writeDropPercent, signal: ctx.signal });
+      server = listen(port, {
+        params,
+        readDropPercent,
+        writeDropPercent,
+        maxConnections,
+        signal: ctx.signal,
+      });
     } catch (err) {
       ctx.print(`Failed to start Server on port ${port}: ${(err as Error).message}\n`);
       return 1;
