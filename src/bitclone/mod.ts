@@ -1,0 +1,96 @@
+/**
+ * BitClone, the peer-to-peer protocol of COS 460/540 Projects 3 and 4 (spec
+ * `bitclone.md`): the sans-I/O protocol core of one peer connection.
+ *
+ * - {@linkcode PeerConn}: one connection — handshake, keep-alive, `getaddr`/`addr`, `reject` and
+ *   `message`, with the per-connection hardening rules of Part C. Bytes and time in; lines to
+ *   send, events and a timer deadline out.
+ * - {@linkcode LineFramer}: bounded CR LF / LF line framing for any chunking.
+ * - {@linkcode decodeMessage} / {@linkcode encodeMessage} / {@linkcode formatMessage}: the
+ *   total, typed message codec (Project 4 lines are recognised and passed raw).
+ * - {@linkcode parsePeerAddress} / {@linkcode formatPeerAddress} / {@linkcode addressScope} /
+ *   {@linkcode networkGroup}: peer addresses (`ip:port`, IPv6 bracketed).
+ *
+ * The connection manager, address book, persistence and the Deno adapter build on these.
+ *
+ * @example A dialer and a listener, lines passed by hand
+ * ```ts
+ * import { PeerConn, type PeerEvent } from "./mod.ts";
+ * import { Prng } from "../util/prng.ts";
+ * const alice = { ip: "198.51.100.5", v6: false, port: 4000 };
+ * const bob = { ip: "198.51.100.7", v6: false, port: 4001 };
+ * const dialer = new PeerConn({
+ *   role: "outbound", prng: Prng.seeded(1), now: 0, remoteAddress: bob, localAddress: alice,
+ * });
+ * const listener = new PeerConn({
+ *   role: "inbound", prng: Prng.seeded(2), now: 0, versionReplyDelayMs: 0,
+ *   remoteAddress: { ...alice, port: 51234 }, localAddress: bob,
+ * });
+ * const events: PeerEvent[] = [];
+ * for (let round = 0; round < 4; round++) {
+ *   for (let t = dialer.pollTransmit(); t; t = dialer.pollTransmit()) listener.receiveData(t, 1);
+ *   for (let t = listener.pollTransmit(); t; t = listener.pollTransmit()) dialer.receiveData(t, 1);
+ *   for (let e = listener.pollEvent(); e; e = listener.pollEvent()) {
+ *     events.push(e);
+ *     if (e.type === "getaddrReceived") listener.sendAddr([{ time: 1700000000, address: bob }]);
+ *   }
+ * }
+ * const got = [] as PeerEvent[];
+ * for (let e = dialer.pollEvent(); e; e = dialer.pollEvent()) got.push(e);
+ * console.assert(events[0].type === "established");
+ * console.assert(got.some((e) => e.type === "addrReceived"));
+ * ```
+ *
+ * @module
+ */
+export {
+  type AddressScope,
+  addressScope,
+  formatPeerAddress,
+  type IpAddress,
+  networkGroup,
+  parseIp,
+  parsePeerAddress,
+  type PeerAddress,
+  samePeerAddress,
+} from "./address.ts";
+export { LineFramer, type LineFramerOptions, type LineResult, MAX_LINE_BYTES } from "./framing.ts";
+export {
+  type AddrEntry,
+  type AddrMessage,
+  type BitcloneMessage,
+  BLOCK_LAYER_COMMANDS,
+  type BlockLayerCommand,
+  type BlockLayerMessage,
+  type DecodeError,
+  type DecodeErrorKind,
+  decodeMessage,
+  type DecodeOptions,
+  type DecodeResult,
+  encodeMessage,
+  formatMessage,
+  MAX_ADDR_ENTRIES,
+  MAX_LINE_NONBLOCK_BYTES,
+  MAX_NONCE_BYTES,
+  MAX_USER_AGENT_BYTES,
+  parseTime,
+  parseUint,
+  randomNonce,
+  sanitizeText,
+  truncateUtf8,
+  type VersionMessage,
+} from "./messages.ts";
+export {
+  type Millis,
+  type NonceSet,
+  type PeerCloseReason,
+  PeerConn,
+  type PeerConnOptions,
+  type PeerConnState,
+  type PeerConnStats,
+  type PeerEvent,
+  type PeerInfo,
+  type PeerRole,
+  type ReceivedAddr,
+  type RejectFields,
+} from "./peer_conn.ts";
