@@ -14,6 +14,10 @@ const ADAPTERS = [
   /^src\/lsp\/(client|server|service|echo|_reader)\.ts$/,
   /^src\/version\.ts$/,
   /^src\/miner\/(worker|worker_pool)\.ts$/,
+  /^src\/miner\/(server|miner|client|service)\.ts$/,
+  /^src\/tracker\/ring\/(_tcp_driver|tracker_server|peer_node)\.ts$/,
+  /^src\/tracker\/(service|part1\/(server|client|_io))\.ts$/,
+  /^src\/bitclone\/(tcp_adapter|peers_store|node_runner|service)\.ts$/,
 ];
 
 const FORBIDDEN: [RegExp, string][] = [

@@ -11,7 +11,11 @@
  * - {@linkcode parsePeerAddress} / {@linkcode formatPeerAddress} / {@linkcode addressScope} /
  *   {@linkcode networkGroup}: peer addresses (`ip:port`, IPv6 bracketed).
  *
- * The connection manager, address book, persistence and the Deno adapter build on these.
+ * - {@linkcode PeerNode}: the node core — connection manager, address book, gossip and
+ *   persistence over many connections (contract {@linkcode PeerNodeCore}); the Deno adapter and
+ *   the simulator drive it.
+ * - {@linkcode AddressBook}: the scaled-down addrman of spec §C.7.
+ * - {@linkcode parsePeersFile} / {@linkcode formatPeersFile}: the `peers.json` file.
  *
  * @example A dialer and a listener, lines passed by hand
  * ```ts
@@ -94,3 +98,28 @@ export {
   type ReceivedAddr,
   type RejectFields,
 } from "./peer_conn.ts";
+export {
+  type AddOptions,
+  AddressBook,
+  type AddressBookOptions,
+  type AddResult,
+  type BookEntry,
+  type BookTable,
+  saneTime,
+  type SelectOptions,
+  sipHash24,
+} from "./address_book.ts";
+export {
+  formatPeersFile,
+  parsePeersFile,
+  PEERS_FILE_MAX_ENTRIES,
+  type PeersFileResult,
+} from "./peers_file.ts";
+export { PeerNode, type PeerNodeConnection, type PeerNodeOptions } from "./peer_node.ts";
+export type {
+  ConnKey,
+  PeerNodeAction,
+  PeerNodeCore,
+  PeerNodeStatus,
+  SavedPeer,
+} from "./peer_node_types.ts";

@@ -19,6 +19,15 @@ async function bitclone(args: string[]) {
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
+/** `--<service>-port 0` for every service the node hosts (read from its help), so tests never clash. */
+let anyPorts: string[] | undefined;
+async function allPortsZero(except: string[] = []): Promise<string[]> {
+  anyPorts ??= [...(await bitclone(["node", "--help"])).stdout.matchAll(/--([a-z]+)-port PORT/g)]
+    .map((m) => m[1]);
+  assert.ok(anyPorts.length >= 1, "the node has services");
+  return anyPorts.filter((s) => !except.includes(s)).flatMap((s) => [`--${s}-port`, "0"]);
+}
+
 /** Starts `bitclone node` and waits for its banner. */
 async function startNode(args: string[]) {
   const child = new Deno.Command(Deno.execPath(), {
@@ -32,7 +41,11 @@ async function startNode(args: string[]) {
   let stdout = "";
   const reader = child.stdout.getReader();
   const deadline = Date.now() + 20_000;
-  while (!/running/.test(stdout) || !stdout.endsWith("\n") || stdout.split("\n").length < 3) {
+  const complete = () => {
+    const n = Number(/(\d+) service\(s\) running/.exec(stdout)?.[1] ?? NaN);
+    return stdout.endsWith("\n") && stdout.trimEnd().split("\n").length >= 1 + n;
+  };
+  while (!complete()) {
     if (Date.now() > deadline) throw new Error(`no banner: ${stdout}`);
     const { value, done } = await reader.read();
     if (done) break;
@@ -48,6 +61,7 @@ Deno.test("bitclone --help lists the commands and exits 0", async () => {
   assert.match(r.stdout, /Usage: bitclone <command>/);
   assert.match(r.stdout, /node/);
   assert.match(r.stdout, /lsp/);
+  assert.match(r.stdout, /mine/);
 });
 
 Deno.test("bitclone nosuch prints one line to stderr and exits 2", async () => {
@@ -59,7 +73,7 @@ Deno.test("bitclone nosuch prints one line to stderr and exits 2", async () => {
 
 Deno.test("bitclone node --bogus and a bad port are usage errors with exit 2", async () => {
   for (
-    const args of [["node", "--bogus"], ["node", "--lsp-port", "99999"], [
+    const args of [["node", "--bogus"], ["node", "--miner-port", "99999"], [
       "node",
       "--disable",
       "zzz",
@@ -73,8 +87,8 @@ Deno.test("bitclone node --bogus and a bad port are usage errors with exit 2", a
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.test(`bitclone node stops cleanly within 2 s on ${signal}`, async () => {
-    const { child, banner } = await startNode(["--lsp-port", "0"]);
-    assert.match(banner, /lsp +udp 127\.0\.0\.1:\d+ +LSP echo server/);
+    const { child, banner } = await startNode(await allPortsZero());
+    assert.match(banner, /miner +udp 127\.0\.0\.1:\d+ /);
     const port = Number(/udp 127\.0\.0\.1:(\d+)/.exec(banner)![1]);
     const t0 = performance.now();
     child.kill(signal);
@@ -95,11 +109,18 @@ Deno.test("bitclone node names the service and the port when the port is taken, 
   const taken = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
   const port = (taken.addr as Deno.NetAddr).port;
   try {
-    const r = await bitclone(["node", "--hostname", "127.0.0.1", "--lsp-port", String(port)]);
+    const r = await bitclone([
+      "node",
+      "--hostname",
+      "127.0.0.1",
+      ...await allPortsZero(["miner"]),
+      "--miner-port",
+      String(port),
+    ]);
     assert.equal(r.code, 1);
     assert.match(
       r.stderr,
-      new RegExp(`lsp: cannot listen on udp 127\\.0\\.0\\.1:${port}: address already in use`),
+      new RegExp(`miner: cannot listen on udp 127\\.0\\.0\\.1:${port}: address already in use`),
     );
     assert.doesNotMatch(r.stdout, /running/);
   } finally {
@@ -111,8 +132,8 @@ Deno.test("bitclone node reads ports from a config file and flags win over it", 
   const dir = await Deno.makeTempDir();
   try {
     const file = `${dir}/bitclone.json`;
-    await Deno.writeTextFile(file, JSON.stringify({ services: { lsp: { port: 0 } } }));
-    const { child, banner } = await startNode(["--config", file]);
+    await Deno.writeTextFile(file, JSON.stringify({ services: { miner: { port: 0 } } }));
+    const { child, banner } = await startNode(["--config", file, ...await allPortsZero(["miner"])]);
     assert.match(banner, /udp 127\.0\.0\.1:\d+/);
     child.kill("SIGINT");
     assert.equal((await child.status).code, 0);

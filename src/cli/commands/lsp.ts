@@ -5,26 +5,17 @@
  * @module
  */
 import { intValue } from "../args.ts";
-import { type CommandContext, type CommandSpec, type OptionSpec, UsageError } from "../command.ts";
+import { LSP_PARAM_FLAGS, lspParamsFromFlags } from "../lsp_flags.ts";
+import type { CommandContext, CommandSpec, OptionSpec } from "../command.ts";
 import { connect, type LspClient } from "../../lsp/client.ts";
 import { echoLoop } from "../../lsp/echo.ts";
-import { type LspParams, lspParams } from "../../lsp/params.ts";
 import { listen } from "../../lsp/server.ts";
 import { MAX_PAYLOAD_BYTES } from "../../lsp/wire.ts";
 import { setupLogging } from "../../util/log.ts";
 
 const COMMON: Record<string, OptionSpec> = {
+  ...LSP_PARAM_FLAGS,
   port: { type: "string", valueName: "PORT", default: "9999", description: "UDP port" },
-  elim: { type: "string", valueName: "N", default: "5", description: "EpochLimit" },
-  ems: { type: "string", valueName: "MS", default: "2000", description: "EpochMillis" },
-  wsize: { type: "string", valueName: "N", default: "1", description: "WindowSize" },
-  maxUnackMessages: {
-    type: "string",
-    valueName: "N",
-    default: "1",
-    description: "MaxUnackedMessages",
-  },
-  maxbackoff: { type: "string", valueName: "N", default: "0", description: "MaxBackOffInterval" },
   rdrop: {
     type: "string",
     valueName: "PCT",
@@ -39,22 +30,6 @@ const COMMON: Record<string, OptionSpec> = {
   },
   v: { type: "boolean", description: "Verbose: debug logging to stderr" },
 };
-
-function paramsFrom(ctx: CommandContext, path: string): LspParams {
-  const n = (name: string) =>
-    intValue(ctx.values[name] as string, `-${name}`, path, { min: -1e15 });
-  try {
-    return lspParams({
-      epochLimit: n("elim"),
-      epochMillis: n("ems"),
-      windowSize: n("wsize"),
-      maxUnackedMessages: n("maxUnackMessages"),
-      maxBackOffInterval: n("maxbackoff"),
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message.replace(/^Cannot use LSP params: /, ""), path);
-  }
-}
 
 /** `-rdrop`/`-wdrop`: like the reference, values outside 0..100 are ignored. */
 function dropPercent(ctx: CommandContext, name: string, path: string): number {
@@ -105,7 +80,7 @@ const serverCommand: CommandSpec = {
     const path = "bitclone lsp server";
     verbose(ctx);
     const port = intValue(ctx.values.port as string, "-port", path, { min: 0, max: 65535 });
-    const params = paramsFrom(ctx, path);
+    const params = lspParamsFromFlags(ctx, path);
     const readDropPercent = dropPercent(ctx, "rdrop", path);
     const writeDropPercent = dropPercent(ctx, "wdrop", path);
     const maxConnections = maxConns(ctx, path);
@@ -174,7 +149,7 @@ const clientCommand: CommandSpec = {
     const port = intValue(ctx.values.port as string, "-port", path, { min: 1, max: 65535 });
     const host = ctx.values.host as string;
     const isn = intValue(ctx.values.isn as string, "--isn", path, { min: 0, max: 2 ** 52 });
-    const params = paramsFrom(ctx, path);
+    const params = lspParamsFromFlags(ctx, path);
     const readDropPercent = dropPercent(ctx, "rdrop", path);
     const writeDropPercent = dropPercent(ctx, "wdrop", path);
     const hostport = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;

@@ -6,7 +6,10 @@
 import type { CommandSpec } from "../command.ts";
 import { NODE_SERVICES } from "../../node/services.ts";
 import { lspCommand } from "./lsp.ts";
+import { mineCommand } from "./mine.ts";
 import { nodeCommand } from "./node.ts";
+import { peerCommand } from "./peer.ts";
+import { trackerCommand } from "./tracker.ts";
 
 /**
  * Builds the root command with every subcommand.
@@ -25,6 +28,12 @@ export function rootCommand(): CommandSpec {
     description:
       "One program that hosts the lab's network services side by side and speaks each on the " +
       "wire exactly like the original implementation.",
-    subcommands: [nodeCommand(NODE_SERVICES), lspCommand],
+    subcommands: [
+      nodeCommand(NODE_SERVICES),
+      lspCommand,
+      mineCommand,
+      peerCommand,
+      trackerCommand,
+    ],
   };
 }

@@ -1,0 +1,112 @@
+/**
+ * The BitClone peer as a `bitclone node` service (`peer`, TCP 8333).
+ *
+ * Config file settings (`services.peer`): `peersFile` (default `peers.json` in the working
+ * directory), `userAgent`, `targetPeers`, `manualPeers` (an array of `ip:port`), and optionally
+ * `maxInbound`, `maxConnections` and the timers `pingIntervalMs`, `inactivityTimeoutMs`,
+ * `handshakeTimeoutMs`, `advertiseIntervalMs`, `statusIntervalMs`, `saveIntervalMs`. A setting of
+ * the wrong type stops the node with an error naming it.
+ *
+ * @module
+ */
+import { type ServiceDefinition, ServiceStartError } from "../node/service.ts";
+import {
+  DEFAULT_PEER_PORT,
+  DEFAULT_PEERS_FILE,
+  startPeerNode,
+  type StartPeerNodeOptions,
+} from "./node_runner.ts";
+
+const NUMBER_SETTINGS = [
+  "targetPeers",
+  "maxInbound",
+  "maxConnections",
+  "pingIntervalMs",
+  "inactivityTimeoutMs",
+  "handshakeTimeoutMs",
+  "advertiseIntervalMs",
+  "statusIntervalMs",
+  "saveIntervalMs",
+] as const;
+
+/**
+ * Reads the `peer` section of a node config into runner options; throws
+ * {@linkcode ServiceStartError} naming a setting of the wrong type.
+ *
+ * @example
+ * ```ts
+ * import { peerSettings } from "./service.ts";
+ * const o = peerSettings({ peersFile: "p.json", targetPeers: 8, manualPeers: ["10.0.0.5:8333"] });
+ * console.assert(o.peersFile === "p.json" && o.targetPeers === 8 && o.manualPeers?.length === 1);
+ * ```
+ */
+export function peerSettings(settings: Readonly<Record<string, unknown>>): StartPeerNodeOptions {
+  const bad = (name: string, what: string) =>
+    new ServiceStartError("peer", `setting '${name}' must be ${what}`);
+  const out: StartPeerNodeOptions = {};
+  const { peersFile, userAgent, manualPeers } = settings;
+  if (peersFile !== undefined) {
+    if (typeof peersFile !== "string" || peersFile === "") throw bad("peersFile", "a file name");
+    out.peersFile = peersFile;
+  } else out.peersFile = DEFAULT_PEERS_FILE;
+  if (userAgent !== undefined) {
+    if (typeof userAgent !== "string") throw bad("userAgent", "a string");
+    out.userAgent = userAgent;
+  }
+  if (manualPeers !== undefined) {
+    if (!Array.isArray(manualPeers) || !manualPeers.every((p) => typeof p === "string")) {
+      throw bad("manualPeers", "an array of ip:port strings");
+    }
+    out.manualPeers = manualPeers as string[];
+  }
+  for (const name of NUMBER_SETTINGS) {
+    const v = settings[name];
+    if (v === undefined) continue;
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
+      throw bad(name, "a whole number");
+    }
+    out[name] = v;
+  }
+  if (out.maxConnections === undefined) {
+    out.maxConnections = Math.max(12, (out.maxInbound ?? 0) + 2, (out.targetPeers ?? 5) + 7);
+  }
+  return out;
+}
+
+/**
+ * The node's BitClone peer service.
+ *
+ * @example
+ * ```ts
+ * import { peerService } from "./service.ts";
+ * console.assert(peerService.name === "peer" && peerService.defaultPort === 8333);
+ * ```
+ */
+export const peerService: ServiceDefinition = {
+  name: "peer",
+  description: "BitClone peer (Project 3 P2P)",
+  transport: "tcp",
+  defaultPort: DEFAULT_PEER_PORT,
+  async start(ctx) {
+    const options = peerSettings(ctx.settings);
+    let peer;
+    try {
+      peer = await startPeerNode({
+        ...options,
+        hostname: ctx.hostname,
+        port: ctx.port,
+        signal: ctx.signal,
+        log: ctx.log,
+      });
+    } catch (err) {
+      if (err instanceof RangeError || err instanceof TypeError) {
+        throw new ServiceStartError("peer", err.message, { cause: err });
+      }
+      throw err;
+    }
+    return {
+      listening: [{ transport: "tcp", hostname: ctx.hostname, port: peer.port }],
+      closed: peer.done,
+    };
+  },
+};

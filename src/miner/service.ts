@@ -1,0 +1,61 @@
+/**
+ * The miner server as a `bitclone node` service, on the node's LSP port (UDP 9999): miners and
+ * request clients — ours or the Go reference's — connect to the node as they would to the
+ * reference server.
+ *
+ * Config file settings (`services.miner`): `params` (any of epochLimit, epochMillis, windowSize,
+ * maxBackOffInterval, maxUnackedMessages; keep the defaults to work with reference programs),
+ * `maxConnections`, and `scheduler` (chunking, pipeline depth and limits of the scheduler).
+ *
+ * @module
+ */
+import type { LspParams } from "../lsp/params.ts";
+import type { ServiceDefinition } from "../node/service.ts";
+import type { SchedulerOptions } from "./scheduler.ts";
+import { listenMiner } from "./server.ts";
+
+/** How long a stopping node lets the server drain what peers have not acknowledged. */
+const DRAIN_MS = 1500;
+
+/**
+ * The node's miner service.
+ *
+ * @example
+ * ```ts
+ * import { minerService } from "./service.ts";
+ * console.assert(minerService.name === "miner" && minerService.defaultPort === 9999);
+ * ```
+ */
+export const minerService: ServiceDefinition = {
+  name: "miner",
+  description: "bitcoin miner server (LSP)",
+  transport: "udp",
+  defaultPort: 9999,
+  start(ctx) {
+    const { params, maxConnections, scheduler } = ctx.settings as {
+      params?: Partial<LspParams>;
+      maxConnections?: number;
+      scheduler?: SchedulerOptions;
+    };
+    const server = listenMiner(ctx.port, {
+      hostname: ctx.hostname,
+      params,
+      maxConnections,
+      scheduler,
+      log: ctx.log,
+      serviceName: "miner",
+    });
+    ctx.signal.addEventListener("abort", () => {
+      // Drain what is pending (a Result on its way), but never past the node's stop deadline.
+      const timer = setTimeout(() => server.closeNow(), DRAIN_MS);
+      server.close().catch(() => {}).finally(() => {
+        clearTimeout(timer);
+        server.closeNow();
+      });
+    }, { once: true });
+    return Promise.resolve({
+      listening: [{ transport: "udp", hostname: ctx.hostname, port: server.port }],
+      closed: server.done,
+    });
+  },
+};

@@ -1,0 +1,52 @@
+/**
+ * The database `bitclone tracker serve` and the node's tracker use without `--db`: our own
+ * 16-word message (not the original's), stored shuffled like the original's, written in the db
+ * file format of `part1/db_file.ts`.
+ *
+ * @module
+ */
+
+import type { Part1Db } from "./part1/db.ts";
+import { parseDbFile } from "./part1/db_file.ts";
+
+/**
+ * The default database as a db file.
+ *
+ * @example A db file with a comment header
+ * ```ts
+ * import { DEFAULT_DB_TEXT } from "./default_db.ts";
+ * console.assert(DEFAULT_DB_TEXT.startsWith("#"));
+ * ```
+ */
+export const DEFAULT_DB_TEXT =
+  `# bitclone's default Part 1 tracker database: one entry per line, in list order.
+# <SEQNUM> <WORD>; the words sorted by SEQNUM form the message.
+9 still
+4 every
+13 for
+0 A
+7 send
+15 friends.
+2 that
+11 in
+5 byte
+14 old
+1 tracker
+8 it
+12 pickle
+3 survives
+10 answers
+6 you
+`;
+
+/**
+ * The default database: 16 entries, SEQNUMs 0..15 in shuffled list order.
+ *
+ * @example Sixteen entries and their message
+ * ```ts
+ * import { DEFAULT_DB } from "./default_db.ts";
+ * console.assert(DEFAULT_DB.size === 16);
+ * console.assert(DEFAULT_DB.message.endsWith("old friends."));
+ * ```
+ */
+export const DEFAULT_DB: Part1Db = parseDbFile(DEFAULT_DB_TEXT, "the default db");

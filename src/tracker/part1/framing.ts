@@ -1,0 +1,354 @@
+/**
+ * Where a Part 1 request or reply ends (spec §1): nothing on the wire says, so the bytes received
+ * so far are parsed and the message is complete as soon as they hold one.
+ *
+ * Requests (tracker side), decided on the bytes received so far:
+ * - first byte `R` (0x52, which cannot start a valid pickle): the raw path. The request is the
+ *   size request when the bytes are exactly `REGISTER`; a prefix of it waits for more; anything
+ *   else (`register`, `REGISTER\n`, `REGISTER` plus anything in the same read) is invalid, as the
+ *   original compares its whole first read with `REGISTER`;
+ * - anything else: a pickle, decoded by the safe decoder. "Truncated" waits for more bytes; a
+ *   complete pickle of an int (or bool, which Python indexes with) is an item request, whatever
+ *   follows STOP is ignored (as the original does); any other value or any decoder error is
+ *   invalid;
+ * - a request still incomplete at end of input, or longer than the size cap, is invalid.
+ *
+ * Replies (client side): a pickle of the shape the request calls for (see `interpretReply`),
+ * complete at its STOP; cut short by end of input, undecodable, of the wrong shape or too big,
+ * it fails.
+ *
+ * @module
+ */
+
+import { decodePickle, pyTypeOf, type PyValue } from "../pickle/mod.ts";
+import { interpretReply, MAX_MESSAGE_BYTES, type Part1Query, type Part1Reply } from "./wire.ts";
+
+/** `R`: the first byte of `REGISTER`, which no valid pickle starts with. */
+const R = 0x52;
+const REGISTER = [0x52, 0x45, 0x47, 0x49, 0x53, 0x54, 0x45, 0x52];
+
+/**
+ * Why a request is invalid (every one gets the error reply):
+ * - `raw`: starts with `R` but is not exactly `REGISTER`;
+ * - `pickle`: the safe decoder refused it (malformed, unsafe opcode, protocol too high…);
+ * - `type`: a valid pickle of something other than an int or bool (a float, a string, a tuple…);
+ * - `truncated`: the client ended its side (or sent nothing) before a complete request;
+ * - `too-large`: more than the size cap without a complete request;
+ * - `timeout`: no complete request within the request timeout.
+ *
+ * @example A silent client
+ * ```ts
+ * import type { Part1InvalidReason } from "./framing.ts";
+ * const reason: Part1InvalidReason = "timeout";
+ * console.assert(reason === "timeout");
+ * ```
+ */
+export type Part1InvalidReason = "raw" | "pickle" | "type" | "truncated" | "too-large" | "timeout";
+
+/**
+ * A request as the tracker received it: a well-formed query, or an invalid request with the reason
+ * and a one-line detail for logs.
+ *
+ * @example A float instead of an int
+ * ```ts
+ * import type { Part1Request } from "./framing.ts";
+ * const r: Part1Request = { type: "invalid", reason: "type", detail: "a float" };
+ * console.assert(r.type === "invalid");
+ * ```
+ */
+export type Part1Request =
+  | Part1Query
+  | {
+    readonly type: "invalid";
+    readonly reason: Part1InvalidReason;
+    /** What was wrong, for logs. */
+    readonly detail: string;
+  };
+
+/**
+ * Options of {@linkcode frameRequest}.
+ *
+ * @example Emulating the original exactly
+ * ```ts
+ * import type { FrameRequestOptions } from "./framing.ts";
+ * const options: FrameRequestOptions = { maxRequestBytes: 1024, maxProtocol: 2 };
+ * console.assert(options.maxProtocol === 2);
+ * ```
+ */
+export interface FrameRequestOptions {
+  /**
+   * The size cap: a request not complete within this many bytes is invalid (16 to 65536).
+   *
+   * @default 1024
+   */
+  maxRequestBytes?: number;
+  /**
+   * The highest pickle protocol accepted in an item request (0 to 5). 2 is what the original
+   * (Python 2) loads; the default accepts what Python 3 clients send by default (spec §2.6).
+   *
+   * @default 5
+   */
+  maxProtocol?: number;
+}
+
+/**
+ * The outcome of {@linkcode frameRequest}: more bytes are needed, or the request is complete
+ * (possibly invalid). `protocol` is the pickle protocol of an item request.
+ *
+ * @example Still waiting for bytes
+ * ```ts
+ * import type { RequestFrame } from "./framing.ts";
+ * const frame: RequestFrame = { status: "needData" };
+ * console.assert(frame.status === "needData");
+ * ```
+ */
+export type RequestFrame =
+  | { readonly status: "needData" }
+  | {
+    readonly status: "complete";
+    readonly request: Part1Request;
+    /** The pickle protocol of an item request (undefined for the raw path and failures). */
+    readonly protocol?: number;
+  };
+
+/**
+ * Checks request framing options; returns them with defaults filled in.
+ *
+ * @param options The options to check.
+ * @returns Every option, defaults filled in.
+ * @throws {RangeError} When an option is out of range.
+ *
+ * @example The defaults
+ * ```ts
+ * import { requestOptions } from "./framing.ts";
+ * const o = requestOptions({});
+ * console.assert(o.maxRequestBytes === 1024 && o.maxProtocol === 5);
+ * ```
+ */
+export function requestOptions(options: FrameRequestOptions): Required<FrameRequestOptions> {
+  const { maxRequestBytes = MAX_MESSAGE_BYTES, maxProtocol = 5 } = options;
+  if (!Number.isInteger(maxRequestBytes) || maxRequestBytes < 16 || maxRequestBytes > 65536) {
+    throw new RangeError(
+      `Cannot frame requests: maxRequestBytes must be 16..65536, got ${maxRequestBytes}`,
+    );
+  }
+  if (!Number.isInteger(maxProtocol) || maxProtocol < 0 || maxProtocol > 5) {
+    throw new RangeError(`Cannot frame requests: maxProtocol must be 0..5, got ${maxProtocol}`);
+  }
+  return { maxRequestBytes, maxProtocol };
+}
+
+function invalid(reason: Part1InvalidReason, detail: string): RequestFrame {
+  return { status: "complete", request: { type: "invalid", reason, detail } };
+}
+
+function kindOf(value: PyValue): string {
+  const name = pyTypeOf(value);
+  return name === "none" ? "None" : name === "int" ? "an int" : `a ${name}`;
+}
+
+/**
+ * Decides whether `bytes` (everything received on the connection so far) hold a complete
+ * request. Never throws on any input.
+ *
+ * @param bytes The bytes received so far (only the first `maxRequestBytes + 1` matter).
+ * @param eof True when the client has ended its side: nothing more will come.
+ * @param options The size cap and the highest protocol.
+ * @returns `needData`, or the complete request (see the module documentation).
+ * @throws {RangeError} When an option is out of range.
+ *
+ * @example REGISTER, an item request and garbage
+ * ```ts
+ * import { frameRequest } from "./framing.ts";
+ * const te = new TextEncoder();
+ * console.assert(frameRequest(te.encode("REGIS"), false).status === "needData");
+ * const size = frameRequest(te.encode("REGISTER"), false);
+ * console.assert(size.status === "complete" && size.request.type === "size");
+ * const item = frameRequest(Uint8Array.of(0x80, 2, 0x4b, 5, 0x2e), false); // pickle.dumps(5, 2)
+ * console.assert(item.status === "complete" && item.request.type === "item" && item.protocol === 2);
+ * const bad = frameRequest(te.encode("REGISTER\n"), false);
+ * console.assert(bad.status === "complete" && bad.request.type === "invalid");
+ * ```
+ */
+export function frameRequest(
+  bytes: Uint8Array,
+  eof: boolean,
+  options: FrameRequestOptions = {},
+): RequestFrame {
+  const { maxRequestBytes, maxProtocol } = requestOptions(options);
+  if (bytes.length === 0) {
+    return eof ? invalid("truncated", "no bytes before the end of input") : { status: "needData" };
+  }
+  if (bytes[0] === R) {
+    const n = Math.min(bytes.length, REGISTER.length);
+    for (let i = 0; i < n; i++) {
+      if (bytes[i] !== REGISTER[i]) return invalid("raw", "a raw request other than REGISTER");
+    }
+    if (bytes.length > REGISTER.length) {
+      return invalid("raw", `REGISTER followed by ${bytes.length - REGISTER.length} more byte(s)`);
+    }
+    if (bytes.length === REGISTER.length) return { status: "complete", request: { type: "size" } };
+    return eof ? invalid("truncated", "end of input inside REGISTER") : { status: "needData" };
+  }
+  const input = bytes.length > maxRequestBytes + 1 ? bytes.subarray(0, maxRequestBytes + 1) : bytes;
+  const r = decodePickle(input, { maxInputBytes: maxRequestBytes, maxProtocol });
+  if (!r.ok) {
+    const { error } = r;
+    if (error.kind === "truncated") {
+      if (bytes.length > maxRequestBytes) {
+        return invalid("too-large", `no complete request in ${maxRequestBytes} bytes`);
+      }
+      return eof
+        ? invalid("truncated", `end of input inside a pickle after ${bytes.length} byte(s)`)
+        : { status: "needData" };
+    }
+    if (error.kind === "limit" && error.limit === "maxInputBytes") {
+      return invalid("too-large", `no complete request in ${maxRequestBytes} bytes`);
+    }
+    return invalid("pickle", error.message);
+  }
+  const { value, protocol } = r;
+  if (typeof value === "boolean") {
+    return { status: "complete", request: { type: "item", index: value ? 1 : 0 }, protocol };
+  }
+  if (typeof value === "bigint" || (typeof value === "number" && Number.isInteger(value))) {
+    return { status: "complete", request: { type: "item", index: value }, protocol };
+  }
+  return invalid("type", `a pickle of ${kindOf(value)}, not an int`);
+}
+
+/**
+ * Why a reply could not be read:
+ * - `truncated`: the tracker closed before a complete pickle;
+ * - `malformed`: the bytes are no pickle the safe decoder accepts;
+ * - `unexpected`: a valid pickle that is no reply to the request;
+ * - `too-large`: more than the reply size cap without a complete pickle;
+ * - `timeout`: no complete reply within the timeout (set by the client connection).
+ *
+ * @example A reply of the wrong shape
+ * ```ts
+ * import type { Part1ReplyFailure } from "./framing.ts";
+ * const why: Part1ReplyFailure = "unexpected";
+ * console.assert(why === "unexpected");
+ * ```
+ */
+export type Part1ReplyFailure = "truncated" | "malformed" | "unexpected" | "too-large" | "timeout";
+
+/**
+ * The outcome of {@linkcode frameReply}.
+ *
+ * @example A reply cut short
+ * ```ts
+ * import type { ReplyFrame } from "./framing.ts";
+ * const frame: ReplyFrame = { status: "failed", reason: "truncated", detail: "closed early" };
+ * console.assert(frame.status === "failed");
+ * ```
+ */
+export type ReplyFrame =
+  | { readonly status: "needData" }
+  | { readonly status: "complete"; readonly reply: Part1Reply }
+  | { readonly status: "failed"; readonly reason: Part1ReplyFailure; readonly detail: string };
+
+/**
+ * Options of {@linkcode frameReply}.
+ *
+ * @example Replies of at most 1024 bytes
+ * ```ts
+ * import type { FrameReplyOptions } from "./framing.ts";
+ * const options: FrameReplyOptions = { maxReplyBytes: 1024 };
+ * console.assert(options.maxReplyBytes === 1024);
+ * ```
+ */
+export interface FrameReplyOptions {
+  /**
+   * The most bytes a reply may take (16 to 65536).
+   *
+   * @default 65536
+   */
+  maxReplyBytes?: number;
+}
+
+/**
+ * Checks reply framing options; returns them with defaults filled in.
+ *
+ * @param options The options to check.
+ * @returns Every option, defaults filled in.
+ * @throws {RangeError} When an option is out of range.
+ *
+ * @example The default cap
+ * ```ts
+ * import { replyOptions } from "./framing.ts";
+ * console.assert(replyOptions({}).maxReplyBytes === 65536);
+ * ```
+ */
+export function replyOptions(options: FrameReplyOptions): Required<FrameReplyOptions> {
+  const { maxReplyBytes = 65536 } = options;
+  if (!Number.isInteger(maxReplyBytes) || maxReplyBytes < 16 || maxReplyBytes > 65536) {
+    throw new RangeError(
+      `Cannot frame replies: maxReplyBytes must be 16..65536, got ${maxReplyBytes}`,
+    );
+  }
+  return { maxReplyBytes };
+}
+
+/**
+ * Decides whether `bytes` (everything received so far) hold the complete reply to `query`. Never
+ * throws on any input.
+ *
+ * @param bytes The bytes received so far.
+ * @param eof True when the tracker has closed its side.
+ * @param query The request the reply answers.
+ * @param options The reply size cap.
+ * @returns `needData`, the reply, or why it failed.
+ * @throws {RangeError} When an option is out of range.
+ *
+ * @example The error reply is a string, not a tuple
+ * ```ts
+ * import { frameReply } from "./framing.ts";
+ * const bytes = new TextEncoder().encode("S'Bad request'\np0\n.");
+ * const frame = frameReply(bytes, true, { type: "item", index: 99 });
+ * console.assert(frame.status === "complete" && frame.reply.type === "error");
+ * ```
+ */
+export function frameReply(
+  bytes: Uint8Array,
+  eof: boolean,
+  query: Part1Query,
+  options: FrameReplyOptions = {},
+): ReplyFrame {
+  const { maxReplyBytes } = replyOptions(options);
+  const input = bytes.length > maxReplyBytes + 1 ? bytes.subarray(0, maxReplyBytes + 1) : bytes;
+  const r = decodePickle(input, { maxInputBytes: maxReplyBytes });
+  if (!r.ok) {
+    const { error } = r;
+    if (error.kind === "truncated" && bytes.length <= maxReplyBytes) {
+      if (!eof) return { status: "needData" };
+      return {
+        status: "failed",
+        reason: "truncated",
+        detail: bytes.length === 0
+          ? "the tracker closed without replying"
+          : `the tracker closed after ${bytes.length} byte(s) of a reply`,
+      };
+    }
+    if (
+      error.kind === "truncated" || (error.kind === "limit" && error.limit === "maxInputBytes")
+    ) {
+      return {
+        status: "failed",
+        reason: "too-large",
+        detail: `no complete reply in ${maxReplyBytes} bytes`,
+      };
+    }
+    return { status: "failed", reason: "malformed", detail: error.message };
+  }
+  const reply = interpretReply(r.value, query);
+  if (reply === undefined) {
+    return {
+      status: "failed",
+      reason: "unexpected",
+      detail: `a pickle of ${kindOf(r.value)} is no reply to a ${query.type} request`,
+    };
+  }
+  return { status: "complete", reply };
+}

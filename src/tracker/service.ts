@@ -1,0 +1,92 @@
+/**
+ * The Part 1 tracker as a `bitclone node` service (TCP 7777).
+ *
+ * Config file settings (`services.tracker`), all optional:
+ * - `db`: path of a database file (format: `part1/db_file.ts`; default: the built-in database);
+ * - `maxProtocol` (0..5, default 5; 2 refuses what Python 2 cannot load, like the original);
+ * - `requestTimeoutMs` (default 5000), `maxRequestBytes` (default 1024), `maxConnections`
+ *   (default 256), `lingerMs` (default 1000).
+ *
+ * @module
+ */
+import { type ServiceDefinition, ServiceStartError } from "../node/service.ts";
+import { DEFAULT_DB } from "./default_db.ts";
+import type { Part1Db } from "./part1/db.ts";
+import { readPart1DbFile, serveTrackerPart1 } from "./part1/server.ts";
+
+const NUMERIC = [
+  "maxProtocol",
+  "requestTimeoutMs",
+  "maxRequestBytes",
+  "maxConnections",
+  "lingerMs",
+] as const;
+
+/**
+ * The node's Part 1 tracker service.
+ *
+ * @example The service's name and port
+ * ```ts
+ * import { trackerService } from "./service.ts";
+ * console.assert(trackerService.name === "tracker" && trackerService.defaultPort === 7777);
+ * ```
+ */
+export const trackerService: ServiceDefinition = {
+  name: "tracker",
+  description: "CS457 tracker, Part 1",
+  transport: "tcp",
+  defaultPort: 7777,
+  async start(ctx) {
+    const settings = ctx.settings;
+    const numbers: Partial<Record<(typeof NUMERIC)[number], number>> = {};
+    for (const key of NUMERIC) {
+      const value = settings[key];
+      if (value === undefined) continue;
+      if (typeof value !== "number" || !Number.isInteger(value)) {
+        throw new ServiceStartError("tracker", `setting ${key} must be an integer`);
+      }
+      numbers[key] = value;
+    }
+    let db: Part1Db = DEFAULT_DB;
+    if (settings.db !== undefined) {
+      if (typeof settings.db !== "string") {
+        throw new ServiceStartError("tracker", "setting db must be a file path");
+      }
+      try {
+        db = await readPart1DbFile(settings.db);
+      } catch (err) {
+        throw new ServiceStartError("tracker", (err as Error).message, { cause: err });
+      }
+    }
+    let server;
+    try {
+      server = serveTrackerPart1({
+        ...numbers,
+        hostname: ctx.hostname,
+        port: ctx.port,
+        db,
+        signal: ctx.signal,
+        serviceName: "tracker",
+        onExchange: (e) =>
+          ctx.log.debug("{remote}: {request} -> {reply}{failed}", {
+            remote: e.remote,
+            request: e.request.type === "invalid"
+              ? `invalid (${e.request.reason}: ${e.request.detail})`
+              : e.request.type === "item"
+              ? `item ${e.request.index} (protocol ${e.protocol})`
+              : "REGISTER",
+            reply: e.reply.type,
+            failed: e.written ? "" : " (not delivered)",
+          }),
+      });
+    } catch (err) {
+      if (err instanceof RangeError) throw new ServiceStartError("tracker", err.message);
+      throw err;
+    }
+    ctx.log.info("serving {n} entries", { n: db.size });
+    return {
+      listening: [{ transport: "tcp", hostname: ctx.hostname, port: server.port }],
+      closed: server.done,
+    };
+  },
+};
