@@ -21,6 +21,14 @@
  */
 
 import { checksum } from "./checksum.ts";
+import {
+  endOfJsonValue,
+  GO_MAX_NESTING_DEPTH,
+  goFieldMatcher,
+  jsonStringText,
+  scanGoObject,
+  skipJsonSpace,
+} from "../util/go_json.ts";
 
 /**
  * The four message types and their wire numbers.
@@ -370,112 +378,19 @@ export function encodeMessage(msg: LspMessage): Uint8Array {
 // ---------------------------------------------------------------------------------------------
 // Decoding
 
-/** Go's `encoding/json` nesting limit; deeper input is a syntax error there. */
-const MAX_NESTING_DEPTH = 10000;
-
 // Non-fatal like Go (invalid UTF-8 inside strings becomes U+FFFD), and a BOM is kept so that
 // JSON.parse rejects it as Go does.
 const UTF8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 const INTEGER = /^-?(?:0|[1-9][0-9]*)$/;
 
-// Field numbers; the integer ones index the `ints` array of decodeObject().
+// Field numbers, as fieldOf() returns them; the integer ones index the `ints` of decodeObject().
 const F_NONE = -1;
-const F_TYPE = 0;
-const F_CONN_ID = 1;
-const F_SEQ_NUM = 2;
-const F_SIZE = 3;
 const F_CHECKSUM = 4;
 const F_PAYLOAD = 5;
 
-function isSpace(c: number): boolean {
-  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
-}
-
-function skipSpace(text: string, i: number): number {
-  while (i < text.length && isSpace(text.charCodeAt(i))) i++;
-  return i;
-}
-
-/** `text[i]` is `"`; returns the index after the closing quote, or -1. */
-function endOfString(text: string, i: number): number {
-  for (i++; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) return i + 1;
-    if (c === 0x5c) i++; // skip the escaped character
-  }
-  return -1;
-}
-
-/**
- * Returns the end of the JSON value starting at `i` (already validated by JSON.parse), or -1 if
- * its nesting, counted from `depth` levels of enclosing containers, exceeds Go's limit.
- */
-function endOfValue(text: string, i: number, depth: number): number {
-  const first = text.charCodeAt(i);
-  if (first === 0x22) return endOfString(text, i);
-  if (first === 0x7b || first === 0x5b) {
-    let level = 0;
-    while (i < text.length) {
-      const c = text.charCodeAt(i);
-      if (c === 0x22) {
-        i = endOfString(text, i);
-        if (i < 0) return -1;
-        continue;
-      }
-      if (c === 0x7b || c === 0x5b) {
-        if (depth + ++level > MAX_NESTING_DEPTH) return -1;
-      } else if (c === 0x7d || c === 0x5d) {
-        if (--level === 0) return i + 1;
-      }
-      i++;
-    }
-    return -1;
-  }
-  while (i < text.length) {
-    const c = text.charCodeAt(i);
-    if (c === 0x2c || c === 0x7d || c === 0x5d || isSpace(c)) break;
-    i++;
-  }
-  return i;
-}
-
-/** Maps a key to a field like Go: exact name first, then Go's case folding. */
-function fieldOf(rawKey: string): number {
-  let key: string;
-  if (rawKey.includes("\\")) {
-    const parsed: unknown = JSON.parse(rawKey);
-    if (typeof parsed !== "string") return F_NONE;
-    key = parsed;
-  } else {
-    key = rawKey.slice(1, -1);
-  }
-  if (key.length < 4 || key.length > 8) return F_NONE;
-  let folded = "";
-  for (let i = 0; i < key.length; i++) {
-    const c = key.charCodeAt(i);
-    if (c >= 0x61 && c <= 0x7a) folded += String.fromCharCode(c - 0x20);
-    else if (c === 0x17f) folded += "S"; // ſ folds with s and S
-    else if (c === 0x212a) folded += "K"; // the Kelvin sign folds with k and K
-    else folded += key[i];
-  }
-  switch (folded) {
-    case "TYPE":
-      return F_TYPE;
-    case "CONNID":
-      return F_CONN_ID;
-    case "SEQNUM":
-      return F_SEQ_NUM;
-    case "SIZE":
-      return F_SIZE;
-    case "CHECKSUM":
-      return F_CHECKSUM;
-    case "PAYLOAD":
-      return F_PAYLOAD;
-    default:
-      return F_NONE;
-  }
-}
+/** Maps a key to a field like Go: exact name or Go's case folding (`ſ`, Kelvin sign included). */
+const fieldOf = goFieldMatcher(["Type", "ConnID", "SeqNum", "Size", "Checksum", "Payload"]);
 
 /**
  * Reads an integer like Go's `strconv.ParseInt(text, 10, 64)` and then insists on a safe
@@ -503,16 +418,15 @@ function readPayload(
   const first = text.charCodeAt(start);
   if (first === 0x6e) return null; // null: Go sets the slice to nil
   if (first === 0x22) {
-    const raw = text.slice(start, end);
-    const str: unknown = raw.includes("\\") ? JSON.parse(raw) : raw.slice(1, -1);
-    return typeof str === "string" ? decodeBase64(str) : undefined;
+    const str = jsonStringText(text.slice(start, end));
+    return str === undefined ? undefined : decodeBase64(str);
   }
   if (first !== 0x5b) return undefined; // number, boolean, object: a type error in Go
   const bytes: number[] = [];
-  let i = skipSpace(text, start + 1);
+  let i = skipJsonSpace(text, start + 1);
   if (text.charCodeAt(i) === 0x5d) return new Uint8Array(0);
   while (i < end) {
-    const valueEnd = endOfValue(text, i, 2);
+    const valueEnd = endOfJsonValue(text, i, 2, GO_MAX_NESTING_DEPTH);
     if (valueEnd < 0) return undefined;
     const element = text.slice(i, valueEnd);
     if (element === "null") {
@@ -522,47 +436,31 @@ function readPayload(
       if (value === undefined || value === null || value > 0xff) return undefined;
       bytes.push(value);
     }
-    i = skipSpace(text, valueEnd);
+    i = skipJsonSpace(text, valueEnd);
     if (text.charCodeAt(i) === 0x5d) return Uint8Array.from(bytes);
     if (text.charCodeAt(i) !== 0x2c) return undefined;
-    i = skipSpace(text, i + 1);
+    i = skipJsonSpace(text, i + 1);
   }
   return undefined;
 }
 
 /** Decodes text that JSON.parse has accepted as an object. */
 function decodeObject(text: string): LspMessage | undefined {
-  let i = skipSpace(text, 0);
-  if (text.charCodeAt(i) !== 0x7b) return undefined;
-  i = skipSpace(text, i + 1);
+  const members = scanGoObject(text, GO_MAX_NESTING_DEPTH);
+  if (members === undefined) return undefined;
   const ints = [0, 0, 0, 0, 0];
   let payload: Uint8Array | null = null;
-  if (text.charCodeAt(i) !== 0x7d) {
-    // Each round consumes at least one character: bounded by the text length.
-    for (let round = 0; round < text.length; round++) {
-      if (text.charCodeAt(i) !== 0x22) return undefined;
-      const keyEnd = endOfString(text, i);
-      if (keyEnd < 0) return undefined;
-      const field = fieldOf(text.slice(i, keyEnd));
-      i = skipSpace(text, keyEnd);
-      if (text.charCodeAt(i) !== 0x3a) return undefined;
-      const valueStart = skipSpace(text, i + 1);
-      const valueEnd = endOfValue(text, valueStart, 1);
-      if (valueEnd < 0) return undefined;
-      if (field === F_PAYLOAD) {
-        const value = readPayload(text, valueStart, valueEnd, payload);
-        if (value === undefined) return undefined;
-        payload = value;
-      } else if (field !== F_NONE) {
-        const value = readInteger(text.slice(valueStart, valueEnd), field === F_CHECKSUM);
-        if (value === undefined) return undefined;
-        if (value !== null) ints[field] = value;
-      }
-      i = skipSpace(text, valueEnd);
-      const c = text.charCodeAt(i);
-      if (c === 0x7d) break;
-      if (c !== 0x2c) return undefined;
-      i = skipSpace(text, i + 1);
+  // In text order, so the last duplicate wins.
+  for (const { key, valueStart, valueEnd } of members) {
+    const field = fieldOf(key);
+    if (field === F_PAYLOAD) {
+      const value = readPayload(text, valueStart, valueEnd, payload);
+      if (value === undefined) return undefined;
+      payload = value;
+    } else if (field !== F_NONE) {
+      const value = readInteger(text.slice(valueStart, valueEnd), field === F_CHECKSUM);
+      if (value === undefined) return undefined;
+      if (value !== null) ints[field] = value;
     }
   }
   const [type, connId, seqNum, size, sum] = ints;

@@ -48,6 +48,8 @@
  * @module
  */
 
+import { goFieldMatcher, jsonStringText, scanGoObject } from "../util/go_json.ts";
+
 /**
  * The largest uint64, 2^64 − 1: the top of every nonce and hash range.
  *
@@ -564,11 +566,9 @@ const INT = /^-?(?:0|[1-9][0-9]*)$/;
 const INT64_MIN = -(1n << 63n);
 const INT64_MAX = (1n << 63n) - 1n;
 
-// Field numbers; F_LOWER..F_SEARCHED index the `ints` array of readObject().
+// Field numbers, as fieldOf() returns them; F_LOWER..F_SEARCHED index the `ints` of readObject().
 const F_NONE = -1;
 const F_LOWER = 0;
-const F_UPPER = 1;
-const F_HASH = 2;
 const F_NONCE = 3;
 const F_SEARCHED = 4;
 const F_TYPE = 5;
@@ -576,84 +576,8 @@ const F_DATA = 6;
 const F_PROGRESS = 7;
 const INT_NAMES = ["Lower", "Upper", "Hash", "Nonce", "Searched"];
 
-function isSpace(c: number): boolean {
-  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
-}
-
-function skipSpace(text: string, i: number): number {
-  while (i < text.length && isSpace(text.charCodeAt(i))) i++;
-  return i;
-}
-
-/** `text[i]` is `"`; returns the index after the closing quote. The text is valid JSON. */
-function endOfString(text: string, i: number): number {
-  for (i++; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) return i + 1;
-    if (c === 0x5c) i++; // skip the escaped character
-  }
-  return text.length;
-}
-
-/** Returns the end of the (JSON.parse-validated) value starting at `i`. */
-function endOfValue(text: string, i: number): number {
-  const first = text.charCodeAt(i);
-  if (first === 0x22) return endOfString(text, i);
-  if (first === 0x7b || first === 0x5b) {
-    let level = 0;
-    while (i < text.length) {
-      const c = text.charCodeAt(i);
-      if (c === 0x22) {
-        i = endOfString(text, i);
-        continue;
-      }
-      if (c === 0x7b || c === 0x5b) level++;
-      else if ((c === 0x7d || c === 0x5d) && --level === 0) return i + 1;
-      i++;
-    }
-    return text.length;
-  }
-  while (i < text.length) {
-    const c = text.charCodeAt(i);
-    if (c === 0x2c || c === 0x7d || c === 0x5d || isSpace(c)) break;
-    i++;
-  }
-  return i;
-}
-
-/** Maps a raw key (with quotes) to a field like Go: exact name or Go's case folding. */
-function fieldOf(rawKey: string): number {
-  const key = rawKey.includes("\\") ? String(JSON.parse(rawKey)) : rawKey.slice(1, -1);
-  if (key.length < 4 || key.length > 8) return F_NONE;
-  let folded = "";
-  for (let i = 0; i < key.length; i++) {
-    const c = key.charCodeAt(i);
-    if (c >= 0x61 && c <= 0x7a) folded += String.fromCharCode(c - 0x20);
-    else if (c === 0x17f) folded += "S"; // ſ folds with s and S
-    else if (c === 0x212a) folded += "K"; // the Kelvin sign folds with k and K
-    else folded += key[i];
-  }
-  switch (folded) {
-    case "TYPE":
-      return F_TYPE;
-    case "DATA":
-      return F_DATA;
-    case "LOWER":
-      return F_LOWER;
-    case "UPPER":
-      return F_UPPER;
-    case "HASH":
-      return F_HASH;
-    case "NONCE":
-      return F_NONCE;
-    case "SEARCHED":
-      return F_SEARCHED;
-    case "PROGRESS":
-      return F_PROGRESS;
-    default:
-      return F_NONE;
-  }
-}
+/** Maps a key to a field like Go: exact name or Go's case folding (`ſ` matches `s`). */
+const fieldOf = goFieldMatcher([...INT_NAMES, "Type", "Data", "Progress"]);
 
 type Failure = Extract<ReadResult, { ok: false }>;
 
@@ -663,47 +587,43 @@ function fail(reason: DecodeFailure, detail: string, extra: Partial<Failure> = {
 
 /** Reads the members of a JSON.parse-validated top-level object. */
 function readObject(text: string): ReadResult {
-  let i = skipSpace(text, 0) + 1; // after "{"
-  i = skipSpace(text, i);
+  // No nesting limit, as before: MAX_DECODE_BYTES keeps payloads far below Go's 10000 levels.
+  const members = scanGoObject(text, Infinity);
+  // Not reachable with validated input (readMessage() reports a throw here the same way).
+  if (members === undefined) return fail("notJson", "the payload could not be read");
   const ints: bigint[] = [0n, 0n, 0n, 0n, 0n];
   const intsBad: (string | undefined)[] = [];
   let type = 0n;
   let data = "";
   let progressRaw = "";
-  if (text.charCodeAt(i) !== 0x7d) {
-    // Each round consumes at least one character: bounded by the text length.
-    for (let round = 0; round < text.length && i < text.length; round++) {
-      const keyEnd = endOfString(text, i);
-      const field = fieldOf(text.slice(i, keyEnd));
-      const valueStart = skipSpace(text, skipSpace(text, keyEnd) + 1); // past ":"
-      const valueEnd = endOfValue(text, valueStart);
-      const raw = text.slice(valueStart, valueEnd);
-      if (raw !== "null") {
-        if (field === F_TYPE) {
-          if (!INT.test(raw)) return fail("badField", `Type ${preview(raw)} is not an integer`);
-          const value = BigInt(raw);
-          if (value < INT64_MIN || value > INT64_MAX) {
-            return fail("badField", `Type ${preview(raw)} is out of range`);
-          }
-          type = value;
-        } else if (field === F_DATA) {
-          if (raw.charCodeAt(0) !== 0x22) {
-            return fail("badField", `Data ${preview(raw)} is not a string`);
-          }
-          data = raw.includes("\\") ? String(JSON.parse(raw)) : raw.slice(1, -1);
-        } else if (field === F_PROGRESS) {
-          progressRaw = raw;
-        } else if (field !== F_NONE) {
-          // Like Go, the first bad value sticks even if a later duplicate key is fine. Searched
-          // is ours: only a Progress message must have a valid one (checked below).
-          const value = UINT.test(raw) ? BigInt(raw) : -1n;
-          if (value < 0n || value > MAX_UINT64) intsBad[field] ??= raw;
-          else ints[field] = value;
-        }
+  // In text order, so the last duplicate wins.
+  for (const { key, valueStart, valueEnd } of members) {
+    const field = fieldOf(key);
+    const raw = text.slice(valueStart, valueEnd);
+    if (raw === "null") continue;
+    if (field === F_TYPE) {
+      if (!INT.test(raw)) return fail("badField", `Type ${preview(raw)} is not an integer`);
+      const value = BigInt(raw);
+      if (value < INT64_MIN || value > INT64_MAX) {
+        return fail("badField", `Type ${preview(raw)} is out of range`);
       }
-      i = skipSpace(text, valueEnd);
-      if (text.charCodeAt(i) !== 0x2c) break; // "}"
-      i = skipSpace(text, i + 1);
+      type = value;
+    } else if (field === F_DATA) {
+      if (raw.charCodeAt(0) !== 0x22) {
+        return fail("badField", `Data ${preview(raw)} is not a string`);
+      }
+      const value = jsonStringText(raw);
+      // Not reachable with validated input, like a throw of JSON.parse() here before.
+      if (value === undefined) return fail("notJson", "the payload could not be read");
+      data = value;
+    } else if (field === F_PROGRESS) {
+      progressRaw = raw;
+    } else if (field !== F_NONE) {
+      // Like Go, the first bad value sticks even if a later duplicate key is fine. Searched
+      // is ours: only a Progress message must have a valid one (checked below).
+      const value = UINT.test(raw) ? BigInt(raw) : -1n;
+      if (value < 0n || value > MAX_UINT64) intsBad[field] ??= raw;
+      else ints[field] = value;
     }
   }
   for (let f = F_LOWER; f <= F_NONCE; f++) {
