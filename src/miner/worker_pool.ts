@@ -15,6 +15,15 @@ import { betterResult, checkScanArgs, type ScanResult } from "./scan.ts";
 import { DEFAULT_SLICE_SIZE, type WorkerReply, type WorkerRequest } from "./worker.ts";
 
 /**
+ * The worker module next to this one: `worker.ts` from source (and in a compiled executable), or
+ * `bitclone-worker.js` beside a bundle made by `deno task bundle` (which bundles it separately).
+ */
+function workerUrl(here: string): string {
+  const name = here.endsWith(".ts") ? "./worker.ts" : "./bitclone-worker.js";
+  return new URL(name, here).href;
+}
+
+/**
  * Options of {@linkcode WorkerPool}.
  *
  * @example Two workers
@@ -188,7 +197,7 @@ export class WorkerPool {
     this.size = size;
     this.#sliceSize = sliceSize;
     this.#chunkSizeMax = BigInt(chunkSizeMax);
-    const url = new URL("./worker.ts", import.meta.url).href;
+    const url = workerUrl(import.meta.url);
     for (let i = 0; i < size; i++) {
       const slot: Slot = {
         worker: new Worker(url, { type: "module" }),
