@@ -446,23 +446,22 @@ function readPayload(
 
 /** Decodes text that JSON.parse has accepted as an object. */
 function decodeObject(text: string): LspMessage | undefined {
-  const members = scanGoObject(text, GO_MAX_NESTING_DEPTH);
-  if (members === undefined) return undefined;
   const ints = [0, 0, 0, 0, 0];
   let payload: Uint8Array | null = null;
-  // In text order, so the last duplicate wins.
-  for (const { key, valueStart, valueEnd } of members) {
+  // Members come in text order, so the last duplicate wins; a bad member stops the walk.
+  const ok = scanGoObject(text, GO_MAX_NESTING_DEPTH, (key, valueStart, valueEnd) => {
     const field = fieldOf(key);
     if (field === F_PAYLOAD) {
       const value = readPayload(text, valueStart, valueEnd, payload);
-      if (value === undefined) return undefined;
+      if (value === undefined) return false;
       payload = value;
     } else if (field !== F_NONE) {
       const value = readInteger(text.slice(valueStart, valueEnd), field === F_CHECKSUM);
-      if (value === undefined) return undefined;
+      if (value === undefined) return false;
       if (value !== null) ints[field] = value;
     }
-  }
+  });
+  if (!ok) return undefined;
   const [type, connId, seqNum, size, sum] = ints;
   if (type < 0 || type > 3) return undefined;
   if (sum > 0xffff) return undefined; // Go: uint16 overflow

@@ -587,34 +587,36 @@ function fail(reason: DecodeFailure, detail: string, extra: Partial<Failure> = {
 
 /** Reads the members of a JSON.parse-validated top-level object. */
 function readObject(text: string): ReadResult {
-  // No nesting limit, as before: MAX_DECODE_BYTES keeps payloads far below Go's 10000 levels.
-  const members = scanGoObject(text, Infinity);
-  // Not reachable with validated input (readMessage() reports a throw here the same way).
-  if (members === undefined) return fail("notJson", "the payload could not be read");
   const ints: bigint[] = [0n, 0n, 0n, 0n, 0n];
   const intsBad: (string | undefined)[] = [];
   let type = 0n;
   let data = "";
   let progressRaw = "";
-  // In text order, so the last duplicate wins.
-  for (const { key, valueStart, valueEnd } of members) {
+  let failure: Failure | undefined;
+  // Members come in text order, so the last duplicate wins; a bad Type or Data stops the walk.
+  // No nesting limit, as before: MAX_DECODE_BYTES keeps payloads far below Go's 10000 levels.
+  const ok = scanGoObject(text, Infinity, (key, valueStart, valueEnd) => {
     const field = fieldOf(key);
     const raw = text.slice(valueStart, valueEnd);
-    if (raw === "null") continue;
+    if (raw === "null") return;
     if (field === F_TYPE) {
-      if (!INT.test(raw)) return fail("badField", `Type ${preview(raw)} is not an integer`);
+      if (!INT.test(raw)) {
+        failure = fail("badField", `Type ${preview(raw)} is not an integer`);
+        return false;
+      }
       const value = BigInt(raw);
       if (value < INT64_MIN || value > INT64_MAX) {
-        return fail("badField", `Type ${preview(raw)} is out of range`);
+        failure = fail("badField", `Type ${preview(raw)} is out of range`);
+        return false;
       }
       type = value;
     } else if (field === F_DATA) {
       if (raw.charCodeAt(0) !== 0x22) {
-        return fail("badField", `Data ${preview(raw)} is not a string`);
+        failure = fail("badField", `Data ${preview(raw)} is not a string`);
+        return false;
       }
       const value = jsonStringText(raw);
-      // Not reachable with validated input, like a throw of JSON.parse() here before.
-      if (value === undefined) return fail("notJson", "the payload could not be read");
+      if (value === undefined) return false; // not with validated input (JSON.parse threw here)
       data = value;
     } else if (field === F_PROGRESS) {
       progressRaw = raw;
@@ -625,7 +627,10 @@ function readObject(text: string): ReadResult {
       if (value < 0n || value > MAX_UINT64) intsBad[field] ??= raw;
       else ints[field] = value;
     }
-  }
+  });
+  if (failure !== undefined) return failure;
+  // Not reachable with validated input; reported like a throw in readMessage().
+  if (!ok) return fail("notJson", "the payload could not be read");
   for (let f = F_LOWER; f <= F_NONCE; f++) {
     const bad = intsBad[f];
     if (bad !== undefined) {

@@ -7,20 +7,22 @@
  * The scanner only finds where things start and end: it checks the object's structure (braces,
  * quotes, colons, commas, nesting depth) but not the grammar inside values (numbers, literals,
  * escapes). Callers validate the text first — `JSON.parse` is as strict as Go's syntax — and then
- * read the values they care about from the returned offsets. Pure: no I/O, never throws on bad
- * text; only misuse (a bad `maxDepth`, bad field names) throws.
+ * read the values they care about at the offsets their visitor receives. (Reading keys from
+ * `JSON.parse`'s object instead would lose duplicates and inherit V8's escaped-key bug,
+ * nodejs/node#63785.) Pure: no I/O, never throws on bad text; only misuse (a bad `maxDepth`, bad
+ * field names) throws.
  *
  * @example Reading members by Go's rules
  * ```ts
- * import { goFieldMatcher, scanGoObject } from "./go_json.ts";
+ * import { GO_MAX_NESTING_DEPTH, goFieldMatcher, scanGoObject } from "./go_json.ts";
  * const text = '{"type":1,"Size":2,"TYPE":3}';
  * const fieldOf = goFieldMatcher(["Type", "Size"]);
  * const values = [0, 0];
- * for (const m of scanGoObject(text) ?? []) {
- *   const field = fieldOf(m.key);
- *   if (field >= 0) values[field] = Number(text.slice(m.valueStart, m.valueEnd));
- * }
- * console.assert(values[0] === 3 && values[1] === 2); // the last "type" wins
+ * const ok = scanGoObject(text, GO_MAX_NESTING_DEPTH, (key, start, end) => {
+ *   const field = fieldOf(key);
+ *   if (field >= 0) values[field] = Number(text.slice(start, end));
+ * });
+ * console.assert(ok && values[0] === 3 && values[1] === 2); // the last "type" wins
  * ```
  *
  * @module
@@ -179,84 +181,85 @@ export function jsonStringText(raw: string): string | undefined {
 }
 
 /**
- * One member of a scanned object: its key, unescaped, and where its raw value lies in the text.
+ * Receives one member of a scanned object: its key, unescaped, and where its raw value lies in
+ * the text. Returning `false` stops the walk; anything else goes on to the next member.
  *
- * @example Slicing a member's value
+ * @example Keeping raw values, stopping at a key
  * ```ts
- * import { type GoMember, scanGoObject } from "./go_json.ts";
- * const text = '{"A": [1, 2] }';
- * const member: GoMember = scanGoObject(text)![0];
- * console.assert(member.key === "A" && text.slice(member.valueStart, member.valueEnd) === "[1, 2]");
+ * import { type GoMemberVisitor, scanGoObject } from "./go_json.ts";
+ * const text = '{"A": [1, 2], "stop": 0, "B": 3}';
+ * const raws: string[] = [];
+ * const visit: GoMemberVisitor = (key, valueStart, valueEnd) => {
+ *   if (key === "stop") return false;
+ *   raws.push(text.slice(valueStart, valueEnd));
+ * };
+ * console.assert(!scanGoObject(text, 10000, visit) && raws.join() === "[1, 2]");
  * ```
  */
-export interface GoMember {
-  /** The key's value (escapes decoded), not yet matched to a field. */
-  readonly key: string;
-  /** Index of the value's first character. */
-  readonly valueStart: number;
-  /** Index just after the value's last character. */
-  readonly valueEnd: number;
-}
+export type GoMemberVisitor = (
+  key: string,
+  valueStart: number,
+  valueEnd: number,
+) => boolean | void;
 
 /**
- * Walks a top-level JSON object (whitespace around it allowed) and returns its members in text
- * order, duplicate keys included: applying them in order gives Go's "the last key wins". Values
- * are delimited, not validated; see the module doc.
+ * Walks a top-level JSON object (whitespace around it allowed) and hands its members to `visit`
+ * in text order, duplicate keys included: applying them in order gives Go's "the last key wins".
+ * Values are delimited, not validated; see the module doc. The walk is incremental: members
+ * before a syntax problem have already been visited, so act on what was visited only when the
+ * result is `true`.
  *
  * @param text The JSON text, best already accepted by `JSON.parse`.
- * @param maxDepth The deepest nesting allowed, the top-level object counting as 1; deeper input
- * gives `undefined`; by default Go's {@linkcode GO_MAX_NESTING_DEPTH}, and `Infinity` allows any
- * depth.
- * @returns The members, or `undefined` when the text is not one object: not starting with `{`, a
- * key that is not a valid string, a missing `:` or `,`, an empty or unterminated value, too deep
- * a nesting, or anything but whitespace after the closing `}`.
+ * @param maxDepth The deepest nesting allowed, the top-level object counting as 1 (Go's is
+ * {@linkcode GO_MAX_NESTING_DEPTH}); `Infinity` allows any depth.
+ * @param visit Called once per member, in order; returning `false` stops the walk.
+ * @returns `true` when the whole text is one object and every member was visited; `false` when
+ * `visit` stopped the walk, or on a syntax problem: no `{` first, a key that is not a valid
+ * string, a missing `:` or `,`, an empty or unterminated value, nesting deeper than `maxDepth`,
+ * or anything but whitespace after the closing `}`.
  * @throws {RangeError} When `maxDepth` is not a number of at least 1.
  *
  * @example Members in order, duplicates included
  * ```ts
- * import { scanGoObject } from "./go_json.ts";
+ * import { GO_MAX_NESTING_DEPTH, scanGoObject } from "./go_json.ts";
  * const text = ' {"a":1, "b":{"c":[]}, "a":null}\n';
- * const members = scanGoObject(text)!;
- * console.assert(members.map((m) => m.key).join() === "a,b,a");
- * console.assert(text.slice(members[1].valueStart, members[1].valueEnd) === '{"c":[]}');
- * console.assert(scanGoObject('{"a":1') === undefined);
- * console.assert(scanGoObject('{"b":{"c":[]}}', 2) === undefined); // [] is 3 levels deep
+ * const seen: string[] = [];
+ * const ok = scanGoObject(text, GO_MAX_NESTING_DEPTH, (key, start, end) => {
+ *   seen.push(`${key}=${text.slice(start, end)}`);
+ * });
+ * console.assert(ok && seen.join(" ") === 'a=1 b={"c":[]} a=null');
+ * console.assert(!scanGoObject('{"a":1', GO_MAX_NESTING_DEPTH, () => {}));
+ * console.assert(!scanGoObject('{"b":{"c":[]}}', 2, () => {})); // [] is 3 levels deep
  * ```
  */
-export function scanGoObject(
-  text: string,
-  maxDepth: number = GO_MAX_NESTING_DEPTH,
-): GoMember[] | undefined {
+export function scanGoObject(text: string, maxDepth: number, visit: GoMemberVisitor): boolean {
   if (!(maxDepth >= 1)) {
     throw new RangeError(`Cannot scan a JSON object: maxDepth ${maxDepth} is below 1`);
   }
   let i = skipJsonSpace(text, 0);
-  if (text.charCodeAt(i) !== 0x7b) return undefined;
+  if (text.charCodeAt(i) !== 0x7b) return false;
   i = skipJsonSpace(text, i + 1);
-  const members: GoMember[] = [];
-  if (text.charCodeAt(i) === 0x7d) {
-    return skipJsonSpace(text, i + 1) === text.length ? members : undefined;
-  }
+  if (text.charCodeAt(i) === 0x7d) return skipJsonSpace(text, i + 1) === text.length;
   // Each round consumes at least one character: bounded by the text length.
   for (let round = 0; round < text.length; round++) {
-    if (text.charCodeAt(i) !== 0x22) return undefined;
+    if (text.charCodeAt(i) !== 0x22) return false;
     const keyEnd = endOfJsonString(text, i);
-    if (keyEnd < 0) return undefined;
+    if (keyEnd < 0) return false;
     const key = jsonStringText(text.slice(i, keyEnd));
-    if (key === undefined) return undefined;
+    if (key === undefined) return false;
     i = skipJsonSpace(text, keyEnd);
-    if (text.charCodeAt(i) !== 0x3a) return undefined;
+    if (text.charCodeAt(i) !== 0x3a) return false;
     const valueStart = skipJsonSpace(text, i + 1);
     const valueEnd = endOfJsonValue(text, valueStart, 1, maxDepth);
-    if (valueEnd <= valueStart) return undefined; // -1, or an empty value
-    members.push({ key, valueStart, valueEnd });
+    if (valueEnd <= valueStart) return false; // -1, or an empty value
+    if (visit(key, valueStart, valueEnd) === false) return false;
     i = skipJsonSpace(text, valueEnd);
     const c = text.charCodeAt(i);
-    if (c === 0x7d) return skipJsonSpace(text, i + 1) === text.length ? members : undefined;
-    if (c !== 0x2c) return undefined;
+    if (c === 0x7d) return skipJsonSpace(text, i + 1) === text.length;
+    if (c !== 0x2c) return false;
     i = skipJsonSpace(text, i + 1);
   }
-  return undefined;
+  return false;
 }
 
 /**
@@ -305,7 +308,7 @@ function foldsTo(key: string, folded: string): boolean {
 /**
  * Whether Go's decoder would store a member with this key into a field of this (ASCII) name.
  *
- * @param key The member's key (unescaped, as in {@linkcode GoMember.key}).
+ * @param key The member's key (unescaped, as a {@linkcode GoMemberVisitor} receives it).
  * @param fieldName The field's JSON name, in ASCII.
  * @returns True when the key equals the name under Go's case folding.
  *

@@ -13,9 +13,13 @@ import {
   skipJsonSpace,
 } from "../../src/util/go_json.ts";
 
-/** The members of `text` as [key, raw value] pairs, or undefined. */
-function pairs(text: string, maxDepth?: number): [string, string][] | undefined {
-  return scanGoObject(text, maxDepth)?.map((m) => [m.key, text.slice(m.valueStart, m.valueEnd)]);
+/** The members scanGoObject() visits in `text`, as [key, raw value] pairs; undefined on false. */
+function pairs(text: string, maxDepth = GO_MAX_NESTING_DEPTH): [string, string][] | undefined {
+  const seen: [string, string][] = [];
+  const ok = scanGoObject(text, maxDepth, (key, valueStart, valueEnd) => {
+    seen.push([key, text.slice(valueStart, valueEnd)]);
+  });
+  return ok ? seen : undefined;
 }
 
 /** `levels` nested arrays, e.g. `[[]]` for 2. */
@@ -84,7 +88,7 @@ Deno.test("jsonStringText() reads plain and escaped literals, and undefined for 
 // ---------------------------------------------------------------------------------------------
 // scanGoObject()
 
-Deno.test("scanGoObject() returns members in text order, duplicates and nulls included", () => {
+Deno.test("scanGoObject() visits members in text order, duplicates and nulls included", () => {
   assert.deepEqual(pairs(' {"a":1, "b" : {"c":[1,"}"]} ,"a":null,"d":"x"}\n\t'), [
     ["a", "1"],
     ["b", '{"c":[1,"}"]}'],
@@ -93,9 +97,9 @@ Deno.test("scanGoObject() returns members in text order, duplicates and nulls in
   ]);
 });
 
-Deno.test("scanGoObject() returns no members when the object is empty", () => {
-  assert.deepEqual(scanGoObject("{}"), []);
-  assert.deepEqual(scanGoObject(" \n{ \t} \r\n"), []);
+Deno.test("scanGoObject() visits nothing and returns true when the object is empty", () => {
+  assert.deepEqual(pairs("{}"), []);
+  assert.deepEqual(pairs(" \n{ \t} \r\n"), []);
 });
 
 Deno.test("scanGoObject() decodes escaped keys and leaves values raw", () => {
@@ -105,7 +109,7 @@ Deno.test("scanGoObject() decodes escaped keys and leaves values raw", () => {
   ]);
 });
 
-Deno.test("scanGoObject() returns undefined when the text is not a single object", () => {
+Deno.test("scanGoObject() returns false when the text is not a single object", () => {
   for (
     const text of [
       "",
@@ -132,23 +136,23 @@ Deno.test("scanGoObject() returns undefined when the text is not a single object
       "\uFEFF{}",
     ]
   ) {
-    assert.equal(scanGoObject(text), undefined, JSON.stringify(text));
+    assert.equal(pairs(text), undefined, JSON.stringify(text));
   }
 });
 
 Deno.test("scanGoObject() rejects nesting deeper than maxDepth, counting the object as 1", () => {
   const text = (levels: number) => `{"a":1,"x":${nested(levels)},"b":2}`;
   assert.equal(pairs(text(GO_MAX_NESTING_DEPTH - 1))?.length, 3); // 1 + 9999 levels
-  assert.equal(scanGoObject(text(GO_MAX_NESTING_DEPTH)), undefined);
+  assert.equal(pairs(text(GO_MAX_NESTING_DEPTH)), undefined);
   assert.equal(pairs(text(GO_MAX_NESTING_DEPTH), Infinity)?.length, 3);
   assert.deepEqual(pairs('{"a":[]}', 2), [["a", "[]"]]);
-  assert.equal(scanGoObject('{"a":[]}', 1), undefined);
+  assert.equal(pairs('{"a":[]}', 1), undefined);
   assert.deepEqual(pairs('{"a":1}', 1), [["a", "1"]]);
 });
 
 Deno.test("scanGoObject() throws RangeError when maxDepth is below 1 or not a number", () => {
   for (const maxDepth of [0, -1, 0.5, NaN]) {
-    assert.throws(() => scanGoObject("{}", maxDepth), RangeError, String(maxDepth));
+    assert.throws(() => scanGoObject("{}", maxDepth, () => {}), RangeError, String(maxDepth));
   }
 });
 
@@ -192,32 +196,51 @@ Deno.test("scanGoObject() reads escaped keys right where JSON.parse's object mis
   assert.equal(jsonStringText('"\\""'), '"');
 });
 
-Deno.test("scanGoObject() returns undefined for any JSON value that is not an object", () => {
+Deno.test("scanGoObject() returns false for any JSON value that is not an object", () => {
   fc.assert(
     fc.property(fc.json(), (text) => {
       const value: unknown = JSON.parse(text);
       const isObject = typeof value === "object" && value !== null && !Array.isArray(value);
-      assert.equal(scanGoObject(text) !== undefined, isObject, text);
+      assert.equal(pairs(text) !== undefined, isObject, text);
     }),
   );
 });
 
-Deno.test("scanGoObject() never throws and returns in-range, ordered offsets on arbitrary text", () => {
+Deno.test("scanGoObject() never throws and visits in-range, ordered offsets on arbitrary text", () => {
   const jsonish = fc.array(
     fc.constantFrom("{", "}", "[", "]", '"', "\\", ":", ",", " ", "a", "1", "null", '"k"'),
     { maxLength: 40 },
   ).map((parts) => parts.join(""));
   fc.assert(
     fc.property(fc.oneof(fc.string(), jsonish), (text) => {
-      const members = scanGoObject(text);
       let last = 0;
-      for (const m of members ?? []) {
-        assert.ok(last < m.valueStart && m.valueStart < m.valueEnd && m.valueEnd <= text.length);
-        last = m.valueEnd;
-      }
+      scanGoObject(text, GO_MAX_NESTING_DEPTH, (_key, valueStart, valueEnd) => {
+        assert.ok(last < valueStart && valueStart < valueEnd && valueEnd <= text.length);
+        last = valueEnd;
+      });
     }),
     { numRuns: 2000 },
   );
+});
+
+Deno.test("scanGoObject() stops and returns false when the visitor returns false", () => {
+  const seen: string[] = [];
+  const ok = scanGoObject('{"a":1,"b":2,"c":3}', GO_MAX_NESTING_DEPTH, (key) => {
+    seen.push(key);
+    return key !== "b";
+  });
+  assert.equal(ok, false);
+  assert.deepEqual(seen, ["a", "b"]);
+  assert.equal(scanGoObject('{"a":1}', GO_MAX_NESTING_DEPTH, () => true), true);
+});
+
+Deno.test("scanGoObject() visits the members before a syntax problem, then returns false", () => {
+  const seen: string[] = [];
+  const ok = scanGoObject('{"a":1,"b":2 "c":3}', GO_MAX_NESTING_DEPTH, (key) => {
+    seen.push(key);
+  });
+  assert.equal(ok, false);
+  assert.deepEqual(seen, ["a", "b"]);
 });
 
 // ---------------------------------------------------------------------------------------------
