@@ -12,7 +12,7 @@
 import { type ServiceDefinition, ServiceStartError } from "../node/service.ts";
 import { DEFAULT_DB } from "./default_db.ts";
 import type { Part1Db } from "./part1/db.ts";
-import { readPart1DbFile, serveTrackerPart1 } from "./part1/server.ts";
+import { describeExchange, readPart1DbFile, serveTrackerPart1 } from "./part1/server.ts";
 
 const NUMERIC = [
   "maxProtocol",
@@ -67,17 +67,7 @@ export const trackerService: ServiceDefinition = {
         db,
         signal: ctx.signal,
         serviceName: "tracker",
-        onExchange: (e) =>
-          ctx.log.debug("{remote}: {request} -> {reply}{failed}", {
-            remote: e.remote,
-            request: e.request.type === "invalid"
-              ? `invalid (${e.request.reason}: ${e.request.detail})`
-              : e.request.type === "item"
-              ? `item ${e.request.index} (protocol ${e.protocol})`
-              : "REGISTER",
-            reply: e.reply.type,
-            failed: e.written ? "" : " (not delivered)",
-          }),
+        onExchange: (e) => ctx.log.debug("{exchange}", { exchange: describeExchange(e) }),
       });
     } catch (err) {
       if (err instanceof RangeError) throw new ServiceStartError("tracker", err.message);

@@ -13,7 +13,11 @@ import { formatHostPort } from "../../net/hostport.ts";
 import { DEFAULT_DB } from "../../tracker/default_db.ts";
 import { fetchPart1, TrackerClientError } from "../../tracker/part1/client.ts";
 import type { Part1Db } from "../../tracker/part1/db.ts";
-import { readPart1DbFile, serveTrackerPart1 } from "../../tracker/part1/server.ts";
+import {
+  describeExchange,
+  readPart1DbFile,
+  serveTrackerPart1,
+} from "../../tracker/part1/server.ts";
 import type { Part1RequestProtocol } from "../../tracker/part1/wire.ts";
 import { ringPeerCommand, ringServeCommand } from "./tracker_ring.ts";
 
@@ -111,17 +115,7 @@ const serveCommand: CommandSpec = {
         maxRequestBytes,
         maxConnections,
         signal: ctx.signal,
-        onExchange: (e) =>
-          ctx.log.debug("{remote}: {request} -> {reply}{failed}", {
-            remote: e.remote,
-            request: e.request.type === "invalid"
-              ? `invalid (${e.request.reason}: ${e.request.detail})`
-              : e.request.type === "item"
-              ? `item ${e.request.index} (protocol ${e.protocol})`
-              : "REGISTER",
-            reply: e.reply.type,
-            failed: e.written ? "" : " (not delivered)",
-          }),
+        onExchange: (e) => ctx.log.debug("{exchange}", { exchange: describeExchange(e) }),
       });
     } catch (err) {
       if (err instanceof ServiceStartError) {

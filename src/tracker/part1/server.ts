@@ -116,6 +116,31 @@ export interface Part1Exchange {
 }
 
 /**
+ * One log line for an exchange: `127.0.0.1:50000: item 3 (protocol 2) -> item`.
+ *
+ * @example
+ * ```ts
+ * import { describeExchange } from "./server.ts";
+ * const line = describeExchange({
+ *   remote: "127.0.0.1:50000",
+ *   request: { type: "size" },
+ *   reply: { type: "size", count: 16 },
+ *   written: true,
+ *   ms: 0.4,
+ * });
+ * console.assert(line === "127.0.0.1:50000: REGISTER -> size");
+ * ```
+ */
+export function describeExchange(e: Part1Exchange): string {
+  const request = e.request.type === "invalid"
+    ? `invalid (${e.request.reason}: ${e.request.detail})`
+    : e.request.type === "item"
+    ? `item ${e.request.index} (protocol ${e.protocol})`
+    : "REGISTER";
+  return `${e.remote}: ${request} -> ${e.reply.type}${e.written ? "" : " (not delivered)"}`;
+}
+
+/**
  * Counters of a running tracker.
  *
  * @example No replies yet
