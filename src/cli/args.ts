@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { type CommandSpec, type OptionSpec, UsageError } from "./command.ts";
-import { parseHostPort } from "../net/hostport.ts";
+import { checkHostPort } from "../net/hostport.ts";
 
 /** The result of {@linkcode parseCommandArgs}. */
 export interface ParsedArgs {
@@ -43,6 +43,61 @@ export function normalizeGoFlags(
   return out;
 }
 
+/** A negative number (`-1`, `-2.5`, `-.5`): a value, never an option (no option name is a digit). */
+const NEGATIVE_NUMBER = /^-\.?\d/;
+
+/**
+ * Makes negative numbers values instead of options, the way Go's flag package and people read them:
+ * after an option that takes a value it is that value (`--port -1` becomes `--port=-1`), anywhere
+ * else it is a positional argument (it is moved behind a `--`, keeping the positionals' order).
+ * Expects {@linkcode normalizeGoFlags}'s output. Everything after an existing `--` is positional.
+ *
+ * @example
+ * ```ts
+ * import { negativeNumbersAsValues } from "./args.ts";
+ * const opts = { port: { type: "string" as const } };
+ * const args = negativeNumbersAsValues(["--port", "-1", "msg", "-5"], opts);
+ * console.assert(args.join(" ") === "--port=-1 -- msg -5");
+ * ```
+ */
+export function negativeNumbersAsValues(
+  args: readonly string[],
+  options: Readonly<Record<string, { type: "string" | "boolean"; short?: string }>>,
+): string[] {
+  const takesValue = (arg: string): boolean => {
+    const long = /^--([^=]+)$/.exec(arg)?.[1];
+    if (long !== undefined) return options[long]?.type === "string";
+    const short = /^-([^-])$/.exec(arg)?.[1];
+    return short !== undefined &&
+      Object.values(options).some((o) => o.short === short && o.type === "string");
+  };
+  const inOrder: string[] = [];
+  const flags: string[] = [];
+  const positionals: string[] = [];
+  let moved = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") {
+      positionals.push(...args.slice(i + 1));
+      moved = true;
+      break;
+    }
+    if (takesValue(arg) && i + 1 < args.length) {
+      const value = args[++i];
+      const pair = NEGATIVE_NUMBER.test(value) ? [`${arg}=${value}`] : [arg, value];
+      flags.push(...pair);
+      inOrder.push(...pair);
+    } else if (NEGATIVE_NUMBER.test(arg)) {
+      positionals.push(arg);
+      moved = true;
+    } else {
+      (arg.startsWith("-") && arg !== "-" ? flags : positionals).push(arg);
+      inOrder.push(arg);
+    }
+  }
+  return moved ? [...flags, "--", ...positionals] : inOrder;
+}
+
 function describeParseError(err: unknown): string {
   const e = err as { code?: string; message?: string };
   const msg = e.message ?? String(err);
@@ -51,7 +106,7 @@ function describeParseError(err: unknown): string {
     case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
       return `unknown option '${quoted ?? msg}'`;
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
-      return /argument missing/.test(msg)
+      return /argument missing|ambiguous/.test(msg)
         ? `option '${quoted}' needs a value`
         : `option '${quoted}' does not take a value`;
     case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
@@ -99,7 +154,7 @@ export function parseCommandArgs(
   let parsed;
   try {
     parsed = parseArgs({
-      args: normalizeGoFlags(args, new Set(Object.keys(options))),
+      args: negativeNumbersAsValues(normalizeGoFlags(args, new Set(Object.keys(options))), options),
       options,
       allowPositionals: true,
       strict: true,
@@ -129,7 +184,9 @@ export interface IntValueOptions {
 }
 
 /**
- * Reads a decimal integer from an option or argument text, or throws {@linkcode UsageError}.
+ * Reads a decimal integer from an option or argument text, or throws {@linkcode UsageError}: text
+ * that is not a whole number is named as such, a number outside `min..max` gets a range error
+ * (`--port: -1 is out of range 0..65535`).
  *
  * @example
  * ```ts
@@ -144,12 +201,16 @@ export function intValue(
   options: IntValueOptions = {},
 ): number {
   const { min = 0, max = Number.MAX_SAFE_INTEGER } = options;
-  const n = /^-?\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
+  const digits = text.trim();
+  if (!/^-?\d+$/.test(digits)) {
     throw new UsageError(
       `${what} must be a whole number from ${min} to ${max}, not '${text}'`,
       path,
     );
+  }
+  const n = Number(digits);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`${what}: ${digits} is out of range ${min}..${max}`, path);
   }
   return n;
 }
@@ -169,7 +230,8 @@ export function portValue(text: string, what: string, path: string): number {
 
 /**
  * Splits `HOST:PORT`, `[v6]:PORT` or a bare IPv6 `v6:PORT` into its parts, or throws
- * {@linkcode UsageError}.
+ * {@linkcode UsageError}: one message for text that is not `HOST:PORT`, a range error for a port
+ * outside 1..65535 (`HOST:PORT: port 99999 in 'localhost:99999' is out of range 1..65535`).
  *
  * @example
  * ```ts
@@ -183,8 +245,13 @@ export function hostPortValue(
   what: string,
   path: string,
 ): { hostname: string; port: number } {
-  const hp = parseHostPort(text);
-  if (!hp) throw new UsageError(`${what} must look like HOST:PORT, not '${text}'`, path);
-  if (hp.port === 0) throw new UsageError(`the port in ${what} must be from 1 to 65535`, path);
+  const hp = checkHostPort(text);
+  if ("problem" in hp && hp.problem === "form") {
+    throw new UsageError(`${what} must look like HOST:PORT, not '${text}'`, path);
+  }
+  const port = "problem" in hp ? hp.port : String(hp.port);
+  if ("problem" in hp || hp.port === 0) {
+    throw new UsageError(`${what}: port ${port} in '${text}' is out of range 1..65535`, path);
+  }
   return hp;
 }

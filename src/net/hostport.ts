@@ -12,9 +12,39 @@ export interface HostPort {
   port: number;
 }
 
+/** Why text is not an address: not `host:port` at all, or a port outside 0..65535. */
+export type HostPortProblem =
+  | { problem: "form" }
+  | { problem: "port"; port: string };
+
+/**
+ * Like {@linkcode parseHostPort}, but says what is wrong: `{ problem: "form" }` when the text does
+ * not look like `host:port`, `{ problem: "port", port }` when it does but the port (all digits) is
+ * above 65535. Never throws.
+ *
+ * @example
+ * ```ts
+ * import { checkHostPort } from "./hostport.ts";
+ * console.assert("port" in checkHostPort("localhost:99999"));
+ * console.assert((checkHostPort("localhost") as { problem: string }).problem === "form");
+ * ```
+ */
+export function checkHostPort(text: string): HostPort | HostPortProblem {
+  if (typeof text !== "string" || text.length > 300) return { problem: "form" };
+  const m = /^\[([0-9A-Fa-f:.]+(?:%[\w.-]+)?)\]:(\d+)$/.exec(text) ??
+    /^([^\s\[\]\/]+):(\d+)$/.exec(text);
+  if (!m) return { problem: "form" };
+  const hostname = m[1];
+  if (hostname.includes(":") && !/^[0-9A-Fa-f:.]+(%[\w.-]+)?$/.test(hostname)) {
+    return { problem: "form" };
+  }
+  if (m[2].length > 5 || Number(m[2]) > 65535) return { problem: "port", port: m[2] };
+  return { hostname, port: Number(m[2]) };
+}
+
 /**
  * Parses `host:port`, `[v6]:port` or a bare IPv6 `v6:port`; returns `undefined` on anything else
- * (a port outside 0..65535 included). Never throws.
+ * (a port outside 0..65535 included; {@linkcode checkHostPort} tells which). Never throws.
  *
  * @example
  * ```ts
@@ -24,15 +54,8 @@ export interface HostPort {
  * ```
  */
 export function parseHostPort(text: string): HostPort | undefined {
-  if (typeof text !== "string" || text.length > 300) return undefined;
-  const m = /^\[([0-9A-Fa-f:.]+(?:%[\w.-]+)?)\]:(\d{1,5})$/.exec(text) ??
-    /^([^\s\[\]\/]+):(\d{1,5})$/.exec(text);
-  if (!m) return undefined;
-  const port = Number(m[2]);
-  if (port > 65535) return undefined;
-  const hostname = m[1];
-  if (hostname.includes(":") && !/^[0-9A-Fa-f:.]+(%[\w.-]+)?$/.test(hostname)) return undefined;
-  return { hostname, port };
+  const hp = checkHostPort(text);
+  return "problem" in hp ? undefined : hp;
 }
 
 /**

@@ -85,6 +85,30 @@ Deno.test("bitclone node --bogus and a bad port are usage errors with exit 2", a
   }
 });
 
+Deno.test("bitclone takes negative numbers as values and names ranges in its usage errors", async () => {
+  const cases: [string[], string][] = [
+    [["lsp", "server", "-port", "-1"], "bitclone lsp server: -port: -1 is out of range 0..65535"],
+    [
+      ["mine", "client", "localhost:6060", "msg", "-5"],
+      "bitclone mine client: MAXNONCE: -5 is out of range 0..18446744073709551615",
+    ],
+    [
+      ["mine", "client", "localhost:99999", "msg", "5"],
+      "bitclone mine client: HOST:PORT: port 99999 in 'localhost:99999' is out of range 1..65535",
+    ],
+    [
+      ["mine", "client", "localhost", "msg", "5"],
+      "bitclone mine client: HOST:PORT must look like HOST:PORT, not 'localhost'",
+    ],
+  ];
+  for (const [args, line] of cases) {
+    const r = await bitclone(args);
+    assert.equal(r.code, 2, args.join(" "));
+    assert.equal(r.stdout, "");
+    assert.equal(r.stderr, `${line} (see '${line.split(":")[0]} --help')\n`);
+  }
+});
+
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.test(`bitclone node stops cleanly within 2 s on ${signal}`, async () => {
     const { child, banner } = await startNode(await allPortsZero());

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { runCli } from "../../src/cli/run.ts";
 import type { CommandSpec } from "../../src/cli/command.ts";
-import { hostPortValue, intValue, normalizeGoFlags } from "../../src/cli/args.ts";
+import {
+  hostPortValue,
+  intValue,
+  negativeNumbersAsValues,
+  normalizeGoFlags,
+  portValue,
+} from "../../src/cli/args.ts";
 import { UsageError } from "../../src/cli/command.ts";
 
 function tree(
@@ -34,6 +40,22 @@ function tree(
         summary: "Fetch",
         positionals: [{ name: "HOST:PORT", description: "where", optional: false }],
         run: () => 3,
+      },
+      {
+        name: "sum",
+        summary: "Adds numbers",
+        options: { port: { type: "string", description: "port", default: "1" } },
+        positionals: [
+          { name: "A", description: "a number" },
+          { name: "B", description: "a number", optional: true },
+        ],
+        run(ctx) {
+          seen.values = ctx.values;
+          seen.positionals = ctx.positionals;
+          portValue(ctx.values.port as string, "--port", "bitclone sum");
+          for (const p of ctx.positionals) intValue(p, "A", "bitclone sum", { max: 9 });
+          return 0;
+        },
       },
       {
         name: "boom",
@@ -152,5 +174,85 @@ Deno.test("intValue() and hostPortValue() reject bad text with a UsageError", ()
   assert.deepEqual(hostPortValue("fe80::1:9", "A", "p"), { hostname: "fe80::1", port: 9 });
   for (const bad of ["nohost", ":80", "h:0", "h:70000", "h:x"]) {
     assert.throws(() => hostPortValue(bad, "A", "p"), UsageError, bad);
+  }
+});
+
+Deno.test("runCli() takes a negative number after an option as its value: a range error, exit 2", async () => {
+  for (
+    const args of [["sum", "1", "-port", "-1"], ["sum", "--port", "-1", "1"], [
+      "sum",
+      "-port=-1",
+      "1",
+    ]]
+  ) {
+    const r = await run(args);
+    assert.equal(r.code, 2, args.join(" "));
+    assert.equal(
+      r.err,
+      "bitclone sum: --port: -1 is out of range 0..65535 (see 'bitclone sum --help')\n",
+    );
+  }
+  const seen: { values?: Record<string, unknown> } = {};
+  assert.equal((await run(["lsp", "server", "-port", "-7", "-rdrop", "-2.5"], tree(seen))).code, 0);
+  assert.equal(seen.values?.port, "-7");
+  assert.equal(seen.values?.rdrop, "-2.5");
+  // A value that looks like an option is still refused, with the flag named.
+  const r = await run(["lsp", "server", "--port", "-x"]);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /^bitclone lsp server: option '--port' needs a value/);
+});
+
+Deno.test("runCli() takes a negative number elsewhere as a positional argument, in order", async () => {
+  const seen: { positionals?: string[] } = {};
+  assert.equal((await run(["sum", "--port", "5", "3", "-0"], tree(seen))).code, 0);
+  assert.deepEqual(seen.positionals, ["3", "-0"]);
+  const r = await run(["sum", "-5", "2"], tree(seen));
+  assert.deepEqual(seen.positionals, ["-5", "2"]);
+  assert.equal(r.code, 2);
+  assert.equal(r.err, "bitclone sum: A: -5 is out of range 0..9 (see 'bitclone sum --help')\n");
+  assert.equal((await run(["sum", "1", "--", "-3"], tree(seen))).code, 2);
+  assert.deepEqual(seen.positionals, ["1", "-3"]);
+  // Still one line and exit 2 for too many of them.
+  const extra = await run(["sum", "-1", "-2", "-3"]);
+  assert.equal(extra.code, 2);
+  assert.match(extra.err, /^bitclone sum: unexpected argument '-3'/);
+});
+
+Deno.test("negativeNumbersAsValues() joins option values and moves positionals behind --", () => {
+  const opts = { port: { type: "string" as const, short: "p" }, v: { type: "boolean" as const } };
+  assert.deepEqual(negativeNumbersAsValues(["--port", "-1", "a"], opts), ["--port=-1", "a"]);
+  assert.deepEqual(negativeNumbersAsValues(["-p", "-1"], opts), ["-p=-1"]);
+  assert.deepEqual(
+    negativeNumbersAsValues(["a", "-5", "--v", "b", "--", "-c"], opts),
+    ["--v", "--", "a", "-5", "b", "-c"],
+  );
+  assert.deepEqual(negativeNumbersAsValues(["a", "--v"], opts), ["a", "--v"], "untouched");
+  assert.deepEqual(negativeNumbersAsValues(["--v", "-1"], opts), ["--v", "--", "-1"]);
+});
+
+Deno.test("intValue() tells text that is not a number from a number out of range", () => {
+  assert.throws(() => intValue("x1", "--port", "p", { max: 9 }), {
+    message: "--port must be a whole number from 0 to 9, not 'x1'",
+  });
+  assert.throws(() => intValue("-1", "--port", "p", { max: 9 }), {
+    message: "--port: -1 is out of range 0..9",
+  });
+  assert.throws(() => portValue("65536", "--port", "p"), {
+    message: "--port: 65536 is out of range 0..65535",
+  });
+});
+
+Deno.test("hostPortValue() tells a bad HOST:PORT form from a port out of range", () => {
+  for (
+    const [text, port] of [["localhost:99999", "99999"], ["[::1]:123456", "123456"], ["h:0", "0"]]
+  ) {
+    assert.throws(() => hostPortValue(text, "HOST:PORT", "p"), {
+      message: `HOST:PORT: port ${port} in '${text}' is out of range 1..65535`,
+    });
+  }
+  for (const text of ["localhost", "localhost:", "a b:80", "h:-1", "h:x"]) {
+    assert.throws(() => hostPortValue(text, "HOST:PORT", "p"), {
+      message: `HOST:PORT must look like HOST:PORT, not '${text}'`,
+    });
   }
 });

@@ -145,11 +145,14 @@ const clientCommand: CommandSpec = {
     const path = "bitclone mine client";
     const [hostport, message, maxText] = ctx.positionals;
     hostPortValue(hostport, "HOST:PORT", path);
-    if (!/^[0-9]+$/.test(maxText) || BigInt(maxText) > MAX_UINT64) {
+    if (!/^-?[0-9]+$/.test(maxText)) {
       throw new UsageError(
         `MAXNONCE must be a whole number from 0 to ${MAX_UINT64}, not '${maxText}'`,
         path,
       );
+    }
+    if (BigInt(maxText) < 0n || BigInt(maxText) > MAX_UINT64) {
+      throw new UsageError(`MAXNONCE: ${maxText} is out of range 0..${MAX_UINT64}`, path);
     }
     const maxNonce = BigInt(maxText);
     if (!requestFits(message, maxNonce)) {
