@@ -73,7 +73,15 @@ const textFormatter: TextFormatter = (record: LogRecord) => {
   return `${time} ${LEVEL_TAG[record.level]} [${service}] ${renderMessage(record.message)}\n`;
 };
 
-const jsonFormatter = getJsonLinesFormatter({ categorySeparator: "." });
+const logtapeJsonFormatter = getJsonLinesFormatter({ categorySeparator: "." });
+
+/**
+ * `{"@timestamp":…,"level":"INFO","message":"listening on udp 0.0.0.0:9999","logger":"bitclone.lsp",
+ * "properties":{…}}`: the message is rendered as the text format renders it (strings unquoted,
+ * errors by their message), the values are also kept, structured, in `properties`.
+ */
+const jsonFormatter: TextFormatter = (record: LogRecord) =>
+  logtapeJsonFormatter({ ...record, message: [renderMessage(record.message)] });
 
 const encoder = new TextEncoder();
 function writeStderr(line: string): void {
