@@ -45,6 +45,8 @@ export interface RunCliOptions {
   printError?: (text: string) => void;
   /** Abort to stop the running command (the real entry wires SIGINT/SIGTERM to it). */
   signal?: AbortSignal;
+  /** Where log lines go (tests capture them here). @default {stderr} */
+  writeLog?: (line: string) => void;
 }
 
 const encoder = new TextEncoder();
@@ -148,7 +150,11 @@ export async function runCli(
         path,
       );
     }
-    setupLogging({ level: level as LogLevel, format: format as LogFormat });
+    setupLogging({
+      level: level as LogLevel,
+      format: format as LogFormat,
+      ...(options.writeLog ? { write: options.writeLog } : {}),
+    });
     const log = serviceLogger(path.split(" ").slice(1).join("-") || "cli");
     const signal = options.signal ?? new AbortController().signal;
     try {

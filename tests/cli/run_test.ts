@@ -69,13 +69,14 @@ function tree(
 }
 
 async function run(args: string[], spec = tree()) {
-  const out: string[] = [], err: string[] = [];
+  const out: string[] = [], err: string[] = [], logs: string[] = [];
   const code = await runCli(spec, args, {
     version: "bitclone 9.9.9",
     print: (t) => out.push(t),
     printError: (t) => err.push(t),
+    writeLog: (line) => logs.push(line),
   });
-  return { code, out: out.join(""), err: err.join("") };
+  return { code, out: out.join(""), err: err.join(""), logs };
 }
 
 Deno.test("runCli() prints help and exits 0 for --help at every level", async () => {
@@ -153,7 +154,14 @@ Deno.test("runCli() takes global options before the command word", async () => {
 
 Deno.test("runCli() returns the command's exit code, and 1 when it throws", async () => {
   assert.equal((await run(["fetch", "h:1"])).code, 3);
-  assert.equal((await run(["boom", "--log-level", "error", "--log-format", "json"])).code, 1);
+  const boom = await run(["boom", "--log-level", "error", "--log-format", "json"]);
+  assert.equal(boom.code, 1);
+  assert.equal(boom.err, "", "a runtime failure is logged, not a usage line");
+  assert.equal(boom.logs.length, 1);
+  const line = JSON.parse(boom.logs[0]);
+  assert.equal(line.level, "ERROR");
+  assert.equal(line.logger, "bitclone.boom");
+  assert.equal(line.message, "it broke");
 });
 
 Deno.test("normalizeGoFlags() leaves short options and everything after -- alone", () => {
