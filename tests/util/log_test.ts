@@ -19,8 +19,8 @@ function capture(format: "text" | "json"): string[] {
 Deno.test("text logs render values unquoted, one line each", () => {
   const lines = capture("text");
   assert.equal(lines.length, 3);
-  assert.match(lines[0], /^\S+Z INFO  \[demo\] listening on tcp 0\.0\.0\.0:7777 \(1 of 2\)\n$/);
-  assert.match(lines[1], /^\S+Z WARN  \[demo\] failed: it broke\n$/);
+  assert.match(lines[0], /^\S+Z INFO {2}\[demo\] listening on tcp 0\.0\.0\.0:7777 \(1 of 2\)\n$/);
+  assert.match(lines[1], /^\S+Z WARN {2}\[demo\] failed: it broke\n$/);
   assert.match(lines[2], /^\S+Z DEBUG \[demo\] say "hi"\n$/);
 });
 
