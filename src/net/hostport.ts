@@ -25,8 +25,10 @@ export type HostPortProblem =
  * @example
  * ```ts
  * import { checkHostPort } from "./hostport.ts";
- * console.assert("port" in checkHostPort("localhost:99999"));
- * console.assert((checkHostPort("localhost") as { problem: string }).problem === "form");
+ * const problem = (text: string) => (checkHostPort(text) as { problem?: string }).problem;
+ * console.assert(problem("localhost:99999") === "port");
+ * console.assert(problem("localhost") === "form");
+ * console.assert(problem("localhost:80") === undefined);
  * ```
  */
 export function checkHostPort(text: string): HostPort | HostPortProblem {
