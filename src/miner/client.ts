@@ -68,6 +68,11 @@ export interface RequestMinimumOptions {
   closeTimeoutMillis?: number;
   /** Abort to give up: the connection is dropped and the promise rejects with the reason. */
   signal?: AbortSignal;
+  /**
+   * Called before each connection attempt (1-based, of `attempts`): a connect to a server that
+   * does not answer lasts EpochLimit epochs (10 s with the defaults) per attempt.
+   */
+  onConnecting?: (attempt: number, attempts: number) => void;
   /** Called once connected, with the connection's id (for tests and tools). */
   onConnected?: (connId: number) => void;
   /** Called for each message that is neither a Result nor a Progress (ignored otherwise). */
@@ -168,6 +173,7 @@ export async function requestMinimum(
     let client: LspClient | undefined;
     let why = "";
     for (let attempt = 1; attempt <= connectAttempts && client === undefined; attempt++) {
+      options.onConnecting?.(attempt, connectAttempts);
       try {
         client = await connect(hostport, {
           isn: prng.int(0, 255),

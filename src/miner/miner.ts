@@ -23,6 +23,7 @@ import { connect, type LspClient } from "../lsp/client.ts";
 import { LspConnectError, LspConnectionError } from "../lsp/errors.ts";
 import { type LspParams, lspParams } from "../lsp/params.ts";
 import { prngFromEntropy } from "../util/entropy.ts";
+import { formatDuration } from "../util/duration.ts";
 import { type Logger, serviceLogger } from "../util/log.ts";
 import { encodeMessage, joinMessage, readMessage, resultMessage } from "./message.ts";
 import { formatCount } from "./progress_bar.ts";
@@ -91,7 +92,10 @@ export interface MinerOutcome {
   readonly reason: "lost" | "unreachable" | "stopped";
   /** Requests answered. */
   readonly served: number;
-  /** A human-readable explanation for a diagnostic. */
+  /**
+   * A human-readable explanation for a diagnostic; for `unreachable`, the reason only (the
+   * caller names the server), e.g. `no answer within 5 epochs, 3 times`.
+   */
   readonly detail: string;
 }
 
@@ -129,10 +133,18 @@ async function connectWithRetry(
       return await connect(hostport, { isn: prng.int(0, 255), params, signal });
     } catch (err) {
       if (signal.aborted) throw signal.reason;
-      why = err instanceof Error ? err.message : String(err);
-      if (!(err instanceof LspConnectError)) break; // a bad address or name: retrying won't help
+      if (!(err instanceof LspConnectError)) {
+        // A bad address or name: retrying won't help.
+        why = err instanceof Error ? err.message : String(err);
+        break;
+      }
+      // The caller says which server: the reason alone, not "Cannot connect to …" again.
+      why = `no answer within ${lspParams(params).epochLimit} epochs` +
+        (attempt > 1 ? `, ${attempt} times` : "");
       if (attempt < attempts) {
-        log.warn("{message}", { message: `${why}; trying again (${attempt + 1}/${attempts})` });
+        log.warn("{message}", {
+          message: `${err.message}; trying again (${attempt + 1}/${attempts})`,
+        });
       }
     }
   }
@@ -268,7 +280,7 @@ export async function runMiner(
         const nonces = job.upper - job.lower + 1n;
         log.debug("{message}", {
           message: `Request ${job.lower}..${job.upper}: Result ${result.hash} ${result.nonce} ` +
-            `in ${millis.toFixed(0)} ms (${formatCount(Number(nonces) / (millis / 1000))}/s)`,
+            `in ${formatDuration(millis)} (${formatCount(Number(nonces) / (millis / 1000))}/s)`,
         });
       }
     } finally {

@@ -28,10 +28,13 @@
  * the whole fleet needs for what is left (but at least an eighth of the target, or the round trip
  * would dominate), so the tail is spread over all miners instead of one big last chunk. Each miner
  * holds at most `pipelineDepth` chunks (default 2): while it works on one, the next is already on
- * its way, hiding the round trip. Results carry no job id, so a Result belongs to the oldest chunk
- * the miner holds (LSP keeps order, a miner answers in order, spec §8.4); a Result whose nonce is
- * outside that chunk (or, with `hashOf`, whose hash is wrong) cannot be its answer and is dropped
- * without consuming it.
+ * its way, hiding the round trip. Results carry no job id, so a Result belongs to the chunk of
+ * its miner whose range holds its nonce and (with `hashOf`, which the server always passes) whose
+ * Data hashes with that nonce to its hash (spec §8.4): a miner may answer its chunks in any order
+ * (a Go miner that mines each Request in its own goroutine does). One miner's chunks of the same
+ * Data (requests of different clients) are kept nested or disjoint, so that the innermost match
+ * is always right. A Result that matches no chunk the miner holds is logged and dropped; it frees
+ * nothing. Without `hashOf` the oldest chunk whose range holds the nonce is taken.
  *
  * ## Scheduling strategy: efficient and fair
  *
@@ -77,6 +80,7 @@
  */
 
 import { assert } from "../util/assert.ts";
+import { formatDuration } from "../util/duration.ts";
 import {
   type ChunkingOptions,
   chunkNonces,
@@ -133,7 +137,9 @@ export type SchedulerAction =
 /**
  * What a log record is about:
  *
- * - `minerJoined`, `minerLost`, `clientLost`, `requestAccepted`, `requestDone`: normal life.
+ * - `minerJoined`, `minerLost`, `requestAccepted`, `requestDone`: normal life.
+ * - `clientLeft`: a client whose requests were all answered is gone (it closed, as it should).
+ * - `clientLost`: a client is gone before all its requests were answered (they stop).
  * - `chunksReassigned`: a lost miner's chunks went back to their requests.
  * - `badMessage`: a payload that does not decode (dropped).
  * - `unexpectedMessage`: a valid message the sender's role may not send (dropped).
@@ -151,6 +157,7 @@ export type SchedulerAction =
 export type LogCode =
   | "minerJoined"
   | "minerLost"
+  | "clientLeft"
   | "clientLost"
   | "requestAccepted"
   | "requestDone"
@@ -292,8 +299,10 @@ export interface SchedulerOptions extends ChunkingOptions {
    */
   maxLogRecords?: number;
   /**
-   * A hash function (spec §3) to verify each Result's hash for its nonce before accepting it:
-   * one hash per chunk. Without it a Result is only checked to lie in its chunk.
+   * A hash function (spec §3) to match each Result to the chunk it answers, whatever the order
+   * a miner answers in, and to verify its hash: one hash per Result and distinct Data among the
+   * miner's chunks. Without it a Result goes to the oldest chunk whose range holds its nonce, so
+   * a miner must answer in order.
    *
    * @default undefined
    */
@@ -394,6 +403,34 @@ function unassigned(r: Req): bigint {
 function before(a: Req, b: Req): boolean {
   const ra = a.total - a.searched, rb = b.total - b.searched;
   return ra < rb || (ra === rb && a.seq < b.seq);
+}
+
+/**
+ * Whether two chunks of the same Data overlap without one holding the other: a Result in the
+ * overlap could then answer either (see `Scheduler.#matchResult()`).
+ */
+function crosses(a: Chunk, b: Chunk): boolean {
+  if (a.req.data !== b.req.data || a.hi < b.lo || b.hi < a.lo) return false;
+  return !((a.lo <= b.lo && b.hi <= a.hi) || (b.lo <= a.lo && a.hi <= b.hi));
+}
+
+/**
+ * The end, at most `hi`, of a new chunk `lo..` of `data` for `miner` such that it crosses none
+ * of the chunks the miner holds: stops before a held chunk that starts inside it, or at the end
+ * of a held chunk it starts inside. At least `lo`: a chunk is never emptied.
+ */
+function nestedEnd(miner: Miner, data: string, lo: bigint, hi: bigint): bigint {
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const { chunk: c } of miner.fifo) {
+      if (c.req.data !== data || c.hi < lo || hi < c.lo) continue;
+      if (lo < c.lo && hi < c.hi) hi = c.lo - 1n; // c starts inside: end before it
+      else if (c.lo < lo && c.hi < hi) hi = c.hi; // starts inside c: end with it
+      else continue;
+      changed = true;
+    }
+  }
+  return hi;
 }
 
 function describe(m: MinerMessage): string {
@@ -975,45 +1012,31 @@ export class Scheduler {
     this.#stats.liveRequests = this.#liveRequests;
     this.#stats.requestsAbandoned += abandoned;
     this.#stats.clients = --this.#clients;
-    this.#log(
-      "info",
-      client.connId,
-      "clientLost",
-      `Client ${client.connId} ${why}; ${abandoned} request(s) stopped`,
-    );
+    if (abandoned === 0 && why === "lost") {
+      // Every request answered: the client closed after its Result, as the reference's does.
+      this.#log("info", client.connId, "clientLeft", `Client ${client.connId} left`);
+    } else {
+      this.#log(
+        "info",
+        client.connId,
+        "clientLost",
+        `Client ${client.connId} ${why}; ${abandoned} request(s) stopped`,
+      );
+    }
     // Nothing to dispatch: no slot was freed (the dead request's chunks stay on their miners
     // until their Results arrive and are ignored).
   }
 
   #onResult(miner: Miner, hash: bigint, nonce: bigint, now: number): void {
-    const head = miner.fifo[0];
-    if (head === undefined) {
+    if (miner.fifo.length === 0) {
       this.#stats.resultsRejected++;
       this.#log("warn", miner.connId, "resultRejected", "Cannot match Result: no work given");
       return;
     }
+    const index = this.#matchResult(miner, hash, nonce);
+    if (index < 0) return; // logged and counted: nothing is freed
+    const [head] = miner.fifo.splice(index, 1);
     const chunk = head.chunk;
-    if (nonce < chunk.lo || nonce > chunk.hi) {
-      this.#stats.resultsRejected++;
-      this.#log(
-        "warn",
-        miner.connId,
-        "resultRejected",
-        `Cannot match Result: nonce ${nonce} is outside ${chunk.lo}..${chunk.hi}`,
-      );
-      return;
-    }
-    if (this.#hashOf !== undefined && this.#hashOf(chunk.req.data, nonce) !== hash) {
-      this.#stats.resultsRejected++;
-      this.#log(
-        "warn",
-        miner.connId,
-        "resultRejected",
-        `Cannot match Result: ${hash} is not the hash of nonce ${nonce}`,
-      );
-      return;
-    }
-    miner.fifo.shift();
     chunk.holders--;
     assert(chunk.holders >= 0, "a chunk has a negative holder count");
     // The chunk's time: from when the miner could start it (sent, or its previous Result in).
@@ -1049,6 +1072,50 @@ export class Scheduler {
     this.#dispatch(now);
   }
 
+  /**
+   * The index in `miner.fifo` of the chunk a Result answers, or -1 (logged and counted). A
+   * chunk matches when its range holds the nonce and, with `hashOf`, its Data hashes with the
+   * nonce to the Result's hash: so a miner may answer its chunks in any order (spec §8.4).
+   * Several may match only when they share Data (different requests); `#takeChunk()` and
+   * `#pickCopy()` keep such chunks of one miner nested or disjoint, so the matches form a chain
+   * and the innermost one (fewest nonces; ties: the oldest) is always a right answer: the
+   * Result is the minimum of a range holding it, hence of every range inside that one. Without
+   * `hashOf` Data cannot tell chunks apart, and the oldest match is taken (a miner answering in
+   * order is always matched right).
+   */
+  #matchResult(miner: Miner, hash: bigint, nonce: bigint): number {
+    let best = -1, inRange = 0;
+    const hashes = new Map<string, bigint>(); // one hash per Data, however many chunks share it
+    for (let i = 0; i < miner.fifo.length; i++) {
+      const chunk = miner.fifo[i].chunk;
+      if (nonce < chunk.lo || nonce > chunk.hi) continue;
+      inRange++;
+      if (this.#hashOf !== undefined) {
+        let h = hashes.get(chunk.req.data);
+        if (h === undefined) {
+          h = this.#hashOf(chunk.req.data, nonce);
+          hashes.set(chunk.req.data, h);
+        }
+        if (h !== hash) continue;
+      } else if (best >= 0) {
+        break; // the oldest match
+      }
+      if (best < 0 || chunk.nonces < miner.fifo[best].chunk.nonces) best = i;
+    }
+    if (best >= 0) return best;
+    this.#stats.resultsRejected++;
+    const held = miner.fifo.map(({ chunk }) => `${chunk.lo}..${chunk.hi}`).join(", ");
+    this.#log(
+      "warn",
+      miner.connId,
+      "resultRejected",
+      inRange === 0
+        ? `Cannot match Result: nonce ${nonce} is in none of the chunks held (${held})`
+        : `Cannot match Result: ${hash} is not the hash of nonce ${nonce} for any chunk held`,
+    );
+    return -1;
+  }
+
   #complete(req: Req): void {
     assert(req.inflight.size === 0 && unassigned(req) === 0n, "a finished request has work");
     req.state = "done";
@@ -1065,7 +1132,8 @@ export class Scheduler {
         "info",
         client.connId,
         "requestDone",
-        `Request ${r.seq} done after ${this.#now - r.arrivedAt} ms: ${r.bestHash} ${r.bestNonce}`,
+        `Request ${r.seq} done after ${formatDuration(this.#now - r.arrivedAt)}: ` +
+          `${r.bestHash} ${r.bestNonce}`,
       );
     }
   }
@@ -1156,21 +1224,15 @@ export class Scheduler {
     assert(left > 0n, "a waiting request has nothing to hand out");
     const context = { leftNonces: Number(left), fleetNoncesPerMilli: this.#fleetSpeed() };
     const size = BigInt(chunkNonces(miner.speed, this.#chunking, context));
-    let lo: bigint, hi: bigint;
     const span = req.redo[0];
+    const lo = span !== undefined ? span.lo : req.cursor;
+    const end = span !== undefined ? span.hi : req.upper;
+    const hi = nestedEnd(miner, req.data, lo, lo + size - 1n < end ? lo + size - 1n : end);
     if (span !== undefined) {
-      lo = span.lo;
-      if (span.hi - span.lo + 1n <= size) {
-        hi = span.hi;
-        req.redo.shift();
-      } else {
-        hi = lo + size - 1n;
-        span.lo = hi + 1n;
-      }
+      if (hi === span.hi) req.redo.shift();
+      else span.lo = hi + 1n;
       req.redoNonces -= hi - lo + 1n;
     } else {
-      lo = req.cursor;
-      hi = lo + size - 1n < req.upper ? lo + size - 1n : req.upper;
       req.cursor = hi + 1n;
     }
     assert(req.lower <= lo && lo <= hi && hi <= req.upper, "a chunk is outside its request");
@@ -1249,7 +1311,7 @@ export class Scheduler {
     let best: Chunk | undefined;
     for (const [chunk, { eta, lateAt }] of candidates) {
       if (against !== undefined && !before(chunk.req, against)) continue;
-      if (miner.fifo.some((a) => a.chunk === chunk)) continue;
+      if (miner.fifo.some((a) => a.chunk === chunk || crosses(a.chunk, chunk))) continue;
       const mine = miner.speed.millisFor(Number(chunk.nonces));
       const faster = miner.fifo.length === 0 && mine !== undefined && mine < (eta - now) / 2;
       if (!faster && now < lateAt) continue;

@@ -22,6 +22,7 @@
 import { LspConnectionError } from "../lsp/errors.ts";
 import type { LspParams } from "../lsp/params.ts";
 import { listen, type LspServer } from "../lsp/server.ts";
+import { formatDuration } from "../util/duration.ts";
 import { type Logger, serviceLogger } from "../util/log.ts";
 import { hashSync } from "./hash.ts";
 import { decodeMessage } from "./message.ts";
@@ -259,11 +260,11 @@ export class MinerServer {
       if (s !== undefined) {
         const millis = Math.max(performance.now() - s.at, 0.001);
         const perSecond = Number(s.nonces) / (millis / 1000);
-        message += ` (${s.nonces} nonces in ${(millis / 1000).toFixed(2)} s, ` +
+        message += ` (${s.nonces} nonces in ${formatDuration(millis)}, ` +
           `${formatCount(perSecond)} nonces/s)`;
         Object.assign(props, { nonces: String(s.nonces), millis, noncesPerSecond: perSecond });
       }
-    } else if (r.code === "clientLost" && connId !== undefined) {
+    } else if ((r.code === "clientLost" || r.code === "clientLeft") && connId !== undefined) {
       this.#started.delete(connId);
     }
     if (r.level === "warn" && connId !== undefined) message += ` (connection ${connId})`;

@@ -5,7 +5,8 @@
  *   out-of-range, mistyped and role-breaking messages and wrong Results. Each must be logged and
  *   dropped; the server, the hostile connections and everyone else carry on, and honest clients
  *   still get exact Results;
- * - the progress extension: Progress messages go to the client that asked, and only to it.
+ * - the progress extension: Progress messages go to the client that asked, and only to it;
+ * - a miner answering its chunks in reverse order: every Result is matched, every client served.
  */
 import assert from "node:assert/strict";
 import { connect, type LspClient } from "../../src/lsp/client.ts";
@@ -178,7 +179,7 @@ Deno.test("listenMiner() logs and drops hostile JSON from a fake miner and fake 
     const rejectedResults = lines.filter((l) => JSON.parse(l).properties?.code === "resultRejected")
       .map((l) => JSON.parse(l).properties.message as string);
     assert.ok(rejectedResults.some((m) => /is not the hash of nonce/.test(m)), "wrong hash");
-    assert.ok(rejectedResults.some((m) => /is outside/.test(m)), "nonce outside the chunk");
+    assert.ok(rejectedResults.some((m) => /in none of the chunks held/.test(m)), "nonce outside");
     assert.ok(rejectedResults.some((m) => /no work given/.test(m)), "no work given");
     assert.equal(stats.requestsCompleted, 3);
     // Start, end and hash rate of each request were logged.
@@ -265,6 +266,68 @@ Deno.test("listenMiner() sends Progress messages only to the client that asked f
       await within(plain.close().catch(() => {}), 15_000, "closing").catch(() => {});
       await plain.done;
     }
+    server.closeNow();
+    await server.done;
+    setupLogging();
+  }
+});
+
+Deno.test("listenMiner() serves every client when its only miner answers each pair of chunks in reverse", async () => {
+  const lines: string[] = [];
+  setupLogging({ level: "info", format: "json", write: (l) => lines.push(l) });
+  const server = listenMiner(0, {
+    hostname: HOST,
+    log: serviceLogger("miner"),
+    scheduler: { minChunkNonces: 2000, initialChunkNonces: 2000, maxChunkNonces: 5000 },
+  });
+  const hostport = `${HOST}:${server.port}`;
+  const drop = new AbortController();
+  const miner = await connect(hostport, { signal: drop.signal });
+  let answered = 0;
+  let reader: Promise<void> | undefined;
+  try {
+    miner.write(encodeMessage(joinMessage()));
+    // Holds a Request until a second one comes (or 300 ms pass), then answers the newest first.
+    const held: { data: string; lower: bigint; upper: bigint }[] = [];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const flush = () => {
+      clearTimeout(timer);
+      for (const m of held.splice(0).reverse()) {
+        const best = scanRange(m.data, m.lower, m.upper);
+        miner.write(encodeMessage(resultMessage(best.hash, best.nonce)));
+        answered++;
+      }
+    };
+    reader = (async () => {
+      try {
+        for (;;) {
+          const m = decodeMessage(await miner.read());
+          if (m?.type !== "request") continue;
+          held.push(m);
+          if (held.length >= 2) flush();
+          else timer = setTimeout(flush, 300);
+        }
+      } catch {
+        clearTimeout(timer); // the connection is gone: the test is over
+      }
+    })();
+    const jobs: [string, bigint][] = [["reverse-a", 29_999n], ["reverse-b", 14_999n]];
+    const outcomes = await within(
+      Promise.all(jobs.map(([data, max]) => requestMinimum(hostport, data, max))),
+      60_000,
+      "every client's Result",
+    );
+    for (const [i, [data, max]] of jobs.entries()) {
+      const best = scanRange(data, 0n, max);
+      assert.deepEqual(outcomes[i], { type: "result", hash: best.hash, nonce: best.nonce }, data);
+    }
+    assert.ok(answered >= 9, `${answered} chunks answered`);
+    assert.equal(server.stats().resultsRejected, 0, lines.join(""));
+    assert.equal(server.stats().requestsCompleted, 2);
+  } finally {
+    drop.abort();
+    await reader;
+    await miner.done.catch(() => {});
     server.closeNow();
     await server.done;
     setupLogging();

@@ -10,7 +10,8 @@
  *   the reference's, and a server that goes silent gives `Disconnected` within 20 s;
  * - our miner against a fake server playing the miner harness (§9.2), plus `Lower > Upper` and
  *   junk between Requests; the miner exits 1 once its server is gone;
- * - usage errors (exit 2, nothing on stdout) and unreachable servers.
+ * - usage errors (exit 2, nothing on stdout) and unreachable servers (one diagnostic from the
+ *   miner; the client says it is connecting when stderr is a terminal).
  *
  * Hash rates are measured, not assumed: the machine is shared, so request sizes that must
  * outlast an event are calibrated from the kernel's speed in this process.
@@ -401,10 +402,65 @@ Deno.test("bitclone mine client prints Disconnected and the miner exits 1 when n
     assert.equal(client.stdout, "Disconnected\n");
     assert.equal(await miner.exit(30_000), 1, miner.describe());
     assert.equal(miner.stdout, "");
-    assert.match(miner.stderr, /Cannot connect to the server/);
+    // One diagnostic, saying it once: not "… at H:P: Cannot connect to H:P: …".
+    const final = miner.stderr.split("\n").filter((l) =>
+      l.includes("Cannot connect to the server")
+    );
+    assert.equal(final.length, 1, miner.describe());
+    assert.equal(final[0].split("Cannot connect to").length, 2, final[0]);
+    assert.match(final[0], /at 127\.0\.0\.1:\d+: no answer within 3 epochs, 3 times$/);
   } finally {
     await stopAll([client, miner]);
   }
+});
+
+/**
+ * Runs `bitclone mine ARGS` with stderr on a pseudo-terminal (Python's `pty`), stdout piped;
+ * returns both and the exit code.
+ */
+async function runWithTerminalStderr(
+  args: string[],
+): Promise<{ code: number; stdout: string; terminal: string }> {
+  const script = `
+import json, os, pty, subprocess, sys
+master, slave = pty.openpty()
+p = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
+os.close(slave)
+terminal = b""
+while True:
+    try:
+        data = os.read(master, 4096)
+    except OSError:
+        break
+    if not data:
+        break
+    terminal += data
+out = p.stdout.read()
+code = p.wait()
+print(json.dumps({"code": code, "stdout": out.decode(), "terminal": terminal.decode()}))
+`;
+  const out = await new Deno.Command("python3", {
+    args: ["-c", script, Deno.execPath(), ...RUN, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+    env: { NO_COLOR: "1" },
+  }).output();
+  assert.equal(out.code, 0, "the pty helper failed");
+  return JSON.parse(dec.decode(out.stdout));
+}
+
+Deno.test("bitclone mine client says on a terminal stderr that it is connecting to a server that does not answer", async () => {
+  const probe = Deno.listenDatagram({ transport: "udp", hostname: HOST, port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const r = await runWithTerminalStderr(
+    ["client", `${HOST}:${port}`, "msg", "2", "-ems", "100", "-elim", "3"],
+  );
+  assert.equal(r.code, 0, r.terminal);
+  assert.equal(r.stdout, "Disconnected\n");
+  assert.ok(r.terminal.includes(`Connecting to ${HOST}:${port}…`), JSON.stringify(r.terminal));
+  assert.ok(r.terminal.includes("(attempt 2 of 2)"), JSON.stringify(r.terminal));
 });
 
 Deno.test("bitclone mine server exits 1 with the error on stderr when its port is taken", async () => {

@@ -107,12 +107,14 @@ class Bench {
   }
 
   /**
-   * The miner answers its oldest chunk: correctly up to 20 000 nonces; above, with the hash of its
-   * first nonce (tests never check the answers of such huge requests).
+   * The miner answers its oldest chunk (or the one at `index`, counted from the newest when
+   * negative): correctly up to 20 000 nonces; above, with the hash of its first nonce (tests
+   * never check the answers of such huge requests).
    */
-  answer(connId: number): RequestMessage {
-    const chunk = this.held.get(connId)!.shift();
-    assert.ok(chunk !== undefined, `miner ${connId} holds nothing`);
+  answer(connId: number, index = 0): RequestMessage {
+    const held = this.held.get(connId)!;
+    const [chunk] = held.splice(index, 1);
+    assert.ok(chunk !== undefined, `miner ${connId} holds nothing at ${index}`);
     const [h, n] = chunk.upper - chunk.lower < 20_000n
       ? bruteMin(chunk.data, chunk.lower, chunk.upper)
       : [fakeHash(chunk.data, chunk.lower), chunk.lower];
@@ -278,7 +280,7 @@ Deno.test("Scheduler drops duplicate Results without losing track of the next ch
   assert.deepEqual(b.results(101), [resultMessage(...bruteMin("two", 0n, 999n))]);
 });
 
-Deno.test("Scheduler rejects a Result whose nonce lies outside the miner's oldest chunk", () => {
+Deno.test("Scheduler rejects a Result whose nonce lies outside every chunk the miner holds", () => {
   const b = new Bench(); // no hashOf: only the range check guards the matching
   b.join(1);
   b.request(100, "msg", 0n, 1999n);
@@ -290,6 +292,209 @@ Deno.test("Scheduler rejects a Result whose nonce lies outside the miner's oldes
   assert.equal(b.s.stats().chunksCompleted, 1);
   b.runAll();
   assert.deepEqual(b.results(100), [resultMessage(...bruteMin("msg", 0n, 1999n))]);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Results in any order (issue 9, item 1): a miner may answer its chunks in any order.
+
+const VERIFIED: SchedulerOptions = { ...SMALL, hashOf: fakeHash, maxCopies: 0 };
+
+Deno.test("Scheduler matches each Result of a miner answering in reverse order to its chunk", () => {
+  const b = new Bench(VERIFIED);
+  b.join(1);
+  b.request(100, "msg", 0n, 9999n);
+  assert.deepEqual(b.held.get(1)!.map((m) => [m.lower, m.upper]), [[0n, 999n], [1000n, 1999n]]);
+  b.answer(1, -1); // 1000..1999 first
+  assert.equal(b.s.stats().resultsRejected, 0, b.logs.join("\n"));
+  assert.equal(b.s.stats().chunksCompleted, 1);
+  assert.deepEqual(b.held.get(1)!.map((m) => m.lower), [0n, 2000n], "0..999 is still held");
+  for (let i = 0; i < 100 && b.held.get(1)!.length > 0; i++) {
+    b.now += 10;
+    b.answer(1, -1); // always the newest chunk
+  }
+  assert.deepEqual(b.results(100), [resultMessage(...bruteMin("msg", 0n, 9999n))]);
+  assert.equal(b.s.stats().resultsRejected, 0);
+  assert.equal(b.s.requestCount, 0);
+});
+
+Deno.test("Scheduler matches a Result by its hash when two held chunks of different Data share its nonce", () => {
+  const b = new Bench(VERIFIED);
+  b.join(1);
+  b.request(100, "one", 0n, 999n);
+  b.request(101, "two", 0n, 999n);
+  assert.deepEqual(b.held.get(1)!.map((m) => m.data), ["one", "two"]);
+  b.answer(1, 1); // "two" first: same range, told apart by the hash
+  assert.deepEqual(b.results(101), [resultMessage(...bruteMin("two", 0n, 999n))]);
+  assert.deepEqual(b.results(100), []);
+  b.answer(1);
+  assert.deepEqual(b.results(100), [resultMessage(...bruteMin("one", 0n, 999n))]);
+  assert.equal(b.s.stats().resultsRejected, 0);
+});
+
+Deno.test("Scheduler keeps one miner's chunks of the same Data nested or disjoint, and matches the innermost", () => {
+  const b = new Bench(VERIFIED);
+  b.join(1);
+  b.join(2);
+  b.request(100, "same", 0n, 1499n);
+  b.request(101, "same", 500n, 1999n); // 500..1499 would cross 0..999 on miner 1
+  const ranges = (id: number) => b.held.get(id)!.map((m) => [m.lower, m.upper]);
+  assert.deepEqual(ranges(1), [[0n, 999n], [500n, 999n]]);
+  assert.deepEqual(ranges(2), [[1000n, 1499n], [1000n, 1999n]]);
+  // In reverse: a Result of the newer chunk may lie in the older one too; the innermost chunk
+  // takes it, and it is that chunk's minimum as well.
+  b.answer(1, -1);
+  b.answer(2, -1);
+  b.answer(1, 0);
+  b.answer(2, 0);
+  b.runAll();
+  assert.equal(b.s.stats().resultsRejected, 0, b.logs.join("\n"));
+  assert.deepEqual(b.results(100), [resultMessage(...bruteMin("same", 0n, 1499n))]);
+  assert.deepEqual(b.results(101), [resultMessage(...bruteMin("same", 500n, 1999n))]);
+});
+
+Deno.test("Scheduler copies no late chunk to a miner holding a crossing chunk of the same Data", () => {
+  const b = new Bench({ ...VERIFIED, maxCopies: 1 });
+  b.join(1);
+  b.request(100, "same", 0n, 999n);
+  b.join(2);
+  b.request(101, "same", 500n, 1499n);
+  const ranges = (id: number) => b.held.get(id)!.map((m) => `${m.data} ${m.lower}..${m.upper}`);
+  assert.deepEqual(ranges(1), ["same 0..999"]);
+  assert.deepEqual(ranges(2), ["same 500..1499"]);
+  b.now = b.s.nextTimeout()!; // both chunks are late: each miner has a free slot
+  b.s.handleTimeout(b.now);
+  b.drain();
+  assert.equal(b.s.stats().chunksCopied, 0, `${ranges(1)} / ${ranges(2)}`);
+  b.answer(2);
+  b.answer(1);
+  assert.deepEqual(b.results(100), [resultMessage(...bruteMin("same", 0n, 999n))]);
+  assert.deepEqual(b.results(101), [resultMessage(...bruteMin("same", 500n, 1499n))]);
+});
+
+Deno.test("Scheduler drops a Result that matches no held chunk and frees nothing", () => {
+  const b = new Bench(VERIFIED);
+  b.join(1);
+  b.request(100, "msg", 0n, 1999n);
+  const [h, n] = bruteMin("msg", 1000n, 1999n);
+  b.send(1, encodeMessage(resultMessage(h, 5000n))); // in no chunk
+  b.send(1, encodeMessage(resultMessage(h + 1n, n))); // in a chunk, wrong hash
+  assert.equal(b.s.stats().resultsRejected, 2);
+  assert.equal(b.s.stats().chunksCompleted, 0);
+  assert.equal(b.chunks.length, 2, "nothing was freed, so nothing new was sent");
+  assert.ok(b.logs.some((l) => l.includes("in none of the chunks held (0..999, 1000..1999)")));
+  assert.ok(b.logs.some((l) => l.includes(`is not the hash of nonce ${n}`)));
+  b.answer(1, -1);
+  b.answer(1, 0);
+  assert.deepEqual(b.results(100), [resultMessage(...bruteMin("msg", 0n, 1999n))]);
+});
+
+Deno.test("Scheduler answers exactly with miners answering in any order, same Data in several requests", () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({
+          data: fc.constantFrom("x", "y", "x"),
+          lower: fc.integer({ min: 0, max: 3000 }),
+          size: fc.integer({ min: 1, max: 5000 }),
+        }),
+        { minLength: 1, maxLength: 6 },
+      ),
+      fc.integer({ min: 1, max: 4 }),
+      fc.integer({ min: 1, max: 3 }),
+      fc.integer({ min: 0, max: 2 }),
+      fc.array(fc.nat(), { minLength: 50, maxLength: 50 }),
+      (requests, pipelineDepth, miners, maxCopies, picks) => {
+        const b = new Bench({ ...VERIFIED, pipelineDepth, maxCopies, minChunkNonces: 300 });
+        for (let id = 1; id <= miners; id++) b.join(id);
+        requests.forEach((r, i) =>
+          b.request(100 + i, r.data, BigInt(r.lower), BigInt(r.lower + r.size - 1))
+        );
+        for (let step = 0; step < 10_000 && b.s.requestCount > 0; step++) {
+          const busy = [...b.held].filter(([, l]) => l.length > 0).map(([id]) => id);
+          if (busy.length === 0) {
+            b.now = b.s.nextTimeout() ?? b.now + 1;
+            b.s.handleTimeout(b.now);
+            b.drain();
+            continue;
+          }
+          const pick = picks[step % picks.length] + step;
+          const id = busy[pick % busy.length];
+          b.now += 10;
+          b.answer(id, pick % b.held.get(id)!.length); // any of its chunks
+        }
+        assert.equal(b.s.requestCount, 0, "every request finished");
+        assert.equal(b.s.stats().resultsRejected, 0, b.logs.join("\n"));
+        requests.forEach((r, i) => {
+          const lo = BigInt(r.lower), hi = BigInt(r.lower + r.size - 1);
+          assert.deepEqual(b.results(100 + i), [resultMessage(...bruteMin(r.data, lo, hi))]);
+        });
+      },
+    ),
+    { numRuns: 80 },
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
+// Fixed examples (issue 9, item 12)
+
+Deno.test("Scheduler gives the smaller nonce when two chunks of one request return the same hash", () => {
+  // A hash with ties everywhere for "tie": only the nonce can decide.
+  const hashOf = (data: string, nonce: bigint) => (data === "tie" ? 77n : fakeHash(data, nonce));
+  for (const order of ["in order", "reversed"]) {
+    const b = new Bench({ ...SMALL, hashOf, maxCopies: 0 });
+    b.join(1);
+    b.request(100, "tie", 0n, 1999n);
+    assert.deepEqual(b.held.get(1)!.map((m) => [m.lower, m.upper]), [[0n, 999n], [1000n, 1999n]]);
+    const answers = [resultMessage(77n, 10n), resultMessage(77n, 1500n)];
+    if (order === "reversed") answers.reverse();
+    for (const a of answers) b.send(1, encodeMessage(a));
+    assert.deepEqual(b.results(100), [resultMessage(77n, 10n)], order);
+  }
+});
+
+Deno.test("Scheduler gives a fully handed-out request's chunks back when its miner is lost, to a new miner", () => {
+  const b = new Bench({ ...SMALL, maxCopies: 0 });
+  b.join(1);
+  b.request(100, "msg", 0n, 1999n);
+  assert.deepEqual(b.held.get(1)!.map((m) => [m.lower, m.upper]), [[0n, 999n], [1000n, 1999n]]);
+  assert.equal(b.s.waitingRequestCount, 0, "every nonce is handed out");
+  b.lose(1);
+  assert.equal(b.s.stats().chunksReassigned, 2);
+  assert.equal(b.s.waitingRequestCount, 1, "the given-back chunks wait for a miner");
+  b.now = 100;
+  b.join(2);
+  assert.deepEqual(b.held.get(2)!.map((m) => [m.lower, m.upper]), [[0n, 999n], [1000n, 1999n]]);
+  b.runAll();
+  assert.deepEqual(b.results(100), [resultMessage(...bruteMin("msg", 0n, 1999n))]);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Log lines (issue 9, item 10)
+
+Deno.test("Scheduler logs a client that got its Result and went as left, not lost", () => {
+  const b = new Bench();
+  b.join(1);
+  b.request(100, "done", 0n, 10n);
+  b.request(101, "pending", 0n, 50_000n);
+  b.answer(1);
+  assert.equal(b.results(100).length, 1);
+  b.lose(100); // closed after its Result: LSP reports the connection gone
+  b.lose(101); // gone before its Result
+  assert.ok(b.logs.includes("clientLeft: Client 100 left"), b.logs.join("\n"));
+  assert.ok(!b.logs.some((l) => l.includes("Client 100 lost")), b.logs.join("\n"));
+  assert.ok(b.logs.includes("clientLost: Client 101 lost; 1 request(s) stopped"));
+  assert.equal(b.s.stats().clients, 0);
+});
+
+Deno.test("Scheduler logs a request's duration rounded to the millisecond", () => {
+  const b = new Bench();
+  b.join(1);
+  b.now = 1000.1;
+  b.request(100, "msg", 0n, 10n);
+  b.now = 1172.0426000000003;
+  b.answer(1);
+  const done = b.logs.find((l) => l.startsWith("requestDone"));
+  assert.match(done ?? "", /^requestDone: Request 1 done after 172 ms: \d+ \d+$/);
 });
 
 Deno.test("Scheduler closes a client whose Request has Lower > Upper and carries on", () => {

@@ -223,12 +223,31 @@ class ServerNode implements DatagramCore {
   }
 }
 
-/** A miner: Join, then compute Requests one at a time, `speed` nonces per ms; may crash. */
+/**
+ * How a simulated miner orders its work:
+ *
+ * - `fifo`: one Request at a time, in arrival order (the reference miner);
+ * - `reverse`: waits up to `HOLD_MS` for a second Request, then does the whole batch newest
+ *   first, so each pair of chunks is answered in reverse;
+ * - `concurrent`: starts every Request at once, each on its own and lasting 0.5 to 2 times its
+ *   normal time, answering as each finishes (a Go miner with one goroutine per Request).
+ */
+type MinerMode = "fifo" | "reverse" | "concurrent";
+const HOLD_MS = 300;
+
+/** A miner: Join, then compute Requests (`mode` says in which order), `speed` nonces per ms. */
 class MinerNode implements DatagramCore {
   readonly ep: LspEndpoint;
   connId: number | undefined;
+  mode: MinerMode = "fifo";
+  /** Draws the `concurrent` miner's times. */
+  rand: Prng | undefined;
   readonly queue: RequestMessage[] = [];
-  current: { m: RequestMessage; finishAt: Millis } | undefined;
+  /** The `reverse` miner's batch, in the order it does it. */
+  batch: RequestMessage[] = [];
+  holdUntil: Millis | undefined;
+  /** Requests being computed, soonest done first (more than one only if `concurrent`). */
+  running: { m: RequestMessage; finishAt: Millis }[] = [];
   /** Crashes (goes silent) during its `dieInChunk`-th chunk, at `dieFraction` of it. */
   dieInChunk = 0;
   dieFraction = 0.5;
@@ -249,6 +268,11 @@ class MinerNode implements DatagramCore {
     return !this.crashed && !this.ended;
   }
 
+  /** The Request it works on (the soonest done), if any. */
+  get current(): { m: RequestMessage; finishAt: Millis } | undefined {
+    return this.running[0];
+  }
+
   handleDatagram(from: string, bytes: Uint8Array, now: Millis): void {
     if (this.crashed) return;
     this.ep.handleDatagram(from, bytes, now);
@@ -262,7 +286,8 @@ class MinerNode implements DatagramCore {
       this.crashedMidChunk = this.current !== undefined;
       return;
     }
-    if (this.current !== undefined && this.current.finishAt <= now) this.#finish(now);
+    while (this.current !== undefined && this.current.finishAt <= now) this.#finish(now);
+    this.#startNext(now);
     this.ep.handleTick(now);
     this.#pump(now);
   }
@@ -274,7 +299,10 @@ class MinerNode implements DatagramCore {
   nextTimeout(): Millis | undefined {
     if (this.crashed) return undefined;
     let t = this.ep.nextTimeout();
-    for (const at of [this.current?.finishAt, this.dieAt]) {
+    const hold = this.running.length === 0 && this.batch.length === 0 && this.queue.length > 0
+      ? this.holdUntil
+      : undefined;
+    for (const at of [this.current?.finishAt, this.dieAt, hold]) {
       if (at !== undefined && (t === undefined || at < t)) t = at;
     }
     return t;
@@ -288,28 +316,44 @@ class MinerNode implements DatagramCore {
       } else if (e.type === "message") {
         const m = decodeMessage(e.payload);
         if (m?.type === "request") {
+          if (this.queue.length === 0) this.holdUntil = now + HOLD_MS;
           this.queue.push(m);
           this.#startNext(now);
         }
       } else {
         this.ended = true;
-        this.current = undefined;
+        this.running = [];
       }
     }
   }
 
   #startNext(now: Millis): void {
-    if (this.current !== undefined || this.ended) return;
-    const m = this.queue.shift();
-    if (m === undefined) return;
-    const took = Math.max(1, Number(m.upper - m.lower + 1n) / this.speed);
-    this.current = { m, finishAt: now + took };
+    if (this.ended) return;
+    if (this.mode === "concurrent") {
+      for (let m = this.queue.shift(); m !== undefined; m = this.queue.shift()) {
+        this.#start(m, now, 0.5 + 1.5 * this.rand!.float());
+      }
+      return;
+    }
+    if (this.running.length > 0) return;
+    if (this.mode === "reverse" && this.batch.length === 0) {
+      if (this.queue.length === 0) return;
+      if (this.queue.length < 2 && now < this.holdUntil!) return; // wait for a second one
+      this.batch = this.queue.splice(0).reverse();
+    }
+    const m = this.mode === "reverse" ? this.batch.shift() : this.queue.shift();
+    if (m !== undefined) this.#start(m, now, 1);
+  }
+
+  #start(m: RequestMessage, now: Millis, factor: number): void {
+    const took = Math.max(1, (Number(m.upper - m.lower + 1n) / this.speed) * factor);
+    this.running.push({ m, finishAt: now + took });
+    this.running.sort((a, b) => a.finishAt - b.finishAt);
     if (++this.started === this.dieInChunk) this.dieAt = now + took * this.dieFraction;
   }
 
   #finish(now: Millis): void {
-    const { m } = this.current!;
-    this.current = undefined;
+    const { m } = this.running.shift()!;
     const [hash, nonce] = rangeMin(m.data, m.lower, m.upper);
     try {
       this.ep.write(this.connId!, encodeMessage(resultMessage(hash, nonce)), now);
@@ -377,7 +421,18 @@ class ClientNode implements DatagramCore {
 // ---------------------------------------------------------------------------------------------
 // The world
 
-const SCHED: SchedulerOptions = { minChunkNonces: 500, targetChunkMillis: 1000 };
+/** The hash the simulated miners use, for the server to match and verify their Results. */
+function simHash(data: string, nonce: bigint): bigint {
+  if (data.startsWith("fake:")) return fakeHash(fnv(data), nonce, BLOCK);
+  return nonce <= BigInt(REAL_MAX) ? realTable(data)[Number(nonce)] : realHash(data, nonce);
+}
+
+/** Like the real server's: every Result is matched and verified with the hash. */
+const SCHED: SchedulerOptions = {
+  minChunkNonces: 500,
+  targetChunkMillis: 1000,
+  hashOf: simHash,
+};
 
 class World {
   readonly root: Prng;
@@ -702,3 +757,55 @@ for (const [seed, loss] of [[51, 0], [52, 0], [53, 0.05], [54, 0.1]] as const) {
     assert.ok(median >= 250, w.explain(`chunks shrank: the median takes ${median} ms`));
   });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Miners answering out of order (issue 9, item 1)
+
+for (const seed of simSeeds([61, 62, 63])) {
+  for (const loss of [0, lossFor(seed)]) {
+    Deno.test(`Scheduler over LSP finishes every request with miners answering in reverse and in random order (seed ${seed}, loss ${loss})`, () => {
+      const w = new World(seed, loss);
+      const p = w.root.fork();
+      // Two goroutine-per-Request miners (the issue's report), one that answers each pair of
+      // chunks in reverse, one in order.
+      for (let i = 0; i < 2; i++) {
+        w.miner(5_000 + p.int(0, 20_000), p.int(0, 1000), (m) => {
+          m.mode = "concurrent";
+          m.rand = p.fork();
+        });
+      }
+      w.miner(5_000 + p.int(0, 20_000), p.int(0, 1000), (m) => m.mode = "reverse");
+      w.miner(5_000 + p.int(0, 20_000), p.int(0, 1000));
+      // Real hashes (chunks of one Data from two clients overlap) and large fake ones.
+      w.client(requestMessage("bradfitz", 0n, 19_999n), p.int(0, 2000));
+      w.client(requestMessage("bradfitz", 5_000n, 14_999n), p.int(0, 2000));
+      w.client(requestMessage("msg", 0n, 9_999n), p.int(0, 2000));
+      for (let i = 0; i < 3; i++) {
+        const size = BigInt(p.int(10_000_000, 200_000_000));
+        w.client(requestMessage(`fake:${seed}:any${i}`, 0n, size), p.int(0, 5000));
+      }
+      w.run(() => w.clients.length === 6 && w.clients.every((c) => c.done), 600_000);
+      w.check(); // exact answers; no warning (a Result that matches nothing is one)
+      assert.equal(w.stats.resultsRejected, 0, w.explain("Results rejected"));
+      const answered = w.clients.filter((c) => c.result !== undefined).length;
+      // At 10% loss LSP may declare a quiet client lost; without loss every client is answered.
+      assert.ok(answered >= (loss === 0 ? 6 : 5), w.explain(`${answered} answers`));
+    });
+  }
+}
+
+Deno.test("Scheduler over LSP finishes every request with miners that all answer in reverse", () => {
+  const w = new World(71, 0.05);
+  for (let i = 0; i < 3; i++) w.miner(10_000, 0, (m) => m.mode = "reverse");
+  for (let i = 0; i < 4; i++) {
+    w.client(requestMessage(`fake:71:rev${i}`, 0n, 50_000_000n), 500 * i);
+  }
+  w.client(requestMessage("6969395957072160278", 0n, 9_999n), 1000);
+  w.run(() => w.clients.length === 5 && w.clients.every((c) => c.done), 600_000);
+  w.check();
+  assert.equal(w.stats.resultsRejected, 0, w.explain("Results rejected"));
+  const real = w.clients.find((c) => c.request.data === "6969395957072160278")!;
+  assert.deepEqual(real.result, [2565776525126096n, 1096n]);
+  const chunks = w.server.chunks.length;
+  assert.ok(chunks > 20, w.explain(`only ${chunks} chunks`));
+});

@@ -130,8 +130,8 @@ const clientCommand: CommandSpec = {
   summary: "Request client: asks for the minimum hash over 0..MAXNONCE and prints it",
   description: "Sends Request(MESSAGE, 0, MAXNONCE) to the server and prints exactly one line " +
     "on stdout: 'Result <hash> <nonce>', or 'Disconnected' if the connection is lost before the " +
-    "answer (or cannot be made); then exits 0. When stderr is a terminal it asks our server for " +
-    "progress and draws a progress bar there (nonces searched, hash rate, time left); a " +
+    "answer (or cannot be made); then exits 0. When stderr is a terminal it says there that it " +
+    "is connecting, then asks our server for progress and draws a progress bar there (nonces searched, hash rate, time left); a " +
     "reference server ignores the request for progress. Put '--' before a MESSAGE that starts " +
     "with '-'.",
   positionals: [
@@ -179,6 +179,13 @@ const clientCommand: CommandSpec = {
         params,
         onProgress,
         signal: ctx.signal,
+        onConnecting: drawing
+          ? (attempt, attempts) =>
+            writeStderr(
+              `\rConnecting to ${hostport}…` +
+                (attempt > 1 ? ` (attempt ${attempt} of ${attempts})` : "") + "\x1b[K",
+            )
+          : undefined,
         onConnected: () => {
           t0 = performance.now();
           if (drawing) draw(0n);
