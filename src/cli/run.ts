@@ -88,7 +88,10 @@ function stdoutPrinter(closed: AbortController): (text: string) => void {
   };
 }
 
-/** Keeps a {@linkcode StdoutClosedError} thrown in a callback (a service's event) from killing the process. */
+/**
+ * Keeps a {@linkcode StdoutClosedError} thrown in a callback (a service's event handler) from
+ * ending the process with an uncaught error; the aborted signal stops the service instead.
+ */
 function ignoreStdoutClosed(e: Event): void {
   const error = e instanceof ErrorEvent ? e.error : (e as PromiseRejectionEvent).reason;
   if (error instanceof StdoutClosedError) e.preventDefault();
