@@ -55,6 +55,50 @@ function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): voi
   for (let off = 0; off < bytes.length;) off += file.writeSync(bytes.subarray(off));
 }
 
+/**
+ * Thrown by the default `print` when stdout is closed (EPIPE, as in `bitclone ... | head -1`):
+ * {@linkcode runCli} then aborts the command's signal, so services stop as on Ctrl-C, prints
+ * nothing more, and returns 0 without an error message.
+ *
+ * @example
+ * ```ts
+ * import { StdoutClosedError } from "./run.ts";
+ * console.assert(new StdoutClosedError().name === "StdoutClosedError");
+ * ```
+ */
+export class StdoutClosedError extends Error {
+  constructor() {
+    super("stdout is closed");
+    this.name = "StdoutClosedError";
+  }
+}
+
+/**
+ * The default `print`: writes to stdout. On EPIPE it aborts `closed` and throws
+ * {@linkcode StdoutClosedError}; from then on it writes nothing and does not throw.
+ */
+function stdoutPrinter(closed: AbortController): (text: string) => void {
+  return (text) => {
+    if (closed.signal.aborted) return;
+    try {
+      writeAll(Deno.stdout, text);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.BrokenPipe)) throw err;
+      closed.abort(new DOMException("stdout is closed", "AbortError"));
+      throw new StdoutClosedError();
+    }
+  };
+}
+
+/**
+ * Keeps a {@linkcode StdoutClosedError} thrown in a callback (a service's event handler) from
+ * ending the process with an uncaught error; the aborted signal stops the service instead.
+ */
+function ignoreStdoutClosed(e: Event): void {
+  const error = e instanceof ErrorEvent ? e.error : (e as PromiseRejectionEvent).reason;
+  if (error instanceof StdoutClosedError) e.preventDefault();
+}
+
 /** Index of the first command word in `args`, skipping global options and their values. */
 function findCommandWord(args: readonly string[]): number {
   for (let i = 0; i < args.length; i++) {
@@ -95,8 +139,13 @@ export async function runCli(
   args: readonly string[],
   options: RunCliOptions,
 ): Promise<number> {
-  const print = options.print ?? ((t: string) => writeAll(Deno.stdout, t));
+  const stdoutClosed = new AbortController();
+  const print = options.print ?? stdoutPrinter(stdoutClosed);
   const printError = options.printError ?? ((t: string) => writeAll(Deno.stderr, t));
+  if (!options.print) {
+    globalThis.addEventListener("error", ignoreStdoutClosed);
+    globalThis.addEventListener("unhandledrejection", ignoreStdoutClosed);
+  }
   let spec = root;
   let path = root.name;
   let rest = [...args];
@@ -156,7 +205,10 @@ export async function runCli(
       ...(options.writeLog ? { write: options.writeLog } : {}),
     });
     const log = serviceLogger(path.split(" ").slice(1).join("-") || "cli");
-    const signal = options.signal ?? new AbortController().signal;
+    const signal = AbortSignal.any([
+      options.signal ?? new AbortController().signal,
+      stdoutClosed.signal,
+    ]);
     try {
       const code = await spec.run!({
         values: parsed.values,
@@ -165,17 +217,22 @@ export async function runCli(
         log,
         print,
       });
-      return code ?? 0;
+      return stdoutClosed.signal.aborted ? 0 : code ?? 0;
     } catch (err) {
+      if (stdoutClosed.signal.aborted) return 0; // a closed stdout ends the program quietly
       if (err instanceof UsageError) throw err;
       log.error("{error}", { error: err instanceof Error ? err.message : String(err) });
       log.debug("{stack}", { stack: err instanceof Error ? err.stack : "" });
       return 1;
     }
   } catch (err) {
+    if (err instanceof StdoutClosedError) return 0;
     if (!(err instanceof UsageError)) throw err;
     printError(`${err.command}: ${err.message} (see '${err.command} --help')\n`);
     return 2;
+  } finally {
+    globalThis.removeEventListener("error", ignoreStdoutClosed);
+    globalThis.removeEventListener("unhandledrejection", ignoreStdoutClosed);
   }
 }
 

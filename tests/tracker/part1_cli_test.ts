@@ -243,3 +243,46 @@ Deno.test("bitclone node hosts the tracker on TCP (default 7777) with a db from 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("bitclone tracker fetch ends quietly with exit 0 when its stdout is closed", async () => {
+  // `bitclone tracker fetch --items | head -1`: here stdout is closed before the tracker answers
+  // anything, so the first line written fails with EPIPE (it printed "ERROR Broken pipe", exit 1).
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...FLAGS, "tracker", "fetch", "--items", `127.0.0.1:${listener.addr.port}`],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  await child.stdout.cancel(); // closes our end of the pipe
+  const serving = (async () => {
+    for await (const conn of listener) {
+      try {
+        let request = "";
+        const buf = new Uint8Array(64);
+        while (request !== "REGISTER" && !request.endsWith(".")) {
+          const n = await conn.read(buf);
+          if (n === null) break;
+          request += td.decode(buf.subarray(0, n));
+        }
+        const item = /^I(\d+)\n\.$/.exec(request);
+        await conn.write(
+          item ? DEFAULT_DB.itemReply(Number(item[1])) : new TextEncoder().encode("I16\n."),
+        );
+      } catch {
+        // the client left
+      }
+      conn.close();
+    }
+  })();
+  try {
+    const status = await child.status;
+    const stderr = await new Response(child.stderr).text();
+    assert.equal(stderr, "");
+    assert.equal(status.code, 0);
+  } finally {
+    listener.close();
+    await serving;
+  }
+});

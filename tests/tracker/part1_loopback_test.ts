@@ -277,3 +277,28 @@ Deno.test("serveTrackerPart1() replies byte for byte like the original for each 
     }
   });
 });
+
+Deno.test("serveTrackerPart1() serves the entry Python 2 reads from INT and LONG lines", async () => {
+  // The original runs Python 2's pickle.loads: LONG is long(line, 0), INT is int() then long(),
+  // STOP returns the top of the stack (issue 9; cases in pickle_py2_text_test.ts).
+  await withServer({}, async (server) => {
+    const cases: [string, Uint8Array][] = [
+      ["L010\n.", DEFAULT_DB.itemReply(8)],
+      ["L010L\n.", DEFAULT_DB.itemReply(8)],
+      ["L0x3\n.", DEFAULT_DB.itemReply(3)],
+      ["L-0x1\n.", DEFAULT_DB.itemReply(15)],
+      ["I010\n.", DEFAULT_DB.itemReply(10)],
+      ["I 5\n.", DEFAULT_DB.itemReply(5)],
+      ["I+3\n.", DEFAULT_DB.itemReply(3)],
+      ["I5\r\n.", DEFAULT_DB.itemReply(5)],
+      ["I5L\n.", DEFAULT_DB.itemReply(5)],
+      ["NI5\n.", DEFAULT_DB.itemReply(5)],
+      ["L09\n.", ERROR_REPLY],
+      ["I0x3\n.", ERROR_REPLY],
+    ];
+    for (const [request, expected] of cases) {
+      const reply = await rawExchange(server.port, te.encode(request));
+      assert.equal(td.decode(reply), td.decode(expected), JSON.stringify(request));
+    }
+  });
+});

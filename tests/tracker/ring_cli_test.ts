@@ -98,3 +98,43 @@ Deno.test("ring-serve and ring-peer exit 2 on usage errors", async () => {
     assert.match(p.stderr, message);
   }
 });
+
+Deno.test("ring-serve stops quietly with exit 0 when its stdout is closed", async () => {
+  // `bitclone tracker ring-serve | head -1`: the REGISTERED line is printed from the server's
+  // event callback; its EPIPE must stop the server cleanly, not crash the process.
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-env",
+      new URL("./_ring_cli.ts", import.meta.url).pathname,
+      "tracker",
+      "ring-serve",
+      "--port",
+      "0",
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const reader = child.stdout.getReader();
+  let out = "";
+  let m: RegExpExecArray | null = null;
+  while (!(m = /Tracker listening at 127\.0\.0\.1 @ (\d+)\n/.exec(out))) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += new TextDecoder().decode(value);
+  }
+  assert.ok(m, out);
+  await reader.cancel(); // closes our end of the pipe, like `head -1` exiting
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(m[1]) });
+  await conn.write(new TextEncoder().encode("(S'REGISTER'\np0\nS'p1'\np1\nI9201\ntp2\n."));
+  // The reply may or may not be written before the server stops; either way it closes.
+  await new Response(conn.readable).arrayBuffer();
+  const status = await child.status;
+  const stderr = await new Response(child.stderr).text();
+  assert.doesNotMatch(stderr, /ERROR|Uncaught|Broken pipe/);
+  assert.equal(status.code, 0, stderr);
+});

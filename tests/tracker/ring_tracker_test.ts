@@ -183,6 +183,34 @@ Deno.test("RingTracker drops a peer after two failed PING rounds and tells the s
   ]);
 });
 
+Deno.test("RingTracker keeps a peer whose PING failures are not consecutive (default: 2 in a row)", () => {
+  const tracker = new RingTracker(0);
+  const t = new Script(tracker);
+  ring(t, ["p1", "p2"]);
+  /** Runs the PING round due now; the peers on `failing` ports refuse the connection. */
+  const round = (failing: number[]) => {
+    const now = tracker.nextTimeout()!;
+    tracker.handleTimeout(now);
+    for (const c of t.connects()) {
+      if (failing.includes(c.port)) {
+        tracker.handleError(c.conn, now + 1);
+        continue;
+      }
+      t.open(c.conn, now + 1);
+      tracker.handleData(c.conn, vector("py2.p2.ping_ack_reply"), now + 1);
+    }
+    for (const c of t.connects()) t.delivered(c.conn, now + 2); // UPDATE_NBRs after a drop
+    t.take();
+    return tracker.peers.map((p) => `${p.handle}:${p.failures}`);
+  };
+  assert.deepEqual(round([9202]), ["p1:0", "p2:1"], "fails");
+  assert.deepEqual(round([]), ["p1:0", "p2:0"], "answers: the count starts again");
+  assert.deepEqual(round([9202]), ["p1:0", "p2:1"], "fails again, but not twice in a row");
+  assert.deepEqual(round([9202]), ["p1:0"], "a second failure in a row drops it");
+  const types = events(tracker).map((e) => e.type).filter((e) => e === "dropped");
+  assert.deepEqual(types, ["dropped"]);
+});
+
 Deno.test("RingTracker repairs the ring: the dead peer's successor learns its new neighbour", () => {
   const tracker = new RingTracker(0, { dropAfterFailures: 1, pingReplyTimeoutMs: 1000 });
   const t = new Script(tracker);

@@ -239,3 +239,58 @@ export function parseFloatLine(text: string): number | undefined {
   if (special[2].toLowerCase() === "nan") return NaN;
   return special[1] === "-" ? -Infinity : Infinity;
 }
+
+/** Python 2's `isspace` in the C locale: space, `\t`, `\n`, `\v`, `\f`, `\r`. */
+export function isPy2Space(byte: number): boolean {
+  return byte === 0x20 || (byte >= 0x09 && byte <= 0x0d);
+}
+
+/** `_PyLong_DigitValue`: 0–9, then letters of either case as 10–35; 37 for anything else. */
+function digitValue(byte: number): number {
+  if (byte >= 0x30 && byte <= 0x39) return byte - 0x30;
+  const lower = byte | 0x20;
+  if (lower >= 0x61 && lower <= 0x7a) return lower - 0x61 + 10;
+  return 37;
+}
+
+/** An integer literal as Python 2's `long()` accepted it, not yet converted. */
+export interface Py2IntLiteral {
+  /** True for a leading `-`. */
+  readonly negative: boolean;
+  /** 2, 8, 10 or 16. */
+  readonly base: number;
+  /** The digits, in that base, without prefix or suffix (at least one). */
+  readonly digits: string;
+}
+
+/**
+ * Python 2's `long(text, base)` for base 10 or 0 (`PyLong_FromString` of CPython 2.7): optional
+ * whitespace, an optional sign, optional whitespace again, then (base 0) a `0x`/`0o`/`0b` prefix
+ * or an old-style octal leading `0`, at least one digit, an optional `L`/`l`, optional
+ * whitespace, and nothing else (a NUL byte anywhere is an error, as `long()` checks). Returns
+ * `undefined` where Python 2 raises ValueError.
+ *
+ * It is also Python 2's `int(text)` with its `long(text)` fallback, as the INT opcode uses them:
+ * `int()` accepts the same text without the `L`, and gives the same value.
+ */
+export function parsePy2Long(text: Uint8Array, base0: boolean): Py2IntLiteral | undefined {
+  const n = text.length;
+  let i = 0;
+  while (i < n && isPy2Space(text[i])) i++;
+  const negative = text[i] === 0x2d;
+  if (negative || text[i] === 0x2b) i++;
+  while (i < n && isPy2Space(text[i])) i++;
+  let base = 10;
+  if (base0 && text[i] === 0x30) {
+    const letter = i + 1 < n ? text[i + 1] | 0x20 : 0;
+    base = letter === 0x78 ? 16 : letter === 0x62 ? 2 : 8; // 0x, 0b; 0o and a plain 0: octal
+    if (letter === 0x78 || letter === 0x6f || letter === 0x62) i += 2;
+  }
+  const start = i;
+  while (i < n && digitValue(text[i]) < base) i++;
+  if (i === start) return undefined;
+  const digits = latin1Decode(text.subarray(start, i));
+  if (i < n && (text[i] | 0x20) === 0x6c) i++; // L or l
+  while (i < n && isPy2Space(text[i])) i++;
+  return i === n ? { negative, base, digits } : undefined;
+}

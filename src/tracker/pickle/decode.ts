@@ -8,10 +8,19 @@
  * Streaming use: feed the bytes received so far; `truncated` means "read more", any other error
  * means the request is invalid; bytes after STOP are ignored (`consumed` says where it ended).
  *
- * Differences from Python's own loader, all on the strict side: text lines follow the spec's
- * grammar (INT/LONG decimal only, FLOAT as Python writes it plus `inf`/`nan`), text must be
- * well-formed UTF-8/UTF-16 (Python 3 also accepts lone surrogates), STOP needs exactly one item
- * and no open mark, PROTO may only come first, APPEND/SETITEM/ADDITEMS need a list/dict/set.
+ * Text-line opcodes are read by Python 2.7's rules (its pure-Python `pickle.py`, which the
+ * original programs use; spec §5.4), because the originals serve items by the number they read:
+ * INT is `I00`/`I01` → False/True, else `int(line)` with the `long(line)` fallback (surrounding
+ * whitespace and a sign allowed, leading zeros decimal, an `L` suffix allowed); LONG is
+ * `long(line, 0)` (`L010` is 8, `L0x1f` is 31); FLOAT is `float(line)` (surrounding whitespace
+ * allowed); PUT and GET use the line itself as the memo key, a string (`p0` and `g00` name
+ * different entries; BINPUT/BINGET use the decimal of their argument, LONG_BINPUT/LONG_BINGET of
+ * it read as a signed i32); STOP returns the top of the stack whatever lies below it.
+ *
+ * Differences from Python 2's loader, all on the strict side: nothing is imported or called; text
+ * must be well-formed UTF-8/UTF-16 (Python also accepts lone surrogates); STOP, PUT and DUP refuse
+ * a MARK on top (Python 2 keeps its mark object on the stack and would return, store or copy it);
+ * PROTO may only come first; APPEND/SETITEM/ADDITEMS need a list/dict/set; the limits.
  *
  * @module
  */
@@ -36,6 +45,8 @@ import {
   latin1Decode,
   latin1Encode,
   parseFloatLine,
+  parsePy2Long,
+  type Py2IntLiteral,
   rawUnicodeEscapeDecode,
 } from "./_text.ts";
 
@@ -73,7 +84,7 @@ export interface DecodePickleOptions {
    */
   maxStackHeight?: number;
   /**
-   * Distinct memo indexes (ceiling 2^24).
+   * Distinct memo keys (ceiling 2^24).
    *
    * @default 4096
    */
@@ -265,6 +276,8 @@ type Item = PyValue | typeof CODECS_ENCODE;
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** Python 2's `float()` strips C-locale whitespace on both sides. */
+const PY2_SPACE_RUNS = /^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g;
 const CODECS_MODULE = new TextEncoder().encode("_codecs");
 const CODECS_NAME = new TextEncoder().encode("encode");
 
@@ -303,7 +316,8 @@ class Decoder {
   #opName: OpName | undefined;
   #stack: Item[] = [];
   #marks: number[] = [];
-  #memo = new Map<number, Item>();
+  /** Keyed as Python 2's `pickle.py` keys it: by the PUT line, or the decimal of an index. */
+  #memo = new Map<string, Item>();
   #items = 0;
   #heights = new Map<object, number>();
   #keyTable: KeyInterner | undefined;
@@ -490,40 +504,46 @@ class Decoder {
     return this.#b.subarray(start, this.#lineEnd(maxLen, tooLong));
   }
 
-  /** Parses `-?[0-9]+` in bytes [start, end). */
-  #decimal(start: number, end: number): number | bigint {
-    const b = this.#b;
-    const negative = b[start] === 0x2d;
-    const first = negative ? start + 1 : start;
-    if (first >= end) this.#malformed("not a decimal integer");
-    let value = 0;
-    for (let i = first; i < end; i++) {
-      const d = b[i] - 0x30;
-      if (d < 0 || d > 9) this.#malformed("not a decimal integer");
-      value = value * 10 + d;
+  /**
+   * Reads an INT or LONG line (without its `\n`). Bytes that can be digits, prefix or suffix
+   * count toward `maxIntDigits` (plus 2 for `0x` and `L`) while the newline is sought, so an
+   * endless number fails with `limit` before its end arrives.
+   */
+  #intLine(): Uint8Array {
+    const b = this.#b, start = this.#pos, max = this.#o.maxIntDigits + 2;
+    const avail = Math.min(b.length, this.#cap);
+    let alnum = 0;
+    for (let i = start; i < avail; i++) {
+      const c = b[i];
+      if (c === 0x0a) {
+        this.#pos = i + 1;
+        return b.subarray(start, i);
+      }
+      if ((c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a)) {
+        if (++alnum > max) this.#limit("maxIntDigits");
+      }
     }
-    const digits = end - first;
-    if (digits > this.#o.maxIntDigits) this.#limit("maxIntDigits");
-    if (digits <= 15) return negative ? -value + 0 : value;
-    return normalizeInt(BigInt(latin1Decode(b.subarray(start, end))));
+    if (b.length >= this.#cap) this.#limit("maxInputBytes");
+    this.#truncated();
   }
 
-  /** Parses a PUT/GET line, `[0-9]{1,10}`, ending at `end`. */
-  #index(start: number, end: number): number {
-    const b = this.#b;
-    if (start === end) this.#malformed("not a memo index");
-    let value = 0;
-    for (let i = start; i < end; i++) {
-      const d = b[i] - 0x30;
-      if (d < 0 || d > 9) this.#malformed("not a memo index");
-      value = value * 10 + d;
+  /** Converts a parsed INT/LONG literal (see {@linkcode parsePy2Long}), or fails. */
+  #py2Long(literal: Py2IntLiteral | undefined, what: string): number | bigint {
+    if (literal === undefined) this.#malformed(`not an integer for Python 2's ${what}`);
+    const { negative, base, digits } = literal;
+    if (digits.length > this.#o.maxIntDigits) this.#limit("maxIntDigits");
+    if (base === 10 && digits.length <= 15) {
+      const value = Number(digits);
+      return negative ? -value + 0 : value;
     }
-    return this.#checkIndex(value);
+    const prefix = base === 16 ? "0x" : base === 8 ? "0o" : base === 2 ? "0b" : "";
+    const value = BigInt(prefix + digits);
+    return normalizeInt(negative ? -value : value);
   }
 
-  #checkIndex(index: number): number {
-    if (index >= 2 ** 31) this.#malformed(`memo index ${index} is 2^31 or more`);
-    return index;
+  /** A PUT/GET line as Python 2's memo key: the line itself (Latin-1), whatever it holds. */
+  #memoKey(): string {
+    return latin1Decode(this.#line(Infinity, () => this.#limit("maxInputBytes")));
   }
 
   #long(n: number): number | bigint {
@@ -573,17 +593,19 @@ class Decoder {
     return this.#stack.splice(this.#marks.pop()!);
   }
 
-  #memoPut(index: number): void {
+  #memoPut(key: string): void {
     const top = this.#top();
-    if (this.#memo.size >= this.#o.maxMemoEntries && !this.#memo.has(index)) {
+    if (this.#memo.size >= this.#o.maxMemoEntries && !this.#memo.has(key)) {
       this.#limit("maxMemoEntries");
     }
-    this.#memo.set(index, top);
+    this.#memo.set(key, top);
   }
 
-  #memoGet(index: number): void {
-    const value = this.#memo.get(index);
-    if (value === undefined) this.#malformed(`memo entry ${index} does not exist`);
+  #memoGet(key: string): void {
+    const value = this.#memo.get(key);
+    if (value === undefined) {
+      this.#malformed(`memo entry ${JSON.stringify(key).slice(0, 40)} does not exist`);
+    }
     this.#pushAgain(value);
   }
 
@@ -803,8 +825,6 @@ class Decoder {
   #loop(): PyValue {
     const o = this.#o;
     const stringTooLong = (): never => this.#limit("maxStringBytes");
-    const intTooLong = (): never => this.#limit("maxIntDigits");
-    const indexTooLong = (): never => this.#malformed("memo index is 2^31 or more");
     // Each round consumes at least one byte and pos never passes maxInputBytes: bounded.
     for (;;) {
       this.#op = this.#pos;
@@ -836,33 +856,29 @@ class Decoder {
           break; // frames are checked, then ignored
         }
         case Op.STOP: {
-          if (this.#marks.length > 0) this.#malformed("STOP with an open MARK");
-          if (this.#stack.length !== 1) {
-            this.#malformed(`STOP with ${this.#stack.length} items on the stack`);
-          }
-          const [value] = this.#values(this.#stack);
+          // Python 2's load_stop: `value = self.stack.pop()`, whatever lies below it.
+          const m = this.#marks, n = this.#stack.length;
+          if (m.length > 0 && m[m.length - 1] === n) this.#malformed("STOP on a MARK");
+          if (n === 0) this.#malformed("STOP on an empty stack");
+          const [value] = this.#values([this.#stack[n - 1]]);
           if (this.#aliased) this.#checkDepth(value); // otherwise the tracked heights are exact
           return value;
         }
 
         // Integers, floats, constants
         case Op.INT: {
-          const start = this.#pos, end = this.#lineEnd(o.maxIntDigits + 1, intTooLong);
-          const b = this.#b;
-          if (end - start === 2 && b[start] === 0x30 && (b[start + 1] & 0xfe) === 0x30) {
-            this.#push(b[start + 1] === 0x31); // I01 / I00: True / False
+          // load_int: '00\n' / '01\n' are False / True, else int(line), falling back to long(line)
+          const line = this.#intLine();
+          if (line.length === 2 && line[0] === 0x30 && (line[1] & 0xfe) === 0x30) {
+            this.#push(line[1] === 0x31);
           } else {
-            this.#push(this.#decimal(start, end));
+            this.#push(this.#py2Long(parsePy2Long(line, false), "int()"));
           }
           break;
         }
-        case Op.LONG: {
-          const start = this.#pos;
-          let end = this.#lineEnd(o.maxIntDigits + 2, intTooLong);
-          if (end > start && this.#b[end - 1] === 0x4c) end--; // the trailing L
-          this.#push(this.#decimal(start, end));
+        case Op.LONG: // load_long: long(line, 0)
+          this.#push(this.#py2Long(parsePy2Long(this.#intLine(), true), "long(line, 0)"));
           break;
-        }
         case Op.BININT:
           this.#push(this.#i32());
           break;
@@ -879,7 +895,10 @@ class Decoder {
           this.#push(this.#long(this.#i32()));
           break;
         case Op.FLOAT: {
-          const x = parseFloatLine(latin1Decode(this.#line(Infinity, stringTooLong)));
+          // load_float: float(line), which strips surrounding whitespace
+          const x = parseFloatLine(
+            latin1Decode(this.#line(Infinity, stringTooLong)).replace(PY2_SPACE_RUNS, ""),
+          );
           if (x === undefined) this.#malformed("not a float");
           this.#push(new PyFloat(x));
           break;
@@ -1033,25 +1052,25 @@ class Decoder {
           this.#pushAgain(this.#top());
           break;
         case Op.PUT:
-          this.#memoPut(this.#index(this.#pos, this.#lineEnd(10, indexTooLong)));
+          this.#memoPut(this.#memoKey());
           break;
-        case Op.BINPUT:
-          this.#memoPut(this.#u8());
+        case Op.BINPUT: // Python 2: memo[repr(ord(byte))]
+          this.#memoPut(String(this.#u8()));
           break;
-        case Op.LONG_BINPUT:
-          this.#memoPut(this.#checkIndex(this.#u32()));
+        case Op.LONG_BINPUT: // Python 2: memo[repr(i32)], signed
+          this.#memoPut(String(this.#i32()));
           break;
         case Op.MEMOIZE:
-          this.#memoPut(this.#memo.size);
+          this.#memoPut(String(this.#memo.size));
           break;
         case Op.GET:
-          this.#memoGet(this.#index(this.#pos, this.#lineEnd(10, indexTooLong)));
+          this.#memoGet(this.#memoKey());
           break;
         case Op.BINGET:
-          this.#memoGet(this.#u8());
+          this.#memoGet(String(this.#u8()));
           break;
         case Op.LONG_BINGET:
-          this.#memoGet(this.#checkIndex(this.#u32()));
+          this.#memoGet(String(this.#i32()));
           break;
         default:
           assert(false, `opcode ${info.name} has no handler`);
