@@ -162,16 +162,18 @@ export class LspClient implements AsyncIterable<Uint8Array> {
   }
 
   /**
-   * Queues one payload (at most 1000 bytes; copied). Never blocks.
+   * Queues one payload (copied). Never blocks. `null` sends an empty message as
+   * `"Payload":null`.
    *
    * @throws {LspConnectionError} When the connection is lost or closing.
-   * @throws {RangeError} When the payload is over 1000 bytes.
+   * @throws {LspPayloadTooLargeError} When the Data message would be over 1500 bytes (1068
+   * bytes always fit with small ConnIDs and SeqNums; nothing is sent).
    */
-  write(payload: Uint8Array): void {
+  write(payload: Uint8Array | null): void {
     if (this.#state !== "open") {
       throw new LspConnectionError("write", this.connId, this.#state);
     }
-    this.#core.write(this.connId, payload.slice(), performance.now());
+    this.#core.write(this.connId, payload, performance.now()); // the core copies it
     this.#driver.pump();
   }
 

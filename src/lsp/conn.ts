@@ -15,14 +15,16 @@
 
 import { assert } from "../util/assert.ts";
 import { checksum } from "./checksum.ts";
-import { LspConnectionError } from "./errors.ts";
+import { LspConnectionError, LspPayloadTooLargeError } from "./errors.ts";
 import { type LspParams, validateParams } from "./params.ts";
 import {
   ackMessage,
   connectMessage,
   dataMessage,
+  encodedLength,
   heartbeatMessage,
   type LspMessage,
+  MAX_DATAGRAM_BYTES,
   MAX_PAYLOAD_BYTES,
   MsgType,
 } from "./wire.ts";
@@ -45,6 +47,8 @@ export type Addr = string;
  * of `lost` (EpochLimit silent epochs; queued data discarded) or `closed` (a close() finished: all
  * written data acknowledged). A client that never connects yields one `connectFailed` instead.
  * A client whose connect attempt is abandoned by close yields `closed` with ConnID 0.
+ * A `message` whose Data carried `"Payload":null` has an empty `payload` and `payloadNull: true`
+ * (write `null` to send it back the same way, as the reference's echo does).
  *
  * @example Handling events
  * ```ts
@@ -60,7 +64,13 @@ export type Addr = string;
  */
 export type LspEvent =
   | { readonly type: "connected"; readonly connId: number; readonly addr: Addr }
-  | { readonly type: "message"; readonly connId: number; readonly payload: Uint8Array }
+  | {
+    readonly type: "message";
+    readonly connId: number;
+    readonly payload: Uint8Array;
+    /** Present (true) when the Data message said `"Payload":null`; `payload` is then empty. */
+    readonly payloadNull?: true;
+  }
   | { readonly type: "lost"; readonly connId: number }
   | { readonly type: "closed"; readonly connId: number }
   | { readonly type: "connectFailed"; readonly connId: 0 };
@@ -75,7 +85,7 @@ export type LspEvent =
  * - `noConnection`: no live connection for the source address (a non-Connect message).
  * - `wrongConnId`: the ConnID differs from the connection of the source address.
  * - `duplicateConnect`: a Connect from an address that already has a connection (§6.4).
- * - `refusedConnect`: a Connect while the server shuts down, or with an ISN out of range.
+ * - `refusedConnect`: a Connect while the server shuts down.
  * - `tableFull`: a Connect while the connection table is full.
  * - `notConnected`: a connecting client got something that is not an answer to its Connect.
  * - `negativeSize`, `shortPayload`, `badChecksum`: a Data message failing §5.
@@ -178,8 +188,9 @@ export function newLspStats(): LspStats {
 }
 
 /**
- * The largest ISN we use or accept (ours; the reference takes any non-negative int64). It keeps
- * every sequence number of a connection a safe integer.
+ * The largest ISN our client uses (the reference takes any non-negative int64). It keeps every
+ * sequence number of a connection a safe integer. Our server, like the reference's, accepts a
+ * Connect with any ISN the decoder gives (every safe integer, negative ones included).
  *
  * @example Room above the largest ISN
  * ```ts
@@ -296,8 +307,8 @@ function checkIsn(isn: number): void {
  * the unacked cap (`M`) allow it — on write() and on every Ack/CAck that frees room — and is
  * otherwise only retransmitted on ticks, per message, after 0, 1, 2, 4, … idle epochs capped at
  * B. Data within the receive window is Acked on arrival; earlier duplicates are re-Acked; later
- * ones are dropped unacknowledged. A tick with no Data sent since the previous one sends a
- * heartbeat; EpochLimit ticks without hearing from the peer lose the connection.
+ * ones are dropped unacknowledged. A tick that retransmits, or that follows an epoch without new
+ * Data, sends a heartbeat; EpochLimit ticks without hearing from the peer lose the connection.
  *
  * @example A server-side connection receiving "hi"
  * ```ts
@@ -335,11 +346,12 @@ export class Conn {
 
   // Receiver (§10).
   #expected: number; // smallest SeqNum not yet received
-  readonly #pending = new Map<number, Uint8Array>(); // received ahead of #expected, < ω entries
+  // Received ahead of #expected, < ω entries; null for a Data whose payload was the JSON null.
+  readonly #pending = new Map<number, Uint8Array | null>();
 
   // Epochs (§11).
   #silentEpochs = 0;
-  #sentDataThisEpoch = false;
+  #sentNewDataThisEpoch = false;
   #answeredConnectThisEpoch = false;
 
   // Outputs.
@@ -406,7 +418,9 @@ export class Conn {
    * @param params The LSP parameters (validated).
    * @param client The client's source address.
    * @param connId The ConnID given to this connection, a positive safe integer.
-   * @param isn The ISN from the client's Connect, an integer in 0..{@linkcode MAX_ISN}.
+   * @param isn The ISN from the client's Connect: any safe integer, like the reference (with a
+   * negative ISN the streams start at `isn + 1 ≤ 0`, and an Ack of Data 0 looks like a heartbeat;
+   * it is taken as that Ack while Data 0 is in flight).
    * @param options Counters, duplicate-Connect answers.
    * @returns The connection.
    * @throws {RangeError} On a bad ConnID, ISN or parameters.
@@ -426,7 +440,9 @@ export class Conn {
     isn: number,
     options: ConnOptions = {},
   ): Conn {
-    checkIsn(isn);
+    if (!Number.isSafeInteger(isn)) {
+      throw new RangeError(`Cannot create connection: ISN ${isn} is not a safe integer`);
+    }
     if (!Number.isSafeInteger(connId) || connId < 1) {
       throw new RangeError(`Cannot create connection: ConnID ${connId} is not a positive integer`);
     }
@@ -589,8 +605,9 @@ export class Conn {
   /**
    * Runs one epoch (§11): liveness first (EpochLimit silent ticks lose the connection, or fail
    * the connect attempt), then the Connect retry (client still connecting: resent every tick, no
-   * backoff), else the due retransmissions in SeqNum order and a heartbeat if no Data went out
-   * since the previous tick.
+   * backoff), else the due retransmissions in SeqNum order, then a heartbeat if this tick
+   * retransmitted anything (the reference sends one beside each retransmission) or if no Data
+   * went out since the previous tick (the handout's rule).
    *
    * @example Losing a silent connection with EpochLimit 2
    * ```ts
@@ -623,21 +640,22 @@ export class Conn {
     }
     this.#answeredConnectThisEpoch = false;
     const cap = this.params.maxBackOffInterval;
+    let retransmitted = false;
     for (const entry of this.#inflight.values()) { // insertion order = ascending SeqNum
       entry.idle++;
       if (entry.idle > entry.backoff) {
         this.#send(entry.msg);
         this.#stats.dataRetransmitted++;
-        this.#sentDataThisEpoch = true;
+        retransmitted = true;
         entry.idle = 0;
         entry.backoff = Math.min(entry.backoff === 0 ? 1 : 2 * entry.backoff, cap);
       }
     }
-    if (!this.#sentDataThisEpoch) {
+    if (retransmitted || !this.#sentNewDataThisEpoch) {
       this.#send(heartbeatMessage(this.#connId));
       this.#stats.heartbeatsSent++;
     }
-    this.#sentDataThisEpoch = false;
+    this.#sentNewDataThisEpoch = false;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -647,9 +665,13 @@ export class Conn {
    * Queues one message (copied) and sends it at once if the window and the unacked cap allow.
    * Never blocks: the send queue is unbounded.
    *
-   * @param payload The message, at most {@linkcode MAX_PAYLOAD_BYTES} bytes; may be empty.
-   * @throws {TypeError} When `payload` is not a Uint8Array.
-   * @throws {RangeError} When `payload` is longer than 1000 bytes.
+   * @param payload The message; may be empty. `null` sends an empty message as
+   * `"Payload":null`. Its Data message, with this connection's ConnID, the next SeqNum and its
+   * Checksum, must fit in {@linkcode MAX_DATAGRAM_BYTES} (1068 bytes always do with small
+   * numbers; never more than {@linkcode MAX_PAYLOAD_BYTES}).
+   * @throws {TypeError} When `payload` is neither a Uint8Array nor `null`.
+   * @throws {LspPayloadTooLargeError} When the Data message would be over 1500 bytes (nothing
+   * is queued and no SeqNum is used).
    * @throws {LspConnectionError} When the connection is connecting, closing, closed or lost.
    *
    * @example Writing on an open connection
@@ -662,14 +684,12 @@ export class Conn {
    * console.assert(conn.pollTransmit()?.seqNum === 101);
    * ```
    */
-  write(payload: Uint8Array): void {
-    if (!(payload instanceof Uint8Array)) {
-      throw new TypeError("Cannot write: the payload is not a Uint8Array");
+  write(payload: Uint8Array | null): void {
+    if (payload !== null && !(payload instanceof Uint8Array)) {
+      throw new TypeError("Cannot write: the payload is neither a Uint8Array nor null");
     }
-    if (payload.length > MAX_PAYLOAD_BYTES) {
-      throw new RangeError(
-        `Cannot write: the payload has ${payload.length} bytes, more than ${MAX_PAYLOAD_BYTES}`,
-      );
+    if (payload !== null && payload.length > MAX_PAYLOAD_BYTES) { // fits in no Data message
+      this.#refuseTooLarge(dataMessage(this.#connId, this.#nextSeq, payload));
     }
     if (this.#state !== "open") {
       throw new LspConnectionError("write", this.#connId, this.#refusal());
@@ -677,7 +697,10 @@ export class Conn {
     if (this.#nextSeq >= Number.MAX_SAFE_INTEGER) {
       throw new RangeError("Cannot write: the sequence numbers are exhausted");
     }
-    this.#queue.push(dataMessage(this.#connId, this.#nextSeq++, payload.slice()));
+    const msg = dataMessage(this.#connId, this.#nextSeq, payload);
+    if (encodedLength(msg) > MAX_DATAGRAM_BYTES) this.#refuseTooLarge(msg);
+    this.#nextSeq++;
+    this.#queue.push(payload === null ? msg : { ...msg, payload: payload.slice() });
     this.#pump();
   }
 
@@ -723,6 +746,10 @@ export class Conn {
     return state === "failed" ? "lost" : state;
   }
 
+  #refuseTooLarge(msg: LspMessage): never {
+    throw new LspPayloadTooLargeError(msg.size, encodedLength(msg), MAX_DATAGRAM_BYTES);
+  }
+
   #send(msg: LspMessage): void {
     this.#transmits.push(msg);
   }
@@ -744,11 +771,17 @@ export class Conn {
 
   /**
    * Applies §5 steps 3–6: negative Size and short payloads are dropped, long payloads truncated
-   * to Size, and the checksum verified over what remains. Returns the payload or `undefined`.
+   * to Size, and the checksum verified over what remains. Returns the payload (`null` for a valid
+   * Data whose payload was the JSON `null`, which is then empty) or `undefined`.
    */
-  #acceptData(msg: LspMessage, count: boolean): Uint8Array | undefined {
+  #acceptData(msg: LspMessage, count: boolean): Uint8Array | null | undefined {
     if (msg.size < 0) {
       if (count) this.#stats.dropped.negativeSize++;
+      return undefined;
+    }
+    if (msg.payload === null && msg.size === 0) {
+      if (checksum(msg.connId, msg.seqNum, 0, EMPTY) === msg.checksum) return null;
+      if (count) this.#stats.dropped.badChecksum++;
       return undefined;
     }
     const bytes = msg.payload ?? EMPTY;
@@ -792,15 +825,25 @@ export class Conn {
       this.#pending.delete(this.#expected);
       this.#expected++;
       if (this.#state === "open") {
-        this.#events.push({ type: "message", connId: this.#connId, payload: p });
+        this.#events.push(
+          p === null
+            ? {
+              type: "message",
+              connId: this.#connId,
+              payload: new Uint8Array(0),
+              payloadNull: true,
+            }
+            : { type: "message", connId: this.#connId, payload: p },
+        );
         this.#stats.messagesDelivered++;
       }
     }
   }
 
   #onAck(sn: number): void {
-    if (sn === 0) return; // heartbeat
-    if (!this.#inflight.delete(sn)) return; // not outstanding: ignored (still proof of life)
+    // Not outstanding (a heartbeat, unless Data 0 is in flight after a negative ISN): ignored,
+    // still proof of life.
+    if (!this.#inflight.delete(sn)) return;
     this.#afterAck();
   }
 
@@ -830,7 +873,7 @@ export class Conn {
       this.#inflight.set(m.seqNum, { msg: m, backoff: 0, idle: 0 });
       this.#send(m);
       this.#stats.dataSent++;
-      this.#sentDataThisEpoch = true;
+      this.#sentNewDataThisEpoch = true;
     }
   }
 

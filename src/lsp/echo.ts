@@ -34,7 +34,8 @@ export async function echoLoop(server: LspServer, hooks: EchoHooks = {}): Promis
       continue;
     }
     try {
-      server.write(item.connId, item.payload);
+      // A `"Payload":null` goes back as null, like the reference's echo.
+      server.write(item.connId, item.payloadNull ? null : item.payload);
       hooks.onEcho?.(item.connId, item.payload);
     } catch (err) {
       hooks.onWriteFailed?.(item.connId, err as Error);

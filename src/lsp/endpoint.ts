@@ -21,10 +21,9 @@ import {
   type ConnState,
   type LspEvent,
   type LspStats,
-  MAX_ISN,
   newLspStats,
 } from "./conn.ts";
-import { LspConnectionError } from "./errors.ts";
+import { LspConnectionError, LspPayloadTooLargeError } from "./errors.ts";
 import { type LspParams, lspParams } from "./params.ts";
 import {
   decodeMessage,
@@ -32,6 +31,7 @@ import {
   MAX_DATAGRAM_BYTES,
   MAX_PAYLOAD_BYTES,
   MsgType,
+  shortestDataMessageLength,
 } from "./wire.ts";
 
 export type { Addr, LspEvent, LspStats };
@@ -145,8 +145,8 @@ const RANDOM_CONN_ID_MAX = 2 ** 31 - 1;
 /**
  * An LSP client or server as a sans-I/O state machine implementing {@linkcode DatagramCore}.
  *
- * Server: every Connect from a new source address (ISN 0..2^52, table not full, not shutting
- * down) creates a connection, answered once with `Ack(connId, isn)` to that address; a Connect
+ * Server: every Connect from a new source address (any ISN, negative included, like the
+ * reference; table not full; not shutting down) creates a connection, answered once with `Ack(connId, isn)` to that address; a Connect
  * from an address that has a connection is ignored. Other messages must come from a connected
  * address with its ConnID; everything else is dropped and counted. Client: sends Connect(isn) at
  * construction and on every epoch until an `Ack(id, isn)`, a heartbeat `Ack(id, 0)`, a valid
@@ -354,7 +354,7 @@ export class LspEndpoint implements DatagramCore<LspEvent> {
       stats.dropped.noConnection++;
       return;
     }
-    if (this.#shuttingDown || msg.seqNum < 0 || msg.seqNum > MAX_ISN) {
+    if (this.#shuttingDown) {
       stats.dropped.refusedConnect++;
       return;
     }
@@ -418,31 +418,35 @@ export class LspEndpoint implements DatagramCore<LspEvent> {
    * cap allow. Never blocks.
    *
    * @param connId The connection.
-   * @param payload The message (copied), at most 1000 bytes; may be empty.
+   * @param payload The message (copied); may be empty; `null` sends an empty message as
+   * `"Payload":null`. Its Data message (with the connection's ConnID, the next SeqNum and the
+   * Checksum) must fit in 1500 bytes: 1068 bytes always do with small numbers, more than
+   * {@linkcode MAX_PAYLOAD_BYTES} never do.
    * @param now The current time in milliseconds.
-   * @throws {TypeError} When `payload` is not a Uint8Array or `now` not a number.
-   * @throws {RangeError} When `payload` is longer than 1000 bytes.
+   * @throws {TypeError} When `payload` is neither a Uint8Array nor `null`, or `now` not a number.
+   * @throws {LspPayloadTooLargeError} When the Data message would be over 1500 bytes (checked
+   * before the connection when the payload is over {@linkcode MAX_PAYLOAD_BYTES}).
    * @throws {LspConnectionError} When the connection is unknown, closing, closed or lost.
    *
-   * @example Refusing an oversized payload
+   * @example Refusing a payload that fits in no datagram
    * ```ts
    * import { LspEndpoint } from "./endpoint.ts";
+   * import { LspPayloadTooLargeError } from "./errors.ts";
    * import { Prng } from "../util/prng.ts";
    * const server = LspEndpoint.server({}, Prng.seeded(1));
    * let threw = false;
-   * try { server.write(1, new Uint8Array(1001), 0); } catch (e) { threw = e instanceof RangeError; }
+   * try { server.write(1, new Uint8Array(1072), 0); } catch (e) { threw = e instanceof LspPayloadTooLargeError; }
    * console.assert(threw);
    * ```
    */
-  write(connId: number, payload: Uint8Array, now: number): void {
+  write(connId: number, payload: Uint8Array | null, now: number): void {
     this.#advance(now);
-    if (!(payload instanceof Uint8Array)) {
-      throw new TypeError("Cannot write: the payload is not a Uint8Array");
+    if (payload !== null && !(payload instanceof Uint8Array)) {
+      throw new TypeError("Cannot write: the payload is neither a Uint8Array nor null");
     }
-    if (payload.length > MAX_PAYLOAD_BYTES) {
-      throw new RangeError(
-        `Cannot write: the payload has ${payload.length} bytes, more than ${MAX_PAYLOAD_BYTES}`,
-      );
+    if (payload !== null && payload.length > MAX_PAYLOAD_BYTES) {
+      const n = payload.length;
+      throw new LspPayloadTooLargeError(n, shortestDataMessageLength(n), MAX_DATAGRAM_BYTES);
     }
     const conn = this.#connFor("write", connId);
     conn.write(payload);

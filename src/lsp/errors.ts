@@ -1,7 +1,8 @@
 /**
  * The one error an LSP core throws for a condition callers are expected to catch: a command
  * (`write`, `close`) aimed at a connection that cannot take it. Local misuse of other kinds
- * throws `TypeError` / `RangeError` (a payload over 1000 bytes is a `RangeError`).
+ * throws `TypeError` / `RangeError`; a payload too large for one datagram is the `RangeError`
+ * subclass {@linkcode LspPayloadTooLargeError}.
  *
  * @module
  */
@@ -77,5 +78,44 @@ export class LspConnectError extends Error {
   constructor(hostport: string, epochLimit: number) {
     super(`Cannot connect to ${hostport}: no answer within ${epochLimit} epochs`);
     this.hostport = hostport;
+  }
+}
+
+/**
+ * `write()` refused a payload because its Data message, encoded with the ConnID, SeqNum and
+ * Checksum it would carry, is longer than the 1500 bytes a datagram may hold (the reference's
+ * read buffer). A `RangeError`: local misuse, nothing was queued and no SeqNum was used.
+ *
+ * @example Catching it
+ * ```ts
+ * import { LspPayloadTooLargeError } from "./errors.ts";
+ * const err = new LspPayloadTooLargeError(1072, 1502, 1500);
+ * console.assert(err instanceof RangeError && err.payloadBytes === 1072);
+ * console.assert(err.message ===
+ *   "Cannot write: the payload has 1072 bytes; its Data message would take 1502 bytes, more than the 1500 of a datagram");
+ * ```
+ */
+export class LspPayloadTooLargeError extends RangeError {
+  override name = "LspPayloadTooLargeError";
+  /** The refused payload's length. */
+  readonly payloadBytes: number;
+  /** The length its Data message would have had (a lower bound when it can never fit). */
+  readonly datagramBytes: number;
+  /** The datagram limit, 1500. */
+  readonly limit: number;
+
+  /**
+   * @param payloadBytes The payload's length.
+   * @param datagramBytes The encoded Data message's length.
+   * @param limit The datagram limit.
+   */
+  constructor(payloadBytes: number, datagramBytes: number, limit: number) {
+    super(
+      `Cannot write: the payload has ${payloadBytes} bytes; its Data message would take ` +
+        `${datagramBytes} bytes, more than the ${limit} of a datagram`,
+    );
+    this.payloadBytes = payloadBytes;
+    this.datagramBytes = datagramBytes;
+    this.limit = limit;
   }
 }

@@ -25,10 +25,16 @@ export { connect, type ConnectOptions, LspClient } from "./client.ts";
 export { listen, type ListenOptions, LspServer, type LspServerMessage } from "./server.ts";
 export { type LspClientOptions, LspEndpoint, type LspServerOptions } from "./endpoint.ts";
 export { type LspEvent, type LspStats } from "./conn.ts";
-export { LspConnectError, LspConnectionError, type LspConnectionErrorReason } from "./errors.ts";
+export {
+  LspConnectError,
+  LspConnectionError,
+  type LspConnectionErrorReason,
+  LspPayloadTooLargeError,
+} from "./errors.ts";
 export { defaultParams, type LspParams, lspParams } from "./params.ts";
 export {
   decodeMessage,
+  encodedLength,
   encodeMessage,
   type LspMessage,
   MAX_DATAGRAM_BYTES,

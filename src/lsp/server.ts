@@ -35,6 +35,11 @@ export interface ListenOptions {
 export interface LspServerMessage {
   connId: number;
   payload: Uint8Array;
+  /**
+   * Present (true) when the Data message said `"Payload":null` (`payload` is then empty): write
+   * `null` to echo it the same way, as the reference does.
+   */
+  payloadNull?: true;
 }
 
 /**
@@ -129,17 +134,19 @@ export class LspServer implements AsyncIterable<LspServerMessage | LspConnection
   }
 
   /**
-   * Queues a payload (at most 1000 bytes; copied) to a client. Never blocks.
+   * Queues a payload (copied) to a client. Never blocks. `null` sends an empty message as
+   * `"Payload":null`.
    *
    * @throws {LspConnectionError} Unknown, lost or closed connection, or the server is closing.
-   * @throws {RangeError} Payload over 1000 bytes.
+   * @throws {LspPayloadTooLargeError} When the Data message would be over 1500 bytes (1068
+   * bytes always fit with small ConnIDs and SeqNums).
    */
-  write(connId: number, payload: Uint8Array): void {
+  write(connId: number, payload: Uint8Array | null): void {
     if (this.#closing || this.#driver.closed) {
       throw new LspConnectionError("write", connId, "closing");
     }
     if (this.#closedLocally.has(connId)) throw new LspConnectionError("write", connId, "closed");
-    this.#core.write(connId, payload.slice(), performance.now());
+    this.#core.write(connId, payload, performance.now()); // the core copies it
     this.#driver.pump();
   }
 
@@ -215,7 +222,11 @@ export class LspServer implements AsyncIterable<LspServerMessage | LspConnection
       switch (e.type) {
         case "message":
           if (!this.#closedLocally.has(e.connId) && !this.#closing) {
-            this.#reads.push({ value: { connId: e.connId, payload: e.payload } });
+            this.#reads.push({
+              value: e.payloadNull
+                ? { connId: e.connId, payload: e.payload, payloadNull: true }
+                : { connId: e.connId, payload: e.payload },
+            });
           }
           break;
         case "lost":

@@ -81,20 +81,26 @@ export interface LspMessage {
 }
 
 /**
- * Largest application payload we send: a 1000-byte payload encodes to at most 1442 bytes with
- * any safe-integer ConnID and SeqNum, below the reference's 1500-byte datagram limit.
+ * Largest payload any Data message can carry within {@linkcode MAX_DATAGRAM_BYTES}: 1071 bytes,
+ * reached only with one-digit ConnID, SeqNum and Checksum. Whether a payload up to this size
+ * fits depends on those fields, as it does for the reference, which exchanges any payload whose
+ * Data message fits in its 1500-byte datagram: 1068 bytes always fit with small numbers (any
+ * Checksum), 1044 bytes fit with any safe-integer ConnID and SeqNum. {@linkcode encodedLength}
+ * gives the exact size of a message; `write()` refuses a payload whose Data message, with its
+ * real ConnID, SeqNum and Checksum, is longer than 1500 bytes.
  *
- * @example Checking a payload
+ * @example A payload over this never fits
  * ```ts
- * import { MAX_PAYLOAD_BYTES } from "./wire.ts";
- * console.assert(new Uint8Array(1000).length <= MAX_PAYLOAD_BYTES);
+ * import { dataMessage, encodedLength, MAX_DATAGRAM_BYTES, MAX_PAYLOAD_BYTES } from "./wire.ts";
+ * const m = dataMessage(1, 1, new Uint8Array(MAX_PAYLOAD_BYTES + 1));
+ * console.assert(encodedLength(m) > MAX_DATAGRAM_BYTES);
  * ```
  */
-export const MAX_PAYLOAD_BYTES = 1000;
+export const MAX_PAYLOAD_BYTES = 1071;
 
 /**
  * Largest datagram we send or accept. The reference reads into a 1500-byte buffer and crashes on
- * anything longer.
+ * anything longer; our receivers read into 64 KiB and drop anything longer than this.
  *
  * @example Checking a datagram
  * ```ts
@@ -106,6 +112,8 @@ export const MAX_DATAGRAM_BYTES = 1500;
 
 // ---------------------------------------------------------------------------------------------
 // Constructors
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * Builds a Connect carrying the client's initial sequence number.
@@ -126,11 +134,12 @@ export function connectMessage(isn: number): LspMessage {
 
 /**
  * Builds a Data message: `size` is the payload length and `checksum` is computed (§4).
- * The payload is not copied.
+ * The payload is not copied. A `null` payload is an empty one sent as `"Payload":null`, as the
+ * reference echoes a Data message that came with a `null` payload.
  *
  * @param connId The connection id.
  * @param seqNum The message's sequence number.
- * @param payload The payload bytes.
+ * @param payload The payload bytes, or `null` (empty, written as `null`).
  * @returns The Data message.
  *
  * @example "hello" as the first message of ISN 100
@@ -140,13 +149,18 @@ export function connectMessage(isn: number): LspMessage {
  * console.assert(m.size === 5 && m.checksum === 11601);
  * ```
  */
-export function dataMessage(connId: number, seqNum: number, payload: Uint8Array): LspMessage {
+export function dataMessage(
+  connId: number,
+  seqNum: number,
+  payload: Uint8Array | null,
+): LspMessage {
+  const size = payload === null ? 0 : payload.length;
   return {
     type: MsgType.Data,
     connId,
     seqNum,
-    size: payload.length,
-    checksum: checksum(connId, seqNum, payload.length, payload),
+    size,
+    checksum: checksum(connId, seqNum, size, payload ?? EMPTY),
     payload,
   };
 }
@@ -325,8 +339,8 @@ function checkInteger(name: string, value: unknown): void {
 
 /**
  * Encodes a message in the canonical form, byte for byte what the Go reference writes.
- * The output is ASCII; with a payload of at most {@linkcode MAX_PAYLOAD_BYTES} it is at most
- * {@linkcode MAX_DATAGRAM_BYTES} long.
+ * The output is ASCII and {@linkcode encodedLength} bytes long; the encoder itself sets no
+ * size limit (senders check it against {@linkcode MAX_DATAGRAM_BYTES}).
  *
  * @param msg The message to encode.
  * @returns The datagram bytes.
@@ -373,6 +387,45 @@ export function encodeMessage(msg: LspMessage): Uint8Array {
     out[o++] = 0x7d; // }
   }
   return out;
+}
+
+/**
+ * The exact length of {@linkcode encodeMessage}'s output for a message with valid fields, computed
+ * without encoding it: what a sender checks against {@linkcode MAX_DATAGRAM_BYTES}.
+ *
+ * @param msg The message (fields as {@linkcode encodeMessage} accepts them).
+ * @returns The datagram's length in bytes.
+ *
+ * @example The spec's Data example is 81 bytes
+ * ```ts
+ * import { dataMessage, encodedLength, encodeMessage } from "./wire.ts";
+ * const m = dataMessage(1, 101, new TextEncoder().encode("hello"));
+ * console.assert(encodedLength(m) === encodeMessage(m).length && encodedLength(m) === 81);
+ * ```
+ */
+export function encodedLength(msg: LspMessage): number {
+  const { type, connId, seqNum, size, checksum: sum, payload } = msg;
+  // {"Type":,"ConnID":,"SeqNum":,"Size":,"Checksum":,"Payload":} is 60 bytes around the values.
+  return 60 + `${type}`.length + `${connId}`.length + `${seqNum}`.length + `${size}`.length +
+    `${sum}`.length + (payload === null ? 4 : base64Length(payload.length) + 2);
+}
+
+/**
+ * The length of the shortest Data message that can carry a payload of `payloadBytes` bytes (one-
+ * digit ConnID, SeqNum and Checksum): no Data message with that payload is shorter.
+ *
+ * @param payloadBytes The payload's length.
+ * @returns The shortest encoded length in bytes.
+ *
+ * @example The largest payload that can ever fit
+ * ```ts
+ * import { MAX_DATAGRAM_BYTES, MAX_PAYLOAD_BYTES, shortestDataMessageLength } from "./wire.ts";
+ * console.assert(shortestDataMessageLength(MAX_PAYLOAD_BYTES) <= MAX_DATAGRAM_BYTES);
+ * console.assert(shortestDataMessageLength(MAX_PAYLOAD_BYTES + 1) > MAX_DATAGRAM_BYTES);
+ * ```
+ */
+export function shortestDataMessageLength(payloadBytes: number): number {
+  return 60 + 1 + 1 + 1 + `${payloadBytes}`.length + 1 + base64Length(payloadBytes) + 2;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -224,6 +224,30 @@ Deno.test("bitclone lsp client gets 300 tokens back in order at 20% loss on both
   }
 });
 
+Deno.test("bitclone lsp client and server echo tokens of 1001..1068 bytes; an oversized token exits 1, never skipped", async () => {
+  // Issue 9: payloads are refused only when their Data message would not fit in the reference's
+  // 1500-byte datagram (about 1,068 bytes with small numbers), and a refused token is reported.
+  const { server, port } = await startServer(["-port", "{port}", ...FAST]);
+  try {
+    const big = (n: number, c: string) => c.repeat(n);
+    const tokens = [1001, 1024, 1044, 1050, 1067, 1068].map((n, i) => big(n, "abcdef"[i]));
+    const r = await runClient(["-port", String(port), ...FAST, "--isn", "5"], tokens);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, expectedClientStdout(`localhost:${port}`, tokens));
+    // A token too large for any datagram: reported on stderr, nothing after it is sent, the echoes
+    // before it are printed, and the exit status is 1.
+    const refused = ["first", big(1068, "x"), big(1100, "y"), "never"];
+    const bad = await runClient(["-port", String(port), ...FAST], refused);
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.equal(bad.stdout, expectedClientStdout(`localhost:${port}`, refused.slice(0, 2)));
+    assert.match(bad.stderr, /token 3 not sent.*1100 bytes.*more than the 1500/);
+    assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);
+  } finally {
+    await stopServer(server, port);
+  }
+  assert.doesNotMatch(server.stdout, /failed to write/);
+});
+
 Deno.test("bitclone lsp server -maxconns bounds the connection table", async () => {
   // Two silent raw clients fill a table of 2 for 600 epochs; a third client cannot connect.
   const { server, port } = await startServer([

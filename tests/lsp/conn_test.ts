@@ -1,15 +1,18 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { Conn, type LspEvent, newLspStats } from "../../src/lsp/conn.ts";
-import { LspConnectionError } from "../../src/lsp/errors.ts";
+import { Conn, type LspEvent, MAX_ISN, newLspStats } from "../../src/lsp/conn.ts";
+import { LspConnectionError, LspPayloadTooLargeError } from "../../src/lsp/errors.ts";
 import { type LspParams, lspParams } from "../../src/lsp/params.ts";
 import {
   ackMessage,
   cackMessage,
   connectMessage,
   dataMessage,
+  encodeMessage,
   heartbeatMessage,
   type LspMessage,
+  MAX_DATAGRAM_BYTES,
+  MAX_PAYLOAD_BYTES,
   MsgType,
 } from "../../src/lsp/wire.ts";
 
@@ -294,12 +297,79 @@ Deno.test("Conn.handleMessage() ignores Acks of numbers that are not outstanding
   assert.equal(conn.queuedCount, 1);
 });
 
-Deno.test("Conn.write() throws RangeError over 1000 bytes and TypeError on a non-Uint8Array", () => {
+Deno.test("Conn.write() throws LspPayloadTooLargeError over 1071 bytes and TypeError on a non-Uint8Array", () => {
   const conn = server(P(5, 500, 1, 0, 1));
-  conn.write(new Uint8Array(1000));
-  assert.throws(() => conn.write(new Uint8Array(1001)), RangeError);
+  conn.write(new Uint8Array(1068));
+  assert.throws(
+    () => conn.write(new Uint8Array(MAX_PAYLOAD_BYTES + 1)),
+    (e) => e instanceof LspPayloadTooLargeError && e instanceof RangeError,
+  );
   assert.throws(() => conn.write("x" as unknown as Uint8Array), TypeError);
   assert.equal(conn.pendingCount, 1);
+});
+
+/**
+ * The oracle: the largest payload of `fill` bytes whose Data message, as {@linkcode encodeMessage}
+ * writes it with this ConnID and SeqNum, fits in 1500 bytes.
+ */
+function largestFitting(connId: number, seqNum: number, fill: number): number {
+  for (let n = 1100; n >= 0; n--) {
+    const m = dataMessage(connId, seqNum, new Uint8Array(n).fill(fill));
+    if (encodeMessage(m).length <= MAX_DATAGRAM_BYTES) return n;
+  }
+  throw new Error("nothing fits");
+}
+
+Deno.test("Conn.write() takes the largest payload whose Data message fits in 1500 bytes, refuses one byte more", () => {
+  // (ConnID, ISN, fill byte): small numbers, a checksum with few digits, huge numbers.
+  const cases: [number, number, number, number][] = [
+    [1, 0, 0x00, 1068], // checksum 64465: five digits
+    [1, 0, 0x41, 1068],
+    [1, 0, 0x0a, 1071], // checksum 202: three digits leave room for one more base64 quantum
+    [42, 1000, 0x7a, 1065],
+    [2 ** 31 - 1, 2 ** 31, 0x30, 1056],
+    [Number.MAX_SAFE_INTEGER, MAX_ISN, 0xff, 1047],
+  ];
+  for (const [connId, isn, fill, expected] of cases) {
+    const max = largestFitting(connId, isn + 1, fill);
+    assert.equal(max, expected, `ConnID ${connId}, ISN ${isn}, fill ${fill}`);
+    const conn = server(P(5, 500, 1, 0, 1), isn, connId);
+    const refused = (n: number) => {
+      try {
+        conn.write(new Uint8Array(n).fill(fill));
+      } catch (e) {
+        assert.ok(e instanceof LspPayloadTooLargeError, String(e));
+        assert.equal(e.payloadBytes, n);
+        assert.ok(e.datagramBytes > MAX_DATAGRAM_BYTES);
+        assert.match(e.message, new RegExp(`${n} bytes.*more than the 1500`));
+        return true;
+      }
+      return false;
+    };
+    assert.ok(refused(max + 1), `${max + 1} bytes accepted`);
+    assert.equal(conn.nextSeqNum, isn + 1, "a refused write used a SeqNum");
+    assert.equal(conn.pendingCount, 0);
+    assert.ok(!refused(max), `${max} bytes refused`);
+    const [m] = sentMessages(conn);
+    assert.equal(m.seqNum, isn + 1);
+    assert.equal(m.size, max);
+    assert.ok(encodeMessage(m).length <= MAX_DATAGRAM_BYTES);
+    assert.ok(encodeMessage(m).length > MAX_DATAGRAM_BYTES - 4); // the edge, not far from it
+  }
+});
+
+Deno.test("Conn.write() checks the size with the SeqNum the message gets, not the first one", () => {
+  // ISN 8: Data 9 has a one-digit SeqNum, Data 10 two digits; a 1071-byte payload of 0x0a fits
+  // only while the SeqNum and the checksum are short.
+  const conn = server(P(5, 500, 5, 0, 5), 8);
+  const fill = 0x0a;
+  const n = largestFitting(1, 9, fill);
+  assert.equal(n, 1071);
+  assert.equal(largestFitting(1, 10, fill), 1068);
+  conn.write(new Uint8Array(n).fill(fill)); // Data 9
+  assert.throws(() => conn.write(new Uint8Array(n).fill(fill)), LspPayloadTooLargeError);
+  conn.write(new Uint8Array(1068).fill(fill)); // Data 10
+  assert.deepEqual(sent(conn), ["Data 9", "Data 10"]);
 });
 
 Deno.test("Conn.write() copies the payload", () => {
@@ -318,6 +388,50 @@ Deno.test("Conn.write() accepts an empty payload and sends it as an empty string
   const [m] = sentMessages(conn);
   assert.deepEqual(m.payload, new Uint8Array(0));
   assert.equal(m.size, 0);
+});
+
+Deno.test("Conn delivers a Data with a null payload flagged as null, and write(null) sends one", () => {
+  const stats = newLspStats();
+  const conn = Conn.server(P(5, 500, 2, 0, 2), PEER, 1, 20, { stats });
+  sent(conn);
+  events(conn);
+  const nullData: LspMessage = { ...dataMessage(1, 21, new Uint8Array(0)), payload: null };
+  conn.handleMessage(dataMessage(1, 22, new Uint8Array(0))); // "" ahead of it: buffered
+  conn.handleMessage(nullData);
+  assert.deepEqual(sent(conn), ["Ack 22", "Ack 21"]);
+  assert.deepEqual(events(conn), [
+    { type: "message", connId: 1, payload: new Uint8Array(0), payloadNull: true },
+    { type: "message", connId: 1, payload: new Uint8Array(0) },
+  ]);
+  // A null payload with a wrong checksum is dropped like any other.
+  conn.handleMessage({ ...nullData, seqNum: 23 });
+  assert.deepEqual(sent(conn), []);
+  assert.equal(stats.dropped.badChecksum, 1);
+  conn.write(null);
+  conn.write(new Uint8Array(0));
+  const [a, b] = sentMessages(conn);
+  assert.equal(a.payload, null);
+  assert.deepEqual(a, { ...dataMessage(1, 21, new Uint8Array(0)), payload: null });
+  assert.deepEqual(b.payload, new Uint8Array(0));
+});
+
+Deno.test("Conn.server() takes a negative ISN like the reference: both streams start at ISN + 1", () => {
+  const conn = Conn.server(P(5, 500, 1, 0, 1), PEER, 3, -2);
+  assert.deepEqual(sent(conn), ["Ack -2"]);
+  events(conn);
+  conn.handleMessage(data(3, -1, "a"));
+  conn.handleMessage(data(3, 0, "b"));
+  assert.deepEqual(sent(conn), ["Ack -1", "HB"]); // the Ack of Data 0 looks like a heartbeat
+  assert.deepEqual(messages(conn), ["a", "b"]);
+  writeAll(conn, "x", "y", "z");
+  assert.deepEqual(sent(conn), ["Data -1"]);
+  conn.handleMessage(ackMessage(3, -1));
+  assert.deepEqual(sent(conn), ["Data 0"]);
+  // Ack(3, 0) is a heartbeat and the Ack of Data 0 at once: with Data 0 in flight it acks it.
+  conn.handleMessage(ackMessage(3, 0));
+  assert.deepEqual(sent(conn), ["Data 1"]);
+  conn.handleMessage(heartbeatMessage(3)); // Data 0 is gone: now only a heartbeat
+  assert.equal(conn.inflightCount, 1);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -361,7 +475,15 @@ Deno.test("Conn.tick() keeps a backoff per message, not per connection", () => {
     log.push(`${t}: ${sent(conn).join(",")}`);
   }
   // Message 1 (first sent before tick 1): 1, 3, 6. Message 2 (sent before tick 2): 2, 4, 7.
-  assert.deepEqual(log, ["2: Data 2", "3: Data 1", "4: Data 2", "5: HB", "6: Data 1", "7: Data 2"]);
+  // A heartbeat goes beside each retransmission, like the reference's.
+  assert.deepEqual(log, [
+    "2: Data 2,HB",
+    "3: Data 1,HB",
+    "4: Data 2,HB",
+    "5: HB",
+    "6: Data 1,HB",
+    "7: Data 2,HB",
+  ]);
 });
 
 Deno.test("Conn.tick() retransmits identical messages in ascending SeqNum order", () => {
@@ -370,7 +492,7 @@ Deno.test("Conn.tick() retransmits identical messages in ascending SeqNum order"
   const first = sentMessages(conn);
   conn.handleMessage(ackMessage(1, 7));
   conn.tick();
-  assert.deepEqual(sentMessages(conn), [first[0], first[2]]);
+  assert.deepEqual(sentMessages(conn), [first[0], first[2], heartbeatMessage(1)]);
 });
 
 Deno.test("Conn.tick() sends no Data outside epochs: a duplicate Ack does not retransmit", () => {
@@ -386,14 +508,14 @@ Deno.test("Conn.tick() sends no Data outside epochs: a duplicate Ack does not re
 // ---------------------------------------------------------------------------------------------
 // Heartbeats and liveness
 
-Deno.test("Conn.tick() sends a heartbeat only when no Data went out since the previous tick", () => {
+Deno.test("Conn.tick() heartbeats beside each retransmission and when no Data went out since the previous tick", () => {
   const conn = server(P(1000, 500, 1, 2, 1));
   conn.tick();
   assert.deepEqual(sent(conn), ["HB"]); // nothing sent in the first epoch
   writeAll(conn, "a");
   sent(conn);
-  conn.tick(); // retransmits Data 1 (epoch 1 of its schedule): no heartbeat
-  assert.deepEqual(sent(conn), ["Data 1"]);
+  conn.tick(); // retransmits Data 1 (epoch 1 of its schedule), a heartbeat beside it (reference)
+  assert.deepEqual(sent(conn), ["Data 1", "HB"]);
   conn.tick(); // backoff skip, nothing sent since the previous tick
   assert.deepEqual(sent(conn), ["HB"]);
   conn.handleMessage(ackMessage(1, 1));
@@ -459,7 +581,7 @@ Deno.test("Conn.tick() discards pending data when the connection is lost and ref
   sent(conn);
   conn.tick();
   conn.tick();
-  assert.deepEqual(sent(conn), ["Data 1"]); // the retransmission of tick 1; nothing on tick 2
+  assert.deepEqual(sent(conn), ["Data 1", "HB"]); // the retransmission of tick 1; nothing on tick 2
   assert.equal(conn.pendingCount, 0);
   assert.throws(
     () => writeAll(conn, "d"),
@@ -579,12 +701,12 @@ Deno.test("Conn.close() keeps delivering pending data, then reports closed", () 
   );
   assert.throws(() => conn.close(), LspConnectionError);
   conn.tick();
-  assert.deepEqual(sent(conn), ["Data 1"]); // retransmits while closing
+  assert.deepEqual(sent(conn), ["Data 1", "HB"]); // retransmits while closing
   conn.handleMessage(ackMessage(1, 1));
   assert.deepEqual(sent(conn), ["Data 2"]);
   conn.tick();
   conn.tick();
-  assert.deepEqual(sent(conn), ["Data 2", "Data 2"]);
+  assert.deepEqual(sent(conn), ["Data 2", "HB", "Data 2", "HB"]);
   assert.deepEqual(events(conn), []);
   conn.handleMessage(ackMessage(1, 2));
   assert.deepEqual(events(conn), [{ type: "closed", connId: 1 }]);
@@ -599,7 +721,7 @@ Deno.test("Conn.close() heartbeats while waiting for Acks", () => {
   conn.close();
   conn.tick();
   conn.tick();
-  assert.deepEqual(sent(conn), ["Data 1", "HB"]);
+  assert.deepEqual(sent(conn), ["Data 1", "HB", "HB"]);
 });
 
 Deno.test("Conn.close() acks but no longer delivers incoming Data", () => {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { type Addr, LspEndpoint, type LspEvent } from "../../src/lsp/endpoint.ts";
 import { MAX_ISN } from "../../src/lsp/conn.ts";
-import { LspConnectionError } from "../../src/lsp/errors.ts";
+import { LspConnectionError, LspPayloadTooLargeError } from "../../src/lsp/errors.ts";
 import { type LspParams, lspParams } from "../../src/lsp/params.ts";
 import {
   ackMessage,
@@ -12,6 +12,8 @@ import {
   encodeMessage,
   heartbeatMessage,
   type LspMessage,
+  MAX_DATAGRAM_BYTES,
+  MAX_PAYLOAD_BYTES,
   MsgType,
 } from "../../src/lsp/wire.ts";
 import { Prng } from "../../src/util/prng.ts";
@@ -208,13 +210,77 @@ Deno.test("LspEndpoint.handleDatagram() drops traffic from unknown addresses and
   assert.deepEqual(sent(server), ["A:1 <- Ack 1:1"]);
 });
 
-Deno.test("LspEndpoint.handleDatagram() refuses a Connect with a negative or oversized ISN", () => {
+Deno.test("LspEndpoint.handleDatagram() accepts a Connect with any ISN, negative ones included, like the reference", () => {
   const server = LspEndpoint.server(P(5, 2000, 1, 0, 1), Prng.seeded(1));
-  server.handleDatagram("A:1", bytesOf(connectMessage(-1)), 0);
-  server.handleDatagram("A:2", bytesOf(connectMessage(MAX_ISN + 1)), 0);
-  server.handleDatagram("A:3", bytesOf(connectMessage(MAX_ISN)), 0);
-  assert.deepEqual(sent(server), [`A:3 <- Ack 1:${MAX_ISN}`]);
-  assert.equal(server.stats().dropped.refusedConnect, 2);
+  const isns = [-1, -7, -Number.MAX_SAFE_INTEGER, MAX_ISN + 1, Number.MAX_SAFE_INTEGER];
+  isns.forEach((isn, i) => server.handleDatagram(`A:${i}`, bytesOf(connectMessage(isn)), 0));
+  assert.deepEqual(sent(server), isns.map((isn, i) => `A:${i} <- Ack ${i + 1}:${isn}`));
+  assert.equal(server.stats().dropped.refusedConnect, 0);
+  // ISN −7: the client's first Data is −6, and so is the server's.
+  server.handleDatagram("A:1", bytesOf(dataMessage(2, -6, te.encode("neg"))), 1);
+  server.write(2, te.encode("back"), 1);
+  assert.deepEqual(sent(server), ["A:1 <- Ack 2:-6", "A:1 <- Data 2:-6"]);
+  const got = events(server).filter((e) => e.type === "message");
+  assert.deepEqual(got, [{ type: "message", connId: 2, payload: te.encode("neg") }]);
+});
+
+Deno.test("LspEndpoint delivers a Data whose payload is null flagged as null and sends write(null) as null", () => {
+  const server = LspEndpoint.server(P(5, 2000, 1, 0, 1), Prng.seeded(1));
+  server.handleDatagram("A:1", bytesOf(connectMessage(0)), 0);
+  sent(server);
+  events(server);
+  const text = (m: LspMessage) => td.decode(encodeMessage(m));
+  const nullData = text({ ...dataMessage(1, 1, new Uint8Array(0)), payload: null });
+  assert.equal(
+    nullData,
+    '{"Type":1,"ConnID":1,"SeqNum":1,"Size":0,"Checksum":65533,"Payload":null}',
+  );
+  server.handleDatagram("A:1", te.encode(nullData), 1);
+  // A missing Payload key is a null too, as in Go.
+  server.handleDatagram("A:1", te.encode('{"Type":1,"ConnID":1,"SeqNum":2,"Checksum":65532}'), 1);
+  server.handleDatagram("A:1", bytesOf(dataMessage(1, 3, new Uint8Array(0))), 1);
+  const got = events(server);
+  assert.deepEqual(got.map((e) => e.type === "message" && e.payloadNull === true), [
+    true,
+    true,
+    false,
+  ]);
+  server.write(1, null, 2);
+  const wire = [...sent(server).slice(3)];
+  assert.deepEqual(wire, ["A:1 <- Data 1:1"]);
+  server.handleDatagram("A:1", bytesOf(ackMessage(1, 1)), 3);
+  server.write(1, new Uint8Array(0), 3);
+  const t = server.pollTransmit()!;
+  assert.match(td.decode(t.bytes), /"Payload":""\}$/);
+});
+
+Deno.test("LspEndpoint writes null payloads as the JSON null on the wire", () => {
+  const server = LspEndpoint.server(P(5, 2000, 1, 0, 1), Prng.seeded(1));
+  server.handleDatagram("A:1", bytesOf(connectMessage(41)), 0);
+  server.pollTransmit();
+  server.write(1, null, 1);
+  assert.equal(
+    td.decode(server.pollTransmit()!.bytes),
+    '{"Type":1,"ConnID":1,"SeqNum":42,"Size":0,"Checksum":65492,"Payload":null}',
+  );
+});
+
+Deno.test("LspEndpoint accepts a Data datagram of exactly 1500 bytes and drops one of 1501", () => {
+  const server = LspEndpoint.server(P(5, 2000, 1, 0, 1), Prng.seeded(1));
+  server.handleDatagram("A:1", bytesOf(connectMessage(0)), 0);
+  sent(server);
+  events(server);
+  const edge = encodeMessage(dataMessage(1, 1, new Uint8Array(1071).fill(0x0a)));
+  assert.equal(edge.length, MAX_DATAGRAM_BYTES);
+  const over = new Uint8Array(1501);
+  over.set(edge);
+  over[1500] = 0x20; // trailing whitespace: the same message, one byte too long
+  server.handleDatagram("A:1", over, 1);
+  assert.equal(server.stats().dropped.oversize, 1);
+  server.handleDatagram("A:1", edge, 1);
+  assert.deepEqual(sent(server), ["A:1 <- Ack 1:1"]);
+  const [got] = events(server);
+  assert.ok(got.type === "message" && got.payload.length === 1071);
 });
 
 Deno.test("LspEndpoint.handleDatagram() bounds the connection table and never reuses ConnIDs", () => {
@@ -444,7 +510,10 @@ Deno.test("LspEndpoint.write() refuses oversize payloads and unknown, closing, c
     }
     return "none";
   };
-  assert.throws(() => server.write(1, new Uint8Array(1001), 0), RangeError);
+  assert.throws(
+    () => server.write(1, new Uint8Array(MAX_PAYLOAD_BYTES + 1), 0),
+    LspPayloadTooLargeError,
+  );
   assert.equal(reason(() => server.write(1, new Uint8Array(1), 0)), "unknown");
   for (const port of [1, 2, 3]) server.handleDatagram(`A:${port}`, bytesOf(connectMessage(0)), 0);
   server.write(1, new Uint8Array(1000), 0);
@@ -479,7 +548,7 @@ Deno.test("LspEndpoint keeps every datagram within 1500 bytes with huge numbers"
   for (let t = server.pollTransmit(); t; t = server.pollTransmit(), count++) {
     assert.ok(t.bytes.length <= 1500, `${t.bytes.length}`);
   }
-  assert.equal(count, 1 + 3 + 3);
+  assert.equal(count, 1 + 3 + 3 + 1); // Connect-Ack, 3 Data, 3 retransmissions and a heartbeat
 });
 
 // ---------------------------------------------------------------------------------------------

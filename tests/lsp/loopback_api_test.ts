@@ -9,10 +9,20 @@
  */
 import assert from "node:assert/strict";
 import { connect, type LspClient } from "../../src/lsp/client.ts";
-import { LspConnectError, LspConnectionError } from "../../src/lsp/errors.ts";
+import {
+  LspConnectError,
+  LspConnectionError,
+  LspPayloadTooLargeError,
+} from "../../src/lsp/errors.ts";
 import type { LspParams } from "../../src/lsp/params.ts";
 import { listen, type LspServer } from "../../src/lsp/server.ts";
-import { ackMessage, dataMessage, MsgType } from "../../src/lsp/wire.ts";
+import {
+  ackMessage,
+  dataMessage,
+  encodeMessage,
+  MAX_DATAGRAM_BYTES,
+  MsgType,
+} from "../../src/lsp/wire.ts";
 import { ServiceStartError } from "../../src/node/service.ts";
 import {
   assertConnError,
@@ -29,6 +39,15 @@ import {
   watch,
   withTimeout,
 } from "./_loopback.ts";
+
+/** The largest payload of `fill` bytes whose Data message with this ConnID and SeqNum fits. */
+function largestFitting(connId: number, seqNum: number, fill: number): number {
+  for (let n = 1100; n >= 0; n--) {
+    const m = dataMessage(connId, seqNum, new Uint8Array(n).fill(fill));
+    if (encodeMessage(m).length <= MAX_DATAGRAM_BYTES) return n;
+  }
+  throw new Error("nothing fits");
+}
 
 /** Quick loss detection: a silent peer is declared lost after 3 epochs of 50 ms. */
 const QUICK_LOSS: Partial<LspParams> = { epochLimit: 3, epochMillis: 50 };
@@ -270,7 +289,7 @@ Deno.test("LspClient.write() throws after close(), read() rejects with 'closed' 
   const echo = echoServe(server);
   const client = await connectTo(server, FAST);
   try {
-    assert.throws(() => client.write(new Uint8Array(1001)), RangeError);
+    assert.throws(() => client.write(new Uint8Array(1072)), LspPayloadTooLargeError);
     const buffer = bytes("orig");
     client.write(buffer);
     buffer.set(bytes("XXXX")); // write() copied the caller's buffer
@@ -654,23 +673,63 @@ Deno.test("LspServer.close() settles at once after closeNow() or an abort", asyn
   }
 });
 
-Deno.test("LspServer.write() refuses unknown ConnIDs and payloads over 1000 bytes", async () => {
+Deno.test("LspServer.write() refuses unknown ConnIDs and payloads whose Data message exceeds 1500 bytes", async () => {
   const server = startServer(FAST);
-  const client = await connectTo(server, FAST);
+  const client = await connectTo(server, FAST, { isn: 0 });
   try {
     assert.throws(
       () => server.write(client.connId + 100, bytes("x")),
       (e) => e instanceof LspConnectionError && e.reason === "unknown",
     );
-    assert.throws(() => server.write(client.connId, new Uint8Array(1001)), RangeError);
-    server.write(client.connId, new Uint8Array(1000).fill(7));
-    const got = await withTimeout(client.read(), 5_000, "1000-byte payload");
-    assert.equal(got.length, 1000);
+    // The server's first Data is numbered 1 (ISN 0) with the client's small ConnID.
+    const max = largestFitting(client.connId, 1, 7);
+    assert.ok(max >= 1068 && max <= 1071, `${max}`);
+    assert.throws(
+      () => server.write(client.connId, new Uint8Array(max + 1).fill(7)),
+      (e) => e instanceof LspPayloadTooLargeError && e.payloadBytes === max + 1,
+    );
+    server.write(client.connId, new Uint8Array(max).fill(7));
+    const got = await withTimeout(client.read(), 5_000, `${max}-byte payload`);
+    assert.equal(got.length, max);
     assert.ok(got.every((b) => b === 7));
     await withTimeout(client.close(), 5_000, "close");
   } finally {
     await janitor.cleanup();
     await withTimeout(server.close(), 5_000, "server close");
+  }
+});
+
+Deno.test("LspClient.write() takes every payload up to the 1500-byte datagram edge and the echo comes back whole", async () => {
+  const server = startServer(FAST);
+  const echo = echoServe(server);
+  const client = await connectTo(server, FAST, { isn: 0 });
+  try {
+    // Lock-step, sizes 1001 … the edge for each SeqNum; the server echoes with the same
+    // ConnID and SeqNum, hence a Data message just as long.
+    let seq = 1;
+    for (const size of [1001, 1024, 1044, 1050, 1067, 1068]) {
+      const payload = new Uint8Array(size).fill(0x30 + (size % 10));
+      client.write(payload);
+      assert.deepEqual(await withTimeout(client.read(), 5_000, `${size}-byte echo`), payload);
+      seq++;
+    }
+    const fill = 0x0a; // with this fill the checksum is short enough for 1071 bytes at SeqNum 7
+    assert.equal(client.connId, 1); // a fresh server's first connection
+    const max = largestFitting(client.connId, seq, fill);
+    assert.equal(max, 1071);
+    assert.throws(
+      () => client.write(new Uint8Array(max + 1).fill(fill)),
+      LspPayloadTooLargeError,
+    );
+    const edge = new Uint8Array(max).fill(fill);
+    client.write(edge);
+    assert.deepEqual(await withTimeout(client.read(), 5_000, `${max}-byte echo`), edge);
+    assert.deepEqual(echo.writeFailures, []);
+    await withTimeout(client.close(), 5_000, "close");
+  } finally {
+    await janitor.cleanup();
+    await withTimeout(server.close(), 5_000, "server close");
+    await echo.finished;
   }
 });
 

@@ -10,6 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { connect } from "../../src/lsp/client.ts";
+import { echoLoop } from "../../src/lsp/echo.ts";
 import type { LspParams } from "../../src/lsp/params.ts";
 import { listen, type LspServer } from "../../src/lsp/server.ts";
 import {
@@ -18,6 +19,7 @@ import {
   connectMessage,
   dataMessage,
   encodeBase64,
+  encodeMessage,
   type LspMessage,
   MsgType,
 } from "../../src/lsp/wire.ts";
@@ -262,4 +264,41 @@ Deno.test("connect() takes a heartbeat as the Connect-Ack and ignores datagrams 
     await fake.close();
     await intruder.close();
   }
+});
+
+Deno.test('LspServer with the shared echo loop accepts a negative-ISN Connect and echoes "Payload":null as null', async () => {
+  // Issue 9: the reference accepts a Connect with a negative SeqNum (both streams start at
+  // ISN + 1) and echoes a Data whose payload is null with "Payload":null, an empty one with "".
+  await withServer(CALM, async (server) => {
+    const loop = echoLoop(server);
+    const c = new RawClient(server.port, -3);
+    try {
+      const id = await c.connect(); // asserts Ack(id, -3)
+      const wire = (m: LspMessage) => new TextDecoder().decode(encodeMessage(m));
+      const nullData = { ...dataMessage(id, -2, new Uint8Array(0)), payload: null };
+      const emptyData = dataMessage(id, -1, new Uint8Array(0));
+      const expectedNull = `{"Type":1,"ConnID":${id},"SeqNum":-2,"Size":0,"Checksum":` +
+        `${nullData.checksum},"Payload":null}`;
+      assert.equal(wire(nullData), expectedNull);
+      for (
+        const [sent, want] of [[nullData, expectedNull], [emptyData, wire(emptyData)]] as const
+      ) {
+        await c.send(sent);
+        const got: string[] = [];
+        while (!got.some((t) => t.includes('"Type":1'))) {
+          const d = await c.raw.next();
+          if (d.msg?.type === MsgType.Ack && d.msg.seqNum === 0) continue; // heartbeat
+          got.push(text(d.bytes));
+        }
+        // The Ack of the Data, then its echo, byte for byte.
+        assert.deepEqual(got, [wire(ackMessage(id, sent.seqNum)), want]);
+        await c.send(ackMessage(id, sent.seqNum));
+      }
+      assert.equal(server.stats().lsp.dropped.refusedConnect, 0);
+    } finally {
+      await c.close();
+      server.closeNow();
+      await loop;
+    }
+  });
 });

@@ -116,15 +116,24 @@ simTest(
   "LspEndpoint counts corrupted Data as proof of life: K epochs of it lose nothing",
   { seeds: 8 },
   (seed) => {
-    // B 0: the sender retransmits on every tick, so with heartbeats suppressed by those
-    // retransmissions, corrupted Data is all the receiver hears from it (§11.4).
+    // B 0: the sender retransmits on every tick. A middlebox corrupts that Data and drops the
+    // sender's heartbeats (sent beside each retransmission, like the reference's), so corrupted
+    // Data is all the receiver hears from it (§11.4).
     const K = 3, delta = 100;
     const world = new World({ seed, params: specParams(K, delta, 1, 0, 1), clients: 1 });
     world.connectAll(delta);
     const c = world.clients[0];
     const toServer = world.prng.chance(0.5);
     const [p] = world.script(1);
-    world.faults.corrupt = true;
+    const sender = toServer ? "client" : "server";
+    world.faults.middlebox = (m, { fromRole }) => {
+      if (fromRole !== sender) return undefined;
+      if (m.type === MsgType.Ack && m.seqNum === 0) return "drop";
+      if (m.type !== MsgType.Data || m.payload === null || m.payload.length === 0) return undefined;
+      const payload = m.payload.slice();
+      payload[0] ^= 0xff; // Size and Checksum unchanged: the receiver's check fails
+      return { ...m, payload };
+    };
     if (toServer) c.endpoint.write(c.connId, p, world.now);
     else world.server.write(c.connId, p, world.now);
     world.runFor(3 * K * delta);
@@ -135,7 +144,7 @@ simTest(
       c.end === undefined && world.serverConnOf(c).end === undefined,
       "a connection was lost while corrupted Data kept arriving",
     );
-    world.faults.corrupt = false;
+    world.faults.middlebox = undefined;
     const inbox = () => (toServer ? world.serverConnOf(c).inbox : c.inbox);
     world.waitFor(() => inbox().length === 1, delta + 10, "delivery after the corruption stops");
     world.expectMessages("the stream", inbox(), [p]);

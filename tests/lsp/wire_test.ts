@@ -8,12 +8,14 @@ import {
   decodeBase64,
   decodeMessage,
   encodeBase64,
+  encodedLength,
   encodeMessage,
   heartbeatMessage,
   type LspMessage,
   MAX_DATAGRAM_BYTES,
   MAX_PAYLOAD_BYTES,
   MsgType,
+  shortestDataMessageLength,
 } from "../../src/lsp/wire.ts";
 
 const te = new TextEncoder();
@@ -90,12 +92,65 @@ Deno.test("encodeMessage() throws TypeError on fields of the wrong type", () => 
   );
 });
 
-Deno.test("encodeMessage() stays within 1500 bytes for a 1000-byte payload and extreme numbers", () => {
-  const payload = new Uint8Array(MAX_PAYLOAD_BYTES).fill(0xff);
-  const m = dataMessage(-Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, payload);
-  const bytes = encodeMessage(m);
-  assert.ok(bytes.length <= MAX_DATAGRAM_BYTES, `${bytes.length} bytes`);
-  assert.equal(bytes.length, 1442);
+Deno.test("encodeMessage() stays within 1500 bytes for a 1044-byte payload and extreme numbers", () => {
+  const payload = new Uint8Array(1044).fill(0xff);
+  for (const n of [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER]) {
+    const bytes = encodeMessage(dataMessage(n, n, payload));
+    assert.ok(bytes.length <= MAX_DATAGRAM_BYTES, `${bytes.length} bytes`);
+  }
+  const longest = dataMessage(-Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, payload);
+  assert.equal(encodeMessage({ ...longest, checksum: 65535 }).length, 1498);
+  const more = { ...longest, payload: new Uint8Array(1045), size: 1045, checksum: 65535 };
+  assert.equal(encodeMessage(more).length, 1502); // one byte more may not fit
+});
+
+Deno.test("MAX_PAYLOAD_BYTES is the largest payload any Data message holds in 1500 bytes", () => {
+  assert.equal(MAX_PAYLOAD_BYTES, 1071);
+  const fits = dataMessage(1, 1, new Uint8Array(MAX_PAYLOAD_BYTES).fill(0x0a)); // checksum 202
+  assert.equal(fits.checksum, 202);
+  assert.equal(encodeMessage(fits).length, MAX_DATAGRAM_BYTES);
+  const tight = {
+    ...fits,
+    checksum: 0,
+    payload: new Uint8Array(MAX_PAYLOAD_BYTES + 1),
+    size: 1072,
+  };
+  assert.equal(encodeMessage(tight).length, 1502); // every field at its shortest: still too long
+  assert.equal(shortestDataMessageLength(1072), 1502);
+  assert.equal(shortestDataMessageLength(MAX_PAYLOAD_BYTES), 1498);
+  assert.equal(shortestDataMessageLength(0), 67); // {"Type":1,"ConnID":1,...,"Payload":""}
+  // With a five-digit checksum, 1068 bytes is the edge (the spec's "about 1,068").
+  const five = dataMessage(1, 1, new Uint8Array(1068));
+  assert.equal(five.checksum, 64465);
+  assert.equal(encodeMessage(five).length, 1498);
+  assert.equal(encodeMessage(dataMessage(1, 1, new Uint8Array(1069))).length, 1502);
+});
+
+Deno.test("encodedLength() is the length of encodeMessage() for every kind of message", () => {
+  const int = fc.oneof(
+    fc.integer({ min: -1000, max: 1000 }),
+    fc.integer(),
+    fc.maxSafeInteger(),
+    fc.maxSafeInteger().map((n) => -n),
+  );
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 3 }),
+      int,
+      int,
+      int,
+      fc.integer({ min: 0, max: 65535 }),
+      fc.option(fc.uint8Array({ maxLength: 1200 })),
+      (type, connId, seqNum, size, sum, payload) => {
+        const m = { type: type as MsgType, connId, seqNum, size, checksum: sum, payload };
+        assert.equal(encodedLength(m), encodeMessage(m).length);
+      },
+    ),
+    { numRuns: 2000 },
+  );
+  const d = dataMessage(1, 1, null);
+  assert.deepEqual(d, { ...dataMessage(1, 1, new Uint8Array(0)), payload: null });
+  assert.equal(encodedLength(d), encodeMessage(d).length);
 });
 
 // ---------------------------------------------------------------------------------------------

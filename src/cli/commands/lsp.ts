@@ -9,8 +9,8 @@ import { LSP_PARAM_FLAGS, lspParamsFromFlags } from "../lsp_flags.ts";
 import type { CommandContext, CommandSpec, OptionSpec } from "../command.ts";
 import { connect, type LspClient } from "../../lsp/client.ts";
 import { echoLoop } from "../../lsp/echo.ts";
+import { LspPayloadTooLargeError } from "../../lsp/errors.ts";
 import { listen } from "../../lsp/server.ts";
-import { MAX_PAYLOAD_BYTES } from "../../lsp/wire.ts";
 import { setupLogging } from "../../util/log.ts";
 
 const COMMON: Record<string, OptionSpec> = {
@@ -131,7 +131,9 @@ const clientCommand: CommandSpec = {
     "each as one message and prints each echo as 'Server: <token>' on its own line (the " +
     "reference's 'Client: ' prompt is printed only when stdin is a terminal). Messages are " +
     "pipelined, not lock-step. At the end of stdin it waits until everything is acknowledged, " +
-    "prints 'Exiting...' and exits.",
+    "prints 'Exiting...' and exits. A token whose LSP message would not fit in one 1500-byte " +
+    "datagram (over about 1,068 bytes) is not sent: the client says so on stderr, stops reading " +
+    "stdin, prints the echoes of the tokens before it, and exits with status 1.",
   options: {
     ...COMMON,
     host: { type: "string", valueName: "HOST", default: "localhost", description: "Server host" },
@@ -170,7 +172,7 @@ const clientCommand: CommandSpec = {
     }
     ctx.log.debug("connected as {id}", { id: client.connId });
     if (interactive) ctx.print("Client: ");
-    let sent = 0, echoed = 0, failed = false;
+    let sent = 0, echoed = 0, failed = false, refused = false;
     let allEchoed: (() => void) | undefined;
     const reader = (async () => {
       try {
@@ -192,17 +194,19 @@ const clientCommand: CommandSpec = {
       for await (const token of tokens(Deno.stdin.readable)) {
         if (failed || ctx.signal.aborted) break;
         const bytes = new TextEncoder().encode(token);
-        if (bytes.length > MAX_PAYLOAD_BYTES) {
-          ctx.log.error("token of {n} bytes skipped: LSP messages hold at most {max}", {
-            n: bytes.length,
-            max: MAX_PAYLOAD_BYTES,
-          });
-          continue;
-        }
         try {
           client.write(bytes);
           sent++;
         } catch (err) {
+          if (err instanceof LspPayloadTooLargeError) {
+            // Never skipped silently: the token is reported, and nothing after it is sent.
+            refused = true;
+            ctx.log.error("token {index} not sent, the rest of stdin neither: {error}", {
+              index: sent + 1,
+              error: err.message,
+            });
+            break;
+          }
           failed = true;
           ctx.print(
             `Client ${client.connId} failed to write to server: ${(err as Error).message}\n`,
@@ -228,7 +232,7 @@ const clientCommand: CommandSpec = {
     await reader;
     await client.done;
     ctx.print("Exiting...\n");
-    return failed ? 1 : 0;
+    return failed || refused ? 1 : 0;
   },
 };
 
