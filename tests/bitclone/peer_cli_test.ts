@@ -146,6 +146,7 @@ Deno.test("peerService starts on its port with its settings and stops on abort",
       port: 0,
       signal: controller.signal,
       log: logger,
+      dataDir: `${dir}/data`,
       settings: {
         peersFile: `${dir}/book.json`,
         userAgent: "svc",
@@ -175,5 +176,10 @@ Deno.test("peerSettings() rejects a setting of the wrong type with a ServiceStar
   assert.throws(() => peerSettings({ targetPeers: "five" }), ServiceStartError);
   assert.throws(() => peerSettings({ manualPeers: "10.0.0.1:8333" }), /manualPeers/);
   assert.throws(() => peerSettings({ peersFile: 7 }), /peersFile/);
-  assert.deepEqual(peerSettings({}), { peersFile: "peers.json", maxConnections: 12 });
+  assert.deepEqual(peerSettings({}), {
+    peersFile: "data/peers.json",
+    seedsFile: "peers.json",
+    maxConnections: 12,
+  });
+  assert.equal(peerSettings({}, "/srv/x/").peersFile, "/srv/x/peers.json");
 });

@@ -1,0 +1,195 @@
+/**
+ * How a node stops when run the README's ways — `npx -y deno@2.9.6 task start`,
+ * `deno task bitclone peer …` — in a copy of the checkout, signalled as a terminal does (the whole
+ * process group): one clean stop whatever number of signals arrive together, every file saved, no
+ * `.tmp` left, "saved" logged once and only after the rename, the committed `peers.json` never
+ * rewritten; a data directory that cannot be written is reported at start and fails the exit; a
+ * node whose parent dies stops cleanly too.
+ */
+import assert from "node:assert/strict";
+import { parsePeersFile } from "../../src/bitclone/peers_file.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const PORTS = ["--hostname", "127.0.0.1", "--peer-port", "0", "--miner-port", "0"];
+const NODE_ARGS = [...PORTS, "--tracker-port", "0"];
+/** The committed seed list of the copy: not empty, so that a rewrite would show. */
+const SEEDS = '[\n  "192.0.2.10:8333"\n]\n';
+
+/** A copy of the checkout (what `deno task` needs) in a temporary directory. */
+async function copyProject(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "bitclone-lifecycle-" });
+  for (const f of ["deno.json", "deno.lock", "main.ts"]) {
+    await Deno.copyFile(`${ROOT}${f}`, `${dir}/${f}`);
+  }
+  await Deno.writeTextFile(`${dir}/peers.json`, SEEDS);
+  const copyDir = async (from: string, to: string) => {
+    await Deno.mkdir(to, { recursive: true });
+    for await (const e of Deno.readDir(from)) {
+      if (e.isDirectory) await copyDir(`${from}/${e.name}`, `${to}/${e.name}`);
+      else if (e.isFile) await Deno.copyFile(`${from}/${e.name}`, `${to}/${e.name}`);
+    }
+  };
+  await copyDir(`${ROOT}src`, `${dir}/src`);
+  return dir;
+}
+
+interface Started {
+  child: Deno.ChildProcess;
+  banner: string;
+  /** The rest of stdout and all of stderr, once the process exited. */
+  finish(): Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+/**
+ * Spawns `cmd args` in a new session and process group (`setsid`: its pid is the group's id) in
+ * `cwd`, and waits until stdout shows `ready`.
+ */
+async function start(cmd: string, args: string[], cwd: string, ready: RegExp): Promise<Started> {
+  const child = new Deno.Command("setsid", {
+    args: [cmd, ...args],
+    cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const reader = child.stdout.getReader();
+  const dec = new TextDecoder();
+  let stdout = "";
+  const deadline = Date.now() + 60_000;
+  while (!ready.test(stdout)) {
+    const { value, done } = await reader.read();
+    if (done || Date.now() > deadline) {
+      try {
+        Deno.kill(-child.pid, "SIGKILL");
+      } catch { /* gone */ }
+      await child.status;
+      throw new Error(`not ready: ${stdout}\n${await stderr}`);
+    }
+    stdout += dec.decode(value, { stream: true });
+  }
+  const banner = stdout;
+  const rest = (async () => {
+    let out = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return out;
+      out += dec.decode(value, { stream: true });
+    }
+  })();
+  return {
+    child,
+    banner,
+    finish: async () => ({
+      code: (await child.status).code,
+      stdout: banner + await rest,
+      stderr: await stderr,
+    }),
+  };
+}
+
+const count = (text: string, re: RegExp) => [...text.matchAll(new RegExp(re, "g"))].length;
+
+async function tmpFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(dir)) if (e.name.endsWith(".tmp")) out.push(e.name);
+  return out;
+}
+
+/** What every clean stop of `npx … task start` in `dir` must leave. */
+async function assertCleanStop(dir: string, r: { code: number; stderr: string }) {
+  // npm reports 130 after a Ctrl-C to its group whatever the node returns (its `sh` dies of the
+  // SIGINT once the node exited); the node itself says how it stopped.
+  assert.ok(r.code === 0 || r.code === 130, `exit code ${r.code}\n${r.stderr}`);
+  assert.equal(count(r.stderr, /stopped cleanly/), 1, r.stderr);
+  assert.equal(count(r.stderr, /address book saved to data\/peers\.json/), 1, r.stderr);
+  assert.doesNotMatch(r.stderr, /stopping at once|NOT saved/);
+  const saved = parsePeersFile(await Deno.readTextFile(`${dir}/data/peers.json`));
+  assert.equal(saved.damaged, false);
+  // The committed seed list was read (its address is in the saved book) and not rewritten.
+  assert.deepEqual(saved.peers.map((p) => p.address), ["192.0.2.10:8333"]);
+  assert.equal(await Deno.readTextFile(`${dir}/peers.json`), SEEDS);
+  assert.deepEqual(await tmpFiles(`${dir}/data`), []);
+  assert.deepEqual(await tmpFiles(dir), []);
+}
+
+const NPX = ["-y", "deno@2.9.6", "task"];
+const BANNER = /service\(s\) running[\s\S]*tracker .*\n/;
+
+Deno.test("npx … task start: Ctrl-C to the process group stops once, cleanly, files saved", async () => {
+  const dir = await copyProject();
+  try {
+    const node = await start("npx", [...NPX, "start", ...NODE_ARGS], dir, BANNER);
+    Deno.kill(-node.child.pid, "SIGINT");
+    await assertCleanStop(dir, await node.finish());
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("npx … task start: two Ctrl-C 50 ms apart are still one clean stop", async () => {
+  const dir = await copyProject();
+  try {
+    const node = await start("npx", [...NPX, "start", ...NODE_ARGS], dir, BANNER);
+    Deno.kill(-node.child.pid, "SIGINT");
+    await new Promise((r) => setTimeout(r, 50));
+    Deno.kill(-node.child.pid, "SIGINT");
+    await assertCleanStop(dir, await node.finish());
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno task bitclone peer: an unwritable data directory warns at start and exits 1", async () => {
+  const dir = await copyProject();
+  try {
+    // A data directory under a regular file cannot be created, not even by root.
+    await Deno.writeTextFile(`${dir}/afile`, "");
+    const peer = await start(
+      Deno.execPath(),
+      ["task", "bitclone", "peer", "--hostname", "127.0.0.1", "--port", "0"].concat(
+        ["--data-dir", "afile/data"],
+      ),
+      dir,
+      /listening on .*\n/,
+    );
+    Deno.kill(-peer.child.pid, "SIGINT");
+    const r = await peer.finish();
+    assert.equal(r.code, 1, r.stderr);
+    const warning = r.stderr.indexOf("afile/data/peers.json cannot be saved");
+    assert.ok(warning >= 0, r.stderr);
+    assert.ok(warning < r.stderr.indexOf("SIGINT: stopping"), "the warning comes at start");
+    assert.match(r.stderr, /address book NOT saved to afile\/data\/peers\.json/);
+    assert.doesNotMatch(r.stderr, /address book saved/);
+    assert.equal(await Deno.readTextFile(`${dir}/peers.json`), SEEDS);
+    assert.deepEqual(await tmpFiles(dir), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno task bitclone node: the node stops cleanly when its parent dies", async () => {
+  const dir = await copyProject();
+  try {
+    // The child is `deno task`; the node is its child. SIGKILL is not forwarded: only the parent
+    // watch can notice.
+    const node = await start(
+      Deno.execPath(),
+      ["task", "bitclone", "node", ...NODE_ARGS, "--data-dir", "state"],
+      dir,
+      BANNER,
+    );
+    const port = Number(/peer +tcp 127\.0\.0\.1:(\d+)/.exec(node.banner)![1]);
+    node.child.kill("SIGKILL");
+    const r = await node.finish(); // the pipes close when the node, which holds them, exits
+    assert.match(r.stderr, /parent process \d+ exited: stopping/);
+    assert.equal(count(r.stderr, /stopped cleanly/), 1, r.stderr);
+    assert.match(r.stderr, /address book saved to state\/peers\.json/);
+    assert.equal(parsePeersFile(await Deno.readTextFile(`${dir}/state/peers.json`)).damaged, false);
+    const again = Deno.listen({ hostname: "127.0.0.1", port });
+    again.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
