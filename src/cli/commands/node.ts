@@ -72,7 +72,7 @@ export function nodeCommand(services: readonly ServiceDefinition[]): CommandSpec
     description: `Services and their default ports:\n${list}\n\n` +
       "At start it prints what listens where. Ctrl-C or SIGTERM stops every service cleanly " +
       "(files saved, sockets closed) within 2 s and exits 0, or 1 if a file could not be saved; " +
-      "so does the end of the process that launched it (npx, deno task). Signals arriving " +
+      "so does the end of its parent process (as with PR_SET_PDEATHSIG). Signals arriving " +
       "together are one stop; a second Ctrl-C a second after the stop began exits at once (130). " +
       "The peer's address book is kept in --data-dir; the committed peers.json in the working " +
       "directory is only read, as the lab's seed list. A service that cannot start (a port in " +
