@@ -1,7 +1,7 @@
 /**
  * Test fixture for `shutdown_test.ts`, signalling itself as a terminal would.
  *
- * - `burst`: three SIGINTs at once; prints the number of aborts and exits 0 (unless a signal
+ * - `burst`: three SIGINTs 20 ms apart; prints the number of aborts and exits 0 (unless a signal
  *   forced an exit).
  * - `force DIR`: rewrites `DIR/big.txt` atomically in a loop, begins a stop with a SIGINT, then
  *   sends the deliberate second one after the grace time, during a write: the process must exit
@@ -17,7 +17,10 @@ const { signal } = shutdownSignal({ graceMs: 200, watchParent: false });
 if (mode === "burst") {
   let aborts = 0;
   signal.addEventListener("abort", () => aborts++);
-  for (let i = 0; i < 3; i++) Deno.kill(Deno.pid, "SIGINT");
+  for (let i = 0; i < 3; i++) {
+    Deno.kill(Deno.pid, "SIGINT");
+    await new Promise((r) => setTimeout(r, 20));
+  }
   await new Promise((r) => setTimeout(r, 150));
   console.log(`aborts ${aborts}`);
   Deno.exit(0);
