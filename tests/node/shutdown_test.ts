@@ -4,7 +4,6 @@
  * and a changed parent is noticed once.
  */
 import assert from "node:assert/strict";
-import { shutdownSignal } from "../../src/node/shutdown.ts";
 import { watchParent } from "../../src/node/parent_watch.ts";
 import { setupLogging } from "../../src/util/log.ts";
 
