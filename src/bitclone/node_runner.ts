@@ -199,7 +199,7 @@ export async function startPeerNode(options: StartPeerNodeOptions = {}): Promise
         }
       };
     }
-    if (seedsFile !== null && samePath(seedsFile, peersFile) === false) {
+    if (seedsFile !== null && !samePath(seedsFile, peersFile)) {
       const seeds = await loadPeersFile(seedsFile, { readOnly: true });
       for (const warning of seeds.warnings) log.warn("{warning}", { warning });
       const known = new Set(savedPeers.map((p) => p.address));
