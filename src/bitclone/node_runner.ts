@@ -6,19 +6,39 @@
  *
  * @module
  */
+import { checkWritable } from "../node/files.ts";
 import { listenTcp } from "../node/listen.ts";
 import { prngFromEntropy } from "../util/entropy.ts";
 import { type Logger, serviceLogger } from "../util/log.ts";
 import type { Prng } from "../util/prng.ts";
 import { PeerNode, type PeerNodeOptions } from "./peer_node.ts";
-import type { PeerNodeStatus } from "./peer_node_types.ts";
+import type { PeerNodeStatus, SavedPeer } from "./peer_node_types.ts";
 import { loadPeersFile, peersFileSaver } from "./peers_store.ts";
 import { drivePeerNode, type PeerDriverStats } from "./tcp_adapter.ts";
 
 /** The BitClone peer's default TCP port. */
 export const DEFAULT_PEER_PORT = 8333;
-/** The default address book file, in the working directory. */
-export const DEFAULT_PEERS_FILE = "peers.json";
+/** The default data directory, in the working directory (ignored by git). */
+export const DEFAULT_DATA_DIR = "data";
+/** The name of the address book file in a data directory. */
+export const PEERS_FILE_NAME = "peers.json";
+/** The default address book file: `peers.json` in the default data directory. */
+export const DEFAULT_PEERS_FILE = `${DEFAULT_DATA_DIR}/${PEERS_FILE_NAME}`;
+/** The default seed list, in the working directory: the committed `peers.json`, only ever read. */
+export const DEFAULT_SEEDS_FILE = "peers.json";
+
+/**
+ * The address book file in data directory `dir`.
+ *
+ * @example
+ * ```ts
+ * import { peersFileIn } from "./node_runner.ts";
+ * console.assert(peersFileIn("/var/lib/bitclone/") === "/var/lib/bitclone/peers.json");
+ * ```
+ */
+export function peersFileIn(dir: string): string {
+  return `${dir.replace(/(?<=.)\/+$/, "")}/${PEERS_FILE_NAME}`.replace(/^\/\//, "/");
+}
 
 /**
  * Options of {@linkcode startPeerNode}: where to listen and the address book file, the adapter's
@@ -40,11 +60,19 @@ export interface StartPeerNodeOptions
    */
   port?: number;
   /**
-   * The address book file, read at start and written atomically; `null`: none.
+   * The address book file, read at start and written atomically (its directory is created at
+   * start; a warning says at once when it cannot be written); `null`: none.
    *
-   * @default {"peers.json"}
+   * @default {"data/peers.json"}
    */
   peersFile?: string | null;
+  /**
+   * A seed list in the same format, read at start (never written): its addresses join the book.
+   * A missing file is no seeds; a damaged one is reported and not used. `null`: none.
+   *
+   * @default {null}
+   */
+  seedsFile?: string | null;
   /**
    * Abort to stop: connections closed, the book saved, within `stopTimeoutMs`.
    *
@@ -91,8 +119,13 @@ export interface RunningPeerNode {
   readonly port: number;
   /** The node core (read its state; the adapter alone drives it). */
   readonly core: PeerNode;
-  /** Resolves once the peer stopped after its signal aborted. Never rejects. */
+  /**
+   * Resolves once the peer stopped after its signal aborted, its last save done and logged
+   * (`address book saved to FILE` only once the rename succeeded). Never rejects.
+   */
   readonly done: Promise<void>;
+  /** Why the last save of the address book failed, or `undefined` (after `done`: saved at exit). */
+  saveError(): unknown;
   /** Connection and address counts. */
   status(): PeerNodeStatus;
   /** The adapter's counters. */
@@ -125,6 +158,7 @@ export async function startPeerNode(options: StartPeerNodeOptions = {}): Promise
     hostname = "0.0.0.0",
     port = DEFAULT_PEER_PORT,
     peersFile = DEFAULT_PEERS_FILE,
+    seedsFile = null,
     signal,
     log = serviceLogger("peer"),
     serviceName = "peer",
@@ -134,16 +168,46 @@ export async function startPeerNode(options: StartPeerNodeOptions = {}): Promise
     ...nodeOptions
   } = options;
   const listener = listenTcp(serviceName, { hostname, port });
+  let lastSaveError: unknown;
+  let savedAtStop: number | undefined;
   try {
-    let savedPeers: PeerNodeOptions["savedPeers"] = [];
-    let save:
-      | ((peers: Parameters<ReturnType<typeof peersFileSaver>>[0]) => Promise<void>)
-      | undefined;
+    let savedPeers: NonNullable<PeerNodeOptions["savedPeers"]> = [];
+    let save: ((peers: readonly SavedPeer[]) => Promise<void>) | undefined;
     if (peersFile !== null) {
       const loaded = await loadPeersFile(peersFile);
       for (const warning of loaded.warnings) log.warn("{warning}", { warning });
       savedPeers = loaded.peers;
-      save = peersFileSaver(peersFile, loaded.missing ? undefined : loaded.text);
+      const why = await checkWritable(peersFile);
+      if (why !== undefined) {
+        log.warn("the address book {file} cannot be saved: {why}", { file: peersFile, why });
+      }
+      const write = peersFileSaver(peersFile, loaded.missing ? undefined : loaded.text);
+      save = async (peers) => {
+        try {
+          const wrote = await write(peers);
+          lastSaveError = undefined;
+          if (wrote) {
+            if (signal?.aborted) savedAtStop = peers.length;
+            log.debug("address book written to {file} ({n} addresses)", {
+              file: peersFile,
+              n: peers.length,
+            });
+          }
+        } catch (err) {
+          lastSaveError = err ?? new Error("save failed");
+          throw err;
+        }
+      };
+    }
+    if (seedsFile !== null && !samePath(seedsFile, peersFile)) {
+      const seeds = await loadPeersFile(seedsFile, { readOnly: true });
+      for (const warning of seeds.warnings) log.warn("{warning}", { warning });
+      const known = new Set(savedPeers.map((p) => p.address));
+      const fresh = seeds.peers.filter((p) => !known.has(p.address));
+      savedPeers = [...savedPeers, ...fresh];
+      if (fresh.length > 0) {
+        log.info("{n} seed addresses from {file}", { n: fresh.length, file: seedsFile });
+      }
     }
     const now = performance.now();
     const core = new PeerNode({
@@ -166,7 +230,21 @@ export async function startPeerNode(options: StartPeerNodeOptions = {}): Promise
       hostname,
       port: listener.addr.port,
       core,
-      done: driver.done,
+      done: driver.done.then(() => {
+        if (save === undefined) return;
+        if (lastSaveError !== undefined) {
+          log.error("address book NOT saved to {file}: {error}", {
+            file: peersFile,
+            error: lastSaveError instanceof Error ? lastSaveError.message : String(lastSaveError),
+          });
+        } else if (savedAtStop !== undefined) {
+          log.info("address book saved to {file} ({n} addresses)", {
+            file: peersFile,
+            n: savedAtStop,
+          });
+        } else log.info("address book {file} unchanged", { file: peersFile });
+      }),
+      saveError: () => lastSaveError,
       status: () => core.status(),
       stats: () => driver.stats(),
     };
@@ -174,4 +252,11 @@ export async function startPeerNode(options: StartPeerNodeOptions = {}): Promise
     listener.close();
     throw err;
   }
+}
+
+/** Whether two paths name the same file, as far as their spelling tells (`./a` is `a`). */
+function samePath(a: string, b: string | null): boolean {
+  if (b === null) return false;
+  const norm = (p: string) => p.replace(/^(?:\.\/)+/, "").replace(/\/{2,}/g, "/");
+  return norm(a) === norm(b);
 }

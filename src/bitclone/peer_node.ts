@@ -992,7 +992,7 @@ export class PeerNode implements PeerNodeCore {
     }
     this.#flush(now);
     this.#save();
-    this.#log("info", "stopped: address book saved, connections closed");
+    this.#log("info", "stopped: connections closed");
   }
 
   // ---- outputs ---------------------------------------------------------------------------------

@@ -3,10 +3,12 @@
  * `peers_file.ts`'s): {@linkcode loadPeersFile} at start — a missing file is an empty book, a
  * damaged one is set aside as `<file>.bad-<timestamp>` with a warning and never stops the peer —
  * and {@linkcode peersFileSaver} for `save` actions — written atomically (`<file>.tmp`, then a
- * rename), and not at all when the text would not change.
+ * rename, with `src/node/files.ts`, so that a forced exit never leaves a `.tmp`), and not at all
+ * when the text would not change.
  *
  * @module
  */
+import { writeFileAtomic } from "../node/files.ts";
 import { formatPeersFile, parsePeersFile } from "./peers_file.ts";
 import type { SavedPeer } from "./peer_node_types.ts";
 
@@ -35,6 +37,12 @@ export interface LoadPeersFileOptions {
    * @default {() => new Date()}
    */
   date?: () => Date;
+  /**
+   * Never touch the file: a damaged one is reported but not moved aside (the seed list).
+   *
+   * @default {false}
+   */
+  readOnly?: boolean;
 }
 
 /** `2026-11-22T02:10:50.123Z` → `20261122T021050.123Z`. */
@@ -68,7 +76,7 @@ export async function loadPeersFile(
   path: string,
   options: LoadPeersFileOptions = {},
 ): Promise<LoadedPeersFile> {
-  const { date = () => new Date() } = options;
+  const { date = () => new Date(), readOnly = false } = options;
   const empty = (warnings: string[], extra: Partial<LoadedPeersFile> = {}): LoadedPeersFile => ({
     peers: [],
     warnings,
@@ -104,6 +112,10 @@ export async function loadPeersFile(
   }
   const aside = `${path}.bad-${stamp(date())}`;
   const warnings = parsed.warnings.map((w) => `${path}: ${w}`);
+  if (readOnly) {
+    warnings.push(`${path}: damaged, not used`);
+    return empty(warnings);
+  }
   try {
     await Deno.rename(path, aside);
     warnings.push(`${path}: damaged, moved to ${aside}; starting from the command-line peers`);
@@ -133,21 +145,15 @@ export async function loadPeersFile(
  */
 export async function writePeersFile(path: string, peers: readonly SavedPeer[]): Promise<string> {
   const text = formatPeersFile(peers);
-  const tmp = `${path}.tmp`;
-  await Deno.writeTextFile(tmp, text);
-  try {
-    await Deno.rename(tmp, path);
-  } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
-  }
+  await writeFileAtomic(path, text);
   return text;
 }
 
 /**
  * A save function for the adapter's `save` option: writes with {@linkcode writePeersFile}, but
  * only when the text differs from the last one written (or loaded, `lastText`), so that an idle
- * peer never rewrites its file.
+ * peer never rewrites its file. The function resolves to whether it wrote the file (once the rename
+ * succeeded), and rejects when writing failed.
  *
  * @param path The file.
  * @param lastText The file's current text as {@linkcode formatPeersFile} would write it.
@@ -164,10 +170,11 @@ export async function writePeersFile(path: string, peers: readonly SavedPeer[]):
 export function peersFileSaver(
   path: string,
   lastText?: string,
-): (peers: readonly SavedPeer[]) => Promise<void> {
+): (peers: readonly SavedPeer[]) => Promise<boolean> {
   let last = lastText;
   return async (peers) => {
-    if (formatPeersFile(peers) === last) return;
+    if (formatPeersFile(peers) === last) return false;
     last = await writePeersFile(path, peers);
+    return true;
   };
 }

@@ -1,18 +1,26 @@
 /**
  * The BitClone peer as a `bitclone node` service (`peer`, TCP 8333).
  *
- * Config file settings (`services.peer`): `peersFile` (default `peers.json` in the working
- * directory), `userAgent`, `targetPeers`, `manualPeers` (an array of `ip:port`), and optionally
+ * Config file settings (`services.peer`): `peersFile` (default `peers.json` in the node's data
+ * directory), `seedsFile` (default the committed `peers.json` in the working directory, only read),
+ * `userAgent`, `targetPeers`, `manualPeers` (an array of `ip:port`), and optionally
  * `maxInbound`, `maxConnections` and the timers `pingIntervalMs`, `inactivityTimeoutMs`,
  * `handshakeTimeoutMs`, `advertiseIntervalMs`, `statusIntervalMs`, `saveIntervalMs`. A setting of
- * the wrong type stops the node with an error naming it.
+ * the wrong type is a config error naming it (exit 2). When the address book cannot be saved at
+ * exit, the service fails and the node exits 1.
  *
  * @module
  */
-import { type ServiceDefinition, ServiceStartError } from "../node/service.ts";
 import {
+  type ServiceDefinition,
+  ServiceSettingsError,
+  ServiceStartError,
+} from "../node/service.ts";
+import {
+  DEFAULT_DATA_DIR,
   DEFAULT_PEER_PORT,
-  DEFAULT_PEERS_FILE,
+  DEFAULT_SEEDS_FILE,
+  peersFileIn,
   startPeerNode,
   type StartPeerNodeOptions,
 } from "./node_runner.ts";
@@ -30,25 +38,33 @@ const NUMBER_SETTINGS = [
 ] as const;
 
 /**
- * Reads the `peer` section of a node config into runner options; throws
- * {@linkcode ServiceStartError} naming a setting of the wrong type.
+ * Reads the `peer` section of a node config into runner options (the address book in `dataDir`
+ * unless `peersFile` is set); throws {@linkcode ServiceSettingsError} naming a setting of the
+ * wrong type.
  *
  * @example
  * ```ts
  * import { peerSettings } from "./service.ts";
  * const o = peerSettings({ peersFile: "p.json", targetPeers: 8, manualPeers: ["10.0.0.5:8333"] });
  * console.assert(o.peersFile === "p.json" && o.targetPeers === 8 && o.manualPeers?.length === 1);
+ * console.assert(peerSettings({}, "/srv/bc").peersFile === "/srv/bc/peers.json");
  * ```
  */
-export function peerSettings(settings: Readonly<Record<string, unknown>>): StartPeerNodeOptions {
-  const bad = (name: string, what: string) =>
-    new ServiceStartError("peer", `setting '${name}' must be ${what}`);
+export function peerSettings(
+  settings: Readonly<Record<string, unknown>>,
+  dataDir: string = DEFAULT_DATA_DIR,
+): StartPeerNodeOptions {
+  const bad = (name: string, what: string) => new ServiceSettingsError("peer", name, what);
   const out: StartPeerNodeOptions = {};
-  const { peersFile, userAgent, manualPeers } = settings;
+  const { peersFile, seedsFile, userAgent, manualPeers } = settings;
   if (peersFile !== undefined) {
     if (typeof peersFile !== "string" || peersFile === "") throw bad("peersFile", "a file name");
     out.peersFile = peersFile;
-  } else out.peersFile = DEFAULT_PEERS_FILE;
+  } else out.peersFile = peersFileIn(dataDir);
+  if (seedsFile !== undefined) {
+    if (typeof seedsFile !== "string" || seedsFile === "") throw bad("seedsFile", "a file name");
+    out.seedsFile = seedsFile;
+  } else out.seedsFile = DEFAULT_SEEDS_FILE;
   if (userAgent !== undefined) {
     if (typeof userAgent !== "string") throw bad("userAgent", "a string");
     out.userAgent = userAgent;
@@ -87,8 +103,11 @@ export const peerService: ServiceDefinition = {
   description: "BitClone peer (Project 3 P2P)",
   transport: "tcp",
   defaultPort: DEFAULT_PEER_PORT,
+  checkSettings(settings) {
+    peerSettings(settings);
+  },
   async start(ctx) {
-    const options = peerSettings(ctx.settings);
+    const options = peerSettings(ctx.settings, ctx.dataDir);
     let peer;
     try {
       peer = await startPeerNode({
@@ -106,7 +125,13 @@ export const peerService: ServiceDefinition = {
     }
     return {
       listening: [{ transport: "tcp", hostname: ctx.hostname, port: peer.port }],
-      closed: peer.done,
+      closed: peer.done.then(() => {
+        const error = peer.saveError();
+        if (error !== undefined) {
+          const why = error instanceof Error ? error.message : String(error);
+          throw new Error(`address book not saved to ${options.peersFile}: ${why}`);
+        }
+      }),
     };
   },
 };

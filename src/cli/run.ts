@@ -236,30 +236,5 @@ export async function runCli(
   }
 }
 
-/**
- * Returns an AbortSignal aborted on the first SIGINT or SIGTERM. A second signal exits at once.
- * Call the returned `dispose` to remove the listeners.
- *
- * @example
- * ```ts ignore
- * import { shutdownSignal } from "./run.ts";
- * const { signal, dispose } = shutdownSignal();
- * signal.addEventListener("abort", () => console.log("stopping"));
- * dispose();
- * ```
- */
-export function shutdownSignal(): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  const onSignal = () => {
-    if (controller.signal.aborted) Deno.exit(130);
-    controller.abort(new DOMException("Interrupted", "AbortError"));
-  };
-  for (const s of signals) Deno.addSignalListener(s, onSignal);
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      for (const s of signals) Deno.removeSignalListener(s, onSignal);
-    },
-  };
-}
+/** The process's stop signal: see `src/node/shutdown.ts`. */
+export { shutdownSignal } from "../node/shutdown.ts";

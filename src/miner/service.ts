@@ -10,7 +10,7 @@
  * @module
  */
 import type { LspParams } from "../lsp/params.ts";
-import type { ServiceDefinition } from "../node/service.ts";
+import { type ServiceDefinition, ServiceSettingsError } from "../node/service.ts";
 import type { SchedulerOptions } from "./scheduler.ts";
 import { listenMiner } from "./server.ts";
 
@@ -31,6 +31,18 @@ export const minerService: ServiceDefinition = {
   description: "bitcoin miner server (LSP)",
   transport: "udp",
   defaultPort: 9999,
+  checkSettings(settings) {
+    const isObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
+    for (const key of ["params", "scheduler"]) {
+      if (settings[key] !== undefined && !isObject(settings[key])) {
+        throw new ServiceSettingsError("miner", key, "an object");
+      }
+    }
+    const max = settings.maxConnections;
+    if (max !== undefined && (typeof max !== "number" || !Number.isInteger(max) || max < 1)) {
+      throw new ServiceSettingsError("miner", "maxConnections", "a positive integer");
+    }
+  },
   start(ctx) {
     const { params, maxConnections, scheduler } = ctx.settings as {
       params?: Partial<LspParams>;

@@ -18,6 +18,8 @@ export interface StartNodeOptions {
   ports?: Readonly<Record<string, number>>;
   /** Settings by service name (a config file's service sections). */
   settings?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /** The data directory the services keep their state in. @default {"data"} */
+  dataDir?: string;
   /** Abort to stop the node. */
   signal?: AbortSignal;
   /** How long the services have, together, to stop once asked. @default {2000} */
@@ -101,6 +103,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     hostname = "0.0.0.0",
     ports = {},
     settings = {},
+    dataDir = "data",
     signal,
     stopTimeoutMs = 2000,
   } = options;
@@ -125,6 +128,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
         signal: controller.signal,
         log,
         settings: settings[def.name] ?? {},
+        dataDir,
       });
       started.push({ def, controller, running });
       for (const a of running.listening) {

@@ -25,6 +25,11 @@ export interface ServiceContext {
   log: Logger;
   /** The service's section of the config file (ports removed), for its own settings. */
   settings: Readonly<Record<string, unknown>>;
+  /**
+   * The node's data directory (`--data-dir`, default `data`), where a service keeps the state it
+   * writes (the peer's address book, any log of its own). It may not exist yet: create it.
+   */
+  dataDir: string;
 }
 
 /** A started service. */
@@ -70,6 +75,12 @@ export interface ServiceDefinition {
   transport: "tcp" | "udp";
   /** Its default port. */
   defaultPort: number;
+  /**
+   * Checks the service's config section before anything starts; throws
+   * {@linkcode ServiceSettingsError} naming a setting of the wrong type (the node then exits 2,
+   * naming the config file, as for every other config error).
+   */
+  checkSettings?(settings: Readonly<Record<string, unknown>>): void;
   /** Starts it; rejects (for example {@linkcode ServiceStartError}) when it cannot. */
   start(ctx: ServiceContext): Promise<RunningService>;
 }
@@ -91,5 +102,29 @@ export class ServiceStartError extends Error {
   constructor(service: string, message: string, options?: ErrorOptions) {
     super(`${service}: ${message}`, options);
     this.service = service;
+  }
+}
+
+/**
+ * A setting in a service's config section has the wrong type or value: the message says which and
+ * what it must be, without the service or file (`setting 'targetPeers' must be a whole number`).
+ *
+ * @example
+ * ```ts
+ * import { ServiceSettingsError } from "./service.ts";
+ * const err = new ServiceSettingsError("peer", "targetPeers", "a whole number");
+ * console.assert(err.setting === "targetPeers" && err.message.includes("targetPeers"));
+ * ```
+ */
+export class ServiceSettingsError extends ServiceStartError {
+  override name = "ServiceSettingsError";
+  /** The setting. */
+  setting: string;
+  /** What it must be. */
+  expected: string;
+  constructor(service: string, setting: string, expected: string) {
+    super(service, `setting '${setting}' must be ${expected}`);
+    this.setting = setting;
+    this.expected = expected;
   }
 }

@@ -9,7 +9,11 @@
  *
  * @module
  */
-import { type ServiceDefinition, ServiceStartError } from "../node/service.ts";
+import {
+  type ServiceDefinition,
+  ServiceSettingsError,
+  ServiceStartError,
+} from "../node/service.ts";
 import { DEFAULT_DB } from "./default_db.ts";
 import type { Part1Db } from "./part1/db.ts";
 import { describeExchange, readPart1DbFile, serveTrackerPart1 } from "./part1/server.ts";
@@ -21,6 +25,21 @@ const NUMERIC = [
   "maxConnections",
   "lingerMs",
 ] as const;
+
+function trackerNumbers(
+  settings: Readonly<Record<string, unknown>>,
+): Partial<Record<(typeof NUMERIC)[number], number>> {
+  const numbers: Partial<Record<(typeof NUMERIC)[number], number>> = {};
+  for (const key of NUMERIC) {
+    const value = settings[key];
+    if (value === undefined) continue;
+    if (typeof value !== "number" || !Number.isInteger(value)) {
+      throw new ServiceSettingsError("tracker", key, "an integer");
+    }
+    numbers[key] = value;
+  }
+  return numbers;
+}
 
 /**
  * The node's Part 1 tracker service.
@@ -36,24 +55,20 @@ export const trackerService: ServiceDefinition = {
   description: "CS457 tracker, Part 1",
   transport: "tcp",
   defaultPort: 7777,
+  checkSettings(settings) {
+    trackerNumbers(settings);
+    if (settings.db !== undefined && typeof settings.db !== "string") {
+      throw new ServiceSettingsError("tracker", "db", "a file path");
+    }
+  },
   async start(ctx) {
     const settings = ctx.settings;
-    const numbers: Partial<Record<(typeof NUMERIC)[number], number>> = {};
-    for (const key of NUMERIC) {
-      const value = settings[key];
-      if (value === undefined) continue;
-      if (typeof value !== "number" || !Number.isInteger(value)) {
-        throw new ServiceStartError("tracker", `setting ${key} must be an integer`);
-      }
-      numbers[key] = value;
-    }
+    trackerService.checkSettings!(settings);
+    const numbers = trackerNumbers(settings);
     let db: Part1Db = DEFAULT_DB;
     if (settings.db !== undefined) {
-      if (typeof settings.db !== "string") {
-        throw new ServiceStartError("tracker", "setting db must be a file path");
-      }
       try {
-        db = await readPart1DbFile(settings.db);
+        db = await readPart1DbFile(settings.db as string);
       } catch (err) {
         throw new ServiceStartError("tracker", (err as Error).message, { cause: err });
       }

@@ -33,6 +33,8 @@ Deno.test("bitclone peer --help lists the flags and exits 0", async () => {
       "--port",
       "--hostname",
       "--peers-file",
+      "--data-dir",
+      "--seeds-file",
       "--user-agent",
       "--target-peers",
       "--max-inbound",
@@ -96,7 +98,7 @@ Deno.test("bitclone peer starts, stops on SIGTERM with exit 0 and saves its comm
   const dir = await Deno.makeTempDir({ prefix: "bitclone-peer-cli-" });
   const child = new Deno.Command(Deno.execPath(), {
     args: [...FLAGS, "peer", "--hostname", "127.0.0.1", "--port", "0", "10.9.8.7:8333"],
-    cwd: dir, // the default peers file, peers.json, lands here
+    cwd: dir, // the default data directory, data/, lands here
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
@@ -120,10 +122,12 @@ Deno.test("bitclone peer starts, stops on SIGTERM with exit 0 and saves its comm
     ]);
     assert.equal(status.code, 0, err);
     assert.match(err, /\[peer\] starting: 1 manual peers/);
-    const saved = parsePeersFile(await Deno.readTextFile(`${dir}/peers.json`));
+    assert.match(err, /\[peer\] address book saved to data\/peers\.json \(1 addresses\)/);
+    const saved = parsePeersFile(await Deno.readTextFile(`${dir}/data/peers.json`));
     assert.equal(saved.damaged, false);
     assert.deepEqual(saved.peers.map((p) => p.address), ["10.9.8.7:8333"]);
-    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["peers.json"]);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["data"]);
+    assert.deepEqual([...Deno.readDirSync(`${dir}/data`)].map((e) => e.name), ["peers.json"]);
   } finally {
     try {
       child.kill("SIGKILL");
@@ -146,6 +150,7 @@ Deno.test("peerService starts on its port with its settings and stops on abort",
       port: 0,
       signal: controller.signal,
       log: logger,
+      dataDir: `${dir}/data`,
       settings: {
         peersFile: `${dir}/book.json`,
         userAgent: "svc",
@@ -175,5 +180,10 @@ Deno.test("peerSettings() rejects a setting of the wrong type with a ServiceStar
   assert.throws(() => peerSettings({ targetPeers: "five" }), ServiceStartError);
   assert.throws(() => peerSettings({ manualPeers: "10.0.0.1:8333" }), /manualPeers/);
   assert.throws(() => peerSettings({ peersFile: 7 }), /peersFile/);
-  assert.deepEqual(peerSettings({}), { peersFile: "peers.json", maxConnections: 12 });
+  assert.deepEqual(peerSettings({}), {
+    peersFile: "data/peers.json",
+    seedsFile: "peers.json",
+    maxConnections: 12,
+  });
+  assert.equal(peerSettings({}, "/srv/x/").peersFile, "/srv/x/peers.json");
 });

@@ -28,10 +28,14 @@ async function allPortsZero(except: string[] = []): Promise<string[]> {
   return anyPorts.filter((s) => !except.includes(s)).flatMap((s) => [`--${s}-port`, "0"]);
 }
 
+/** The nodes' data directory: never the checkout's `data/`. */
+const DATA_DIR = await Deno.makeTempDir({ prefix: "bitclone-main-process-" });
+globalThis.addEventListener("unload", () => Deno.removeSync(DATA_DIR, { recursive: true }));
+
 /** Starts `bitclone node` and waits for its banner. */
 async function startNode(args: string[]) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [...FLAGS, "node", "--hostname", "127.0.0.1", ...args],
+    args: [...FLAGS, "node", "--hostname", "127.0.0.1", "--data-dir", DATA_DIR, ...args],
     stdout: "piped",
     stderr: "piped",
     stdin: "null",
@@ -170,4 +174,47 @@ Deno.test("bitclone node reads ports from a config file and flags win over it", 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("bitclone node: a setting of the wrong type is a config error naming the file, exit 2", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/bitclone.json`;
+    for (
+      const [section, setting] of [
+        ['"peer":{"targetPeers":"five"}', "services.peer.targetPeers"],
+        ['"tracker":{"maxProtocol":"5"}', "services.tracker.maxProtocol"],
+        ['"miner":{"maxConnections":true}', "services.miner.maxConnections"],
+      ]
+    ) {
+      await Deno.writeTextFile(file, `{"services":{${section}}}`);
+      const r = await bitclone(["node", "--config", file, ...await allPortsZero()]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr.trimEnd().split("\n").length, 1, r.stderr);
+      assert.ok(r.stderr.includes(`${file}: ${setting} must be`), r.stderr);
+      assert.doesNotMatch(r.stdout, /running/);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bitclone node --help: every option of its examples exists", async () => {
+  const help = (await bitclone(["node", "--help"])).stdout;
+  const examples = help.slice(help.search(/^Examples?:/m));
+  assert.ok(examples.length > 0 && /bitclone node --/.test(examples), help);
+  for (const [flag] of examples.matchAll(/--[a-z][a-z-]*/g)) {
+    // Listed among the options (global ones included), as `  --name VALUE  description`.
+    assert.ok(help.includes(`  ${flag} `) || help.includes(`, ${flag} `), `${flag} in:\n${help}`);
+  }
+});
+
+Deno.test("bitclone node leaves the data directory's peers.json after a stop", async () => {
+  const { child } = await startNode(await allPortsZero());
+  child.kill("SIGTERM");
+  const stderr = new TextDecoder().decode(await new Response(child.stderr).arrayBuffer());
+  assert.equal((await child.status).code, 0, stderr);
+  await child.stdout.cancel();
+  assert.match(stderr, /address book (saved to|.* unchanged)/);
+  assert.equal((await Deno.stat(`${DATA_DIR}/peers.json`)).isFile, true);
 });

@@ -8,7 +8,14 @@ import { type CommandSpec, type OptionSpec, UsageError } from "../command.ts";
 import { ConfigError, loadNodeConfig, type NodeConfig } from "../../node/config.ts";
 import { formatListen } from "../../node/listen.ts";
 import { NodeError, startNode } from "../../node/node.ts";
-import { type ServiceDefinition, ServiceStartError } from "../../node/service.ts";
+import {
+  type ServiceDefinition,
+  ServiceSettingsError,
+  ServiceStartError,
+} from "../../node/service.ts";
+
+/** The node's default data directory, in the working directory (ignored by git). */
+export const DEFAULT_NODE_DATA_DIR = "data";
 
 /**
  * Builds the `node` command for a list of services (the real list is `NODE_SERVICES`; tests may
@@ -32,6 +39,13 @@ export function nodeCommand(services: readonly ServiceDefinition[]): CommandSpec
       type: "string",
       valueName: "ADDR",
       description: "Address every service binds (default: 0.0.0.0, or the config file's)",
+    },
+    "data-dir": {
+      type: "string",
+      valueName: "DIR",
+      default: DEFAULT_NODE_DATA_DIR,
+      description: "Where the services keep their state (the peer's address book peers.json); " +
+        "created if missing",
     },
     disable: {
       type: "string",
@@ -57,12 +71,17 @@ export function nodeCommand(services: readonly ServiceDefinition[]): CommandSpec
     summary: "Run every bitclone service side by side in one process",
     description: `Services and their default ports:\n${list}\n\n` +
       "At start it prints what listens where. Ctrl-C or SIGTERM stops every service cleanly " +
-      "(files saved, sockets closed) within 2 s. A service that cannot start (a port in use) " +
-      "stops the node with exit code 1.",
+      "(files saved, sockets closed) within 2 s and exits 0, or 1 if a file could not be saved; " +
+      "so does the end of its parent process (as with PR_SET_PDEATHSIG). Signals arriving " +
+      "together are one stop; a second Ctrl-C a second after the stop began exits at once (130). " +
+      "The peer's address book is kept in --data-dir; the committed peers.json in the working " +
+      "directory is only read, as the lab's seed list. A service that cannot start (a port in " +
+      "use) stops the node with exit code 1.",
     options,
     examples: [
       "bitclone node",
-      "bitclone node --lsp-port 10999 --hostname 127.0.0.1",
+      "bitclone node --miner-port 10999 --hostname 127.0.0.1",
+      "bitclone node --peer-port 0 --data-dir /var/lib/bitclone",
       "bitclone node --config bitclone.json --log-format json",
     ],
     async run(ctx) {
@@ -78,14 +97,28 @@ export function nodeCommand(services: readonly ServiceDefinition[]): CommandSpec
         }
       }
       let config: NodeConfig = { services: {} };
-      if (typeof ctx.values.config === "string") {
+      const configFile = ctx.values.config;
+      if (typeof configFile === "string") {
         try {
-          config = await loadNodeConfig(ctx.values.config, names);
+          config = await loadNodeConfig(configFile, names);
         } catch (err) {
           if (err instanceof ConfigError) throw new UsageError(err.message, path);
           throw err;
         }
+        for (const s of services) {
+          try {
+            s.checkSettings?.(config.services[s.name]?.settings ?? {});
+          } catch (err) {
+            if (!(err instanceof ServiceSettingsError)) throw err;
+            throw new UsageError(
+              `${configFile}: services.${s.name}.${err.setting} must be ${err.expected}`,
+              path,
+            );
+          }
+        }
       }
+      const dataDir = ctx.values["data-dir"] as string;
+      if (dataDir === "") throw new UsageError("--data-dir must not be empty", path);
       const hostname = (ctx.values.hostname as string | undefined) ?? config.hostname ?? "0.0.0.0";
       const ports: Record<string, number> = {};
       const settings: Record<string, Record<string, unknown>> = {};
@@ -103,7 +136,14 @@ export function nodeCommand(services: readonly ServiceDefinition[]): CommandSpec
 
       let node;
       try {
-        node = await startNode({ services: chosen, hostname, ports, settings, signal: ctx.signal });
+        node = await startNode({
+          services: chosen,
+          hostname,
+          ports,
+          settings,
+          dataDir,
+          signal: ctx.signal,
+        });
       } catch (err) {
         if (err instanceof ServiceStartError) {
           ctx.log.error("{error}", { error: err.message });

@@ -9,8 +9,10 @@ import { type CommandSpec, UsageError } from "../command.ts";
 import { formatPeerAddress, parsePeerAddress } from "../../bitclone/address.ts";
 import { MAX_USER_AGENT_BYTES } from "../../bitclone/messages.ts";
 import {
+  DEFAULT_DATA_DIR,
   DEFAULT_PEER_PORT,
-  DEFAULT_PEERS_FILE,
+  DEFAULT_SEEDS_FILE,
+  peersFileIn,
   startPeerNode,
   type StartPeerNodeOptions,
 } from "../../bitclone/node_runner.ts";
@@ -84,11 +86,13 @@ export const peerCommand: CommandSpec = {
   name: "peer",
   summary: "Run a BitClone (Project 3) peer: handshake, addr gossip, ping/pong over TCP",
   description: "Listens on TCP --port, dials the HOST:PORT peers given on the command line and " +
-    "the addresses saved in --peers-file, learns more through getaddr/addr, and keeps about " +
+    "the addresses of its address book (--data-dir/peers.json) and of the seed list " +
+    "(--seeds-file, only read), learns more through getaddr/addr, and keeps about " +
     "--target-peers connections (inbound and outbound both count). Pings every 30 s; drops a " +
     "peer silent for 90 s. The address book is saved every 60 s when it changed and on exit, " +
     "atomically; a damaged file is set aside as FILE.bad-<time> with a warning. A status line " +
-    "is logged every --status-interval-ms. Runs until Ctrl-C (connections closed, book saved).",
+    "is logged every --status-interval-ms. Runs until Ctrl-C, SIGTERM or the end of the " +
+    "process that launched it (connections closed, book saved; exit 1 if it could not be saved).",
   options: {
     port: {
       type: "string",
@@ -102,11 +106,23 @@ export const peerCommand: CommandSpec = {
       default: "0.0.0.0",
       description: "Address to bind",
     },
+    "data-dir": {
+      type: "string",
+      valueName: "DIR",
+      default: DEFAULT_DATA_DIR,
+      description: "Where the address book peers.json is kept; created if missing",
+    },
     "peers-file": {
       type: "string",
       valueName: "FILE",
-      default: DEFAULT_PEERS_FILE,
-      description: "Saved address book, read at start and written from time to time",
+      description: "Saved address book, read at start and written from time to time " +
+        "(default: DIR/peers.json)",
+    },
+    "seeds-file": {
+      type: "string",
+      valueName: "FILE",
+      default: DEFAULT_SEEDS_FILE,
+      description: "Seed addresses, read at start and never written (a missing file is no seeds)",
     },
     "user-agent": {
       type: "string",
@@ -175,15 +191,19 @@ export const peerCommand: CommandSpec = {
   }],
   examples: [
     "bitclone peer --port 8333",
-    "bitclone peer --port 8334 127.0.0.1:8333 --peers-file peers-8334.json",
+    "bitclone peer --port 8334 127.0.0.1:8333 --data-dir data-8334",
     "bitclone peer 10.0.0.5:8333 [2001:db8::7]:8333 --user-agent houser --target-peers 8",
   ],
   async run(ctx) {
     const port = portValue(ctx.values.port as string, "--port", PATH);
     const hostname = (ctx.values.hostname as string).trim();
     if (hostname === "") throw new UsageError("--hostname must not be empty", PATH);
-    const peersFile = ctx.values["peers-file"] as string;
+    const dataDir = ctx.values["data-dir"] as string;
+    if (dataDir === "") throw new UsageError("--data-dir must not be empty", PATH);
+    const peersFile = (ctx.values["peers-file"] as string | undefined) ?? peersFileIn(dataDir);
     if (peersFile === "") throw new UsageError("--peers-file must not be empty", PATH);
+    const seedsFile = ctx.values["seeds-file"] as string;
+    if (seedsFile === "") throw new UsageError("--seeds-file must not be empty", PATH);
     const userAgent = userAgentValue(ctx.values["user-agent"] as string);
     const targetPeers = intValue(ctx.values["target-peers"] as string, "--target-peers", PATH, {
       max: 10_000,
@@ -202,6 +222,7 @@ export const peerCommand: CommandSpec = {
       hostname,
       port,
       peersFile,
+      seedsFile,
       userAgent,
       targetPeers,
       maxInbound,
@@ -233,6 +254,6 @@ export const peerCommand: CommandSpec = {
       } (Ctrl-C to stop)\n`,
     );
     await peer.done;
-    return 0;
+    return peer.saveError() === undefined ? 0 : 1;
   },
 };
