@@ -84,7 +84,7 @@ for (const seed of simSeeds([1, 2])) {
       const summary = `${replayHint(seed, COMMAND)}\nmax ${max} min ${min} mean ${mean.toFixed(2)}`;
       assert.equal(sim.live().length, 50);
       assert.deepEqual(worst.slice(0, 20), [], summary);
-      assert.ok(mean <= TARGET + 0.2, summary);
+      assert.ok(mean <= TARGET + 0.5, summary); // without the trim: 7.4–7.7
       assert.ok(
         sim.live().some((h) => h.logs.some((l) => l.includes("over the target of 5 connections"))),
         "the trim ran",
