@@ -406,6 +406,8 @@ export class PeerNode implements PeerNodeCore {
   readonly #dirty = new Set<Conn>();
   readonly #pendingNonces = new Set<string>();
   readonly #manual: string[] = [];
+  /** Manual peers whose failure was logged at warn since they were last reached. */
+  readonly #manualWarned = new Set<string>();
   readonly #self = new Set<string>();
   readonly #backoff = new Map<string, Backoff>();
   readonly #discouraged = new Map<string, number>();
@@ -1203,6 +1205,7 @@ export class PeerNode implements PeerNodeCore {
     if (c.role === "outbound" && text !== undefined) {
       this.#book.markGood(text, nowSec);
       this.#backoff.delete(text);
+      this.#manualWarned.delete(text);
     } else if (text !== undefined) {
       this.#book.touch(text, nowSec);
     }
@@ -1406,7 +1409,7 @@ export class PeerNode implements PeerNodeCore {
         address: text,
         reason: why,
       });
-    } else {
+    } else if (!(text !== undefined && this.#warnManual(c, text, why))) {
       this.#log("debug", `${c.role} ${who} closed before the handshake completed: ${why}`, {
         key: c.key,
         direction: c.role,
@@ -1482,7 +1485,9 @@ export class PeerNode implements PeerNodeCore {
     const text = formatPeerAddress(c.dialAddress);
     this.#drop(c, why);
     if (!this.#stopped) this.#failure(text, now);
-    this.#log("debug", `${text}: ${why}`, { key: c.key, address: text, reason: why });
+    if (!this.#warnManual(c, text, why)) {
+      this.#log("debug", `${text}: ${why}`, { key: c.key, address: text, reason: why });
+    }
     this.#nextDialCheckAt = Math.min(this.#nextDialCheckAt, now);
   }
 
@@ -1529,6 +1534,23 @@ export class PeerNode implements PeerNodeCore {
   }
 
   // ---- slots, eviction, discouragement, self ---------------------------------------------------
+
+  /**
+   * A command-line peer we failed to reach: logged at warn with the reason once, until it is
+   * reached again (later failures stay at debug). Returns whether it logged.
+   */
+  #warnManual(c: Conn, text: string, why: string): boolean {
+    if (!c.manual || c.role !== "outbound" || this.#stopped || this.#manualWarned.has(text)) {
+      return false;
+    }
+    this.#manualWarned.add(text);
+    this.#log("warn", `manual peer ${text} unreachable: ${why} (retrying; logged once)`, {
+      key: c.key,
+      address: text,
+      reason: why,
+    });
+    return true;
+  }
 
   #trimDue(now: number): boolean {
     return this.#surplusSince !== undefined && now >= this.#surplusSince + this.#trimDelayMs;

@@ -488,6 +488,40 @@ Deno.test("PeerNode backs off a failing address exponentially, manual peers capp
   assert.equal(lab.node.addressBook.get("203.0.113.9:8333")?.attempts, 3);
 });
 
+Deno.test("PeerNode logs an unreachable command-line peer at warn once, with the reason, until reached", () => {
+  const lab = new Lab({ manualPeers: ["198.51.100.7:8333"], targetPeers: 1, minOutbound: 1 });
+  const warns = () => lab.logs().filter((l) => l.startsWith("warn manual peer 198.51.100.7:8333"));
+  const failDials = (until: number) => {
+    for (let t = lab.now; t < until; t += 500) {
+      lab.run(t);
+      for (const d of lab.of("dial")) {
+        if (lab.state(d.key) === "dialing") {
+          lab.node.handleDialFailed(d.key, "connection refused", lab.now);
+        }
+      }
+      lab.settle();
+    }
+  };
+  failDials(200_000);
+  assert.ok(lab.of("dial").length >= 3, "retried");
+  assert.deepEqual(warns(), [
+    "warn manual peer 198.51.100.7:8333 unreachable: dial failed: connection refused (retrying; logged once)",
+  ]);
+  assert.ok(
+    lab.logs().some((l) => l === "debug 198.51.100.7:8333: dial failed: connection refused"),
+  );
+  // Reached, then lost and unreachable again: one more warning.
+  const before = lab.of("dial").length;
+  while (lab.of("dial").length === before) lab.run(lab.now + 500);
+  const dial = lab.of("dial").at(-1)!;
+  const remote = lab.accept(dial);
+  assert.equal(lab.state(dial.key), "established");
+  remote.conn.close("bye");
+  lab.settle();
+  failDials(lab.now + 200_000);
+  assert.equal(warns().length, 2, JSON.stringify(warns()));
+});
+
 Deno.test("PeerNode waits 5 minutes after a busy reject and records no failure", () => {
   const lab = new Lab({
     savedPeers: [{ address: "203.0.113.9:8333", lastSeen: NOW_SEC - 60 }],
