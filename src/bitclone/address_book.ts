@@ -1,9 +1,13 @@
 /**
  * The BitClone address book (spec §C.7): a scaled-down Bitcoin Core addrman. Gossiped addresses go
- * into a *new* table (64 buckets × 16 slots), addresses we completed an outbound handshake with
+ * into a *new* table (256 buckets × 64 slots), addresses we completed an outbound handshake with
  * into a *tried* table (16 × 16); buckets and slots come from a keyed hash of the address, its
- * network group and the network group of the peer that told us, so one source can fill only a
- * small part of the book. Manual (command-line) peers live beside the tables: never evicted,
+ * network group and the network group of the peer that told us, so one source group can fill
+ * only its 32 buckets (2,048 slots) of the new table. Nothing is lost below that capacity: when
+ * an address's hashed slot is taken, the other slots of its bucket and then the source group's
+ * other buckets are probed in a fixed order (a lab in one /16, where every address hashes to one
+ * bucket, is kept whole); a newcomer is discarded only when every slot it may use holds a good
+ * entry. Manual (command-line) peers live beside the tables: never evicted,
  * never terrible. Every entry keeps its last-seen time (penalised gossip time), last try, last
  * success, failed attempts and a *dropped* mark (spec §A.7).
  *
@@ -26,9 +30,9 @@ import {
 import type { SavedPeer } from "./peer_node_types.ts";
 
 /** Spec §C.7 table sizes. */
-const NEW_BUCKETS = 64;
-const NEW_SLOTS = 16;
-const NEW_BUCKETS_PER_SOURCE_GROUP = 8;
+const NEW_BUCKETS = 256;
+const NEW_SLOTS = 64;
+const NEW_BUCKETS_PER_SOURCE_GROUP = 32;
 const TRIED_BUCKETS = 16;
 const TRIED_SLOTS = 16;
 const TRIED_BUCKETS_PER_GROUP = 4;
@@ -362,8 +366,8 @@ export function saneTime(time: number | undefined, nowSec: number): number {
 }
 
 /**
- * The address book (see the module doc). At most 64 × 16 new, 16 × 16 tried and 256 manual
- * entries.
+ * The address book (see the module doc). At most 256 × 64 new (2,048 per source group),
+ * 16 × 16 tried and 256 manual entries.
  *
  * @example Gossip, a successful dial, and a save
  * ```ts
@@ -567,7 +571,9 @@ export class AddressBook {
   /**
    * Adds a gossiped (or saved) address to the new table, or raises a known entry's time. `time`
    * is stored as given after the sanity rule (the caller applies the 2 h penalty). A free slot
-   * takes a new address; an occupied slot only when its occupant is terrible.
+   * takes a new address; when its hashed slot is taken, the first free slot in probe order (the
+   * bucket's other slots, then the source group's other buckets), else the first slot whose
+   * occupant is terrible; `collision` only when every such slot holds a good entry.
    *
    * @param address The address.
    * @param time Last-seen Unix seconds (penalised).
@@ -970,7 +976,9 @@ export class AddressBook {
 
   /**
    * Loads saved entries: each goes to the new table (`tried` ones on to the tried table when
-   * their slot is free), counters kept. Unusable, refused and colliding entries are skipped.
+   * their slot is free), counters kept. Unusable and refused entries are skipped, and colliding
+   * ones only when a source group's 2,048 new slots are full (the key is not saved, so slots
+   * differ from the last run; probing keeps every entry below capacity).
    *
    * @returns How many entries were stored and how many skipped.
    * @example Loading
@@ -1033,12 +1041,50 @@ export class AddressBook {
     return bucket * TRIED_SLOTS + slot;
   }
 
-  /** Puts a fresh entry into its new slot; `force` evicts any occupant. */
+  /**
+   * The new-table slots an entry may use, in probe order (spec §C.7 "no loss below capacity"):
+   * its hashed slot, the other slots of that bucket, then the source group's other buckets
+   * (`H(source, i) mod 256`, i = 0…31), each from the entry's hashed slot in it onwards.
+   */
+  *#newProbe(entry: Entry): Generator<number> {
+    const first = this.#newPos(entry);
+    const bucket0 = Math.floor(first / NEW_SLOTS);
+    for (let k = 0; k < NEW_SLOTS; k++) yield bucket0 * NEW_SLOTS + (first + k) % NEW_SLOTS;
+    const seen = new Set([bucket0]);
+    for (let i = 0; i < NEW_BUCKETS_PER_SOURCE_GROUP; i++) {
+      const bucket = this.hash(entry.source, i) % NEW_BUCKETS;
+      if (seen.has(bucket)) continue;
+      seen.add(bucket);
+      const start = this.hash("new", bucket, entry.text) % NEW_SLOTS;
+      for (let k = 0; k < NEW_SLOTS; k++) yield bucket * NEW_SLOTS + (start + k) % NEW_SLOTS;
+    }
+  }
+
+  /**
+   * Where a fresh entry goes in the new table: the first free slot in probe order, else the first
+   * whose occupant is terrible, else (`force` only) its hashed slot; -1 when none.
+   */
+  #newSlotFor(entry: Entry, nowSec: number, force: boolean): number {
+    const first = this.#newPos(entry);
+    if (this.#newSlots[first] === undefined) return first;
+    let terrible = -1;
+    for (const pos of this.#newProbe(entry)) {
+      const occupant = this.#newSlots[pos];
+      if (occupant === undefined) return pos;
+      if (terrible < 0 && this.isTerrible(occupant, nowSec)) terrible = pos;
+    }
+    return terrible >= 0 ? terrible : force ? first : -1;
+  }
+
+  /**
+   * Puts a fresh entry into the new table (see {@linkcode AddressBook.#newSlotFor}); `force`
+   * evicts the occupant of its hashed slot when every slot it may use holds a good entry.
+   */
   #placeNew(entry: Entry, nowSec: number, force = false): boolean {
-    const pos = this.#newPos(entry);
+    const pos = this.#newSlotFor(entry, nowSec, force);
+    if (pos < 0) return false;
     const occupant = this.#newSlots[pos];
     if (occupant !== undefined) {
-      if (!force && !this.isTerrible(occupant, nowSec)) return false;
       this.#unplace(occupant);
       this.#entries.delete(occupant.text);
     }

@@ -7,10 +7,12 @@
  * @module
  */
 import { checkWritable } from "../node/files.ts";
+import { resolveHostPort } from "../net/resolve.ts";
 import { listenTcp } from "../node/listen.ts";
 import { prngFromEntropy } from "../util/entropy.ts";
 import { type Logger, serviceLogger } from "../util/log.ts";
 import type { Prng } from "../util/prng.ts";
+import { formatPeerAddress, parsePeerAddress } from "./address.ts";
 import { PeerNode, type PeerNodeOptions } from "./peer_node.ts";
 import type { PeerNodeStatus, SavedPeer } from "./peer_node_types.ts";
 import { loadPeersFile, peersFileSaver } from "./peers_store.ts";
@@ -109,6 +111,73 @@ export interface StartPeerNodeOptions
    * @default {1500}
    */
   stopTimeoutMs?: number;
+  /**
+   * Turns a manual peer's `name:port` into `ip:port` (see {@linkcode resolveManualPeers}).
+   *
+   * @default {resolveHostPort}
+   */
+  resolveHost?: (hostPort: string) => Promise<string>;
+}
+
+/** A DNS host name and a port (labels of letters, digits and inner hyphens). */
+const HOST_NAME_PORT =
+  /^([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?):(\d{1,5})$/;
+
+/**
+ * Resolves the host names among command-line peers, once, before the node core (which takes IP
+ * addresses only) starts: `name:port` becomes `ip:port` (IPv4 first; `localhost` is 127.0.0.1
+ * without asking DNS) and is logged at info; a name that does not resolve is logged at warn and
+ * left out. IP literals and anything else pass through unchanged (the core skips unusable text
+ * with a warning).
+ *
+ * @param peers The command-line peers.
+ * @param log Where to log.
+ * @param resolve `host:port` → `ip:port`; throws when the name has no address.
+ * @returns The peers to give the core.
+ * @example A name resolved by a stand-in resolver
+ * ```ts
+ * import { resolveManualPeers } from "./node_runner.ts";
+ * const log = { info() {}, warn() {} } as unknown as import("../util/log.ts").Logger;
+ * const peers = await resolveManualPeers(["lab7:8333", "10.0.0.5:8333"], log, async () => "10.0.0.7:8333");
+ * console.assert(peers.join(" ") === "10.0.0.7:8333 10.0.0.5:8333");
+ * ```
+ */
+export async function resolveManualPeers(
+  peers: readonly string[],
+  log: Logger,
+  resolve: (hostPort: string) => Promise<string> = resolveHostPort,
+): Promise<string[]> {
+  const out: string[] = [];
+  for (const raw of peers) {
+    if (typeof raw !== "string" || parsePeerAddress(raw) !== undefined) {
+      out.push(raw);
+      continue;
+    }
+    const m = HOST_NAME_PORT.exec(raw);
+    if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+      out.push(raw);
+      continue;
+    }
+    let address;
+    let why = "no address";
+    try {
+      address = parsePeerAddress(await resolve(raw));
+    } catch (err) {
+      why = err instanceof Error ? err.message : String(err);
+    }
+    if (address === undefined) {
+      log.warn("manual peer {peer} skipped: cannot resolve {name} ({reason})", {
+        peer: raw,
+        name: m[1],
+        reason: why,
+      });
+      continue;
+    }
+    const text = formatPeerAddress(address);
+    log.info("manual peer {peer} resolved to {address}", { peer: raw, address: text });
+    out.push(text);
+  }
+  return out;
 }
 
 /** A running peer. */
@@ -165,6 +234,7 @@ export async function startPeerNode(options: StartPeerNodeOptions = {}): Promise
     prng = prngFromEntropy(),
     maxSockets,
     stopTimeoutMs,
+    resolveHost,
     ...nodeOptions
   } = options;
   const listener = listenTcp(serviceName, { hostname, port });
@@ -209,9 +279,13 @@ export async function startPeerNode(options: StartPeerNodeOptions = {}): Promise
         log.info("{n} seed addresses from {file}", { n: fresh.length, file: seedsFile });
       }
     }
+    const manualPeers = Array.isArray(nodeOptions.manualPeers)
+      ? await resolveManualPeers(nodeOptions.manualPeers, log, resolveHost)
+      : nodeOptions.manualPeers;
     const now = performance.now();
     const core = new PeerNode({
       ...nodeOptions,
+      manualPeers,
       prng,
       now,
       listenPort: listener.addr.port,

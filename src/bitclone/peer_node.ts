@@ -19,7 +19,11 @@
  *   gossips that address again [C.3]; closes the newer of two connections to one peer with
  *   `reject|409` [A.8.5];
  * - bounds inbound connections (`maxInbound`, `maxConnections`), evicting an inbound peer per
- *   [C.9] or refusing with `reject|503|busy|try later`;
+ *   [C.9] or refusing with `reject|503|busy|try later`; a newcomer past the target is accepted,
+ *   and once more than `targetPeers` connections have been established for `trimDelayMs`, the
+ *   surplus is closed down to the target [A.8.1] (beyond target + 1 at once): inbound connections
+ *   first, longest established first, never a manual peer, and outbound ones only while more
+ *   than `minOutbound` remain (target 0: no dialing and no trimming);
  * - stores gossip with the 2 h penalty, relays fresh unsolicited entries to 2 peers chosen by a
  *   keyed hash, answers `getaddr` once per connection from the book, and sends one advertisement
  *   per connection every 30 s [A.7, C.4–C.6]; marks a peer silent for 90 s *dropped* [A.7];
@@ -241,6 +245,13 @@ export interface PeerNodeOptions {
    */
   discourageMs?: number;
   /**
+   * How long more than `targetPeers` connections may stay established before the surplus is
+   * closed (spec §A.8.1).
+   *
+   * @default {60_000}
+   */
+  trimDelayMs?: number;
+  /**
    * The address book's 32-byte secret key (tests fix it).
    *
    * @default {prng.bytes(32)}
@@ -337,6 +348,9 @@ const LOG_QUEUE_MAX = 10_000;
 const PUMP_ROUNDS_MAX = 64;
 const FLUSH_ROUNDS_MAX = 100_000;
 
+/** Connections past the target that may wait `trimDelayMs`; more are closed at once. */
+const TRIM_SLACK = 1;
+
 const BUSY: RejectFields = { code: 503, reason: "busy", details: "try later" };
 
 /**
@@ -386,11 +400,14 @@ export class PeerNode implements PeerNodeCore {
   readonly #busyMs: number;
   readonly #reconnectMs: number;
   readonly #discourageMs: number;
+  readonly #trimDelayMs: number;
 
   readonly #conns = new Map<ConnKey, Conn>();
   readonly #dirty = new Set<Conn>();
   readonly #pendingNonces = new Set<string>();
   readonly #manual: string[] = [];
+  /** Manual peers whose failure was logged at warn since they were last reached. */
+  readonly #manualWarned = new Set<string>();
   readonly #self = new Set<string>();
   readonly #backoff = new Map<string, Backoff>();
   readonly #discouraged = new Map<string, number>();
@@ -407,6 +424,8 @@ export class PeerNode implements PeerNodeCore {
   #stopped = false;
   #flushing = false;
   #relayDay = -1;
+  /** Since when more than the target have been established (spec §A.8.1), or `undefined`. */
+  #surplusSince: number | undefined;
   readonly #relayHashes = new Map<string, number>();
 
   /**
@@ -458,6 +477,7 @@ export class PeerNode implements PeerNodeCore {
       busyBackoffMs = 300_000,
       reconnectDelayMs = 10_000,
       discourageMs = 86_400_000,
+      trimDelayMs = 60_000,
       addressBookKey,
     } = options;
     const maxInbound = options.maxInbound ?? Math.max(1, maxConnections - minOutbound);
@@ -499,6 +519,7 @@ export class PeerNode implements PeerNodeCore {
         ["manualBackoffMaxMs", manualBackoffMaxMs],
         ["busyBackoffMs", busyBackoffMs],
         ["discourageMs", discourageMs],
+        ["trimDelayMs", trimDelayMs],
       ] as const
     ) {
       if (!(v > 0)) throw new RangeError(`Cannot create the node: ${name} ${v} is not positive`);
@@ -542,6 +563,7 @@ export class PeerNode implements PeerNodeCore {
     this.#busyMs = busyBackoffMs;
     this.#reconnectMs = reconnectDelayMs;
     this.#discourageMs = discourageMs;
+    this.#trimDelayMs = trimDelayMs;
     this.#lastNow = now;
     this.#nextDialCheckAt = now;
     this.#nextSaveAt = now + saveIntervalMs;
@@ -942,6 +964,10 @@ export class PeerNode implements PeerNodeCore {
       }
     }
     this.#flush(now);
+    if (now >= this.#nextDialCheckAt || this.#trimDue(now)) {
+      this.#trim(now);
+      this.#flush(now);
+    }
     if (now >= this.#nextDialCheckAt) {
       this.#nextDialCheckAt = now + this.#dialCheckMs;
       this.#maybeDial(now);
@@ -1039,6 +1065,7 @@ export class PeerNode implements PeerNodeCore {
       if (t !== undefined && t < at) at = t;
     }
     if (this.#nextDialCheckAt < at && this.#wantsDial()) at = this.#nextDialCheckAt;
+    if (this.#surplusSince !== undefined) at = Math.min(at, this.#surplusSince + this.#trimDelayMs);
     return at;
   }
 
@@ -1178,9 +1205,11 @@ export class PeerNode implements PeerNodeCore {
     if (c.role === "outbound" && text !== undefined) {
       this.#book.markGood(text, nowSec);
       this.#backoff.delete(text);
+      this.#manualWarned.delete(text);
     } else if (text !== undefined) {
       this.#book.touch(text, nowSec);
     }
+    this.#trim(now);
     const skew = peer.clockOffsetSec === undefined ? "" : `, clock ${peer.clockOffsetSec} s`;
     this.#log(
       "info",
@@ -1380,7 +1409,7 @@ export class PeerNode implements PeerNodeCore {
         address: text,
         reason: why,
       });
-    } else {
+    } else if (!(text !== undefined && this.#warnManual(c, text, why))) {
       this.#log("debug", `${c.role} ${who} closed before the handshake completed: ${why}`, {
         key: c.key,
         direction: c.role,
@@ -1456,7 +1485,9 @@ export class PeerNode implements PeerNodeCore {
     const text = formatPeerAddress(c.dialAddress);
     this.#drop(c, why);
     if (!this.#stopped) this.#failure(text, now);
-    this.#log("debug", `${text}: ${why}`, { key: c.key, address: text, reason: why });
+    if (!this.#warnManual(c, text, why)) {
+      this.#log("debug", `${text}: ${why}`, { key: c.key, address: text, reason: why });
+    }
     this.#nextDialCheckAt = Math.min(this.#nextDialCheckAt, now);
   }
 
@@ -1503,6 +1534,70 @@ export class PeerNode implements PeerNodeCore {
   }
 
   // ---- slots, eviction, discouragement, self ---------------------------------------------------
+
+  /**
+   * A command-line peer we failed to reach: logged at warn with the reason once, until it is
+   * reached again (later failures stay at debug). Returns whether it logged.
+   */
+  #warnManual(c: Conn, text: string, why: string): boolean {
+    if (!c.manual || c.role !== "outbound" || this.#stopped || this.#manualWarned.has(text)) {
+      return false;
+    }
+    this.#manualWarned.add(text);
+    this.#log("warn", `manual peer ${text} unreachable: ${why} (retrying; logged once)`, {
+      key: c.key,
+      address: text,
+      reason: why,
+    });
+    return true;
+  }
+
+  #trimDue(now: number): boolean {
+    return this.#surplusSince !== undefined && now >= this.#surplusSince + this.#trimDelayMs;
+  }
+
+  /**
+   * Spec §A.8.1: after `trimDelayMs` above the target, closes the surplus down to the target.
+   * Inbound connections go first (outbound ones are our choice, and keep us out of an eclipse by
+   * inbound peers), longest established first (their peers are long known to the network and
+   * find another slot at once; a newcomer keeps the slots it just found); then outbound ones,
+   * longest established first, while more than `minOutbound` remain. Manual peers stay.
+   */
+  #trim(now: number): void {
+    if (this.#stopped || this.#target < 1) {
+      this.#surplusSince = undefined;
+      return;
+    }
+    const est = [...this.#conns.values()].filter((c) => c.state === "established");
+    if (est.length <= this.#target) {
+      this.#surplusSince = undefined;
+      return;
+    }
+    this.#surplusSince ??= now;
+    const due = this.#trimDue(now);
+    let surplus = est.length - this.#target - (due ? 0 : TRIM_SLACK);
+    if (surplus <= 0) return;
+    if (due) this.#surplusSince = undefined;
+    let outbound = est.filter((c) => c.role === "outbound").length;
+    const oldestFirst = (a: Conn, b: Conn) => a.establishedAt - b.establishedAt || a.key - b.key;
+    const victims = [
+      ...est.filter((c) => c.role === "inbound" && !c.manual).sort(oldestFirst),
+      ...est.filter((c) => c.role === "outbound" && !c.manual).sort(oldestFirst),
+    ];
+    for (const c of victims) {
+      if (surplus <= 0) break;
+      if (c.role === "outbound") {
+        if (outbound <= this.#minOutbound) break;
+        outbound--;
+      }
+      surplus--;
+      this.#log("debug", `closing ${c.role} ${c.identityText ?? `#${c.key}`}: over the target`, {
+        key: c.key,
+      });
+      c.conn?.close(`over the target of ${this.#target} connections`);
+      this.#dirty.add(c);
+    }
+  }
 
   /** Spec §C.9: the inbound connection to evict for a newcomer, or `undefined`. */
   #pickEviction(now: number): Conn | undefined {

@@ -34,8 +34,8 @@ export const SIM_UNIX_MS_AT_ZERO = 1_700_000_000_000;
 /**
  * `n` listening addresses for a lab-like network: IPv4 `10.x.0.1`/`10.x.0.2` (two hosts per /16
  * network group) and every fifth host on IPv6 (`[fd00:i::1]`, its own /32), all on port 8333.
- * Spread over many groups on purpose: the address book (spec §C.7) keeps at most 16 new entries
- * per (group, source group) pair, so a network on a single /16 could never know 50 addresses.
+ * Spread over many groups on purpose (diversity for the keyed buckets of spec §C.7);
+ * `sim_lab_test.ts` covers networks on a single range.
  */
 export function simPeerAddresses(n: number): string[] {
   return Array.from(

@@ -75,42 +75,37 @@ Deno.test("AddressBook.add() applies timestamp sanity to a time from the future"
   assert.equal(b.get("198.51.100.7:4001")?.time, NOW - 5 * DAY);
 });
 
-Deno.test("AddressBook.add() lets one source group reach at most 8 new buckets (128 slots)", () => {
+Deno.test("AddressBook.add() lets one source group reach at most 32 new buckets (2,048 slots)", () => {
   const b = book();
   let added = 0;
-  for (let i = 0; i < 2000; i++) {
+  for (let i = 0; i < 3000; i++) {
     const r = b.add(`${1 + (i % 200)}.${i >> 8}.${i & 255}.9:8333`, NOW, NOW, {
       source: "203.0.113.1:8333",
     });
     if (r === "added") added++;
   }
-  assert.ok(added <= 128, `${added} entries from one source group`);
-  assert.ok(added >= 100, `${added}: the 8 buckets should fill up`);
+  assert.equal(added, 2048, "probing fills every slot of the 32 buckets, then stops");
   // Another source group reaches other buckets.
   let more = 0;
   for (let i = 0; i < 200; i++) {
     if (b.add(`100.${i}.0.1:8333`, NOW, NOW, { source: "192.0.2.1:1" }) === "added") more++;
   }
-  assert.ok(more > 50, `${more} entries from a second source`);
-  assert.ok(b.newCount <= 64 * 16);
+  assert.equal(more, 200, "a second source group still has room");
+  assert.ok(b.newCount <= 256 * 64);
 });
 
 Deno.test("AddressBook.add() overwrites a terrible occupant but never a good one", () => {
   const b = book();
-  // Fill one source group's buckets (at most 8 × 16 slots) until nothing more fits.
-  for (let i = 0; i < 5000; i++) {
+  // Fill one source group's buckets (32 × 64 slots) until nothing more fits.
+  for (let i = 0; i < 2100; i++) {
     b.add(`${1 + (i % 200)}.${i >> 8}.${i & 255}.9:8333`, NOW, NOW, { source: "203.0.113.1:1" });
   }
   const full = b.newCount;
-  assert.ok(full > 64 && full <= 128, `${full}`);
-  let collision = "";
-  for (let i = 0; i < 5000 && collision === ""; i++) {
-    const text = `7.${i >> 8}.${i & 255}.7:8333`;
-    if (b.add(text, NOW, NOW, { source: "203.0.113.1:1" }) === "collision") collision = text;
-  }
-  assert.notEqual(collision, "", "a full bucket refuses a newcomer");
+  assert.equal(full, 2048);
+  const collision = "7.0.0.7:8333";
+  assert.equal(b.add(collision, NOW, NOW, { source: "203.0.113.1:1" }), "collision");
   assert.equal(b.get(collision), undefined);
-  // 31 days later every occupant is terrible: the newcomer takes its slot.
+  // 31 days later every occupant is terrible: the newcomer takes a slot.
   const later = NOW + 31 * DAY;
   assert.equal(b.add(collision, later, later, { source: "203.0.113.1:1" }), "added");
   assert.equal(b.newCount, full, "one out, one in");
@@ -336,5 +331,137 @@ Deno.test("AddressBook stays within its bounds and consistent under random opera
       },
     ),
     { numRuns: 60 },
+  );
+});
+
+/** Every address `select()` can return, drawing until it returns nothing new. */
+function selectable(b: AddressBook, now: number): Set<string> {
+  const seen = new Set<string>();
+  const prng = Prng.seeded(11);
+  for (;;) {
+    const e = b.select(prng, now, { skip: (x) => seen.has(x.text), draws: 20_000 });
+    if (e === undefined) return seen;
+    seen.add(e.text);
+  }
+}
+
+Deno.test("AddressBook keeps 1,000 addresses of one /16 heard from one source, all selectable", () => {
+  const b = book();
+  const lab = Array.from(
+    { length: 1000 },
+    (_, i) => `10.20.${i % 250}.${1 + Math.floor(i / 250)}:8333`,
+  );
+  for (const a of lab) {
+    assert.equal(b.add(a, NOW - 7200, NOW, { source: "10.20.0.1:8333" }), "added", a);
+  }
+  assert.equal(b.size, 1000);
+  assert.equal(b.newCount, 1000);
+  assert.deepEqual([...selectable(b, NOW)].sort(), [...lab].sort());
+  // A reload under a fresh key (the key is not saved) keeps every entry too.
+  const again = new AddressBook({ prng: Prng.seeded(5) });
+  assert.deepEqual(again.load(b.toSaved(), NOW), { loaded: 1000, skipped: 0 });
+  assert.equal(again.size, 1000);
+});
+
+Deno.test("AddressBook keeps ten peers on 127.0.0.1 heard from loopback peers", () => {
+  const b = book();
+  const ten = Array.from({ length: 10 }, (_, i) => `127.0.0.1:${40_001 + i}`);
+  for (const [i, a] of ten.entries()) {
+    const source = ten[(i + 1) % ten.length];
+    assert.equal(b.add(a, NOW - 7200, NOW, { source }), "added", a);
+  }
+  assert.equal(b.size, 10);
+  assert.deepEqual([...selectable(b, NOW)].sort(), [...ten].sort());
+});
+
+Deno.test("AddressBook loses nothing when promotion sends a tried occupant back to new", () => {
+  const b = book();
+  // One /16 reaches at most 4 tried buckets (64 slots): 300 successes displace many occupants.
+  const group = Array.from(
+    { length: 300 },
+    (_, i) => `10.30.${i % 250}.${1 + Math.floor(i / 250)}:8333`,
+  );
+  for (const a of group) b.add(a, NOW, NOW, { source: "10.30.0.1:8333" });
+  for (const [i, a] of group.entries()) b.markGood(a, NOW + i * 5 * 3600); // each older than 4 h
+  assert.equal(b.size, 300);
+  assert.equal(b.newCount + b.triedCount, 300);
+  assert.ok(b.triedCount <= 64, `${b.triedCount}`);
+  for (const a of group) assert.ok(b.get(a) !== undefined, `${a} lost`);
+});
+
+Deno.test("AddressBook swap-remove: taking out an entry that is not the last keeps the moved one right", () => {
+  const b = book();
+  const [x, y, z, w] = ["10.1.0.1:8333", "10.1.0.2:8333", "10.1.0.3:8333", "10.1.0.4:8333"];
+  for (const a of [x, y, z, w]) b.add(a, NOW, NOW, { source: "10.1.0.9:1" });
+  // x is not the last: the last (w) moves into its place; then remove the moved entry.
+  assert.ok(b.remove(x));
+  assert.ok(b.remove(w));
+  assert.equal(b.newCount, 2);
+  assert.equal(b.size, 2);
+  assert.deepEqual([...selectable(b, NOW)].sort(), [y, z]);
+  // Promote an entry that is not the last of the new list, then remove the one moved over it.
+  b.add(w, NOW, NOW, { source: "10.1.0.9:1" }); // new list: y, z, w
+  b.markGood(y, NOW); // y leaves new, w takes its place
+  assert.equal(b.get(y)?.table, "tried");
+  assert.ok(b.remove(w));
+  assert.equal(b.newCount, 1);
+  assert.equal(b.triedCount, 1);
+  assert.equal(b.size, 2);
+  assert.deepEqual([...selectable(b, NOW)].sort(), [y, z]);
+  assert.deepEqual([...b.entries()].map((e) => e.text).sort(), [y, z]);
+  // Manual peers use the same list mechanics.
+  b.addManual(z, NOW); // z leaves new
+  b.addManual(x, NOW);
+  assert.ok(b.remove(z)); // not the last manual entry
+  assert.ok(b.remove(x));
+  assert.equal(b.manualCount, 0);
+  assert.equal(b.newCount, 0);
+  assert.deepEqual([...b.entries()].map((e) => e.text), [y]);
+  assert.deepEqual([...selectable(b, NOW)], [y]);
+});
+
+Deno.test("AddressBook over a pool of 30 addresses matches a model under random operations", () => {
+  const pool = Array.from(
+    { length: 30 },
+    (_, i) => i % 10 === 9 ? `[2001:db8::${i}]:8333` : `10.${i % 3}.0.${i + 1}:8333`,
+  );
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.tuple(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: pool.length - 1 })),
+        // fast-check's default size would cap the length near 10: too few to fill the pool.
+        { minLength: 20, maxLength: 150, size: "max" },
+      ),
+      (ops) => {
+        const b = book();
+        const model = new Set<string>();
+        const refused = new Set<string>();
+        for (const [step, [op, n]] of ops.entries()) {
+          const text = pool[n];
+          const now = NOW + step;
+          if (op === 0) b.add(text, now - 100, now, { source: `10.${n % 2}.9.1:1` });
+          else if (op === 1) b.markGood(text, now);
+          else if (op === 2) b.remove(text);
+          else if (op === 3) b.addManual(text, now);
+          else if (op === 4) b.refuse(text);
+          else b.markFailure(text, now);
+          if (op === 2) model.delete(text);
+          else if (op === 4) {
+            model.delete(text);
+            refused.add(text);
+          } else if (op !== 5 && !refused.has(text)) model.add(text);
+          const listed = [...b.entries()].map((e) => e.text);
+          assert.deepEqual([...listed].sort(), [...model].sort());
+          assert.equal(b.size, model.size);
+          assert.equal(b.newCount + b.triedCount + b.manualCount, model.size);
+          for (const a of pool) assert.equal(b.get(a) !== undefined, model.has(a), a);
+        }
+        const end = NOW + ops.length;
+        const drawable = [...b.entries()].filter((e) => e.table !== "manual")
+          .filter((e) => !b.isTerrible(e, end)).map((e) => e.text);
+        assert.deepEqual([...selectable(b, end)].sort(), drawable.sort());
+      },
+    ),
+    { numRuns: 200 },
   );
 });

@@ -1,10 +1,11 @@
 /**
  * Ten `bitclone peer` processes on 127.0.0.1, each with its own peers file in a temporary
- * directory, all seeded from the first one only: through `getaddr`/`addr` gossip every process
- * reaches its target of five connections (read from its status lines). Meanwhile every peers file
- * is read again and again and must always parse (written atomically); one process stopped with
- * SIGTERM leaves a complete file, and restarted with no command-line peers it reloads that file
- * and reconnects.
+ * directory, in a chain (each given only the one started before it): through `getaddr`/`addr`
+ * gossip every process reaches its target of five connections and never holds more than six
+ * (read from its status lines), and every process comes to know all nine others (read from its
+ * peers file). Meanwhile every peers file is read again and again and must always parse (written
+ * atomically); one process stopped with SIGTERM leaves a complete file, and restarted with no
+ * command-line peers it reloads all nine addresses and reconnects.
  *
  * Timers are shortened with flags (advertisement, ping, status, save).
  */
@@ -30,6 +31,7 @@ const FAST = [
   "300",
 ];
 const CONVERGE_MS = 45_000;
+const KNOW_ALL_MS = 30_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -85,14 +87,16 @@ class PeerProc {
 
   /** The last status line logged. */
   status(): Status | undefined {
-    const all = [
+    return this.statuses().at(-1);
+  }
+
+  /** Every status line logged. */
+  statuses(): Status[] {
+    return [
       ...this.stderr.matchAll(
         /status: (\d+) in, (\d+) out, (\d+) pending; (\d+) addresses known/g,
       ),
-    ];
-    const m = all.at(-1);
-    if (m === undefined) return undefined;
-    return { inbound: +m[1], outbound: +m[2], pending: +m[3], known: +m[4] };
+    ].map((m) => ({ inbound: +m[1], outbound: +m[2], pending: +m[3], known: +m[4] }));
   }
 
   /** SIGTERM, then the exit code; SIGKILL after `graceMs`. */
@@ -122,7 +126,7 @@ function connected(s: Status | undefined): number {
   return s === undefined ? 0 : s.inbound + s.outbound;
 }
 
-Deno.test("ten bitclone peer processes seeded from one converge on five connections each and reload their saved peers", async () => {
+Deno.test("ten bitclone peer processes in a chain converge on five connections each, learn all nine others and reload them", async () => {
   const dir = await Deno.makeTempDir({ prefix: "bitclone-net-" });
   const procs: PeerProc[] = [];
   const fileOf = (i: number) => `${dir}/peers-${i}.json`;
@@ -152,13 +156,14 @@ Deno.test("ten bitclone peer processes seeded from one converge on five connecti
     }`;
   try {
     procs.push(new PeerProc("peer 0", [...FAST, "--port", "0", "--peers-file", fileOf(0)]));
-    const seed = `127.0.0.1:${await procs[0].port()}`;
     for (let i = 1; i < COUNT; i++) {
+      const previous = `127.0.0.1:${await procs[i - 1].port()}`;
       procs.push(
-        new PeerProc(`peer ${i}`, [...FAST, "--port", "0", "--peers-file", fileOf(i), seed]),
+        new PeerProc(`peer ${i}`, [...FAST, "--port", "0", "--peers-file", fileOf(i), previous]),
       );
     }
     const ports = await Promise.all(procs.map((p) => p.port()));
+    const addressOf = (i: number) => `127.0.0.1:${ports[i]}`;
 
     const deadline = performance.now() + CONVERGE_MS;
     while (!procs.every((p) => connected(p.status()) >= TARGET)) {
@@ -171,8 +176,33 @@ Deno.test("ten bitclone peer processes seeded from one converge on five connecti
     for (const [i, p] of procs.entries()) {
       const s = p.status()!;
       assert.ok(s.known >= TARGET, `${p.name} knows only ${s.known} addresses:\n${describe()}`);
-      // The seed may hold only inbound connections: everyone it knows is already connected.
+      // The first may hold only inbound connections: everyone it knows is already connected.
       if (i > 0) assert.ok(s.outbound >= 1, `${p.name} has no outbound one:\n${describe()}`);
+    }
+
+    // Every peer comes to know all nine others (spec §C.7: no address lost below capacity).
+    const missing = async (i: number) => {
+      let text = "[]";
+      try {
+        text = await Deno.readTextFile(fileOf(i));
+      } catch {
+        // not written yet
+      }
+      const saved = new Set(parsePeersFile(text).peers.map((p) => p.address));
+      return ports.map((_, j) => addressOf(j)).filter((a, j) => j !== i && !saved.has(a));
+    };
+    const knowDeadline = performance.now() + KNOW_ALL_MS;
+    for (;;) {
+      const gaps = await Promise.all(procs.map((_, i) => missing(i)));
+      if (gaps.every((g) => g.length === 0)) break;
+      if (performance.now() > knowDeadline) {
+        assert.fail(
+          `not every peer knows all nine others:\n${
+            gaps.map((g, i) => `${i} misses ${g.join(" ")}`).join("\n")
+          }\n${describe()}`,
+        );
+      }
+      await sleep(250);
     }
 
     // Stop one peer: it saves its book and exits 0.
@@ -201,8 +231,10 @@ Deno.test("ten bitclone peer processes seeded from one converge on five connecti
     await again.port();
     assert.match(again.stderr, /starting: 0 manual peers, \d+ saved addresses/);
     const loadedCount = Number(/starting: 0 manual peers, (\d+) saved/.exec(again.stderr)![1]);
-    // The book may drop a few on reload (bucket collisions under a fresh key), never most.
-    assert.ok(loadedCount >= 3, `reloaded ${loadedCount} of ${saved.peers.length} addresses`);
+    // Under a fresh key the book still keeps every entry (below capacity nothing is dropped).
+    assert.equal(known.length, COUNT - 1, `saved ${saved.peers.map((p) => p.address).join(", ")}`);
+    assert.equal(loadedCount, saved.peers.length);
+    assert.doesNotMatch(again.stderr, /entries skipped/);
     const redial = performance.now() + 20_000;
     while ((again.status()?.outbound ?? 0) < 1) {
       assert.ok(
@@ -215,6 +247,11 @@ Deno.test("ten bitclone peer processes seeded from one converge on five connecti
     await watcher;
     assert.ok(reads > COUNT, `the watcher read ${reads} files`);
     assert.deepEqual(damaged, [], "a reader saw a half-written peers file");
+    // Never more than the target + 1 established (spec §A.8.1 trim), in any status line.
+    for (const p of procs) {
+      const worst = Math.max(...p.statuses().map(connected));
+      assert.ok(worst <= TARGET + 1, `${p.name} held ${worst} connections`);
+    }
     for (const p of procs) assert.equal(await p.stop(), 0, `${p.name}: ${p.stderr.slice(-1500)}`);
     const after = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".tmp"));
     assert.deepEqual(after, [], "temporary files left after every peer stopped");

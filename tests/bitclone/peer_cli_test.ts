@@ -58,8 +58,9 @@ Deno.test("bitclone peer with a bad flag or peer prints one line and exits 2", a
     [["--target-peers", "many"], /--target-peers/],
     [["--ping-interval-ms", "0"], /--ping-interval-ms: 0 is out of range 1\.\./],
     [["--user-agent", "a|b"], /--user-agent/],
-    [["example.com:8333"], /peer 'example\.com:8333' must be an IP address and a port/],
-    [["10.0.0.1"], /must be an IP address and a port/],
+    [["bad_name:8333"], /peer 'bad_name:8333' must be an IP address or host name and a port/],
+    [["10.0.0.300:8333"], /must be an IP address or host name and a port/],
+    [["10.0.0.1"], /must be an IP address or host name and a port/],
   ];
   for (const [args, message] of cases) {
     const r = await bitclone(["peer", ...args]);
@@ -134,6 +135,54 @@ Deno.test("bitclone peer starts, stops on SIGTERM with exit 0 and saves its comm
     } catch {
       // already exited
     }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bitclone peer resolves a command-line host name at start and dials the address", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "bitclone-peer-cli-" });
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept(); // a bare TCP listener: the dial is what counts
+  const port = listener.addr.port;
+  const child = new Deno.Command(Deno.execPath(), {
+    // localhost.localdomain resolves to 127.0.0.1 without asking DNS (src/net/resolve.ts).
+    args: [
+      ...FLAGS,
+      "peer",
+      "--hostname",
+      "127.0.0.1",
+      "--port",
+      "0",
+      `localhost.localdomain:${port}`,
+    ],
+    cwd: dir,
+    stdout: "null",
+    stderr: "piped",
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  try {
+    const first = await Promise.race([accepted, child.status]);
+    if (!("localAddr" in first)) assert.fail(`the peer exited (${first.code}) before dialing`);
+    first.close();
+    child.kill("SIGTERM");
+    const [status, err] = await Promise.all([child.status, new Response(child.stderr).text()]);
+    assert.equal(status.code, 0, err);
+    assert.match(
+      err,
+      new RegExp(
+        `manual peer .?localhost\\.localdomain:${port}.? resolved to .?127\\.0\\.0\\.1:${port}`,
+      ),
+    );
+    const saved = parsePeersFile(await Deno.readTextFile(`${dir}/peers.json`));
+    assert.ok(saved.peers.some((p) => p.address === `127.0.0.1:${port}`), JSON.stringify(saved));
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already exited
+    }
+    listener.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -252,6 +252,23 @@ Deno.test("PeerNode.handleDialed() completes a handshake, sends getaddr and stor
   );
 });
 
+Deno.test("PeerNode keeps all 1,000 addresses of its own /16 from one getaddr answer (a lab of 1,000)", () => {
+  const lab = new Lab({ manualPeers: ["10.0.200.1:8333"], targetPeers: 1, minOutbound: 1 });
+  lab.run(0);
+  const remote = lab.accept(lab.dial("10.0.200.1:8333"));
+  const machines = Array.from(
+    { length: 1000 },
+    (_, i) => `10.0.${i % 250}.${2 + (i / 250 | 0)}:8333`,
+  );
+  remote.conn.sendAddr(machines.map((m) => ({ time: NOW_SEC - 60, address: addr(m) })));
+  lab.settle();
+  const book = lab.node.addressBook;
+  const missing = machines.filter((m) => book.get(m) === undefined);
+  assert.deepEqual(missing, [], `${missing.length} of 1000 lost`);
+  assert.equal(book.size, 1001);
+  assert.equal(lab.node.status().known, 1001);
+});
+
 Deno.test("PeerNode answers getaddr once with its own address first, then its peers and book", () => {
   const lab = new Lab({
     savedPeers: [
@@ -471,6 +488,40 @@ Deno.test("PeerNode backs off a failing address exponentially, manual peers capp
   assert.equal(lab.node.addressBook.get("203.0.113.9:8333")?.attempts, 3);
 });
 
+Deno.test("PeerNode logs an unreachable command-line peer at warn once, with the reason, until reached", () => {
+  const lab = new Lab({ manualPeers: ["198.51.100.7:8333"], targetPeers: 1, minOutbound: 1 });
+  const warns = () => lab.logs().filter((l) => l.startsWith("warn manual peer 198.51.100.7:8333"));
+  const failDials = (until: number) => {
+    for (let t = lab.now; t < until; t += 500) {
+      lab.run(t);
+      for (const d of lab.of("dial")) {
+        if (lab.state(d.key) === "dialing") {
+          lab.node.handleDialFailed(d.key, "connection refused", lab.now);
+        }
+      }
+      lab.settle();
+    }
+  };
+  failDials(200_000);
+  assert.ok(lab.of("dial").length >= 3, "retried");
+  assert.deepEqual(warns(), [
+    "warn manual peer 198.51.100.7:8333 unreachable: dial failed: connection refused (retrying; logged once)",
+  ]);
+  assert.ok(
+    lab.logs().some((l) => l === "debug 198.51.100.7:8333: dial failed: connection refused"),
+  );
+  // Reached, then lost and unreachable again: one more warning.
+  const before = lab.of("dial").length;
+  while (lab.of("dial").length === before) lab.run(lab.now + 500);
+  const dial = lab.of("dial").at(-1)!;
+  const remote = lab.accept(dial);
+  assert.equal(lab.state(dial.key), "established");
+  remote.conn.close("bye");
+  lab.settle();
+  failDials(lab.now + 200_000);
+  assert.equal(warns().length, 2, JSON.stringify(warns()));
+});
+
 Deno.test("PeerNode waits 5 minutes after a busy reject and records no failure", () => {
   const lab = new Lab({
     savedPeers: [{ address: "203.0.113.9:8333", lastSeen: NOW_SEC - 60 }],
@@ -645,7 +696,43 @@ Deno.test("PeerNode keeps at least 2 outbound connections when inbound ones fill
   for (const d of dials) lab.accept(d);
   lab.run(30_000);
   assert.equal(lab.of("dial").length, 2);
-  assert.deepEqual(lab.node.status(), { inbound: 5, outbound: 2, pending: 0, known: 3, tried: 2 });
+  // Seven established: beyond target + 1 an inbound one goes at once, the next after 60 s.
+  assert.deepEqual(lab.node.status(), { inbound: 4, outbound: 2, pending: 0, known: 3, tried: 2 });
+  lab.run(120_000);
+  assert.equal(lab.of("dial").length, 2);
+  assert.deepEqual(lab.node.status(), { inbound: 3, outbound: 2, pending: 0, known: 3, tried: 2 });
+});
+
+Deno.test("PeerNode trims established connections past the target: at once beyond target + 1, after 60 s to the target", () => {
+  const lab = new Lab({ targetPeers: 3, minOutbound: 0, manualPeers: ["198.51.100.9:8333"] });
+  lab.run(0);
+  const manual = lab.dial("198.51.100.9:8333");
+  lab.accept(manual);
+  for (let k = 1; k <= 3; k++) {
+    lab.now = k * 1000;
+    lab.inbound(k, `198.51.${100 + k}.1:8333`);
+  }
+  assert.deepEqual([...lab.closes.keys()], [], "target + 1 may wait");
+  lab.now = 5000;
+  lab.inbound(4, "198.51.104.1:8333");
+  // Five established, target 3: the oldest inbound goes at once (the manual peer stays).
+  assert.deepEqual([...lab.closes.keys()], [1]);
+  assert.equal(lab.closes.get(1), "over the target of 3 connections");
+  assert.equal(lab.node.status().inbound + lab.node.status().outbound, 4);
+  // Above the target since the third inbound peer (t = 3 s): the last surplus waits 60 s.
+  lab.run(3000 + 59_000);
+  assert.deepEqual([...lab.closes.keys()], [1], "the last surplus waits 60 s");
+  lab.run(3000 + 61_000);
+  assert.deepEqual([...lab.closes.keys()], [1, 2]);
+  const s = lab.node.status();
+  assert.equal(s.inbound + s.outbound, 3);
+  assert.ok(lab.node.connections().some((c) => c.manual && c.state === "established"));
+  assert.ok(
+    lab.logs().some((l) => /^info dropped inbound 198\.51\.101\.1:8333: over the target/.test(l)),
+  );
+  // Back at the target: nothing more is closed.
+  lab.run(300_000);
+  assert.deepEqual([...lab.closes.keys()], [1, 2]);
 });
 
 Deno.test("PeerNode refuses time going backwards and ignores calls for unknown keys", () => {

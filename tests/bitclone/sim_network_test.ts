@@ -155,9 +155,11 @@ for (const seed of simSeeds([1, 2, 3])) {
       assert.ok(saved.has(first), `${h.address} first reconnected to ${first}, not in its file`);
       assert.ok(h.logs.some((l) => /starting: 0 manual peers, \d+ saved addresses/.test(l)));
     }
-    // The network is whole again.
+    // The network is whole again. (Trimming to the target, spec §A.8.1, moves a connection now
+    // and then, and its peer is one short until it dials again: look for an instant.)
     sim.run(60_000);
-    assert.ok(sim.live().every(atTarget), hint("not every peer back at its target"));
+    const whole = sim.runUntil(() => sim.live().every(atTarget), 120_000, 500);
+    assert.ok(whole !== undefined, hint("not every peer back at its target"));
   });
 }
 
@@ -165,9 +167,10 @@ Deno.test("PeerNode network of 50 started at the same instant converges through 
   const { sim, addresses } = network(7, 0);
   const at = sim.runUntil(() => converged(sim, addresses), 10 * GOSSIP_ROUND_MS, 1_000);
   assert.ok(at !== undefined, `${replayHint(7, COMMAND)}\n${describe(sim, addresses)}`);
-  // The seed could take only 10 at first; the others were told 503 and came back later.
+  // The seed could take only 10 at first; the others were told 503 and came back later, and the
+  // seed trimmed its connections back to the target (spec §A.8.1).
   const seedHost = sim.host(addresses[0]);
-  assert.ok(seedHost.logCounts.get("evicting inbound")! >= 1);
+  assert.ok(seedHost.drops.some((l) => l.includes("over the target of 5 connections")));
   assert.ok(
     sim.live().some((h) => h.logs.some((l) => l.includes("reject from 10.0.0.1:8333: 503"))),
   );

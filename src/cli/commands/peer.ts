@@ -24,26 +24,36 @@ const PATH = "bitclone peer";
 const TIMER_MAX_MS = 86_400_000;
 
 /**
- * Reads one command-line peer: an IP literal with a port in any spelling of spec §A.4 (`localhost`
- * is taken as 127.0.0.1); returns its canonical text or throws {@linkcode UsageError}.
+ * Reads one command-line peer: an IP literal with a port in any spelling of spec §A.4, or a host
+ * name and a port (resolved once at start, `localhost` as 127.0.0.1); returns its canonical text
+ * or throws {@linkcode UsageError}.
  *
  * @example
  * ```ts
  * import { manualPeerValue } from "./peer.ts";
  * console.assert(manualPeerValue("localhost:8334") === "127.0.0.1:8334");
  * console.assert(manualPeerValue("2001:db8::1:8333") === "[2001:db8::1]:8333");
+ * console.assert(manualPeerValue("Lab7.cs.example:8333") === "lab7.cs.example:8333");
  * ```
  */
 export function manualPeerValue(text: string): string {
   const spelled = text.replace(/^localhost(?=[:,])/i, "127.0.0.1");
   const address = parsePeerAddress(spelled);
-  if (address === undefined) {
-    throw new UsageError(
-      `peer '${text}' must be an IP address and a port, like 10.0.0.5:8333 or [2001:db8::1]:8333`,
-      PATH,
-    );
+  if (address !== undefined) return formatPeerAddress(address);
+  const named =
+    /^([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*):(\d{1,5})$/
+      .exec(text);
+  if (
+    named !== null && /[A-Za-z]/.test(named[1]) && Number(named[2]) >= 1 &&
+    Number(named[2]) <= 65535
+  ) {
+    return `${named[1].toLowerCase()}:${Number(named[2])}`;
   }
-  return formatPeerAddress(address);
+  throw new UsageError(
+    `peer '${text}' must be an IP address or host name and a port, like 10.0.0.5:8333, ` +
+      `[2001:db8::1]:8333 or lab7:8333`,
+    PATH,
+  );
 }
 
 /**
@@ -185,7 +195,8 @@ export const peerCommand: CommandSpec = {
   },
   positionals: [{
     name: "HOST:PORT",
-    description: "Peers to dial first (IP literals; IPv6 as [v6]:port)",
+    description:
+      "Peers to dial first (IP literals, IPv6 as [v6]:port, or host names resolved at start)",
     optional: true,
     variadic: true,
   }],
