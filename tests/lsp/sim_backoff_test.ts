@@ -1,7 +1,14 @@
 // Spec §15.5 (out-of-window: max-unacked versus window with growing backoff), §15.6
 // (exponential backoff counting with the sniffer) and the retransmission epochs of §11.1, in the
 // simulator with the spec's parameters, several seeds each.
-import { type ClientSide, type Role, SERVER, simTest, specParams, World } from "./_sim_harness.ts";
+import {
+  type ClientSide,
+  type Role,
+  SERVER,
+  simTest,
+  specParams,
+  World,
+} from "./_sim_harness.ts";
 import { MsgType } from "../../src/lsp/wire.ts";
 
 // ---- §15.5 -------------------------------------------------------------------------------------
@@ -40,12 +47,15 @@ for (
             }
           }
         };
-        const inboxOf = (c: ClientSide) => dir === "up" ? world.serverConnOf(c).inbox : c.inbox;
+        const inboxOf = (c: ClientSide) =>
+          dir === "up" ? world.serverConnOf(c).inbox : c.inbox;
         const senderAddr = (c: ClientSide) => dir === "up" ? c.addr : SERVER;
         const highestSent = (c: ClientSide) =>
           Math.max(
             0,
-            ...world.dataEmitted(senderAddr(c)).filter((d) => d.msg.connId === c.connId)
+            ...world.dataEmitted(senderAddr(c)).filter((d) =>
+              d.msg.connId === c.connId
+            )
               .map((d) => d.msg.seqNum),
           );
         const phaseStart = world.now;
@@ -60,9 +70,13 @@ for (
         write(5, 10);
         world.runFor(200);
         for (const c of world.clients) {
-          world.check(inboxOf(c).length === 0, `${dir}: delivered without the first quarter`);
+          world.check(
+            inboxOf(c).length === 0,
+            `${dir}: delivered without the first quarter`,
+          );
           const acks = world.sniffer.sent().filter((e) =>
-            e.msg.type === MsgType.Ack && e.msg.connId === c.connId && e.msg.seqNum >= 6 &&
+            e.msg.type === MsgType.Ack && e.msg.connId === c.connId &&
+            e.msg.seqNum >= 6 &&
             e.msg.seqNum <= 10 && world.roleOf(e.from) === receiver
           ).length;
           world.check(acks === 5, () =>
@@ -73,7 +87,10 @@ for (
         write(10, 20);
         for (const c of world.clients) {
           const high = highestSent(c);
-          world.check(high === 15, () => `${dir}: sent up to SeqNum ${high} at once, not 15`);
+          world.check(
+            high === 15,
+            () => `${dir}: sent up to SeqNum ${high} at once, not 15`,
+          );
         }
         // (5) The retransmitted first quarter arrives: exactly 15 readable, then nothing more.
         world.waitFor(
@@ -88,7 +105,10 @@ for (
             inboxOf(c),
             scripts[c.index].slice(0, 15),
           );
-          world.check(highestSent(c) === 15, `${dir}: a message beyond M went out`);
+          world.check(
+            highestSent(c) === 15,
+            `${dir}: a message beyond M went out`,
+          );
         }
         // (6) Acks restored: the last quarter arrives, everything in order.
         world.faults.setWriteDrop(receiver, 0);
@@ -99,7 +119,11 @@ for (
           `${dir}: reading all 20 within 20 epochs of the start`,
         );
         for (const c of world.clients) {
-          world.expectMessages(`${dir}: stream of client ${c.index}`, inboxOf(c), scripts[c.index]);
+          world.expectMessages(
+            `${dir}: stream of client ${c.index}`,
+            inboxOf(c),
+            scripts[c.index],
+          );
         }
         world.note(`${dir} phase took ${world.now - phaseStart}ms`);
       };
@@ -118,7 +142,11 @@ for (
 // ---- §15.6 -------------------------------------------------------------------------------------
 
 for (
-  const [name, clients, messages] of [["ExpBackOff1", 1, 10], ["ExpBackOff2", 10, 15]] as const
+  const [name, clients, messages] of [["ExpBackOff1", 1, 10], [
+    "ExpBackOff2",
+    10,
+    15,
+  ]] as const
 ) {
   simTest(
     import.meta.url,
@@ -139,7 +167,9 @@ for (
       world.sniffer.start();
       const writtenAt = world.now;
       for (const c of world.clients) {
-        for (const p of world.script(messages)) c.endpoint.write(c.connId, p, world.now);
+        for (const p of world.script(messages)) {
+          c.endpoint.write(c.connId, p, world.now);
+        }
       }
       world.runFor(14 * delta);
       // The spec's bound, then the exact count: 5 transmissions of each of the ω in-window ones.
@@ -148,25 +178,34 @@ for (
         n >= 4 * omega * clients && n <= 6 * omega * clients,
         `${n} Data transmissions, outside [4·ω·clients, 6·ω·clients]`,
       );
-      world.check(n === 5 * omega * clients, `${n} Data transmissions, not 5·ω·clients`);
+      world.check(
+        n === 5 * omega * clients,
+        `${n} Data transmissions, not 5·ω·clients`,
+      );
       world.check(world.sniffer.dataDropped === 0, "client Data was dropped");
       for (const c of world.clients) {
         // Epoch k is the k-th tick of the client after the writes.
         const ticks = [...world.tickTimes(c.addr)].filter((t) => t > writtenAt);
         world.check(
-          ticks.every((t, i) => i === 0 || Math.abs(t - ticks[i - 1] - delta) < 1e-6),
+          ticks.every((t, i) =>
+            i === 0 || Math.abs(t - ticks[i - 1] - delta) < 1e-6
+          ),
           () => `client ${c.index} ticked at [${ticks}], not every δ`,
         );
         const epoch = (k: number) => ticks[k - 1];
         const want = [writtenAt, epoch(1), epoch(3), epoch(6), epoch(11)];
         for (let seq = 1; seq <= messages; seq++) {
           const times = world.sniffer.log
-            .filter((e) => e.from === c.addr && e.msg.type === MsgType.Data && e.msg.seqNum === seq)
+            .filter((e) =>
+              e.from === c.addr && e.msg.type === MsgType.Data &&
+              e.msg.seqNum === seq
+            )
             .map((e) => e.at);
           const expected = seq <= omega ? want : [];
           world.check(
             JSON.stringify(times) === JSON.stringify(expected),
-            () => `client ${c.index} sent sn${seq} at [${times}], expected [${expected}]`,
+            () =>
+              `client ${c.index} sent sn${seq} at [${times}], expected [${expected}]`,
           );
         }
       }
@@ -190,7 +229,9 @@ const BACKOFF_TABLE: [number, number[]][] = [
 for (const [B, epochs] of BACKOFF_TABLE) {
   simTest(
     import.meta.url,
-    `LspEndpoint retransmits an unacked message at epochs ${epochs.join(", ")} when ` +
+    `LspEndpoint retransmits an unacked message at epochs ${
+      epochs.join(", ")
+    } when ` +
       `MaxBackOffInterval is ${B}`,
     { seeds: 4 },
     (seed) => {
@@ -218,7 +259,8 @@ for (const [B, epochs] of BACKOFF_TABLE) {
       const got = sent.slice(1).map((t) => ticks.indexOf(t) + 1);
       world.check(
         JSON.stringify(got) === JSON.stringify(epochs),
-        () => `${sender} retransmitted at epochs [${got}], expected [${epochs}]`,
+        () =>
+          `${sender} retransmitted at epochs [${got}], expected [${epochs}]`,
       );
     },
   );

@@ -142,7 +142,11 @@ function expected(py2: string): string {
 
 Deno.test("decodePickle() reads every text-line case of the table as Python 2.7 does", () => {
   const wrong = ROWS.filter((row) => ours(row.input) !== expected(row.py2))
-    .map((row) => `${JSON.stringify(row.input)}: ours ${ours(row.input)}, Python 2 ${row.py2}`);
+    .map((row) =>
+      `${JSON.stringify(row.input)}: ours ${
+        ours(row.input)
+      }, Python 2 ${row.py2}`
+    );
   assert.deepEqual(wrong, []);
 });
 
@@ -168,7 +172,9 @@ for line in sys.stdin.read().split():
   const hex = (s: string) =>
     [...s].map((c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join("");
   const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(rows.map((r) => hex(r.input)).join("\n")));
+  await writer.write(
+    new TextEncoder().encode(rows.map((r) => hex(r.input)).join("\n")),
+  );
   await writer.close();
   const out = await child.output();
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
@@ -176,10 +182,14 @@ for line in sys.stdin.read().split():
   assert.equal(lines.length, rows.length);
   const wrong = rows.filter((row, i) => lines[i] !== row.py3)
     .map((row) =>
-      `${JSON.stringify(row.input)}: python3 ${lines[rows.indexOf(row)]}, table ${row.py3}`
+      `${JSON.stringify(row.input)}: python3 ${
+        lines[rows.indexOf(row)]
+      }, table ${row.py3}`
     );
   assert.deepEqual(wrong, []);
   // The rows where Python 3 reads differently are exactly the ones a Python 3 model gets wrong.
-  const differing = rows.filter((row) => row.py3 !== row.py2.replace(/^long /, "int "));
+  const differing = rows.filter((row) =>
+    row.py3 !== row.py2.replace(/^long /, "int ")
+  );
   assert.ok(differing.length >= 20, `${differing.length} rows differ`);
 });

@@ -12,7 +12,10 @@
  *   and the original tracker doing the pruning.
  */
 import assert from "node:assert/strict";
-import { type RingPeerNode, startRingPeer } from "../../src/tracker/ring/peer_node.ts";
+import {
+  type RingPeerNode,
+  startRingPeer,
+} from "../../src/tracker/ring/peer_node.ts";
 import { serveRingTracker } from "../../src/tracker/ring/tracker_server.ts";
 import { RingProc } from "./_ring_proc.ts";
 
@@ -35,7 +38,11 @@ async function hasPython(): Promise<boolean> {
 const PYTHON = await hasPython();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(ok: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
+async function waitFor(
+  ok: () => boolean,
+  timeoutMs: number,
+  what: () => string,
+): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!ok()) {
     if (performance.now() > deadline) throw new Error(`timed out: ${what()}`);
@@ -66,7 +73,11 @@ interface OurPeer {
   node: RingPeerNode;
 }
 
-function ourPeer(handle: string, trackerPort: number, all: AbortSignal): OurPeer {
+function ourPeer(
+  handle: string,
+  trackerPort: number,
+  all: AbortSignal,
+): OurPeer {
   const stop = new AbortController();
   const node = startRingPeer({
     handle,
@@ -101,7 +112,8 @@ function assertClean(procs: RingProc[]): void {
 }
 
 Deno.test({
-  name: "RingTracker with original and TS peers: all converge; a killed original peer is dropped",
+  name:
+    "RingTracker with original and TS peers: all converge; a killed original peer is dropped",
   ignore: !PYTHON,
   async fn() {
     const all = new AbortController();
@@ -112,8 +124,12 @@ Deno.test({
       pingReplyTimeoutMs: 1000,
       signal: all.signal,
     });
-    const originals = ["old1", "old2"].map((h) => originalPeer(h, tracker.port));
-    const ours = ["new1", "new2", "new3"].map((h) => ourPeer(h, tracker.port, all.signal));
+    const originals = ["old1", "old2"].map((h) =>
+      originalPeer(h, tracker.port)
+    );
+    const ours = ["new1", "new2", "new3"].map((h) =>
+      ourPeer(h, tracker.port, all.signal)
+    );
     const state = () =>
       JSON.stringify(tracker.tracker.peers) + "\n" +
       originals.map((p) => `${p.name}:\n${p.stdout}${p.stderr}`)
@@ -128,10 +144,18 @@ Deno.test({
       );
       assert.equal(tracker.tracker.peers.length, 5);
       for (const p of originals) {
-        assert.match(p.stdout, /PARITY ok REG_INIT/, "our REG_INIT is Python 2's, byte for byte");
+        assert.match(
+          p.stdout,
+          /PARITY ok REG_INIT/,
+          "our REG_INIT is Python 2's, byte for byte",
+        );
       }
       // Our PINGs too (the first round may come after the ring has converged).
-      await waitFor(() => originals.every((p) => /PARITY ok PING/.test(p.stdout)), 5_000, state);
+      await waitFor(
+        () => originals.every((p) => /PARITY ok PING/.test(p.stdout)),
+        5_000,
+        state,
+      );
       assert.ok(
         originals.some((p) => /PARITY ok QUERY_RESULT/.test(p.stdout)) ||
           originals.some((p) => /PARITY ok QUERY\n/.test(p.stdout)),
@@ -143,11 +167,15 @@ Deno.test({
       await victim.exit();
       const healed = () => {
         const list = tracker.tracker.peers;
-        if (list.length !== 4 || list.some((p) => p.handle === victim.name)) return false;
+        if (list.length !== 4 || list.some((p) => p.handle === victim.name)) {
+          return false;
+        }
         return list.every((entry, i) => {
           const pred = list[(i - 1 + list.length) % list.length];
           const mine = ours.find((p) => p.handle === entry.handle);
-          const nbr = mine ? mine.node.peer.neighbour?.handle : originalNeighbour(originals[1]);
+          const nbr = mine
+            ? mine.node.peer.neighbour?.handle
+            : originalNeighbour(originals[1]);
           return nbr === pred.handle;
         });
       };
@@ -186,12 +214,18 @@ Deno.test({
     const originals: RingProc[] = [];
     const ours: OurPeer[] = [];
     const state = () =>
-      [tracker, ...originals].map((p) => `${p.name}:\n${p.stdout}${p.stderr}`).join("\n") + "\n" +
+      [tracker, ...originals].map((p) => `${p.name}:\n${p.stdout}${p.stderr}`)
+        .join("\n") +
+      "\n" +
       JSON.stringify(
-        ours.map((p) => [p.handle, p.node.peer.neighbour, [...p.node.peer.items.keys()]]),
+        ours.map((
+          p,
+        ) => [p.handle, p.node.peer.neighbour, [...p.node.peer.items.keys()]]),
       );
     try {
-      const [, port] = await tracker.waitFor(/Tracker listening at 127\.0\.0\.1 @ (\d+)\n/);
+      const [, port] = await tracker.waitFor(
+        /Tracker listening at 127\.0\.0\.1 @ (\d+)\n/,
+      );
       for (const h of ["new1", "old1", "new2", "old2", "new3"]) {
         if (h.startsWith("old")) originals.push(originalPeer(h, Number(port)));
         else ours.push(ourPeer(h, Number(port), all.signal));
@@ -205,13 +239,17 @@ Deno.test({
       );
       assert.match(tracker.stdout, /PARITY ok REGISTER/);
       const ring = () =>
-        tracker.stdout.split("\n").filter((l) => l.startsWith("RING ")).at(-1)!.split(" ").slice(1);
+        tracker.stdout.split("\n").filter((l) => l.startsWith("RING ")).at(-1)!
+          .split(" ").slice(1);
       assert.equal(ring().length, 5, state());
 
       const victim = ours[1];
       victim.stop.abort();
       await victim.node.done;
-      await tracker.waitFor(new RegExp(`^REMOVED ${victim.handle}$`, "m"), 10_000);
+      await tracker.waitFor(
+        new RegExp(`^REMOVED ${victim.handle}$`, "m"),
+        10_000,
+      );
       const alive = ours.filter((p) => p !== victim);
       await waitFor(
         () => {
@@ -221,7 +259,9 @@ Deno.test({
             const pred = list[(i - 1 + list.length) % list.length];
             const mine = alive.find((p) => p.handle === h);
             const theirs = originals.find((p) => p.name === h);
-            return (mine ? mine.node.peer.neighbour?.handle : originalNeighbour(theirs!)) === pred;
+            return (mine
+              ? mine.node.peer.neighbour?.handle
+              : originalNeighbour(theirs!)) === pred;
           });
         },
         10_000,

@@ -1,0 +1,19 @@
+/**
+ * The real protocols' seeded scenarios for the swarm (`deno task sim`): each runs the production
+ * cores on the simulator with faults drawn from the seed and throws when a property fails.
+ *
+ * @module
+ */
+
+import { lspPropertyScenario } from "../lsp/_property_scenario.ts";
+import { ringScenario } from "../tracker/_ring_scenario.ts";
+import type { ScenarioOutcome } from "./scenarios.ts";
+
+/** Every protocol scenario by name. */
+export const PROTOCOL_SCENARIOS: Record<
+  string,
+  (seed: number) => ScenarioOutcome
+> = {
+  "lsp-echo-under-faults": lspPropertyScenario,
+  "tracker-ring-crash-or-freeze": ringScenario,
+};
