@@ -10,12 +10,7 @@ import type { LspClient } from "../../src/lsp/client.ts";
 import { LspConnectionError } from "../../src/lsp/errors.ts";
 import type { LspParams } from "../../src/lsp/params.ts";
 import type { LspServer } from "../../src/lsp/server.ts";
-import {
-  decodeMessage,
-  encodeMessage,
-  type LspMessage,
-  MsgType,
-} from "../../src/lsp/wire.ts";
+import { decodeMessage, encodeMessage, type LspMessage, MsgType } from "../../src/lsp/wire.ts";
 import { addrKey } from "../../src/net/resolve.ts";
 
 /** Short epochs for loopback tests on a loss-free network: K·δ = 2 s of tolerated silence. */
@@ -193,9 +188,7 @@ export class Janitor {
   signal(extra?: AbortSignal): AbortSignal {
     const controller = new AbortController();
     this.#controllers.push(controller);
-    return extra
-      ? AbortSignal.any([extra, controller.signal])
-      : controller.signal;
+    return extra ? AbortSignal.any([extra, controller.signal]) : controller.signal;
   }
 
   /** Awaits `done` (settled either way) in `cleanup()`. */

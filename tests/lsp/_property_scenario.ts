@@ -28,9 +28,7 @@ export function lspPropertyScenario(
   const world = property(seed);
   return {
     trace: world.net.formatTrace(),
-    summary: `${world.clients.length} clients, ended at ${
-      world.now.toFixed(0)
-    } ms`,
+    summary: `${world.clients.length} clients, ended at ${world.now.toFixed(0)} ms`,
   };
 }
 
@@ -56,8 +54,7 @@ export function property(seed: number): World {
     },
     clientStaggerMs: delta,
     traceLimit: 400,
-    isn: (_, prng) =>
-      prng.pick([0, prng.int(1, 256), prng.int(2 ** 31, 2 ** 33), MAX_ISN]),
+    isn: (_, prng) => prng.pick([0, prng.int(1, 256), prng.int(2 ** 31, 2 ** 33), MAX_ISN]),
     server: {
       randomConnIds: draw.chance(0.3),
       answerDuplicateConnect: draw.chance(0.3),
@@ -72,9 +69,7 @@ export function property(seed: number): World {
   const lossyMs = draw.int(2, 8) * delta;
   world.note(
     `K ${K} δ ${delta} ω ${params.windowSize} B ${B} M ${params.maxUnackedMessages}, ` +
-      `link ${
-        JSON.stringify(world.net.linkOptions("a", "b"))
-      }, corrupt ${faults.corruptRate}, ` +
+      `link ${JSON.stringify(world.net.linkOptions("a", "b"))}, corrupt ${faults.corruptRate}, ` +
       `shorten ${faults.shortenRate}, lengthen ${faults.lengthenRate}, hold ${faults.delayRate}`,
   );
 
@@ -92,8 +87,7 @@ export function property(seed: number): World {
   // Server side of ConnID X: a datagram from the client's address with ConnID X, or a Connect.
   // Client side: a datagram from the server with the client's ConnID.
   const proofs = new Map<string, number[]>();
-  const proofKey = (to: string, from: string, connId: number) =>
-    `${to}<${from}#${connId}`;
+  const proofKey = (to: string, from: string, connId: number) => `${to}<${from}#${connId}`;
   world.net.onPacket((r, data) => {
     if (r.kind !== "deliver" || data === undefined) return;
     const msg = decodeMessage(data);
@@ -124,9 +118,7 @@ export function property(seed: number): World {
         c.endpoint.write(c.connId, p, world.now);
         checker.sent(up(c.connId), p);
       } else {
-        const open = world.server.connIds().filter((id) =>
-          world.server.connState(id) === "open"
-        );
+        const open = world.server.connIds().filter((id) => world.server.connState(id) === "open");
         if (
           open.length === 0 || !world.serverConns.has(open[who % open.length])
         ) return;
@@ -189,9 +181,7 @@ export function property(seed: number): World {
           return `c${c.connId} down is incomplete, both sides alive`;
         }
       } else if (c.end === undefined || sc.end === undefined) {
-        return `c${c.connId}: client ${c.end ?? "alive"}, server ${
-          sc.end ?? "alive"
-        }`;
+        return `c${c.connId}: client ${c.end ?? "alive"}, server ${sc.end ?? "alive"}`;
       }
     }
     for (const sc of world.serverConns.values()) {
@@ -231,8 +221,7 @@ export function property(seed: number): World {
       if (t < from || t > until) continue;
       world.check(
         t - last <= K * delta + 1e-6,
-        () =>
-          `${what}: silent from ${last}ms to ${t}ms, over K·δ, without being lost`,
+        () => `${what}: silent from ${last}ms to ${t}ms, over K·δ, without being lost`,
       );
       last = t;
     }
@@ -240,8 +229,7 @@ export function property(seed: number): World {
     if (lost) {
       world.check(
         tail >= (K - 1) * delta - 1e-6 && tail <= K * delta + 1e-6,
-        () =>
-          `${what}: lost at ${until}ms after ${tail}ms of silence (K ${K}, δ ${delta})`,
+        () => `${what}: lost at ${until}ms after ${tail}ms of silence (K ${K}, δ ${delta})`,
       );
     } else {
       world.check(
@@ -282,15 +270,12 @@ export function property(seed: number): World {
     world.check(
       complete(up(c.connId)) || lost,
       () =>
-        `c${c.connId} up is incomplete (${
-          JSON.stringify(checker.counts(up(c.connId)))
-        }) ` +
+        `c${c.connId} up is incomplete (${JSON.stringify(checker.counts(up(c.connId)))}) ` +
         `but the connection was not reported lost (client ${c.end}, server ${sc.end})`,
     );
     world.check(
       complete(down(c.connId)) || lost || c.end === "closed",
-      () =>
-        `c${c.connId} down is incomplete but the connection was not reported lost`,
+      () => `c${c.connId} down is incomplete but the connection was not reported lost`,
     );
     world.check(
       c.end !== "closed" || complete(up(c.connId)),

@@ -20,18 +20,9 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  LspEndpoint,
-  type LspEvent,
-  type LspServerOptions,
-} from "../../src/lsp/endpoint.ts";
+import { LspEndpoint, type LspEvent, type LspServerOptions } from "../../src/lsp/endpoint.ts";
 import { type LspParams, lspParams } from "../../src/lsp/params.ts";
-import {
-  decodeMessage,
-  encodeMessage,
-  type LspMessage,
-  MsgType,
-} from "../../src/lsp/wire.ts";
+import { decodeMessage, encodeMessage, type LspMessage, MsgType } from "../../src/lsp/wire.ts";
 import {
   type Addr,
   type DatagramCore,
@@ -64,9 +55,7 @@ const td = new TextDecoder();
  * ```
  */
 export function clientAddr(index: number): Addr {
-  return `10.0.${1 + Math.floor(index / 250)}.${1 + (index % 250)}:${
-    40000 + index
-  }`;
+  return `10.0.${1 + Math.floor(index / 250)}.${1 + (index % 250)}:${40000 + index}`;
 }
 
 /**
@@ -163,16 +152,12 @@ export function describeMessage(msg: LspMessage): string {
     case MsgType.Connect:
       return `Connect isn${msg.seqNum}`;
     case MsgType.Ack:
-      return msg.seqNum === 0
-        ? `HB c${msg.connId}`
-        : `Ack c${msg.connId} sn${msg.seqNum}`;
+      return msg.seqNum === 0 ? `HB c${msg.connId}` : `Ack c${msg.connId} sn${msg.seqNum}`;
     case MsgType.CAck:
       return `CAck c${msg.connId} sn${msg.seqNum}`;
     default: {
       const p = msg.payload ?? new Uint8Array(0);
-      const shown = p.length <= 16
-        ? JSON.stringify(td.decode(p))
-        : `${p.length}B`;
+      const shown = p.length <= 16 ? JSON.stringify(td.decode(p)) : `${p.length}B`;
       return `Data c${msg.connId} sn${msg.seqNum} size${msg.size} ${shown}`;
     }
   }
@@ -712,8 +697,7 @@ export class World {
   readonly #faultPrng: Prng;
   readonly #probes = new Map<Addr, TickProbe>();
   readonly #clientByAddr = new Map<Addr, ClientSide>();
-  readonly #serverHooks:
-    ((event: LspEvent, conn: ServerConn | undefined) => void)[] = [];
+  readonly #serverHooks: ((event: LspEvent, conn: ServerConn | undefined) => void)[] = [];
   readonly #clientHooks: ((client: ClientSide, event: LspEvent) => void)[] = [];
   readonly #packetBytes = new Map<number, Uint8Array>();
   readonly #packetNotes = new Map<number, string>();
@@ -1024,9 +1008,7 @@ export class World {
     const records = this.net.trace.slice(-lines);
     const trace = records.map((r) => {
       let line = formatRecord(r);
-      const data = r.transport === "datagram"
-        ? this.#packetBytes.get(r.id)
-        : undefined;
+      const data = r.transport === "datagram" ? this.#packetBytes.get(r.id) : undefined;
       if (data !== undefined && (r.kind === "send" || r.kind === "deliver")) {
         line += `  ${describeDatagram(data)}`;
       }
@@ -1085,8 +1067,7 @@ export class World {
       }
       this.#ensure(
         this.tickTimes(from).has(at),
-        () =>
-          `${from} retransmitted Data c${msg.connId} sn${msg.seqNum} at ${at}ms, not on a tick`,
+        () => `${from} retransmitted Data c${msg.connId} sn${msg.seqNum} at ${at}ms, not on a tick`,
       );
     }
   }
@@ -1148,9 +1129,7 @@ export class World {
         conn.inbox.push(e.payload);
         conn.inboxAt.push(this.now);
         this.note(
-          `server: c${e.connId} message #${conn.inbox.length - 1} ${
-            describePayload(e)
-          }`,
+          `server: c${e.connId} message #${conn.inbox.length - 1} ${describePayload(e)}`,
         );
         break;
       case "lost":
@@ -1193,9 +1172,7 @@ export class World {
         c.inbox.push(e.payload);
         c.inboxAt.push(this.now);
         this.note(
-          `client ${c.index}: message #${c.inbox.length - 1} ${
-            describePayload(e)
-          }`,
+          `client ${c.index}: message #${c.inbox.length - 1} ${describePayload(e)}`,
         );
         break;
       case "lost":
@@ -1299,9 +1276,7 @@ export class World {
 
 function describePayload(e: LspEvent): string {
   if (e.type !== "message") return "";
-  return e.payload.length <= 16
-    ? JSON.stringify(td.decode(e.payload))
-    : `${e.payload.length}B`;
+  return e.payload.length <= 16 ? JSON.stringify(td.decode(e.payload)) : `${e.payload.length}B`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1385,10 +1360,7 @@ export class EchoRun {
       );
       world.check(
         text(e.payload) === text(script[i]),
-        () =>
-          `client ${c.index}: reply #${i} is ${text(e.payload)}, expected ${
-            text(script[i])
-          }`,
+        () => `client ${c.index}: reply #${i} is ${text(e.payload)}, expected ${text(script[i])}`,
       );
       this.replies[c.index] = i + 1;
       if (i + 1 < script.length) {

@@ -4,9 +4,7 @@ import { checksum } from "../../src/lsp/checksum.ts";
 import { decodeMessage, encodeMessage, MsgType } from "../../src/lsp/wire.ts";
 
 const VECTORS = new URL("../fixtures/lsp_checksum.jsonl", import.meta.url);
-const LINES = Deno.readTextFileSync(VECTORS).split("\n").filter((line) =>
-  line.length > 0
-);
+const LINES = Deno.readTextFileSync(VECTORS).split("\n").filter((line) => line.length > 0);
 const te = new TextEncoder();
 
 /** A textbook ones'-complement checksum, which folds the carry of each field back in. */

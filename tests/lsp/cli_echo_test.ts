@@ -57,9 +57,7 @@ class Proc {
     timeoutMs = 20_000,
   ): Promise<void> {
     const found = () =>
-      typeof text === "string"
-        ? this.stdout.includes(text)
-        : text.test(this.stdout);
+      typeof text === "string" ? this.stdout.includes(text) : text.test(this.stdout);
     const deadline = performance.now() + timeoutMs;
     let exited = false;
     this.child.status.then(() => exited = true);
@@ -283,9 +281,7 @@ Deno.test("bitclone lsp client and server echo tokens of 1001..1068 bytes; an ov
   const { server, port } = await startServer(["-port", "{port}", ...FAST]);
   try {
     const big = (n: number, c: string) => c.repeat(n);
-    const tokens = [1001, 1024, 1044, 1050, 1067, 1068].map((n, i) =>
-      big(n, "abcdef"[i])
-    );
+    const tokens = [1001, 1024, 1044, 1050, 1067, 1068].map((n, i) => big(n, "abcdef"[i]));
     const r = await runClient(
       ["-port", String(port), ...FAST, "--isn", "5"],
       tokens,

@@ -1,15 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import {
-  Conn,
-  type LspEvent,
-  MAX_ISN,
-  newLspStats,
-} from "../../src/lsp/conn.ts";
-import {
-  LspConnectionError,
-  LspPayloadTooLargeError,
-} from "../../src/lsp/errors.ts";
+import { Conn, type LspEvent, MAX_ISN, newLspStats } from "../../src/lsp/conn.ts";
+import { LspConnectionError, LspPayloadTooLargeError } from "../../src/lsp/errors.ts";
 import { type LspParams, lspParams } from "../../src/lsp/params.ts";
 import {
   ackMessage,
@@ -103,8 +95,7 @@ function client(params: LspParams, isn = 0, connId = 1): Conn {
   return conn;
 }
 
-const data = (connId: number, seq: number, s: string) =>
-  dataMessage(connId, seq, te.encode(s));
+const data = (connId: number, seq: number, s: string) => dataMessage(connId, seq, te.encode(s));
 
 function writeAll(conn: Conn, ...payloads: string[]): void {
   for (const p of payloads) conn.write(te.encode(p));

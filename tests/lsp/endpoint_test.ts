@@ -1,15 +1,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import {
-  type Addr,
-  LspEndpoint,
-  type LspEvent,
-} from "../../src/lsp/endpoint.ts";
+import { type Addr, LspEndpoint, type LspEvent } from "../../src/lsp/endpoint.ts";
 import { MAX_ISN } from "../../src/lsp/conn.ts";
-import {
-  LspConnectionError,
-  LspPayloadTooLargeError,
-} from "../../src/lsp/errors.ts";
+import { LspConnectionError, LspPayloadTooLargeError } from "../../src/lsp/errors.ts";
 import { type LspParams, lspParams } from "../../src/lsp/params.ts";
 import {
   ackMessage,
@@ -245,9 +238,7 @@ Deno.test("LspEndpoint.handleDatagram() accepts a Connect with any ISN, negative
     MAX_ISN + 1,
     Number.MAX_SAFE_INTEGER,
   ];
-  isns.forEach((isn, i) =>
-    server.handleDatagram(`A:${i}`, bytesOf(connectMessage(isn)), 0)
-  );
+  isns.forEach((isn, i) => server.handleDatagram(`A:${i}`, bytesOf(connectMessage(isn)), 0));
   assert.deepEqual(
     sent(server),
     isns.map((isn, i) => `A:${i} <- Ack ${i + 1}:${isn}`),
@@ -379,8 +370,7 @@ Deno.test("LspEndpoint.handleDatagram() survives a Connect flood from thousands 
 
 Deno.test("LspEndpoint.handleDatagram() drops datagrams over 1500 bytes, even valid ones", () => {
   const server = LspEndpoint.server(P(5, 2000, 1, 0, 1), Prng.seeded(1));
-  const connect =
-    '{"Type":0,"ConnID":0,"SeqNum":9,"Size":0,"Checksum":0,"Payload":null}';
+  const connect = '{"Type":0,"ConnID":0,"SeqNum":9,"Size":0,"Checksum":0,"Payload":null}';
   server.handleDatagram(
     "A:1",
     te.encode(connect + " ".repeat(1501 - connect.length)),
@@ -423,8 +413,7 @@ Deno.test("LspEndpoint.handleDatagram() never throws on garbage and counts every
         sent(server);
         events(server);
         const after = server.stats();
-        const drops = (s: typeof after) =>
-          Object.values(s.dropped).reduce((a, b) => a + b, 0);
+        const drops = (s: typeof after) => Object.values(s.dropped).reduce((a, b) => a + b, 0);
         assert.equal(after.datagramsReceived, before.datagramsReceived + 1);
         // Every datagram is dropped at most once; an undecodable one always is.
         const counted = drops(after) - drops(before);
@@ -725,9 +714,7 @@ Deno.test("LspEndpoint carries lock-step echoes at once, without a single retran
     const isn = isns.get(addr)!;
     const first = net.log
       .map((line) => line.split(" ").slice(4).join(" "))
-      .filter((s) =>
-        s.endsWith(` ${id}:${isn}`) || s.endsWith(` ${id}:${isn + 1}`)
-      )
+      .filter((s) => s.endsWith(` ${id}:${isn}`) || s.endsWith(` ${id}:${isn + 1}`))
       .slice(0, 3);
     assert.deepEqual(first, [
       `Ack ${id}:${isn}`,
@@ -823,9 +810,7 @@ Deno.test("LspEndpoint.close() on a client delivers pending data, then the serve
     }
     for (const e of net.take(SERVER)) {
       log.push(
-        `${net.now} server ${e.type}${
-          e.type === "message" ? " " + td.decode(e.payload) : ""
-        }`,
+        `${net.now} server ${e.type}${e.type === "message" ? " " + td.decode(e.payload) : ""}`,
       );
     }
   }

@@ -31,14 +31,7 @@ import {
   MsgType,
 } from "../../src/lsp/wire.ts";
 import { Prng } from "../../src/util/prng.ts";
-import {
-  bytes,
-  echoServe,
-  RawPeer,
-  text,
-  waitFor,
-  withTimeout,
-} from "./_loopback.ts";
+import { bytes, echoServe, RawPeer, text, waitFor, withTimeout } from "./_loopback.ts";
 
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? 0xf0221e);
 const TOTAL = 100_000;
@@ -114,8 +107,7 @@ function randomJsonValue(prng: Prng, depth: number): string {
       );
     case 5:
       return `[${
-        Array.from({ length: prng.int(0, 5) }, () =>
-          randomJsonValue(prng, depth + 1)).join(",")
+        Array.from({ length: prng.int(0, 5) }, () => randomJsonValue(prng, depth + 1)).join(",")
       }]`;
     default: {
       const keys = [
@@ -131,10 +123,7 @@ function randomJsonValue(prng: Prng, depth: number): string {
       const n = prng.int(0, 7);
       const fields = Array.from(
         { length: n },
-        () =>
-          `${JSON.stringify(prng.pick(keys))}:${
-            randomJsonValue(prng, depth + 1)
-          }`,
+        () => `${JSON.stringify(prng.pick(keys))}:${randomJsonValue(prng, depth + 1)}`,
       );
       return `{${fields.join(",")}}`;
     }
@@ -230,9 +219,7 @@ function garbage(prng: Prng): Uint8Array {
       : prng.bytes(prng.int(MAX_DATAGRAM_BYTES + 1, 3000));
   }
   return enc.encode( // lenient but well-formed variants (decodable: unknown connection)
-    `{ "seqnum": ${prng.int(1, 99)}, "TYPE": 2, "connID": ${
-      prng.int(1, 9)
-    } }\n`,
+    `{ "seqnum": ${prng.int(1, 99)}, "TYPE": 2, "connID": ${prng.int(1, 9)} }\n`,
   );
 }
 
@@ -277,9 +264,7 @@ function targeted(
       };
     case 1: {
       const other = prng.chance(0.5) ? id + prng.int(1, 1000) : 0;
-      const m = prng.chance(0.5)
-        ? dataMessage(other, sn, payload)
-        : ackMessage(other, sn);
+      const m = prng.chance(0.5) ? dataMessage(other, sn, payload) : ackMessage(other, sn);
       return { bytes: encodeMessage(m), reason: "wrongConnId" };
     }
     case 2:
@@ -303,9 +288,7 @@ function targeted(
       };
     }
     case 5: { // valid Data beyond the receive window, or at/below the ISN
-      const far = prng.chance(0.5)
-        ? isn + 1 + WINDOW + prng.int(0, 1000)
-        : prng.int(1, isn);
+      const far = prng.chance(0.5) ? isn + 1 + WINDOW + prng.int(0, 1000) : prng.int(1, isn);
       return {
         bytes: encodeMessage(dataMessage(id, far, payload)),
         reason: "outOfWindow",
@@ -346,8 +329,7 @@ Deno.test("LspServer keeps serving and accounts for 100,000 fuzzed datagrams whi
   let client: LspClient | undefined;
   const stopClient = new AbortController();
   let maxTable = 0;
-  const sampleTable = () =>
-    maxTable = Math.max(maxTable, server.connectionCount);
+  const sampleTable = () => maxTable = Math.max(maxTable, server.connectionCount);
   try {
     client = await withTimeout(
       connect(`127.0.0.1:${port}`, {
@@ -402,8 +384,7 @@ Deno.test("LspServer keeps serving and accounts for 100,000 fuzzed datagrams whi
     let sent = 0;
     let sentToServer = 0;
     let sentToClient = 0;
-    const sum = (o: Record<string, number>) =>
-      Object.values(o).reduce((a, b) => a + b, 0);
+    const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
     const tableBefore = server.connectionCount;
     /**
      * Waits until server and client have counted everything sent so far: every fuzzed datagram
@@ -452,8 +433,7 @@ Deno.test("LspServer keeps serving and accounts for 100,000 fuzzed datagrams whi
         );
         flood.push(...batch);
         for (let i = 0; i < batch.length; i += SEND_BATCH) {
-          const aConnect = () =>
-            encodeMessage(connectMessage(prng.int(0, 1000)));
+          const aConnect = () => encodeMessage(connectMessage(prng.int(0, 1000)));
           const to = { transport: "udp" as const, hostname: "127.0.0.1", port };
           await Promise.all(
             batch.slice(i, i + SEND_BATCH).map((s) => s.send(aConnect(), to)),
@@ -575,9 +555,7 @@ Deno.test("LspServer keeps serving and accounts for 100,000 fuzzed datagrams whi
     }
     // Every reason occurred, except refusedConnect: only a server shutting down refuses Connects.
     assert.ok(
-      Object.entries(expectServer).every(([r, n]) =>
-        n > 0 || r === "refusedConnect"
-      ),
+      Object.entries(expectServer).every(([r, n]) => n > 0 || r === "refusedConnect"),
       JSON.stringify(expectServer),
     );
     assert.ok(

@@ -266,14 +266,12 @@ Deno.test("connect() rejects a bad ISN with RangeError", async () => {
 });
 
 Deno.test({
-  name:
-    "connect() and listen() leave no socket open when they refuse an option",
+  name: "connect() and listen() leave no socket open when they refuse an option",
   ignore: Deno.build.os !== "linux",
   async fn() {
     // Deno's resource sanitizer does not see an idle UDP socket, and reading /proc/self/fd needs
     // --allow-all: so count the descriptors in a child process that has every permission.
-    const url = (path: string) =>
-      JSON.stringify(new URL(path, import.meta.url).href);
+    const url = (path: string) => JSON.stringify(new URL(path, import.meta.url).href);
     const code = `
       import { connect } from ${url("../../src/lsp/client.ts")};
       import { listen } from ${url("../../src/lsp/server.ts")};

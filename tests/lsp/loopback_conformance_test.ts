@@ -24,14 +24,7 @@ import {
   MsgType,
 } from "../../src/lsp/wire.ts";
 import { Prng } from "../../src/util/prng.ts";
-import {
-  bytes,
-  echoServe,
-  RawPeer,
-  text,
-  watch,
-  withTimeout,
-} from "./_loopback.ts";
+import { bytes, echoServe, RawPeer, text, watch, withTimeout } from "./_loopback.ts";
 
 /** Slow epochs (loss after 50 × 100 ms): ticks may happen, losses do not. */
 const CALM: Partial<LspParams> = { epochLimit: 50, epochMillis: 100 };
@@ -173,9 +166,7 @@ Deno.test("LspServer drops corrupt, short, negative and out-of-window Data unack
         await c.send(new Uint8Array(2000).fill(0x7b)); // oversized: dropped, no crash
         await c.send({ ...good, payload: bytes("abcXYZ") }); // long: truncated to Size 3
         c.nextSeq = 12;
-        const before = await c.until((m) =>
-          m.type === MsgType.Ack && m.seqNum === 11
-        );
+        const before = await c.until((m) => m.type === MsgType.Ack && m.seqNum === 11);
         assert.deepEqual(
           before.filter((m) => m.type === MsgType.Ack),
           [],
@@ -207,15 +198,11 @@ Deno.test("LspServer drops corrupt, short, negative and out-of-window Data unack
         // Lenient JSON: other key order and case, whitespace, a trailing newline.
         const m12 = dataMessage(id, 12, bytes("lenient"));
         await c.send(bytes(
-          `{ "payload": "${
-            encodeBase64(m12.payload!)
-          }", "seqnum": 12, "TYPE": 1,\n` +
+          `{ "payload": "${encodeBase64(m12.payload!)}", "seqnum": 12, "TYPE": 1,\n` +
             ` "connid": ${id}, "Size": ${m12.size}, "checksum": ${m12.checksum} }\n`,
         ));
         c.nextSeq = 13;
-        const acks = (await c.barrier("last")).filter((m) =>
-          m.type === MsgType.Ack
-        );
+        const acks = (await c.barrier("last")).filter((m) => m.type === MsgType.Ack);
         assert.deepEqual(acks.map((m) => m.seqNum), [11, 12]);
         assert.equal(server.stats().lsp.duplicatesReceived, 1);
         assert.deepEqual(echo.received.get(id), ["abc", "lenient", "last"]);
@@ -360,15 +347,13 @@ Deno.test('LspServer with the shared echo loop accepts a negative-ISN Connect an
     const c = new RawClient(server.port, -3);
     try {
       const id = await c.connect(); // asserts Ack(id, -3)
-      const wire = (m: LspMessage) =>
-        new TextDecoder().decode(encodeMessage(m));
+      const wire = (m: LspMessage) => new TextDecoder().decode(encodeMessage(m));
       const nullData = {
         ...dataMessage(id, -2, new Uint8Array(0)),
         payload: null,
       };
       const emptyData = dataMessage(id, -1, new Uint8Array(0));
-      const expectedNull =
-        `{"Type":1,"ConnID":${id},"SeqNum":-2,"Size":0,"Checksum":` +
+      const expectedNull = `{"Type":1,"ConnID":${id},"SeqNum":-2,"Size":0,"Checksum":` +
         `${nullData.checksum},"Payload":null}`;
       assert.equal(wire(nullData), expectedNull);
       for (

@@ -162,8 +162,7 @@ for (const [windowSize, maxUnackedMessages] of [[1, 1], [5, 5], [8, 4]]) {
 }
 
 Deno.test({
-  name:
-    `LspClient and LspServer echo in order at ${DROP}% loss on IPv6 loopback [::1]`,
+  name: `LspClient and LspServer echo in order at ${DROP}% loss on IPv6 loopback [::1]`,
   ignore: !IPV6,
   async fn() {
     await runEcho({

@@ -1,14 +1,7 @@
 // Spec §15.5 (out-of-window: max-unacked versus window with growing backoff), §15.6
 // (exponential backoff counting with the sniffer) and the retransmission epochs of §11.1, in the
 // simulator with the spec's parameters, several seeds each.
-import {
-  type ClientSide,
-  type Role,
-  SERVER,
-  simTest,
-  specParams,
-  World,
-} from "./_sim_harness.ts";
+import { type ClientSide, type Role, SERVER, simTest, specParams, World } from "./_sim_harness.ts";
 import { MsgType } from "../../src/lsp/wire.ts";
 
 // ---- §15.5 -------------------------------------------------------------------------------------
@@ -47,15 +40,12 @@ for (
             }
           }
         };
-        const inboxOf = (c: ClientSide) =>
-          dir === "up" ? world.serverConnOf(c).inbox : c.inbox;
+        const inboxOf = (c: ClientSide) => dir === "up" ? world.serverConnOf(c).inbox : c.inbox;
         const senderAddr = (c: ClientSide) => dir === "up" ? c.addr : SERVER;
         const highestSent = (c: ClientSide) =>
           Math.max(
             0,
-            ...world.dataEmitted(senderAddr(c)).filter((d) =>
-              d.msg.connId === c.connId
-            )
+            ...world.dataEmitted(senderAddr(c)).filter((d) => d.msg.connId === c.connId)
               .map((d) => d.msg.seqNum),
           );
         const phaseStart = world.now;
@@ -187,9 +177,7 @@ for (
         // Epoch k is the k-th tick of the client after the writes.
         const ticks = [...world.tickTimes(c.addr)].filter((t) => t > writtenAt);
         world.check(
-          ticks.every((t, i) =>
-            i === 0 || Math.abs(t - ticks[i - 1] - delta) < 1e-6
-          ),
+          ticks.every((t, i) => i === 0 || Math.abs(t - ticks[i - 1] - delta) < 1e-6),
           () => `client ${c.index} ticked at [${ticks}], not every δ`,
         );
         const epoch = (k: number) => ticks[k - 1];
@@ -204,8 +192,7 @@ for (
           const expected = seq <= omega ? want : [];
           world.check(
             JSON.stringify(times) === JSON.stringify(expected),
-            () =>
-              `client ${c.index} sent sn${seq} at [${times}], expected [${expected}]`,
+            () => `client ${c.index} sent sn${seq} at [${times}], expected [${expected}]`,
           );
         }
       }
@@ -229,9 +216,7 @@ const BACKOFF_TABLE: [number, number[]][] = [
 for (const [B, epochs] of BACKOFF_TABLE) {
   simTest(
     import.meta.url,
-    `LspEndpoint retransmits an unacked message at epochs ${
-      epochs.join(", ")
-    } when ` +
+    `LspEndpoint retransmits an unacked message at epochs ${epochs.join(", ")} when ` +
       `MaxBackOffInterval is ${B}`,
     { seeds: 4 },
     (seed) => {
@@ -259,8 +244,7 @@ for (const [B, epochs] of BACKOFF_TABLE) {
       const got = sent.slice(1).map((t) => ticks.indexOf(t) + 1);
       world.check(
         JSON.stringify(got) === JSON.stringify(epochs),
-        () =>
-          `${sender} retransmitted at epochs [${got}], expected [${epochs}]`,
+        () => `${sender} retransmitted at epochs [${got}], expected [${epochs}]`,
       );
     },
   );

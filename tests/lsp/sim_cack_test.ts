@@ -42,9 +42,7 @@ const CASES: CAckCase[] = [
 for (const c of CASES) {
   for (const sender of ["client", "server"] as const) {
     const receiver: Role = sender === "client" ? "server" : "client";
-    const name = sender === "client"
-      ? c.name
-      : c.name.replace("Server", "Client");
+    const name = sender === "client" ? c.name : c.name.replace("Server", "Client");
     simTest(
       import.meta.url,
       `LspEndpoint retires every outstanding message on one CAck from the ${receiver} ` +

@@ -3,14 +3,7 @@
 // parameters, several seeds each. "After-close checks" in core terms: write() throws, and no
 // `message` event ever follows the end of a connection (the harness checks that on every event).
 import assert from "node:assert/strict";
-import {
-  type ClientSide,
-  EchoRun,
-  SERVER,
-  simTest,
-  specParams,
-  World,
-} from "./_sim_harness.ts";
+import { type ClientSide, EchoRun, SERVER, simTest, specParams, World } from "./_sim_harness.ts";
 import { LspConnectionError } from "../../src/lsp/errors.ts";
 import { MsgType } from "../../src/lsp/wire.ts";
 import type { LspEndpoint } from "../../src/lsp/endpoint.ts";
@@ -26,8 +19,7 @@ function checkWriteFails(
   world.verify(`${who}: write after the end`, () => {
     assert.throws(
       () => endpoint.write(connId, new Uint8Array([1]), world.now),
-      (e: unknown) =>
-        e instanceof LspConnectionError && reasons.includes(e.reason),
+      (e: unknown) => e instanceof LspConnectionError && reasons.includes(e.reason),
     );
   });
 }
@@ -155,8 +147,7 @@ for (
         "close(connId) shut the whole server down",
       );
       world.waitFor(
-        () =>
-          world.clients.every((c) => world.serverConnOf(c).end !== undefined),
+        () => world.clients.every((c) => world.serverConnOf(c).end !== undefined),
         delta,
         "the server reporting every closed connection",
       );
@@ -259,8 +250,7 @@ for (
         ]);
       }
       world.waitFor(
-        () =>
-          world.clients.every((c) => world.serverConnOf(c).end !== undefined),
+        () => world.clients.every((c) => world.serverConnOf(c).end !== undefined),
         deadline - world.now,
         "the server reporting every client",
       );
@@ -315,11 +305,8 @@ for (const closer of ["server", "client"] as const) {
       });
       world.connectAll(50);
       world.faults.setReadDrop("both", 0.2);
-      const scripts = world.clients.map(() =>
-        world.script(world.prng.int(1, 12))
-      );
-      const sender = (c: ClientSide) =>
-        closer === "server" ? world.server : c.endpoint;
+      const scripts = world.clients.map(() => world.script(world.prng.int(1, 12)));
+      const sender = (c: ClientSide) => closer === "server" ? world.server : c.endpoint;
       for (const c of world.clients) {
         for (const p of scripts[c.index]) {
           sender(c).write(c.connId, p, world.now);
@@ -333,8 +320,7 @@ for (const closer of ["server", "client"] as const) {
           "closed",
         ]);
       }
-      const ended = (c: ClientSide) =>
-        closer === "server" ? world.serverConnOf(c).end : c.end;
+      const ended = (c: ClientSide) => closer === "server" ? world.serverConnOf(c).end : c.end;
       world.waitFor(
         () => world.clients.every((c) => ended(c) !== undefined),
         60_000,
@@ -345,9 +331,7 @@ for (const closer of ["server", "client"] as const) {
           ended(c) === "closed",
           `${closer} side of client ${c.index} ended ${ended(c)}`,
         );
-        const inbox = closer === "server"
-          ? c.inbox
-          : world.serverConnOf(c).inbox;
+        const inbox = closer === "server" ? c.inbox : world.serverConnOf(c).inbox;
         world.expectMessages(
           `stream of client ${c.index} before close`,
           inbox,
@@ -387,8 +371,7 @@ for (const closer of ["server", "client"] as const) {
       const [cut, ok] = world.clients;
       world.net.isolate(cut.addr);
       const cutAt = world.now;
-      const sender = (c: ClientSide) =>
-        closer === "server" ? world.server : c.endpoint;
+      const sender = (c: ClientSide) => closer === "server" ? world.server : c.endpoint;
       for (const c of world.clients) {
         for (const p of world.script(3)) {
           sender(c).write(c.connId, p, world.now);
@@ -396,8 +379,7 @@ for (const closer of ["server", "client"] as const) {
       }
       if (closer === "server") world.server.closeAll(world.now);
       else for (const c of world.clients) c.endpoint.closeAll(world.now);
-      const side = (c: ClientSide) =>
-        closer === "server" ? world.serverConnOf(c) : c;
+      const side = (c: ClientSide) => closer === "server" ? world.serverConnOf(c) : c;
       world.waitFor(
         () => side(cut).end !== undefined,
         K * delta + 10,
@@ -489,9 +471,7 @@ for (const closer of ["server", "client"] as const) {
           acks === 3,
           `the closing ${closer} Acked ${acks} of 3 incoming messages`,
         );
-        const inbox = closer === "server"
-          ? world.serverConnOf(c).inbox
-          : c.inbox;
+        const inbox = closer === "server" ? world.serverConnOf(c).inbox : c.inbox;
         world.check(
           inbox.length === 0,
           `the closing ${closer} delivered ${inbox.length} messages`,
@@ -508,9 +488,7 @@ for (const closer of ["server", "client"] as const) {
         "the close finishing once the Acks pass",
       );
       for (const c of world.clients) {
-        const inbox = closer === "server"
-          ? c.inbox
-          : world.serverConnOf(c).inbox;
+        const inbox = closer === "server" ? c.inbox : world.serverConnOf(c).inbox;
         world.expectMessages(`the ${peerRole} read`, inbox, out[c.index]);
       }
     },

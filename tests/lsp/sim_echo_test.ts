@@ -1,13 +1,6 @@
 // Spec §15.2 (echo family: Basic, SendReceive, Robust) and §15.8 (server slow start), in the
 // simulator with the spec's parameters, several seeds each.
-import {
-  EchoRun,
-  SERVER,
-  simTest,
-  specParams,
-  text,
-  World,
-} from "./_sim_harness.ts";
+import { EchoRun, SERVER, simTest, specParams, text, World } from "./_sim_harness.ts";
 import { MsgType } from "../../src/lsp/wire.ts";
 
 interface EchoCase {
@@ -150,8 +143,7 @@ const CASES: EchoCase[] = [
 
 for (const c of CASES) {
   const [K, delta, omega, M] = c.kdwm;
-  const what =
-    `${c.clients} client(s) × ${c.messages}, K ${K} δ ${delta} ω ${omega} M ${M}` +
+  const what = `${c.clients} client(s) × ${c.messages}, K ${K} δ ${delta} ω ${omega} M ${M}` +
     (c.sleepMsMax ? `, server sleeps ≤ ${c.sleepMsMax}ms` : "") +
     (c.writeDrop ? `, ${c.writeDrop * 100}% write drop` : "");
   simTest(
@@ -255,13 +247,11 @@ for (const clients of [1, 3]) {
         world.check(
           c.connectedAt! >= 3 * delta &&
             c.connectedAt! < c.startAt + 3 * delta + 10,
-          () =>
-            `client ${c.index} connected at ${c.connectedAt}ms, not right after 3δ`,
+          () => `client ${c.index} connected at ${c.connectedAt}ms, not right after 3δ`,
         );
         world.check(
           c.endpoint.stats().connectsSent === 4,
-          () =>
-            `client ${c.index} sent ${c.endpoint.stats().connectsSent} Connects, not 4`,
+          () => `client ${c.index} sent ${c.endpoint.stats().connectsSent} Connects, not 4`,
         );
       }
       echo.start();

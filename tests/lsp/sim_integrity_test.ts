@@ -1,13 +1,6 @@
 // Spec §15.13 (integrity: CorruptedMsgServer/Client, VariableLengthMsgServer/Client) and §5,
 // in the simulator with the spec's parameters, several seeds each.
-import {
-  bytes,
-  type ClientSide,
-  SERVER,
-  simTest,
-  specParams,
-  World,
-} from "./_sim_harness.ts";
+import { bytes, type ClientSide, SERVER, simTest, specParams, World } from "./_sim_harness.ts";
 import { decodeMessage, MsgType } from "../../src/lsp/wire.ts";
 import type { LspEndpoint } from "../../src/lsp/endpoint.ts";
 
@@ -26,8 +19,7 @@ function setup(seed: number, reader: "server" | "client") {
   const writer: LspEndpoint = reader === "server" ? c.endpoint : world.server;
   const readerEp: LspEndpoint = reader === "server" ? world.server : c.endpoint;
   const readerAddr = reader === "server" ? SERVER : c.addr;
-  const inbox =
-    () => (reader === "server" ? world.serverConnOf(c).inbox : c.inbox);
+  const inbox = () => (reader === "server" ? world.serverConnOf(c).inbox : c.inbox);
   /** The text of a random multiple of 1000 below 10^6, as the spec's tests use. */
   const payload = () => bytes(String(world.prng.int(0, 999) * 1000));
   const write = (p: Uint8Array) => writer.write(c.connId, p, world.now);
@@ -126,9 +118,7 @@ for (const reader of ["server", "client"] as const) {
       t.expectDelivered("a lengthened message", t.payload());
       world.check(
         arrivedLengths.at(-1) === 3,
-        `the lengthened message arrived with ${
-          arrivedLengths.at(-1)
-        } extra bytes, not 3`,
+        `the lengthened message arrived with ${arrivedLengths.at(-1)} extra bytes, not 3`,
       );
       // (c) Shortened to half: never delivered.
       world.faults.lengthenRate = 0;

@@ -26,8 +26,7 @@ simTest(
     });
     world.connectAll(delta);
     world.waitFor(
-      () =>
-        world.clients.every((c) => world.serverConnOf(c).inbox.length === 1),
+      () => world.clients.every((c) => world.serverConnOf(c).inbox.length === 1),
       1000,
       "the server reading one message per client within 1 s",
     );
@@ -52,9 +51,7 @@ simTest(
       const isn = c.isn;
       const seen = byConn.get(c.connId)!
         .filter((e) => !(e.msg.type === MsgType.Ack && e.msg.seqNum === 0))
-        .map((e) =>
-          `${e.from === SERVER ? "S" : "C"}:${e.msg.type}:${e.msg.seqNum}`
-        );
+        .map((e) => `${e.from === SERVER ? "S" : "C"}:${e.msg.type}:${e.msg.seqNum}`);
       const want = [
         `S:${MsgType.Ack}:${isn}`,
         `C:${MsgType.Data}:${isn + 1}`,
@@ -62,10 +59,7 @@ simTest(
       ];
       world.check(
         JSON.stringify(seen.slice(0, 3)) === JSON.stringify(want),
-        () =>
-          `client ${c.index} (ISN ${isn}): first messages [${
-            seen.slice(0, 3)
-          }], not [${want}]`,
+        () => `client ${c.index} (ISN ${isn}): first messages [${seen.slice(0, 3)}], not [${want}]`,
       );
       const connectAcks = seen.filter((s) => s === want[0]).length;
       world.check(
@@ -97,8 +91,7 @@ simTest(
       seed,
       params: specParams(8, delta, 2, 1, 2),
       clients: 4,
-      isn: (i, prng) =>
-        [0, prng.int(1, 256), prng.int(0, 2 ** 31 - 1), MAX_ISN][i],
+      isn: (i, prng) => [0, prng.int(1, 256), prng.int(0, 2 ** 31 - 1), MAX_ISN][i],
       link: { delayMs: [0.2, 3] },
     });
     world.sniffer.start();

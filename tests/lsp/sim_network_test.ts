@@ -82,14 +82,11 @@ for (const size of SIZES) {
           world.faults.networkOn();
           const onAt = world.now;
           world.runWhile(
-            () =>
-              !world.clients.every((c) => serverInbox(c).length === messages),
+            () => !world.clients.every((c) => serverInbox(c).length === messages),
             onAt + 2 * delta,
           );
           world.note(
-            `up: everything arrived ${
-              world.now - onAt
-            }ms after the network came on`,
+            `up: everything arrived ${world.now - onAt}ms after the network came on`,
           );
           world.runTo(onAt + 2 * delta);
           world.faults.networkOff();
@@ -110,9 +107,7 @@ for (const size of SIZES) {
         }
         if (down) {
           // 5. The server writes everything, to all clients in a random interleaving.
-          const order = world.clients.flatMap((c) =>
-            upScripts[c.index].map(() => c)
-          );
+          const order = world.clients.flatMap((c) => upScripts[c.index].map(() => c));
           world.prng.shuffle(order);
           const next = world.clients.map(() => 0);
           for (const c of order) {
@@ -140,9 +135,7 @@ for (const size of SIZES) {
             onAt + 2 * delta,
           );
           world.note(
-            `down: everything arrived ${
-              world.now - onAt
-            }ms after the network came on`,
+            `down: everything arrived ${world.now - onAt}ms after the network came on`,
           );
           world.runTo(onAt + 2 * delta);
           world.faults.networkOff();
@@ -332,9 +325,7 @@ simTest(
     }
     world.runFor(K * delta);
     world.check(
-      world.clients.every((c) =>
-        c.end === undefined && world.serverConnOf(c).end === undefined
-      ),
+      world.clients.every((c) => c.end === undefined && world.serverConnOf(c).end === undefined),
       "a connection was lost over a short partition",
     );
     world.checkEpochDiscipline();

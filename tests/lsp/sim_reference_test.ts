@@ -61,8 +61,7 @@ simTest(
     const scripts = world.clients.map((c) =>
       Array.from(
         { length: MESSAGES },
-        (_, i) =>
-          largestFitting(c.connId, c.isn + 1 + i, world.prng.int(0, 255)),
+        (_, i) => largestFitting(c.connId, c.isn + 1 + i, world.prng.int(0, 255)),
       )
     );
     world.onClient((c, e) => {
@@ -196,9 +195,7 @@ simTest(
     const isn = -1 - world.prng.int(0, 5); // −1 … −6: Data numbered up to 0 and beyond
     raw.send(SERVER, encodeMessage(connectMessage(isn)));
     world.runFor(5);
-    const connectAck = got.find((m) =>
-      m.type === MsgType.Ack && m.seqNum === isn
-    );
+    const connectAck = got.find((m) => m.type === MsgType.Ack && m.seqNum === isn);
     world.check(connectAck !== undefined, `no Ack(id, ${isn}) for the Connect`);
     const id = connectAck!.connId;
     const payloads = ["a", "b", "c", "d", "e", "f", "g", "h"].map((s) =>
@@ -254,18 +251,12 @@ simTest(
     }
     world.runFor(14 * delta);
     for (const c of world.clients) {
-      const ticks = [...world.tickTimes(c.addr)].filter((t) =>
-        t > c.connectedAt!
-      );
+      const ticks = [...world.tickTimes(c.addr)].filter((t) => t > c.connectedAt!);
       let withRetransmission = 0;
       for (const t of ticks) {
-        const atTick = world.sniffer.log.filter((e) =>
-          e.from === c.addr && e.at === t
-        );
+        const atTick = world.sniffer.log.filter((e) => e.from === c.addr && e.at === t);
         const data = atTick.filter((e) => e.msg.type === MsgType.Data).length;
-        const hb = atTick.filter((e) =>
-          e.msg.type === MsgType.Ack && e.msg.seqNum === 0
-        ).length;
+        const hb = atTick.filter((e) => e.msg.type === MsgType.Ack && e.msg.seqNum === 0).length;
         if (data > 0) withRetransmission++;
         world.check(
           hb === 1,

@@ -1,13 +1,7 @@
 // Spec §15.3 (window and max-unacked capacity), §15.4 (scattered: out-of-order buffering inside
 // the window) and §15.7 (out-of-order delivery with delayed packets), in the simulator with the
 // spec's parameters, several seeds each.
-import {
-  type ClientSide,
-  SERVER,
-  simTest,
-  specParams,
-  World,
-} from "./_sim_harness.ts";
+import { type ClientSide, SERVER, simTest, specParams, World } from "./_sim_harness.ts";
 import { decodeMessage, MsgType } from "../../src/lsp/wire.ts";
 
 /** Writes every payload of `scripts[i]` on client i's connection at once. */
@@ -84,10 +78,7 @@ for (const [name, clients, messages, [K, delta, omega, B, M]] of CAPACITY) {
       world.faults.setWriteDrop("server", 1);
       clientsWrite(world, up);
       world.waitFor(
-        () =>
-          world.clients.every((c) =>
-            world.serverConnOf(c).inbox.length >= limit
-          ),
+        () => world.clients.every((c) => world.serverConnOf(c).inbox.length >= limit),
         delta,
         "the server reading the first window",
       );
@@ -101,18 +92,13 @@ for (const [name, clients, messages, [K, delta, omega, B, M]] of CAPACITY) {
         world.check(
           highestSent(world, c.addr, c) === limit,
           () =>
-            `client ${c.index} sent up to SeqNum ${
-              highestSent(world, c.addr, c)
-            }, not ${limit}`,
+            `client ${c.index} sent up to SeqNum ${highestSent(world, c.addr, c)}, not ${limit}`,
         );
       }
       // (2) Acks restored: the rest arrives through retransmission and window sliding.
       world.faults.setWriteDrop("server", 0);
       world.waitFor(
-        () =>
-          world.clients.every((c) =>
-            world.serverConnOf(c).inbox.length === messages
-          ),
+        () => world.clients.every((c) => world.serverConnOf(c).inbox.length === messages),
         2 * delta,
         "the server reading everything",
       );
@@ -140,10 +126,7 @@ for (const [name, clients, messages, [K, delta, omega, B, M]] of CAPACITY) {
         );
         world.check(
           highestSent(world, SERVER, c) === limit,
-          () =>
-            `server sent up to SeqNum ${
-              highestSent(world, SERVER, c)
-            } to client ${c.index}`,
+          () => `server sent up to SeqNum ${highestSent(world, SERVER, c)} to client ${c.index}`,
         );
       }
       world.faults.setWriteDrop("client", 0);
@@ -209,8 +192,7 @@ for (
         for (const c of world.clients) {
           world.check(
             inboxOf(c).length === 0,
-            () =>
-              `${dir}: client ${c.index}'s stream delivered before its first half arrived`,
+            () => `${dir}: client ${c.index}'s stream delivered before its first half arrived`,
           );
           const to = typeof receiver === "string" ? receiver : receiver(c);
           const acked = world.sniffer.sent().filter((e) =>
@@ -297,10 +279,7 @@ for (
       const up = world.clients.map(() => world.script(messages));
       clientsWrite(world, up);
       world.waitFor(
-        () =>
-          world.clients.every((c) =>
-            world.serverConnOf(c).inbox.length === messages
-          ),
+        () => world.clients.every((c) => world.serverConnOf(c).inbox.length === messages),
         5 * delta - world.now,
         "the server reading everything within 5 epochs",
       );

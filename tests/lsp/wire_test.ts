@@ -107,8 +107,7 @@ Deno.test("encodeMessage() throws RangeError on unsafe integers, bad Type or Che
 
 Deno.test("encodeMessage() throws TypeError on fields of the wrong type", () => {
   assert.throws(
-    () =>
-      encodeMessage({ ...ackMessage(1, 1), seqNum: "1" as unknown as number }),
+    () => encodeMessage({ ...ackMessage(1, 1), seqNum: "1" as unknown as number }),
     TypeError,
   );
   assert.throws(
@@ -566,9 +565,7 @@ Deno.test("decodeMessage() reads shuffled, re-cased, spaced variants of a messag
         const it = order[Symbol.iterator]();
         fields.sort(() => (it.next().value as number) % 3 - 1);
         const body = fields
-          .map(([k, v]) =>
-            `${space}"${recase(k, flips)}"${space}:${space}${v}${space}`
-          )
+          .map(([k, v]) => `${space}"${recase(k, flips)}"${space}:${space}${v}${space}`)
           .join(",");
         assert.deepEqual(decodeMessage(enc(`${space}{${body}}${space}`)), m);
       },

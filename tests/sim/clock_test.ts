@@ -141,9 +141,7 @@ Deno.test("VirtualClock fires any set of timers in (deadline, insertion) order",
       (timers, until) => {
         const clock = new VirtualClock();
         const fired: number[] = [];
-        const ids = timers.map((t, i) =>
-          clock.setTimer(t.at, () => fired.push(i))
-        );
+        const ids = timers.map((t, i) => clock.setTimer(t.at, () => fired.push(i)));
         timers.forEach((t, i) => t.cancel && clock.cancel(ids[i]));
         clock.advanceTo(until);
         const expected = timers

@@ -460,9 +460,7 @@ Deno.test("SimNet.trace keeps the last traceLimit records and counts the rest wh
 Deno.test("SimNet.onPacket() passes records with their bytes until unsubscribed", () => {
   const { net, client } = setup(17);
   const got: [TraceRecord["kind"], number[] | undefined][] = [];
-  const off = net.onPacket((r, bytes) =>
-    got.push([r.kind, bytes && [...bytes]])
-  );
+  const off = net.onPacket((r, bytes) => got.push([r.kind, bytes && [...bytes]]));
   client.send(SERVER, Uint8Array.of(7, 8));
   net.runUntil(10);
   off();
@@ -562,9 +560,9 @@ Deno.test("SimNet.step() drives cores and their timers to deliver 50 messages th
     );
     assert.ok(net.stats.drop > 50);
     // Retransmissions happen on the 100ms timer: some consecutive sends are exactly 100ms apart.
-    const sends = net.trace.filter((r) =>
-      r.kind === "send" && r.from === CLIENT
-    ).map((r) => r.time);
+    const sends = net.trace.filter((r) => r.kind === "send" && r.from === CLIENT).map((r) =>
+      r.time
+    );
     assert.ok(
       sends.some((t, i) => i > 0 && Math.abs(t - sends[i - 1] - 100) < 1e-9),
     );

@@ -8,12 +8,7 @@
  */
 
 import { Prng } from "../../src/util/prng.ts";
-import {
-  SimNet,
-  StreamChecker,
-  type StreamEvent,
-  swarmLinkOptions,
-} from "../../src/sim/mod.ts";
+import { SimNet, StreamChecker, type StreamEvent, swarmLinkOptions } from "../../src/sim/mod.ts";
 import { RetryReceiver, RetrySender } from "./retry_core.ts";
 
 /**
@@ -104,11 +99,8 @@ export function retryScenario(seed: number): ScenarioOutcome {
   const s = net.stats;
   return {
     trace: net.formatTrace(),
-    summary:
-      `${payloads.length} messages, ${s.send} sent, ${s.drop} lost, ${s.dup} dups, ` +
-      `${s.corrupt} corrupted, ${s.partition} partitioned, done at ${
-        net.now.toFixed(1)
-      }ms`,
+    summary: `${payloads.length} messages, ${s.send} sent, ${s.drop} lost, ${s.dup} dups, ` +
+      `${s.corrupt} corrupted, ${s.partition} partitioned, done at ${net.now.toFixed(1)}ms`,
   };
 }
 
@@ -182,9 +174,7 @@ export function streamScenario(seed: number): ScenarioOutcome {
   if (!same(concat(echoed), concat(written))) {
     fail(
       net,
-      `echoed ${concat(echoed).length}B differ from written ${
-        concat(written).length
-      }B`,
+      `echoed ${concat(echoed).length}B differ from written ${concat(written).length}B`,
     );
   }
   const expected = ["open", ...echoed.map(() => "data"), "eof"].join();
@@ -200,8 +190,7 @@ export function streamScenario(seed: number): ScenarioOutcome {
   const s = net.stats;
   return {
     trace: net.formatTrace(),
-    summary:
-      `${writes} writes, ${s.data} chunks delivered, ${s.stall} stalls, ` +
+    summary: `${writes} writes, ${s.data} chunks delivered, ${s.stall} stalls, ` +
       `closed at ${net.now.toFixed(1)}ms`,
   };
 }

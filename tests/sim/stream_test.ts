@@ -1,11 +1,6 @@
 import assert from "node:assert/strict";
 import { Prng } from "../../src/util/prng.ts";
-import {
-  type LinkOptions,
-  SimNet,
-  type StreamEnd,
-  type StreamEvent,
-} from "../../src/sim/mod.ts";
+import { type LinkOptions, SimNet, type StreamEnd, type StreamEvent } from "../../src/sim/mod.ts";
 
 const SERVER = "10.0.0.1:7777";
 const CLIENT = "10.0.0.2:40000";
@@ -24,8 +19,7 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
 function recorder(net: SimNet, end: StreamEnd) {
   const events: (StreamEvent & { time: number })[] = [];
   end.onEvent((e) => events.push({ ...e, time: net.now }));
-  const chunks = () =>
-    events.flatMap((e) => (e.type === "data" ? [e.bytes] : []));
+  const chunks = () => events.flatMap((e) => (e.type === "data" ? [e.bytes] : []));
   return { events, chunks, types: () => events.map((e) => e.type) };
 }
 

@@ -3,8 +3,7 @@
  * tracker, on a free port of 127.0.0.1, and stops it.
  */
 
-const REPLICA =
-  new URL("../../bench/tracker_replica.py", import.meta.url).pathname;
+const REPLICA = new URL("../../bench/tracker_replica.py", import.meta.url).pathname;
 
 /** A running replica. */
 export interface Replica {

@@ -3,10 +3,7 @@
  * (`runCli`, signals, exit codes) with a command tree holding just the ring commands, so the
  * process tests do not depend on how the `tracker` group is wired into `main.ts`.
  */
-import {
-  ringPeerCommand,
-  ringServeCommand,
-} from "../../src/cli/commands/tracker_ring.ts";
+import { ringPeerCommand, ringServeCommand } from "../../src/cli/commands/tracker_ring.ts";
 import { runCli, shutdownSignal } from "../../src/cli/run.ts";
 
 if (import.meta.main) {

@@ -3,12 +3,7 @@
  * ways to drive a ring core by hand.
  */
 import assert from "node:assert/strict";
-import type {
-  ConnId,
-  EventSource,
-  StreamAction,
-  StreamCore,
-} from "../../src/core/mod.ts";
+import type { ConnId, EventSource, StreamAction, StreamCore } from "../../src/core/mod.ts";
 import { parseHostPort } from "../../src/net/hostport.ts";
 
 /** A ring core: a stream core with events. */

@@ -6,10 +6,7 @@
 import assert from "node:assert/strict";
 import { replayHint, SimNet } from "../../src/sim/mod.ts";
 import { RingPeer, type RingPeerEvent } from "../../src/tracker/ring/peer.ts";
-import {
-  RingTracker,
-  type RingTrackerEvent,
-} from "../../src/tracker/ring/tracker.ts";
+import { RingTracker, type RingTrackerEvent } from "../../src/tracker/ring/tracker.ts";
 import { Prng } from "../../src/util/prng.ts";
 import { SimTcpHost } from "./_ring_sim.ts";
 

@@ -3,11 +3,7 @@
  * (`SimStreamHost`), with its events collected: the shape the ring simulation tests use.
  */
 import type { EventSource, StreamCore } from "../../src/core/mod.ts";
-import {
-  type SimHostState,
-  type SimNet,
-  SimStreamHost,
-} from "../../src/sim/mod.ts";
+import { type SimHostState, type SimNet, SimStreamHost } from "../../src/sim/mod.ts";
 
 /** One simulated machine running one ring core, listening on `ip:port`. */
 export class SimTcpHost<E> {

@@ -335,9 +335,7 @@ Deno.test("bitclone tracker fetch ends quietly with exit 0 when its stdout is cl
         }
         const item = /^I(\d+)\n\.$/.exec(request);
         await conn.write(
-          item
-            ? DEFAULT_DB.itemReply(Number(item[1]))
-            : new TextEncoder().encode("I16\n."),
+          item ? DEFAULT_DB.itemReply(Number(item[1])) : new TextEncoder().encode("I16\n."),
         );
       } catch {
         // the client left

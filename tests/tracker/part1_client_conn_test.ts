@@ -17,8 +17,7 @@ import type { Part1Query } from "../../src/tracker/part1/wire.ts";
 import { DEFAULT_DB } from "../../src/tracker/default_db.ts";
 
 const bytes = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
-const hex = (b: Uint8Array) =>
-  [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
 
 /** Sends `query`, feeds `chunks` (then EOF if asked); the event, or undefined while waiting. */
 function exchange(
@@ -97,8 +96,7 @@ Deno.test("Part1ClientConn reports the error reply as a reply of type error, for
 });
 
 Deno.test("Part1ClientConn fails a reply cut short, undecodable, of the wrong shape or too big", () => {
-  const reason = (e: Part1ClientEvent | undefined) =>
-    e?.type === "failed" ? e.reason : e?.type;
+  const reason = (e: Part1ClientEvent | undefined) => e?.type === "failed" ? e.reason : e?.type;
   assert.equal(
     reason(exchange({ type: "size" }, [], { eof: true })),
     "truncated",

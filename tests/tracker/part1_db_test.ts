@@ -4,12 +4,7 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import {
-  checkWord,
-  MAX_DB_ENTRIES,
-  Part1Db,
-  type Part1Entry,
-} from "../../src/tracker/part1/db.ts";
+import { checkWord, MAX_DB_ENTRIES, Part1Db, type Part1Entry } from "../../src/tracker/part1/db.ts";
 import { formatDbFile, parseDbFile } from "../../src/tracker/part1/db_file.ts";
 import { DEFAULT_DB, DEFAULT_DB_TEXT } from "../../src/tracker/default_db.ts";
 

@@ -12,11 +12,7 @@ import {
 } from "../../src/tracker/part1/server.ts";
 import { exchangePart1, fetchPart1 } from "../../src/tracker/part1/client.ts";
 import { answerRequest } from "../../src/tracker/part1/answer.ts";
-import {
-  encodeReply,
-  ERROR_REPLY,
-  type Part1Query,
-} from "../../src/tracker/part1/wire.ts";
+import { encodeReply, ERROR_REPLY, type Part1Query } from "../../src/tracker/part1/wire.ts";
 import { DEFAULT_DB } from "../../src/tracker/default_db.ts";
 import { ServiceStartError } from "../../src/node/service.ts";
 
@@ -95,8 +91,7 @@ Deno.test("serveTrackerPart1() serves 64 concurrent clients, each its exact repl
   await withServer({ onExchange: (e) => exchanges.push(e) }, async (server) => {
     const queries: Part1Query[] = Array.from(
       { length: 64 },
-      (_, i) =>
-        i % 8 === 0 ? { type: "size" } : { type: "item", index: (i % 40) - 20 },
+      (_, i) => i % 8 === 0 ? { type: "size" } : { type: "item", index: (i % 40) - 20 },
     );
     const replies = await Promise.all(
       queries.map((q, i) =>

@@ -5,10 +5,7 @@
  * tracker, limited to protocol 2, answers a corpus of requests byte for byte like the replica.
  */
 import assert from "node:assert/strict";
-import {
-  serveTrackerPart1,
-  type TrackerPart1Server,
-} from "../../src/tracker/part1/server.ts";
+import { serveTrackerPart1, type TrackerPart1Server } from "../../src/tracker/part1/server.ts";
 import { exchangePart1, fetchPart1 } from "../../src/tracker/part1/client.ts";
 import { formatDbFile } from "../../src/tracker/part1/db_file.ts";
 import { Part1Db } from "../../src/tracker/part1/db.ts";
@@ -99,10 +96,8 @@ async function withServer(
   }
 }
 
-const hex = (b: Uint8Array) =>
-  [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
-const fromHex = (h: string) =>
-  Uint8Array.from(h.match(/../g) ?? [], (x) => parseInt(x, 16));
+const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+const fromHex = (h: string) => Uint8Array.from(h.match(/../g) ?? [], (x) => parseInt(x, 16));
 
 Deno.test("serveTrackerPart1() gives a Python client using pickle.dumps(i, p) the whole message", async () => {
   await withServer({}, async (server) => {
@@ -132,9 +127,7 @@ Deno.test("serveTrackerPart1() with maxProtocol 2 answers Python 3's default pro
 
 Deno.test("serveTrackerPart1() serves 48 Python threads at once, every reply exact", async () => {
   await withServer({}, async (server) => {
-    const expected = DEFAULT_DB.entries.map((_, i) =>
-      hex(DEFAULT_DB.itemReply(i))
-    ).join(",");
+    const expected = DEFAULT_DB.entries.map((_, i) => hex(DEFAULT_DB.itemReply(i))).join(",");
     const r = await python(PY_CONCURRENT, [
       HOST,
       String(server.port),
@@ -166,9 +159,7 @@ Deno.test("fetchPart1() gets the message from the Python replica of the original
 
 Deno.test("fetchPart1() reads a custom db from the replica, keyed by SEQNUM", async () => {
   const dir = await Deno.makeTempDir();
-  const replica = await startReplica(["--db", `${dir}/db.txt`]).catch(() =>
-    undefined
-  );
+  const replica = await startReplica(["--db", `${dir}/db.txt`]).catch(() => undefined);
   await replica?.stop(); // no file yet: the replica refuses to start
   assert.equal(replica, undefined);
   try {
@@ -212,9 +203,7 @@ Deno.test("serveTrackerPart1() with maxProtocol 2 answers a request corpus exact
   const vectors = Deno.readTextFileSync(
     new URL("../fixtures/pickle.jsonl", import.meta.url),
   )
-    .split("\n").filter((l) => l.trim() !== "").map((l) =>
-      JSON.parse(l) as { hex: string }
-    )
+    .split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as { hex: string })
     .map((v) => fromHex(v.hex)).filter((b) => b.length <= 1024);
   const te = new TextEncoder();
   const hand = [

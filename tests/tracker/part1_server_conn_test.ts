@@ -31,8 +31,7 @@ const VECTORS: Vector[] = Deno.readTextFileSync(
 const te = new TextEncoder();
 const td = new TextDecoder("latin1");
 const bytes = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
-const fromHex = (hex: string) =>
-  Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
+const fromHex = (hex: string) => Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
 
 /** The original's list order with placeholder words: position 0 holds SEQNUM 12 (spec §2.3). */
 const DB = new Part1Db(
@@ -77,8 +76,7 @@ function run(
   return finish(e);
 }
 
-const replyTo = (b: Uint8Array, opts: Parameters<typeof run>[1] = {}) =>
-  run([b], opts)?.reply;
+const replyTo = (b: Uint8Array, opts: Parameters<typeof run>[1] = {}) => run([b], opts)?.reply;
 
 /** Evaluates the int expressions of the vector file (`5`, `5L`, `-2**31 - 1`, `True`). */
 function pyInt(expr: string): bigint | undefined {

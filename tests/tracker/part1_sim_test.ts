@@ -7,10 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { answerRequest } from "../../src/tracker/part1/answer.ts";
-import {
-  Part1ClientConn,
-  type Part1ClientEvent,
-} from "../../src/tracker/part1/client_conn.ts";
+import { Part1ClientConn, type Part1ClientEvent } from "../../src/tracker/part1/client_conn.ts";
 import { Part1ServerConn } from "../../src/tracker/part1/server_conn.ts";
 import {
   encodeReply,

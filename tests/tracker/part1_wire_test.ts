@@ -23,13 +23,10 @@ interface Vector {
 
 const VECTORS = new Map<string, Vector>(
   Deno.readTextFileSync(new URL("../fixtures/pickle.jsonl", import.meta.url))
-    .split("\n").filter((l) => l.trim() !== "").map((l) =>
-      JSON.parse(l) as Vector
-    )
+    .split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as Vector)
     .map((v) => [v.name, v]),
 );
-const hex = (b: Uint8Array) =>
-  [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
 const vectorHex = (name: string) => {
   const v = VECTORS.get(name);
   assert.ok(v, `missing vector ${name}`);

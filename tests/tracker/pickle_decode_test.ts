@@ -64,8 +64,7 @@ function limit(
   assert.ok(error.kind === "limit" && error.limit === name, error.message);
 }
 
-const u32 = (n: number) =>
-  b(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24);
+const u32 = (n: number) => b(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24);
 const u64 = (n: number) => b(u32(n % 2 ** 32), u32(Math.floor(n / 2 ** 32)));
 const desc = (v: PyValue) => JSON.stringify(describePyValue(v));
 
@@ -544,8 +543,7 @@ Deno.test("decodePickle() limits nesting depth with marks, containers and aliasi
   assert.ok(ok(chain(32)) instanceof PyTuple);
   limit(chain(33), "maxDepth");
   limit(chain(11), "maxDepth", { maxDepth: 10 });
-  const lists = (n: number) =>
-    b("]".repeat(n), ...Array(n - 1).fill(0x61), ".");
+  const lists = (n: number) => b("]".repeat(n), ...Array(n - 1).fill(0x61), ".");
   assert.ok(Array.isArray(ok(lists(32))));
   limit(lists(33), "maxDepth");
   // Fill lists after storing them: heights seen while decoding stay at 2; the result is 40 deep.

@@ -18,8 +18,7 @@ const s = Py2Str.fromText;
 const latin1 = (bytes: Uint8Array) => String.fromCharCode(...bytes);
 const p0 = (v: PyValue) => latin1(encodePickle(v));
 const p2 = (v: PyValue) => latin1(encodePickle(v, { protocol: 2 }));
-const hex = (bytes: Uint8Array) =>
-  [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+const hex = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 
 Deno.test("encodePickle() writes the Part 1 replies of spec §2 byte for byte", () => {
   assert.equal(hex(encodePickle(16)), "4931360a2e");
@@ -336,35 +335,30 @@ Deno.test("encodePickle() throws RangeError for a bad option or nesting beyond m
 // Properties
 
 /** Arbitrary values of the encodable model, with shared and cyclic lists. */
-const valueArb: fc.Arbitrary<PyValue> =
-  fc.letrec<{ value: PyValue; key: PyValue }>((tie) => ({
-    key: fc.oneof(
-      { depthSize: "small" },
-      fc.integer(),
-      fc.bigInt({ min: -(2n ** 600n), max: 2n ** 600n }),
-      fc.string({ unit: "binary" }),
-      fc.uint8Array({ maxLength: 20 }).map((b) => new Py2Str(b)),
-      fc.double().map((x) => new PyFloat(x)),
-      fc.constantFrom(null, true, false),
-      fc.array(tie("key"), { maxLength: 3 }).map((items) => new PyTuple(items)),
-    ),
-    value: fc.oneof(
-      { depthSize: "small" },
-      tie("key"),
-      fc.array(tie("value"), { maxLength: 5 }),
-      fc.array(tie("value"), { maxLength: 5 }).map((items) =>
-        new PyTuple(items)
-      ),
-      fc.array(fc.tuple(tie("key"), tie("value")), { maxLength: 4 }).map((e) =>
-        new PyDict(e)
-      ),
-      fc.array(tie("value"), { minLength: 1, maxLength: 3 }).map((items) => {
-        const l: PyValue[] = [...items];
-        l.push(l, PyTuple.of(l), items[0]); // a cycle, a tuple cycle, a shared item
-        return l;
-      }),
-    ),
-  })).value;
+const valueArb: fc.Arbitrary<PyValue> = fc.letrec<{ value: PyValue; key: PyValue }>((tie) => ({
+  key: fc.oneof(
+    { depthSize: "small" },
+    fc.integer(),
+    fc.bigInt({ min: -(2n ** 600n), max: 2n ** 600n }),
+    fc.string({ unit: "binary" }),
+    fc.uint8Array({ maxLength: 20 }).map((b) => new Py2Str(b)),
+    fc.double().map((x) => new PyFloat(x)),
+    fc.constantFrom(null, true, false),
+    fc.array(tie("key"), { maxLength: 3 }).map((items) => new PyTuple(items)),
+  ),
+  value: fc.oneof(
+    { depthSize: "small" },
+    tie("key"),
+    fc.array(tie("value"), { maxLength: 5 }),
+    fc.array(tie("value"), { maxLength: 5 }).map((items) => new PyTuple(items)),
+    fc.array(fc.tuple(tie("key"), tie("value")), { maxLength: 4 }).map((e) => new PyDict(e)),
+    fc.array(tie("value"), { minLength: 1, maxLength: 3 }).map((items) => {
+      const l: PyValue[] = [...items];
+      l.push(l, PyTuple.of(l), items[0]); // a cycle, a tuple cycle, a shared item
+      return l;
+    }),
+  ),
+})).value;
 
 Deno.test("decodePickle() of encodePickle() gives the value back at protocols 0 and 2 (fast-check)", () => {
   fc.assert(

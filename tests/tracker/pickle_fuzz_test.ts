@@ -32,9 +32,7 @@ const toHex = (bytes: Uint8Array): string =>
 
 const VECTOR_PICKLES: Uint8Array[] = Deno.readTextFileSync(
   new URL("../fixtures/pickle.jsonl", import.meta.url),
-).split("\n").filter((l) => l.trim() !== "").map((l) =>
-  fromHex(JSON.parse(l).hex)
-);
+).split("\n").filter((l) => l.trim() !== "").map((l) => fromHex(JSON.parse(l).hex));
 
 const OPCODES: number[] = Object.values(Op);
 /** Opcodes followed by a length field: offset of the field and its width in bytes. */
@@ -336,16 +334,10 @@ Deno.test("decodePickle() survives 100,000 mutated pickles: no throw, no hang, b
   const started = performance.now();
   for (let i = 0; i < 100_000; i++) {
     const input = mutate(prng, seeds);
-    const options: DecodePickleOptions = i % 4 === 0
-      ? { maxInputBytes: 1024, maxProtocol: 2 }
-      : {};
+    const options: DecodePickleOptions = i % 4 === 0 ? { maxInputBytes: 1024, maxProtocol: 2 } : {};
     const r = check(input, options, prng);
     slowest = Math.max(slowest, timeDecode(input, options));
-    const key = r.ok
-      ? "ok"
-      : r.error.kind === "limit"
-      ? `limit:${r.error.limit}`
-      : r.error.kind;
+    const key = r.ok ? "ok" : r.error.kind === "limit" ? `limit:${r.error.limit}` : r.error.kind;
     tally[key] = (tally[key] ?? 0) + 1;
   }
   const elapsed = performance.now() - started;

@@ -142,11 +142,7 @@ function expected(py2: string): string {
 
 Deno.test("decodePickle() reads every text-line case of the table as Python 2.7 does", () => {
   const wrong = ROWS.filter((row) => ours(row.input) !== expected(row.py2))
-    .map((row) =>
-      `${JSON.stringify(row.input)}: ours ${
-        ours(row.input)
-      }, Python 2 ${row.py2}`
-    );
+    .map((row) => `${JSON.stringify(row.input)}: ours ${ours(row.input)}, Python 2 ${row.py2}`);
   assert.deepEqual(wrong, []);
 });
 
@@ -182,14 +178,10 @@ for line in sys.stdin.read().split():
   assert.equal(lines.length, rows.length);
   const wrong = rows.filter((row, i) => lines[i] !== row.py3)
     .map((row) =>
-      `${JSON.stringify(row.input)}: python3 ${
-        lines[rows.indexOf(row)]
-      }, table ${row.py3}`
+      `${JSON.stringify(row.input)}: python3 ${lines[rows.indexOf(row)]}, table ${row.py3}`
     );
   assert.deepEqual(wrong, []);
   // The rows where Python 3 reads differently are exactly the ones a Python 3 model gets wrong.
-  const differing = rows.filter((row) =>
-    row.py3 !== row.py2.replace(/^long /, "int ")
-  );
+  const differing = rows.filter((row) => row.py3 !== row.py2.replace(/^long /, "int "));
   assert.ok(differing.length >= 20, `${differing.length} rows differ`);
 });

@@ -185,8 +185,7 @@ function fromB64(b64: string): Uint8Array {
   for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
   return out;
 }
-const toB64 = (bytes: Uint8Array): string =>
-  btoa(String.fromCharCode(...bytes));
+const toB64 = (bytes: Uint8Array): string => btoa(String.fromCharCode(...bytes));
 const toHex = (bytes: Uint8Array): string =>
   [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 
@@ -198,9 +197,7 @@ function normalizeSets(d: any): any {
   if (tag === "set" || tag === "frozenset") {
     return [
       tag,
-      body.map(normalizeSets).map((x: unknown) =>
-        [JSON.stringify(x), x] as const
-      )
+      body.map(normalizeSets).map((x: unknown) => [JSON.stringify(x), x] as const)
         .sort(([a]: [string], [b]: [string]) => (a < b ? -1 : a > b ? 1 : 0))
         .map(([, x]: [string, unknown]) => x),
     ];
@@ -228,9 +225,7 @@ const GENEROUS: DecodePickleOptions = {
 };
 
 Deno.test("decodePickle() agrees with Python's pickle.loads on a random corpus of protocols 0-5", async () => {
-  const lines = (await python(PY_CORPUS, ["160"])).trim().split("\n").map((l) =>
-    JSON.parse(l)
-  );
+  const lines = (await python(PY_CORPUS, ["160"])).trim().split("\n").map((l) => JSON.parse(l));
   assert.equal(lines.length, 160 * 6);
   const counts = { safe: 0, unsafe: 0, codecs: 0 };
   const protocols = new Set<number>();
@@ -384,8 +379,7 @@ class Gen {
     const p = this.prng, k = p.float();
     if (depth <= 0 || k < 0.35) return this.hashable(1, minText);
     const n = p.int(0, 6);
-    const items = () =>
-      Array.from({ length: n }, () => this.value(depth - 1, minText));
+    const items = () => Array.from({ length: n }, () => this.value(depth - 1, minText));
     if (k < 0.5) {
       const list = items();
       if (p.chance(0.1)) list.push(list); // a cycle
@@ -489,9 +483,7 @@ Deno.test("encodePickle() py2 strs load in Python 3 as str when ASCII, like the 
     PyTuple.of(s("PING"), s("Sun Nov 22 01:24:25 2026")),
     PyTuple.of(s("it's"), s("a'b\"c"), s("tab\there\n"), s("back\\slash")),
   ];
-  const cases = values.flatMap((value) =>
-    [0, 2].map((protocol) => ({ value, protocol }))
-  );
+  const cases = values.flatMap((value) => [0, 2].map((protocol) => ({ value, protocol })));
   const request = cases.map((c) => ({
     b64: toB64(encodePickle(c.value, { protocol: c.protocol as 0 | 2 })),
     proto: c.protocol,

@@ -27,9 +27,7 @@ interface Vector {
 
 const VECTORS: Vector[] = Deno.readTextFileSync(
   new URL("../fixtures/pickle.jsonl", import.meta.url),
-).split("\n").filter((line) => line.trim() !== "").map((line) =>
-  JSON.parse(line)
-);
+).split("\n").filter((line) => line.trim() !== "").map((line) => JSON.parse(line));
 
 const fromHex = (hex: string): Uint8Array =>
   Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
@@ -81,8 +79,7 @@ function evalPython(src: string, dialect: "py2" | "py3"): PyValue {
     }
     return false;
   };
-  const expect = (s: string) =>
-    assert.ok(eat(s), `expected ${s} at ${i} in ${src}`);
+  const expect = (s: string) => assert.ok(eat(s), `expected ${s} at ${i} in ${src}`);
   const norm = (v: Parsed): PyValue => {
     if (v !== null && typeof v === "object" && "int" in v) {
       const n = v.int;
@@ -147,9 +144,7 @@ function evalPython(src: string, dialect: "py2" | "py3"): PyValue {
     const num = /^(\d+\.\d+|\d+)(L?)/.exec(src.slice(i));
     if (num) {
       i += num[0].length;
-      return num[1].includes(".")
-        ? new PyFloat(Number(num[1]))
-        : { int: BigInt(num[1]) };
+      return num[1].includes(".") ? new PyFloat(Number(num[1])) : { int: BigInt(num[1]) };
     }
     for (
       const [word, value] of [["None", null], ["True", true], [
@@ -362,8 +357,7 @@ Deno.test("decodePickle() keeps shared and recursive references of the vectors",
 });
 
 Deno.test("decodePickle() keeps py2 str and text apart in the Part 2 vectors", () => {
-  const find = (name: string) =>
-    decodePickle(fromHex(VECTORS.find((v) => v.name === name)!.hex));
+  const find = (name: string) => decodePickle(fromHex(VECTORS.find((v) => v.name === name)!.hex));
   const str = find("py2.p2.reg_init.str_handle");
   const uni = find("py2.p2.reg_init.unicode_handle");
   assert.ok(str.ok && uni.ok);

@@ -42,9 +42,7 @@ Deno.test("ring-serve and five ring-peer processes converge, lose one to SIGKILL
     }
     for (const p of peers) {
       await p.waitFor(new RegExp(`^${SENTENCE}\n$`), 30_000).catch((err) => {
-        const all = [tracker, ...peers].map((q) =>
-          `--- ${q.name}\n${q.stdout}${q.stderr}`
-        );
+        const all = [tracker, ...peers].map((q) => `--- ${q.name}\n${q.stdout}${q.stderr}`);
         throw new Error(`${err.message}\n${all.join("\n")}`);
       });
     }

@@ -4,12 +4,7 @@
  * Python 3 (protocol 0 and 2) forms, and refuse malformed tuples.
  */
 import assert from "node:assert/strict";
-import {
-  decodePickle,
-  Py2Str,
-  PyTuple,
-  type PyValue,
-} from "../../src/tracker/pickle/mod.ts";
+import { decodePickle, Py2Str, PyTuple, type PyValue } from "../../src/tracker/pickle/mod.ts";
 import {
   asctime,
   DEFAULT_RING_ITEMS,

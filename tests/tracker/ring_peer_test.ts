@@ -6,16 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { encodePickle, Py2Str, PyTuple } from "../../src/tracker/pickle/mod.ts";
-import {
-  RingPeer,
-  type RingPeerEvent,
-  type RingPeerOptions,
-} from "../../src/tracker/ring/peer.ts";
-import {
-  encodeMessage,
-  queryResult,
-  regInit,
-} from "../../src/tracker/ring/messages.ts";
+import { RingPeer, type RingPeerEvent, type RingPeerOptions } from "../../src/tracker/ring/peer.ts";
+import { encodeMessage, queryResult, regInit } from "../../src/tracker/ring/messages.ts";
 import { bytesOf, events, latin1, Script, vector } from "./_ring_helpers.ts";
 
 const s = (t: string) => Py2Str.fromText(t);
@@ -63,8 +55,7 @@ function round(
   return { port: c.port, wrote };
 }
 
-const found = (seq: number) =>
-  encodeMessage(queryResult({ seq, value: s(WORDS[seq]) }));
+const found = (seq: number) => encodeMessage(queryResult({ seq, value: s(WORDS[seq]) }));
 
 Deno.test("RingPeer registers like the reference peer and starts querying its neighbour", () => {
   const { peer } = registered(0);

@@ -12,10 +12,7 @@
  *   and the original tracker doing the pruning.
  */
 import assert from "node:assert/strict";
-import {
-  type RingPeerNode,
-  startRingPeer,
-} from "../../src/tracker/ring/peer_node.ts";
+import { type RingPeerNode, startRingPeer } from "../../src/tracker/ring/peer_node.ts";
 import { serveRingTracker } from "../../src/tracker/ring/tracker_server.ts";
 import { RingProc } from "./_ring_proc.ts";
 
@@ -112,8 +109,7 @@ function assertClean(procs: RingProc[]): void {
 }
 
 Deno.test({
-  name:
-    "RingTracker with original and TS peers: all converge; a killed original peer is dropped",
+  name: "RingTracker with original and TS peers: all converge; a killed original peer is dropped",
   ignore: !PYTHON,
   async fn() {
     const all = new AbortController();
@@ -124,12 +120,8 @@ Deno.test({
       pingReplyTimeoutMs: 1000,
       signal: all.signal,
     });
-    const originals = ["old1", "old2"].map((h) =>
-      originalPeer(h, tracker.port)
-    );
-    const ours = ["new1", "new2", "new3"].map((h) =>
-      ourPeer(h, tracker.port, all.signal)
-    );
+    const originals = ["old1", "old2"].map((h) => originalPeer(h, tracker.port));
+    const ours = ["new1", "new2", "new3"].map((h) => ourPeer(h, tracker.port, all.signal));
     const state = () =>
       JSON.stringify(tracker.tracker.peers) + "\n" +
       originals.map((p) => `${p.name}:\n${p.stdout}${p.stderr}`)
@@ -173,9 +165,7 @@ Deno.test({
         return list.every((entry, i) => {
           const pred = list[(i - 1 + list.length) % list.length];
           const mine = ours.find((p) => p.handle === entry.handle);
-          const nbr = mine
-            ? mine.node.peer.neighbour?.handle
-            : originalNeighbour(originals[1]);
+          const nbr = mine ? mine.node.peer.neighbour?.handle : originalNeighbour(originals[1]);
           return nbr === pred.handle;
         });
       };
@@ -259,9 +249,7 @@ Deno.test({
             const pred = list[(i - 1 + list.length) % list.length];
             const mine = alive.find((p) => p.handle === h);
             const theirs = originals.find((p) => p.name === h);
-            return (mine
-              ? mine.node.peer.neighbour?.handle
-              : originalNeighbour(theirs!)) === pred;
+            return (mine ? mine.node.peer.neighbour?.handle : originalNeighbour(theirs!)) === pred;
           });
         },
         10_000,

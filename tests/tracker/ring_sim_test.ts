@@ -10,13 +10,7 @@ import type { RingPeer } from "../../src/tracker/ring/peer.ts";
 import { RingTracker } from "../../src/tracker/ring/tracker.ts";
 import { Prng } from "../../src/util/prng.ts";
 import { SimTcpHost } from "./_ring_sim.ts";
-import {
-  addPeer,
-  healed,
-  ringScenario,
-  TRACKER_IP,
-  type World,
-} from "./_ring_scenario.ts";
+import { addPeer, healed, ringScenario, TRACKER_IP, type World } from "./_ring_scenario.ts";
 
 for (const seed of simSeeds([1, 2, 3, 4, 5, 0xbeef])) {
   Deno.test(`RingTracker and RingPeer: a ring of five converges, loses one and heals (seed ${seed})`, () => {

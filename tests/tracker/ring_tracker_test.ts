@@ -7,10 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { encodePickle, Py2Str, PyTuple } from "../../src/tracker/pickle/mod.ts";
-import {
-  RingTracker,
-  type RingTrackerEvent,
-} from "../../src/tracker/ring/tracker.ts";
+import { RingTracker, type RingTrackerEvent } from "../../src/tracker/ring/tracker.ts";
 import { bytesOf, events, latin1, Script, vector } from "./_ring_helpers.ts";
 
 const s = (t: string) => Py2Str.fromText(t);
@@ -238,9 +235,7 @@ Deno.test("RingTracker drops a peer after two failed PING rounds and tells the s
   const [upd] = t.connects();
   assert.equal(upd.port, 9201);
   assert.equal(t.delivered(upd.conn, 45_002), update("p1", 9201), "F8");
-  const evs = events(tracker).filter((e) =>
-    e.type === "dropped" || e.type === "ping-round"
-  );
+  const evs = events(tracker).filter((e) => e.type === "dropped" || e.type === "ping-round");
   assert.deepEqual(evs, [
     { type: "ping-round", alive: 1, failed: 1, peers: 2 },
     { type: "dropped", handle: "p2", ip: "127.0.0.1", port: 9202 },
@@ -284,9 +279,7 @@ Deno.test("RingTracker keeps a peer whose PING failures are not consecutive (def
     ["p1:0"],
     "a second failure in a row drops it",
   );
-  const types = events(tracker).map((e) => e.type).filter((e) =>
-    e === "dropped"
-  );
+  const types = events(tracker).map((e) => e.type).filter((e) => e === "dropped");
   assert.deepEqual(types, ["dropped"]);
 });
 

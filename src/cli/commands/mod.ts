@@ -4,7 +4,7 @@
  * @module
  */
 import type { CommandSpec } from "../command.ts";
-import { NODE_SERVICES } from "../../node/services.ts";
+import { NODE_SERVICES } from "../../services.ts";
 import { lspCommand } from "./lsp.ts";
 import { mineCommand } from "./mine.ts";
 import { nodeCommand } from "./node.ts";
