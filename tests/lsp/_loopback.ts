@@ -33,20 +33,13 @@ export function text(payload: Uint8Array): string {
  * Settles like `promise`, or rejects after `ms` with an error naming `what`. The timer is always
  * cleared, so a test that passes leaves no timer behind.
  */
-export async function withTimeout<T>(
-  promise: Promise<T>,
-  ms: number,
-  what: string,
-): Promise<T> {
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     return await Promise.race([
       promise,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`Timed out after ${ms} ms: ${what}`)),
-          ms,
-        );
+        timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms: ${what}`)), ms);
       }),
     ]);
   } finally {
@@ -58,16 +51,11 @@ export async function withTimeout<T>(
 export async function waitFor(
   cond: () => boolean,
   what: string,
-  { timeoutMs = 10_000, intervalMs = 5 }: {
-    timeoutMs?: number;
-    intervalMs?: number;
-  } = {},
+  { timeoutMs = 10_000, intervalMs = 5 }: { timeoutMs?: number; intervalMs?: number } = {},
 ): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!cond()) {
-    if (performance.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms: ${what}`);
-    }
+    if (performance.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
@@ -97,10 +85,7 @@ export function watch<T>(promise: Promise<T>): Watched<T> {
 }
 
 /** Awaits `promise` and returns its rejection, failing if it resolves. */
-export async function rejection(
-  promise: Promise<unknown>,
-  what: string,
-): Promise<unknown> {
+export async function rejection(promise: Promise<unknown>, what: string): Promise<unknown> {
   try {
     await promise;
   } catch (err) {
@@ -116,10 +101,7 @@ export function assertConnError(
   reason: LspConnectionError["reason"],
   what = "error",
 ): void {
-  assert.ok(
-    err instanceof LspConnectionError,
-    `${what}: not an LspConnectionError: ${err}`,
-  );
+  assert.ok(err instanceof LspConnectionError, `${what}: not an LspConnectionError: ${err}`);
   assert.equal(err.connId, connId, `${what}: connId`);
   assert.equal(err.reason, reason, `${what}: reason`);
 }
@@ -164,10 +146,7 @@ export function echoServe(server: LspServer): EchoRecorder {
  * Settles every promise and returns the values, or throws the first rejection; either way the
  * fulfilled values are pushed into `into` first (so that the caller can close what did open).
  */
-export async function allOrFirstError<T>(
-  promises: Promise<T>[],
-  into: T[],
-): Promise<T[]> {
+export async function allOrFirstError<T>(promises: Promise<T>[], into: T[]): Promise<T[]> {
   const settled = await Promise.allSettled(promises);
   for (const r of settled) if (r.status === "fulfilled") into.push(r.value);
   const failed = settled.find((r) => r.status === "rejected");
@@ -198,9 +177,7 @@ export class Janitor {
 
   /** Aborts every signal handed out and waits for everything tracked. */
   async cleanup(): Promise<void> {
-    for (const c of this.#controllers.splice(0)) {
-      c.abort(new Error("test cleanup"));
-    }
+    for (const c of this.#controllers.splice(0)) c.abort(new Error("test cleanup"));
     await Promise.allSettled(this.#waits.splice(0));
   }
 }
@@ -211,10 +188,7 @@ export function messages(tag: string, count: number): string[] {
 }
 
 /** Writes each message, waits for its echo and checks it, one at a time. Returns the echoes. */
-export async function lockStepEcho(
-  client: LspClient,
-  sent: readonly string[],
-): Promise<string[]> {
+export async function lockStepEcho(client: LspClient, sent: readonly string[]): Promise<string[]> {
   const got: string[] = [];
   for (const m of sent) {
     client.write(bytes(m));
@@ -343,11 +317,7 @@ export class RawPeer {
         if (this.#closed) return;
         continue; // an ICMP error: keep going
       }
-      this.#inbox.push({
-        from: addrKey(got[1]),
-        bytes: got[0],
-        msg: decodeMessage(got[0]),
-      });
+      this.#inbox.push({ from: addrKey(got[1]), bytes: got[0], msg: decodeMessage(got[0]) });
       this.#wake?.();
     }
   }

@@ -228,9 +228,7 @@ export function simTest(
   const file = at >= 0 ? path.slice(at + 1) : path;
   const command = `deno test -A ${file} --filter ${JSON.stringify(name)}`;
   Deno.test(name, () => {
-    const list = simSeeds(
-      Array.from({ length: seeds }, (_, i) => firstSeed + i),
-    );
+    const list = simSeeds(Array.from({ length: seeds }, (_, i) => firstSeed + i));
     for (const seed of list) {
       currentCommand = command;
       current = undefined;
@@ -241,9 +239,7 @@ export function simTest(
         if (message.includes("replay: SIM_SEED=")) throw err;
         const world = current as World | undefined; // set by the body's World, if any
         const context = world?.report() ?? "";
-        assert.fail(
-          `seed ${seed}: ${message}\n${replayHint(seed, command)}\n${context}`,
-        );
+        assert.fail(`seed ${seed}: ${message}\n${replayHint(seed, command)}\n${context}`);
       }
     }
   });
@@ -325,18 +321,14 @@ export class Faults {
 
   /** Sets the read-drop rate of one role or both. */
   setReadDrop(role: Role | "both", rate: number): void {
-    for (
-      const r of role === "both" ? (["client", "server"] as const) : [role]
-    ) {
+    for (const r of role === "both" ? (["client", "server"] as const) : [role]) {
       this.readDropRate[r] = rate;
     }
   }
 
   /** Sets the write-drop rate of one role or both. */
   setWriteDrop(role: Role | "both", rate: number): void {
-    for (
-      const r of role === "both" ? (["client", "server"] as const) : [role]
-    ) {
+    for (const r of role === "both" ? (["client", "server"] as const) : [role]) {
       this.writeDropRate[r] = rate;
     }
   }
@@ -365,8 +357,7 @@ export class Faults {
 
   /** Whether anything needs the decoded message. */
   get mutates(): boolean {
-    return this.middlebox !== undefined || this.shortenRate > 0 ||
-      this.lengthenRate > 0 ||
+    return this.middlebox !== undefined || this.shortenRate > 0 || this.lengthenRate > 0 ||
       this.corrupt || this.corruptRate > 0;
   }
 }
@@ -444,13 +435,7 @@ export class Sniffer {
   }
 
   /** Records one outgoing message (no-op when stopped). */
-  record(
-    at: number,
-    from: Addr,
-    to: Addr,
-    msg: LspMessage,
-    dropped: boolean,
-  ): void {
+  record(at: number, from: Addr, to: Addr, msg: LspMessage, dropped: boolean): void {
     if (!this.#running) return;
     this.log.push({ at, from, to, msg, dropped });
     if (msg.type === MsgType.Data) {
@@ -756,15 +741,9 @@ export class World {
         ? setup.int(1, 256)
         : isn(i, setup);
       const startAt = clientStaggerMs > 0 ? setup.float() * clientStaggerMs : 0;
-      const endpoint = LspEndpoint.client(
-        SERVER,
-        this.params,
-        root.fork(),
-        startAt,
-        {
-          isn: clientIsn,
-        },
-      );
+      const endpoint = LspEndpoint.client(SERVER, this.params, root.fork(), startAt, {
+        isn: clientIsn,
+      });
       const side: ClientSide = {
         index: i,
         addr,
@@ -781,9 +760,8 @@ export class World {
       };
       this.clients.push(side);
       this.#clientByAddr.set(addr, side);
-      if (startAt > 0) {
-        this.net.clock.setTimer(startAt, () => this.#addCore(addr, endpoint));
-      } else this.#addCore(addr, endpoint);
+      if (startAt > 0) this.net.clock.setTimer(startAt, () => this.#addCore(addr, endpoint));
+      else this.#addCore(addr, endpoint);
     }
   }
 
@@ -809,12 +787,8 @@ export class World {
    */
   serverConnOf(client: ClientSide): ServerConn {
     const conn = this.serverConns.get(client.connId);
-    if (
-      client.connId === 0 || conn === undefined || conn.addr !== client.addr
-    ) {
-      this.fail(
-        `client ${client.index} (ConnID ${client.connId}) has no server connection`,
-      );
+    if (client.connId === 0 || conn === undefined || conn.addr !== client.addr) {
+      this.fail(`client ${client.index} (ConnID ${client.connId}) has no server connection`);
     }
     return conn;
   }
@@ -833,12 +807,7 @@ export class World {
    * Checks the liveness rule of §11.4: an endpoint at `at` declared its peer `from` lost between
    * (K−1)·δ and K·δ after the last datagram from it arrived.
    */
-  checkLossTiming(
-    what: string,
-    from: Addr,
-    at: Addr,
-    lostAt: number | undefined,
-  ): void {
+  checkLossTiming(what: string, from: Addr, at: Addr, lostAt: number | undefined): void {
     const { epochLimit: K, epochMillis: delta } = this.params;
     const last = this.lastHeard(from, at) ?? 0;
     const silence = (lostAt ?? NaN) - last;
@@ -863,9 +832,7 @@ export class World {
   }
 
   /** Calls `hook` for every server event (after bookkeeping). */
-  onServer(
-    hook: (event: LspEvent, conn: ServerConn | undefined) => void,
-  ): void {
+  onServer(hook: (event: LspEvent, conn: ServerConn | undefined) => void): void {
     this.#serverHooks.push(hook);
   }
 
@@ -877,28 +844,18 @@ export class World {
   /** Adds a line to the application log printed on failure. */
   note(line: string): void {
     this.#appLog.push(`${this.now.toFixed(3).padStart(12)}ms ${line}`);
-    if (this.#appLog.length > 200) {
-      this.#appLog.splice(0, this.#appLog.length - 100);
-    }
+    if (this.#appLog.length > 200) this.#appLog.splice(0, this.#appLog.length - 100);
   }
 
   // ---- running ---------------------------------------------------------------------------------
 
   /** Polls every endpoint's events, records them, checks the invariants and runs the hooks. */
   pump(): void {
-    for (
-      let e = this.server.pollEvent();
-      e !== undefined;
-      e = this.server.pollEvent()
-    ) {
+    for (let e = this.server.pollEvent(); e !== undefined; e = this.server.pollEvent()) {
       this.#serverEvent(e);
     }
     for (const c of this.clients) {
-      for (
-        let e = c.endpoint.pollEvent();
-        e !== undefined;
-        e = c.endpoint.pollEvent()
-      ) {
+      for (let e = c.endpoint.pollEvent(); e !== undefined; e = c.endpoint.pollEvent()) {
         this.#clientEvent(c, e);
       }
     }
@@ -964,11 +921,7 @@ export class World {
   // ---- checks ----------------------------------------------------------------------------------
 
   /** Fails unless `got` holds exactly the payloads `want`, in order. */
-  expectMessages(
-    what: string,
-    got: readonly Uint8Array[],
-    want: readonly Uint8Array[],
-  ): void {
+  expectMessages(what: string, got: readonly Uint8Array[], want: readonly Uint8Array[]): void {
     const g = got.map(text), w = want.map(text);
     let i = 0;
     while (i < g.length && i < w.length && g[i] === w[i]) i++;
@@ -984,9 +937,7 @@ export class World {
    * application log.
    */
   fail(message: string): never {
-    assert.fail(
-      `seed ${this.seed} at ${this.now}ms: ${message}\n${this.report()}`,
-    );
+    assert.fail(`seed ${this.seed} at ${this.now}ms: ${message}\n${this.report()}`);
   }
 
   /** Fails with `message` (a string, or a function making it) unless `cond`. */
@@ -1013,10 +964,7 @@ export class World {
         line += `  ${describeDatagram(data)}`;
       }
       const note = this.#packetNotes.get(r.id);
-      if (
-        note !== undefined &&
-        (r.kind === "middlebox-drop" || r.kind === "rewrite")
-      ) {
+      if (note !== undefined && (r.kind === "middlebox-drop" || r.kind === "rewrite")) {
         line += `  [${note}]`;
       }
       return line;
@@ -1099,10 +1047,7 @@ export class World {
     let conn = this.serverConns.get(e.connId);
     switch (e.type) {
       case "connected": {
-        this.#ensure(
-          conn === undefined,
-          `server reported ConnID ${e.connId} connected twice`,
-        );
+        this.#ensure(conn === undefined, `server reported ConnID ${e.connId} connected twice`);
         conn = {
           connId: e.connId,
           addr: e.addr,
@@ -1118,30 +1063,16 @@ export class World {
         break;
       }
       case "message":
-        this.#ensure(
-          conn !== undefined,
-          `server: message on unknown ConnID ${e.connId}`,
-        );
-        this.#ensure(
-          conn.end === undefined,
-          `server: message on c${e.connId} after ${conn.end}`,
-        );
+        this.#ensure(conn !== undefined, `server: message on unknown ConnID ${e.connId}`);
+        this.#ensure(conn.end === undefined, `server: message on c${e.connId} after ${conn.end}`);
         conn.inbox.push(e.payload);
         conn.inboxAt.push(this.now);
-        this.note(
-          `server: c${e.connId} message #${conn.inbox.length - 1} ${describePayload(e)}`,
-        );
+        this.note(`server: c${e.connId} message #${conn.inbox.length - 1} ${describePayload(e)}`);
         break;
       case "lost":
       case "closed":
-        this.#ensure(
-          conn !== undefined,
-          `server: ${e.type} on unknown ConnID ${e.connId}`,
-        );
-        this.#ensure(
-          conn.end === undefined,
-          `server: c${e.connId} ${e.type} after ${conn.end}`,
-        );
+        this.#ensure(conn !== undefined, `server: ${e.type} on unknown ConnID ${e.connId}`);
+        this.#ensure(conn.end === undefined, `server: c${e.connId} ${e.type} after ${conn.end}`);
         conn.end = e.type;
         conn.endedAt = this.now;
         this.note(`server: c${e.connId} ${e.type}`);
@@ -1164,16 +1095,11 @@ export class World {
         this.note(`client ${c.index}: connected as c${e.connId}`);
         break;
       case "message":
-        this.#ensure(
-          c.connId !== 0 && e.connId === c.connId,
-          `${who}: message before connected`,
-        );
+        this.#ensure(c.connId !== 0 && e.connId === c.connId, `${who}: message before connected`);
         this.#ensure(c.end === undefined, `${who}: message after ${c.end}`);
         c.inbox.push(e.payload);
         c.inboxAt.push(this.now);
-        this.note(
-          `client ${c.index}: message #${c.inbox.length - 1} ${describePayload(e)}`,
-        );
+        this.note(`client ${c.index}: message #${c.inbox.length - 1} ${describePayload(e)}`);
         break;
       case "lost":
       case "closed":
@@ -1211,15 +1137,11 @@ export class World {
     const msg = needMsg ? decodeMessage(p.bytes) : undefined;
     const writeDrop = f.writeDropRate[fromRole];
     if (writeDrop > 0 && prng.chance(writeDrop)) {
-      if (msg !== undefined) {
-        this.sniffer.record(p.time, p.from, p.to, msg, true);
-      }
+      if (msg !== undefined) this.sniffer.record(p.time, p.from, p.to, msg, true);
       this.#annotate(p.id, `${fromRole} write-drop`);
       return "drop";
     }
-    if (msg !== undefined) {
-      this.sniffer.record(p.time, p.from, p.to, msg, false);
-    }
+    if (msg !== undefined) this.sniffer.record(p.time, p.from, p.to, msg, false);
     let out: Uint8Array | undefined;
     if (msg !== undefined && f.middlebox !== undefined) {
       const verdict = f.middlebox(msg, { from: p.from, to: p.to, fromRole });
@@ -1245,9 +1167,7 @@ export class World {
         mutated = payload.length === 0 ? Uint8Array.of(0xff) : payload.slice();
         if (payload.length > 0) mutated[0] ^= 0xff;
         how = "corrupted";
-      } else if (
-        payload.length > 0 && f.corruptRate > 0 && prng.chance(f.corruptRate)
-      ) {
+      } else if (payload.length > 0 && f.corruptRate > 0 && prng.chance(f.corruptRate)) {
         mutated = payload.slice();
         mutated[prng.int(0, payload.length - 1)] ^= prng.int(1, 255);
         how = "byte flipped";
@@ -1339,10 +1259,7 @@ export class EchoRun {
     this.#world = world;
     this.#sleepMsMax = sleepMsMax;
     this.scripts = world.clients.map(() =>
-      Array.from(
-        { length: messages },
-        () => bytes(String(world.prng.int(0, 999_999))),
-      )
+      Array.from({ length: messages }, () => bytes(String(world.prng.int(0, 999_999))))
     );
     this.replies = world.clients.map(() => 0);
     world.onServer((e) => {
@@ -1354,18 +1271,14 @@ export class EchoRun {
       if (e.type !== "message" || this.#detached) return;
       const script = this.scripts[c.index];
       const i = this.replies[c.index];
-      world.check(
-        this.#started && i < script.length,
-        `client ${c.index}: unexpected reply`,
-      );
+      world.check(this.#started && i < script.length, `client ${c.index}: unexpected reply`);
       world.check(
         text(e.payload) === text(script[i]),
         () => `client ${c.index}: reply #${i} is ${text(e.payload)}, expected ${text(script[i])}`,
       );
       this.replies[c.index] = i + 1;
-      if (i + 1 < script.length) {
-        c.endpoint.write(c.connId, script[i + 1], world.now);
-      } else if (this.done) this.finishedAt = world.now;
+      if (i + 1 < script.length) c.endpoint.write(c.connId, script[i + 1], world.now);
+      else if (this.done) this.finishedAt = world.now;
     });
   }
 

@@ -8,12 +8,7 @@ const LINES = Deno.readTextFileSync(VECTORS).split("\n").filter((line) => line.l
 const te = new TextEncoder();
 
 /** A textbook ones'-complement checksum, which folds the carry of each field back in. */
-function textbookChecksum(
-  connId: number,
-  seqNum: number,
-  size: number,
-  p: Uint8Array,
-): number {
+function textbookChecksum(connId: number, seqNum: number, size: number, p: Uint8Array): number {
   const part = (v: number) => {
     const u = v >>> 0;
     const s = (u & 0xffff) + (u >>> 16);
@@ -44,11 +39,7 @@ Deno.test("checksum() matches every vector of lsp_checksum.jsonl", () => {
 Deno.test("encodeMessage() reproduces every vector of lsp_checksum.jsonl byte for byte", () => {
   for (const line of LINES) {
     const bytes = te.encode(line);
-    assert.deepEqual(
-      encodeMessage(decodeMessage(bytes)!),
-      bytes,
-      line.slice(0, 120),
-    );
+    assert.deepEqual(encodeMessage(decodeMessage(bytes)!), bytes, line.slice(0, 120));
   }
 });
 
@@ -57,18 +48,13 @@ Deno.test("checksum() keeps the lost carry on the 90 vectors where a textbook fo
   for (const line of LINES) {
     const m = decodeMessage(te.encode(line))!;
     const payload = m.payload ?? new Uint8Array(0);
-    if (textbookChecksum(m.connId, m.seqNum, m.size, payload) !== m.checksum) {
-      differ++;
-    }
+    if (textbookChecksum(m.connId, m.seqNum, m.size, payload) !== m.checksum) differ++;
   }
   assert.equal(differ, 90);
 });
 
 Deno.test("checksum() gives the spec's worked example A (odd length)", () => {
-  assert.equal(
-    checksum(1, 2, 5, Uint8Array.of(0x38, 0xe6, 0x7b, 0xff, 0x2a)),
-    6681,
-  );
+  assert.equal(checksum(1, 2, 5, Uint8Array.of(0x38, 0xe6, 0x7b, 0xff, 0x2a)), 6681);
 });
 
 Deno.test("checksum() gives the spec's worked example B (ConnID -1, lost carry)", () => {
@@ -111,35 +97,24 @@ Deno.test("checksum() gives the spec's Data example for hello", () => {
 Deno.test("checksum() stays in 0..65535 and only counts the low 32 bits of header fields", () => {
   const int = fc.integer({ min: -(2 ** 40), max: 2 ** 40 });
   fc.assert(
-    fc.property(
-      int,
-      int,
-      int,
-      fc.uint8Array({ maxLength: 300 }),
-      (c, s, n, p) => {
-        const sum = checksum(c, s, n, p);
-        assert.ok(Number.isInteger(sum) && sum >= 0 && sum <= 0xffff);
-        assert.equal(checksum(c + 2 ** 32, s - 2 ** 32, n + 2 ** 33, p), sum);
-      },
-    ),
+    fc.property(int, int, int, fc.uint8Array({ maxLength: 300 }), (c, s, n, p) => {
+      const sum = checksum(c, s, n, p);
+      assert.ok(Number.isInteger(sum) && sum >= 0 && sum <= 0xffff);
+      assert.equal(checksum(c + 2 ** 32, s - 2 ** 32, n + 2 ** 33, p), sum);
+    }),
     { numRuns: 500 },
   );
 });
 
 Deno.test("checksum() pads an odd payload with a zero byte", () => {
   fc.assert(
-    fc.property(
-      fc.integer(),
-      fc.integer(),
-      fc.uint8Array({ maxLength: 99 }),
-      (c, s, p) => {
-        const odd = p.length % 2 === 1 ? p : Uint8Array.of(...p, 0x5a);
-        assert.equal(
-          checksum(c, s, odd.length, Uint8Array.of(...odd, 0)),
-          checksum(c, s, odd.length, odd),
-        );
-      },
-    ),
+    fc.property(fc.integer(), fc.integer(), fc.uint8Array({ maxLength: 99 }), (c, s, p) => {
+      const odd = p.length % 2 === 1 ? p : Uint8Array.of(...p, 0x5a);
+      assert.equal(
+        checksum(c, s, odd.length, Uint8Array.of(...odd, 0)),
+        checksum(c, s, odd.length, odd),
+      );
+    }),
     { numRuns: 300 },
   );
 });

@@ -10,14 +10,7 @@ import { connectMessage, MsgType } from "../../src/lsp/wire.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-const RUN = [
-  "run",
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  MAIN,
-  "lsp",
-];
+const RUN = ["run", "--allow-net", "--allow-read", "--allow-write", MAIN, "lsp"];
 /** Fast epochs for a loss-free loopback: a silent client is declared dead after 1.5 s. */
 const FAST = ["-ems", "100", "-elim", "15"];
 
@@ -37,13 +30,8 @@ class Proc {
       stderr: "piped",
       env: { NO_COLOR: "1" },
     }).spawn();
-    const collect = async (
-      stream: ReadableStream<Uint8Array>,
-      into: "stdout" | "stderr",
-    ) => {
-      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-        this[into] += chunk;
-      }
+    const collect = async (stream: ReadableStream<Uint8Array>, into: "stdout" | "stderr") => {
+      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) this[into] += chunk;
     };
     this.#pumps = Promise.all([
       collect(this.child.stdout, "stdout"),
@@ -52,10 +40,7 @@ class Proc {
   }
 
   /** Resolves once stdout contains `text` (or matches it); fails if the process ends first. */
-  async waitForStdout(
-    text: string | RegExp,
-    timeoutMs = 20_000,
-  ): Promise<void> {
+  async waitForStdout(text: string | RegExp, timeoutMs = 20_000): Promise<void> {
     const found = () =>
       typeof text === "string" ? this.stdout.includes(text) : text.test(this.stdout);
     const deadline = performance.now() + timeoutMs;
@@ -65,14 +50,10 @@ class Proc {
       if (exited) {
         await this.#pumps;
         if (found()) return;
-        throw new Error(
-          `process ended without printing ${text}:\n${this.stdout}\n${this.stderr}`,
-        );
+        throw new Error(`process ended without printing ${text}:\n${this.stdout}\n${this.stderr}`);
       }
       if (performance.now() > deadline) {
-        throw new Error(
-          `no ${text} within ${timeoutMs} ms:\n${this.stdout}\n${this.stderr}`,
-        );
+        throw new Error(`no ${text} within ${timeoutMs} ms:\n${this.stdout}\n${this.stderr}`);
       }
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -98,10 +79,7 @@ class Proc {
         resolve();
       }, timeoutMs);
     });
-    const status = await Promise.race([
-      this.child.status,
-      killer.then(() => this.child.status),
-    ]);
+    const status = await Promise.race([this.child.status, killer.then(() => this.child.status)]);
     clearTimeout(timer);
     await this.#pumps;
     return status.code;
@@ -120,39 +98,26 @@ class Proc {
 
 /** A UDP port that is free on every address right now. */
 function freePort(): number {
-  const probe = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "0.0.0.0",
-    port: 0,
-  });
+  const probe = Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port: 0 });
   const port = (probe.addr as Deno.NetAddr).port;
   probe.close();
   return port;
 }
 
 /** Starts `lsp server` on a free port; retries if another process took the port meanwhile. */
-async function startServer(
-  flags: string[],
-): Promise<{ server: Proc; port: number }> {
+async function startServer(flags: string[]): Promise<{ server: Proc; port: number }> {
   for (let attempt = 0;; attempt++) {
     const port = freePort();
-    const server = new Proc([
-      "server",
-      ...flags.map((f) => f.replace("{port}", String(port))),
-    ]);
+    const server = new Proc(["server", ...flags.map((f) => f.replace("{port}", String(port)))]);
     try {
-      await server.waitForStdout(
-        /Server waiting for clients\.\.\.\n|Failed to start/,
-      );
+      await server.waitForStdout(/Server waiting for clients\.\.\.\n|Failed to start/);
     } catch (err) {
       await server.interrupt();
       throw err;
     }
     if (!server.stdout.includes("Failed to start")) return { server, port };
     await server.exit();
-    if (attempt >= 3) {
-      throw new Error(`cannot start the server: ${server.stdout}`);
-    }
+    if (attempt >= 3) throw new Error(`cannot start the server: ${server.stdout}`);
   }
 }
 
@@ -168,10 +133,7 @@ async function runClient(
   return { code, stdout: client.stdout, stderr: client.stderr };
 }
 
-function expectedClientStdout(
-  hostport: string,
-  tokens: readonly string[],
-): string {
+function expectedClientStdout(hostport: string, tokens: readonly string[]): string {
   return `Connecting to server at '${hostport}'...\n` +
     tokens.map((t) => `Server: ${t}\n`).join("") + "Exiting...\n";
 }
@@ -180,23 +142,14 @@ function expectedClientStdout(
 async function stopServer(server: Proc, port: number): Promise<void> {
   const code = await server.interrupt();
   assert.equal(code, 0, `server exit: ${server.stdout}\n${server.stderr}`);
-  const again = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "0.0.0.0",
-    port,
-  });
+  const again = Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port });
   again.close();
 }
 
 Deno.test("bitclone lsp client prints each echo in order and the server reports the client's death (Go-style flags)", async () => {
   const { server, port } = await startServer(["-port", "{port}", ...FAST]);
   try {
-    const tokens = [
-      "alpha",
-      "beta",
-      "gamma",
-      ...Array.from({ length: 20 }, (_, i) => `t${i}`),
-    ];
+    const tokens = ["alpha", "beta", "gamma", ...Array.from({ length: 20 }, (_, i) => `t${i}`)];
     const r = await runClient(["-port", String(port), ...FAST], tokens);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, expectedClientStdout(`localhost:${port}`, tokens));
@@ -263,11 +216,7 @@ Deno.test("bitclone lsp client gets 300 tokens back in order at 20% loss on both
   const { server, port } = await startServer(["-port", "{port}", ...lossy]);
   try {
     const tokens = Array.from({ length: 300 }, (_, i) => `tok${i}`);
-    const r = await runClient(
-      ["-port", String(port), ...lossy],
-      tokens,
-      90_000,
-    );
+    const r = await runClient(["-port", String(port), ...lossy], tokens, 90_000);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, expectedClientStdout(`localhost:${port}`, tokens));
   } finally {
@@ -282,10 +231,7 @@ Deno.test("bitclone lsp client and server echo tokens of 1001..1068 bytes; an ov
   try {
     const big = (n: number, c: string) => c.repeat(n);
     const tokens = [1001, 1024, 1044, 1050, 1067, 1068].map((n, i) => big(n, "abcdef"[i]));
-    const r = await runClient(
-      ["-port", String(port), ...FAST, "--isn", "5"],
-      tokens,
-    );
+    const r = await runClient(["-port", String(port), ...FAST, "--isn", "5"], tokens);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, expectedClientStdout(`localhost:${port}`, tokens));
     // A token too large for any datagram: reported on stderr, nothing after it is sent, the echoes
@@ -293,14 +239,8 @@ Deno.test("bitclone lsp client and server echo tokens of 1001..1068 bytes; an ov
     const refused = ["first", big(1068, "x"), big(1100, "y"), "never"];
     const bad = await runClient(["-port", String(port), ...FAST], refused);
     assert.equal(bad.code, 1, bad.stderr);
-    assert.equal(
-      bad.stdout,
-      expectedClientStdout(`localhost:${port}`, refused.slice(0, 2)),
-    );
-    assert.match(
-      bad.stderr,
-      /token 3 not sent.*1100 bytes.*more than the 1500/,
-    );
+    assert.equal(bad.stdout, expectedClientStdout(`localhost:${port}`, refused.slice(0, 2)));
+    assert.match(bad.stderr, /token 3 not sent.*1100 bytes.*more than the 1500/);
     assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);
   } finally {
     await stopServer(server, port);
@@ -328,14 +268,7 @@ Deno.test("bitclone lsp server -maxconns bounds the connection table", async () 
       assert.equal(ack?.type, MsgType.Ack);
       assert.equal(ack?.seqNum, 5);
     }
-    const r = await runClient([
-      "-port",
-      String(port),
-      "-ems",
-      "100",
-      "-elim",
-      "3",
-    ], ["x"]);
+    const r = await runClient(["-port", String(port), "-ems", "100", "-elim", "3"], ["x"]);
     assert.equal(r.code, 1);
     assert.match(
       r.stdout,
@@ -351,11 +284,7 @@ Deno.test("bitclone lsp server -maxconns bounds the connection table", async () 
 });
 
 Deno.test("bitclone lsp server prints 'Failed to start Server on port P' and exits 1 when the port is taken", async () => {
-  const taken = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "0.0.0.0",
-    port: 0,
-  });
+  const taken = Deno.listenDatagram({ transport: "udp", hostname: "0.0.0.0", port: 0 });
   const port = (taken.addr as Deno.NetAddr).port;
   try {
     const server = new Proc(["server", "-port", String(port)]);
@@ -380,11 +309,7 @@ Deno.test("bitclone lsp server and client exit 0 on -h and 2 on an unknown flag"
     assert.match(help.stdout, /--ems MS/);
     for (const bad of [["-bogus"], ["--bogus=1"], ["-port", "notanumber"]]) {
       const p = new Proc([sub, ...bad]);
-      assert.equal(
-        await p.exit(20_000),
-        2,
-        `${sub} ${bad.join(" ")}: ${p.stdout}${p.stderr}`,
-      );
+      assert.equal(await p.exit(20_000), 2, `${sub} ${bad.join(" ")}: ${p.stdout}${p.stderr}`);
       assert.equal(p.stdout, "");
       assert.match(p.stderr, new RegExp(`^bitclone lsp ${sub}: `));
     }
@@ -395,14 +320,7 @@ Deno.test("bitclone lsp server and client exit 0 on -h and 2 on an unknown flag"
 });
 
 Deno.test("bitclone lsp server stops cleanly on SIGINT while a client is connected", async () => {
-  const { server, port } = await startServer([
-    "-port",
-    "{port}",
-    "-ems",
-    "100",
-    "-elim",
-    "100",
-  ]);
+  const { server, port } = await startServer(["-port", "{port}", "-ems", "100", "-elim", "100"]);
   const raw = new RawPeer();
   try {
     await raw.send(connectMessage(0), port);

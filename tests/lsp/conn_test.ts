@@ -28,13 +28,7 @@ function P(
   maxBackOffInterval: number,
   maxUnackedMessages: number,
 ): LspParams {
-  return lspParams({
-    epochLimit,
-    epochMillis,
-    windowSize,
-    maxBackOffInterval,
-    maxUnackedMessages,
-  });
+  return lspParams({ epochLimit, epochMillis, windowSize, maxBackOffInterval, maxUnackedMessages });
 }
 
 /** One line per outgoing message: `Connect 7`, `Data 101`, `Ack 101`, `CAck 105`, `HB`. */
@@ -53,9 +47,7 @@ function show(m: LspMessage): string {
 
 function sent(conn: Conn): string[] {
   const out: string[] = [];
-  for (let m = conn.pollTransmit(); m; m = conn.pollTransmit()) {
-    out.push(show(m));
-  }
+  for (let m = conn.pollTransmit(); m; m = conn.pollTransmit()) out.push(show(m));
   return out;
 }
 
@@ -72,9 +64,7 @@ function events(conn: Conn): LspEvent[] {
 }
 
 function messages(conn: Conn): string[] {
-  return events(conn).flatMap((
-    e,
-  ) => (e.type === "message" ? [td.decode(e.payload)] : []));
+  return events(conn).flatMap((e) => (e.type === "message" ? [td.decode(e.payload)] : []));
 }
 
 /** A server-side connection with its Connect-Ack and `connected` event already drained. */
@@ -125,14 +115,7 @@ Deno.test("Conn.client() sends Connect at once, again on every tick, and fails a
 Deno.test("Conn.client() sends no heartbeat while connecting, and ignores non-answers", () => {
   const conn = Conn.client(P(5, 500, 1, 0, 1), "S", 7);
   sent(conn);
-  for (
-    const m of [
-      ackMessage(0, 7),
-      ackMessage(1, 8),
-      connectMessage(7),
-      data(0, 8, "x"),
-    ]
-  ) {
+  for (const m of [ackMessage(0, 7), ackMessage(1, 8), connectMessage(7), data(0, 8, "x")]) {
     conn.handleMessage(m);
   }
   conn.tick();
@@ -158,10 +141,7 @@ Deno.test("Conn.client() treats the server's heartbeat Ack(id, 0) as the Connect
   assert.equal(conn.state, "open");
   assert.equal(conn.connId, 9);
   writeAll(conn, "a");
-  assert.deepEqual(sentMessages(conn).map((m) => [m.connId, m.seqNum]), [[
-    9,
-    43,
-  ]]);
+  assert.deepEqual(sentMessages(conn).map((m) => [m.connId, m.seqNum]), [[9, 43]]);
 });
 
 Deno.test("Conn.client() is connected by a valid Data message and delivers it, not by a corrupt one", () => {
@@ -201,11 +181,7 @@ Deno.test("Conn.client() rejects a negative or fractional ISN", () => {
 Deno.test("Conn.server() answers the Connect once with Ack(id, isn) and reports connected", () => {
   const conn = Conn.server(P(5, 500, 1, 0, 1), PEER, 5, 100);
   assert.deepEqual(sent(conn), ["Ack 100"]);
-  assert.deepEqual(events(conn), [{
-    type: "connected",
-    connId: 5,
-    addr: PEER,
-  }]);
+  assert.deepEqual(events(conn), [{ type: "connected", connId: 5, addr: PEER }]);
 });
 
 Deno.test("Conn.handleMessage() ignores a duplicate Connect on the server but counts it as life", () => {
@@ -223,9 +199,7 @@ Deno.test("Conn.handleMessage() ignores a duplicate Connect on the server but co
 });
 
 Deno.test("Conn.handleMessage() re-answers a duplicate Connect at most once per epoch when enabled", () => {
-  const conn = Conn.server(P(5, 500, 1, 0, 1), PEER, 1, 100, {
-    answerDuplicateConnect: true,
-  });
+  const conn = Conn.server(P(5, 500, 1, 0, 1), PEER, 1, 100, { answerDuplicateConnect: true });
   sent(conn);
   conn.handleMessage(connectMessage(100));
   conn.handleMessage(connectMessage(100));
@@ -293,13 +267,7 @@ Deno.test("Conn.write() counts M in messages: an Ack of a non-oldest message fre
 Deno.test("Conn.write() never lets more than min(ω, M) messages fly (ω 5, M 50)", () => {
   const conn = server(P(3, 500, 5, 0, 50), 0);
   for (let i = 0; i < 10; i++) conn.write(Uint8Array.of(i));
-  assert.deepEqual(sent(conn), [
-    "Data 1",
-    "Data 2",
-    "Data 3",
-    "Data 4",
-    "Data 5",
-  ]);
+  assert.deepEqual(sent(conn), ["Data 1", "Data 2", "Data 3", "Data 4", "Data 5"]);
   conn.handleMessage(ackMessage(1, 5)); // window [1, 5]: nothing new
   assert.deepEqual(sent(conn), []);
 });
@@ -399,10 +367,7 @@ Deno.test("Conn.write() checks the size with the SeqNum the message gets, not th
   assert.equal(n, 1071);
   assert.equal(largestFitting(1, 10, fill), 1068);
   conn.write(new Uint8Array(n).fill(fill)); // Data 9
-  assert.throws(
-    () => conn.write(new Uint8Array(n).fill(fill)),
-    LspPayloadTooLargeError,
-  );
+  assert.throws(() => conn.write(new Uint8Array(n).fill(fill)), LspPayloadTooLargeError);
   conn.write(new Uint8Array(1068).fill(fill)); // Data 10
   assert.deepEqual(sent(conn), ["Data 9", "Data 10"]);
 });
@@ -430,20 +395,12 @@ Deno.test("Conn delivers a Data with a null payload flagged as null, and write(n
   const conn = Conn.server(P(5, 500, 2, 0, 2), PEER, 1, 20, { stats });
   sent(conn);
   events(conn);
-  const nullData: LspMessage = {
-    ...dataMessage(1, 21, new Uint8Array(0)),
-    payload: null,
-  };
+  const nullData: LspMessage = { ...dataMessage(1, 21, new Uint8Array(0)), payload: null };
   conn.handleMessage(dataMessage(1, 22, new Uint8Array(0))); // "" ahead of it: buffered
   conn.handleMessage(nullData);
   assert.deepEqual(sent(conn), ["Ack 22", "Ack 21"]);
   assert.deepEqual(events(conn), [
-    {
-      type: "message",
-      connId: 1,
-      payload: new Uint8Array(0),
-      payloadNull: true,
-    },
+    { type: "message", connId: 1, payload: new Uint8Array(0), payloadNull: true },
     { type: "message", connId: 1, payload: new Uint8Array(0) },
   ]);
   // A null payload with a wrong checksum is dropped like any other.
@@ -454,10 +411,7 @@ Deno.test("Conn delivers a Data with a null payload flagged as null, and write(n
   conn.write(new Uint8Array(0));
   const [a, b] = sentMessages(conn);
   assert.equal(a.payload, null);
-  assert.deepEqual(a, {
-    ...dataMessage(1, 21, new Uint8Array(0)),
-    payload: null,
-  });
+  assert.deepEqual(a, { ...dataMessage(1, 21, new Uint8Array(0)), payload: null });
   assert.deepEqual(b.payload, new Uint8Array(0));
 });
 
@@ -538,11 +492,7 @@ Deno.test("Conn.tick() retransmits identical messages in ascending SeqNum order"
   const first = sentMessages(conn);
   conn.handleMessage(ackMessage(1, 7));
   conn.tick();
-  assert.deepEqual(sentMessages(conn), [
-    first[0],
-    first[2],
-    heartbeatMessage(1),
-  ]);
+  assert.deepEqual(sentMessages(conn), [first[0], first[2], heartbeatMessage(1)]);
 });
 
 Deno.test("Conn.tick() sends no Data outside epochs: a duplicate Ack does not retransmit", () => {
@@ -687,10 +637,7 @@ Deno.test("Conn.handleMessage() drops Data numbered at or below the ISN without 
 Deno.test("Conn.handleMessage() truncates a longer payload to Size before checking it", () => {
   const conn = server(P(5, 500, 1, 0, 1), 0);
   const good = data(1, 1, "537000");
-  conn.handleMessage({
-    ...good,
-    payload: Uint8Array.of(...good.payload!, 2, 3, 4),
-  });
+  conn.handleMessage({ ...good, payload: Uint8Array.of(...good.payload!, 2, 3, 4) });
   assert.deepEqual(sent(conn), ["Ack 1"]);
   assert.deepEqual(messages(conn), ["537000"]);
 });
@@ -718,10 +665,7 @@ Deno.test("Conn.handleMessage() drops a short payload, a corrupt one and a negat
 
 Deno.test("Conn.handleMessage() accepts Data with Size 0 and a null payload as an empty message", () => {
   const conn = server(P(5, 500, 1, 0, 1), 0);
-  conn.handleMessage({
-    ...dataMessage(1, 1, new Uint8Array(0)),
-    payload: null,
-  });
+  conn.handleMessage({ ...dataMessage(1, 1, new Uint8Array(0)), payload: null });
   assert.deepEqual(sent(conn), ["Ack 1"]);
   const [e] = events(conn);
   assert.ok(e.type === "message" && e.payload.length === 0);
@@ -812,10 +756,7 @@ Deno.test("Conn.close() abandons a connect attempt and reports closed with ConnI
 // Properties
 
 Deno.test("Conn sends each message once, in order, within ω of the oldest unacked and M in flight", () => {
-  type Op = { kind: "write" } | { kind: "ack"; pick: number } | {
-    kind: "cack";
-    pick: number;
-  } | {
+  type Op = { kind: "write" } | { kind: "ack"; pick: number } | { kind: "cack"; pick: number } | {
     kind: "tick";
   };
   const op: fc.Arbitrary<Op> = fc.oneof(
@@ -844,9 +785,7 @@ Deno.test("Conn sends each message once, in order, within ω of the oldest unack
           } else if (inflight.size > 0) {
             const list = [...inflight].sort((a, b) => a - b);
             const sn = list[o.pick % list.length];
-            conn.handleMessage(
-              o.kind === "ack" ? ackMessage(1, sn) : cackMessage(1, sn),
-            );
+            conn.handleMessage(o.kind === "ack" ? ackMessage(1, sn) : cackMessage(1, sn));
             for (const s of list) {
               if (s === sn || (o.kind === "cack" && s < sn)) {
                 inflight.delete(s);
@@ -864,10 +803,7 @@ Deno.test("Conn sends each message once, in order, within ω of the oldest unack
             }
             const base = Math.min(...inflight);
             assert.ok(m.seqNum <= base + windowSize - 1, "beyond the window");
-            assert.ok(
-              inflight.size <= Math.min(windowSize, maxUnacked),
-              "too many in flight",
-            );
+            assert.ok(inflight.size <= Math.min(windowSize, maxUnacked), "too many in flight");
           }
           assert.equal(conn.inflightCount, inflight.size);
           assert.equal(conn.pendingCount, written - acked.size);

@@ -29,13 +29,7 @@ function P(
   maxBackOffInterval: number,
   maxUnackedMessages: number,
 ): LspParams {
-  return lspParams({
-    epochLimit,
-    epochMillis,
-    windowSize,
-    maxBackOffInterval,
-    maxUnackedMessages,
-  });
+  return lspParams({ epochLimit, epochMillis, windowSize, maxBackOffInterval, maxUnackedMessages });
 }
 
 function show(m: LspMessage): string {
@@ -128,18 +122,10 @@ class TestNet {
         const copies = this.#prng.chance(duplicate) ? 2 : 1;
         for (let c = 0; c < copies; c++) {
           const at = this.now + this.#prng.int(delayMs[0], delayMs[1]);
-          this.#queue.push({
-            at,
-            order: this.#order++,
-            from: addr,
-            to: t.to,
-            bytes: t.bytes,
-          });
+          this.#queue.push({ at, order: this.#order++, from: addr, to: t.to, bytes: t.bytes });
         }
       }
-      for (let e = ep.pollEvent(); e; e = ep.pollEvent()) {
-        this.inbox.get(addr)!.push(e);
-      }
+      for (let e = ep.pollEvent(); e; e = ep.pollEvent()) this.inbox.get(addr)!.push(e);
     }
   }
 
@@ -148,9 +134,7 @@ class TestNet {
     this.flush();
     let next = Infinity;
     for (const p of this.#queue) next = Math.min(next, p.at);
-    for (const ep of this.nodes.values()) {
-      next = Math.min(next, ep.nextTimeout() ?? Infinity);
-    }
+    for (const ep of this.nodes.values()) next = Math.min(next, ep.nextTimeout() ?? Infinity);
     if (next === Infinity) return false;
     this.now = Math.max(this.now, next);
     const due = this.#queue.filter((p) => p.at <= this.now).sort((a, b) =>
@@ -177,10 +161,7 @@ Deno.test("LspEndpoint.server() answers each Connect with Ack(connId, isn) to th
   const server = LspEndpoint.server(P(5, 2000, 1, 0, 1), Prng.seeded(1));
   server.handleDatagram("10.0.0.2:5000", bytesOf(connectMessage(100)), 0);
   server.handleDatagram("10.0.0.3:6000", bytesOf(connectMessage(7)), 1);
-  assert.deepEqual(sent(server), [
-    "10.0.0.2:5000 <- Ack 1:100",
-    "10.0.0.3:6000 <- Ack 2:7",
-  ]);
+  assert.deepEqual(sent(server), ["10.0.0.2:5000 <- Ack 1:100", "10.0.0.3:6000 <- Ack 2:7"]);
   assert.deepEqual(events(server), [
     { type: "connected", connId: 1, addr: "10.0.0.2:5000" },
     { type: "connected", connId: 2, addr: "10.0.0.3:6000" },
@@ -231,33 +212,16 @@ Deno.test("LspEndpoint.handleDatagram() drops traffic from unknown addresses and
 
 Deno.test("LspEndpoint.handleDatagram() accepts a Connect with any ISN, negative ones included, like the reference", () => {
   const server = LspEndpoint.server(P(5, 2000, 1, 0, 1), Prng.seeded(1));
-  const isns = [
-    -1,
-    -7,
-    -Number.MAX_SAFE_INTEGER,
-    MAX_ISN + 1,
-    Number.MAX_SAFE_INTEGER,
-  ];
+  const isns = [-1, -7, -Number.MAX_SAFE_INTEGER, MAX_ISN + 1, Number.MAX_SAFE_INTEGER];
   isns.forEach((isn, i) => server.handleDatagram(`A:${i}`, bytesOf(connectMessage(isn)), 0));
-  assert.deepEqual(
-    sent(server),
-    isns.map((isn, i) => `A:${i} <- Ack ${i + 1}:${isn}`),
-  );
+  assert.deepEqual(sent(server), isns.map((isn, i) => `A:${i} <- Ack ${i + 1}:${isn}`));
   assert.equal(server.stats().dropped.refusedConnect, 0);
   // ISN −7: the client's first Data is −6, and so is the server's.
-  server.handleDatagram(
-    "A:1",
-    bytesOf(dataMessage(2, -6, te.encode("neg"))),
-    1,
-  );
+  server.handleDatagram("A:1", bytesOf(dataMessage(2, -6, te.encode("neg"))), 1);
   server.write(2, te.encode("back"), 1);
   assert.deepEqual(sent(server), ["A:1 <- Ack 2:-6", "A:1 <- Data 2:-6"]);
   const got = events(server).filter((e) => e.type === "message");
-  assert.deepEqual(got, [{
-    type: "message",
-    connId: 2,
-    payload: te.encode("neg"),
-  }]);
+  assert.deepEqual(got, [{ type: "message", connId: 2, payload: te.encode("neg") }]);
 });
 
 Deno.test("LspEndpoint delivers a Data whose payload is null flagged as null and sends write(null) as null", () => {
@@ -266,35 +230,21 @@ Deno.test("LspEndpoint delivers a Data whose payload is null flagged as null and
   sent(server);
   events(server);
   const text = (m: LspMessage) => td.decode(encodeMessage(m));
-  const nullData = text({
-    ...dataMessage(1, 1, new Uint8Array(0)),
-    payload: null,
-  });
+  const nullData = text({ ...dataMessage(1, 1, new Uint8Array(0)), payload: null });
   assert.equal(
     nullData,
     '{"Type":1,"ConnID":1,"SeqNum":1,"Size":0,"Checksum":65533,"Payload":null}',
   );
   server.handleDatagram("A:1", te.encode(nullData), 1);
   // A missing Payload key is a null too, as in Go.
-  server.handleDatagram(
-    "A:1",
-    te.encode('{"Type":1,"ConnID":1,"SeqNum":2,"Checksum":65532}'),
-    1,
-  );
-  server.handleDatagram(
-    "A:1",
-    bytesOf(dataMessage(1, 3, new Uint8Array(0))),
-    1,
-  );
+  server.handleDatagram("A:1", te.encode('{"Type":1,"ConnID":1,"SeqNum":2,"Checksum":65532}'), 1);
+  server.handleDatagram("A:1", bytesOf(dataMessage(1, 3, new Uint8Array(0))), 1);
   const got = events(server);
-  assert.deepEqual(
-    got.map((e) => e.type === "message" && e.payloadNull === true),
-    [
-      true,
-      true,
-      false,
-    ],
-  );
+  assert.deepEqual(got.map((e) => e.type === "message" && e.payloadNull === true), [
+    true,
+    true,
+    false,
+  ]);
   server.write(1, null, 2);
   const wire = [...sent(server).slice(3)];
   assert.deepEqual(wire, ["A:1 <- Data 1:1"]);
@@ -320,9 +270,7 @@ Deno.test("LspEndpoint accepts a Data datagram of exactly 1500 bytes and drops o
   server.handleDatagram("A:1", bytesOf(connectMessage(0)), 0);
   sent(server);
   events(server);
-  const edge = encodeMessage(
-    dataMessage(1, 1, new Uint8Array(1071).fill(0x0a)),
-  );
+  const edge = encodeMessage(dataMessage(1, 1, new Uint8Array(1071).fill(0x0a)));
   assert.equal(edge.length, MAX_DATAGRAM_BYTES);
   const over = new Uint8Array(1501);
   over.set(edge);
@@ -336,9 +284,7 @@ Deno.test("LspEndpoint accepts a Data datagram of exactly 1500 bytes and drops o
 });
 
 Deno.test("LspEndpoint.handleDatagram() bounds the connection table and never reuses ConnIDs", () => {
-  const server = LspEndpoint.server(P(2, 100, 1, 0, 1), Prng.seeded(1), {
-    maxConnections: 3,
-  });
+  const server = LspEndpoint.server(P(2, 100, 1, 0, 1), Prng.seeded(1), { maxConnections: 3 });
   for (const port of [1, 2, 3, 4]) {
     server.handleDatagram(`A:${port}`, bytesOf(connectMessage(0)), 0);
   }
@@ -355,9 +301,7 @@ Deno.test("LspEndpoint.handleDatagram() bounds the connection table and never re
 Deno.test("LspEndpoint.handleDatagram() survives a Connect flood from thousands of ports", () => {
   const server = LspEndpoint.server(P(5, 2000, 1, 0, 1), Prng.seeded(1));
   const connect = bytesOf(connectMessage(0));
-  for (let port = 1; port <= 5000; port++) {
-    server.handleDatagram(`6.6.6.6:${port}`, connect, 0);
-  }
+  for (let port = 1; port <= 5000; port++) server.handleDatagram(`6.6.6.6:${port}`, connect, 0);
   assert.equal(server.connectionCount, 1024);
   const stats = server.stats();
   assert.equal(stats.dropped.tableFull, 5000 - 1024);
@@ -371,18 +315,10 @@ Deno.test("LspEndpoint.handleDatagram() survives a Connect flood from thousands 
 Deno.test("LspEndpoint.handleDatagram() drops datagrams over 1500 bytes, even valid ones", () => {
   const server = LspEndpoint.server(P(5, 2000, 1, 0, 1), Prng.seeded(1));
   const connect = '{"Type":0,"ConnID":0,"SeqNum":9,"Size":0,"Checksum":0,"Payload":null}';
-  server.handleDatagram(
-    "A:1",
-    te.encode(connect + " ".repeat(1501 - connect.length)),
-    0,
-  );
+  server.handleDatagram("A:1", te.encode(connect + " ".repeat(1501 - connect.length)), 0);
   assert.equal(server.stats().dropped.oversize, 1);
   assert.equal(server.connectionCount, 0);
-  server.handleDatagram(
-    "A:1",
-    te.encode(connect + " ".repeat(1500 - connect.length)),
-    0,
-  );
+  server.handleDatagram("A:1", te.encode(connect + " ".repeat(1500 - connect.length)), 0);
   assert.equal(server.connectionCount, 1);
   server.handleDatagram("A:1", new Uint8Array(65536), 0);
   assert.equal(server.stats().dropped.oversize, 2);
@@ -395,35 +331,27 @@ Deno.test("LspEndpoint.handleDatagram() never throws on garbage and counts every
   const garbage = fc.oneof(
     fc.uint8Array({ maxLength: 1600 }),
     fc.json().map((s) => te.encode(s)),
-    fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 1, max: 255 })).map(
-      ([i, x]) => {
-        const b = valid.slice();
-        b[i] ^= x; // one corrupted byte of a valid Data message
-        return b;
-      },
-    ),
+    fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 1, max: 255 })).map(([i, x]) => {
+      const b = valid.slice();
+      b[i] ^= x; // one corrupted byte of a valid Data message
+      return b;
+    }),
   );
   fc.assert(
-    fc.property(
-      garbage,
-      fc.constantFrom("A:1", "B:2", SERVER),
-      (bytes, from) => {
-        const before = server.stats();
-        server.handleDatagram(from, bytes, 1);
-        sent(server);
-        events(server);
-        const after = server.stats();
-        const drops = (s: typeof after) => Object.values(s.dropped).reduce((a, b) => a + b, 0);
-        assert.equal(after.datagramsReceived, before.datagramsReceived + 1);
-        // Every datagram is dropped at most once; an undecodable one always is.
-        const counted = drops(after) - drops(before);
-        if (decodeMessage(bytes) === undefined || bytes.length > 1500) {
-          assert
-            .equal(counted, 1);
-        } else assert.ok(counted === 0 || counted === 1);
-        assert.ok(server.connectionCount <= 3);
-      },
-    ),
+    fc.property(garbage, fc.constantFrom("A:1", "B:2", SERVER), (bytes, from) => {
+      const before = server.stats();
+      server.handleDatagram(from, bytes, 1);
+      sent(server);
+      events(server);
+      const after = server.stats();
+      const drops = (s: typeof after) => Object.values(s.dropped).reduce((a, b) => a + b, 0);
+      assert.equal(after.datagramsReceived, before.datagramsReceived + 1);
+      // Every datagram is dropped at most once; an undecodable one always is.
+      const counted = drops(after) - drops(before);
+      if (decodeMessage(bytes) === undefined || bytes.length > 1500) assert.equal(counted, 1);
+      else assert.ok(counted === 0 || counted === 1);
+      assert.ok(server.connectionCount <= 3);
+    }),
     { numRuns: 2000 },
   );
 });
@@ -450,9 +378,7 @@ Deno.test("LspEndpoint.server() can draw random ConnIDs, deterministic per seed"
     const server = LspEndpoint.server(P(5, 2000, 1, 0, 1), Prng.seeded(seed), {
       randomConnIds: true,
     });
-    for (let p = 0; p < 20; p++) {
-      server.handleDatagram(`A:${p}`, bytesOf(connectMessage(0)), 0);
-    }
+    for (let p = 0; p < 20; p++) server.handleDatagram(`A:${p}`, bytesOf(connectMessage(0)), 0);
     return server.connIds();
   };
   const a = ids(7);
@@ -463,31 +389,16 @@ Deno.test("LspEndpoint.server() can draw random ConnIDs, deterministic per seed"
 });
 
 Deno.test("LspEndpoint.server() rejects a bad table size and bad params", () => {
-  assert.throws(
-    () => LspEndpoint.server({}, Prng.seeded(1), { maxConnections: 0 }),
-    RangeError,
-  );
-  assert.throws(
-    () => LspEndpoint.server({ windowSize: 0 }, Prng.seeded(1)),
-    RangeError,
-  );
-  assert.throws(
-    () => LspEndpoint.server({ epochMillis: 1.5 }, Prng.seeded(1)),
-    RangeError,
-  );
+  assert.throws(() => LspEndpoint.server({}, Prng.seeded(1), { maxConnections: 0 }), RangeError);
+  assert.throws(() => LspEndpoint.server({ windowSize: 0 }, Prng.seeded(1)), RangeError);
+  assert.throws(() => LspEndpoint.server({ epochMillis: 1.5 }, Prng.seeded(1)), RangeError);
 });
 
 // ---------------------------------------------------------------------------------------------
 // Client
 
 Deno.test("LspEndpoint.client() retries Connect every epoch and fails after EpochLimit epochs", () => {
-  const client = LspEndpoint.client(
-    SERVER,
-    P(3, 100, 1, 0, 1),
-    Prng.seeded(1),
-    0,
-    { isn: 5 },
-  );
+  const client = LspEndpoint.client(SERVER, P(3, 100, 1, 0, 1), Prng.seeded(1), 0, { isn: 5 });
   assert.deepEqual(sent(client), [`${SERVER} <- Connect 5`]);
   const at: number[] = [];
   for (let t = 0; t <= 1000 && client.nextTimeout() !== undefined; t += 50) {
@@ -504,23 +415,13 @@ Deno.test("LspEndpoint.client() retries Connect every epoch and fails after Epoc
 });
 
 Deno.test("LspEndpoint.client() accepts datagrams only from the server's address", () => {
-  const client = LspEndpoint.client(
-    SERVER,
-    P(5, 100, 1, 0, 1),
-    Prng.seeded(1),
-    0,
-    { isn: 5 },
-  );
+  const client = LspEndpoint.client(SERVER, P(5, 100, 1, 0, 1), Prng.seeded(1), 0, { isn: 5 });
   sent(client);
   client.handleDatagram("10.0.0.66:9999", bytesOf(ackMessage(1, 5)), 1);
   assert.deepEqual(events(client), []);
   assert.equal(client.stats().dropped.unknownPeer, 1);
   client.handleDatagram(SERVER, bytesOf(ackMessage(1, 5)), 2);
-  assert.deepEqual(events(client), [{
-    type: "connected",
-    connId: 1,
-    addr: SERVER,
-  }]);
+  assert.deepEqual(events(client), [{ type: "connected", connId: 1, addr: SERVER }]);
   assert.deepEqual(client.connIds(), [1]);
 });
 
@@ -535,10 +436,7 @@ Deno.test("LspEndpoint.client() draws its default ISN from the PRNG", () => {
 });
 
 Deno.test("LspEndpoint.client() rejects a negative ISN", () => {
-  assert.throws(
-    () => LspEndpoint.client(SERVER, {}, Prng.seeded(1), 0, { isn: -1 }),
-    RangeError,
-  );
+  assert.throws(() => LspEndpoint.client(SERVER, {}, Prng.seeded(1), 0, { isn: -1 }), RangeError);
 });
 
 Deno.test("LspEndpoint.write() refuses with reason connecting while the client is connecting", () => {
@@ -589,12 +487,7 @@ Deno.test("LspEndpoint.handleTick() skips missed epochs instead of replaying the
 });
 
 Deno.test("LspEndpoint.handleTick() ignores time going backwards and rejects NaN", () => {
-  const client = LspEndpoint.client(
-    SERVER,
-    P(5, 100, 1, 0, 1),
-    Prng.seeded(1),
-    1000,
-  );
+  const client = LspEndpoint.client(SERVER, P(5, 100, 1, 0, 1), Prng.seeded(1), 1000);
   sent(client);
   client.handleTick(1100);
   assert.equal(sent(client).length, 1);
@@ -622,9 +515,7 @@ Deno.test("LspEndpoint.write() refuses oversize payloads and unknown, closing, c
     LspPayloadTooLargeError,
   );
   assert.equal(reason(() => server.write(1, new Uint8Array(1), 0)), "unknown");
-  for (const port of [1, 2, 3]) {
-    server.handleDatagram(`A:${port}`, bytesOf(connectMessage(0)), 0);
-  }
+  for (const port of [1, 2, 3]) server.handleDatagram(`A:${port}`, bytesOf(connectMessage(0)), 0);
   server.write(1, new Uint8Array(1000), 0);
   server.close(1, 0);
   assert.equal(reason(() => server.write(1, new Uint8Array(1), 0)), "closing");
@@ -648,14 +539,10 @@ Deno.test("LspEndpoint.pendingCount() counts queued and in-flight messages", () 
 });
 
 Deno.test("LspEndpoint keeps every datagram within 1500 bytes with huge numbers", () => {
-  const server = LspEndpoint.server(P(5, 100, 3, 0, 3), Prng.seeded(1), {
-    randomConnIds: true,
-  });
+  const server = LspEndpoint.server(P(5, 100, 3, 0, 3), Prng.seeded(1), { randomConnIds: true });
   server.handleDatagram("A:1", bytesOf(connectMessage(MAX_ISN)), 0);
   const [connId] = server.connIds();
-  for (let i = 0; i < 3; i++) {
-    server.write(connId, new Uint8Array(1000).fill(0xff), 0);
-  }
+  for (let i = 0; i < 3; i++) server.write(connId, new Uint8Array(1000).fill(0xff), 0);
   server.handleTick(100);
   let count = 0;
   for (let t = server.pollTransmit(); t; t = server.pollTransmit(), count++) {
@@ -695,13 +582,7 @@ Deno.test("LspEndpoint carries lock-step echoes at once, without a single retran
           done.set(addr, done.get(addr)! + 1);
         } else assert.fail(`${addr}: ${e.type}`);
         const next = done.get(addr)!;
-        if (next < 50) {
-          net.nodes.get(addr)!.write(
-            ids.get(addr)!,
-            te.encode(`${next}`),
-            net.now,
-          );
-        }
+        if (next < 50) net.nodes.get(addr)!.write(ids.get(addr)!, te.encode(`${next}`), net.now);
       }
     }
   }
@@ -716,11 +597,7 @@ Deno.test("LspEndpoint carries lock-step echoes at once, without a single retran
       .map((line) => line.split(" ").slice(4).join(" "))
       .filter((s) => s.endsWith(` ${id}:${isn}`) || s.endsWith(` ${id}:${isn + 1}`))
       .slice(0, 3);
-    assert.deepEqual(first, [
-      `Ack ${id}:${isn}`,
-      `Data ${id}:${isn + 1}`,
-      `Ack ${id}:${isn + 1}`,
-    ]);
+    assert.deepEqual(first, [`Ack ${id}:${isn}`, `Data ${id}:${isn + 1}`, `Ack ${id}:${isn + 1}`]);
   }
 });
 
@@ -729,10 +606,7 @@ Deno.test("LspEndpoint streams 200 messages each way in order with a window (ω 
   const net = new TestNet(prng.fork(), { delayMs: [1, 5] });
   const params = P(5, 100, 5, 2, 3);
   const server = net.add(SERVER, LspEndpoint.server(params, prng.fork()));
-  const client = net.add(
-    "C:1",
-    LspEndpoint.client(SERVER, params, prng.fork(), 0, { isn: 0 }),
-  );
+  const client = net.add("C:1", LspEndpoint.client(SERVER, params, prng.fork(), 0, { isn: 0 }));
   const atServer: number[] = [];
   const atClient: number[] = [];
   for (
@@ -773,10 +647,7 @@ Deno.test("LspEndpoint connects through the server's heartbeat when the Connect-
   });
   const params = P(5, 1000, 2, 4, 2);
   net.add(SERVER, LspEndpoint.server(params, Prng.seeded(2)));
-  net.add(
-    "C:1",
-    LspEndpoint.client(SERVER, params, Prng.seeded(3), 0, { isn: 7 }),
-  );
+  net.add("C:1", LspEndpoint.client(SERVER, params, Prng.seeded(3), 0, { isn: 7 }));
   while (net.now < 10_000 && net.step()) {
     const got = net.take("C:1");
     if (got.length > 0) {
@@ -793,18 +664,13 @@ Deno.test("LspEndpoint.close() on a client delivers pending data, then the serve
   const net = new TestNet(Prng.seeded(1), { delayMs: [10, 10] });
   const params = P(3, 100, 1, 0, 1);
   net.add(SERVER, LspEndpoint.server(params, Prng.seeded(2)));
-  const client = net.add(
-    "C:1",
-    LspEndpoint.client(SERVER, params, Prng.seeded(3), 0, { isn: 0 }),
-  );
+  const client = net.add("C:1", LspEndpoint.client(SERVER, params, Prng.seeded(3), 0, { isn: 0 }));
   const log: string[] = [];
   while (net.now < 5000 && net.step()) {
     for (const e of net.take("C:1")) {
       log.push(`${net.now} client ${e.type}`);
       if (e.type === "connected") {
-        for (let i = 0; i < 5; i++) {
-          client.write(e.connId, te.encode(`${i}`), net.now);
-        }
+        for (let i = 0; i < 5; i++) client.write(e.connId, te.encode(`${i}`), net.now);
         client.close(e.connId, net.now);
       }
     }
@@ -834,9 +700,7 @@ Deno.test("LspEndpoint.closeAll() on a server drains every connection, then goes
   const net = new TestNet(Prng.seeded(1), { delayMs: [5, 5] });
   const params = P(5, 100, 1, 0, 1);
   const server = net.add(SERVER, LspEndpoint.server(params, Prng.seeded(2)));
-  for (const c of ["C:1", "C:2"]) {
-    net.add(c, LspEndpoint.client(SERVER, params, Prng.seeded(3), 0));
-  }
+  for (const c of ["C:1", "C:2"]) net.add(c, LspEndpoint.client(SERVER, params, Prng.seeded(3), 0));
   while (server.connectionCount < 2 && net.step());
   net.take(SERVER);
   for (const id of server.connIds()) {
@@ -863,22 +727,13 @@ Deno.test("LspEndpoint.closeAll() on a server drains every connection, then goes
 for (const seed of [1, 2, 3, 0xbeef]) {
   Deno.test(`LspEndpoint echoes 30 messages per client in order at 20% loss and 5% duplication (seed ${seed})`, () => {
     const prng = Prng.seeded(seed);
-    const net = new TestNet(prng.fork(), {
-      loss: 0.2,
-      duplicate: 0.05,
-      delayMs: [1, 40],
-    });
+    const net = new TestNet(prng.fork(), { loss: 0.2, duplicate: 0.05, delayMs: [1, 40] });
     const params = P(50, 100, 4, 2, 3);
     const server = net.add(SERVER, LspEndpoint.server(params, prng.fork()));
     const clients = ["C:1", "C:2", "C:3"];
-    for (const c of clients) {
-      net.add(c, LspEndpoint.client(SERVER, params, prng.fork(), 0));
-    }
+    for (const c of clients) net.add(c, LspEndpoint.client(SERVER, params, prng.fork(), 0));
     const got = new Map<Addr, number[]>(clients.map((c) => [c, []]));
-    while (
-      net.now < 600_000 && [...got.values()].some((g) => g.length < 30) &&
-      net.step()
-    ) {
+    while (net.now < 600_000 && [...got.values()].some((g) => g.length < 30) && net.step()) {
       for (const e of net.take(SERVER)) {
         if (e.type === "message") server.write(e.connId, e.payload, net.now);
         assert.notEqual(e.type, "lost", `replay: seed ${seed}`);

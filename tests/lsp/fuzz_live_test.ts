@@ -41,11 +41,7 @@ const MAX_CONNS = 64;
 const SEND_BATCH = 64;
 const GARBAGE_SOCKETS = 16;
 /** Long EpochLimit: no connection (the flood's included) times out during the test. */
-const PARAMS: Partial<LspParams> = {
-  epochLimit: 1000,
-  epochMillis: 100,
-  windowSize: 4,
-};
+const PARAMS: Partial<LspParams> = { epochLimit: 1000, epochMillis: 100, windowSize: 4 };
 const WINDOW = 4;
 
 const enc = new TextEncoder();
@@ -98,28 +94,15 @@ function randomJsonValue(prng: Prng, depth: number): string {
     case 2:
       return prng.pick(HUGE);
     case 3:
-      return JSON.stringify(
-        encodeBase64(prng.bytes(prng.int(0, 30))).slice(prng.int(0, 3)),
-      );
+      return JSON.stringify(encodeBase64(prng.bytes(prng.int(0, 30))).slice(prng.int(0, 3)));
     case 4:
-      return JSON.stringify(
-        String.fromCharCode(...prng.bytes(prng.int(0, 12))),
-      );
+      return JSON.stringify(String.fromCharCode(...prng.bytes(prng.int(0, 12))));
     case 5:
       return `[${
         Array.from({ length: prng.int(0, 5) }, () => randomJsonValue(prng, depth + 1)).join(",")
       }]`;
     default: {
-      const keys = [
-        "Type",
-        "ConnID",
-        "SeqNum",
-        "Size",
-        "Checksum",
-        "Payload",
-        "type",
-        "x",
-      ];
+      const keys = ["Type", "ConnID", "SeqNum", "Size", "Checksum", "Payload", "type", "x"];
       const n = prng.int(0, 7);
       const fields = Array.from(
         { length: n },
@@ -139,24 +122,14 @@ function wrongTypes(prng: Prng): string {
     ["SeqNum", String(m.seqNum)],
     ["Size", String(m.size)],
     ["Checksum", String(m.checksum)],
-    [
-      "Payload",
-      m.payload === null ? "null" : JSON.stringify(encodeBase64(m.payload)),
-    ],
+    ["Payload", m.payload === null ? "null" : JSON.stringify(encodeBase64(m.payload))],
   ];
   const bad = prng.int(1, 3);
   for (let i = 0; i < bad; i++) {
     const f = prng.int(0, fields.length - 1);
-    fields[f][1] = prng.chance(0.5) ? prng.pick(HUGE) : prng.pick([
-      '"1"',
-      "true",
-      "[]",
-      "{}",
-      "1.5",
-      '"x"',
-      "[1,2,300]",
-      '"@@@="',
-    ]);
+    fields[f][1] = prng.chance(0.5)
+      ? prng.pick(HUGE)
+      : prng.pick(['"1"', "true", "[]", "{}", "1.5", '"x"', "[1,2,300]", '"@@@="']);
   }
   return `{${fields.map(([k, v]) => `"${k}":${v}`).join(",")}}`;
 }
@@ -181,13 +154,7 @@ function mutate(prng: Prng, input: Uint8Array): Uint8Array {
         b = b.slice(0, at);
         break;
       case 4:
-        b.splice(
-          at,
-          0,
-          ...enc.encode(
-            prng.pick(['"', "{", "}", ",", ":", "\\", "-", "0", " "]),
-          ),
-        );
+        b.splice(at, 0, ...enc.encode(prng.pick(['"', "{", "}", ",", ":", "\\", "-", "0", " "])));
         break;
       default:
         b = b.concat(b.slice(at));
@@ -206,11 +173,8 @@ function garbage(prng: Prng): Uint8Array {
   if (kind < 62) return enc.encode(randomJsonValue(prng, 0)); // random JSON values
   if (kind < 82) return encodeMessage(validMessage(prng)); // unknown ConnIDs
   if (kind < 87) { // Connect with an ISN beyond ±2^53: the reference's int64, not our number
-    const isn = (prng.chance(0.5) ? -1n : 1n) *
-      (2n ** 53n + BigInt(prng.int(1, 10 ** 9)));
-    return enc.encode(
-      `{"Type":0,"ConnID":0,"SeqNum":${isn},"Size":0,"Checksum":0,"Payload":null}`,
-    );
+    const isn = (prng.chance(0.5) ? -1n : 1n) * (2n ** 53n + BigInt(prng.int(1, 10 ** 9)));
+    return enc.encode(`{"Type":0,"ConnID":0,"SeqNum":${isn},"Size":0,"Checksum":0,"Payload":null}`);
   }
   if (kind < 95) { // over 1500 bytes
     const pad = " ".repeat(prng.int(MAX_DATAGRAM_BYTES - 60, 3000));
@@ -258,41 +222,26 @@ function targeted(
   const good = dataMessage(id, sn, payload);
   switch (prng.int(0, 6)) {
     case 0:
-      return {
-        bytes: encodeMessage(connectMessage(prng.int(0, 300))),
-        reason: "duplicateConnect",
-      };
+      return { bytes: encodeMessage(connectMessage(prng.int(0, 300))), reason: "duplicateConnect" };
     case 1: {
       const other = prng.chance(0.5) ? id + prng.int(1, 1000) : 0;
       const m = prng.chance(0.5) ? dataMessage(other, sn, payload) : ackMessage(other, sn);
       return { bytes: encodeMessage(m), reason: "wrongConnId" };
     }
     case 2:
-      return {
-        bytes: encodeMessage({ ...good, size: -prng.int(1, 50) }),
-        reason: "negativeSize",
-      };
+      return { bytes: encodeMessage({ ...good, size: -prng.int(1, 50) }), reason: "negativeSize" };
     case 3:
       return {
-        bytes: encodeMessage({
-          ...good,
-          size: payload.length + prng.int(1, 10),
-        }),
+        bytes: encodeMessage({ ...good, size: payload.length + prng.int(1, 10) }),
         reason: "shortPayload",
       };
     case 4: {
       const wrong = (good.checksum + prng.int(1, 0xfffe)) & 0xffff;
-      return {
-        bytes: encodeMessage({ ...good, checksum: wrong }),
-        reason: "badChecksum",
-      };
+      return { bytes: encodeMessage({ ...good, checksum: wrong }), reason: "badChecksum" };
     }
     case 5: { // valid Data beyond the receive window, or at/below the ISN
       const far = prng.chance(0.5) ? isn + 1 + WINDOW + prng.int(0, 1000) : prng.int(1, isn);
-      return {
-        bytes: encodeMessage(dataMessage(id, far, payload)),
-        reason: "outOfWindow",
-      };
+      return { bytes: encodeMessage(dataMessage(id, far, payload)), reason: "outOfWindow" };
     }
     default: { // long payload with a checksum over the whole of it: truncated, then corrupt
       const extra = prng.bytes(prng.int(1, 10));
@@ -301,10 +250,7 @@ function targeted(
       const m = { ...good, checksum: sum, payload: long };
       // Skip the 1-in-65536 case where the truncated payload happens to match.
       if (checksum(id, sn, payload.length, payload) === sum) {
-        return {
-          bytes: encodeMessage({ ...good, size: -1 }),
-          reason: "negativeSize",
-        };
+        return { bytes: encodeMessage({ ...good, size: -1 }), reason: "negativeSize" };
       }
       return { bytes: encodeMessage(m), reason: "badChecksum" };
     }
@@ -317,11 +263,7 @@ function targeted(
 Deno.test("LspServer keeps serving and accounts for 100,000 fuzzed datagrams while a client echoes", async () => {
   const replay = `replay: FUZZ_SEED=${SEED}`;
   const prng = Prng.seeded(SEED);
-  const server = listen(0, {
-    hostname: "127.0.0.1",
-    params: PARAMS,
-    maxConnections: MAX_CONNS,
-  });
+  const server = listen(0, { hostname: "127.0.0.1", params: PARAMS, maxConnections: MAX_CONNS });
   const echo = echoServe(server);
   const port = server.port;
   const garbageSockets: Deno.DatagramConn[] = [];
@@ -362,9 +304,7 @@ Deno.test("LspServer keeps serving and accounts for 100,000 fuzzed datagrams whi
     const liveIsn = prng.int(1, 256);
     await live.send(connectMessage(liveIsn), port);
     const liveAck = (await live.next()).msg;
-    assert.ok(
-      liveAck && liveAck.type === MsgType.Ack && liveAck.seqNum === liveIsn,
-    );
+    assert.ok(liveAck && liveAck.type === MsgType.Ack && liveAck.seqNum === liveIsn);
     const liveId = liveAck.connId;
 
     const expectServer: Record<ServerReason | "tableFull", number> = {
@@ -393,8 +333,7 @@ Deno.test("LspServer keeps serving and accounts for 100,000 fuzzed datagrams whi
      */
     const drained = async () => {
       const caughtUp = () =>
-        sum(server.stats().lsp.dropped) + server.connectionCount -
-              tableBefore >= sentToServer &&
+        sum(server.stats().lsp.dropped) + server.connectionCount - tableBefore >= sentToServer &&
         sum(client!.stats().lsp.dropped) >= sentToClient;
       if (!caughtUp()) {
         await waitFor(caughtUp, `receivers catch up (${replay})`, {
@@ -410,11 +349,7 @@ Deno.test("LspServer keeps serving and accounts for 100,000 fuzzed datagrams whi
     // is over: no source port is reused, so each flood Connect comes from a new address.
     for (let i = 0; i < GARBAGE_SOCKETS; i++) {
       garbageSockets.push(
-        Deno.listenDatagram({
-          transport: "udp",
-          hostname: "127.0.0.1",
-          port: 0,
-        }),
+        Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 }),
       );
     }
 
@@ -424,20 +359,13 @@ Deno.test("LspServer keeps serving and accounts for 100,000 fuzzed datagrams whi
       for (let done = 0; done < FLOOD_SOCKETS; done += FLOOD_BATCH) {
         const batch = Array.from(
           { length: FLOOD_BATCH },
-          () =>
-            Deno.listenDatagram({
-              transport: "udp",
-              hostname: "127.0.0.1",
-              port: 0,
-            }),
+          () => Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 }),
         );
         flood.push(...batch);
         for (let i = 0; i < batch.length; i += SEND_BATCH) {
           const aConnect = () => encodeMessage(connectMessage(prng.int(0, 1000)));
           const to = { transport: "udp" as const, hostname: "127.0.0.1", port };
-          await Promise.all(
-            batch.slice(i, i + SEND_BATCH).map((s) => s.send(aConnect(), to)),
-          );
+          await Promise.all(batch.slice(i, i + SEND_BATCH).map((s) => s.send(aConnect(), to)));
           const n = Math.min(SEND_BATCH, batch.length - i);
           sent += n;
           sentToServer += n;
@@ -448,11 +376,7 @@ Deno.test("LspServer keeps serving and accounts for 100,000 fuzzed datagrams whi
       for (const s of flood) s.close();
     }
     expectServer.tableFull = FLOOD_SOCKETS - (MAX_CONNS - tableBefore);
-    assert.equal(
-      server.connectionCount,
-      MAX_CONNS,
-      "the flood fills the table",
-    );
+    assert.equal(server.connectionCount, MAX_CONNS, "the flood fills the table");
 
     // 2. Garbage from a few sockets with no connection, to the server and to the client, and
     // targeted bad Data on the live raw connection.
@@ -484,19 +408,11 @@ Deno.test("LspServer keeps serving and accounts for 100,000 fuzzed datagrams whi
             : "unknownPeer";
           expectClient[r]++;
           sentToClient++;
-          sends.push(
-            from.send(b, {
-              transport: "udp",
-              hostname: "127.0.0.1",
-              port: clientPort,
-            }),
-          );
+          sends.push(from.send(b, { transport: "udp", hostname: "127.0.0.1", port: clientPort }));
         } else {
           expectServer[reason]++;
           sentToServer++;
-          sends.push(
-            from.send(b, { transport: "udp", hostname: "127.0.0.1", port }),
-          );
+          sends.push(from.send(b, { transport: "udp", hostname: "127.0.0.1", port }));
         }
       }
       await Promise.all(sends);
@@ -509,27 +425,14 @@ Deno.test("LspServer keeps serving and accounts for 100,000 fuzzed datagrams whi
     const echoedDuringFuzz = echoed.length;
     free = true;
     pulse?.();
-    await waitFor(
-      () => echoed.length >= echoedDuringFuzz + 10,
-      "echoes after the fuzz",
-    );
+    await waitFor(() => echoed.length >= echoedDuringFuzz + 10, "echoes after the fuzz");
     stop = true;
     await withTimeout(echoing, 10_000, "echo loop ends");
 
-    const expected = Array.from(
-      { length: echoed.length },
-      (_, n) => `echo-${n}`,
-    );
+    const expected = Array.from({ length: echoed.length }, (_, n) => `echo-${n}`);
     assert.deepEqual(echoed, expected, `the client's echoes (${replay})`);
-    assert.deepEqual(
-      echo.received.get(client.connId),
-      expected,
-      `the server's reads (${replay})`,
-    );
-    assert.ok(
-      echoedDuringFuzz >= 20,
-      `only ${echoedDuringFuzz} echoes during the fuzz`,
-    );
+    assert.deepEqual(echo.received.get(client.connId), expected, `the server's reads (${replay})`);
+    assert.ok(echoedDuringFuzz >= 20, `only ${echoedDuringFuzz} echoes during the fuzz`);
     assert.ok(maxTable <= MAX_CONNS, `table reached ${maxTable}`);
     assert.equal(maxTable, MAX_CONNS);
 
@@ -538,30 +441,19 @@ Deno.test("LspServer keeps serving and accounts for 100,000 fuzzed datagrams whi
     assert.equal(s.lsp.datagramsReceived, s.socket.received);
     const { dropped } = s.lsp;
     for (const [reason, count] of Object.entries(expectServer)) {
-      assert.equal(
-        dropped[reason as keyof typeof dropped],
-        count,
-        `server ${reason} (${replay})`,
-      );
+      assert.equal(dropped[reason as keyof typeof dropped], count, `server ${reason} (${replay})`);
     }
     assert.equal(dropped.unknownPeer + dropped.notConnected, 0);
     const c = client.stats().lsp.dropped;
     for (const [reason, count] of Object.entries(expectClient)) {
-      assert.equal(
-        c[reason as keyof typeof c],
-        count,
-        `client ${reason} (${replay})`,
-      );
+      assert.equal(c[reason as keyof typeof c], count, `client ${reason} (${replay})`);
     }
     // Every reason occurred, except refusedConnect: only a server shutting down refuses Connects.
     assert.ok(
       Object.entries(expectServer).every(([r, n]) => n > 0 || r === "refusedConnect"),
       JSON.stringify(expectServer),
     );
-    assert.ok(
-      Object.values(expectClient).every((n) => n > 0),
-      JSON.stringify(expectClient),
-    );
+    assert.ok(Object.values(expectClient).every((n) => n > 0), JSON.stringify(expectClient));
 
     await withTimeout(client.close(), 10_000, "client close");
     await withTimeout(server.close(), 10_000, "server close");

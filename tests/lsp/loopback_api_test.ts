@@ -54,11 +54,7 @@ const QUICK_LOSS: Partial<LspParams> = { epochLimit: 3, epochMillis: 50 };
 /** Loss detection that never happens within a test (1000 epochs of 100 ms). */
 const NO_LOSS: Partial<LspParams> = { epochLimit: 1000, epochMillis: 100 };
 
-function startServer(
-  params: Partial<LspParams>,
-  signal?: AbortSignal,
-  port = 0,
-): LspServer {
+function startServer(params: Partial<LspParams>, signal?: AbortSignal, port = 0): LspServer {
   return listen(port, { hostname: "127.0.0.1", params, signal });
 }
 
@@ -88,19 +84,8 @@ async function stopServer(server: LspServer): Promise<void> {
 }
 
 /** Connects a RawPeer as a client: Connect(isn), then waits for the Connect-Ack. */
-async function rawConnect(
-  raw: RawPeer,
-  port: number,
-  isn: number,
-): Promise<number> {
-  await raw.send({
-    type: 0,
-    connId: 0,
-    seqNum: isn,
-    size: 0,
-    checksum: 0,
-    payload: null,
-  }, port);
+async function rawConnect(raw: RawPeer, port: number, isn: number): Promise<number> {
+  await raw.send({ type: 0, connId: 0, seqNum: isn, size: 0, checksum: 0, payload: null }, port);
   const ack = (await raw.next()).msg!; // with ISN 0 it looks like a heartbeat: take it as is
   assert.equal(ack?.type, MsgType.Ack);
   assert.equal(ack.seqNum, isn);
@@ -109,10 +94,7 @@ async function rawConnect(
 }
 
 /** Answers a client's Connect on a RawPeer with Ack(connId, isn); returns the ISN and client port. */
-async function rawAccept(
-  raw: RawPeer,
-  connId: number,
-): Promise<{ isn: number; port: number }> {
+async function rawAccept(raw: RawPeer, connId: number): Promise<{ isn: number; port: number }> {
   const d = await raw.next();
   assert.equal(d.msg?.type, MsgType.Connect);
   const port = Number(d.from.slice(d.from.lastIndexOf(":") + 1));
@@ -129,32 +111,18 @@ Deno.test("connect() resolves with the server's ConnID and echoes in order on 12
   try {
     const a = await connectTo(server, FAST, { isn: 7 });
     const b = await withTimeout(
-      connect(`localhost:${server.port}`, {
-        params: FAST,
-        isn: 0,
-        signal: janitor.signal(),
-      }),
+      connect(`localhost:${server.port}`, { params: FAST, isn: 0, signal: janitor.signal() }),
       10_000,
       "connect via localhost",
     );
     janitor.track(b.done);
     assert.ok(a.connId > 0 && b.connId > 0 && a.connId !== b.connId);
-    assert.deepEqual(
-      await lockStepEcho(a, messages("a", 10)),
-      messages("a", 10),
-    );
-    assert.deepEqual(
-      await lockStepEcho(b, messages("b", 10)),
-      messages("b", 10),
-    );
+    assert.deepEqual(await lockStepEcho(a, messages("a", 10)), messages("a", 10));
+    assert.deepEqual(await lockStepEcho(b, messages("b", 10)), messages("b", 10));
     assert.deepEqual(echo.received.get(a.connId), messages("a", 10));
     assert.deepEqual(echo.received.get(b.connId), messages("b", 10));
     assert.equal(a.stats().lsp.messagesDelivered, 10);
-    await withTimeout(
-      Promise.all([a.close(), b.close()]),
-      5_000,
-      "client close",
-    );
+    await withTimeout(Promise.all([a.close(), b.close()]), 5_000, "client close");
     await Promise.all([a.done, b.done]);
     await withTimeout(server.close(), 5_000, "server close");
     await echo.finished;
@@ -180,10 +148,7 @@ Deno.test("connect() rejects with LspConnectError when nobody answers within Epo
     assert.ok(err instanceof LspConnectError, String(err));
     assert.equal(err.hostport, `127.0.0.1:${port}`);
     // Never before EpochLimit − 1 epochs (timers do not fire early).
-    assert.ok(
-      elapsed >= (QUICK_LOSS.epochLimit! - 1) * QUICK_LOSS.epochMillis!,
-      `${elapsed} ms`,
-    );
+    assert.ok(elapsed >= (QUICK_LOSS.epochLimit! - 1) * QUICK_LOSS.epochMillis!, `${elapsed} ms`);
     // One Connect at once, then one per epoch (epochs a late timer skipped are not replayed).
     const connects: number[] = [];
     while (silent.queued > 0) {
@@ -191,10 +156,7 @@ Deno.test("connect() rejects with LspConnectError when nobody answers within Epo
       assert.equal(d.msg?.type, MsgType.Connect);
       connects.push(d.msg!.seqNum);
     }
-    assert.ok(
-      connects.length >= 2 && connects.length <= QUICK_LOSS.epochLimit!,
-      `${connects}`,
-    );
+    assert.ok(connects.length >= 2 && connects.length <= QUICK_LOSS.epochLimit!, `${connects}`);
     assert.ok(connects.every((isn) => isn === 42));
   } finally {
     await janitor.cleanup();
@@ -203,17 +165,10 @@ Deno.test("connect() rejects with LspConnectError when nobody answers within Epo
 });
 
 Deno.test("connect() rejects with LspConnectError when the port is closed (ICMP errors survived)", async () => {
-  const probe = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
+  const probe = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
   const port = (probe.addr as Deno.NetAddr).port;
   probe.close();
-  const err = await rejection(
-    connect(`127.0.0.1:${port}`, { params: QUICK_LOSS }),
-    "connect",
-  );
+  const err = await rejection(connect(`127.0.0.1:${port}`, { params: QUICK_LOSS }), "connect");
   assert.ok(err instanceof LspConnectError, String(err));
 });
 
@@ -225,18 +180,13 @@ Deno.test("connect() keeps retrying and connects when the server starts after th
   const connecting = watch(connectTo(port, params, { isn: 9 }));
   let server: LspServer | undefined;
   try {
-    for (let i = 0; i < 2; i++) {
-      assert.equal((await silent.next()).msg?.seqNum, 9);
-    }
+    for (let i = 0; i < 2; i++) assert.equal((await silent.next()).msg?.seqNum, 9);
     await silent.close();
     assert.equal(connecting.state, "pending");
     server = startServer(params, undefined, port);
     const echo = echoServe(server);
     const client = await connecting.promise;
-    assert.deepEqual(
-      await lockStepEcho(client, messages("late", 10)),
-      messages("late", 10),
-    );
+    assert.deepEqual(await lockStepEcho(client, messages("late", 10)), messages("late", 10));
     await withTimeout(client.close(), 5_000, "client close");
     await withTimeout(server.close(), 5_000, "server close");
     await echo.finished;
@@ -250,18 +200,12 @@ Deno.test("connect() keeps retrying and connects when the server starts after th
 });
 
 Deno.test("connect() rejects with TypeError when the address is not host:port", async () => {
-  await assert.rejects(
-    connect("no-port-here", { params: QUICK_LOSS }),
-    TypeError,
-  );
+  await assert.rejects(connect("no-port-here", { params: QUICK_LOSS }), TypeError);
 });
 
 Deno.test("connect() rejects a bad ISN with RangeError", async () => {
   for (const isn of [-1, 0.5, 2 ** 53]) {
-    await assert.rejects(
-      connect("127.0.0.1:9", { params: FAST, isn }),
-      RangeError,
-    );
+    await assert.rejects(connect("127.0.0.1:9", { params: FAST, isn }), RangeError);
   }
 });
 
@@ -296,15 +240,9 @@ Deno.test({
     }).output();
     const stderr = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 0, stderr);
-    const { before, after, withOne } = JSON.parse(
-      new TextDecoder().decode(out.stdout),
-    );
+    const { before, after, withOne } = JSON.parse(new TextDecoder().decode(out.stdout));
     assert.equal(withOne, after + 1, "the count sees a socket"); // the check can fail
-    assert.equal(
-      after,
-      before,
-      "a refused connect() or listen() left a socket open",
-    );
+    assert.equal(after, before, "a refused connect() or listen() left a socket open");
   },
 });
 
@@ -320,10 +258,7 @@ Deno.test("connect() rejects with the abort reason at once when its signal abort
     );
     // Aborted while the address is being resolved (before the socket exists).
     const early = new AbortController();
-    const resolving = connect(`127.0.0.1:${port}`, {
-      params: NO_LOSS,
-      signal: early.signal,
-    });
+    const resolving = connect(`127.0.0.1:${port}`, { params: NO_LOSS, signal: early.signal });
     early.abort(new Error("aborted while resolving"));
     await withTimeout(
       assert.rejects(resolving, /aborted while resolving/),
@@ -333,19 +268,12 @@ Deno.test("connect() rejects with the abort reason at once when its signal abort
     silent.clear();
     const controller = new AbortController();
     const connecting = watch(
-      connect(`127.0.0.1:${port}`, {
-        params: NO_LOSS,
-        signal: controller.signal,
-      }),
+      connect(`127.0.0.1:${port}`, { params: NO_LOSS, signal: controller.signal }),
     );
     await silent.next(); // its first Connect
     const reason = new Error("gave up");
     controller.abort(reason);
-    const err = await withTimeout(
-      rejection(connecting.promise, "connect"),
-      2_000,
-      "abort",
-    );
+    const err = await withTimeout(rejection(connecting.promise, "connect"), 2_000, "abort");
     assert.equal(err, reason);
   } finally {
     await janitor.cleanup();
@@ -361,10 +289,7 @@ Deno.test("LspClient.write() throws after close(), read() rejects with 'closed' 
   const echo = echoServe(server);
   const client = await connectTo(server, FAST);
   try {
-    assert.throws(
-      () => client.write(new Uint8Array(1072)),
-      LspPayloadTooLargeError,
-    );
+    assert.throws(() => client.write(new Uint8Array(1072)), LspPayloadTooLargeError);
     const buffer = bytes("orig");
     client.write(buffer);
     buffer.set(bytes("XXXX")); // write() copied the caller's buffer
@@ -373,31 +298,16 @@ Deno.test("LspClient.write() throws after close(), read() rejects with 'closed' 
     assert.equal((await client.read()).length, 0);
     const pendingRead = watch(client.read());
     await withTimeout(client.close(), 5_000, "close");
-    assertConnError(
-      await rejection(pendingRead.promise, "pending read"),
-      client.connId,
-      "closed",
-    );
-    assertConnError(
-      await rejection(client.read(), "read after close"),
-      client.connId,
-      "closed",
-    );
+    assertConnError(await rejection(pendingRead.promise, "pending read"), client.connId, "closed");
+    assertConnError(await rejection(client.read(), "read after close"), client.connId, "closed");
     try {
       client.write(bytes("late"));
       assert.fail("write after close did not throw");
     } catch (err) {
       assert.ok(err instanceof LspConnectionError);
-      assert.ok(
-        err.reason === "closed" || err.reason === "closing",
-        err.reason,
-      );
+      assert.ok(err.reason === "closed" || err.reason === "closing", err.reason);
     }
-    assertConnError(
-      await rejection(client.close(), "second close"),
-      client.connId,
-      "closed",
-    );
+    assertConnError(await rejection(client.close(), "second close"), client.connId, "closed");
     await withTimeout(client.done, 5_000, "client.done");
   } finally {
     await janitor.cleanup();
@@ -411,10 +321,7 @@ Deno.test("LspClient.read() gives what arrived before a loss, then rejects with 
   const client = await connectTo(server, QUICK_LOSS);
   try {
     for (const m of ["x", "y", "z"]) server.write(client.connId, bytes(m));
-    await waitFor(
-      () => client.stats().lsp.messagesDelivered === 3,
-      "3 messages delivered",
-    );
+    await waitFor(() => client.stats().lsp.messagesDelivered === 3, "3 messages delivered");
     await stopServer(server); // the server goes silent
     await waitFor(() => {
       try {
@@ -424,26 +331,11 @@ Deno.test("LspClient.read() gives what arrived before a loss, then rejects with 
         return err instanceof LspConnectionError && err.reason === "lost";
       }
     }, "the client notices the loss");
-    assert.deepEqual([text(await client.read()), text(await client.read())], [
-      "x",
-      "y",
-    ]);
+    assert.deepEqual([text(await client.read()), text(await client.read())], ["x", "y"]);
     assert.equal(text(await client.read()), "z");
-    assertConnError(
-      await rejection(client.read(), "read after loss"),
-      client.connId,
-      "lost",
-    );
-    await withTimeout(
-      client.close(),
-      2_000,
-      "close after loss returns promptly",
-    );
-    assertConnError(
-      await rejection(client.close(), "second close"),
-      client.connId,
-      "closed",
-    );
+    assertConnError(await rejection(client.read(), "read after loss"), client.connId, "lost");
+    await withTimeout(client.close(), 2_000, "close after loss returns promptly");
+    assertConnError(await rejection(client.close(), "second close"), client.connId, "closed");
     await withTimeout(client.done, 2_000, "client.done");
   } finally {
     await janitor.cleanup();
@@ -456,22 +348,11 @@ Deno.test("LspClient.read() rejects with 'closed' after close() even when a loss
   const client = await connectTo(server, QUICK_LOSS);
   try {
     for (const m of ["p", "q"]) server.write(client.connId, bytes(m));
-    await waitFor(
-      () => client.stats().lsp.messagesDelivered === 2,
-      "2 messages delivered",
-    );
+    await waitFor(() => client.stats().lsp.messagesDelivered === 2, "2 messages delivered");
     await stopServer(server);
-    await withTimeout(
-      client.done,
-      5_000,
-      "the client notices the loss and closes its socket",
-    );
+    await withTimeout(client.done, 5_000, "the client notices the loss and closes its socket");
     await client.close();
-    assertConnError(
-      await rejection(client.read(), "read after close"),
-      client.connId,
-      "closed",
-    );
+    assertConnError(await rejection(client.read(), "read after close"), client.connId, "closed");
   } finally {
     await janitor.cleanup();
     await stopServer(server);
@@ -481,9 +362,7 @@ Deno.test("LspClient.read() rejects with 'closed' after close() even when a loss
 Deno.test("LspClient.close() waits until everything written is acknowledged", async () => {
   const raw = new RawPeer();
   const port = Number(raw.addr.split(":")[1]);
-  const connecting = connectTo(port, { epochLimit: 50, epochMillis: 50 }, {
-    isn: 5,
-  });
+  const connecting = connectTo(port, { epochLimit: 50, epochMillis: 50 }, { isn: 5 });
   try {
     const { isn, port: clientPort } = await rawAccept(raw, 77);
     assert.equal(isn, 5);
@@ -491,11 +370,7 @@ Deno.test("LspClient.close() waits until everything written is acknowledged", as
     assert.equal(client.connId, 77);
     client.write(bytes("a"));
     const first = await raw.nextMessage();
-    assert.deepEqual([first.type, first.connId, first.seqNum], [
-      MsgType.Data,
-      77,
-      6,
-    ]);
+    assert.deepEqual([first.type, first.connId, first.seqNum], [MsgType.Data, 77, 6]);
     const closing = watch(client.close());
     const again = await raw.nextMessage(); // retransmitted on an epoch tick while closing
     assert.deepEqual([again.type, again.seqNum], [MsgType.Data, 6]);
@@ -576,25 +451,15 @@ Deno.test("LspClient async iteration ends on local close and throws 'lost' on a 
 Deno.test("LspClient stops at once, reads rejecting, when its signal aborts", async () => {
   const server = startServer(NO_LOSS);
   const controller = new AbortController();
-  const client = await connectTo(server, NO_LOSS, {
-    signal: controller.signal,
-  });
+  const client = await connectTo(server, NO_LOSS, { signal: controller.signal });
   try {
     client.write(bytes("in flight"));
     const pending = watch(client.read());
     controller.abort();
-    assertConnError(
-      await rejection(pending.promise, "pending read"),
-      client.connId,
-      "closed",
-    );
+    assertConnError(await rejection(pending.promise, "pending read"), client.connId, "closed");
     await withTimeout(client.done, 2_000, "client.done after abort");
     assert.throws(() => client.write(bytes("x")), LspConnectionError);
-    await withTimeout(
-      client.close().catch(() => {}),
-      2_000,
-      "close after abort",
-    );
+    await withTimeout(client.close().catch(() => {}), 2_000, "close after abort");
   } finally {
     await janitor.cleanup();
     await stopServer(server);
@@ -626,27 +491,15 @@ Deno.test("LspServer.read() reports exactly one 'lost' error per silent client, 
     controllers.map((c) => connectTo(server, QUICK_LOSS, { signal: c.signal })),
   );
   try {
-    for (const [i, c] of clients.entries()) {
-      for (let k = 0; k < 3; k++) c.write(bytes(`${i}:${k}`));
-    }
-    await waitFor(
-      () => server.stats().lsp.messagesDelivered === 6,
-      "6 messages delivered",
-    );
+    for (const [i, c] of clients.entries()) for (let k = 0; k < 3; k++) c.write(bytes(`${i}:${k}`));
+    await waitFor(() => server.stats().lsp.messagesDelivered === 6, "6 messages delivered");
     for (const c of controllers) c.abort(); // both clients fall silent at once
     const seen = new Map<number, string[]>();
     const errors: number[] = [];
     while (errors.length < 2) {
       try {
-        const { connId, payload } = await withTimeout(
-          server.read(),
-          5_000,
-          "server read",
-        );
-        assert.ok(
-          !errors.includes(connId),
-          `data for ${connId} after its error`,
-        );
+        const { connId, payload } = await withTimeout(server.read(), 5_000, "server read");
+        assert.ok(!errors.includes(connId), `data for ${connId} after its error`);
         seen.set(connId, [...(seen.get(connId) ?? []), text(payload)]);
       } catch (err) {
         assert.ok(err instanceof LspConnectionError, String(err));
@@ -654,25 +507,15 @@ Deno.test("LspServer.read() reports exactly one 'lost' error per silent client, 
         errors.push(err.connId);
       }
     }
-    assert.deepEqual(
-      errors.toSorted(),
-      clients.map((c) => c.connId).toSorted(),
-    );
+    assert.deepEqual(errors.toSorted(), clients.map((c) => c.connId).toSorted());
     for (const [i, c] of clients.entries()) {
       assert.deepEqual(seen.get(c.connId), [`${i}:0`, `${i}:1`, `${i}:2`]);
     }
     // Nothing else: the next read stays pending until close() fails it with ConnID 0.
     const next = watch(server.read());
-    assert.throws(
-      () => server.write(clients[0].connId, bytes("x")),
-      LspConnectionError,
-    );
+    assert.throws(() => server.write(clients[0].connId, bytes("x")), LspConnectionError);
     await withTimeout(server.close(), 2_000, "close");
-    assertConnError(
-      await rejection(next.promise, "read after close"),
-      0,
-      "closed",
-    );
+    assertConnError(await rejection(next.promise, "read after close"), 0, "closed");
   } finally {
     await janitor.cleanup();
     await stopServer(server);
@@ -685,17 +528,10 @@ Deno.test("LspServer.closeConn() drops unread data, reports one 'closed' error, 
   try {
     const id = client.connId;
     for (const m of ["u1", "u2"]) client.write(bytes(m));
-    await waitFor(
-      () => server.stats().lsp.messagesDelivered === 2,
-      "2 delivered",
-    );
+    await waitFor(() => server.stats().lsp.messagesDelivered === 2, "2 delivered");
     server.write(id, bytes("bye"));
     server.closeConn(id);
-    assertConnError(
-      await rejection(server.read(), "read after closeConn"),
-      id,
-      "closed",
-    );
+    assertConnError(await rejection(server.read(), "read after closeConn"), id, "closed");
     assertConnError(
       (() => {
         try {
@@ -708,10 +544,7 @@ Deno.test("LspServer.closeConn() drops unread data, reports one 'closed' error, 
       "closed",
       "write after closeConn",
     );
-    assert.throws(
-      () => server.closeConn(id),
-      (e) => e instanceof LspConnectionError,
-    );
+    assert.throws(() => server.closeConn(id), (e) => e instanceof LspConnectionError);
     assert.throws(
       () => server.closeConn(9999),
       (e) => e instanceof LspConnectionError && e.reason === "unknown",
@@ -722,11 +555,7 @@ Deno.test("LspServer.closeConn() drops unread data, reports one 'closed' error, 
     // No second error for that connection on the server.
     const next = watch(server.read());
     await withTimeout(server.close(), 2_000, "close");
-    assertConnError(
-      await rejection(next.promise, "read after close"),
-      0,
-      "closed",
-    );
+    assertConnError(await rejection(next.promise, "read after close"), 0, "closed");
   } finally {
     await janitor.cleanup();
     await stopServer(server);
@@ -741,26 +570,14 @@ Deno.test("LspServer.close() resolves at once when nothing is pending, though cl
   try {
     silence.abort(); // this client sends nothing more; loss detection would take 100 s
     await withTimeout(server.close(), 5_000, "close with nothing pending");
-    assertConnError(
-      await rejection(server.read(), "read after close"),
-      0,
-      "closed",
-    );
+    assertConnError(await rejection(server.read(), "read after close"), 0, "closed");
     assert.throws(
       () => server.write(alive.connId, bytes("x")),
       (e) => e instanceof LspConnectionError,
     );
-    assertConnError(
-      await rejection(server.close(), "second close"),
-      0,
-      "closed",
-    );
+    assertConnError(await rejection(server.close(), "second close"), 0, "closed");
     await withTimeout(server.done, 2_000, "server.done");
-    await withTimeout(
-      alive.close(),
-      2_000,
-      "client close with nothing pending",
-    );
+    await withTimeout(alive.close(), 2_000, "client close with nothing pending");
     await mute.done;
   } finally {
     await janitor.cleanup();
@@ -776,11 +593,7 @@ Deno.test("LspServer.close() waits for acknowledgements and keeps acknowledging 
     const read = watch(server.read());
     server.write(id, bytes("x"));
     const data = await raw.nextMessage();
-    assert.deepEqual([data.type, data.connId, data.seqNum], [
-      MsgType.Data,
-      id,
-      4,
-    ]);
+    assert.deepEqual([data.type, data.connId, data.seqNum], [MsgType.Data, id, 4]);
     const closing = watch(server.close());
     assert.throws(() => server.write(id, bytes("late")), LspConnectionError);
     // Still acknowledging incoming Data while draining.
@@ -851,11 +664,7 @@ Deno.test("LspServer.close() settles at once after closeNow() or an abort", asyn
     server.write(id, bytes("never acked"));
     server.closeNow();
     await withTimeout(server.close(), 2_000, "close after closeNow");
-    assertConnError(
-      await rejection(server.close(), "second close"),
-      0,
-      "closed",
-    );
+    assertConnError(await rejection(server.close(), "second close"), 0, "closed");
     await withTimeout(server.done, 2_000, "server.done");
   } finally {
     await janitor.cleanup();
@@ -901,10 +710,7 @@ Deno.test("LspClient.write() takes every payload up to the 1500-byte datagram ed
     for (const size of [1001, 1024, 1044, 1050, 1067, 1068]) {
       const payload = new Uint8Array(size).fill(0x30 + (size % 10));
       client.write(payload);
-      assert.deepEqual(
-        await withTimeout(client.read(), 5_000, `${size}-byte echo`),
-        payload,
-      );
+      assert.deepEqual(await withTimeout(client.read(), 5_000, `${size}-byte echo`), payload);
       seq++;
     }
     const fill = 0x0a; // with this fill the checksum is short enough for 1071 bytes at SeqNum 7
@@ -917,10 +723,7 @@ Deno.test("LspClient.write() takes every payload up to the 1500-byte datagram ed
     );
     const edge = new Uint8Array(max).fill(fill);
     client.write(edge);
-    assert.deepEqual(
-      await withTimeout(client.read(), 5_000, `${max}-byte echo`),
-      edge,
-    );
+    assert.deepEqual(await withTimeout(client.read(), 5_000, `${max}-byte echo`), edge);
     assert.deepEqual(echo.writeFailures, []);
     await withTimeout(client.close(), 5_000, "close");
   } finally {
@@ -931,37 +734,23 @@ Deno.test("LspClient.write() takes every payload up to the 1500-byte datagram ed
 });
 
 Deno.test("listen() throws RangeError on a bad maxConnections and leaves the port free", () => {
-  const probe = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
+  const probe = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
   const port = (probe.addr as Deno.NetAddr).port;
   probe.close();
   for (const maxConnections of [0, -1, 1.5]) {
-    assert.throws(
-      () => listen(port, { hostname: "127.0.0.1", maxConnections }),
-      RangeError,
-    );
+    assert.throws(() => listen(port, { hostname: "127.0.0.1", maxConnections }), RangeError);
   }
   // Still free: a refused listen() must not keep its socket.
-  Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port })
-    .close();
+  Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port }).close();
 });
 
 Deno.test("listen() throws ServiceStartError naming the port when it is taken", () => {
-  const taken = Deno.listenDatagram({
-    transport: "udp",
-    hostname: "127.0.0.1",
-    port: 0,
-  });
+  const taken = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
   try {
     const port = (taken.addr as Deno.NetAddr).port;
     assert.throws(
       () => listen(port, { hostname: "127.0.0.1" }),
-      (e) =>
-        e instanceof ServiceStartError &&
-        /address already in use/.test(e.message),
+      (e) => e instanceof ServiceStartError && /address already in use/.test(e.message),
     );
   } finally {
     taken.close();

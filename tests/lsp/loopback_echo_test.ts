@@ -36,11 +36,7 @@ const SEED = Number(Deno.env.get("LOOPBACK_SEED") ?? 0x15440);
 const IPV6 = await ipv6LoopbackUsable();
 
 /** §15.2 Robust: 50 ms epochs; 20 of them (1 s) of silence before a loss is declared. */
-const ROBUST: Partial<LspParams> = {
-  epochLimit: 20,
-  epochMillis: 50,
-  maxBackOffInterval: 0,
-};
+const ROBUST: Partial<LspParams> = { epochLimit: 20, epochMillis: 50, maxBackOffInterval: 0 };
 const CLIENTS = 4;
 const MESSAGES = 50;
 const DROP = 20;
@@ -62,10 +58,7 @@ async function runEcho(run: EchoRun): Promise<void> {
     windowSize: run.windowSize,
     maxUnackedMessages: run.maxUnackedMessages,
   };
-  const drops = {
-    readDropPercent: run.dropPercent,
-    writeDropPercent: run.dropPercent,
-  };
+  const drops = { readDropPercent: run.dropPercent, writeDropPercent: run.dropPercent };
   const replay = `replay: LOOPBACK_SEED=${run.seed}`;
   const prng = Prng.seeded(run.seed);
   const server = listen(0, { hostname: run.bind, params, ...drops });
@@ -96,11 +89,7 @@ async function runEcho(run: EchoRun): Promise<void> {
     );
     for (const [i, c] of clients.entries()) {
       assert.deepEqual(echoed[i], sent[i], `client ${i} echoes (${replay})`);
-      assert.deepEqual(
-        echo.received.get(c.connId),
-        sent[i],
-        `server read of ${i} (${replay})`,
-      );
+      assert.deepEqual(echo.received.get(c.connId), sent[i], `server read of ${i} (${replay})`);
     }
     assert.equal(echo.received.size, CLIENTS);
     assert.deepEqual(echo.writeFailures, []);
@@ -108,32 +97,20 @@ async function runEcho(run: EchoRun): Promise<void> {
       // The loss was real, and repaired by retransmission.
       const s = server.stats();
       const cs = clients.map((c) => c.stats());
-      assert.ok(
-        s.socket.readDropped > 0 && s.socket.writeDropped > 0,
-        JSON.stringify(s.socket),
-      );
-      assert.ok(
-        cs.every((x) => x.socket.readDropped + x.socket.writeDropped > 0),
-      );
+      assert.ok(s.socket.readDropped > 0 && s.socket.writeDropped > 0, JSON.stringify(s.socket));
+      assert.ok(cs.every((x) => x.socket.readDropped + x.socket.writeDropped > 0));
       const retransmitted = s.lsp.dataRetransmitted +
         cs.reduce((n, x) => n + x.lsp.dataRetransmitted, 0);
       assert.ok(retransmitted > 0, "no retransmission under loss");
     }
     // Clients close first, while the server still acknowledges: their close must succeed.
-    await withTimeout(
-      Promise.all(clients.map((c) => c.close())),
-      20_000,
-      `client close`,
-    );
+    await withTimeout(Promise.all(clients.map((c) => c.close())), 20_000, `client close`);
     // The server's last echo may still wait for an Ack that was lost, from a client that has
     // closed: then the server reports that connection lost. Nothing else may go wrong.
     try {
       await withTimeout(server.close(), 20_000, "server close");
     } catch (err) {
-      assert.ok(
-        err instanceof LspConnectionError && err.reason === "lost",
-        String(err),
-      );
+      assert.ok(err instanceof LspConnectionError && err.reason === "lost", String(err));
     }
     await echo.finished;
     assert.ok(echo.errors.every((e) => e.reason === "lost"), `${echo.errors}`);
@@ -196,9 +173,7 @@ Deno.test("LspClient and LspServer echo without a single retransmission or epoch
       clients,
     );
     await withTimeout(
-      Promise.all(
-        clients.map((c, i) => lockStepEcho(c, messages(`q${i}`, MESSAGES))),
-      ),
+      Promise.all(clients.map((c, i) => lockStepEcho(c, messages(`q${i}`, MESSAGES)))),
       9_000,
       "echo within one epoch",
     );
@@ -208,11 +183,7 @@ Deno.test("LspClient and LspServer echo without a single retransmission or epoch
       assert.equal(s.heartbeatsSent, 0);
     }
     assert.equal(server.stats().lsp.messagesDelivered, 3 * MESSAGES);
-    await withTimeout(
-      Promise.all(clients.map((c) => c.close())),
-      5_000,
-      "client close",
-    );
+    await withTimeout(Promise.all(clients.map((c) => c.close())), 5_000, "client close");
     await withTimeout(server.close(), 5_000, "server close");
     await echo.finished;
   } finally {
@@ -224,11 +195,7 @@ Deno.test("LspClient and LspServer echo without a single retransmission or epoch
 
 /** §15.9: (K, δ) = (3, 50), 3 clients with random ISNs, 10 echoes each before the close. */
 async function closeFamily(
-  body: (
-    server: LspServer,
-    clients: LspClient[],
-    echo: EchoRecorder,
-  ) => Promise<void>,
+  body: (server: LspServer, clients: LspClient[], echo: EchoRecorder) => Promise<void>,
 ): Promise<void> {
   const params: Partial<LspParams> = { epochLimit: 3, epochMillis: 50 };
   const server = listen(0, { hostname: "127.0.0.1", params });
@@ -250,9 +217,7 @@ async function closeFamily(
       );
     }
     await withTimeout(
-      Promise.all(
-        clients.map((c, i) => lockStepEcho(c, messages(`z${i}`, 10))),
-      ),
+      Promise.all(clients.map((c, i) => lockStepEcho(c, messages(`z${i}`, 10)))),
       10_000,
       "10 echoes each",
     );
@@ -269,16 +234,9 @@ Deno.test("LspServer.close() after the echoes: every client's next read fails wi
   await closeFamily(async (server, clients, echo) => {
     await withTimeout(server.close(), 5_000, "server close");
     await echo.finished;
-    assert.throws(
-      () => server.write(clients[0].connId, bytes("x")),
-      LspConnectionError,
-    );
+    assert.throws(() => server.write(clients[0].connId, bytes("x")), LspConnectionError);
     for (const c of clients) {
-      assertConnError(
-        await rejection(c.read(), "client read"),
-        c.connId,
-        "lost",
-      );
+      assertConnError(await rejection(c.read(), "client read"), c.connId, "lost");
       assert.throws(() => c.write(bytes("x")), LspConnectionError);
       await withTimeout(c.close(), 2_000, "client close after loss");
     }
@@ -289,11 +247,7 @@ Deno.test("LspServer.closeConn() for every client after the echoes: each client'
   await closeFamily(async (server, clients) => {
     for (const c of clients) server.closeConn(c.connId); // never blocks
     for (const c of clients) {
-      assertConnError(
-        await rejection(c.read(), "client read"),
-        c.connId,
-        "lost",
-      );
+      assertConnError(await rejection(c.read(), "client read"), c.connId, "lost");
       await withTimeout(c.close(), 2_000, "client close");
     }
     await withTimeout(server.close(), 5_000, "server close");
@@ -302,29 +256,14 @@ Deno.test("LspServer.closeConn() for every client after the echoes: each client'
 
 Deno.test("LspClient.close() after the echoes: the server's read reports every client (ClientClose)", async () => {
   await closeFamily(async (server, clients, echo) => {
-    await withTimeout(
-      Promise.all(clients.map((c) => c.close())),
-      5_000,
-      "client close",
-    );
-    await waitFor(
-      () => echo.errors.length === clients.length,
-      "an error per client",
-    );
+    await withTimeout(Promise.all(clients.map((c) => c.close())), 5_000, "client close");
+    await waitFor(() => echo.errors.length === clients.length, "an error per client");
     assert.deepEqual(
       echo.errors.map((e) => e.connId).toSorted(),
       clients.map((c) => c.connId).toSorted(),
     );
     assert.ok(echo.errors.every((e) => e.reason === "lost"));
-    await withTimeout(
-      server.close(),
-      2_000,
-      "server close with nothing pending",
-    );
-    assertConnError(
-      await rejection(server.read(), "read after close"),
-      0,
-      "closed",
-    );
+    await withTimeout(server.close(), 2_000, "server close with nothing pending");
+    assertConnError(await rejection(server.read(), "read after close"), 0, "closed");
   });
 });

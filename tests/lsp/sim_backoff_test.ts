@@ -60,13 +60,9 @@ for (
         write(5, 10);
         world.runFor(200);
         for (const c of world.clients) {
-          world.check(
-            inboxOf(c).length === 0,
-            `${dir}: delivered without the first quarter`,
-          );
+          world.check(inboxOf(c).length === 0, `${dir}: delivered without the first quarter`);
           const acks = world.sniffer.sent().filter((e) =>
-            e.msg.type === MsgType.Ack && e.msg.connId === c.connId &&
-            e.msg.seqNum >= 6 &&
+            e.msg.type === MsgType.Ack && e.msg.connId === c.connId && e.msg.seqNum >= 6 &&
             e.msg.seqNum <= 10 && world.roleOf(e.from) === receiver
           ).length;
           world.check(acks === 5, () =>
@@ -77,10 +73,7 @@ for (
         write(10, 20);
         for (const c of world.clients) {
           const high = highestSent(c);
-          world.check(
-            high === 15,
-            () => `${dir}: sent up to SeqNum ${high} at once, not 15`,
-          );
+          world.check(high === 15, () => `${dir}: sent up to SeqNum ${high} at once, not 15`);
         }
         // (5) The retransmitted first quarter arrives: exactly 15 readable, then nothing more.
         world.waitFor(
@@ -95,10 +88,7 @@ for (
             inboxOf(c),
             scripts[c.index].slice(0, 15),
           );
-          world.check(
-            highestSent(c) === 15,
-            `${dir}: a message beyond M went out`,
-          );
+          world.check(highestSent(c) === 15, `${dir}: a message beyond M went out`);
         }
         // (6) Acks restored: the last quarter arrives, everything in order.
         world.faults.setWriteDrop(receiver, 0);
@@ -109,11 +99,7 @@ for (
           `${dir}: reading all 20 within 20 epochs of the start`,
         );
         for (const c of world.clients) {
-          world.expectMessages(
-            `${dir}: stream of client ${c.index}`,
-            inboxOf(c),
-            scripts[c.index],
-          );
+          world.expectMessages(`${dir}: stream of client ${c.index}`, inboxOf(c), scripts[c.index]);
         }
         world.note(`${dir} phase took ${world.now - phaseStart}ms`);
       };
@@ -132,11 +118,7 @@ for (
 // ---- §15.6 -------------------------------------------------------------------------------------
 
 for (
-  const [name, clients, messages] of [["ExpBackOff1", 1, 10], [
-    "ExpBackOff2",
-    10,
-    15,
-  ]] as const
+  const [name, clients, messages] of [["ExpBackOff1", 1, 10], ["ExpBackOff2", 10, 15]] as const
 ) {
   simTest(
     import.meta.url,
@@ -157,9 +139,7 @@ for (
       world.sniffer.start();
       const writtenAt = world.now;
       for (const c of world.clients) {
-        for (const p of world.script(messages)) {
-          c.endpoint.write(c.connId, p, world.now);
-        }
+        for (const p of world.script(messages)) c.endpoint.write(c.connId, p, world.now);
       }
       world.runFor(14 * delta);
       // The spec's bound, then the exact count: 5 transmissions of each of the ω in-window ones.
@@ -168,10 +148,7 @@ for (
         n >= 4 * omega * clients && n <= 6 * omega * clients,
         `${n} Data transmissions, outside [4·ω·clients, 6·ω·clients]`,
       );
-      world.check(
-        n === 5 * omega * clients,
-        `${n} Data transmissions, not 5·ω·clients`,
-      );
+      world.check(n === 5 * omega * clients, `${n} Data transmissions, not 5·ω·clients`);
       world.check(world.sniffer.dataDropped === 0, "client Data was dropped");
       for (const c of world.clients) {
         // Epoch k is the k-th tick of the client after the writes.
@@ -184,10 +161,7 @@ for (
         const want = [writtenAt, epoch(1), epoch(3), epoch(6), epoch(11)];
         for (let seq = 1; seq <= messages; seq++) {
           const times = world.sniffer.log
-            .filter((e) =>
-              e.from === c.addr && e.msg.type === MsgType.Data &&
-              e.msg.seqNum === seq
-            )
+            .filter((e) => e.from === c.addr && e.msg.type === MsgType.Data && e.msg.seqNum === seq)
             .map((e) => e.at);
           const expected = seq <= omega ? want : [];
           world.check(

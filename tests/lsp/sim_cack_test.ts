@@ -23,20 +23,8 @@ interface CAckCase {
 const CASES: CAckCase[] = [
   { name: "CAckServer1", omega: 1, M: 1, w: 1, dropLower: 1 },
   { name: "CAckServer2", omega: 100, M: 50, w: 50, dropLower: 1 },
-  {
-    name: "CAckServer3",
-    omega: 100,
-    M: 50,
-    w: (world) => world.prng.int(1, 50),
-    dropLower: 1,
-  },
-  {
-    name: "CAckServer4",
-    omega: 100,
-    M: 100,
-    w: (world) => world.prng.int(1, 100),
-    dropLower: 0.5,
-  },
+  { name: "CAckServer3", omega: 100, M: 50, w: (world) => world.prng.int(1, 50), dropLower: 1 },
+  { name: "CAckServer4", omega: 100, M: 100, w: (world) => world.prng.int(1, 100), dropLower: 0.5 },
 ];
 
 for (const c of CASES) {
@@ -65,15 +53,9 @@ for (const c of CASES) {
         }
         let rewritten = 0;
         world.faults.middlebox = (msg, p) => {
-          if (
-            p.fromRole !== receiver || msg.type !== MsgType.Ack ||
-            msg.seqNum === 0
-          ) return;
+          if (p.fromRole !== receiver || msg.type !== MsgType.Ack || msg.seqNum === 0) return;
           const limit = top.get(msg.connId)!;
-          world.check(
-            msg.seqNum <= limit,
-            `an Ack of ${msg.seqNum}, above ISN + W = ${limit}`,
-          );
+          world.check(msg.seqNum <= limit, `an Ack of ${msg.seqNum}, above ISN + W = ${limit}`);
           if (msg.seqNum === limit) {
             rewritten++;
             return cackMessage(msg.connId, limit);
@@ -89,22 +71,12 @@ for (const c of CASES) {
             else world.server.write(cl.connId, p, world.now);
           }
         }
-        world.check(
-          world.now - startedAt < 1000,
-          "the writes did not return within 1 s",
-        );
+        world.check(world.now - startedAt < 1000, "the writes did not return within 1 s");
         world.runFor(2 * delta);
         world.faults.middlebox = undefined;
-        world.check(
-          rewritten >= world.clients.length,
-          `only ${rewritten} Acks became CAcks`,
-        );
+        world.check(rewritten >= world.clients.length, `only ${rewritten} Acks became CAcks`);
         for (const cl of world.clients) {
-          world.expectMessages(
-            `${receiver} read`,
-            inboxOf(cl),
-            scripts.get(cl.index)!,
-          );
+          world.expectMessages(`${receiver} read`, inboxOf(cl), scripts.get(cl.index)!);
         }
         world.sniffer.start();
         world.runFor(12 * delta);
@@ -112,20 +84,14 @@ for (const c of CASES) {
           world.sniffer.dataSent === 0 && world.sniffer.dataDropped === 0,
           () =>
             `${world.sniffer.dataSent} Data sent after the CAck, first: ` +
-            JSON.stringify(
-              world.sniffer.log.find((e) => e.msg.type === MsgType.Data)?.msg
-                .seqNum,
-            ),
+            JSON.stringify(world.sniffer.log.find((e) => e.msg.type === MsgType.Data)?.msg.seqNum),
         );
         const pending = world.clients.map((cl) =>
           sender === "client"
             ? cl.endpoint.pendingCount(cl.connId)
             : world.server.pendingCount(cl.connId)
         );
-        world.check(
-          pending.every((n) => n === 0),
-          `messages still pending: [${pending}]`,
-        );
+        world.check(pending.every((n) => n === 0), `messages still pending: [${pending}]`);
         world.check(
           world.clients.every((cl) => cl.end === undefined),
           "a connection ended (heartbeats must keep them alive)",
@@ -162,9 +128,7 @@ simTest(
     const down = world.clients.map(() => world.script(world.prng.int(20, 60)));
     for (const cl of world.clients) {
       for (const p of up[cl.index]) cl.endpoint.write(cl.connId, p, world.now);
-      for (const p of down[cl.index]) {
-        world.server.write(cl.connId, p, world.now);
-      }
+      for (const p of down[cl.index]) world.server.write(cl.connId, p, world.now);
     }
     world.waitFor(
       () =>
@@ -177,11 +141,7 @@ simTest(
     );
     for (const cl of world.clients) {
       world.expectMessages(`client ${cl.index} read`, cl.inbox, down[cl.index]);
-      world.expectMessages(
-        `server read`,
-        world.serverConnOf(cl).inbox,
-        up[cl.index],
-      );
+      world.expectMessages(`server read`, world.serverConnOf(cl).inbox, up[cl.index]);
     }
     world.check(rewritten > 0, "no Ack was turned into a CAck");
   },

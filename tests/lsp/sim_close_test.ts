@@ -50,47 +50,28 @@ for (
     { seeds: 8 },
     (seed) => {
       const delta = 500, deadline = epochs * delta;
-      const world = new World({
-        seed,
-        params: specParams(K, delta, 1, 0, 1),
-        clients,
-        isn: 0,
-      });
+      const world = new World({ seed, params: specParams(K, delta, 1, 0, 1), clients, isn: 0 });
       echoes(world, deadline);
       // Close right away or a little later: the last echo's Ack may still be on its way.
       world.runFor(world.prng.chance(0.5) ? 0 : world.prng.float() * 2);
       world.server.closeAll(world.now);
-      world.waitFor(
-        () => world.server.isFinished,
-        delta,
-        "the server's close returning",
-      );
+      world.waitFor(() => world.server.isFinished, delta, "the server's close returning");
       const finishedAt = world.now;
       for (const sc of world.serverConns.values()) {
-        world.check(
-          sc.end === "closed",
-          `server c${sc.connId} ended ${sc.end}, not closed`,
-        );
+        world.check(sc.end === "closed", `server c${sc.connId} ended ${sc.end}, not closed`);
         checkWriteFails(world, "server", world.server, sc.connId, ["closed"]);
       }
       // The clients do not know: one more write each, never acknowledged nor read.
-      for (const c of world.clients) {
-        c.endpoint.write(c.connId, world.script(1)[0], world.now);
-      }
+      for (const c of world.clients) c.endpoint.write(c.connId, world.script(1)[0], world.now);
       world.waitFor(
         () => world.clients.every((c) => c.end !== undefined),
         deadline - world.now,
         `every client's read failing within ${epochs} epochs of the start`,
       );
       for (const c of world.clients) {
-        world.check(
-          c.end === "lost",
-          `client ${c.index} ended ${c.end}, not lost`,
-        );
+        world.check(c.end === "lost", `client ${c.index} ended ${c.end}, not lost`);
         world.checkLossTiming(`client ${c.index}`, SERVER, c.addr, c.endedAt);
-        checkWriteFails(world, `client ${c.index}`, c.endpoint, c.connId, [
-          "lost",
-        ]);
+        checkWriteFails(world, `client ${c.index}`, c.endpoint, c.connId, ["lost"]);
         world.check(c.endpoint.isFinished, `client ${c.index} is not finished`);
       }
       world.runFor(delta);
@@ -120,12 +101,7 @@ for (
     { seeds: 8 },
     (seed) => {
       const delta = 500, deadline = epochs * delta;
-      const world = new World({
-        seed,
-        params: specParams(K, delta, 1, 0, 1),
-        clients,
-        isn: 0,
-      });
+      const world = new World({ seed, params: specParams(K, delta, 1, 0, 1), clients, isn: 0 });
       echoes(world, deadline);
       // Half of the seeds leave a last message pending at close(connId): it is still delivered.
       const pending = world.prng.chance(0.5);
@@ -137,15 +113,9 @@ for (
           world.server.write(c.connId, p, world.now);
         }
         world.server.close(c.connId, world.now); // must not block, must not throw
-        checkWriteFails(world, "server", world.server, c.connId, [
-          "closing",
-          "closed",
-        ]);
+        checkWriteFails(world, "server", world.server, c.connId, ["closing", "closed"]);
       }
-      world.check(
-        !world.server.isShuttingDown,
-        "close(connId) shut the whole server down",
-      );
+      world.check(!world.server.isShuttingDown, "close(connId) shut the whole server down");
       world.waitFor(
         () => world.clients.every((c) => world.serverConnOf(c).end !== undefined),
         delta,
@@ -153,14 +123,8 @@ for (
       );
       for (const c of world.clients) {
         const sc = world.serverConnOf(c);
-        world.check(
-          sc.end === "closed",
-          `server c${sc.connId} ended ${sc.end}, not closed`,
-        );
-        world.check(
-          world.server.connState(c.connId) === undefined,
-          "the connection lingers",
-        );
+        world.check(sc.end === "closed", `server c${sc.connId} ended ${sc.end}, not closed`);
+        world.check(world.server.connState(c.connId) === undefined, "the connection lingers");
       }
       world.waitFor(
         () => world.clients.every((c) => c.end !== undefined),
@@ -168,10 +132,7 @@ for (
         `every client's read failing within ${epochs} epochs of the start`,
       );
       for (const c of world.clients) {
-        world.check(
-          c.end === "lost",
-          `client ${c.index} ended ${c.end}, not lost`,
-        );
+        world.check(c.end === "lost", `client ${c.index} ended ${c.end}, not lost`);
         world.checkLossTiming(`client ${c.index}`, SERVER, c.addr, c.endedAt);
         const want = pending ? 11 : 10;
         world.check(
@@ -179,41 +140,23 @@ for (
           `client ${c.index} read ${c.inbox.length}, not ${want}`,
         );
         if (pending) {
-          world.expectMessages(
-            `client ${c.index}'s last read`,
-            c.inbox.slice(10),
-            [
-              extra.get(c.index)!,
-            ],
-          );
+          world.expectMessages(`client ${c.index}'s last read`, c.inbox.slice(10), [
+            extra.get(c.index)!,
+          ]);
         }
         // The clients close: a lost connection closes at once and stays closed.
         c.endpoint.closeAll(world.now);
-        world.check(
-          c.endpoint.isFinished,
-          `client ${c.index} is not finished after close`,
-        );
-        checkWriteFails(world, `client ${c.index}`, c.endpoint, c.connId, [
-          "lost",
-        ]);
+        world.check(c.endpoint.isFinished, `client ${c.index} is not finished after close`);
+        checkWriteFails(world, `client ${c.index}`, c.endpoint, c.connId, ["lost"]);
       }
-      world.check(
-        !world.server.isFinished,
-        "the server stopped after closing connections only",
-      );
+      world.check(!world.server.isFinished, "the server stopped after closing connections only");
     },
   );
 }
 
 // ---- ClientClose1/2 ----------------------------------------------------------------------------
 
-for (
-  const [name, clients, epochs] of [["ClientClose1", 2, 10], [
-    "ClientClose2",
-    3,
-    15,
-  ]] as const
-) {
+for (const [name, clients, epochs] of [["ClientClose1", 2, 10], ["ClientClose2", 3, 15]] as const) {
   simTest(
     import.meta.url,
     `LspEndpoint.closeAll() on clients goes silent and the server detects every one ` +
@@ -221,12 +164,7 @@ for (
     { seeds: 8 },
     (seed) => {
       const K = 5, delta = 500, deadline = epochs * delta;
-      const world = new World({
-        seed,
-        params: specParams(K, delta, 1, 0, 1),
-        clients,
-        isn: 0,
-      });
+      const world = new World({ seed, params: specParams(K, delta, 1, 0, 1), clients, isn: 0 });
       echoes(world, deadline);
       world.runFor(world.prng.float() * 2);
       const closedAt = new Map<number, number>();
@@ -240,14 +178,9 @@ for (
         "the clients' close returning",
       );
       for (const c of world.clients) {
-        world.check(
-          c.end === "closed",
-          `client ${c.index} ended ${c.end}, not closed`,
-        );
+        world.check(c.end === "closed", `client ${c.index} ended ${c.end}, not closed`);
         world.check(c.endpoint.isFinished, `client ${c.index} is not finished`);
-        checkWriteFails(world, `client ${c.index}`, c.endpoint, c.connId, [
-          "closed",
-        ]);
+        checkWriteFails(world, `client ${c.index}`, c.endpoint, c.connId, ["closed"]);
       }
       world.waitFor(
         () => world.clients.every((c) => world.serverConnOf(c).end !== undefined),
@@ -256,34 +189,16 @@ for (
       );
       for (const c of world.clients) {
         const sc = world.serverConnOf(c);
-        world.check(
-          sc.end === "lost",
-          `server c${sc.connId} ended ${sc.end}, not lost`,
-        );
-        world.checkLossTiming(
-          `server c${sc.connId}`,
-          c.addr,
-          SERVER,
-          sc.endedAt,
-        );
-        world.checkSilentAfter(
-          `client ${c.index} after close`,
-          c.addr,
-          c.endedAt!,
-        );
+        world.check(sc.end === "lost", `server c${sc.connId} ended ${sc.end}, not lost`);
+        world.checkLossTiming(`server c${sc.connId}`, c.addr, SERVER, sc.endedAt);
+        world.checkSilentAfter(`client ${c.index} after close`, c.addr, c.endedAt!);
       }
       world.server.closeAll(world.now);
-      world.check(
-        world.server.isFinished,
-        "the server's close did not return at once",
-      );
+      world.check(world.server.isFinished, "the server's close did not return at once");
       for (const c of world.clients) {
         checkWriteFails(world, "server", world.server, c.connId, ["lost"]);
       }
-      world.check(
-        world.now <= deadline,
-        `took ${world.now}ms, over ${epochs} epochs`,
-      );
+      world.check(world.now <= deadline, `took ${world.now}ms, over ${epochs} epochs`);
     },
   );
 }
@@ -308,17 +223,12 @@ for (const closer of ["server", "client"] as const) {
       const scripts = world.clients.map(() => world.script(world.prng.int(1, 12)));
       const sender = (c: ClientSide) => closer === "server" ? world.server : c.endpoint;
       for (const c of world.clients) {
-        for (const p of scripts[c.index]) {
-          sender(c).write(c.connId, p, world.now);
-        }
+        for (const p of scripts[c.index]) sender(c).write(c.connId, p, world.now);
       }
       if (closer === "server") world.server.closeAll(world.now);
       else for (const c of world.clients) c.endpoint.closeAll(world.now);
       for (const c of world.clients) {
-        checkWriteFails(world, closer, sender(c), c.connId, [
-          "closing",
-          "closed",
-        ]);
+        checkWriteFails(world, closer, sender(c), c.connId, ["closing", "closed"]);
       }
       const ended = (c: ClientSide) => closer === "server" ? world.serverConnOf(c).end : c.end;
       world.waitFor(
@@ -327,26 +237,15 @@ for (const closer of ["server", "client"] as const) {
         "every connection closing",
       );
       for (const c of world.clients) {
-        world.check(
-          ended(c) === "closed",
-          `${closer} side of client ${c.index} ended ${ended(c)}`,
-        );
+        world.check(ended(c) === "closed", `${closer} side of client ${c.index} ended ${ended(c)}`);
         const inbox = closer === "server" ? c.inbox : world.serverConnOf(c).inbox;
-        world.expectMessages(
-          `stream of client ${c.index} before close`,
-          inbox,
-          scripts[c.index],
-        );
+        world.expectMessages(`stream of client ${c.index} before close`, inbox, scripts[c.index]);
       }
       if (closer === "server") {
         world.check(world.server.isFinished, "the server is not finished");
         world.checkSilentAfter("the server after close", SERVER, world.now);
         world.runFor(500);
-        world.checkSilentAfter(
-          "the server after close",
-          SERVER,
-          world.now - 500,
-        );
+        world.checkSilentAfter("the server after close", SERVER, world.now - 500);
       }
     },
   );
@@ -362,20 +261,14 @@ for (const closer of ["server", "client"] as const) {
     { seeds: 10 },
     (seed) => {
       const K = 4, delta = 200;
-      const world = new World({
-        seed,
-        params: specParams(K, delta, 2, 1, 2),
-        clients: 2,
-      });
+      const world = new World({ seed, params: specParams(K, delta, 2, 1, 2), clients: 2 });
       world.connectAll(delta);
       const [cut, ok] = world.clients;
       world.net.isolate(cut.addr);
       const cutAt = world.now;
       const sender = (c: ClientSide) => closer === "server" ? world.server : c.endpoint;
       for (const c of world.clients) {
-        for (const p of world.script(3)) {
-          sender(c).write(c.connId, p, world.now);
-        }
+        for (const p of world.script(3)) sender(c).write(c.connId, p, world.now);
       }
       if (closer === "server") world.server.closeAll(world.now);
       else for (const c of world.clients) c.endpoint.closeAll(world.now);
@@ -386,30 +279,19 @@ for (const closer of ["server", "client"] as const) {
         "the unreachable peer's end",
       );
       world.check(side(cut).end === "lost", `ended ${side(cut).end}, not lost`);
-      world.check(
-        side(ok).end === "closed",
-        `the reachable peer's side ended ${side(ok).end}`,
-      );
+      world.check(side(ok).end === "closed", `the reachable peer's side ended ${side(ok).end}`);
       world.check(
         side(cut).endedAt! - cutAt >= (K - 1) * delta,
         `lost after ${side(cut).endedAt! - cutAt}ms of partition`,
       );
       if (closer === "server") {
-        world.check(
-          world.server.isFinished,
-          "the server's close did not return after the loss",
-        );
+        world.check(world.server.isFinished, "the server's close did not return after the loss");
       } else {
-        world.check(
-          cut.endpoint.isFinished,
-          "the client's close did not return after the loss",
-        );
+        world.check(cut.endpoint.isFinished, "the client's close did not return after the loss");
       }
       // The other end of the cut connection notices the silence too.
       world.waitFor(
-        () =>
-          (closer === "server" ? cut.end : world.serverConnOf(cut).end) !==
-            undefined,
+        () => (closer === "server" ? cut.end : world.serverConnOf(cut).end) !== undefined,
         K * delta + 10,
         "the far side of the partition noticing",
       );
@@ -427,11 +309,7 @@ for (const closer of ["server", "client"] as const) {
     { seeds: 8 },
     (seed) => {
       const delta = 200;
-      const world = new World({
-        seed,
-        params: specParams(5, delta, 4, 0, 4),
-        clients: 2,
-      });
+      const world = new World({ seed, params: specParams(5, delta, 4, 0, 4), clients: 2 });
       world.connectAll(delta);
       const closerRole = closer;
       const peerRole = closer === "server" ? "client" : "server";
@@ -459,30 +337,20 @@ for (const closer of ["server", "client"] as const) {
         const state = closer === "server"
           ? world.server.connState(c.connId)
           : c.endpoint.connState(c.connId);
-        world.check(
-          state === "closing",
-          `the ${closer} side of client ${c.index} is ${state}`,
-        );
+        world.check(state === "closing", `the ${closer} side of client ${c.index} is ${state}`);
         const acks = world.sniffer.sent().filter((e) =>
           world.roleOf(e.from) === closerRole && e.msg.type === MsgType.Ack &&
           e.msg.connId === c.connId && e.msg.seqNum > c.isn
         ).length;
-        world.check(
-          acks === 3,
-          `the closing ${closer} Acked ${acks} of 3 incoming messages`,
-        );
+        world.check(acks === 3, `the closing ${closer} Acked ${acks} of 3 incoming messages`);
         const inbox = closer === "server" ? world.serverConnOf(c).inbox : c.inbox;
-        world.check(
-          inbox.length === 0,
-          `the closing ${closer} delivered ${inbox.length} messages`,
-        );
+        world.check(inbox.length === 0, `the closing ${closer} delivered ${inbox.length} messages`);
       }
       world.faults.middlebox = undefined;
       world.waitFor(
         () =>
           world.clients.every((c) =>
-            (closer === "server" ? world.serverConnOf(c).end : c.end) ===
-              "closed"
+            (closer === "server" ? world.serverConnOf(c).end : c.end) === "closed"
           ),
         2 * delta,
         "the close finishing once the Acks pass",

@@ -20,46 +20,11 @@ interface EchoCase {
 }
 
 const CASES: EchoCase[] = [
-  {
-    name: "Basic1",
-    clients: 1,
-    messages: 3,
-    kdwm: [5, 2000, 1, 1],
-    deadlineMs: 2000,
-    seeds: 10,
-  },
-  {
-    name: "Basic2",
-    clients: 1,
-    messages: 50,
-    kdwm: [5, 2000, 1, 1],
-    deadlineMs: 2000,
-    seeds: 10,
-  },
-  {
-    name: "Basic3",
-    clients: 2,
-    messages: 50,
-    kdwm: [5, 2000, 1, 1],
-    deadlineMs: 2000,
-    seeds: 10,
-  },
-  {
-    name: "Basic4",
-    clients: 10,
-    messages: 50,
-    kdwm: [5, 2000, 2, 2],
-    deadlineMs: 2000,
-    seeds: 5,
-  },
-  {
-    name: "Basic5",
-    clients: 2,
-    messages: 500,
-    kdwm: [5, 2000, 2, 1],
-    deadlineMs: 2000,
-    seeds: 5,
-  },
+  { name: "Basic1", clients: 1, messages: 3, kdwm: [5, 2000, 1, 1], deadlineMs: 2000, seeds: 10 },
+  { name: "Basic2", clients: 1, messages: 50, kdwm: [5, 2000, 1, 1], deadlineMs: 2000, seeds: 10 },
+  { name: "Basic3", clients: 2, messages: 50, kdwm: [5, 2000, 1, 1], deadlineMs: 2000, seeds: 10 },
+  { name: "Basic4", clients: 10, messages: 50, kdwm: [5, 2000, 2, 2], deadlineMs: 2000, seeds: 5 },
+  { name: "Basic5", clients: 2, messages: 500, kdwm: [5, 2000, 2, 1], deadlineMs: 2000, seeds: 5 },
   {
     name: "Basic6",
     clients: 10,
@@ -156,30 +121,17 @@ for (const c of CASES) {
         params: specParams(K, delta, omega, 0, M),
         clients: c.clients,
       });
-      const echo = new EchoRun(world, {
-        messages: c.messages,
-        sleepMsMax: c.sleepMsMax,
-      });
+      const echo = new EchoRun(world, { messages: c.messages, sleepMsMax: c.sleepMsMax });
       world.connectAll(delta);
       if (c.writeDrop) {
         world.faults.setWriteDrop("both", c.writeDrop);
         world.sniffer.start();
       }
       echo.start();
-      const took = world.waitFor(
-        () => echo.done,
-        c.deadlineMs,
-        `${c.name} echoes`,
-      );
+      const took = world.waitFor(() => echo.done, c.deadlineMs, `${c.name} echoes`);
       world.note(`echoes done in ${took}ms`);
-      const endpoints = [
-        world.server,
-        ...world.clients.map((cl) => cl.endpoint),
-      ];
-      const retransmitted = endpoints.reduce(
-        (n, ep) => n + ep.stats().dataRetransmitted,
-        0,
-      );
+      const endpoints = [world.server, ...world.clients.map((cl) => cl.endpoint)];
+      const retransmitted = endpoints.reduce((n, ep) => n + ep.stats().dataRetransmitted, 0);
       if (c.beforeFirstEpoch) {
         const ticked = [SERVER, ...world.clients.map((cl) => cl.addr)]
           .filter((addr) => world.tickTimes(addr).size > 0);
@@ -200,10 +152,7 @@ for (const c of CASES) {
         );
       } else if (took < delta - 5) {
         // Basic: everything flowed within one epoch without a single retransmission.
-        world.check(
-          retransmitted === 0,
-          `${retransmitted} retransmissions without faults`,
-        );
+        world.check(retransmitted === 0, `${retransmitted} retransmissions without faults`);
       }
       world.checkEpochDiscipline();
       world.check(
@@ -245,8 +194,7 @@ for (const clients of [1, 3]) {
       world.connectAll(3 * delta + 50);
       for (const c of world.clients) {
         world.check(
-          c.connectedAt! >= 3 * delta &&
-            c.connectedAt! < c.startAt + 3 * delta + 10,
+          c.connectedAt! >= 3 * delta && c.connectedAt! < c.startAt + 3 * delta + 10,
           () => `client ${c.index} connected at ${c.connectedAt}ms, not right after 3δ`,
         );
         world.check(
@@ -255,11 +203,7 @@ for (const clients of [1, 3]) {
         );
       }
       echo.start();
-      world.waitFor(
-        () => echo.done,
-        5 * delta - world.now,
-        "echoes after a slow start",
-      );
+      world.waitFor(() => echo.done, 5 * delta - world.now, "echoes after a slow start");
       for (const c of world.clients) c.endpoint.closeAll(world.now);
       world.waitFor(
         () => world.clients.every((c) => c.end === "closed"),

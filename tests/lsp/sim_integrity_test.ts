@@ -9,11 +9,7 @@ const PHASE_MS = 2000;
 
 /** One client with a random ISN, (5, 2000, 1, 1); `reader` says who reads. */
 function setup(seed: number, reader: "server" | "client") {
-  const world = new World({
-    seed,
-    params: specParams(5, DELTA, 1, 0, 1),
-    clients: 1,
-  });
+  const world = new World({ seed, params: specParams(5, DELTA, 1, 0, 1), clients: 1 });
   world.connectAll(DELTA);
   const c: ClientSide = world.clients[0];
   const writer: LspEndpoint = reader === "server" ? c.endpoint : world.server;
@@ -38,25 +34,14 @@ function setup(seed: number, reader: "server" | "client") {
     world.runFor(PHASE_MS);
     world.sniffer.stop();
     world.check(inbox().length === n, `${what}: delivered`);
-    const seq = world.sniffer.log.find((e) => e.msg.type === MsgType.Data)?.msg
-      .seqNum;
+    const seq = world.sniffer.log.find((e) => e.msg.type === MsgType.Data)?.msg.seqNum;
     const acked = world.sniffer.log.some((e) =>
-      e.from === readerAddr && e.msg.type === MsgType.Ack &&
-      e.msg.seqNum === seq
+      e.from === readerAddr && e.msg.type === MsgType.Ack && e.msg.seqNum === seq
     );
     world.check(seq !== undefined && !acked, `${what}: Acked (or never sent)`);
     world.check(c.end === undefined, `${what}: the connection ended`);
   };
-  return {
-    world,
-    c,
-    readerEp,
-    inbox,
-    payload,
-    write,
-    expectDelivered,
-    expectRejected,
-  };
+  return { world, c, readerEp, inbox, payload, write, expectDelivered, expectRejected };
 }
 
 for (const reader of ["server", "client"] as const) {
@@ -77,17 +62,10 @@ for (const reader of ["server", "client"] as const) {
       t.expectRejected("a corrupted message", next);
       const dropped = t.readerEp.stats().dropped.badChecksum - before;
       world.check(dropped >= 1, `badChecksum counted ${dropped} drops`);
-      world.check(
-        world.now <= 3000 + t.c.startAt + 10,
-        `took ${world.now}ms, over 3 s`,
-      );
+      world.check(world.now <= 3000 + t.c.startAt + 10, `took ${world.now}ms, over 3 s`);
       // Ours: once the corruption stops, the next retransmission gets through.
       world.faults.corrupt = false;
-      world.waitFor(
-        () => t.inbox().length === 2,
-        DELTA + 10,
-        "delivery after the corruption",
-      );
+      world.waitFor(() => t.inbox().length === 2, DELTA + 10, "delivery after the corruption");
       world.expectMessages("the stream", t.inbox().slice(1), [next]);
     },
   );
@@ -103,13 +81,9 @@ for (const reader of ["server", "client"] as const) {
       const readerAddr = reader === "server" ? SERVER : c.addr;
       const arrivedLengths: number[] = [];
       world.net.onPacket((r, data) => {
-        if (r.kind !== "deliver" || r.to !== readerAddr || data === undefined) {
-          return;
-        }
+        if (r.kind !== "deliver" || r.to !== readerAddr || data === undefined) return;
         const msg = decodeMessage(data);
-        if (msg?.type === MsgType.Data) {
-          arrivedLengths.push(msg.payload!.length - msg.size);
-        }
+        if (msg?.type === MsgType.Data) arrivedLengths.push(msg.payload!.length - msg.size);
       });
       // (a) A normal message.
       t.expectDelivered("a normal message", t.payload());
@@ -128,17 +102,10 @@ for (const reader of ["server", "client"] as const) {
       t.expectRejected("a shortened message", short);
       const dropped = t.readerEp.stats().dropped.shortPayload - before;
       world.check(dropped >= 1, `shortPayload counted ${dropped} drops`);
-      world.check(
-        world.now <= 3000 + c.startAt + 10,
-        `took ${world.now}ms, over 3 s`,
-      );
+      world.check(world.now <= 3000 + c.startAt + 10, `took ${world.now}ms, over 3 s`);
       // Ours: once the shortening stops, the next retransmission gets through.
       world.faults.shortenRate = 0;
-      world.waitFor(
-        () => t.inbox().length === 3,
-        DELTA + 10,
-        "delivery after the shortening",
-      );
+      world.waitFor(() => t.inbox().length === 3, DELTA + 10, "delivery after the shortening");
       world.expectMessages("the last message", t.inbox().slice(2), [short]);
     },
   );
@@ -153,11 +120,7 @@ simTest(
     // sender's heartbeats (sent beside each retransmission, like the reference's), so corrupted
     // Data is all the receiver hears from it (§11.4).
     const K = 3, delta = 100;
-    const world = new World({
-      seed,
-      params: specParams(K, delta, 1, 0, 1),
-      clients: 1,
-    });
+    const world = new World({ seed, params: specParams(K, delta, 1, 0, 1), clients: 1 });
     world.connectAll(delta);
     const c = world.clients[0];
     const toServer = world.prng.chance(0.5);
@@ -166,9 +129,7 @@ simTest(
     world.faults.middlebox = (m, { fromRole }) => {
       if (fromRole !== sender) return undefined;
       if (m.type === MsgType.Ack && m.seqNum === 0) return "drop";
-      if (
-        m.type !== MsgType.Data || m.payload === null || m.payload.length === 0
-      ) return undefined;
+      if (m.type !== MsgType.Data || m.payload === null || m.payload.length === 0) return undefined;
       const payload = m.payload.slice();
       payload[0] ^= 0xff; // Size and Checksum unchanged: the receiver's check fails
       return { ...m, payload };
@@ -178,21 +139,14 @@ simTest(
     world.runFor(3 * K * delta);
     const receiver = toServer ? world.server : c.endpoint;
     const bad = receiver.stats().dropped.badChecksum;
-    world.check(
-      bad >= 3 * K - 1,
-      `only ${bad} corrupted transmissions arrived`,
-    );
+    world.check(bad >= 3 * K - 1, `only ${bad} corrupted transmissions arrived`);
     world.check(
       c.end === undefined && world.serverConnOf(c).end === undefined,
       "a connection was lost while corrupted Data kept arriving",
     );
     world.faults.middlebox = undefined;
     const inbox = () => (toServer ? world.serverConnOf(c).inbox : c.inbox);
-    world.waitFor(
-      () => inbox().length === 1,
-      delta + 10,
-      "delivery after the corruption stops",
-    );
+    world.waitFor(() => inbox().length === 1, delta + 10, "delivery after the corruption stops");
     world.expectMessages("the stream", inbox(), [p]);
   },
 );

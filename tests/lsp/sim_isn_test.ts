@@ -38,10 +38,7 @@ simTest(
       byConn.set(e.msg.connId, list);
     }
     const ids = [...byConn.keys()].sort((a, b) => a - b);
-    world.check(
-      ids.length === 101,
-      `${ids.length} distinct ConnIDs on the wire, not 101`,
-    );
+    world.check(ids.length === 101, `${ids.length} distinct ConnIDs on the wire, not 101`);
     world.check(ids[0] === 0, "no ConnID 0 (Connect) on the wire");
     world.check(
       ids.slice(1).every((id) => world.clients.some((c) => c.connId === id)),
@@ -62,21 +59,11 @@ simTest(
         () => `client ${c.index} (ISN ${isn}): first messages [${seen.slice(0, 3)}], not [${want}]`,
       );
       const connectAcks = seen.filter((s) => s === want[0]).length;
-      world.check(
-        connectAcks === 1,
-        `client ${c.index}: ${connectAcks} Connect-Acks`,
-      );
-      world.check(
-        writtenAt.get(c.index)! < 1000,
-        `client ${c.index} wrote after 1 s`,
-      );
-      world.expectMessages(
-        `server read from client ${c.index}`,
-        world.serverConnOf(c).inbox,
-        [
-          bytes("TestMessage"),
-        ],
-      );
+      world.check(connectAcks === 1, `client ${c.index}: ${connectAcks} Connect-Acks`);
+      world.check(writtenAt.get(c.index)! < 1000, `client ${c.index} wrote after 1 s`);
+      world.expectMessages(`server read from client ${c.index}`, world.serverConnOf(c).inbox, [
+        bytes("TestMessage"),
+      ]);
     }
   },
 );
@@ -129,8 +116,7 @@ simTest(
       for (const from of [c.addr, SERVER]) {
         const seqs = world.sniffer.sent()
           .filter((e) =>
-            e.from === from && e.msg.type === MsgType.Data &&
-            e.msg.connId === c.connId
+            e.from === from && e.msg.type === MsgType.Data && e.msg.connId === c.connId
           )
           .map((e) => e.msg.seqNum);
         const want = [c.isn + 1, c.isn + 2, c.isn + 3];
@@ -142,15 +128,11 @@ simTest(
       // Exactly one Connect-Ack per connection, even though the clients repeated their Connect
       // when it was lost: the server ignores duplicate Connects (§6.4).
       const connectAcks = world.sniffer.log.filter((e) =>
-        e.from === SERVER && e.msg.type === MsgType.Ack &&
-        e.msg.connId === c.connId &&
+        e.from === SERVER && e.msg.type === MsgType.Ack && e.msg.connId === c.connId &&
         e.msg.seqNum === c.isn
       ).length;
       if (c.isn !== 0) {
-        world.check(
-          connectAcks === 1,
-          `${connectAcks} Connect-Acks to ISN ${c.isn}`,
-        );
+        world.check(connectAcks === 1, `${connectAcks} Connect-Acks to ISN ${c.isn}`);
       }
       if (loseAcks && c.isn !== 0) { // with ISN 0 the Connect-Ack is a heartbeat anyway
         const firstHeartbeat = [...world.tickTimes(SERVER)][0];

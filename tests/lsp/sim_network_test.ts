@@ -13,11 +13,7 @@ import {
 import { StreamChecker } from "../../src/sim/mod.ts";
 import { dataMessage, encodeMessage } from "../../src/lsp/wire.ts";
 
-type Variant =
-  | "ServerFastClose"
-  | "ServerToClient"
-  | "ClientToServer"
-  | "RoundTrip";
+type Variant = "ServerFastClose" | "ServerToClient" | "ClientToServer" | "RoundTrip";
 
 const SIZES = [
   { n: 1, clients: 1, messages: 10, delta: 500, epochs: 12, seeds: 6 },
@@ -25,20 +21,14 @@ const SIZES = [
   { n: 3, clients: 5, messages: 500, delta: 2000, epochs: 20, seeds: 2 },
 ] as const;
 
-const VARIANTS: Variant[] = [
-  "ServerFastClose",
-  "ServerToClient",
-  "ClientToServer",
-  "RoundTrip",
-];
+const VARIANTS: Variant[] = ["ServerFastClose", "ServerToClient", "ClientToServer", "RoundTrip"];
 
 for (const size of SIZES) {
   for (const variant of VARIANTS) {
     const up = variant !== "ServerToClient"; // steps 2 and 4
     const down = variant !== "ClientToServer"; // steps 5, 7 and 8
     const clientsCloseEarly = variant === "ClientToServer"; // step 3
-    const serverClosesEarly = variant === "ServerFastClose" ||
-      variant === "ServerToClient"; // 6
+    const serverClosesEarly = variant === "ServerFastClose" || variant === "ServerToClient"; // 6
     simTest(
       import.meta.url,
       `LspEndpoint buffers writes while the network is off and drains them in 2 epochs on ` +
@@ -64,18 +54,13 @@ for (const size of SIZES) {
         if (up) {
           // 2. Clients write everything: nothing blocks, the data queues up.
           for (const c of world.clients) {
-            for (const p of upScripts[c.index]) {
-              c.endpoint.write(c.connId, p, world.now);
-            }
+            for (const p of upScripts[c.index]) c.endpoint.write(c.connId, p, world.now);
           }
           // 3. [ClientToServer] Clients close now; it blocks.
           if (clientsCloseEarly) {
             for (const c of world.clients) c.endpoint.closeAll(world.now);
             world.runFor(1);
-            world.check(
-              world.clients.every((c) => c.end === undefined),
-              "a client close returned",
-            );
+            world.check(world.clients.every((c) => c.end === undefined), "a client close returned");
           }
           offFor();
           // 4. Network on for 2 epochs: every client message reaches the server.
@@ -85,9 +70,7 @@ for (const size of SIZES) {
             () => !world.clients.every((c) => serverInbox(c).length === messages),
             onAt + 2 * delta,
           );
-          world.note(
-            `up: everything arrived ${world.now - onAt}ms after the network came on`,
-          );
+          world.note(`up: everything arrived ${world.now - onAt}ms after the network came on`);
           world.runTo(onAt + 2 * delta);
           world.faults.networkOff();
           for (const c of world.clients) {
@@ -111,20 +94,13 @@ for (const size of SIZES) {
           world.prng.shuffle(order);
           const next = world.clients.map(() => 0);
           for (const c of order) {
-            world.server.write(
-              c.connId,
-              downScripts[c.index][next[c.index]++],
-              world.now,
-            );
+            world.server.write(c.connId, downScripts[c.index][next[c.index]++], world.now);
           }
           // 6. [ServerFastClose, ServerToClient] The server closes now; it blocks.
           if (serverClosesEarly) {
             world.server.closeAll(world.now);
             world.runFor(1);
-            world.check(
-              !world.server.isFinished,
-              "the server's close returned with data pending",
-            );
+            world.check(!world.server.isFinished, "the server's close returned with data pending");
           }
           offFor();
           // 7. Network on for 2 epochs: every server message reaches its client.
@@ -134,25 +110,16 @@ for (const size of SIZES) {
             () => !world.clients.every((c) => c.inbox.length === messages),
             onAt + 2 * delta,
           );
-          world.note(
-            `down: everything arrived ${world.now - onAt}ms after the network came on`,
-          );
+          world.note(`down: everything arrived ${world.now - onAt}ms after the network came on`);
           world.runTo(onAt + 2 * delta);
           world.faults.networkOff();
           if (serverClosesEarly) {
-            world.check(
-              world.server.isFinished,
-              "the server's close did not return in 2 epochs",
-            );
+            world.check(world.server.isFinished, "the server's close did not return in 2 epochs");
           }
           offFor();
           // 8. Clients read everything from their buffers, then close at once (nothing pending).
           for (const c of world.clients) {
-            world.expectMessages(
-              `client ${c.index} read`,
-              c.inbox,
-              downScripts[c.index],
-            );
+            world.expectMessages(`client ${c.index} read`, c.inbox, downScripts[c.index]);
             c.endpoint.closeAll(world.now);
             world.pump();
             world.check(
@@ -165,15 +132,9 @@ for (const size of SIZES) {
         // pending, so it returns at once without waiting for the clients to disappear.
         if (!serverClosesEarly) {
           world.server.closeAll(world.now);
-          world.check(
-            world.server.isFinished,
-            "the server's close did not return at once",
-          );
+          world.check(world.server.isFinished, "the server's close did not return at once");
         }
-        world.check(
-          world.now <= deadline,
-          `took ${world.now}ms, over ${size.epochs} epochs`,
-        );
+        world.check(world.now <= deadline, `took ${world.now}ms, over ${size.epochs} epochs`);
         world.checkEpochDiscipline();
       },
     );
@@ -193,13 +154,7 @@ simTest(
     const K = draw.int(4, 6), delta = draw.int(50, 500);
     const world = new World({
       seed,
-      params: specParams(
-        K,
-        delta,
-        draw.int(1, 4),
-        draw.int(0, 3),
-        draw.int(1, 4),
-      ),
+      params: specParams(K, delta, draw.int(1, 4), draw.int(0, 3), draw.int(1, 4)),
       clients: 4,
       link: { delayMs: [0.5, 5] },
     });
@@ -209,9 +164,7 @@ simTest(
       if (e.type === "message") checker.delivered(`c${e.connId} up`, e.payload);
     });
     world.onClient((c, e) => {
-      if (e.type === "message") {
-        checker.delivered(`c${c.connId} down`, e.payload);
-      }
+      if (e.type === "message") checker.delivered(`c${c.connId} down`, e.payload);
     });
     const write = (c: ClientSide) => {
       for (const p of world.script(world.prng.int(0, 5))) {
@@ -234,36 +187,19 @@ simTest(
     world.runFor((K + 2) * delta);
     for (const c of [a, b]) {
       const sc = world.serverConnOf(c);
-      world.check(
-        c.end === "lost",
-        `client ${c.index} ended ${c.end}, not lost`,
-      );
-      world.check(
-        sc.end === "lost",
-        `server c${sc.connId} ended ${sc.end}, not lost`,
-      );
+      world.check(c.end === "lost", `client ${c.index} ended ${c.end}, not lost`);
+      world.check(sc.end === "lost", `server c${sc.connId} ended ${sc.end}, not lost`);
       world.checkLossTiming(`client ${c.index}`, SERVER, c.addr, c.endedAt);
       world.checkLossTiming(`server c${sc.connId}`, c.addr, SERVER, sc.endedAt);
-      world.check(
-        c.endedAt! > cutAt && sc.endedAt! > cutAt,
-        "lost before the partition",
-      );
+      world.check(c.endedAt! > cutAt && sc.endedAt! > cutAt, "lost before the partition");
     }
     for (const c of rest) {
-      world.check(
-        c.end === undefined,
-        `client ${c.index} beyond the partition ended ${c.end}`,
-      );
-      world.check(
-        world.serverConnOf(c).end === undefined,
-        "the server lost a connected client",
-      );
+      world.check(c.end === undefined, `client ${c.index} beyond the partition ended ${c.end}`);
+      world.check(world.serverConnOf(c).end === undefined, "the server lost a connected client");
       world.verify(`streams of client ${c.index}`, () => {
         for (const dir of ["up", "down"]) {
           const { sent, delivered } = checker.counts(`c${c.connId} ${dir}`);
-          if (sent !== delivered) {
-            throw new Error(`${dir}: ${delivered} of ${sent} delivered`);
-          }
+          if (sent !== delivered) throw new Error(`${dir}: ${delivered} of ${sent} delivered`);
         }
       });
     }
@@ -338,11 +274,7 @@ simTest(
   { seeds: 8 },
   (seed) => {
     const delta = 200;
-    const world = new World({
-      seed,
-      params: specParams(5, delta, 2, 0, 2),
-      clients: 2,
-    });
+    const world = new World({ seed, params: specParams(5, delta, 2, 0, 2), clients: 2 });
     world.connectAll(delta);
     const [a, b] = world.clients;
     const stranger = "10.9.9.9:6666";
@@ -354,10 +286,7 @@ simTest(
     world.net.send(stranger, SERVER, forge(a.connId, a.isn + 1));
     world.net.send(b.addr, SERVER, forge(a.connId, a.isn + 1));
     world.runFor(10);
-    world.check(
-      a.inbox.length === 0,
-      "client a delivered a stranger's message",
-    );
+    world.check(a.inbox.length === 0, "client a delivered a stranger's message");
     world.check(
       world.clients.every((c) => world.serverConnOf(c).inbox.length === 0),
       "the server delivered a forged message",
@@ -367,14 +296,8 @@ simTest(
       "client a did not count the stranger",
     );
     const dropped = world.server.stats().dropped;
-    world.check(
-      dropped.noConnection === 1,
-      `server noConnection ${dropped.noConnection}, not 1`,
-    );
-    world.check(
-      dropped.wrongConnId === 1,
-      `server wrongConnId ${dropped.wrongConnId}, not 1`,
-    );
+    world.check(dropped.noConnection === 1, `server noConnection ${dropped.noConnection}, not 1`);
+    world.check(dropped.wrongConnId === 1, `server wrongConnId ${dropped.wrongConnId}, not 1`);
     // The real streams are unharmed: their first messages still carry ISN + 1.
     const [p] = world.script(1);
     a.endpoint.write(a.connId, p, world.now);
@@ -385,8 +308,6 @@ simTest(
       "the real messages",
     );
     world.expectMessages("client a read", a.inbox, [p]);
-    world.expectMessages("server read from a", world.serverConnOf(a).inbox, [
-      p,
-    ]);
+    world.expectMessages("server read from a", world.serverConnOf(a).inbox, [p]);
   },
 );

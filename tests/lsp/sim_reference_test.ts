@@ -18,17 +18,10 @@ import type { LspEvent } from "../../src/lsp/conn.ts";
  * The oracle: the largest payload of `fill` bytes whose Data message, encoded with this ConnID
  * and SeqNum, fits in one 1500-byte datagram (1068..1071 bytes with small numbers).
  */
-function largestFitting(
-  connId: number,
-  seqNum: number,
-  fill: number,
-): Uint8Array {
+function largestFitting(connId: number, seqNum: number, fill: number): Uint8Array {
   for (let n = 1100; n >= 0; n--) {
     const payload = new Uint8Array(n).fill(fill);
-    if (
-      encodeMessage(dataMessage(connId, seqNum, payload)).length <=
-        MAX_DATAGRAM_BYTES
-    ) {
+    if (encodeMessage(dataMessage(connId, seqNum, payload)).length <= MAX_DATAGRAM_BYTES) {
       return payload;
     }
   }
@@ -49,11 +42,7 @@ simTest(
   { seeds: 6 },
   (seed) => {
     const K = 20, delta = 50, MESSAGES = 12;
-    const world = new World({
-      seed,
-      params: specParams(K, delta, 1, 0, 1),
-      clients: 3,
-    });
+    const world = new World({ seed, params: specParams(K, delta, 1, 0, 1), clients: 3 });
     world.connectAll(delta);
     serveEcho(world);
     // Lock-step: payload i of client c is the largest that fits with its SeqNum isn + 1 + i; the
@@ -67,26 +56,18 @@ simTest(
     world.onClient((c, e) => {
       if (e.type !== "message") return;
       const next = c.inbox.length;
-      if (next < MESSAGES) {
-        c.endpoint.write(c.connId, scripts[c.index][next], world.now);
-      }
+      if (next < MESSAGES) c.endpoint.write(c.connId, scripts[c.index][next], world.now);
     });
     world.faults.setWriteDrop("both", 0.2);
     world.sniffer.start();
-    for (const c of world.clients) {
-      c.endpoint.write(c.connId, scripts[c.index][0], world.now);
-    }
+    for (const c of world.clients) c.endpoint.write(c.connId, scripts[c.index][0], world.now);
     world.waitFor(
       () => world.clients.every((c) => c.inbox.length === MESSAGES),
       15_000,
       "edge-size echoes",
     );
     for (const c of world.clients) {
-      world.expectMessages(
-        `client ${c.index}'s echoes`,
-        c.inbox,
-        scripts[c.index],
-      );
+      world.expectMessages(`client ${c.index}'s echoes`, c.inbox, scripts[c.index]);
       world.expectMessages(
         `server's copy of ${c.index}`,
         world.serverConnOf(c).inbox,
@@ -97,17 +78,9 @@ simTest(
         "a payload off the edge",
       );
     }
-    const longest = Math.max(
-      ...world.sniffer.log.map((e) => encodeMessage(e.msg).length),
-    );
-    world.check(
-      longest <= MAX_DATAGRAM_BYTES,
-      `a ${longest}-byte datagram went out`,
-    );
-    world.check(
-      longest >= MAX_DATAGRAM_BYTES - 3,
-      `the longest datagram has ${longest} bytes`,
-    );
+    const longest = Math.max(...world.sniffer.log.map((e) => encodeMessage(e.msg).length));
+    world.check(longest <= MAX_DATAGRAM_BYTES, `a ${longest}-byte datagram went out`);
+    world.check(longest >= MAX_DATAGRAM_BYTES - 3, `the longest datagram has ${longest} bytes`);
     world.checkEpochDiscipline();
   },
 );
@@ -118,25 +91,14 @@ simTest(
   { seeds: 4 },
   (seed) => {
     const delta = 100;
-    const world = new World({
-      seed,
-      params: specParams(10, delta, 2, 0, 2),
-      clients: 2,
-    });
+    const world = new World({ seed, params: specParams(10, delta, 2, 0, 2), clients: 2 });
     world.connectAll(delta);
     serveEcho(world);
     // Per client: null, "", "x", null — written at once, pipelined through ω 2.
-    const script: (Uint8Array | null)[] = [
-      null,
-      new Uint8Array(0),
-      Uint8Array.of(0x78),
-      null,
-    ];
+    const script: (Uint8Array | null)[] = [null, new Uint8Array(0), Uint8Array.of(0x78), null];
     world.faults.setWriteDrop("both", 0.2);
     world.sniffer.start();
-    for (const c of world.clients) {
-      for (const p of script) c.endpoint.write(c.connId, p, world.now);
-    }
+    for (const c of world.clients) for (const p of script) c.endpoint.write(c.connId, p, world.now);
     world.waitFor(
       () => world.clients.every((c) => c.inbox.length === script.length),
       50 * delta,
@@ -159,8 +121,7 @@ simTest(
       // On the wire, each direction: the Data numbered like a null write carries null.
       for (const from of [c.addr, SERVER]) {
         const data = world.sniffer.log.filter((e) =>
-          e.from === from && e.msg.type === MsgType.Data &&
-          e.msg.connId === c.connId
+          e.from === from && e.msg.type === MsgType.Data && e.msg.connId === c.connId
         );
         for (const { msg } of data) {
           const i = msg.seqNum - c.isn - 1;
@@ -180,11 +141,7 @@ simTest(
   { seeds: 3 },
   (seed) => {
     const delta = 100;
-    const world = new World({
-      seed,
-      params: specParams(5, delta, 1, 0, 1),
-      clients: 0,
-    });
+    const world = new World({ seed, params: specParams(5, delta, 1, 0, 1), clients: 0 });
     serveEcho(world);
     const RAW = "10.0.0.200:4000";
     const got: LspMessage[] = [];
@@ -207,26 +164,16 @@ simTest(
       world.runFor(5);
       const echo = got.find((m) => m.type === MsgType.Data && m.seqNum === sn);
       world.check(echo !== undefined, `no echo numbered ${sn}`);
-      world.check(
-        echo!.payload?.[0] === payloads[i][0],
-        `echo ${sn} carries the wrong payload`,
-      );
+      world.check(echo!.payload?.[0] === payloads[i][0], `echo ${sn} carries the wrong payload`);
       // Ack the echo (an Ack of Data 0 is byte for byte a heartbeat).
       raw.send(SERVER, encodeMessage(ackMessage(id, sn)));
       world.runFor(5);
     }
     const inbox = [...world.serverConns.values()][0]?.inbox ?? [];
-    world.check(
-      inbox.length === payloads.length,
-      `server delivered ${inbox.length} messages`,
-    );
+    world.check(inbox.length === payloads.length, `server delivered ${inbox.length} messages`);
     world.runFor(3 * delta);
-    const retransmitted = got.filter((m) => m.type === MsgType.Data).length -
-      payloads.length;
-    world.check(
-      retransmitted === 0,
-      `${retransmitted} echoes retransmitted: an Ack was not taken`,
-    );
+    const retransmitted = got.filter((m) => m.type === MsgType.Data).length - payloads.length;
+    world.check(retransmitted === 0, `${retransmitted} echoes retransmitted: an Ack was not taken`);
   },
 );
 
@@ -236,18 +183,12 @@ simTest(
   { seeds: 3 },
   (seed) => {
     const delta = 2000;
-    const world = new World({
-      seed,
-      params: specParams(100, delta, 5, 4, 5),
-      clients: 2,
-    });
+    const world = new World({ seed, params: specParams(100, delta, 5, 4, 5), clients: 2 });
     world.connectAll(delta);
     world.faults.setWriteDrop("server", 1); // no Acks reach the clients
     world.sniffer.start();
     for (const c of world.clients) {
-      for (let i = 0; i < 10; i++) {
-        c.endpoint.write(c.connId, Uint8Array.of(i), world.now);
-      }
+      for (let i = 0; i < 10; i++) c.endpoint.write(c.connId, Uint8Array.of(i), world.now);
     }
     world.runFor(14 * delta);
     for (const c of world.clients) {
@@ -258,16 +199,10 @@ simTest(
         const data = atTick.filter((e) => e.msg.type === MsgType.Data).length;
         const hb = atTick.filter((e) => e.msg.type === MsgType.Ack && e.msg.seqNum === 0).length;
         if (data > 0) withRetransmission++;
-        world.check(
-          hb === 1,
-          () => `client ${c.index} at ${t}ms: ${data} Data, ${hb} heartbeats`,
-        );
+        world.check(hb === 1, () => `client ${c.index} at ${t}ms: ${data} Data, ${hb} heartbeats`);
       }
       // Retransmission epochs 1, 3, 6, 11 of the schedule all fall in these 14 epochs.
-      world.check(
-        withRetransmission >= 4,
-        `only ${withRetransmission} retransmission ticks`,
-      );
+      world.check(withRetransmission >= 4, `only ${withRetransmission} retransmission ticks`);
     }
   },
 );

@@ -5,30 +5,16 @@ import { type ClientSide, SERVER, simTest, specParams, World } from "./_sim_harn
 import { decodeMessage, MsgType } from "../../src/lsp/wire.ts";
 
 /** Writes every payload of `scripts[i]` on client i's connection at once. */
-function clientsWrite(
-  world: World,
-  scripts: Uint8Array[][],
-  from = 0,
-  to?: number,
-): void {
+function clientsWrite(world: World, scripts: Uint8Array[][], from = 0, to?: number): void {
   for (const c of world.clients) {
-    for (const p of scripts[c.index].slice(from, to)) {
-      c.endpoint.write(c.connId, p, world.now);
-    }
+    for (const p of scripts[c.index].slice(from, to)) c.endpoint.write(c.connId, p, world.now);
   }
 }
 
 /** Writes every payload of `scripts[i]` to client i's connection at once. */
-function serverWrites(
-  world: World,
-  scripts: Uint8Array[][],
-  from = 0,
-  to?: number,
-): void {
+function serverWrites(world: World, scripts: Uint8Array[][], from = 0, to?: number): void {
   for (const c of world.clients) {
-    for (const p of scripts[c.index].slice(from, to)) {
-      world.server.write(c.connId, p, world.now);
-    }
+    for (const p of scripts[c.index].slice(from, to)) world.server.write(c.connId, p, world.now);
   }
 }
 
@@ -43,12 +29,7 @@ function highestSent(world: World, addr: string, c: ClientSide): number {
 
 // ---- §15.3 -------------------------------------------------------------------------------------
 
-const CAPACITY: [
-  string,
-  number,
-  number,
-  [number, number, number, number, number],
-][] = [
+const CAPACITY: [string, number, number, [number, number, number, number, number]][] = [
   ["Window1", 1, 10, [3, 500, 5, 0, 50]],
   ["Window2", 5, 25, [3, 500, 10, 0, 50]],
   ["Window3", 10, 25, [3, 500, 10, 0, 50]],
@@ -65,12 +46,7 @@ for (const [name, clients, messages, [K, delta, omega, B, M]] of CAPACITY) {
       `(${name}: ${clients} × ${messages}, K ${K} δ ${delta} ω ${omega} B ${B} M ${M})`,
     { seeds: 6 },
     (seed) => {
-      const world = new World({
-        seed,
-        params: specParams(K, delta, omega, B, M),
-        clients,
-        isn: 0,
-      });
+      const world = new World({ seed, params: specParams(K, delta, omega, B, M), clients, isn: 0 });
       world.connectAll(delta);
       const up = world.clients.map(() => world.script(messages));
       const down = world.clients.map(() => world.script(messages));
@@ -150,12 +126,7 @@ for (const [name, clients, messages, [K, delta, omega, B, M]] of CAPACITY) {
 
 // ---- §15.4 -------------------------------------------------------------------------------------
 
-for (
-  const [name, clients] of [["Window4", 1], ["Window5", 5], [
-    "Window6",
-    10,
-  ]] as const
-) {
+for (const [name, clients] of [["Window4", 1], ["Window5", 5], ["Window6", 10]] as const) {
   simTest(
     import.meta.url,
     `LspEndpoint buffers the second half inside the window until the first half is ` +
@@ -163,12 +134,7 @@ for (
     { seeds: 6 },
     (seed) => {
       const delta = 1000;
-      const world = new World({
-        seed,
-        params: specParams(3, delta, 20, 0, 20),
-        clients,
-        isn: 0,
-      });
+      const world = new World({ seed, params: specParams(3, delta, 20, 0, 20), clients, isn: 0 });
       world.connectAll(delta);
       const up = world.clients.map(() => world.script(10));
       const down = world.clients.map(() => world.script(10));
@@ -196,8 +162,7 @@ for (
           );
           const to = typeof receiver === "string" ? receiver : receiver(c);
           const acked = world.sniffer.sent().filter((e) =>
-            e.from === to && e.msg.type === MsgType.Ack &&
-            e.msg.connId === c.connId &&
+            e.from === to && e.msg.type === MsgType.Ack && e.msg.connId === c.connId &&
             e.msg.seqNum >= 6 && e.msg.seqNum <= 10
           ).length;
           world.check(acked === 5, () =>
@@ -210,15 +175,9 @@ for (
           `${dir}: delivery after the first half is retransmitted`,
         );
         for (const c of world.clients) {
-          world.expectMessages(
-            `${dir}: client ${c.index}'s stream`,
-            inboxOf(c),
-            scripts[c.index],
-          );
+          world.expectMessages(`${dir}: client ${c.index}'s stream`, inboxOf(c), scripts[c.index]);
         }
-        world.note(
-          `${dir}: restored at ${restoredAt}ms, all delivered at ${world.now}ms`,
-        );
+        world.note(`${dir}: restored at ${restoredAt}ms, all delivered at ${world.now}ms`);
       };
 
       scattered(
@@ -257,18 +216,11 @@ for (
     { seeds: 8 },
     (seed) => {
       const delta = 5000;
-      const world = new World({
-        seed,
-        params: specParams(3, delta, 30, 0, 30),
-        clients,
-        isn: 0,
-      });
+      const world = new World({ seed, params: specParams(3, delta, 30, 0, 30), clients, isn: 0 });
       world.faults.delayRate = 0.5; // from the very start: Connects and Acks too
       const arrivals = new Map<string, number[]>();
       world.net.onPacket((r, data) => {
-        if (r.kind !== "deliver" || r.to !== SERVER || data === undefined) {
-          return;
-        }
+        if (r.kind !== "deliver" || r.to !== SERVER || data === undefined) return;
         const msg = decodeMessage(data);
         if (msg?.type !== MsgType.Data) return;
         const list = arrivals.get(r.from) ?? [];
@@ -291,10 +243,7 @@ for (
         );
       }
       // With 500 ms holds and 5 s epochs, nothing ever needs a retransmission.
-      world.check(
-        world.now < delta,
-        `took ${world.now}ms: not within the first epoch`,
-      );
+      world.check(world.now < delta, `took ${world.now}ms: not within the first epoch`);
       const retransmitted = world.clients.reduce(
         (n, c) => n + c.endpoint.stats().dataRetransmitted,
         0,

@@ -39,34 +39,16 @@ const HELLO = enc("hello");
 
 /** The canonical examples of spec §3.2, with the message each one encodes. */
 const SPEC_EXAMPLES: [string, LspMessage][] = [
-  [
-    '{"Type":0,"ConnID":0,"SeqNum":100,"Size":0,"Checksum":0,"Payload":null}',
-    connectMessage(100),
-  ],
-  [
-    '{"Type":2,"ConnID":1,"SeqNum":100,"Size":0,"Checksum":0,"Payload":null}',
-    ackMessage(1, 100),
-  ],
+  ['{"Type":0,"ConnID":0,"SeqNum":100,"Size":0,"Checksum":0,"Payload":null}', connectMessage(100)],
+  ['{"Type":2,"ConnID":1,"SeqNum":100,"Size":0,"Checksum":0,"Payload":null}', ackMessage(1, 100)],
   [
     '{"Type":1,"ConnID":1,"SeqNum":101,"Size":5,"Checksum":11601,"Payload":"aGVsbG8="}',
     dataMessage(1, 101, HELLO),
   ],
-  [
-    '{"Type":2,"ConnID":1,"SeqNum":101,"Size":0,"Checksum":0,"Payload":null}',
-    ackMessage(1, 101),
-  ],
-  [
-    '{"Type":3,"ConnID":1,"SeqNum":105,"Size":0,"Checksum":0,"Payload":null}',
-    cackMessage(1, 105),
-  ],
-  [
-    '{"Type":2,"ConnID":1,"SeqNum":0,"Size":0,"Checksum":0,"Payload":null}',
-    heartbeatMessage(1),
-  ],
-  [
-    '{"Type":0,"ConnID":0,"SeqNum":0,"Size":0,"Checksum":0,"Payload":null}',
-    connectMessage(0),
-  ],
+  ['{"Type":2,"ConnID":1,"SeqNum":101,"Size":0,"Checksum":0,"Payload":null}', ackMessage(1, 101)],
+  ['{"Type":3,"ConnID":1,"SeqNum":105,"Size":0,"Checksum":0,"Payload":null}', cackMessage(1, 105)],
+  ['{"Type":2,"ConnID":1,"SeqNum":0,"Size":0,"Checksum":0,"Payload":null}', heartbeatMessage(1)],
+  ['{"Type":0,"ConnID":0,"SeqNum":0,"Size":0,"Checksum":0,"Payload":null}', connectMessage(0)],
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -95,14 +77,8 @@ Deno.test("encodeMessage() throws RangeError on unsafe integers, bad Type or Che
   assert.throws(() => encodeMessage(msg(MsgType.Ack, 1, 0.5)), RangeError);
   assert.throws(() => encodeMessage(msg(MsgType.Ack, 1, NaN)), RangeError);
   assert.throws(() => encodeMessage(msg(4 as MsgType, 1, 0)), RangeError);
-  assert.throws(
-    () => encodeMessage(msg(MsgType.Data, 1, 0, 0, 65536)),
-    RangeError,
-  );
-  assert.throws(
-    () => encodeMessage(msg(MsgType.Data, 1, 0, 0, -1)),
-    RangeError,
-  );
+  assert.throws(() => encodeMessage(msg(MsgType.Data, 1, 0, 0, 65536)), RangeError);
+  assert.throws(() => encodeMessage(msg(MsgType.Data, 1, 0, 0, -1)), RangeError);
 });
 
 Deno.test("encodeMessage() throws TypeError on fields of the wrong type", () => {
@@ -111,11 +87,7 @@ Deno.test("encodeMessage() throws TypeError on fields of the wrong type", () => 
     TypeError,
   );
   assert.throws(
-    () =>
-      encodeMessage({
-        ...ackMessage(1, 1),
-        payload: [1] as unknown as Uint8Array,
-      }),
+    () => encodeMessage({ ...ackMessage(1, 1), payload: [1] as unknown as Uint8Array }),
     TypeError,
   );
 });
@@ -126,18 +98,9 @@ Deno.test("encodeMessage() stays within 1500 bytes for a 1044-byte payload and e
     const bytes = encodeMessage(dataMessage(n, n, payload));
     assert.ok(bytes.length <= MAX_DATAGRAM_BYTES, `${bytes.length} bytes`);
   }
-  const longest = dataMessage(
-    -Number.MAX_SAFE_INTEGER,
-    -Number.MAX_SAFE_INTEGER,
-    payload,
-  );
+  const longest = dataMessage(-Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, payload);
   assert.equal(encodeMessage({ ...longest, checksum: 65535 }).length, 1498);
-  const more = {
-    ...longest,
-    payload: new Uint8Array(1045),
-    size: 1045,
-    checksum: 65535,
-  };
+  const more = { ...longest, payload: new Uint8Array(1045), size: 1045, checksum: 65535 };
   assert.equal(encodeMessage(more).length, 1502); // one byte more may not fit
 });
 
@@ -160,10 +123,7 @@ Deno.test("MAX_PAYLOAD_BYTES is the largest payload any Data message holds in 15
   const five = dataMessage(1, 1, new Uint8Array(1068));
   assert.equal(five.checksum, 64465);
   assert.equal(encodeMessage(five).length, 1498);
-  assert.equal(
-    encodeMessage(dataMessage(1, 1, new Uint8Array(1069))).length,
-    1502,
-  );
+  assert.equal(encodeMessage(dataMessage(1, 1, new Uint8Array(1069))).length, 1502);
 });
 
 Deno.test("encodedLength() is the length of encodeMessage() for every kind of message", () => {
@@ -182,24 +142,14 @@ Deno.test("encodedLength() is the length of encodeMessage() for every kind of me
       fc.integer({ min: 0, max: 65535 }),
       fc.option(fc.uint8Array({ maxLength: 1200 })),
       (type, connId, seqNum, size, sum, payload) => {
-        const m = {
-          type: type as MsgType,
-          connId,
-          seqNum,
-          size,
-          checksum: sum,
-          payload,
-        };
+        const m = { type: type as MsgType, connId, seqNum, size, checksum: sum, payload };
         assert.equal(encodedLength(m), encodeMessage(m).length);
       },
     ),
     { numRuns: 2000 },
   );
   const d = dataMessage(1, 1, null);
-  assert.deepEqual(d, {
-    ...dataMessage(1, 1, new Uint8Array(0)),
-    payload: null,
-  });
+  assert.deepEqual(d, { ...dataMessage(1, 1, new Uint8Array(0)), payload: null });
   assert.equal(encodedLength(d), encodeMessage(d).length);
 });
 
@@ -262,23 +212,16 @@ Deno.test("decodeMessage() accepts keys in any order, whitespace and a trailing 
 
 Deno.test("decodeMessage() matches key names case-insensitively like Go", () => {
   assert.deepEqual(
-    dec(
-      '{"type":1,"CONNID":1,"seqnum":101,"sIzE":5,"checksum":11601,"PAYLOAD":"aGVsbG8="}',
-    ),
+    dec('{"type":1,"CONNID":1,"seqnum":101,"sIzE":5,"checksum":11601,"PAYLOAD":"aGVsbG8="}'),
     dataMessage(1, 101, HELLO),
   );
   // Go folds the long s (U+017F) with "s" and the Kelvin sign (U+212A) with "k".
   assert.deepEqual(
-    dec(
-      '{"Type":1,"ConnID":1,"ſeqNum":101,"ſize":5,"Chec\u212Aſum":11601,"Payload":"aGVsbG8="}',
-    ),
+    dec('{"Type":1,"ConnID":1,"ſeqNum":101,"ſize":5,"Chec\u212Aſum":11601,"Payload":"aGVsbG8="}'),
     dataMessage(1, 101, HELLO),
   );
   // Escaped key names are unescaped first.
-  assert.equal(
-    dec('{"\\u0054ype":2,"ConnID":1,"SeqNum":3}')?.type,
-    MsgType.Ack,
-  );
+  assert.equal(dec('{"\\u0054ype":2,"ConnID":1,"SeqNum":3}')?.type, MsgType.Ack);
 });
 
 Deno.test("decodeMessage() does not match keys that only look similar", () => {
@@ -313,9 +256,7 @@ Deno.test("decodeMessage() drops a message when an earlier duplicate has the wro
 
 Deno.test("decodeMessage() treats integer nulls as untouched zero fields", () => {
   assert.deepEqual(
-    dec(
-      '{"Type":null,"ConnID":null,"SeqNum":null,"Size":null,"Checksum":null,"Payload":null}',
-    ),
+    dec('{"Type":null,"ConnID":null,"SeqNum":null,"Size":null,"Checksum":null,"Payload":null}'),
     connectMessage(0),
   );
 });
@@ -324,38 +265,20 @@ Deno.test("decodeMessage() reads Payload as null, empty string, base64 or an arr
   assert.equal(dec('{"Type":1,"Payload":null}')?.payload, null);
   assert.deepEqual(dec('{"Type":1,"Payload":""}')?.payload, new Uint8Array(0));
   assert.deepEqual(dec('{"Type":1,"Payload":"aGVsbG8="}')?.payload, HELLO);
-  assert.deepEqual(
-    dec('{"Type":1,"Payload":[104, 101,108,108 ,111]}')?.payload,
-    HELLO,
-  );
+  assert.deepEqual(dec('{"Type":1,"Payload":[104, 101,108,108 ,111]}')?.payload, HELLO);
   assert.deepEqual(dec('{"Type":1,"Payload":[]}')?.payload, new Uint8Array(0));
-  assert.deepEqual(
-    dec('{"Type":1,"Payload":[null,5]}')?.payload,
-    Uint8Array.of(0, 5),
-  );
+  assert.deepEqual(dec('{"Type":1,"Payload":[null,5]}')?.payload, Uint8Array.of(0, 5));
 });
 
 Deno.test("decodeMessage() accepts an escaped line break inside base64, like Go", () => {
   assert.deepEqual(dec('{"Type":1,"Payload":"aGVs\\nbG8="}')?.payload, HELLO);
-  assert.deepEqual(
-    dec('{"Type":1,"Payload":"\\u0061GVsbG8="}')?.payload,
-    HELLO,
-  );
+  assert.deepEqual(dec('{"Type":1,"Payload":"\\u0061GVsbG8="}')?.payload, HELLO);
 });
 
 Deno.test("decodeMessage() accepts invalid UTF-8 inside strings and rejects it outside", () => {
-  const bytes = Uint8Array.of(
-    ...enc('{"x'),
-    0xff,
-    0xfe,
-    ...enc('":1,"Type":2,"ConnID":1}'),
-  );
+  const bytes = Uint8Array.of(...enc('{"x'), 0xff, 0xfe, ...enc('":1,"Type":2,"ConnID":1}'));
   assert.deepEqual(decodeMessage(bytes), heartbeatMessage(1));
-  const outside = Uint8Array.of(
-    ...enc('{"Type":2,'),
-    0xff,
-    ...enc('"ConnID":1}'),
-  );
+  const outside = Uint8Array.of(...enc('{"Type":2,'), 0xff, ...enc('"ConnID":1}'));
   assert.equal(decodeMessage(outside), undefined);
 });
 
@@ -387,9 +310,7 @@ Deno.test("decodeMessage() drops integers beyond ±(2^53 − 1) instead of round
 });
 
 Deno.test("decodeMessage() drops numbers written with a fraction or an exponent", () => {
-  for (
-    const v of ["41.0", "1e2", "1E2", "41.5", "-0.0", "0e0", "1e400", "-1e-7"]
-  ) {
+  for (const v of ["41.0", "1e2", "1E2", "41.5", "-0.0", "0e0", "1e400", "-1e-7"]) {
     assert.equal(dec(`{"Type":2,"ConnID":1,"SeqNum":${v}}`), undefined, v);
   }
 });
@@ -410,9 +331,7 @@ Deno.test("decodeMessage() drops a Checksum outside 0..65535, even -0", () => {
 });
 
 Deno.test("decodeMessage() drops a Type outside 0..3", () => {
-  for (const t of [-1, 4, 255]) {
-    assert.equal(dec(`{"Type":${t},"ConnID":1}`), undefined, `${t}`);
-  }
+  for (const t of [-1, 4, 255]) assert.equal(dec(`{"Type":${t},"ConnID":1}`), undefined, `${t}`);
   assert.equal(dec('{"Type":3,"ConnID":1}')?.type, MsgType.CAck);
 });
 
@@ -514,9 +433,7 @@ Deno.test("decodeMessage() never throws on arbitrary JSON and returns only valid
       const m = decodeMessage(enc(s));
       if (m === undefined) return;
       assert.ok(m.type >= 0 && m.type <= 3);
-      for (const v of [m.connId, m.seqNum, m.size, m.checksum]) {
-        assert.ok(Number.isSafeInteger(v));
-      }
+      for (const v of [m.connId, m.seqNum, m.size, m.checksum]) assert.ok(Number.isSafeInteger(v));
       assert.ok(m.checksum >= 0 && m.checksum <= 0xffff);
       assert.ok(m.payload === null || m.payload instanceof Uint8Array);
     }),
@@ -538,12 +455,7 @@ Deno.test("decodeMessage() inverts encodeMessage() for arbitrary messages", () =
 
 Deno.test("decodeMessage() reads shuffled, re-cased, spaced variants of a message alike", () => {
   const recase = (key: string, flips: boolean[]) =>
-    [...key].map((
-      c,
-      i,
-    ) => (flips[i % flips.length] ? c.toUpperCase() : c.toLowerCase())).join(
-      "",
-    );
+    [...key].map((c, i) => (flips[i % flips.length] ? c.toUpperCase() : c.toLowerCase())).join("");
   fc.assert(
     fc.property(
       arbMessage,
@@ -557,10 +469,7 @@ Deno.test("decodeMessage() reads shuffled, re-cased, spaced variants of a messag
           ["SeqNum", `${m.seqNum}`],
           ["Size", `${m.size}`],
           ["Checksum", `${m.checksum}`],
-          [
-            "Payload",
-            m.payload === null ? "null" : `"${encodeBase64(m.payload)}"`,
-          ],
+          ["Payload", m.payload === null ? "null" : `"${encodeBase64(m.payload)}"`],
         ];
         const it = order[Symbol.iterator]();
         fields.sort(() => (it.next().value as number) % 3 - 1);

@@ -117,13 +117,7 @@ Deno.test("StreamChecker.sent() throws RangeError when over maxMessages", () => 
 });
 
 Deno.test("preview() shows text quoted, binary as hex, and truncates long messages", () => {
-  assert.equal(
-    preview(new TextEncoder().encode("hi there")),
-    '"hi there" (8B)',
-  );
+  assert.equal(preview(new TextEncoder().encode("hi there")), '"hi there" (8B)');
   assert.equal(preview(Uint8Array.of(0, 1, 255)), "0001ff (3B)");
-  assert.equal(
-    preview(new Uint8Array(40).fill(0x61)),
-    `"${"a".repeat(32)}"… (40B)`,
-  );
+  assert.equal(preview(new Uint8Array(40).fill(0x61)), `"${"a".repeat(32)}"… (40B)`);
 });

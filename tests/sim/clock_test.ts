@@ -128,15 +128,9 @@ Deno.test("VirtualClock.advanceTo() throws when zero-delay timers loop at one in
 Deno.test("VirtualClock fires any set of timers in (deadline, insertion) order", () => {
   fc.assert(
     fc.property(
-      fc.array(
-        fc.record({
-          at: fc.integer({ min: 0, max: 50 }),
-          cancel: fc.boolean(),
-        }),
-        {
-          maxLength: 200,
-        },
-      ),
+      fc.array(fc.record({ at: fc.integer({ min: 0, max: 50 }), cancel: fc.boolean() }), {
+        maxLength: 200,
+      }),
       fc.integer({ min: 0, max: 60 }),
       (timers, until) => {
         const clock = new VirtualClock();
@@ -150,10 +144,7 @@ Deno.test("VirtualClock fires any set of timers in (deadline, insertion) order",
           .sort((x, y) => x.at - y.at || x.i - y.i)
           .map((t) => t.i);
         assert.deepEqual(fired, expected);
-        assert.equal(
-          clock.pending,
-          timers.filter((t) => !t.cancel && t.at > until).length,
-        );
+        assert.equal(clock.pending, timers.filter((t) => !t.cancel && t.at > until).length);
       },
     ),
   );

@@ -25,10 +25,7 @@ interface Arrival {
 function setup(seed: number, defaults: LinkOptions = {}) {
   const net = new SimNet({ prng: Prng.seeded(seed), defaults });
   const arrivals: Arrival[] = [];
-  const server = net.bind(
-    SERVER,
-    (from, bytes, time) => arrivals.push({ from, bytes, time }),
-  );
+  const server = net.bind(SERVER, (from, bytes, time) => arrivals.push({ from, bytes, time }));
   const client = net.bind(CLIENT, () => {});
   return { net, arrivals, server, client };
 }
@@ -44,12 +41,7 @@ function numberOf(bytes: Uint8Array): number {
   return new DataView(bytes.buffer, bytes.byteOffset).getUint32(0);
 }
 
-function near(
-  actual: number,
-  expected: number,
-  tolerance: number,
-  what: string,
-): void {
+function near(actual: number, expected: number, tolerance: number, what: string): void {
   assert.ok(
     Math.abs(actual - expected) <= tolerance,
     `${what}: ${actual.toFixed(4)} is not within ${tolerance} of ${expected}`,
@@ -64,18 +56,11 @@ Deno.test("SimNet.send() delivers a datagram after the link delay when the link 
   net.runUntil(6.999);
   assert.equal(arrivals.length, 0);
   net.runUntil(100);
-  assert.deepEqual(arrivals, [{
-    from: CLIENT,
-    bytes: Uint8Array.of(1, 2, 3),
-    time: 7,
-  }]);
-  assert.deepEqual(
-    net.trace.map((r) => [r.kind, r.time, r.from, r.to, r.size, r.id]),
-    [
-      ["send", 0, CLIENT, SERVER, 3, 1],
-      ["deliver", 7, CLIENT, SERVER, 3, 1],
-    ],
-  );
+  assert.deepEqual(arrivals, [{ from: CLIENT, bytes: Uint8Array.of(1, 2, 3), time: 7 }]);
+  assert.deepEqual(net.trace.map((r) => [r.kind, r.time, r.from, r.to, r.size, r.id]), [
+    ["send", 0, CLIENT, SERVER, 3, 1],
+    ["deliver", 7, CLIENT, SERVER, 3, 1],
+  ]);
 });
 
 Deno.test("SimNet.send() copies the bytes when the sender reuses its buffer", () => {
@@ -147,10 +132,7 @@ Deno.test("SimNet.send() loses nothing when dropRate is 0 and everything when it
 });
 
 Deno.test("SimNet.send() duplicates about dupRate of datagrams when dupRate is 0.2", () => {
-  const { net, arrivals, client } = setup(4, {
-    dupRate: 0.2,
-    delayMs: [1, 30],
-  });
+  const { net, arrivals, client } = setup(4, { dupRate: 0.2, delayMs: [1, 30] });
   const n = 10_000;
   const duplicated = new Set<number>();
   net.onPacket((r) => {
@@ -161,20 +143,14 @@ Deno.test("SimNet.send() duplicates about dupRate of datagrams when dupRate is 0
   near(net.stats.dup / n, 0.2, 0.02, "dup ratio");
   assert.equal(arrivals.length, n + net.stats.dup);
   const times = new Map<number, number>();
-  for (const a of arrivals) {
-    times.set(numberOf(a.bytes), (times.get(numberOf(a.bytes)) ?? 0) + 1);
-  }
-  for (let i = 0; i < n; i++) {
-    assert.equal(times.get(i), duplicated.has(i + 1) ? 2 : 1);
-  }
+  for (const a of arrivals) times.set(numberOf(a.bytes), (times.get(numberOf(a.bytes)) ?? 0) + 1);
+  for (let i = 0; i < n; i++) assert.equal(times.get(i), duplicated.has(i + 1) ? 2 : 1);
 });
 
 Deno.test("SimNet.send() draws delays within delayMs and reorders when the range is wide", () => {
   const { net, arrivals, client } = setup(5, { delayMs: [10, 50] });
   const n = 2000;
-  for (let i = 0; i < n; i++) {
-    net.clock.setTimer(i, () => client.send(SERVER, numbered(i)));
-  }
+  for (let i = 0; i < n; i++) net.clock.setTimer(i, () => client.send(SERVER, numbered(i)));
   net.runUntil(n + 100);
   assert.equal(arrivals.length, n);
   let sum = 0, inversions = 0;
@@ -193,19 +169,11 @@ Deno.test("SimNet.send() never reorders when delayMs min equals max", () => {
   const { net, arrivals, client } = setup(6, { delayMs: [20, 20] });
   const n = 2000;
   for (let i = 0; i < n; i++) {
-    net.clock.setTimer(
-      Math.floor(i / 4),
-      () => client.send(SERVER, numbered(i)),
-    ); // 4 per instant
+    net.clock.setTimer(Math.floor(i / 4), () => client.send(SERVER, numbered(i))); // 4 per instant
   }
   net.runUntil(n);
-  assert.deepEqual(
-    arrivals.map((a) => numberOf(a.bytes)),
-    Array.from({ length: n }, (_, i) => i),
-  );
-  for (const a of arrivals) {
-    assert.equal(a.time - Math.floor(numberOf(a.bytes) / 4), 20);
-  }
+  assert.deepEqual(arrivals.map((a) => numberOf(a.bytes)), Array.from({ length: n }, (_, i) => i));
+  for (const a of arrivals) assert.equal(a.time - Math.floor(numberOf(a.bytes) / 4), 20);
 });
 
 Deno.test("SimNet.send() corrupts about corruptRate of copies, flipping 1 to 3 bytes, and traces it", () => {
@@ -231,16 +199,9 @@ Deno.test("SimNet.send() corrupts about corruptRate of copies, flipping 1 to 3 b
   arrivals.forEach((a, k) => {
     const original = originals[k]; // delay is fixed, so arrival order is send order
     assert.equal(a.bytes.length, size);
-    const diff = a.bytes.reduce(
-      (d, b, j) => d + (b !== original[j] ? 1 : 0),
-      0,
-    );
+    const diff = a.bytes.reduce((d, b, j) => d + (b !== original[j] ? 1 : 0), 0);
     assert.ok(diff <= 3);
-    assert.equal(
-      diff > 0,
-      corruptIds.has(k + 1),
-      `packet ${k + 1}: ${diff} bytes differ`,
-    );
+    assert.equal(diff > 0, corruptIds.has(k + 1), `packet ${k + 1}: ${diff} bytes differ`);
     if (diff > 0) changed++;
   });
   assert.equal(changed, net.stats.corrupt);
@@ -311,11 +272,7 @@ Deno.test("SimNet options throw RangeError when out of range", () => {
       { chunkBytesMax: 0 },
     ]
   ) {
-    assert.throws(
-      () => new SimNet({ prng, defaults: bad }),
-      RangeError,
-      JSON.stringify(bad),
-    );
+    assert.throws(() => new SimNet({ prng, defaults: bad }), RangeError, JSON.stringify(bad));
     const net = new SimNet({ prng });
     assert.throws(() => net.setLink(CLIENT, SERVER, bad), RangeError);
     assert.throws(() => net.setDefaults(bad), RangeError);
@@ -434,10 +391,7 @@ Deno.test("SimNet.formatTrace() prints one aligned line per event", () => {
       "    12.000ms 10.0.0.2:5000 -> 10.0.0.1:9000 deliver 64B pkt#1",
     ].join("\n"),
   );
-  assert.equal(
-    net.formatTrace({ last: 1 }).split("\n")[0],
-    "  … 1 earlier records not shown",
-  );
+  assert.equal(net.formatTrace({ last: 1 }).split("\n")[0], "  … 1 earlier records not shown");
 });
 
 Deno.test("SimNet.trace keeps the last traceLimit records and counts the rest when over the cap", () => {
@@ -445,10 +399,7 @@ Deno.test("SimNet.trace keeps the last traceLimit records and counts the rest wh
   for (let i = 0; i < 25; i++) net.send(CLIENT, SERVER, Uint8Array.of(i));
   assert.equal(net.trace.length, 10);
   assert.equal(net.traceDropped, 15);
-  assert.deepEqual(
-    net.trace.map((r) => r.seq),
-    Array.from({ length: 10 }, (_, i) => 15 + i),
-  );
+  assert.deepEqual(net.trace.map((r) => r.seq), Array.from({ length: 10 }, (_, i) => 15 + i));
   assert.equal(net.stats.send, 25);
   assert.match(net.formatTrace(), /^ {2}… 15 earlier records not shown\n/);
   const none = new SimNet({ prng: Prng.seeded(16), traceLimit: 0 });
@@ -474,13 +425,7 @@ function chaos(seed: number): string {
   const root = Prng.seeded(seed);
   const net = new SimNet({
     prng: root.fork(),
-    defaults: {
-      dropRate: 0.2,
-      dupRate: 0.1,
-      corruptRate: 0.1,
-      delayMs: [1, 40],
-      mtu: 60,
-    },
+    defaults: { dropRate: 0.2, dupRate: 0.1, corruptRate: 0.1, delayMs: [1, 40], mtu: 60 },
   });
   const traffic = root.fork();
   const nodes = [SERVER, CLIENT, OTHER].map((addr) =>
@@ -506,16 +451,7 @@ function chaos(seed: number): string {
 Deno.test("SimNet gives an identical trace when run twice with the same seed", () => {
   const a = chaos(1234), b = chaos(1234);
   assert.ok(a.split("\n").length > 500);
-  for (
-    const kind of [
-      "drop",
-      "dup",
-      "corrupt",
-      "mtu-drop",
-      "partition",
-      "middlebox-drop",
-    ]
-  ) {
+  for (const kind of ["drop", "dup", "corrupt", "mtu-drop", "partition", "middlebox-drop"]) {
     assert.ok(a.includes(` ${kind} `), `the trace shows no ${kind}`);
   }
   assert.equal(a, b);
@@ -530,42 +466,27 @@ Deno.test("SimNet gives a different trace when the seed differs", () => {
 Deno.test("SimNet.step() drives cores and their timers to deliver 50 messages through 50% loss", () => {
   for (const seed of [1, 2, 3]) {
     const root = Prng.seeded(seed);
-    const net = new SimNet({
-      prng: root.fork(),
-      defaults: { dropRate: 0.5, delayMs: [1, 40] },
-    });
+    const net = new SimNet({ prng: root.fork(), defaults: { dropRate: 0.5, delayMs: [1, 40] } });
     const payloads = Array.from({ length: 50 }, (_, i) => Uint8Array.of(i));
     const checker = new StreamChecker();
     for (const p of payloads) checker.sent("up", p);
     const receiver = net.add(SERVER, new RetryReceiver());
-    const sender = net.add(
-      CLIENT,
-      new RetrySender(SERVER, payloads, net.now, 100),
-    );
+    const sender = net.add(CLIENT, new RetrySender(SERVER, payloads, net.now, 100));
     const stop = net.runWhile(() => {
       for (let e = receiver.pollEvent(); e; e = receiver.pollEvent()) {
         if (e.type === "message") checker.delivered("up", e.payload);
       }
       return !sender.done;
     }, { maxTime: 600_000 });
-    assert.equal(
-      stop,
-      "done",
-      `seed ${seed}\n${net.formatTrace({ last: 30 })}`,
-    );
+    assert.equal(stop, "done", `seed ${seed}\n${net.formatTrace({ last: 30 })}`);
     checker.check({ complete: true });
-    assert.ok(
-      sender.transmissions > 100,
-      `only ${sender.transmissions} transmissions`,
-    );
+    assert.ok(sender.transmissions > 100, `only ${sender.transmissions} transmissions`);
     assert.ok(net.stats.drop > 50);
     // Retransmissions happen on the 100ms timer: some consecutive sends are exactly 100ms apart.
     const sends = net.trace.filter((r) => r.kind === "send" && r.from === CLIENT).map((r) =>
       r.time
     );
-    assert.ok(
-      sends.some((t, i) => i > 0 && Math.abs(t - sends[i - 1] - 100) < 1e-9),
-    );
+    assert.ok(sends.some((t, i) => i > 0 && Math.abs(t - sends[i - 1] - 100) < 1e-9));
     assert.equal(net.step(), false, "idle once the sender is done");
   }
 });
@@ -590,10 +511,7 @@ class CommandCore implements DatagramCore {
 }
 
 Deno.test("SimNet.step() drains transmits of commands issued between steps", () => {
-  const net = new SimNet({
-    prng: Prng.seeded(18),
-    defaults: { delayMs: [3, 3] },
-  });
+  const net = new SimNet({ prng: Prng.seeded(18), defaults: { delayMs: [3, 3] } });
   const a = net.add(CLIENT, new CommandCore());
   const b = net.add(SERVER, new CommandCore());
   assert.equal(net.step(), false);
@@ -609,10 +527,7 @@ Deno.test("SimNet.step() drains transmits of commands issued between steps", () 
 });
 
 Deno.test("SimNet.step() drains a core right after each datagram it handles", () => {
-  const net = new SimNet({
-    prng: Prng.seeded(18),
-    defaults: { delayMs: [3, 3] },
-  });
+  const net = new SimNet({ prng: Prng.seeded(18), defaults: { delayMs: [3, 3] } });
   const echo = net.add(SERVER, new CommandCore());
   echo.handleDatagram = function (from, bytes) {
     this.write(from, bytes);
@@ -670,10 +585,7 @@ Deno.test("SimNet.step() ticks a core when its timeout comes and not before", ()
 });
 
 Deno.test("SimNet.remove() stops ticking a core and drops its later arrivals", () => {
-  const net = new SimNet({
-    prng: Prng.seeded(21),
-    defaults: { delayMs: [10, 10] },
-  });
+  const net = new SimNet({ prng: Prng.seeded(21), defaults: { delayMs: [10, 10] } });
   let ticks = 0;
   const core = net.add(SERVER, {
     received: 0,
@@ -720,8 +632,5 @@ Deno.test("SimNet.runUntil() leaves the clock at t and throws when t is in the p
   assert.throws(() => net.runUntil(49), RangeError);
   const tick = () => net.clock.setTimeout(1, tick);
   tick();
-  assert.throws(
-    () => net.runUntil(100, { maxSteps: 10 }),
-    /over 10 steps, stuck at 60ms/,
-  );
+  assert.throws(() => net.runUntil(100, { maxSteps: 10 }), /over 10 steps, stuck at 60ms/);
 });

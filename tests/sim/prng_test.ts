@@ -35,9 +35,7 @@ Deno.test("Prng.u32() stays in [0, 2^32) and spreads its bits", () => {
     assert.ok(Number.isInteger(x) && x >= 0 && x < 2 ** 32);
     for (let b = 0; b < 32; b++) if ((x >>> b) & 1) bitCounts[b]++;
   }
-  for (const c of bitCounts) {
-    assert.ok(Math.abs(c / n - 0.5) < 0.02, `bit frequency ${c / n}`);
-  }
+  for (const c of bitCounts) assert.ok(Math.abs(c / n - 0.5) < 0.02, `bit frequency ${c / n}`);
 });
 
 Deno.test("Prng.float() stays in [0, 1) with mean about 0.5", () => {
@@ -57,9 +55,7 @@ Deno.test("Prng.int() covers both inclusive ends uniformly when the range is sma
   const counts = new Array(6).fill(0);
   const n = 60_000;
   for (let i = 0; i < n; i++) counts[prng.int(1, 6) - 1]++;
-  for (const c of counts) {
-    assert.ok(Math.abs(c / n - 1 / 6) < 0.01, `frequency ${c / n}`);
-  }
+  for (const c of counts) assert.ok(Math.abs(c / n - 1 / 6) < 0.01, `frequency ${c / n}`);
 });
 
 Deno.test("Prng.int() stays in range for any bounds", () => {
@@ -109,10 +105,7 @@ Deno.test("Prng.shuffle() returns a permutation, deterministically per seed", ()
   const a = Prng.seeded(12).shuffle(Array.from({ length: 50 }, (_, i) => i));
   const b = Prng.seeded(12).shuffle(Array.from({ length: 50 }, (_, i) => i));
   assert.deepEqual(a, b);
-  assert.deepEqual(
-    [...a].sort((x, y) => x - y),
-    Array.from({ length: 50 }, (_, i) => i),
-  );
+  assert.deepEqual([...a].sort((x, y) => x - y), Array.from({ length: 50 }, (_, i) => i));
   assert.notDeepEqual(a, Array.from({ length: 50 }, (_, i) => i));
 });
 

@@ -33,11 +33,7 @@ function fnv1a(bytes: Uint8Array, skipFrom: number, skipTo: number): number {
  * console.assert(packet?.seq === 7 && packet.payload[0] === 42);
  * ```
  */
-export function encodePacket(
-  type: number,
-  seq: number,
-  payload: Uint8Array,
-): Uint8Array {
+export function encodePacket(type: number, seq: number, payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(HEADER + payload.length);
   const view = new DataView(out.buffer);
   out[0] = type;
@@ -79,11 +75,7 @@ export function decodePacket(
  */
 export type RetryEvent =
   | { readonly type: "acked"; readonly seq: number }
-  | {
-    readonly type: "message";
-    readonly seq: number;
-    readonly payload: Uint8Array;
-  };
+  | { readonly type: "message"; readonly seq: number; readonly payload: Uint8Array };
 
 /**
  * Sends `payloads` to `peer` one at a time, retransmitting every `retryMs` until acked.
@@ -185,18 +177,11 @@ export class RetryReceiver implements DatagramCore {
     }
     if (packet.seq > this.#expected) return; // cannot happen with stop-and-wait; ignore
     if (packet.seq === this.#expected) {
-      this.#events.push({
-        type: "message",
-        seq: packet.seq,
-        payload: packet.payload,
-      });
+      this.#events.push({ type: "message", seq: packet.seq, payload: packet.payload });
       this.#expected++;
     }
     if (this.#out.length < OUTBOX_MAX) {
-      this.#out.push({
-        to: from,
-        bytes: encodePacket(ACK, packet.seq, new Uint8Array(0)),
-      });
+      this.#out.push({ to: from, bytes: encodePacket(ACK, packet.seq, new Uint8Array(0)) });
     }
   }
 

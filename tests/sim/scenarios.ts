@@ -28,9 +28,7 @@ export interface ScenarioOutcome {
 }
 
 function fail(net: SimNet, message: string): never {
-  throw new Error(
-    `${message}\n--- last trace lines ---\n${net.formatTrace({ last: 40 })}`,
-  );
+  throw new Error(`${message}\n--- last trace lines ---\n${net.formatTrace({ last: 40 })}`);
 }
 
 /**
@@ -46,11 +44,7 @@ function fail(net: SimNet, message: string): never {
 export function retryScenario(seed: number): ScenarioOutcome {
   const root = Prng.seeded(seed);
   const setup = root.fork();
-  const net = new SimNet({
-    prng: root.fork(),
-    defaults: swarmLinkOptions(setup),
-    traceLimit: 1e6,
-  });
+  const net = new SimNet({ prng: root.fork(), defaults: swarmLinkOptions(setup), traceLimit: 1e6 });
   const payloads = Array.from(
     { length: setup.int(1, 30) },
     () => setup.bytes(setup.int(0, 40)),
@@ -58,16 +52,10 @@ export function retryScenario(seed: number): ScenarioOutcome {
   const checker = new StreamChecker();
   for (const p of payloads) checker.sent("up", p);
   const receiver = net.add("10.0.0.1:9000", new RetryReceiver());
-  const sender = net.add(
-    "10.0.0.2:5000",
-    new RetrySender("10.0.0.1:9000", payloads, net.now),
-  );
+  const sender = net.add("10.0.0.2:5000", new RetrySender("10.0.0.1:9000", payloads, net.now));
   if (setup.chance(0.3)) {
     const at = setup.int(0, 2000), length = setup.int(0, 3000);
-    net.clock.setTimeout(
-      at,
-      () => net.partition(["10.0.0.1:9000"], ["10.0.0.2:5000"]),
-    );
+    net.clock.setTimeout(at, () => net.partition(["10.0.0.1:9000"], ["10.0.0.2:5000"]));
     net.clock.setTimeout(at + length, () => net.heal());
   }
   const pump = () => {
@@ -88,9 +76,7 @@ export function retryScenario(seed: number): ScenarioOutcome {
   net.heal();
   const stop = net.runWhile(pump, { maxTime: net.now + 10_000 });
   pump();
-  if (stop !== "done") {
-    fail(net, `the sender did not finish after healing (${stop})`);
-  }
+  if (stop !== "done") fail(net, `the sender did not finish after healing (${stop})`);
   try {
     checker.check({ complete: true });
   } catch (err) {
@@ -132,11 +118,7 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
 export function streamScenario(seed: number): ScenarioOutcome {
   const root = Prng.seeded(seed);
   const setup = root.fork();
-  const net = new SimNet({
-    prng: root.fork(),
-    defaults: swarmLinkOptions(setup),
-    traceLimit: 1e6,
-  });
+  const net = new SimNet({ prng: root.fork(), defaults: swarmLinkOptions(setup), traceLimit: 1e6 });
   const server = "10.0.0.1:7777", clientAddr = "10.0.0.2:40000";
   const serverEvents: StreamEvent["type"][] = [];
   net.listen(server, (end) => {
@@ -167,26 +149,17 @@ export function streamScenario(seed: number): ScenarioOutcome {
     net.clock.setTimer(at, () => net.partition([server], [clientAddr]));
     net.clock.setTimer(at + setup.int(0, 2000), () => net.heal());
   }
-  const stop = net.runWhile(() => client.state !== "closed", {
-    maxTime: 60_000,
-  });
+  const stop = net.runWhile(() => client.state !== "closed", { maxTime: 60_000 });
   if (stop !== "done") fail(net, `the client did not close (${stop})`);
   if (!same(concat(echoed), concat(written))) {
-    fail(
-      net,
-      `echoed ${concat(echoed).length}B differ from written ${concat(written).length}B`,
-    );
+    fail(net, `echoed ${concat(echoed).length}B differ from written ${concat(written).length}B`);
   }
   const expected = ["open", ...echoed.map(() => "data"), "eof"].join();
   if (clientEvents.join() !== expected) {
     fail(net, `client events ${clientEvents.join()} are not ${expected}`);
   }
-  if (serverEvents[serverEvents.length - 1] !== "eof") {
-    fail(net, "the server did not see EOF");
-  }
-  if (net.openStreams !== 0) {
-    fail(net, `${net.openStreams} streams are still open`);
-  }
+  if (serverEvents[serverEvents.length - 1] !== "eof") fail(net, "the server did not see EOF");
+  if (net.openStreams !== 0) fail(net, `${net.openStreams} streams are still open`);
   const s = net.stats;
   return {
     trace: net.formatTrace(),
@@ -204,9 +177,7 @@ export function streamScenario(seed: number): ScenarioOutcome {
  * console.assert(Object.keys(SCENARIOS).join() === "retry,stream");
  * ```
  */
-export const SCENARIOS: Readonly<
-  Record<string, (seed: number) => ScenarioOutcome>
-> = {
+export const SCENARIOS: Readonly<Record<string, (seed: number) => ScenarioOutcome>> = {
   retry: retryScenario,
   stream: streamScenario,
 };

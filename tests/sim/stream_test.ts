@@ -27,10 +27,7 @@ function recorder(net: SimNet, end: StreamEnd) {
 function setup(seed: number, defaults: LinkOptions = {}) {
   const net = new SimNet({ prng: Prng.seeded(seed), defaults });
   const accepted: { end: StreamEnd; rec: ReturnType<typeof recorder> }[] = [];
-  const listener = net.listen(
-    SERVER,
-    (end) => accepted.push({ end, rec: recorder(net, end) }),
-  );
+  const listener = net.listen(SERVER, (end) => accepted.push({ end, rec: recorder(net, end) }));
   return { net, accepted, listener };
 }
 
@@ -95,10 +92,7 @@ Deno.test("StreamEnd.write() is split into several chunks when larger than chunk
 Deno.test("StreamEnd.write() calls are coalesced when their chunks arrive together", () => {
   const { net, accepted } = setup(4, { delayMs: [5, 5] });
   const client = net.connect(CLIENT, SERVER);
-  const writes = Array.from(
-    { length: 50 },
-    (_, i) => new Uint8Array(10).fill(i),
-  );
+  const writes = Array.from({ length: 50 }, (_, i) => new Uint8Array(10).fill(i));
   for (const w of writes) client.write(w);
   net.runUntil(100);
   const chunks = accepted[0].rec.chunks();
@@ -160,22 +154,14 @@ Deno.test("StreamEnd.cut() resets both ends and no further data arrives", () => 
   client.cut();
   assert.deepEqual(crec.types(), ["open", "error"]);
   assert.deepEqual(srec.types(), ["error"]);
-  assert.deepEqual(crec.events[1], {
-    type: "error",
-    reason: "reset",
-    time: net.now,
-  });
+  assert.deepEqual(crec.events[1], { type: "error", reason: "reset", time: net.now });
   net.runUntil(1000);
   assert.deepEqual(crec.types(), ["open", "error"]);
   assert.deepEqual(srec.types(), ["error"]);
   assert.equal(net.stats.data, 0);
   assert.equal(client.write(Uint8Array.of(1)), false);
   assert.equal(server.write(Uint8Array.of(1)), false);
-  assert.deepEqual([client.state, server.state, net.openStreams], [
-    "closed",
-    "closed",
-    0,
-  ]);
+  assert.deepEqual([client.state, server.state, net.openStreams], ["closed", "closed", 0]);
   assert.equal(net.stats.cut, 1);
   server.cut(); // no second reset
   assert.equal(net.stats.cut, 1);
@@ -196,10 +182,7 @@ Deno.test("SimNet.cutStreams() cuts only the streams touching the address", () =
 });
 
 Deno.test("SimNet.connect() is refused when nobody listens", () => {
-  const net = new SimNet({
-    prng: Prng.seeded(9),
-    defaults: { delayMs: [4, 4] },
-  });
+  const net = new SimNet({ prng: Prng.seeded(9), defaults: { delayMs: [4, 4] } });
   const client = net.connect(CLIENT, SERVER);
   assert.equal(client.write(Uint8Array.of(1, 2)), true); // lost with the connection
   const rec = recorder(net, client);
@@ -213,10 +196,7 @@ Deno.test("SimNet.connect() is refused when nobody listens", () => {
 });
 
 Deno.test("StreamEnd.write() discards bytes written after refusal and before the client knows", () => {
-  const net = new SimNet({
-    prng: Prng.seeded(9),
-    defaults: { delayMs: [4, 4] },
-  });
+  const net = new SimNet({ prng: Prng.seeded(9), defaults: { delayMs: [4, 4] } });
   net.setLink(SERVER, CLIENT, { delayMs: [50, 50] });
   const client = net.connect(CLIENT, SERVER);
   net.clock.setTimer(5, () => client.write(Uint8Array.of(1))); // refused at 4, known at 54
@@ -298,10 +278,7 @@ Deno.test("SimNet.listen() serves many clients, each stream on its own", () => {
   assert.equal(accepted.length, 20);
   for (const { end, rec } of accepted) {
     const i = Number(end.remote.split(".")[3].split(":")[0]);
-    assert.equal(
-      new TextDecoder().decode(concat(rec.chunks())),
-      `hello from ${i} `.repeat(10),
-    );
+    assert.equal(new TextDecoder().decode(concat(rec.chunks())), `hello from ${i} `.repeat(10));
     assert.equal(rec.types().at(-1), "eof");
   }
   assert.equal(new Set(accepted.map((a) => a.end.id)).size, 20);
@@ -310,26 +287,15 @@ Deno.test("SimNet.listen() serves many clients, each stream on its own", () => {
 /** Random stream traffic; returns the formatted trace. */
 function streamChaos(seed: number): string {
   const root = Prng.seeded(seed);
-  const net = new SimNet({
-    prng: root.fork(),
-    defaults: { delayMs: [1, 40], chunkBytesMax: 32 },
-  });
+  const net = new SimNet({ prng: root.fork(), defaults: { delayMs: [1, 40], chunkBytesMax: 32 } });
   const traffic = root.fork();
-  net.listen(
-    SERVER,
-    (end) => end.onEvent((e) => e.type === "data" && end.write(e.bytes)),
-  );
+  net.listen(SERVER, (end) => end.onEvent((e) => e.type === "data" && end.write(e.bytes)));
   for (let i = 0; i < 10; i++) {
     const c = net.connect(`10.0.1.${i}:5000`, SERVER);
     for (let k = 0; k < 5; k++) {
-      net.clock.setTimer(
-        traffic.int(0, 200),
-        () => c.write(traffic.bytes(traffic.int(1, 100))),
-      );
+      net.clock.setTimer(traffic.int(0, 200), () => c.write(traffic.bytes(traffic.int(1, 100))));
     }
-    if (traffic.chance(0.3)) {
-      net.clock.setTimer(traffic.int(0, 300), () => c.cut());
-    }
+    if (traffic.chance(0.3)) net.clock.setTimer(traffic.int(0, 300), () => c.cut());
   }
   net.runUntil(2000);
   return net.formatTrace();

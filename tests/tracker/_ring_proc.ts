@@ -19,13 +19,8 @@ export class RingProc {
       env: { NO_COLOR: "1", PYTHONUNBUFFERED: "1" },
     }).spawn();
     this.child.status.then(() => this.#exited = true);
-    const collect = async (
-      stream: ReadableStream<Uint8Array>,
-      into: "stdout" | "stderr",
-    ) => {
-      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-        this[into] += chunk;
-      }
+    const collect = async (stream: ReadableStream<Uint8Array>, into: "stdout" | "stderr") => {
+      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) this[into] += chunk;
     };
     this.#pumps = Promise.all([
       collect(this.child.stdout, "stdout"),
@@ -53,10 +48,7 @@ export class RingProc {
   }
 
   /** Resolves with the first match of `pattern` in stdout; fails if the process ends first. */
-  async waitFor(
-    pattern: RegExp,
-    timeoutMs = 20_000,
-  ): Promise<RegExpMatchArray> {
+  async waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       const m = this.stdout.match(pattern);
@@ -97,10 +89,7 @@ export class RingProc {
         resolve();
       }, timeoutMs);
     });
-    const status = await Promise.race([
-      this.child.status,
-      killer.then(() => this.child.status),
-    ]);
+    const status = await Promise.race([this.child.status, killer.then(() => this.child.status)]);
     clearTimeout(timer);
     await this.#pumps;
     return status.code;

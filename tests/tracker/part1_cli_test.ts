@@ -22,11 +22,7 @@ async function bitclone(args: string[]) {
     stdin: "null",
     env: { NO_COLOR: "1" },
   }).output();
-  return {
-    code: out.code,
-    stdout: td.decode(out.stdout),
-    stderr: td.decode(out.stderr),
-  };
+  return { code: out.code, stdout: td.decode(out.stdout), stderr: td.decode(out.stderr) };
 }
 
 /** Starts a long-running bitclone process and waits until stdout matches `ready`. */
@@ -108,18 +104,11 @@ Deno.test("bitclone tracker with bad arguments prints one line and exits 2", asy
 Deno.test("bitclone tracker serve exits 1 naming the port when it is in use", async () => {
   const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   try {
-    const r = await bitclone([
-      "tracker",
-      "serve",
-      "--port",
-      String(taken.addr.port),
-    ]);
+    const r = await bitclone(["tracker", "serve", "--port", String(taken.addr.port)]);
     assert.equal(r.code, 1);
     assert.match(
       r.stderr,
-      new RegExp(
-        `cannot listen on tcp 127\\.0\\.0\\.1:${taken.addr.port}: address already in use`,
-      ),
+      new RegExp(`cannot listen on tcp 127\\.0\\.0\\.1:${taken.addr.port}: address already in use`),
     );
     assert.doesNotMatch(r.stdout, /serving/);
   } finally {
@@ -130,25 +119,11 @@ Deno.test("bitclone tracker serve exits 1 naming the port when it is in use", as
 Deno.test("bitclone tracker serve exits 1 on a missing or invalid db file, naming the line", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const missing = await bitclone([
-      "tracker",
-      "serve",
-      "--port",
-      "0",
-      "--db",
-      `${dir}/none.txt`,
-    ]);
+    const missing = await bitclone(["tracker", "serve", "--port", "0", "--db", `${dir}/none.txt`]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /Cannot read the db file .*none\.txt/);
     await Deno.writeTextFile(`${dir}/bad.txt`, "0 zero\n0 again\n");
-    const bad = await bitclone([
-      "tracker",
-      "serve",
-      "--port",
-      "0",
-      "--db",
-      `${dir}/bad.txt`,
-    ]);
+    const bad = await bitclone(["tracker", "serve", "--port", "0", "--db", `${dir}/bad.txt`]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /bad\.txt: line 2: SEQNUM 0 repeats line 1/);
   } finally {
@@ -159,34 +134,20 @@ Deno.test("bitclone tracker serve exits 1 on a missing or invalid db file, namin
 Deno.test("bitclone tracker serve --db and tracker fetch work end to end, stop on SIGINT", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    await Deno.writeTextFile(
-      `${dir}/db.txt`,
-      "# test\n2 processes\n0 Two\n1 bitclone\n",
-    );
+    await Deno.writeTextFile(`${dir}/db.txt`, "# test\n2 processes\n0 Two\n1 bitclone\n");
     const server = await spawn(
       ["tracker", "serve", "--port", "0", "--db", `${dir}/db.txt`],
       /Tracker serving 3 entries on tcp 127\.0\.0\.1:(\d+)/,
     );
     const port = server.match![1];
     try {
-      const fetched = await bitclone([
-        "tracker",
-        "fetch",
-        `127.0.0.1:${port}`,
-        "--items",
-      ]);
+      const fetched = await bitclone(["tracker", "fetch", `127.0.0.1:${port}`, "--items"]);
       assert.equal(fetched.code, 0, fetched.stderr);
       assert.equal(
         fetched.stdout,
         "0 2 processes\n1 0 Two\n2 1 bitclone\nTwo bitclone processes\n",
       );
-      const p2 = await bitclone([
-        "tracker",
-        "fetch",
-        `localhost:${port}`,
-        "--protocol",
-        "2",
-      ]);
+      const p2 = await bitclone(["tracker", "fetch", `localhost:${port}`, "--protocol", "2"]);
       assert.equal(p2.stdout, "Two bitclone processes\n", p2.stderr);
     } finally {
       const { code, ms, stderr } = await server.stop();
@@ -223,11 +184,7 @@ Deno.test("bitclone tracker fetch reports the error reply and an unreachable tra
     }
   })();
   try {
-    const r = await bitclone([
-      "tracker",
-      "fetch",
-      `127.0.0.1:${listener.addr.port}`,
-    ]);
+    const r = await bitclone(["tracker", "fetch", `127.0.0.1:${listener.addr.port}`]);
     assert.equal(r.code, 1);
     assert.equal(r.stdout, "");
     assert.match(r.stderr, /REGISTER.*the tracker answered 'Bad request'/);
@@ -235,16 +192,9 @@ Deno.test("bitclone tracker fetch reports the error reply and an unreachable tra
     listener.close();
     await serving;
   }
-  const gone = await bitclone([
-    "tracker",
-    "fetch",
-    `127.0.0.1:${listener.addr.port}`,
-  ]);
+  const gone = await bitclone(["tracker", "fetch", `127.0.0.1:${listener.addr.port}`]);
   assert.equal(gone.code, 1);
-  assert.match(
-    gone.stderr,
-    /Cannot get the size \(REGISTER\) from 127\.0\.0\.1:\d+/,
-  );
+  assert.match(gone.stderr, /Cannot get the size \(REGISTER\) from 127\.0\.0\.1:\d+/);
 });
 
 Deno.test("bitclone node hosts the tracker on TCP (default 7777) with a db from the config", async () => {
@@ -252,9 +202,7 @@ Deno.test("bitclone node hosts the tracker on TCP (default 7777) with a db from 
   assert.match(help.stdout, /tracker +tcp 7777 +CS457 tracker, Part 1/);
   assert.match(help.stdout, /--tracker-port/);
   // Every service of the node on a free port, whatever the other services are.
-  const ports = [...help.stdout.matchAll(/--([a-z0-9-]+)-port PORT/g)].flatMap((
-    m,
-  ) => [
+  const ports = [...help.stdout.matchAll(/--([a-z0-9-]+)-port PORT/g)].flatMap((m) => [
     `--${m[1]}-port`,
     "0",
   ]);
@@ -263,19 +211,10 @@ Deno.test("bitclone node hosts the tracker on TCP (default 7777) with a db from 
     await Deno.writeTextFile(`${dir}/db.txt`, "1 node\n0 hello\n");
     await Deno.writeTextFile(
       `${dir}/node.json`,
-      JSON.stringify({
-        services: { tracker: { db: `${dir}/db.txt`, maxProtocol: 2 } },
-      }),
+      JSON.stringify({ services: { tracker: { db: `${dir}/db.txt`, maxProtocol: 2 } } }),
     );
     const node = await spawn(
-      [
-        "node",
-        "--hostname",
-        "127.0.0.1",
-        ...ports,
-        "--config",
-        `${dir}/node.json`,
-      ],
+      ["node", "--hostname", "127.0.0.1", ...ports, "--config", `${dir}/node.json`],
       /tracker +tcp 127\.0\.0\.1:(\d+) +CS457 tracker, Part 1\n/,
     );
     try {
@@ -310,13 +249,7 @@ Deno.test("bitclone tracker fetch ends quietly with exit 0 when its stdout is cl
   // anything, so the first line written fails with EPIPE (it printed "ERROR Broken pipe", exit 1).
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      ...FLAGS,
-      "tracker",
-      "fetch",
-      "--items",
-      `127.0.0.1:${listener.addr.port}`,
-    ],
+    args: [...FLAGS, "tracker", "fetch", "--items", `127.0.0.1:${listener.addr.port}`],
     stdout: "piped",
     stderr: "piped",
     stdin: "null",

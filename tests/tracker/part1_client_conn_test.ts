@@ -45,14 +45,9 @@ function exchange(
 }
 
 Deno.test("Part1ClientConn.send() writes REGISTER and the request in the chosen protocol", () => {
-  assert.equal(
-    hex(new Part1ClientConn(0).send({ type: "size" }, 0)),
-    "5245474953544552",
-  );
+  assert.equal(hex(new Part1ClientConn(0).send({ type: "size" }, 0)), "5245474953544552");
   const p = (protocol: 0 | 1 | 2) =>
-    hex(
-      new Part1ClientConn(0, { protocol }).send({ type: "item", index: 5 }, 0),
-    );
+    hex(new Part1ClientConn(0, { protocol }).send({ type: "item", index: 5 }, 0));
   assert.equal(p(0), "49350a2e");
   assert.equal(p(1), "4b052e");
   assert.equal(p(2), "80024b052e");
@@ -64,30 +59,19 @@ Deno.test("Part1ClientConn reads the size and item replies, complete at STOP wit
     reply: { type: "size", count: 16 },
   });
   assert.equal(exchange({ type: "size" }, ["I16"]), undefined);
-  assert.deepEqual(
-    exchange({ type: "item", index: 0 }, ["(I12\nS'o", "f'\np0\nt", "p1\n."]),
-    {
-      type: "reply",
-      reply: { type: "item", entry: { seq: 12, word: "of" } },
-    },
-  );
+  assert.deepEqual(exchange({ type: "item", index: 0 }, ["(I12\nS'o", "f'\np0\nt", "p1\n."]), {
+    type: "reply",
+    reply: { type: "item", entry: { seq: 12, word: "of" } },
+  });
   // Text words (a Python 3 or non-ASCII tracker) work too.
-  assert.deepEqual(
-    exchange({ type: "item", index: 0 }, ["(I3\nVcaf\xe9\np0\ntp1\n."]),
-    {
-      type: "reply",
-      reply: { type: "item", entry: { seq: 3, word: "caf\u00e9" } },
-    },
-  );
+  assert.deepEqual(exchange({ type: "item", index: 0 }, ["(I3\nVcaf\xe9\np0\ntp1\n."]), {
+    type: "reply",
+    reply: { type: "item", entry: { seq: 3, word: "caf\u00e9" } },
+  });
 });
 
 Deno.test("Part1ClientConn reports the error reply as a reply of type error, for any request", () => {
-  for (
-    const query of [
-      { type: "size" } as const,
-      { type: "item", index: 99 } as const,
-    ]
-  ) {
+  for (const query of [{ type: "size" } as const, { type: "item", index: 99 } as const]) {
     assert.deepEqual(exchange(query, ["S'Bad req", "uest'\np0\n."]), {
       type: "reply",
       reply: { type: "error", message: "Bad request" },
@@ -97,37 +81,17 @@ Deno.test("Part1ClientConn reports the error reply as a reply of type error, for
 
 Deno.test("Part1ClientConn fails a reply cut short, undecodable, of the wrong shape or too big", () => {
   const reason = (e: Part1ClientEvent | undefined) => e?.type === "failed" ? e.reason : e?.type;
-  assert.equal(
-    reason(exchange({ type: "size" }, [], { eof: true })),
-    "truncated",
-  );
-  assert.equal(
-    reason(exchange({ type: "size" }, ["I1"], { eof: true })),
-    "truncated",
-  );
+  assert.equal(reason(exchange({ type: "size" }, [], { eof: true })), "truncated");
+  assert.equal(reason(exchange({ type: "size" }, ["I1"], { eof: true })), "truncated");
   assert.equal(reason(exchange({ type: "size" }, ["garbage\n"])), "malformed");
-  assert.equal(
-    reason(exchange({ type: "size" }, ["c__builtin__\neval\n(S'1'\ntR."])),
-    "malformed",
-  );
-  assert.equal(
-    reason(exchange({ type: "size" }, ["(I12\nS'of'\np0\ntp1\n."])),
-    "unexpected",
-  );
+  assert.equal(reason(exchange({ type: "size" }, ["c__builtin__\neval\n(S'1'\ntR."])), "malformed");
+  assert.equal(reason(exchange({ type: "size" }, ["(I12\nS'of'\np0\ntp1\n."])), "unexpected");
   assert.equal(reason(exchange({ type: "size" }, ["I-1\n."])), "unexpected");
-  assert.equal(
-    reason(exchange({ type: "item", index: 0 }, ["I16\n."])),
-    "unexpected",
-  );
-  assert.equal(
-    reason(exchange({ type: "item", index: 0 }, ["(I1\nI2\nt."])),
-    "unexpected",
-  );
+  assert.equal(reason(exchange({ type: "item", index: 0 }, ["I16\n."])), "unexpected");
+  assert.equal(reason(exchange({ type: "item", index: 0 }, ["(I1\nI2\nt."])), "unexpected");
   const long = "N0".repeat(40) + "I5\n.";
   assert.equal(
-    reason(
-      exchange({ type: "size" }, [long], { options: { maxReplyBytes: 64 } }),
-    ),
+    reason(exchange({ type: "size" }, [long], { options: { maxReplyBytes: 64 } })),
     "too-large",
   );
   assert.equal(reason(exchange({ type: "size" }, [long])), "reply");
@@ -144,16 +108,12 @@ Deno.test("Part1ClientConn times out in virtual time, connecting included", () =
   conn.handleTimeout(2100);
   assert.equal(conn.nextTimeout(), undefined);
   const e = conn.nextEvent();
-  assert.ok(
-    typeof e === "object" && e.type === "failed" && e.reason === "timeout",
-  );
+  assert.ok(typeof e === "object" && e.type === "failed" && e.reason === "timeout");
   // Never connected: the deadline passes before send().
   const idle = new Part1ClientConn(0, { timeoutMs: 10 });
   idle.handleTimeout(10);
   const f = idle.nextEvent();
-  assert.ok(
-    typeof f === "object" && f.type === "failed" && f.reason === "timeout",
-  );
+  assert.ok(typeof f === "object" && f.type === "failed" && f.reason === "timeout");
   // A complete reply buffered before the deadline wins.
   const won = new Part1ClientConn(0, { timeoutMs: 10 });
   won.send({ type: "size" }, 0);
@@ -172,10 +132,7 @@ Deno.test("Part1ClientConn refuses misuse with TypeError and bad options with Ra
   conn.receiveEof(0);
   assert.throws(() => conn.receiveData(bytes("x"), 0), TypeError);
   assert.throws(() => new Part1ClientConn(0, { timeoutMs: 0 }), RangeError);
-  assert.throws(
-    () => new Part1ClientConn(0, { protocol: 4 as never }),
-    RangeError,
-  );
+  assert.throws(() => new Part1ClientConn(0, { protocol: 4 as never }), RangeError);
   assert.throws(() => new Part1ClientConn(0, { maxReplyBytes: 1 }), RangeError);
   assert.throws(() => new Part1ClientConn(Infinity), RangeError);
 });
@@ -191,22 +148,14 @@ Deno.test("Part1ClientConn and Part1ServerConn fetch the default db in any proto
           const server = new Part1ServerConn(0);
           const request = client.send(query, 0);
           let event;
-          for (
-            let i = 0;
-            i < request.length && typeof event !== "object";
-            i += chunk
-          ) {
+          for (let i = 0; i < request.length && typeof event !== "object"; i += chunk) {
             server.receiveData(request.subarray(i, i + chunk), 1);
             event = server.nextEvent();
           }
           assert.ok(typeof event === "object");
           const reply = server.send(answerRequest(DEFAULT_DB, event.request));
           let outcome;
-          for (
-            let i = 0;
-            i < reply.length && typeof outcome !== "object";
-            i += chunk
-          ) {
+          for (let i = 0; i < reply.length && typeof outcome !== "object"; i += chunk) {
             client.receiveData(reply.subarray(i, i + chunk), 2);
             outcome = client.nextEvent();
           }
@@ -221,10 +170,7 @@ Deno.test("Part1ClientConn and Part1ServerConn fetch the default db in any proto
           assert.ok(r.type === "item");
           entries.push(r.entry);
         }
-        assert.equal(
-          assembleMessage(entries, size.count).message,
-          DEFAULT_DB.message,
-        );
+        assert.equal(assembleMessage(entries, size.count).message, DEFAULT_DB.message);
         assert.equal(run({ type: "item", index: size.count }).type, "error");
       },
     ),

@@ -67,9 +67,7 @@ function fakeTracker(respond: (request: Uint8Array) => Behaviour) {
 }
 
 /** The original's answers from the default db, except for the given overrides. */
-function like(
-  overrides: (request: Uint8Array) => Behaviour | undefined = () => undefined,
-) {
+function like(overrides: (request: Uint8Array) => Behaviour | undefined = () => undefined) {
   return (request: Uint8Array): Behaviour => {
     const forced = overrides(request);
     if (forced !== undefined) return forced;
@@ -118,10 +116,7 @@ Deno.test("fetchPart1() assembles the message from an original-style tracker in 
 Deno.test("exchangePart1() returns the error reply as a reply, without throwing", async () => {
   const tracker = fakeTracker(like());
   try {
-    const reply = await exchangePart1(tracker.hostport, {
-      type: "item",
-      index: 16,
-    });
+    const reply = await exchangePart1(tracker.hostport, { type: "item", index: 16 });
     assert.deepEqual(reply, { type: "error", message: "Bad request" });
   } finally {
     await tracker.close();
@@ -143,15 +138,9 @@ Deno.test("fetchPart1() reports the error reply to REGISTER, naming the request"
 
 Deno.test("fetchPart1() reports the error reply to an item, naming the position", async () => {
   // The tracker announces 17 items but holds 16: position 16 gets the error reply.
-  const tracker = fakeTracker(
-    like((r) => r[0] === 0x52 ? te.encode("I17\n.") : undefined),
-  );
+  const tracker = fakeTracker(like((r) => r[0] === 0x52 ? te.encode("I17\n.") : undefined));
   try {
-    await rejectsWith(
-      fetchPart1(tracker.hostport),
-      "error-reply",
-      /item 16 .*'Bad request'/,
-    );
+    await rejectsWith(fetchPart1(tracker.hostport), "error-reply", /item 16 .*'Bad request'/);
   } finally {
     await tracker.close();
   }
@@ -174,10 +163,7 @@ Deno.test("exchangePart1() fails a silent tracker with timeout and an early clos
       "truncated",
       /without replying/,
     );
-    await rejectsWith(
-      exchangePart1(cutter.hostport, { type: "item", index: 0 }),
-      "truncated",
-    );
+    await rejectsWith(exchangePart1(cutter.hostport, { type: "item", index: 0 }), "truncated");
   } finally {
     await Promise.all([silent.close(), closer.close(), cutter.close()]);
   }
@@ -188,14 +174,8 @@ Deno.test("exchangePart1() fails garbage as malformed and a wrong shape as unexp
   const shape = fakeTracker(() => te.encode("(I12\nS'of'\np0\ntp1\n."));
   const huge = fakeTracker(() => te.encode("I100000\n."));
   try {
-    await rejectsWith(
-      exchangePart1(garbage.hostport, { type: "size" }),
-      "malformed",
-    );
-    await rejectsWith(
-      exchangePart1(shape.hostport, { type: "size" }),
-      "unexpected",
-    );
+    await rejectsWith(exchangePart1(garbage.hostport, { type: "size" }), "malformed");
+    await rejectsWith(exchangePart1(shape.hostport, { type: "size" }), "unexpected");
     await rejectsWith(fetchPart1(huge.hostport), "unexpected", /100000 items/);
   } finally {
     await Promise.all([garbage.close(), shape.close(), huge.close()]);
@@ -206,22 +186,15 @@ Deno.test("exchangePart1() fails with connect when nobody listens, and aborted o
   const l = Deno.listen({ hostname: HOST, port: 0 });
   const port = l.addr.port;
   l.close();
-  await rejectsWith(
-    exchangePart1(`${HOST}:${port}`, { type: "size" }),
-    "connect",
-  );
+  await rejectsWith(exchangePart1(`${HOST}:${port}`, { type: "size" }), "connect");
   const silent = fakeTracker(() => "hang");
   try {
     const controller = new AbortController();
-    const pending = exchangePart1(silent.hostport, { type: "size" }, {
-      signal: controller.signal,
-    });
+    const pending = exchangePart1(silent.hostport, { type: "size" }, { signal: controller.signal });
     setTimeout(() => controller.abort(), 50);
     await rejectsWith(pending, "aborted");
     await rejectsWith(
-      exchangePart1(silent.hostport, { type: "size" }, {
-        signal: AbortSignal.abort(),
-      }),
+      exchangePart1(silent.hostport, { type: "size" }, { signal: AbortSignal.abort() }),
       "aborted",
     );
   } finally {

@@ -9,24 +9,7 @@ import { formatDbFile, parseDbFile } from "../../src/tracker/part1/db_file.ts";
 import { DEFAULT_DB, DEFAULT_DB_TEXT } from "../../src/tracker/default_db.ts";
 
 /** The original's list (spec vectors give positions 0, 4, 5), for indexing tests only. */
-const ORIGINAL_ORDER: Part1Entry[] = [
-  12,
-  3,
-  9,
-  6,
-  2,
-  5,
-  11,
-  8,
-  1,
-  7,
-  14,
-  15,
-  10,
-  0,
-  4,
-  13,
-].map(
+const ORIGINAL_ORDER: Part1Entry[] = [12, 3, 9, 6, 2, 5, 11, 8, 1, 7, 14, 15, 10, 0, 4, 13].map(
   (seq) => ({ seq, word: `w${seq}` }),
 );
 
@@ -57,10 +40,7 @@ Deno.test("Part1Db.message sorts the words by SEQNUM, not by position", () => {
 
 Deno.test("Part1Db refuses SEQNUMs that are not 0..n-1 each once", () => {
   assert.throws(() => new Part1Db([]), /no entries/);
-  assert.throws(
-    () => new Part1Db([{ seq: 1, word: "a" }]),
-    /SEQNUM 1, not 0\.\.0/,
-  );
+  assert.throws(() => new Part1Db([{ seq: 1, word: "a" }]), /SEQNUM 1, not 0\.\.0/);
   assert.throws(
     () => new Part1Db([{ seq: 0, word: "a" }, { seq: 0, word: "b" }]),
     /entries 0 and 1 both have SEQNUM 0/,
@@ -68,40 +48,19 @@ Deno.test("Part1Db refuses SEQNUMs that are not 0..n-1 each once", () => {
   assert.throws(() => new Part1Db([{ seq: -1, word: "a" }]), RangeError);
   assert.throws(() => new Part1Db([{ seq: 0.5, word: "a" }]), RangeError);
   assert.throws(() => new Part1Db([{ seq: 0 } as never]), TypeError);
-  const tooMany = Array.from(
-    { length: MAX_DB_ENTRIES + 1 },
-    (_, i) => ({ seq: i, word: "w" }),
-  );
+  const tooMany = Array.from({ length: MAX_DB_ENTRIES + 1 }, (_, i) => ({ seq: i, word: "w" }));
   assert.throws(() => new Part1Db(tooMany), /more than 4096/);
 });
 
 Deno.test("Part1Db refuses words with control characters, padding or replies over 1024 bytes", () => {
-  for (
-    const word of [
-      "",
-      "a\tb",
-      "a\nb",
-      "\u0000",
-      "x\u007f",
-      " a",
-      "a ",
-      "\ud800",
-    ]
-  ) {
-    assert.throws(
-      () => new Part1Db([{ seq: 0, word }]),
-      RangeError,
-      JSON.stringify(word),
-    );
+  for (const word of ["", "a\tb", "a\nb", "\u0000", "x\u007f", " a", "a ", "\ud800"]) {
+    assert.throws(() => new Part1Db([{ seq: 0, word }]), RangeError, JSON.stringify(word));
   }
   assert.equal(checkWord("two words"), undefined);
   assert.equal(checkWord("x".repeat(256)), undefined);
   assert.match(checkWord("x".repeat(257))!, /longer than 256/);
   // 200 characters that each take 6 bytes (\uXXXX) in a protocol-0 UNICODE line: 1200 bytes.
-  assert.throws(
-    () => new Part1Db([{ seq: 0, word: "\u4e2d".repeat(200) }]),
-    /more than 1024/,
-  );
+  assert.throws(() => new Part1Db([{ seq: 0, word: "\u4e2d".repeat(200) }]), /more than 1024/);
   assert.equal(new Part1Db([{ seq: 0, word: "\u4e2d".repeat(150) }]).size, 1);
 });
 
@@ -152,18 +111,9 @@ Deno.test("parseDbFile() names the line of every mistake", () => {
 });
 
 Deno.test("parseDbFile() refuses invalid UTF-8 and files over 1 MiB", () => {
-  assert.throws(
-    () => parseDbFile(Uint8Array.of(0x30, 0x20, 0xff)),
-    /not valid UTF-8/,
-  );
-  assert.throws(
-    () => parseDbFile(new Uint8Array((1 << 20) + 1).fill(0x20)),
-    /more than/,
-  );
-  assert.equal(
-    parseDbFile(new TextEncoder().encode("0 caf\u00e9\n")).at(0)?.word,
-    "caf\u00e9",
-  );
+  assert.throws(() => parseDbFile(Uint8Array.of(0x30, 0x20, 0xff)), /not valid UTF-8/);
+  assert.throws(() => parseDbFile(new Uint8Array((1 << 20) + 1).fill(0x20)), /more than/);
+  assert.equal(parseDbFile(new TextEncoder().encode("0 caf\u00e9\n")).at(0)?.word, "caf\u00e9");
 });
 
 Deno.test("formatDbFile() and parseDbFile() round-trip any valid database", () => {
@@ -171,23 +121,19 @@ Deno.test("formatDbFile() and parseDbFile() round-trip any valid database", () =
     checkWord(w) === undefined && !w.startsWith("#")
   );
   fc.assert(
-    fc.property(
-      fc.array(word, { minLength: 1, maxLength: 30 }),
-      fc.integer(),
-      (words, seed) => {
-        const order = words.map((_, i) => i);
-        let x = seed >>> 0;
-        for (let i = order.length - 1; i > 0; i--) {
-          x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-          const j = x % (i + 1);
-          [order[i], order[j]] = [order[j], order[i]];
-        }
-        const db = new Part1Db(order.map((seq) => ({ seq, word: words[seq] })));
-        const again = parseDbFile(formatDbFile(db, "a\nb"));
-        assert.deepEqual(again.entries, db.entries);
-        assert.equal(again.message, words.join(" "));
-      },
-    ),
+    fc.property(fc.array(word, { minLength: 1, maxLength: 30 }), fc.integer(), (words, seed) => {
+      const order = words.map((_, i) => i);
+      let x = seed >>> 0;
+      for (let i = order.length - 1; i > 0; i--) {
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+        const j = x % (i + 1);
+        [order[i], order[j]] = [order[j], order[i]];
+      }
+      const db = new Part1Db(order.map((seq) => ({ seq, word: words[seq] })));
+      const again = parseDbFile(formatDbFile(db, "a\nb"));
+      assert.deepEqual(again.entries, db.entries);
+      assert.equal(again.message, words.join(" "));
+    }),
   );
 });
 
@@ -196,9 +142,7 @@ Deno.test("DEFAULT_DB holds 16 shuffled entries of our own sentence, not the ori
   assert.deepEqual(DEFAULT_DB.entries.map((e) => e.seq).sort((a, b) => a - b), [
     ...Array(16).keys(),
   ]);
-  assert.notDeepEqual(DEFAULT_DB.entries.map((e) => e.seq), [
-    ...Array(16).keys(),
-  ], "not shuffled");
+  assert.notDeepEqual(DEFAULT_DB.entries.map((e) => e.seq), [...Array(16).keys()], "not shuffled");
   assert.equal(
     DEFAULT_DB.message,
     "A tracker that survives every byte you send it still answers in pickle for old friends.",
@@ -207,8 +151,5 @@ Deno.test("DEFAULT_DB holds 16 shuffled entries of our own sentence, not the ori
   assert.notEqual(DEFAULT_DB.at(0)?.word, "of");
   assert.notEqual(DEFAULT_DB.at(4)?.word, "the");
   assert.equal(parseDbFile(DEFAULT_DB_TEXT).message, DEFAULT_DB.message);
-  assert.ok(
-    DEFAULT_DB.entries.every((e) => /^[\x21-\x7e]+$/.test(e.word)),
-    "ASCII words",
-  );
+  assert.ok(DEFAULT_DB.entries.every((e) => /^[\x21-\x7e]+$/.test(e.word)), "ASCII words");
 });

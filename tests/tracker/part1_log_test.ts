@@ -4,11 +4,7 @@ import { describeExchange } from "../../src/tracker/part1/server.ts";
 Deno.test("describeExchange() names the request, the reply and an undelivered reply", () => {
   const base = { remote: "127.0.0.1:5", written: true, ms: 1 } as const;
   assert.equal(
-    describeExchange({
-      ...base,
-      request: { type: "size" },
-      reply: { type: "size", count: 16 },
-    }),
+    describeExchange({ ...base, request: { type: "size" }, reply: { type: "size", count: 16 } }),
     "127.0.0.1:5: REGISTER -> size",
   );
   const item = describeExchange(
@@ -20,8 +16,5 @@ Deno.test("describeExchange() names the request, the reply and an undelivered re
       reply: { type: "error" },
     } as Parameters<typeof describeExchange>[0],
   );
-  assert.equal(
-    item,
-    "127.0.0.1:5: item 3 (protocol 2) -> error (not delivered)",
-  );
+  assert.equal(item, "127.0.0.1:5: item 3 (protocol 2) -> error (not delivered)");
 });

@@ -21,10 +21,7 @@ const td = new TextDecoder("latin1");
 const te = new TextEncoder();
 
 /** Connects, writes `bytes`, reads until the tracker closes; returns what it sent. */
-async function rawExchange(
-  port: number,
-  bytes: Uint8Array,
-): Promise<Uint8Array> {
+async function rawExchange(port: number, bytes: Uint8Array): Promise<Uint8Array> {
   const conn = await Deno.connect({ hostname: HOST, port });
   try {
     if (bytes.length) await conn.write(bytes);
@@ -58,9 +55,7 @@ async function withServer(
  * TIME_WAIT (state 06 of /proc/net/tcp), and whether a listener without SO_REUSEADDR, which is
  * what the original creates, can bind the port now.
  */
-async function probePort(
-  port: number,
-): Promise<{ timeWait: number; plainBind: string }> {
+async function probePort(port: number): Promise<{ timeWait: number; plainBind: string }> {
   const script = `
 import socket, sys
 port = int(sys.argv[1])
@@ -79,9 +74,7 @@ finally:
     s.close()
 print(tw, bound)
 `;
-  const out = await new Deno.Command("python3", {
-    args: ["-c", script, String(port)],
-  }).output();
+  const out = await new Deno.Command("python3", { args: ["-c", script, String(port)] }).output();
   const [tw, ...rest] = new TextDecoder().decode(out.stdout).trim().split(" ");
   return { timeWait: Number(tw), plainBind: rest.join(" ") };
 }
@@ -95,17 +88,11 @@ Deno.test("serveTrackerPart1() serves 64 concurrent clients, each its exact repl
     );
     const replies = await Promise.all(
       queries.map((q, i) =>
-        exchangePart1(`${HOST}:${server.port}`, q, {
-          protocol: (i % 3) as 0 | 1 | 2,
-        })
+        exchangePart1(`${HOST}:${server.port}`, q, { protocol: (i % 3) as 0 | 1 | 2 })
       ),
     );
     replies.forEach((reply, i) => {
-      assert.deepEqual(
-        reply,
-        answerRequest(DEFAULT_DB, queries[i]),
-        JSON.stringify(queries[i]),
-      );
+      assert.deepEqual(reply, answerRequest(DEFAULT_DB, queries[i]), JSON.stringify(queries[i]));
     });
     const s = server.stats();
     assert.equal(s.accepted, 64);
@@ -114,9 +101,7 @@ Deno.test("serveTrackerPart1() serves 64 concurrent clients, each its exact repl
     assert.equal(s.failed, 0);
   });
   assert.equal(exchanges.length, 64);
-  assert.ok(
-    exchanges.every((e) => e.written && e.remote.startsWith("127.0.0.1:")),
-  );
+  assert.ok(exchanges.every((e) => e.written && e.remote.startsWith("127.0.0.1:")));
 });
 
 Deno.test("serveTrackerPart1() serves others while a silent client waits for its timeout", async () => {
@@ -140,10 +125,7 @@ Deno.test("serveTrackerPart1() serves others while a silent client waits for its
     );
     for (const client of [await silent, await slow]) {
       assert.deepEqual(client.bytes, ERROR_REPLY);
-      assert.ok(
-        client.ms >= 750 && client.ms < 3000,
-        `answered after ${client.ms.toFixed(0)} ms`,
-      );
+      assert.ok(client.ms >= 750 && client.ms < 3000, `answered after ${client.ms.toFixed(0)} ms`);
     }
     assert.equal(server.stats().invalid.timeout, 2);
   });
@@ -161,10 +143,7 @@ Deno.test("serveTrackerPart1() keeps serving after garbage, floods, resets and e
       "I99\n.",
     ];
     for (const g of garbage) {
-      const reply = await rawExchange(
-        server.port,
-        Uint8Array.from(g, (c) => c.charCodeAt(0)),
-      );
+      const reply = await rawExchange(server.port, Uint8Array.from(g, (c) => c.charCodeAt(0)));
       assert.deepEqual(reply, ERROR_REPLY, JSON.stringify(g));
     }
     // A flood far beyond the size cap: refused with the error reply.
@@ -173,9 +152,7 @@ Deno.test("serveTrackerPart1() keeps serving after garbage, floods, resets and e
       ERROR_REPLY,
     );
     // Connect and close at once (the original answers an empty read; F1 kills Part 2's).
-    for (let i = 0; i < 5; i++) {
-      (await Deno.connect({ hostname: HOST, port: server.port })).close();
-    }
+    for (let i = 0; i < 5; i++) (await Deno.connect({ hostname: HOST, port: server.port })).close();
     // Close without reading the reply: the client's kernel resets the connection.
     for (let i = 0; i < 5; i++) {
       const c = await Deno.connect({ hostname: HOST, port: server.port });
@@ -184,9 +161,7 @@ Deno.test("serveTrackerPart1() keeps serving after garbage, floods, resets and e
       c.close();
     }
     await new Promise((r) => setTimeout(r, 100));
-    const reply = await exchangePart1(`${HOST}:${server.port}`, {
-      type: "size",
-    });
+    const reply = await exchangePart1(`${HOST}:${server.port}`, { type: "size" });
     assert.deepEqual(reply, { type: "size", count: 16 });
     const s = server.stats();
     assert.ok(
@@ -210,59 +185,37 @@ Deno.test("serveTrackerPart1() delivers the reply when the client sends more tha
 });
 
 Deno.test("serveTrackerPart1() holds at most maxConnections; others wait in the backlog", async () => {
-  await withServer(
-    { maxConnections: 2, requestTimeoutMs: 600, lingerMs: 0 },
-    async (server) => {
-      const t0 = performance.now();
-      const hogs = [
-        rawExchange(server.port, new Uint8Array()),
-        rawExchange(server.port, new Uint8Array()),
-      ];
-      await new Promise((r) => setTimeout(r, 100));
-      const reply = await exchangePart1(`${HOST}:${server.port}`, {
-        type: "size",
-      });
-      const ms = performance.now() - t0;
-      assert.deepEqual(reply, { type: "size", count: 16 });
-      assert.ok(
-        ms >= 550,
-        `served after ${ms.toFixed(0)} ms, before a slot was free`,
-      );
-      for (const hog of await Promise.all(hogs)) {
-        assert.deepEqual(
-          hog,
-          ERROR_REPLY,
-        );
-      }
-    },
-  );
+  await withServer({ maxConnections: 2, requestTimeoutMs: 600, lingerMs: 0 }, async (server) => {
+    const t0 = performance.now();
+    const hogs = [
+      rawExchange(server.port, new Uint8Array()),
+      rawExchange(server.port, new Uint8Array()),
+    ];
+    await new Promise((r) => setTimeout(r, 100));
+    const reply = await exchangePart1(`${HOST}:${server.port}`, { type: "size" });
+    const ms = performance.now() - t0;
+    assert.deepEqual(reply, { type: "size", count: 16 });
+    assert.ok(ms >= 550, `served after ${ms.toFixed(0)} ms, before a slot was free`);
+    for (const hog of await Promise.all(hogs)) assert.deepEqual(hog, ERROR_REPLY);
+  });
 });
 
 Deno.test("serveTrackerPart1() restarts at once on its port with connections in TIME_WAIT", async () => {
   const first = serveTrackerPart1({ hostname: HOST, port: 0 });
   const port = first.port;
   for (let i = 0; i < 5; i++) {
-    assert.deepEqual(
-      await rawExchange(port, te.encode("REGISTER")),
-      te.encode("I16\n."),
-    );
+    assert.deepEqual(await rawExchange(port, te.encode("REGISTER")), te.encode("I16\n."));
   }
   await first.close();
   // The tracker ends each connection first, so its side of each sits in TIME_WAIT now, and a
   // listener without SO_REUSEADDR (the original's) cannot bind the port: defect F2.
   const probe = await probePort(port);
-  assert.ok(
-    probe.timeWait >= 1,
-    "no connection in TIME_WAIT: the test would prove nothing",
-  );
+  assert.ok(probe.timeWait >= 1, "no connection in TIME_WAIT: the test would prove nothing");
   assert.equal(probe.plainBind, "in use");
   const second = serveTrackerPart1({ hostname: HOST, port });
   try {
     assert.equal(second.port, port);
-    assert.deepEqual(
-      await rawExchange(port, te.encode("REGISTER")),
-      te.encode("I16\n."),
-    );
+    assert.deepEqual(await rawExchange(port, te.encode("REGISTER")), te.encode("I16\n."));
   } finally {
     await second.close();
   }
@@ -282,14 +235,8 @@ Deno.test("serveTrackerPart1() throws ServiceStartError when the port is taken",
         return true;
       },
     );
-    assert.throws(
-      () => serveTrackerPart1({ port: 0, maxConnections: 0 }),
-      RangeError,
-    );
-    assert.throws(
-      () => serveTrackerPart1({ port: 0, maxProtocol: 9 }),
-      RangeError,
-    );
+    assert.throws(() => serveTrackerPart1({ port: 0, maxConnections: 0 }), RangeError);
+    assert.throws(() => serveTrackerPart1({ port: 0, maxProtocol: 9 }), RangeError);
   } finally {
     taken.close();
   }
@@ -297,11 +244,7 @@ Deno.test("serveTrackerPart1() throws ServiceStartError when the port is taken",
 
 Deno.test("serveTrackerPart1() stops on abort: listener and open connections close", async () => {
   const controller = new AbortController();
-  const server = serveTrackerPart1({
-    hostname: HOST,
-    port: 0,
-    signal: controller.signal,
-  });
+  const server = serveTrackerPart1({ hostname: HOST, port: 0, signal: controller.signal });
   const hanging = rawExchange(server.port, te.encode("REGIS"));
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(server.stats().active, 1);
@@ -313,11 +256,7 @@ Deno.test("serveTrackerPart1() stops on abort: listener and open connections clo
   const again = Deno.listen({ hostname: HOST, port: server.port });
   again.close();
   await server.close(); // idempotent
-  const preAborted = serveTrackerPart1({
-    hostname: HOST,
-    port: 0,
-    signal: AbortSignal.abort(),
-  });
+  const preAborted = serveTrackerPart1({ hostname: HOST, port: 0, signal: AbortSignal.abort() });
   await preAborted.done;
 });
 
@@ -329,18 +268,12 @@ Deno.test("serveTrackerPart1() replies byte for byte like the original for each 
         Uint8Array.of(0x49, 0x30, 0x0a, 0x2e),
         encodeReply({ type: "item", entry: DEFAULT_DB.at(0)! }),
       ],
-      [
-        Uint8Array.of(0x80, 2, 0x4a, 0xff, 0xff, 0xff, 0xff, 0x2e),
-        DEFAULT_DB.itemReply(15),
-      ],
+      [Uint8Array.of(0x80, 2, 0x4a, 0xff, 0xff, 0xff, 0xff, 0x2e), DEFAULT_DB.itemReply(15)],
       [Uint8Array.of(0x80, 4, 0x4b, 3, 0x2e), DEFAULT_DB.itemReply(3)],
       [te.encode("I16\n."), ERROR_REPLY],
     ];
     for (const [request, expected] of cases) {
-      assert.equal(
-        td.decode(await rawExchange(server.port, request)),
-        td.decode(expected),
-      );
+      assert.equal(td.decode(await rawExchange(server.port, request)), td.decode(expected));
     }
   });
 });
@@ -365,11 +298,7 @@ Deno.test("serveTrackerPart1() serves the entry Python 2 reads from INT and LONG
     ];
     for (const [request, expected] of cases) {
       const reply = await rawExchange(server.port, te.encode(request));
-      assert.equal(
-        td.decode(reply),
-        td.decode(expected),
-        JSON.stringify(request),
-      );
+      assert.equal(td.decode(reply), td.decode(expected), JSON.stringify(request));
     }
   });
 });

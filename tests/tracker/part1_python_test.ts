@@ -71,10 +71,7 @@ for t in threads: t.join()
 print(sum(ok))
 `;
 
-async function python(
-  script: string,
-  args: string[],
-): Promise<{ code: number; out: string }> {
+async function python(script: string, args: string[]): Promise<{ code: number; out: string }> {
   const r = await new Deno.Command("python3", {
     args: ["-c", script, ...args],
     stdout: "piped",
@@ -102,11 +99,7 @@ const fromHex = (h: string) => Uint8Array.from(h.match(/../g) ?? [], (x) => pars
 Deno.test("serveTrackerPart1() gives a Python client using pickle.dumps(i, p) the whole message", async () => {
   await withServer({}, async (server) => {
     for (const protocol of [0, 1, 2, 3, 4, 5]) {
-      const r = await python(PY_CLIENT, [
-        HOST,
-        String(server.port),
-        String(protocol),
-      ]);
+      const r = await python(PY_CLIENT, [HOST, String(server.port), String(protocol)]);
       assert.equal(r.code, 0, `protocol ${protocol}: ${r.out}`);
       assert.equal(r.out, `${DEFAULT_DB.message}\n`, `protocol ${protocol}`);
     }
@@ -115,10 +108,7 @@ Deno.test("serveTrackerPart1() gives a Python client using pickle.dumps(i, p) th
 
 Deno.test("serveTrackerPart1() with maxProtocol 2 answers Python 3's default protocol like the original", async () => {
   await withServer({ maxProtocol: 2 }, async (server) => {
-    assert.equal(
-      (await python(PY_CLIENT, [HOST, String(server.port), "2"])).code,
-      0,
-    );
+    assert.equal((await python(PY_CLIENT, [HOST, String(server.port), "2"])).code, 0);
     const r = await python(PY_CLIENT, [HOST, String(server.port), "4"]);
     assert.notEqual(r.code, 0);
     assert.match(r.out, /item 0 got 'Bad request'/);
@@ -128,11 +118,7 @@ Deno.test("serveTrackerPart1() with maxProtocol 2 answers Python 3's default pro
 Deno.test("serveTrackerPart1() serves 48 Python threads at once, every reply exact", async () => {
   await withServer({}, async (server) => {
     const expected = DEFAULT_DB.entries.map((_, i) => hex(DEFAULT_DB.itemReply(i))).join(",");
-    const r = await python(PY_CONCURRENT, [
-      HOST,
-      String(server.port),
-      expected,
-    ]);
+    const r = await python(PY_CONCURRENT, [HOST, String(server.port), expected]);
     assert.equal(r.code, 0, r.out);
     assert.equal(r.out.trim(), String(48 * 20));
     assert.equal(server.stats().replies.item, 48 * 20);
@@ -147,10 +133,7 @@ Deno.test("fetchPart1() gets the message from the Python replica of the original
       assert.equal(result.message, DEFAULT_DB.message);
       assert.deepEqual(result.entries, DEFAULT_DB.entries);
     }
-    const reply = await exchangePart1(replica.hostport, {
-      type: "item",
-      index: 16,
-    });
+    const reply = await exchangePart1(replica.hostport, { type: "item", index: 16 });
     assert.deepEqual(reply, { type: "error", message: "Bad request" });
   } finally {
     await replica.stop();
@@ -200,9 +183,7 @@ async function raw(port: number, request: Uint8Array): Promise<string> {
 }
 
 Deno.test("serveTrackerPart1() with maxProtocol 2 answers a request corpus exactly like the replica", async () => {
-  const vectors = Deno.readTextFileSync(
-    new URL("../fixtures/pickle.jsonl", import.meta.url),
-  )
+  const vectors = Deno.readTextFileSync(new URL("../fixtures/pickle.jsonl", import.meta.url))
     .split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as { hex: string })
     .map((v) => fromHex(v.hex)).filter((b) => b.length <= 1024);
   const te = new TextEncoder();
@@ -227,13 +208,8 @@ Deno.test("serveTrackerPart1() with maxProtocol 2 answers a request corpus exact
     await withServer({ maxProtocol: 2 }, async (server) => {
       const mismatches: string[] = [];
       for (const request of corpus) {
-        const [ours, theirs] = [
-          await raw(server.port, request),
-          await raw(replica.port, request),
-        ];
-        if (ours !== theirs) {
-          mismatches.push(`${hex(request)}: ours ${ours}, replica ${theirs}`);
-        }
+        const [ours, theirs] = [await raw(server.port, request), await raw(replica.port, request)];
+        if (ours !== theirs) mismatches.push(`${hex(request)}: ours ${ours}, replica ${theirs}`);
       }
       assert.deepEqual(mismatches, []);
     });

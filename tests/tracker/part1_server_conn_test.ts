@@ -35,10 +35,7 @@ const fromHex = (hex: string) => Uint8Array.from(hex.match(/../g) ?? [], (h) => 
 
 /** The original's list order with placeholder words: position 0 holds SEQNUM 12 (spec §2.3). */
 const DB = new Part1Db(
-  [12, 3, 9, 6, 2, 5, 11, 8, 1, 7, 14, 15, 10, 0, 4, 13].map((seq) => ({
-    seq,
-    word: `w${seq}`,
-  })),
+  [12, 3, 9, 6, 2, 5, 11, 8, 1, 7, 14, 15, 10, 0, 4, 13].map((seq) => ({ seq, word: `w${seq}` })),
 );
 const item = (position: number) => td.decode(DB.itemReply(position));
 const ERROR = td.decode(ERROR_REPLY);
@@ -101,9 +98,7 @@ function expectedReply(v: Vector, maxProtocol: number): string {
 Deno.test("Part1ServerConn answers REGISTER with the size pickle I16\\n.", () => {
   assert.equal(replyTo(te.encode("REGISTER")), "I16\n.");
   assert.equal(
-    replyTo(te.encode("REGISTER"), {
-      db: new Part1Db([{ seq: 0, word: "a" }]),
-    }),
+    replyTo(te.encode("REGISTER"), { db: new Part1Db([{ seq: 0, word: "a" }]) }),
     "I1\n.",
   );
 });
@@ -132,20 +127,14 @@ Deno.test("Part1ServerConn answers item requests of protocols 0-2 with the entry
     ["I-16\n.", 0],
   ];
   for (const [request, position] of cases) {
-    assert.equal(
-      replyTo(bytes(request)),
-      item(position),
-      JSON.stringify(request),
-    );
+    assert.equal(replyTo(bytes(request)), item(position), JSON.stringify(request));
   }
 });
 
 Deno.test("Part1ServerConn answers every vector like the original (protocols 0-5 accepted)", () => {
   let items = 0;
   for (const v of VECTORS) {
-    const reply = replyTo(fromHex(v.hex), {
-      options: { maxRequestBytes: 65536 },
-    });
+    const reply = replyTo(fromHex(v.hex), { options: { maxRequestBytes: 65536 } });
     assert.equal(reply, expectedReply(v, 5), v.name);
     if (reply !== ERROR) items++;
   }
@@ -154,27 +143,15 @@ Deno.test("Part1ServerConn answers every vector like the original (protocols 0-5
 
 Deno.test("Part1ServerConn with maxProtocol 2 refuses protocols 3-5 exactly like Python 2", () => {
   for (const v of VECTORS) {
-    const reply = replyTo(fromHex(v.hex), {
-      options: { maxRequestBytes: 65536, maxProtocol: 2 },
-    });
+    const reply = replyTo(fromHex(v.hex), { options: { maxRequestBytes: 65536, maxProtocol: 2 } });
     assert.equal(reply, expectedReply(v, 2), v.name);
   }
-  assert.equal(
-    replyTo(bytes("\x80\x04K\x05."), { options: { maxProtocol: 2 } }),
-    ERROR,
-  );
+  assert.equal(replyTo(bytes("\x80\x04K\x05."), { options: { maxProtocol: 2 } }), ERROR);
   assert.equal(replyTo(bytes("\x80\x04K\x05.")), item(5));
 });
 
 Deno.test("Part1ServerConn answers out-of-range indexes with the error reply", () => {
-  for (
-    const request of [
-      "I16\n.",
-      "I-17\n.",
-      "I99999\n.",
-      "L99999999999999999999999L\n.",
-    ]
-  ) {
+  for (const request of ["I16\n.", "I-17\n.", "I99999\n.", "L99999999999999999999999L\n."]) {
     assert.equal(replyTo(bytes(request)), ERROR, request);
   }
   const e = run([bytes("I16\n.")])!.event;
@@ -249,9 +226,7 @@ Deno.test("Part1ServerConn ignores bytes after STOP: one request per connection"
   conn.receiveData(bytes("I5\n."), 1);
   conn.receiveData(bytes("I6\n."), 2); // a second request in a later segment
   const e = conn.nextEvent();
-  assert.ok(
-    typeof e === "object" && e.request.type === "item" && e.request.index === 5,
-  );
+  assert.ok(typeof e === "object" && e.request.type === "item" && e.request.index === 5);
   conn.receiveData(bytes("more"), 3); // after the request was known: not even buffered
   assert.equal(conn.ignoredBytes, 4);
   assert.equal(conn.nextEvent(), "paused");
@@ -267,37 +242,20 @@ Deno.test("Part1ServerConn accepts a request of up to maxRequestBytes and no mor
   assert.equal(replyTo(padded(510)), item(5));
   const over = run([padded(511)]);
   assert.equal(over?.reply, ERROR);
-  assert.ok(
-    over?.event.request.type === "invalid" &&
-      over.event.request.reason === "too-large",
-  );
+  assert.ok(over?.event.request.type === "invalid" && over.event.request.reason === "too-large");
   // Chunked beyond the cap, the request is refused as soon as the cap is passed.
   const chunks = Array.from({ length: 40 }, () => bytes("N0".repeat(50)));
   const out = run(chunks);
-  assert.ok(
-    out?.event.request.type === "invalid" &&
-      out.event.request.reason === "too-large",
-  );
-  assert.ok(
-    out.event.bytesReceived <= 1100,
-    `read ${out.event.bytesReceived} bytes`,
-  );
+  assert.ok(out?.event.request.type === "invalid" && out.event.request.reason === "too-large");
+  assert.ok(out.event.bytesReceived <= 1100, `read ${out.event.bytesReceived} bytes`);
   const small = run([padded(40)], { options: { maxRequestBytes: 64 } });
-  assert.ok(
-    small?.event.request.type === "invalid" &&
-      small.event.request.reason === "too-large",
-  );
-  assert.equal(
-    replyTo(padded(20), { options: { maxRequestBytes: 64 } }),
-    item(5),
-  );
+  assert.ok(small?.event.request.type === "invalid" && small.event.request.reason === "too-large");
+  assert.equal(replyTo(padded(20), { options: { maxRequestBytes: 64 } }), item(5));
 });
 
 Deno.test("Part1ServerConn keeps at most maxRequestBytes + 1 bytes of a flood", () => {
   const conn = new Part1ServerConn(0);
-  for (let i = 0; i < 1000; i++) {
-    conn.receiveData(new Uint8Array(4096).fill(0x28), i); // '(' marks
-  }
+  for (let i = 0; i < 1000; i++) conn.receiveData(new Uint8Array(4096).fill(0x28), i); // '(' marks
   // The flood is refused at the first look; everything beyond the cap was dropped unread.
   const e = conn.nextEvent();
   assert.ok(typeof e === "object" && e.request.type === "invalid");
@@ -324,10 +282,7 @@ Deno.test("Part1ServerConn times out a silent or slow client in virtual time", (
   slow.receiveData(bytes("N0"), 5000); // arrives at the deadline: the timeout comes first
   const late = slow.nextEvent();
   assert.ok(typeof late === "object" && late.request.type === "invalid");
-  assert.equal(
-    late.request.type === "invalid" && late.request.reason,
-    "timeout",
-  );
+  assert.equal(late.request.type === "invalid" && late.request.reason, "timeout");
   assert.equal(slow.ignoredBytes, 2);
 });
 
@@ -336,19 +291,14 @@ Deno.test("Part1ServerConn lets a request already received win over the timeout"
   conn.receiveData(bytes("I3\n."), 99);
   conn.handleTimeout(500); // nextEvent() was not asked in between
   const e = conn.nextEvent();
-  assert.ok(
-    typeof e === "object" && e.request.type === "item" && e.request.index === 3,
-  );
+  assert.ok(typeof e === "object" && e.request.type === "item" && e.request.index === 3);
 });
 
 Deno.test("Part1ServerConn answers a request cut short by end of input with the error reply", () => {
   for (const partial of ["", "REGIS", "I5\n", "(I1\n"]) {
     const out = run([bytes(partial)], { eof: true });
     assert.equal(out?.reply, ERROR, JSON.stringify(partial));
-    assert.ok(
-      out.event.request.type === "invalid" &&
-        out.event.request.reason === "truncated",
-    );
+    assert.ok(out.event.request.type === "invalid" && out.event.request.reason === "truncated");
   }
   assert.equal(run([te.encode("REGISTER")], { eof: true })?.reply, "I16\n.");
   const conn = new Part1ServerConn(0);
@@ -366,28 +316,13 @@ Deno.test("Part1ServerConn refuses misuse with TypeError and bad options with Ra
   const e = conn.nextEvent();
   assert.ok(typeof e === "object");
   conn.send({ type: "error", message: "Bad request" });
-  assert.throws(
-    () => conn.send({ type: "error", message: "Bad request" }),
-    TypeError,
-  );
-  assert.throws(
-    () => new Part1ServerConn(0, { maxRequestBytes: 8 }),
-    RangeError,
-  );
-  assert.throws(
-    () => new Part1ServerConn(0, { maxRequestBytes: 1 << 20 }),
-    RangeError,
-  );
+  assert.throws(() => conn.send({ type: "error", message: "Bad request" }), TypeError);
+  assert.throws(() => new Part1ServerConn(0, { maxRequestBytes: 8 }), RangeError);
+  assert.throws(() => new Part1ServerConn(0, { maxRequestBytes: 1 << 20 }), RangeError);
   assert.throws(() => new Part1ServerConn(0, { maxProtocol: 6 }), RangeError);
-  assert.throws(
-    () => new Part1ServerConn(0, { requestTimeoutMs: 0 }),
-    RangeError,
-  );
+  assert.throws(() => new Part1ServerConn(0, { requestTimeoutMs: 0 }), RangeError);
   assert.throws(() => new Part1ServerConn(NaN), RangeError);
-  assert.throws(
-    () => new Part1ServerConn(0).receiveData("x" as never, 0),
-    TypeError,
-  );
+  assert.throws(() => new Part1ServerConn(0).receiveData("x" as never, 0), TypeError);
 });
 
 Deno.test("Part1ServerConn never throws on any input and always ends with one reply", () => {
@@ -411,12 +346,9 @@ Deno.test("Part1ServerConn never throws on any input and always ends with one re
         assert.ok(typeof e === "object");
         event = e;
       }
-      const reply = td.decode(
-        conn.send(answerRequest(DEFAULT_DB, event.request)),
-      );
+      const reply = td.decode(conn.send(answerRequest(DEFAULT_DB, event.request)));
       assert.ok(
-        reply === ERROR || reply === "I16\n." ||
-          /^\(I\d+\nS'[^']+'\np0\ntp1\n\.$/.test(reply),
+        reply === ERROR || reply === "I16\n." || /^\(I\d+\nS'[^']+'\np0\ntp1\n\.$/.test(reply),
         JSON.stringify(reply),
       );
       assert.equal(conn.nextEvent(), "paused");
@@ -429,28 +361,21 @@ Deno.test("Part1ServerConn answers chunked pickles exactly as it answers them wh
   const requests = fc.oneof(
     fc.uint8Array({ maxLength: 40 }),
     fc.integer({ min: -40, max: 40 }).map((i) => bytes(`I${i}\n.`)),
-    fc.tuple(fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 8 }))
-      .map(([i, tail]) => Uint8Array.of(0x80, 2, 0x4b, i, 0x2e, ...tail)),
+    fc.tuple(fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 8 })).map(([i, tail]) =>
+      Uint8Array.of(0x80, 2, 0x4b, i, 0x2e, ...tail)
+    ),
   ).filter((b) => b[0] !== 0x52); // the raw path decides on each read, by design
   fc.assert(
-    fc.property(
-      requests,
-      fc.array(fc.nat(), { maxLength: 4 }),
-      (request, cutsRaw) => {
-        const cuts = [...new Set(cutsRaw.map((c) => c % (request.length + 1)))]
-          .sort((a, b) => a - b);
-        const chunks: Uint8Array[] = [];
-        let at = 0;
-        for (const c of [...cuts, request.length]) {
-          chunks.push(request.subarray(at, c));
-          at = c;
-        }
-        assert.equal(
-          run(chunks, { eof: true })?.reply,
-          run([request], { eof: true })?.reply,
-        );
-      },
-    ),
+    fc.property(requests, fc.array(fc.nat(), { maxLength: 4 }), (request, cutsRaw) => {
+      const cuts = [...new Set(cutsRaw.map((c) => c % (request.length + 1)))].sort((a, b) => a - b);
+      const chunks: Uint8Array[] = [];
+      let at = 0;
+      for (const c of [...cuts, request.length]) {
+        chunks.push(request.subarray(at, c));
+        at = c;
+      }
+      assert.equal(run(chunks, { eof: true })?.reply, run([request], { eof: true })?.reply);
+    }),
     { numRuns: 2000 },
   );
 });

@@ -68,10 +68,7 @@ function simExchange(
   protocol: 0 | 1 | 2,
 ): ClientResult {
   const result: ClientResult = {};
-  const core = new Part1ClientConn(net.now, {
-    protocol,
-    timeoutMs: 3 * TIMEOUT_MS,
-  });
+  const core = new Part1ClientConn(net.now, { protocol, timeoutMs: 3 * TIMEOUT_MS });
   const end = net.connect(from, TRACKER);
   end.write(core.send(query, net.now));
   const check = () => {
@@ -97,11 +94,7 @@ function simExchange(
 
 /** A raw client that sends `bytes` (maybe nothing) and records what comes back. */
 function rawClient(net: SimNet, from: string, bytes: Uint8Array) {
-  const got = {
-    bytes: [] as number[],
-    eofAt: undefined as number | undefined,
-    startedAt: net.now,
-  };
+  const got = { bytes: [] as number[], eofAt: undefined as number | undefined, startedAt: net.now };
   const end = net.connect(from, TRACKER);
   if (bytes.length) end.write(bytes);
   end.onEvent((ev) => {
@@ -123,11 +116,7 @@ for (const seed of simSeeds([1, 2, 3, 0xbeef])) {
       defaults: { delayMs: [1, 50], chunkBytesMax: 3 },
     });
     const tracker = simTracker(net);
-    const exchanges: {
-      query: Part1Query;
-      result: ClientResult;
-      startedAt: number;
-    }[] = [];
+    const exchanges: { query: Part1Query; result: ClientResult; startedAt: number }[] = [];
     const odd: { kind: string; got: ReturnType<typeof rawClient> }[] = [];
     for (let i = 0; i < 60; i++) {
       const startAt = draw.int(0, 1000);
@@ -159,8 +148,7 @@ for (const seed of simSeeds([1, 2, 3, 0xbeef])) {
     });
     const stop = net.runWhile(
       () =>
-        exchanges.length < 60 || exchanges.some((x) => !x.result.event) ||
-        odd.length < 6 ||
+        exchanges.length < 60 || exchanges.some((x) => !x.result.event) || odd.length < 6 ||
         odd.some((o) => o.got.eofAt === undefined),
       { maxTime: 60_000 },
     );
@@ -168,35 +156,17 @@ for (const seed of simSeeds([1, 2, 3, 0xbeef])) {
     assert.equal(stop, "done", hint);
 
     for (const { query, result, startedAt } of exchanges) {
-      assert.ok(
-        result.event?.type === "reply",
-        `${JSON.stringify(query)}: ${hint}`,
-      );
+      assert.ok(result.event?.type === "reply", `${JSON.stringify(query)}: ${hint}`);
       const expected: Part1Reply = answerRequest(DEFAULT_DB, query);
-      assert.deepEqual(
-        encodeReply(result.event.reply),
-        encodeReply(expected),
-        hint,
-      );
+      assert.deepEqual(encodeReply(result.event.reply), encodeReply(expected), hint);
       // Well-formed requests never wait for anyone else's timeout.
-      assert.ok(
-        result.at! - startedAt < 1000,
-        `took ${result.at! - startedAt} ms: ${hint}`,
-      );
+      assert.ok(result.at! - startedAt < 1000, `took ${result.at! - startedAt} ms: ${hint}`);
     }
     for (const { kind, got } of odd) {
-      assert.deepEqual(
-        Uint8Array.from(got.bytes),
-        ERROR_REPLY,
-        `${kind}: ${hint}`,
-      );
+      assert.deepEqual(Uint8Array.from(got.bytes), ERROR_REPLY, `${kind}: ${hint}`);
       const took = got.eofAt! - got.startedAt;
-      if (kind === "garbage") {
-        assert.ok(took < 1000, `garbage answered after ${took} ms`);
-      } else {assert.ok(
-          took >= TIMEOUT_MS && took < TIMEOUT_MS + 1000,
-          `${kind}: ${took} ms`,
-        );}
+      if (kind === "garbage") assert.ok(took < 1000, `garbage answered after ${took} ms`);
+      else assert.ok(took >= TIMEOUT_MS && took < TIMEOUT_MS + 1000, `${kind}: ${took} ms`);
     }
     assert.equal(tracker.served, 66, hint);
   });

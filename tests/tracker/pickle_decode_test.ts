@@ -23,9 +23,8 @@ function b(...parts: (string | number | Uint8Array)[]): Uint8Array {
   const out: number[] = [];
   for (const part of parts) {
     if (typeof part === "number") out.push(part);
-    else if (typeof part === "string") {
-      for (const c of part) out.push(c.charCodeAt(0));
-    } else out.push(...part);
+    else if (typeof part === "string") { for (const c of part) out.push(c.charCodeAt(0)); }
+    else out.push(...part);
   }
   return Uint8Array.from(out);
 }
@@ -38,27 +37,17 @@ function ok(bytes: Uint8Array, options?: DecodePickleOptions): PyValue {
 
 function fail(bytes: Uint8Array, options?: DecodePickleOptions): PickleError {
   const r = decodePickle(bytes, options);
-  assert.ok(
-    !r.ok,
-    `decoded to ${r.ok ? JSON.stringify(describePyValue(r.value)) : ""}`,
-  );
+  assert.ok(!r.ok, `decoded to ${r.ok ? JSON.stringify(describePyValue(r.value)) : ""}`);
   return r.error;
 }
 
-function malformed(
-  bytes: Uint8Array,
-  options?: DecodePickleOptions,
-): PickleError {
+function malformed(bytes: Uint8Array, options?: DecodePickleOptions): PickleError {
   const error = fail(bytes, options);
   assert.equal(error.kind, "malformed", error.message);
   return error;
 }
 
-function limit(
-  bytes: Uint8Array,
-  name: string,
-  options?: DecodePickleOptions,
-): void {
+function limit(bytes: Uint8Array, name: string, options?: DecodePickleOptions): void {
   const error = fail(bytes, options);
   assert.equal(error.kind, "limit", error.message);
   assert.ok(error.kind === "limit" && error.limit === name, error.message);
@@ -123,16 +112,7 @@ Deno.test("decodePickle() decodes FLOAT lines and big-endian BINFLOAT as PyFloat
   assert.equal(f(b("G", 0x40, 0x0a, 0, 0, 0, 0, 0, 0, ".")), 3.25);
   assert.ok(Object.is(f(b("G", 0x80, 0, 0, 0, 0, 0, 0, 0, ".")), -0));
   assert.equal(f(b("F 1\t\n.")), 1); // Python 2's float() strips whitespace
-  for (
-    const bad of [
-      "F\n.",
-      "Fabc\n.",
-      "F1.0x\n.",
-      "F1 0\n.",
-      "F1_0\n.",
-      "F0x10\n.",
-    ]
-  ) {
+  for (const bad of ["F\n.", "Fabc\n.", "F1.0x\n.", "F1 0\n.", "F1_0\n.", "F0x10\n."]) {
     malformed(b(bad));
   }
 });
@@ -185,10 +165,7 @@ Deno.test("decodePickle() refuses STRING lines Python refuses", () => {
 });
 
 Deno.test("decodePickle() decodes UNICODE lines as raw-unicode-escape (spec §5.4 example)", () => {
-  assert.equal(
-    ok(b("Va\\u005cb\\u000ac\\u20ac\\U0001f600\n.")),
-    "a\\b\nc\u20ac\u{1f600}",
-  );
+  assert.equal(ok(b("Va\\u005cb\\u000ac\\u20ac\\U0001f600\n.")), "a\\b\nc\u20ac\u{1f600}");
   assert.equal(ok(b("V", 0xe9, 0xff, "\n.")), "\xe9\xff");
   assert.equal(ok(b("V\\\\u0041\n.")), "\\\\u0041"); // even run: no escape
   assert.equal(ok(b("V\\\\\\u0041\n.")), "\\\\A"); // odd run: the last backslash escapes
@@ -196,13 +173,7 @@ Deno.test("decodePickle() decodes UNICODE lines as raw-unicode-escape (spec §5.
   assert.equal(ok(b("V\\ud83d\\ude00\n.")), "\u{1f600}"); // a narrow Python 2 build's pair
   assert.equal(ok(b("V\n.")), "");
   for (
-    const bad of [
-      "V\\u12\n.",
-      "V\\u12g4\n.",
-      "V\\U00110000\n.",
-      "V\\ud800\n.",
-      "V\\U0000dc00x\n.",
-    ]
+    const bad of ["V\\u12\n.", "V\\u12g4\n.", "V\\U00110000\n.", "V\\ud800\n.", "V\\U0000dc00x\n."]
   ) {
     malformed(b(bad));
   }
@@ -237,35 +208,17 @@ Deno.test("decodePickle() builds tuples, lists and dicts with every opcode form"
   assert.equal(desc(ok(b("(t."))), '["tuple",[]]');
   assert.equal(desc(ok(b(").", ""))), '["tuple",[]]');
   assert.equal(desc(ok(b("K", 1, 0x85, "."))), '["tuple",[["int","1"]]]');
-  assert.equal(
-    desc(ok(b("K", 1, "K", 2, 0x86, "."))),
-    '["tuple",[["int","1"],["int","2"]]]',
-  );
-  assert.equal(
-    desc(ok(b("NNN", 0x87, "."))),
-    '["tuple",[["none"],["none"],["none"]]]',
-  );
-  assert.equal(
-    desc(ok(b("(I1\nI2\nl."))),
-    '["list",[["int","1"],["int","2"]]]',
-  );
-  assert.equal(
-    desc(ok(b("(lI1\naI2\na."))),
-    '["list",[["int","1"],["int","2"]]]',
-  );
+  assert.equal(desc(ok(b("K", 1, "K", 2, 0x86, "."))), '["tuple",[["int","1"],["int","2"]]]');
+  assert.equal(desc(ok(b("NNN", 0x87, "."))), '["tuple",[["none"],["none"],["none"]]]');
+  assert.equal(desc(ok(b("(I1\nI2\nl."))), '["list",[["int","1"],["int","2"]]]');
+  assert.equal(desc(ok(b("(lI1\naI2\na."))), '["list",[["int","1"],["int","2"]]]');
   assert.equal(
     desc(ok(b("](K", 1, "K", 2, "eK", 3, "a."))),
     '["list",[["int","1"],["int","2"],["int","3"]]]',
   );
   assert.equal(desc(ok(b("](e."))), '["list",[]]');
-  assert.equal(
-    desc(ok(b("(I1\nI2\nd."))),
-    '["dict",[[["int","1"],["int","2"]]]]',
-  );
-  assert.equal(
-    desc(ok(b("(dI1\nI2\ns."))),
-    '["dict",[[["int","1"],["int","2"]]]]',
-  );
+  assert.equal(desc(ok(b("(I1\nI2\nd."))), '["dict",[[["int","1"],["int","2"]]]]');
+  assert.equal(desc(ok(b("(dI1\nI2\ns."))), '["dict",[[["int","1"],["int","2"]]]]');
   assert.equal(
     desc(ok(b("}(K", 1, "K", 2, "uK", 3, "K", 4, "s."))),
     '["dict",[[["int","1"],["int","2"]],[["int","3"],["int","4"]]]]',
@@ -274,27 +227,7 @@ Deno.test("decodePickle() builds tuples, lists and dicts with every opcode form"
 
 Deno.test("decodePickle() gives a dict Python's key equality: 1, 1.0 and True are one key", () => {
   const d = ok(
-    b(
-      "}(K",
-      1,
-      "K",
-      10,
-      0x88,
-      "K",
-      20,
-      "G",
-      0x3f,
-      0xf0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      "K",
-      30,
-      "u.",
-    ),
+    b("}(K", 1, "K", 10, 0x88, "K", 20, "G", 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, "K", 30, "u."),
   );
   assert.ok(d instanceof PyDict);
   assert.equal(d.size, 1);
@@ -304,9 +237,7 @@ Deno.test("decodePickle() gives a dict Python's key equality: 1, 1.0 and True ar
   assert.ok(texts instanceof PyDict);
   assert.equal(texts.size, 1); // ASCII py2 str 'a' == u'a'
   assert.equal(texts.get("a"), 2);
-  const tuples = ok(
-    b("}(K", 1, "K", 2, 0x86, "N", "K", 1, "K", 2, 0x86, "I1\nu."),
-  );
+  const tuples = ok(b("}(K", 1, "K", 2, 0x86, "N", "K", 1, "K", 2, 0x86, "I1\nu."));
   assert.ok(tuples instanceof PyDict);
   assert.equal(tuples.get(PyTuple.of(1, 2)), 1);
 });
@@ -350,14 +281,9 @@ Deno.test("decodePickle() runs POP, POP_MARK and DUP like Python", () => {
   assert.equal(ok(b("K", 1, "K", 2, "0.")), 1);
   assert.equal(ok(b("K", 1, "(0.")), 1); // POP of a mark drops the mark
   assert.equal(ok(b("K", 1, "(K", 2, "K", 3, "1.")), 1);
-  assert.equal(
-    desc(ok(b("K", 1, "2", 0x86, "."))),
-    '["tuple",[["int","1"],["int","1"]]]',
-  );
+  assert.equal(desc(ok(b("K", 1, "2", 0x86, "."))), '["tuple",[["int","1"],["int","1"]]]');
   // Python's recursive-tuple form: POP_MARK then GET of the tuple the items built.
-  const t = ok(
-    b(0x80, 2, "(]q", 0, "(h", 0, "K", 7, "tq", 1, "aK", 7, "1h", 1, "."),
-  );
+  const t = ok(b(0x80, 2, "(]q", 0, "(h", 0, "K", 7, "tq", 1, "aK", 7, "1h", 1, "."));
   assert.ok(t instanceof PyTuple && Array.isArray(t.items[0]));
   assert.equal(t.items[0][0], t);
 });
@@ -410,10 +336,7 @@ Deno.test("decodePickle() refuses every byte that is no opcode", () => {
   for (let byte = 0; byte < 256; byte++) {
     if (known.has(byte)) continue;
     const error = fail(b(byte, "."));
-    assert.ok(
-      error.kind === "unknown-opcode" && error.byte === byte,
-      error.message,
-    );
+    assert.ok(error.kind === "unknown-opcode" && error.byte === byte, error.message);
     unknown++;
   }
   assert.equal(unknown, 256 - 68);
@@ -497,22 +420,15 @@ Deno.test("decodePickle() stops at maxInputBytes, before and after the end of th
   assert.equal(fail(b("I5\n"), { maxInputBytes: 4 }).kind, "truncated");
   limit(b("I55555"), "maxInputBytes", { maxInputBytes: 6 });
   assert.equal(ok(b("I5\n.", "x".repeat(2000)), { maxInputBytes: 1024 }), 5);
-  limit(b("X", u32(2000), "y".repeat(2000), "."), "maxInputBytes", {
-    maxInputBytes: 1024,
-  });
+  limit(b("X", u32(2000), "y".repeat(2000), "."), "maxInputBytes", { maxInputBytes: 1024 });
 });
 
 Deno.test("decodePickle() checks length fields before reading or allocating", () => {
   limit(b("X", 0xff, 0xff, 0xff, 0xff), "maxStringBytes");
-  limit(
-    b(0x8d, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff),
-    "maxStringBytes",
-  );
+  limit(b(0x8d, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff), "maxStringBytes");
   limit(b(0x8e, u64(2 ** 40)), "maxStringBytes");
   limit(b(0x96, u64(2 ** 53 + 2)), "maxStringBytes");
-  limit(b("B", u32(1 << 30), "x"), "maxInputBytes", {
-    maxStringBytes: 1 << 30,
-  });
+  limit(b("B", u32(1 << 30), "x"), "maxInputBytes", { maxStringBytes: 1 << 30 });
   limit(b("C", 10, "hi"), "maxStringBytes", { maxStringBytes: 5 });
   assert.equal(fail(b("C", 10, "hi")).kind, "truncated");
   limit(b(0x8b, u32(0x7fffffff)), "maxLongBytes");
@@ -520,10 +436,7 @@ Deno.test("decodePickle() checks length fields before reading or allocating", ()
   assert.equal(fail(b(0x8a, 64, "x")).kind, "truncated");
   limit(b(`S'${"a".repeat(20)}'\n.`), "maxStringBytes", { maxStringBytes: 10 });
   limit(b(`V${"a".repeat(20)}\n.`), "maxStringBytes", { maxStringBytes: 10 });
-  assert.equal(
-    ok(b(`V${"a".repeat(10)}\n.`), { maxStringBytes: 10 }),
-    "a".repeat(10),
-  );
+  assert.equal(ok(b(`V${"a".repeat(10)}\n.`), { maxStringBytes: 10 }), "a".repeat(10));
 });
 
 Deno.test("decodePickle() limits the digits of INT and LONG lines", () => {
@@ -566,19 +479,9 @@ Deno.test("decodePickle() limits stack height, memo entries, container and total
   const appends = (n: number) => b("]", ..."Na".repeat(n), ".");
   assert.equal((ok(appends(4096)) as PyValue[]).length, 4096);
   limit(appends(4097), "maxContainerItems");
-  limit(b("]", "(", "N".repeat(4097), "e."), "maxContainerItems", {
-    maxStackHeight: 5000,
-  });
+  limit(b("]", "(", "N".repeat(4097), "e."), "maxContainerItems", { maxStackHeight: 5000 });
   // Shared lists repeated through GET still count once per insertion.
-  const many = b(
-    "]q",
-    0,
-    "(",
-    "h\x00".repeat(3000),
-    "e(",
-    "h\x00".repeat(3000),
-    "e.",
-  );
+  const many = b("]q", 0, "(", "h\x00".repeat(3000), "e(", "h\x00".repeat(3000), "e.");
   const roomy = { maxContainerItems: 10000, maxStackHeight: 10000 };
   assert.equal((ok(many, roomy) as PyValue[]).length, 6000);
   limit(many, "maxTotalItems", { ...roomy, maxTotalItems: 5000 });
@@ -595,20 +498,11 @@ Deno.test("decodePickle() decodes a doubling DAG as a small graph and describePy
 });
 
 Deno.test("decodePickle() throws only on misuse: bad options or input that is not bytes", () => {
-  assert.throws(
-    () => decodePickle("I5\n." as unknown as Uint8Array),
-    TypeError,
-  );
+  assert.throws(() => decodePickle("I5\n." as unknown as Uint8Array), TypeError);
   assert.throws(() => decodePickle(b("N."), { maxDepth: -1 }), RangeError);
   assert.throws(() => decodePickle(b("N."), { maxDepth: 1001 }), RangeError);
-  assert.throws(
-    () => decodePickle(b("N."), { maxInputBytes: 1.5 }),
-    RangeError,
-  );
-  assert.throws(
-    () => decodePickle(b("N."), { maxIntDigits: 5000 }),
-    RangeError,
-  );
+  assert.throws(() => decodePickle(b("N."), { maxInputBytes: 1.5 }), RangeError);
+  assert.throws(() => decodePickle(b("N."), { maxIntDigits: 5000 }), RangeError);
   assert.throws(() => decodePickle(b("N."), { maxProtocol: 6 }), RangeError);
   assert.equal(fail(new Uint8Array(0)).kind, "truncated");
 });
@@ -619,39 +513,19 @@ Deno.test("decodePickle() throws only on misuse: bad options or input that is no
 Deno.test("decodePickle() with allowCodecsEncode accepts only _codecs.encode(latin-1 text, 'latin1')", () => {
   const on = { allowCodecsEncode: true };
   const x = (s: string) => b("X", u32(s.length), s);
-  assert.deepEqual(
-    ok(b("c_codecs\nencode\n", x(""), x("latin1"), 0x86, "R."), on),
-    b(),
-  );
+  assert.deepEqual(ok(b("c_codecs\nencode\n", x(""), x("latin1"), 0x86, "R."), on), b());
   assert.deepEqual(
     ok(b("c_codecs\nencode\nq\x00(Vh\xffi\nVlatin1\ntR."), on),
     b("h", 0xff, "i"),
   );
   assert.deepEqual(
     ok(
-      b(
-        0x80,
-        4,
-        0x8c,
-        7,
-        "_codecs",
-        0x8c,
-        6,
-        "encode",
-        0x93,
-        x("hi"),
-        x("latin1"),
-        0x86,
-        "R.",
-      ),
+      b(0x80, 4, 0x8c, 7, "_codecs", 0x8c, 6, "encode", 0x93, x("hi"), x("latin1"), 0x86, "R."),
       on,
     ),
     b("hi"),
   );
-  assert.deepEqual(
-    ok(b("c_codecs\nencode\np0\n0g0\n(Vhi\nVlatin1\ntR."), on),
-    b("hi"),
-  ); // via the memo
+  assert.deepEqual(ok(b("c_codecs\nencode\np0\n0g0\n(Vhi\nVlatin1\ntR."), on), b("hi")); // via the memo
   const refused = (bytes: Uint8Array, opcode: string) => {
     const e = fail(bytes, on);
     assert.ok(e.kind === "unsafe-opcode" && e.opcode === opcode, e.message);
@@ -661,14 +535,8 @@ Deno.test("decodePickle() with allowCodecsEncode accepts only _codecs.encode(lat
   refused(b("c_codecsX\nencode\n."), "GLOBAL");
   refused(b("c_codecs\nencode\n(V\\u20ac\nVlatin1\ntR."), "REDUCE"); // beyond latin-1
   refused(b("c_codecs\nencode\n", x("hi"), x("latin-1"), 0x86, "R."), "REDUCE");
-  refused(
-    b("c_codecs\nencode\n", "U", 2, "hi", x("latin1"), 0x86, "R."),
-    "REDUCE",
-  ); // py2 str
-  refused(
-    b("c_codecs\nencode\n", x("hi"), x("latin1"), x("strict"), 0x87, "R."),
-    "REDUCE",
-  );
+  refused(b("c_codecs\nencode\n", "U", 2, "hi", x("latin1"), 0x86, "R."), "REDUCE"); // py2 str
+  refused(b("c_codecs\nencode\n", x("hi"), x("latin1"), x("strict"), 0x87, "R."), "REDUCE");
   refused(b("c_codecs\nencode\n", x("hi"), "R."), "REDUCE");
   refused(b("N", x("hi"), x("latin1"), 0x86, "R."), "REDUCE");
   refused(b(x("os"), x("system"), 0x93, "."), "STACK_GLOBAL");
@@ -686,27 +554,10 @@ Deno.test("decodePickle() with allowCodecsEncode accepts only _codecs.encode(lat
 Deno.test("decodePickle() says truncated for every proper prefix of a valid pickle", () => {
   const s = Py2Str.fromText;
   const values: PyValue[] = [
-    PyTuple.of(
-      s("REG_INIT"),
-      "alice",
-      s("127.0.0.1"),
-      9101,
-      5,
-      PyTuple.of(2, s("and")),
-    ),
-    [
-      1,
-      "two",
-      new PyFloat(3.5),
-      2n ** 70n,
-      null,
-      true,
-      new PyDict([["k", [PyTuple.of()]]]),
-    ],
+    PyTuple.of(s("REG_INIT"), "alice", s("127.0.0.1"), 9101, 5, PyTuple.of(2, s("and"))),
+    [1, "two", new PyFloat(3.5), 2n ** 70n, null, true, new PyDict([["k", [PyTuple.of()]]])],
   ];
-  const pickles = values.flatMap((
-    v,
-  ) => [encodePickle(v), encodePickle(v, { protocol: 2 })]);
+  const pickles = values.flatMap((v) => [encodePickle(v), encodePickle(v, { protocol: 2 })]);
   // deno-fmt-ignore
   pickles.push(b(0x80, 4, 0x95, u64(24), 0x8c, 3, "abc", 0x94, 0x8f, "(K", 1, 0x90, 0x96, u64(1), "z", 0x87, 0x94, "."));
   for (const bytes of pickles) {

@@ -23,25 +23,14 @@ const hex = (bytes: Uint8Array) => [...bytes].map((b) => b.toString(16).padStart
 Deno.test("encodePickle() writes the Part 1 replies of spec §2 byte for byte", () => {
   assert.equal(hex(encodePickle(16)), "4931360a2e");
   assert.equal(p0(PyTuple.of(12, s("of"))), "(I12\nS'of'\np0\ntp1\n.");
-  assert.equal(
-    hex(encodePickle(s("Bad request"))),
-    "53274261642072657175657374270a70300a2e",
-  );
+  assert.equal(hex(encodePickle(s("Bad request"))), "53274261642072657175657374270a70300a2e");
 });
 
 Deno.test("encodePickle() writes the Part 2 messages of spec §3.3 byte for byte", () => {
   const w = s("and");
+  assert.equal(p0(PyTuple.of(s("ECHO"), s("alice"))), "(S'ECHO'\np0\nS'alice'\np1\ntp2\n.");
   assert.equal(
-    p0(PyTuple.of(s("ECHO"), s("alice"))),
-    "(S'ECHO'\np0\nS'alice'\np1\ntp2\n.",
-  );
-  assert.equal(
-    p0(
-      PyTuple.of(
-        s("[Tracker]"),
-        "Hi alice, Welcome to the network. Register to get started.",
-      ),
-    ),
+    p0(PyTuple.of(s("[Tracker]"), "Hi alice, Welcome to the network. Register to get started.")),
     "(S'[Tracker]'\np0\nVHi alice, Welcome to the network. Register to get started.\np1\ntp2\n.",
   );
   assert.equal(
@@ -49,16 +38,7 @@ Deno.test("encodePickle() writes the Part 2 messages of spec §3.3 byte for byte
     "(S'REGISTER'\np0\nS'p2'\np1\nI9202\ntp2\n.",
   );
   assert.equal(
-    p0(
-      PyTuple.of(
-        s("REG_INIT"),
-        s("p1"),
-        s("127.0.0.1"),
-        9201,
-        5,
-        PyTuple.of(2, w),
-      ),
-    ),
+    p0(PyTuple.of(s("REG_INIT"), s("p1"), s("127.0.0.1"), 9201, 5, PyTuple.of(2, w))),
     "(S'REG_INIT'\np0\nS'p1'\np1\nS'127.0.0.1'\np2\nI9201\nI5\n(I2\nS'and'\np3\ntp4\ntp5\n.",
   );
   assert.equal(
@@ -104,22 +84,10 @@ Deno.test("encodePickle() writes ints as INT or LONG at protocol 0 and minimal f
   assert.equal(hex(encodePickle(256, { protocol: 2 })), "80024d00012e");
   assert.equal(hex(encodePickle(65536, { protocol: 2 })), "80024a000001002e");
   assert.equal(hex(encodePickle(-129, { protocol: 2 })), "80024a7fffffff2e");
-  assert.equal(
-    hex(encodePickle(2 ** 31, { protocol: 2 })),
-    "80028a0500000080002e",
-  );
-  assert.equal(
-    hex(encodePickle(-(2 ** 31) - 1, { protocol: 2 })),
-    "80028a05ffffff7fff2e",
-  );
-  assert.equal(
-    hex(encodePickle(2n ** 63n, { protocol: 2 })),
-    "80028a090000000000000080002e",
-  );
-  assert.equal(
-    hex(encodePickle(-(2n ** 63n), { protocol: 2 })),
-    "80028a0800000000000000802e",
-  );
+  assert.equal(hex(encodePickle(2 ** 31, { protocol: 2 })), "80028a0500000080002e");
+  assert.equal(hex(encodePickle(-(2 ** 31) - 1, { protocol: 2 })), "80028a05ffffff7fff2e");
+  assert.equal(hex(encodePickle(2n ** 63n, { protocol: 2 })), "80028a090000000000000080002e");
+  assert.equal(hex(encodePickle(-(2n ** 63n), { protocol: 2 })), "80028a0800000000000000802e");
   const big = encodePickle(2n ** 2040n, { protocol: 2 });
   assert.equal(hex(big.subarray(0, 7)), "80028b00010000"); // LONG4, 256 bytes
   assert.equal(big.length, 2 + 5 + 256 + 1);
@@ -147,32 +115,21 @@ Deno.test("encodePickle() writes floats with Python's repr at protocol 0 and BIN
     [-2.5e-7, "-2.5e-07"],
     [100, "100.0"],
   ];
-  for (const [x, repr] of cases) {
-    assert.equal(p0(new PyFloat(x)), `F${repr}\n.`, repr);
-  }
-  assert.equal(
-    hex(encodePickle(new PyFloat(3.25), { protocol: 2 })),
-    "800247400a0000000000002e",
-  );
+  for (const [x, repr] of cases) assert.equal(p0(new PyFloat(x)), `F${repr}\n.`, repr);
+  assert.equal(hex(encodePickle(new PyFloat(3.25), { protocol: 2 })), "800247400a0000000000002e");
 });
 
 Deno.test("encodePickle() writes py2 strs as Python 2's repr at protocol 0 (spec §5.4 examples)", () => {
   assert.equal(p0(s("it's")), `S"it's"\np0\n.`);
   assert.equal(p0(s(`a'b"c`)), `S'a\\'b"c'\np0\n.`);
-  assert.equal(
-    p0(new Py2Str(Uint8Array.of(0x61, 0x00, 0xff, 0x09))),
-    `S'a\\x00\\xff\\t'\np0\n.`,
-  );
+  assert.equal(p0(new Py2Str(Uint8Array.of(0x61, 0x00, 0xff, 0x09))), `S'a\\x00\\xff\\t'\np0\n.`);
   assert.equal(p0(s('say "hi"')), `S'say "hi"'\np0\n.`);
   assert.equal(p0(s("\\\n\r\x7f\x1f~ ")), `S'\\\\\\n\\r\\x7f\\x1f~ '\np0\n.`);
   assert.equal(p0(s("")), "S''\np0\n.");
 });
 
 Deno.test("encodePickle() writes text as Python 2's raw-unicode-escape at protocol 0", () => {
-  assert.equal(
-    p0("a\\b\nc\u20ac\u{1f600}"),
-    "Va\\u005cb\\u000ac\\u20ac\\U0001f600\np0\n.",
-  );
+  assert.equal(p0("a\\b\nc\u20ac\u{1f600}"), "Va\\u005cb\\u000ac\\u20ac\\U0001f600\np0\n.");
   assert.equal(p0("\0\r\x1a\xe9\xff"), "V\0\r\x1a\xe9\xff\np0\n."); // Python 2 leaves these raw
   assert.equal(p0("\u0100\uffff"), "V\\u0100\\uffff\np0\n.");
   assert.equal(p0(""), "V\np0\n.");
@@ -191,10 +148,7 @@ Deno.test("encodePickle() writes empty and short tuples like Python", () => {
   assert.equal(p2(PyTuple.of()), "\x80\x02).");
   assert.equal(p2(PyTuple.of(1)), "\x80\x02K\x01\x85q\x00.");
   assert.equal(p2(PyTuple.of(1, 2, 3)), "\x80\x02K\x01K\x02K\x03\x87q\x00.");
-  assert.equal(
-    p2(PyTuple.of(1, 2, 3, 4)),
-    "\x80\x02(K\x01K\x02K\x03K\x04tq\x00.",
-  );
+  assert.equal(p2(PyTuple.of(1, 2, 3, 4)), "\x80\x02(K\x01K\x02K\x03K\x04tq\x00.");
   const empty = PyTuple.of();
   assert.equal(p0(PyTuple.of(empty, empty)), "((t(ttp0\n."); // () is never memoized
 });
@@ -232,10 +186,7 @@ Deno.test("encodePickle() writes cycles the way Python does", () => {
   const t4 = PyTuple.of(inner4, 7, 8, 9);
   inner4.push(t4);
   assert.equal(p0(t4), "((lp0\n(g0\nI7\nI8\nI9\ntp1\naI7\nI8\nI9\n00000g1\n.");
-  assert.equal(
-    p2(t4),
-    "\x80\x02(]q\x00(h\x00K\x07K\x08K\ttq\x01aK\x07K\x08K\t1h\x01.",
-  );
+  assert.equal(p2(t4), "\x80\x02(]q\x00(h\x00K\x07K\x08K\ttq\x01aK\x07K\x08K\t1h\x01.");
   for (const v of [l, d, t, t4]) {
     for (const protocol of [0, 2] as const) {
       const r = decodePickle(encodePickle(v, { protocol }));
@@ -247,9 +198,7 @@ Deno.test("encodePickle() writes cycles the way Python does", () => {
 
 Deno.test("encodePickle() batches lists and dicts at protocol 2 like Python's C pickler", () => {
   const list = (n: number) =>
-    latin1(
-      encodePickle(Array.from({ length: n }, () => null), { protocol: 2 }),
-    );
+    latin1(encodePickle(Array.from({ length: n }, () => null), { protocol: 2 }));
   assert.equal(list(0), "\x80\x02]q\x00.");
   assert.equal(list(1), "\x80\x02]q\x00Na.");
   assert.equal(list(2), "\x80\x02]q\x00(NNe.");
@@ -258,12 +207,9 @@ Deno.test("encodePickle() batches lists and dicts at protocol 2 like Python's C 
   assert.equal(p0([null, null]), "(lp0\nNaNa.");
   const dict = (n: number) =>
     latin1(
-      encodePickle(
-        new PyDict(Array.from({ length: n }, (_, i) => [i, null] as const)),
-        {
-          protocol: 2,
-        },
-      ),
+      encodePickle(new PyDict(Array.from({ length: n }, (_, i) => [i, null] as const)), {
+        protocol: 2,
+      }),
     );
   assert.equal(dict(1), "\x80\x02}q\x00K\x00Ns.");
   assert.ok(dict(1001).endsWith("(M\xe8\x03Nu."));
@@ -278,43 +224,23 @@ Deno.test("encodePickle() output uses only opcodes of its protocol", () => {
   );
   const r0 = decodePickle(encodePickle(value), { maxProtocol: 0 });
   assert.ok(r0.ok && r0.protocol === 0);
-  const r2 = decodePickle(encodePickle(value, { protocol: 2 }), {
-    maxProtocol: 2,
-  });
+  const r2 = decodePickle(encodePickle(value, { protocol: 2 }), { maxProtocol: 2 });
   assert.ok(r2.ok && r2.protocol === 2);
 });
 
 Deno.test("encodePickle() throws TypeError for values Python 2 cannot take without a call", () => {
   for (const protocol of [0, 2] as const) {
-    assert.throws(
-      () => encodePickle(Uint8Array.of(1), { protocol }),
-      TypeError,
-    );
-    assert.throws(
-      () => encodePickle(new PyByteArray(Uint8Array.of(1)), { protocol }),
-      TypeError,
-    );
+    assert.throws(() => encodePickle(Uint8Array.of(1), { protocol }), TypeError);
+    assert.throws(() => encodePickle(new PyByteArray(Uint8Array.of(1)), { protocol }), TypeError);
     assert.throws(() => encodePickle(new PySet([1]), { protocol }), TypeError);
-    assert.throws(
-      () => encodePickle(new PySet([1], { frozen: true }), { protocol }),
-      TypeError,
-    );
+    assert.throws(() => encodePickle(new PySet([1], { frozen: true }), { protocol }), TypeError);
     assert.throws(() => encodePickle(1.5, { protocol }), TypeError);
     assert.throws(() => encodePickle(NaN, { protocol }), TypeError);
     assert.throws(() => encodePickle(2 ** 60, { protocol }), TypeError);
     assert.throws(() => encodePickle("\ud800", { protocol }), TypeError);
-    assert.throws(
-      () => encodePickle(undefined as unknown as PyValue, { protocol }),
-      TypeError,
-    );
-    assert.throws(
-      () => encodePickle({} as unknown as PyValue, { protocol }),
-      TypeError,
-    );
-    assert.throws(
-      () => encodePickle([[Uint8Array.of()]], { protocol }),
-      TypeError,
-    );
+    assert.throws(() => encodePickle(undefined as unknown as PyValue, { protocol }), TypeError);
+    assert.throws(() => encodePickle({} as unknown as PyValue, { protocol }), TypeError);
+    assert.throws(() => encodePickle([[Uint8Array.of()]], { protocol }), TypeError);
   }
 });
 
@@ -362,23 +288,19 @@ const valueArb: fc.Arbitrary<PyValue> = fc.letrec<{ value: PyValue; key: PyValue
 
 Deno.test("decodePickle() of encodePickle() gives the value back at protocols 0 and 2 (fast-check)", () => {
   fc.assert(
-    fc.property(
-      valueArb,
-      fc.constantFrom(0 as const, 2 as const),
-      (value, protocol) => {
-        const bytes = encodePickle(value, { protocol });
-        const r = decodePickle(bytes, {
-          maxInputBytes: 1 << 22,
-          maxStringBytes: 1 << 22,
-          maxLongBytes: 1024,
-          maxIntDigits: 4300,
-        });
-        assert.ok(r.ok, r.ok ? "" : r.error.message);
-        assert.equal(r.consumed, bytes.length);
-        assert.deepEqual(describePyValue(r.value), describePyValue(value));
-        assert.deepEqual(encodePickle(r.value, { protocol }), bytes); // and encodes the same again
-      },
-    ),
+    fc.property(valueArb, fc.constantFrom(0 as const, 2 as const), (value, protocol) => {
+      const bytes = encodePickle(value, { protocol });
+      const r = decodePickle(bytes, {
+        maxInputBytes: 1 << 22,
+        maxStringBytes: 1 << 22,
+        maxLongBytes: 1024,
+        maxIntDigits: 4300,
+      });
+      assert.ok(r.ok, r.ok ? "" : r.error.message);
+      assert.equal(r.consumed, bytes.length);
+      assert.deepEqual(describePyValue(r.value), describePyValue(value));
+      assert.deepEqual(encodePickle(r.value, { protocol }), bytes); // and encodes the same again
+    }),
     { numRuns: 1500, seed: 457 },
   );
 });

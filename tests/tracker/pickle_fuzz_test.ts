@@ -69,39 +69,17 @@ function ownPickles(prng: Prng): Uint8Array[] {
   const cyclic: PyValue[] = [];
   cyclic.push(PyTuple.of(cyclic, 2));
   const values: PyValue[] = [
-    PyTuple.of(
-      s("REG_INIT"),
-      "alice",
-      s("127.0.0.1"),
-      9101,
-      5,
-      PyTuple.of(2, s("and")),
-    ),
+    PyTuple.of(s("REG_INIT"), "alice", s("127.0.0.1"), 9101, 5, PyTuple.of(2, s("and"))),
     PyTuple.of(s("QUERY_RESULT"), PyTuple.of(null, null)),
-    [
-      shared,
-      shared,
-      new PyDict([[PyTuple.of(1, s("k")), shared], [new PyFloat(2.5), cyclic]]),
-    ],
-    [
-      2n ** 100n,
-      -(2n ** 64n),
-      new PyFloat(-0),
-      "\u20ac\u{1f600}\\\n",
-      s("a'b\"c\x00\xff"),
-    ],
+    [shared, shared, new PyDict([[PyTuple.of(1, s("k")), shared], [new PyFloat(2.5), cyclic]])],
+    [2n ** 100n, -(2n ** 64n), new PyFloat(-0), "\u20ac\u{1f600}\\\n", s("a'b\"c\x00\xff")],
     Array.from({ length: 1200 }, (_, i) => i * 977),
   ];
-  const out = values.flatMap((
-    v,
-  ) => [encodePickle(v), encodePickle(v, { protocol: 2 })]);
+  const out = values.flatMap((v) => [encodePickle(v), encodePickle(v, { protocol: 2 })]);
   for (let i = 0; i < 20; i++) {
     out.push(
       encodePickle(
-        prng.bytes(prng.int(0, 40)).reduce<PyValue[]>(
-          (l, x) => [...l, x % 3 ? x : [x]],
-          [],
-        ),
+        prng.bytes(prng.int(0, 40)).reduce<PyValue[]>((l, x) => [...l, x % 3 ? x : [x]], []),
       ),
     );
   }
@@ -145,16 +123,8 @@ function mutate(prng: Prng, seeds: readonly Uint8Array[]): Uint8Array {
         break;
       case 3: { // insert opcodes with random argument bytes
         const i = at(1);
-        const ops = Array.from(
-          { length: prng.int(1, 4) },
-          () => prng.pick(OPCODES),
-        );
-        bytes = cat(
-          bytes.subarray(0, i),
-          ops,
-          prng.bytes(prng.int(0, 3)),
-          bytes.subarray(i),
-        );
+        const ops = Array.from({ length: prng.int(1, 4) }, () => prng.pick(OPCODES));
+        bytes = cat(bytes.subarray(0, i), ops, prng.bytes(prng.int(0, 3)), bytes.subarray(i));
         break;
       }
       case 4: // truncate
@@ -167,10 +137,7 @@ function mutate(prng: Prng, seeds: readonly Uint8Array[]): Uint8Array {
       }
       case 6: { // splice two pickles
         const other = pickSeed(prng, seeds);
-        bytes = cat(
-          bytes.subarray(0, at(1)),
-          other.subarray(prng.int(0, other.length)),
-        );
+        bytes = cat(bytes.subarray(0, at(1)), other.subarray(prng.int(0, other.length)));
         break;
       }
       case 7: { // repeat a range (deep nesting, tall stacks, many memo writes)
@@ -185,15 +152,11 @@ function mutate(prng: Prng, seeds: readonly Uint8Array[]): Uint8Array {
       }
       case 8: { // set a length field huge
         const spots: number[] = [];
-        for (let i = 0; i < bytes.length; i++) {
-          if (bytes[i] in LENGTH_FIELDS) spots.push(i);
-        }
+        for (let i = 0; i < bytes.length; i++) if (bytes[i] in LENGTH_FIELDS) spots.push(i);
         if (spots.length === 0) break;
         const i = prng.pick(spots), width = LENGTH_FIELDS[bytes[i]];
         const huge = prng.pick(HUGE_FIELDS);
-        for (let k = 0; k < width && i + 1 + k < bytes.length; k++) {
-          bytes[i + 1 + k] = huge[k] ?? 0;
-        }
+        for (let k = 0; k < width && i + 1 + k < bytes.length; k++) bytes[i + 1 + k] = huge[k] ?? 0;
         break;
       }
       case 9: { // a run of MARKs or GETs
@@ -211,13 +174,7 @@ function mutate(prng: Prng, seeds: readonly Uint8Array[]): Uint8Array {
   return bytes.length > 70000 ? bytes.slice(0, 70000) : bytes;
 }
 
-const KINDS = new Set([
-  "truncated",
-  "unsafe-opcode",
-  "unknown-opcode",
-  "limit",
-  "malformed",
-]);
+const KINDS = new Set(["truncated", "unsafe-opcode", "unknown-opcode", "limit", "malformed"]);
 const ROOMY: DecodePickleOptions = {
   maxInputBytes: 1 << 24,
   maxStringBytes: 1 << 24,
@@ -254,11 +211,7 @@ function graphSize(root: PyValue): { nodes: number; edges: number } {
 }
 
 /** Checks one decode: the result's shape, its bounds, and that an accepted value is sound. */
-function check(
-  input: Uint8Array,
-  options: DecodePickleOptions,
-  prng: Prng,
-): DecodePickleResult {
+function check(input: Uint8Array, options: DecodePickleOptions, prng: Prng): DecodePickleResult {
   let r: DecodePickleResult;
   try {
     r = decodePickle(input, options);
@@ -280,10 +233,7 @@ function check(
   expect(edges <= (options.maxTotalItems ?? 16384));
   expect(nodes <= r.consumed);
   // A proper prefix needs more bytes.
-  const cut = decodePickle(
-    input.subarray(0, prng.int(0, r.consumed - 1)),
-    options,
-  );
+  const cut = decodePickle(input.subarray(0, prng.int(0, r.consumed - 1)), options);
   expect(!cut.ok && cut.error.kind === "truncated");
   // The value is well-formed: it re-encodes, when the protocols allow, and decodes to itself.
   if (!prng.chance(0.2)) return r; // (a sample: this is the slow part)
@@ -295,14 +245,9 @@ function check(
     return r;
   }
   if (/"(bytes|bytearray|set|frozenset)"/.test(text)) return r;
-  const again = decodePickle(
-    encodePickle(r.value, { protocol: prng.chance(0.5) ? 0 : 2 }),
-    ROOMY,
-  );
+  const again = decodePickle(encodePickle(r.value, { protocol: prng.chance(0.5) ? 0 : 2 }), ROOMY);
   expect(again.ok);
-  expect(
-    JSON.stringify(describePyValue(again.value, { maxNodes: 20000 })) === text,
-  );
+  expect(JSON.stringify(describePyValue(again.value, { maxNodes: 20000 })) === text);
   return r;
 }
 
@@ -342,29 +287,11 @@ Deno.test("decodePickle() survives 100,000 mutated pickles: no throw, no hang, b
   }
   const elapsed = performance.now() - started;
   // Every outcome happens, and no single input is slow.
-  for (
-    const kind of [
-      "ok",
-      "truncated",
-      "unsafe-opcode",
-      "unknown-opcode",
-      "malformed",
-    ]
-  ) {
+  for (const kind of ["ok", "truncated", "unsafe-opcode", "unknown-opcode", "malformed"]) {
     assert.ok((tally[kind] ?? 0) > 100, `${kind}: ${JSON.stringify(tally)}`);
   }
-  for (
-    const name of [
-      "maxInputBytes",
-      "maxStringBytes",
-      "maxDepth",
-      "maxLongBytes",
-    ]
-  ) {
-    assert.ok(
-      (tally[`limit:${name}`] ?? 0) > 10,
-      `${name}: ${JSON.stringify(tally)}`,
-    );
+  for (const name of ["maxInputBytes", "maxStringBytes", "maxDepth", "maxLongBytes"]) {
+    assert.ok((tally[`limit:${name}`] ?? 0) > 10, `${name}: ${JSON.stringify(tally)}`);
   }
   assert.ok(slowest < 100, `slowest decode took ${slowest.toFixed(1)} ms`);
   assert.ok(elapsed < 60_000, `100,000 decodes took ${elapsed.toFixed(0)} ms`);

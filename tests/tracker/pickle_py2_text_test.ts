@@ -168,9 +168,7 @@ for line in sys.stdin.read().split():
   const hex = (s: string) =>
     [...s].map((c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join("");
   const writer = child.stdin.getWriter();
-  await writer.write(
-    new TextEncoder().encode(rows.map((r) => hex(r.input)).join("\n")),
-  );
+  await writer.write(new TextEncoder().encode(rows.map((r) => hex(r.input)).join("\n")));
   await writer.close();
   const out = await child.output();
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));

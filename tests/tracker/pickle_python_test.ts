@@ -157,11 +157,7 @@ for item in json.load(sys.stdin):
 sys.stdout.write(json.dumps(out))
 `;
 
-async function python(
-  script: string,
-  args: string[],
-  input?: string,
-): Promise<string> {
+async function python(script: string, args: string[], input?: string): Promise<string> {
   const child = new Deno.Command("python3", {
     args: ["-c", script, ...args],
     stdin: input === undefined ? "null" : "piped",
@@ -204,10 +200,7 @@ function normalizeSets(d: any): any {
   }
   if (tag === "tuple" || tag === "list") return [tag, body.map(normalizeSets)];
   if (tag === "dict") {
-    return [
-      tag,
-      body.map(([k, v]: unknown[]) => [normalizeSets(k), normalizeSets(v)]),
-    ];
+    return [tag, body.map(([k, v]: unknown[]) => [normalizeSets(k), normalizeSets(v)])];
   }
   return d;
 }
@@ -236,11 +229,7 @@ Deno.test("decodePickle() agrees with Python's pickle.loads on a random corpus o
     const r = decodePickle(bytes, GENEROUS);
     if (entry.unsafe) {
       assert.ok(!r.ok, `${what} decoded despite a call`);
-      assert.equal(
-        r.error.kind,
-        "unsafe-opcode",
-        `${what}: ${r.error.message}`,
-      );
+      assert.equal(r.error.kind, "unsafe-opcode", `${what}: ${r.error.message}`);
       counts.unsafe++;
     } else {
       assert.ok(r.ok, `${what}: ${r.ok ? "" : r.error.message}`);
@@ -252,19 +241,13 @@ Deno.test("decodePickle() agrees with Python's pickle.loads on a random corpus o
     }
     if (entry.codecsOnly) {
       const c = decodePickle(bytes, { ...GENEROUS, allowCodecsEncode: true });
-      assert.ok(
-        c.ok,
-        `${what} with allowCodecsEncode: ${c.ok ? "" : c.error.message}`,
-      );
+      assert.ok(c.ok, `${what} with allowCodecsEncode: ${c.ok ? "" : c.error.message}`);
       assert.equal(JSON.stringify(describePyValue(c.value)), want, what);
       counts.codecs++;
     }
   }
   assert.deepEqual([...protocols].sort(), [0, 1, 2, 3, 4, 5]);
-  assert.ok(
-    counts.safe > 500 && counts.unsafe > 200 && counts.codecs > 20,
-    JSON.stringify(counts),
-  );
+  assert.ok(counts.safe > 500 && counts.unsafe > 200 && counts.codecs > 20, JSON.stringify(counts));
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -326,8 +309,7 @@ class Gen {
     const p = this.prng, k = p.float();
     if (k < 0.4) return p.int(-1000, 100000);
     if (k < 0.7) return p.pick(EDGE_INTS);
-    const n = BigInt("0x" + toHex(p.bytes(p.int(1, 40)))) *
-      (p.chance(0.5) ? -1n : 1n);
+    const n = BigInt("0x" + toHex(p.bytes(p.int(1, 40)))) * (p.chance(0.5) ? -1n : 1n);
     return n >= -(2n ** 53n) + 1n && n <= 2n ** 53n - 1n ? Number(n) : n;
   }
 
@@ -341,9 +323,7 @@ class Gen {
   text(minLength = 0): string {
     const p = this.prng;
     if (p.chance(0.05)) return "y".repeat(p.pick([255, 256, 300]));
-    const alphabet = [
-      ...p.shuffle([...ALPHABETS]).slice(0, p.int(1, 3)).join(""),
-    ];
+    const alphabet = [...p.shuffle([...ALPHABETS]).slice(0, p.int(1, 3)).join("")];
     let out = "";
     for (let n = p.int(minLength, 10); n > 0; n--) out += p.pick(alphabet);
     return out;
@@ -358,10 +338,7 @@ class Gen {
     const p = this.prng, k = p.float();
     if (depth > 0 && k < 0.15) {
       return new PyTuple(
-        Array.from(
-          { length: p.int(0, 3) },
-          () => this.hashable(depth - 1, minText),
-        ),
+        Array.from({ length: p.int(0, 3) }, () => this.hashable(depth - 1, minText)),
       );
     }
     const kinds = [
@@ -406,16 +383,9 @@ class Gen {
       return dict;
     }
     if (k < 0.9 && this.shared.length > 0) return p.pick(this.shared); // a shared reference
-    if (k < 0.93) {
-      return Array.from(
-        { length: p.pick([999, 1000, 1001, 2005]) },
-        (_, i) => i,
-      );
-    }
+    if (k < 0.93) return Array.from({ length: p.pick([999, 1000, 1001, 2005]) }, (_, i) => i);
     if (k < 0.95) {
-      return new PyDict(
-        Array.from({ length: 1001 }, (_, i) => [i, String(i)] as const),
-      );
+      return new PyDict(Array.from({ length: 1001 }, (_, i) => [i, String(i)] as const));
     }
     return this.value(depth - 1, minText);
   }
@@ -427,8 +397,7 @@ function comparable(value: PyValue, protocol: 0 | 2): boolean {
   if (text.includes('["py2str",')) return false; // loads as bytes, which re-pickles differently
   if (protocol === 0 && /\\u0000|\\r|\\u001a/.test(text)) return false; // Python 3 escapes them
   // CPython shares one object for "" and each 1-character string: they re-pickle as memo GETs.
-  return !/\["str","(?:[^"\\]|\\u[0-9a-f]{4}|\\.|[\ud800-\udbff][\udc00-\udfff])?"\]/
-    .test(text);
+  return !/\["str","(?:[^"\\]|\\u[0-9a-f]{4}|\\.|[\ud800-\udbff][\udc00-\udfff])?"\]/.test(text);
 }
 
 Deno.test("encodePickle() output loads in Python as the source value, and re-pickles to the same bytes", async () => {
@@ -441,22 +410,13 @@ Deno.test("encodePickle() output loads in Python as the source value, and re-pic
       cases.push({ value, protocol, bytes: encodePickle(value, { protocol }) });
     }
   }
-  const request = cases.map((c) => ({
-    b64: toB64(c.bytes),
-    proto: c.protocol,
-    encoding: "bytes",
-  }));
-  const answers = JSON.parse(
-    await python(PY_LOAD, [], JSON.stringify(request)),
-  );
+  const request = cases.map((c) => ({ b64: toB64(c.bytes), proto: c.protocol, encoding: "bytes" }));
+  const answers = JSON.parse(await python(PY_LOAD, [], JSON.stringify(request)));
   assert.equal(answers.length, cases.length);
   let exact = 0;
   cases.forEach((c, i) => {
     const what = `case ${i >> 1} at protocol ${c.protocol}`;
-    const ours = JSON.stringify(describePyValue(c.value)).replaceAll(
-      '["py2str",',
-      '["bytes",',
-    );
+    const ours = JSON.stringify(describePyValue(c.value)).replaceAll('["py2str",', '["bytes",');
     assert.equal(JSON.stringify(normalizeSets(answers[i].desc)), ours, what);
     if (comparable(c.value, c.protocol)) {
       assert.equal(answers[i].redump, toHex(c.bytes), what);
@@ -469,14 +429,7 @@ Deno.test("encodePickle() output loads in Python as the source value, and re-pic
 Deno.test("encodePickle() py2 strs load in Python 3 as str when ASCII, like the tracker's replies", async () => {
   const s = Py2Str.fromText;
   const values: PyValue[] = [
-    PyTuple.of(
-      s("REG_INIT"),
-      "alice",
-      s("127.0.0.1"),
-      9101,
-      5,
-      PyTuple.of(2, s("and")),
-    ),
+    PyTuple.of(s("REG_INIT"), "alice", s("127.0.0.1"), 9101, 5, PyTuple.of(2, s("and"))),
     PyTuple.of(s("[Tracker]"), s("Bad request")),
     PyTuple.of(s("QUERY_RESULT"), PyTuple.of(null, null)),
     s("Bad request"),
@@ -489,18 +442,14 @@ Deno.test("encodePickle() py2 strs load in Python 3 as str when ASCII, like the 
     proto: c.protocol,
     encoding: "ASCII",
   }));
-  const answers = JSON.parse(
-    await python(PY_LOAD, [], JSON.stringify(request)),
-  );
+  const answers = JSON.parse(await python(PY_LOAD, [], JSON.stringify(request)));
   cases.forEach((c, i) => {
     const ours = JSON.stringify(describePyValue(c.value)).replace(
       /\["py2str","([0-9a-f]*)"\]/g,
       (_, hex: string) =>
         JSON.stringify([
           "str",
-          String.fromCharCode(
-            ...(hex.match(/../g) ?? []).map((h) => parseInt(h, 16)),
-          ),
+          String.fromCharCode(...(hex.match(/../g) ?? []).map((h) => parseInt(h, 16))),
         ]),
     );
     assert.equal(

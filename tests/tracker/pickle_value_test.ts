@@ -84,24 +84,15 @@ Deno.test("KeyInterner follows Python's equality for hashable values", () => {
   assert.equal(k.intern("a"), k.intern(Py2Str.fromText("a")));
   assert.notEqual(k.intern("\xe9"), k.intern(Py2Str.fromText("\xe9")));
   assert.notEqual(k.intern("a"), k.intern(Uint8Array.of(0x61)));
-  assert.notEqual(
-    k.intern(Py2Str.fromText("a")),
-    k.intern(Uint8Array.of(0x61)),
-  );
+  assert.notEqual(k.intern(Py2Str.fromText("a")), k.intern(Uint8Array.of(0x61)));
   assert.equal(k.intern(Uint8Array.of(1, 2)), k.intern(Uint8Array.of(1, 2)));
-  assert.equal(
-    k.intern(PyTuple.of(1, "a")),
-    k.intern(PyTuple.of(true, Py2Str.fromText("a"))),
-  );
+  assert.equal(k.intern(PyTuple.of(1, "a")), k.intern(PyTuple.of(true, Py2Str.fromText("a"))));
   assert.notEqual(k.intern(PyTuple.of(1, 2)), k.intern(PyTuple.of(2, 1)));
   assert.equal(
     k.intern(new PySet([1, 2], { frozen: true })),
     k.intern(new PySet([2, 1], { frozen: true })),
   );
-  assert.notEqual(
-    k.intern(PyTuple.of()),
-    k.intern(new PySet([], { frozen: true })),
-  );
+  assert.notEqual(k.intern(PyTuple.of()), k.intern(new PySet([], { frozen: true })));
   assert.equal(k.intern(null), k.intern(null));
   for (
     const unhashable of [
@@ -157,14 +148,7 @@ Deno.test("PyDict containers can share a KeyInterner", () => {
 });
 
 Deno.test("PySet deduplicates by Python equality and freezes on request", () => {
-  const s = new PySet([
-    1,
-    true,
-    new PyFloat(1),
-    "a",
-    Py2Str.fromText("a"),
-    PyTuple.of(),
-  ]);
+  const s = new PySet([1, true, new PyFloat(1), "a", Py2Str.fromText("a"), PyTuple.of()]);
   assert.ok(s instanceof Set);
   assert.equal(s.size, 3);
   assert.ok(s.has(1) && s.has(true) && s.has("a") && s.has(PyTuple.of()));

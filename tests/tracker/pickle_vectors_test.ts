@@ -88,10 +88,7 @@ function evalPython(src: string, dialect: "py2" | "py3"): PyValue {
     return v as PyValue;
   };
   const int = (v: Parsed): bigint => {
-    assert.ok(
-      v !== null && typeof v === "object" && "int" in v,
-      `not an int in ${src}`,
-    );
+    assert.ok(v !== null && typeof v === "object" && "int" in v, `not an int in ${src}`);
     return (v as { int: bigint }).int;
   };
   const str = (quote: string, prefix: string): PyValue => {
@@ -146,12 +143,7 @@ function evalPython(src: string, dialect: "py2" | "py3"): PyValue {
       i += num[0].length;
       return num[1].includes(".") ? new PyFloat(Number(num[1])) : { int: BigInt(num[1]) };
     }
-    for (
-      const [word, value] of [["None", null], ["True", true], [
-        "False",
-        false,
-      ]] as const
-    ) {
+    for (const [word, value] of [["None", null], ["True", true], ["False", false]] as const) {
       if (eat(word)) return value;
     }
     if (eat("frozenset(")) {
@@ -216,10 +208,7 @@ function evalPython(src: string, dialect: "py2" | "py3"): PyValue {
       if (typeof v === "string") v = v.repeat(n);
       else if (v instanceof Uint8Array) {
         const one: Uint8Array = v;
-        v = Uint8Array.from(
-          { length: one.length * n },
-          (_, k) => one[k % one.length],
-        );
+        v = Uint8Array.from({ length: one.length * n }, (_, k) => one[k % one.length]);
       } else throw new Error(`cannot multiply in ${src}`);
     }
     return v;
@@ -257,11 +246,7 @@ Deno.test("decodePickle() decodes every safe vector to its python value", () => 
     const r = decodePickle(bytes, LARGE);
     assert.ok(r.ok, `${v.name}: ${r.ok ? "" : r.error.message}`);
     assert.equal(r.consumed, bytes.length, v.name);
-    assert.deepEqual(
-      describePyValue(r.value),
-      describePyValue(expected(v)),
-      v.name,
-    );
+    assert.deepEqual(describePyValue(r.value), describePyValue(expected(v)), v.name);
     checked++;
   }
   assert.ok(checked > 280);
@@ -272,9 +257,7 @@ Deno.test("decodePickle() reports the protocol each safe vector needs", () => {
     const r = decodePickle(fromHex(v.hex), LARGE);
     assert.ok(r.ok);
     // Python 3 writes protocol-1 style opcodes at protocol 1 only; higher PROTO headers win.
-    if (v.name.startsWith("py3.") && v.protocol !== 1) {
-      assert.equal(r.protocol, v.protocol, v.name);
-    }
+    if (v.name.startsWith("py3.") && v.protocol !== 1) assert.equal(r.protocol, v.protocol, v.name);
     assert.ok(r.protocol <= Math.max(v.protocol, 2), v.name);
   }
 });
@@ -284,11 +267,7 @@ Deno.test("decodePickle() refuses every unsafe vector with unsafe-opcode", () =>
   for (const v of VECTORS.filter((v) => !v.safe)) {
     const r = decodePickle(fromHex(v.hex), LARGE);
     assert.ok(!r.ok, v.name);
-    assert.equal(
-      r.error.kind,
-      "unsafe-opcode",
-      `${v.name}: ${r.error.message}`,
-    );
+    assert.equal(r.error.kind, "unsafe-opcode", `${v.name}: ${r.error.message}`);
     checked++;
   }
   assert.ok(checked >= 39);
@@ -325,18 +304,10 @@ Deno.test("decodePickle() with allowCodecsEncode decodes exactly the _codecs.enc
     const r = decodePickle(fromHex(v.hex), options);
     if (CODECS_VECTORS.has(v.name)) {
       assert.ok(r.ok, `${v.name}: ${r.ok ? "" : r.error.message}`);
-      assert.deepEqual(
-        describePyValue(r.value),
-        describePyValue(expected(v)),
-        v.name,
-      );
+      assert.deepEqual(describePyValue(r.value), describePyValue(expected(v)), v.name);
     } else {
       assert.ok(!r.ok, v.name);
-      assert.equal(
-        r.error.kind,
-        "unsafe-opcode",
-        `${v.name}: ${r.error.message}`,
-      );
+      assert.equal(r.error.kind, "unsafe-opcode", `${v.name}: ${r.error.message}`);
     }
   }
 });
@@ -368,9 +339,7 @@ Deno.test("decodePickle() keeps py2 str and text apart in the Part 2 vectors", (
 Deno.test("encodePickle() reproduces every protocol 0 and 2 vector byte for byte", () => {
   let exact = 0, refused = 0;
   for (const v of VECTORS) {
-    if (v.name.startsWith("hand.") || (v.protocol !== 0 && v.protocol !== 2)) {
-      continue;
-    }
+    if (v.name.startsWith("hand.") || (v.protocol !== 0 && v.protocol !== 2)) continue;
     if (v.python.includes("5L")) continue; // the model has no separate py2 long type
     const value = expected(v);
     const protocol = v.protocol as 0 | 2;
@@ -379,11 +348,7 @@ Deno.test("encodePickle() reproduces every protocol 0 and 2 vector byte for byte
       /"(bytes|bytearray|set|frozenset)"/,
     );
     if (needsCall) {
-      assert.throws(
-        () => encodePickle(value, { protocol }),
-        TypeError,
-        `${v.name} (${type})`,
-      );
+      assert.throws(() => encodePickle(value, { protocol }), TypeError, `${v.name} (${type})`);
       refused++;
       continue;
     }
@@ -403,11 +368,7 @@ Deno.test("encodePickle() of each decoded safe vector decodes to the same value"
     for (const protocol of [0, 2] as const) {
       const again = decodePickle(encodePickle(r.value, { protocol }), LARGE);
       assert.ok(again.ok, v.name);
-      assert.equal(
-        JSON.stringify(describePyValue(again.value)),
-        text,
-        `${v.name} p${protocol}`,
-      );
+      assert.equal(JSON.stringify(describePyValue(again.value)), text, `${v.name} p${protocol}`);
     }
   }
 });

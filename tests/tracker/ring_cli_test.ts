@@ -21,9 +21,7 @@ Deno.test("ring-serve and five ring-peer processes converge, lose one to SIGKILL
   ]);
   const peers: RingProc[] = [];
   try {
-    const [, port] = await tracker.waitFor(
-      /Tracker listening at 127\.0\.0\.1 @ (\d+)\n/,
-    );
+    const [, port] = await tracker.waitFor(/Tracker listening at 127\.0\.0\.1 @ (\d+)\n/);
     const handles = ["ann", "bob", "cat", "dan", "eve"];
     for (const h of handles) {
       peers.push(RingProc.bitclone(h, [
@@ -72,48 +70,25 @@ Deno.test("ring-serve and five ring-peer processes converge, lose one to SIGKILL
       10_000,
     );
     assert.ok(Number(removedPort) > 0);
-    assert.deepEqual(ring4.trim().split(" ").sort(), [
-      "ann",
-      "bob",
-      "dan",
-      "eve",
-    ]);
+    assert.deepEqual(ring4.trim().split(" ").sort(), ["ann", "bob", "dan", "eve"]);
   } finally {
     for (const p of peers) p.kill("SIGTERM");
     tracker.kill("SIGTERM");
     const codes = await Promise.all(peers.map((p) => p.exit()));
     const trackerCode = await tracker.exit();
-    assert.deepEqual(
-      codes.filter((_, i) => i !== 2),
-      [0, 0, 0, 0],
-      "SIGTERM stops a peer cleanly",
-    );
-    assert.equal(
-      trackerCode,
-      0,
-      `SIGTERM stops the tracker cleanly:\n${tracker.stderr}`,
-    );
+    assert.deepEqual(codes.filter((_, i) => i !== 2), [0, 0, 0, 0], "SIGTERM stops a peer cleanly");
+    assert.equal(trackerCode, 0, `SIGTERM stops the tracker cleanly:\n${tracker.stderr}`);
   }
   for (const p of peers) {
-    assert.equal(
-      p.stdout,
-      `${SENTENCE}\n`,
-      `${p.name} prints the sentence once, and only that`,
-    );
+    assert.equal(p.stdout, `${SENTENCE}\n`, `${p.name} prints the sentence once, and only that`);
   }
 });
 
 Deno.test("ring-serve and ring-peer exit 2 on usage errors", async () => {
   const cases: [string[], RegExp][] = [
     [["ring-peer", "--port", "0"], /missing --handle/],
-    [
-      ["ring-peer", "--handle", "a", "--tracker", "nowhere"],
-      /--tracker must look like HOST:PORT/,
-    ],
-    [
-      ["ring-peer", "--handle", "a", "--query-interval-ms", "0"],
-      /--query-interval-ms/,
-    ],
+    [["ring-peer", "--handle", "a", "--tracker", "nowhere"], /--tracker must look like HOST:PORT/],
+    [["ring-peer", "--handle", "a", "--query-interval-ms", "0"], /--query-interval-ms/],
     [["ring-serve", "--port", "70000"], /--port/],
     [["ring-serve", "--drop-after", "0"], /--drop-after/],
   ];
@@ -154,13 +129,8 @@ Deno.test("ring-serve stops quietly with exit 0 when its stdout is closed", asyn
   }
   assert.ok(m, out);
   await reader.cancel(); // closes our end of the pipe, like `head -1` exiting
-  const conn = await Deno.connect({
-    hostname: "127.0.0.1",
-    port: Number(m[1]),
-  });
-  await conn.write(
-    new TextEncoder().encode("(S'REGISTER'\np0\nS'p1'\np1\nI9201\ntp2\n."),
-  );
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(m[1]) });
+  await conn.write(new TextEncoder().encode("(S'REGISTER'\np0\nS'p1'\np1\nI9201\ntp2\n."));
   // The reply may or may not be written before the server stops; either way it closes.
   await new Response(conn.readable).arrayBuffer();
   const status = await child.status;

@@ -45,28 +45,17 @@ Deno.test("builders give the originals' protocol-0 bytes for every Part 2 vector
     ["py2.p2.register_request", registerRequest(s("p2"), 9202)],
     [
       "py2.p2.reg_init.str_handle",
-      regInit(
-        { handle: s("p1"), ip: "127.0.0.1", port: 9201 },
-        5,
-        DEFAULT_RING_ITEMS[1],
-      ),
+      regInit({ handle: s("p1"), ip: "127.0.0.1", port: 9201 }, 5, DEFAULT_RING_ITEMS[1]),
     ],
     [
       "py2.p2.reg_init.unicode_handle",
-      regInit(
-        { handle: "alice", ip: "127.0.0.1", port: 9101 },
-        5,
-        DEFAULT_RING_ITEMS[1],
-      ),
+      regInit({ handle: "alice", ip: "127.0.0.1", port: 9101 }, 5, DEFAULT_RING_ITEMS[1]),
     ],
     [
       "py2.p2.update_nbr.str_handle",
       updateNbr({ handle: s("carol"), ip: "127.0.0.1", port: 9103 }),
     ],
-    [
-      "py2.p2.update_nbr.unicode_handle",
-      updateNbr({ handle: "bob", ip: "127.0.0.1", port: 9102 }),
-    ],
+    ["py2.p2.update_nbr.unicode_handle", updateNbr({ handle: "bob", ip: "127.0.0.1", port: 9102 })],
     ["py2.p2.ping", pingRequest("Sun Nov 22 01:24:25 2026")],
     ["py2.p2.query", queryRequest(1)],
     ["py2.p2.query_result.found", queryResult({ seq: 2, value: s("and") })],
@@ -79,27 +68,15 @@ Deno.test("builders give the originals' protocol-0 bytes for every Part 2 vector
 });
 
 Deno.test("pingReply() sends ('PING', handle) with the handle's kind", () => {
-  assert.equal(
-    text(encodeMessage(pingReply(s("alice")))),
-    "(S'PING'\np0\nS'alice'\np1\ntp2\n.",
-  );
-  assert.equal(
-    text(encodeMessage(pingReply("zoë"))),
-    "(S'PING'\np0\nVzo\xeb\np1\ntp2\n.",
-  );
+  assert.equal(text(encodeMessage(pingReply(s("alice")))), "(S'PING'\np0\nS'alice'\np1\ntp2\n.");
+  assert.equal(text(encodeMessage(pingReply("zoë"))), "(S'PING'\np0\nVzo\xeb\np1\ntp2\n.");
 });
 
 Deno.test("echoReply() concatenates bytes for a non-ASCII py2 str handle", () => {
   const reply = echoReply(new Py2Str(Uint8Array.of(0x7a, 0xff)));
   const greeting = reply.items[1] as Py2Str;
   assert.ok(greeting instanceof Py2Str);
-  assert.deepEqual([...greeting.bytes.subarray(0, 5)], [
-    0x48,
-    0x69,
-    0x20,
-    0x7a,
-    0xff,
-  ]);
+  assert.deepEqual([...greeting.bytes.subarray(0, 5)], [0x48, 0x69, 0x20, 0x7a, 0xff]);
 });
 
 Deno.test("wireString() picks py2 str for ASCII and text otherwise", () => {
@@ -121,39 +98,22 @@ Deno.test("ringText() reads a py2 str as UTF-8 when valid, else Latin-1", () => 
 });
 
 Deno.test("asctime() formats like Python's time.asctime() in UTC", () => {
-  assert.equal(
-    asctime(Date.UTC(2026, 10, 22, 1, 24, 25)),
-    "Sun Nov 22 01:24:25 2026",
-  );
-  assert.equal(
-    asctime(Date.UTC(2024, 1, 9, 13, 5, 9)),
-    "Fri Feb  9 13:05:09 2024",
-  );
+  assert.equal(asctime(Date.UTC(2026, 10, 22, 1, 24, 25)), "Sun Nov 22 01:24:25 2026");
+  assert.equal(asctime(Date.UTC(2024, 1, 9, 13, 5, 9)), "Fri Feb  9 13:05:09 2024");
   assert.equal(asctime(NaN), "Thu Jan  1 00:00:00 1970");
 });
 
 Deno.test("parseTrackerRequest() reads ECHO and REGISTER from Python 2 and Python 3 peers", () => {
-  for (
-    const name of ["py2.p2.echo_request", "py3.p2.echo.p0", "py3.p2.echo.p2"]
-  ) {
+  for (const name of ["py2.p2.echo_request", "py3.p2.echo.p0", "py3.p2.echo.p2"]) {
     const r = parseTrackerRequest(decoded(name));
     assert.equal(r.type, "echo", name);
-    assert.equal(
-      r.type === "echo" && pyKind(r.handle),
-      name.startsWith("py2") ? "py2" : "text",
-    );
+    assert.equal(r.type === "echo" && pyKind(r.handle), name.startsWith("py2") ? "py2" : "text");
   }
   const p2 = parseTrackerRequest(decoded("py2.p2.register_request"));
-  assert.deepEqual(p2.type === "register" && [ringText(p2.handle), p2.port], [
-    "p2",
-    9202,
-  ]);
+  assert.deepEqual(p2.type === "register" && [ringText(p2.handle), p2.port], ["p2", 9202]);
   for (const name of ["py3.p2.register.p0", "py3.p2.register.p2"]) {
     const r = parseTrackerRequest(decoded(name));
-    assert.deepEqual(r.type === "register" && [r.handle, r.port], [
-      "alice",
-      9101,
-    ], name);
+    assert.deepEqual(r.type === "register" && [r.handle, r.port], ["alice", 9101], name);
   }
 });
 
@@ -181,16 +141,13 @@ Deno.test("parseTrackerRequest() answers bad for every malformed request shape",
     PyTuple.of(s("QUERY"), 1),
     [s("REGISTER"), s("a"), 9000],
   ];
-  for (const v of bad) {
-    assert.equal(parseTrackerRequest(v).type, "bad", Deno.inspect(v));
-  }
+  for (const v of bad) assert.equal(parseTrackerRequest(v).type, "bad", Deno.inspect(v));
 });
 
 Deno.test("parsePeerRequest() reads UPDATE_NBR, PING and QUERY in every vector form", () => {
   const u = parsePeerRequest(decoded("py2.p2.update_nbr.unicode_handle"));
   assert.deepEqual(
-    u.type === "update-nbr" &&
-      [u.neighbour.handle, u.neighbour.ip, u.neighbour.port],
+    u.type === "update-nbr" && [u.neighbour.handle, u.neighbour.ip, u.neighbour.port],
     [
       "bob",
       "127.0.0.1",
@@ -206,14 +163,8 @@ Deno.test("parsePeerRequest() reads UPDATE_NBR, PING and QUERY in every vector f
     const q = parsePeerRequest(decoded(name));
     assert.deepEqual(q, { type: "query", seq: 1 }, name);
   }
-  assert.deepEqual(parsePeerRequest(PyTuple.of(s("QUERY"), true)), {
-    type: "query",
-    seq: 1,
-  });
-  assert.deepEqual(parsePeerRequest(PyTuple.of(s("QUERY"), 2n ** 70n)), {
-    type: "query",
-    seq: -1,
-  });
+  assert.deepEqual(parsePeerRequest(PyTuple.of(s("QUERY"), true)), { type: "query", seq: 1 });
+  assert.deepEqual(parsePeerRequest(PyTuple.of(s("QUERY"), 2n ** 70n)), { type: "query", seq: -1 });
 });
 
 Deno.test("parsePeerRequest() answers bad for malformed requests", () => {
@@ -229,85 +180,35 @@ Deno.test("parsePeerRequest() answers bad for malformed requests", () => {
     PyTuple.of(s("UPDATE_NBR"), null, null, null),
     PyTuple.of(s("EXIT!")),
   ];
-  for (const v of bad) {
-    assert.equal(parsePeerRequest(v).type, "bad", Deno.inspect(v));
-  }
+  for (const v of bad) assert.equal(parsePeerRequest(v).type, "bad", Deno.inspect(v));
 });
 
 Deno.test("parseRegisterReply() reads REG_INIT, the None reply of flaw F4, and refusals", () => {
   const r = parseRegisterReply(decoded("py2.p2.reg_init.str_handle"));
   assert.ok(r.type === "reg-init");
-  assert.deepEqual([
-    ringText(r.neighbour!.handle),
-    r.neighbour!.ip,
-    r.neighbour!.port,
-  ], [
+  assert.deepEqual([ringText(r.neighbour!.handle), r.neighbour!.ip, r.neighbour!.port], [
     "p1",
     "127.0.0.1",
     9201,
   ]);
-  assert.deepEqual([r.dbSize, r.item.seq, ringText(r.item.value)], [
-    5,
-    2,
-    "and",
-  ]);
+  assert.deepEqual([r.dbSize, r.item.seq, ringText(r.item.value)], [5, 2, "and"]);
   const dup = parseRegisterReply(decoded("py2.p2.reg_init.duplicate_handle"));
-  assert.ok(
-    dup.type === "reg-init" && dup.neighbour === undefined &&
-      dup.item.seq === 2,
-  );
+  assert.ok(dup.type === "reg-init" && dup.neighbour === undefined && dup.item.seq === 2);
   assert.deepEqual(parseRegisterReply(decoded("py2.p2.bad_request_reply")), {
     type: "refused",
     message: "Bad request",
   });
   const bad: PyValue[] = [
     PyTuple.of(s("REG_INIT"), s("p1"), s("127.0.0.1"), 9201, 5),
-    PyTuple.of(
-      s("REG_INIT"),
-      s("p1"),
-      s("127.0.0.1"),
-      9201,
-      0,
-      PyTuple.of(0, s("a")),
-    ),
-    PyTuple.of(
-      s("REG_INIT"),
-      s("p1"),
-      s("127.0.0.1"),
-      9201,
-      5,
-      PyTuple.of(5, s("a")),
-    ),
-    PyTuple.of(
-      s("REG_INIT"),
-      s("p1"),
-      s("127.0.0.1"),
-      9201,
-      5,
-      PyTuple.of(-1, s("a")),
-    ),
-    PyTuple.of(
-      s("REG_INIT"),
-      s("p1"),
-      s("127.0.0.1"),
-      9201,
-      5,
-      PyTuple.of(1, 1),
-    ),
+    PyTuple.of(s("REG_INIT"), s("p1"), s("127.0.0.1"), 9201, 0, PyTuple.of(0, s("a"))),
+    PyTuple.of(s("REG_INIT"), s("p1"), s("127.0.0.1"), 9201, 5, PyTuple.of(5, s("a"))),
+    PyTuple.of(s("REG_INIT"), s("p1"), s("127.0.0.1"), 9201, 5, PyTuple.of(-1, s("a"))),
+    PyTuple.of(s("REG_INIT"), s("p1"), s("127.0.0.1"), 9201, 5, PyTuple.of(1, 1)),
     PyTuple.of(s("REG_INIT"), s("p1"), null, 9201, 5, PyTuple.of(1, s("a"))),
-    PyTuple.of(
-      s("REG_INIT"),
-      s("p1"),
-      s("127.0.0.1"),
-      9201,
-      100,
-      PyTuple.of(1, s("a")),
-    ),
+    PyTuple.of(s("REG_INIT"), s("p1"), s("127.0.0.1"), 9201, 100, PyTuple.of(1, s("a"))),
     PyTuple.of(s("ACK"), s("p1")),
   ];
-  for (const v of bad) {
-    assert.equal(parseRegisterReply(v).type, "bad", Deno.inspect(v));
-  }
+  for (const v of bad) assert.equal(parseRegisterReply(v).type, "bad", Deno.inspect(v));
 });
 
 Deno.test("parseQueryResult() reads found and missing results, and refuses other tuples", () => {
@@ -319,27 +220,12 @@ Deno.test("parseQueryResult() reads found and missing results, and refuses other
     ]
   ) {
     const r = parseQueryResult(decoded(name), 5);
-    assert.ok(
-      r.type === "found" && r.item.seq === 2 &&
-        ringText(r.item.value) === "and",
-      name,
-    );
+    assert.ok(r.type === "found" && r.item.seq === 2 && ringText(r.item.value) === "and", name);
   }
-  for (
-    const name of [
-      "py2.p2.query_result.missing",
-      "py3.p2.query_result.missing.p2",
-    ]
-  ) {
+  for (const name of ["py2.p2.query_result.missing", "py3.p2.query_result.missing.p2"]) {
     assert.equal(parseQueryResult(decoded(name), 5).type, "missing", name);
   }
-  assert.equal(
-    parseQueryResult(decoded("py2.p2.query_result.found"), 2).type,
-    "missing",
-  );
-  assert.equal(
-    parseQueryResult(decoded("py2.p2.ping_ack_reply"), 5).type,
-    "bad",
-  );
+  assert.equal(parseQueryResult(decoded("py2.p2.query_result.found"), 2).type, "missing");
+  assert.equal(parseQueryResult(decoded("py2.p2.ping_ack_reply"), 5).type, "bad");
   assert.equal(parseQueryResult(5, 5).type, "bad");
 });

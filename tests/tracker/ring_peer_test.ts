@@ -21,10 +21,7 @@ function registered(seq = 0, options: Partial<RingPeerOptions> = {}) {
   const t = new Script(peer);
   peer.handleTick(0);
   const [reg] = t.connects();
-  assert.equal(
-    t.open(reg.conn, 0).wrote,
-    latin1(vector("py2.p2.register_request")),
-  );
+  assert.equal(t.open(reg.conn, 0).wrote, latin1(vector("py2.p2.register_request")));
   const reply = regInit({ handle: s("p1"), ip: "127.0.0.1", port: 9201 }, 5, {
     seq,
     value: s(WORDS[seq]),
@@ -60,17 +57,9 @@ const found = (seq: number) => encodeMessage(queryResult({ seq, value: s(WORDS[s
 Deno.test("RingPeer registers like the reference peer and starts querying its neighbour", () => {
   const { peer } = registered(0);
   assert.equal(peer.state, "registered");
-  assert.deepEqual(peer.neighbour, {
-    handle: "p1",
-    ip: "127.0.0.1",
-    port: 9201,
-  });
+  assert.deepEqual(peer.neighbour, { handle: "p1", ip: "127.0.0.1", port: 9201 });
   assert.deepEqual([...peer.items], [[0, "blue"]]);
-  assert.equal(
-    peer.nextTimeout(),
-    2001,
-    "the first QUERY comes one interval after REG_INIT",
-  );
+  assert.equal(peer.nextTimeout(), 2001, "the first QUERY comes one interval after REG_INIT");
   const evs = events(peer);
   assert.deepEqual(evs, [{
     type: "registered",
@@ -85,34 +74,15 @@ Deno.test("RingPeer collects every item round robin and reports the sentence onc
   const { peer, t } = registered(0);
   const q1 = round(t, 2001, found(1));
   assert.deepEqual(q1, { port: 9201, wrote: latin1(vector("py2.p2.query")) });
-  assert.equal(
-    round(t, 4001, vector("py2.p2.query_result.missing")).wrote,
-    query(2),
-  );
-  assert.equal(
-    round(t, 6001, found(3)).wrote,
-    query(3),
-    "after a miss it asks for the next seq",
-  );
+  assert.equal(round(t, 4001, vector("py2.p2.query_result.missing")).wrote, query(2));
+  assert.equal(round(t, 6001, found(3)).wrote, query(3), "after a miss it asks for the next seq");
   assert.equal(round(t, 8001, found(4)).wrote, query(4));
-  assert.equal(
-    round(t, 10_001, vector("py2.p2.query_result.found")).wrote,
-    query(2),
-  );
+  assert.equal(round(t, 10_001, vector("py2.p2.query_result.found")).wrote, query(2));
   assert.equal(peer.sentence, "blue skies and snowy peaks");
   assert.equal(peer.nextTimeout(), undefined, "no more queries once whole");
   const evs = events(peer).filter((e) => e.type !== "registered");
-  assert.deepEqual(evs.map((e) => e.type), [
-    "item",
-    "item",
-    "item",
-    "item",
-    "complete",
-  ]);
-  assert.deepEqual(evs.at(-1), {
-    type: "complete",
-    sentence: "blue skies and snowy peaks",
-  });
+  assert.deepEqual(evs.map((e) => e.type), ["item", "item", "item", "item", "complete"]);
+  assert.deepEqual(evs.at(-1), { type: "complete", sentence: "blue skies and snowy peaks" });
 });
 
 Deno.test("RingPeer skips a query round while one is in flight, and survives failures", () => {
@@ -126,11 +96,7 @@ Deno.test("RingPeer skips a query round while one is in flight, and survives fai
   assert.deepEqual(t.take(), [{ type: "close", conn: c.conn }]);
   assert.equal(round(t, 8001, "refuse").port, 9201);
   const bad = round(t, 10_001, bytesOf("No data sent!"));
-  assert.equal(
-    bad.wrote,
-    query(2),
-    "a raw reply (the reference peer's) is skipped",
-  );
+  assert.equal(bad.wrote, query(2), "a raw reply (the reference peer's) is skipped");
   assert.equal(peer.items.size, 1);
   assert.equal(round(t, 12_001, found(3)).wrote, query(3));
   assert.equal(peer.items.get(3), "snowy");
@@ -138,14 +104,8 @@ Deno.test("RingPeer skips a query round while one is in flight, and survives fai
 
 Deno.test("RingPeer answers PING, QUERY and UPDATE_NBR on its server", () => {
   const { peer, t } = registered(2);
-  assert.equal(
-    t.serve(vector("py2.p2.ping"), 2),
-    "(S'PING'\np0\nS'p2'\np1\ntp2\n.",
-  );
-  assert.equal(
-    t.serve(bytesOf(query(2)), 2),
-    latin1(vector("py2.p2.query_result.found")),
-  );
+  assert.equal(t.serve(vector("py2.p2.ping"), 2), "(S'PING'\np0\nS'p2'\np1\ntp2\n.");
+  assert.equal(t.serve(bytesOf(query(2)), 2), latin1(vector("py2.p2.query_result.found")));
   assert.equal(
     t.serve(vector("py3.p2.query.p2"), 2),
     latin1(vector("py2.p2.query_result.missing")),
@@ -154,24 +114,12 @@ Deno.test("RingPeer answers PING, QUERY and UPDATE_NBR on its server", () => {
     t.serve(encodePickle(PyTuple.of(s("QUERY"), -1)), 2),
     latin1(vector("py2.p2.query_result.missing")),
   );
-  assert.equal(
-    t.serve(vector("py2.p2.update_nbr.unicode_handle"), 2),
-    undefined,
-    "no reply",
-  );
-  assert.deepEqual(peer.neighbour, {
-    handle: "bob",
-    ip: "127.0.0.1",
-    port: 9102,
-  });
+  assert.equal(t.serve(vector("py2.p2.update_nbr.unicode_handle"), 2), undefined, "no reply");
+  assert.deepEqual(peer.neighbour, { handle: "bob", ip: "127.0.0.1", port: 9102 });
   assert.equal(t.serve(vector("py3.p2.update_nbr.p2"), 2), undefined);
   const evs = events(peer).filter((e) => e.type === "neighbour");
   assert.equal(evs.length, 1, "the same neighbour again is no change");
-  assert.equal(
-    round(t, 2001, found(3)).port,
-    9102,
-    "queries go to the new neighbour",
-  );
+  assert.equal(round(t, 2001, found(3)).port, 9102, "queries go to the new neighbour");
 });
 
 Deno.test("RingPeer answers Bad request to anything else and keeps serving", () => {
@@ -193,10 +141,7 @@ Deno.test("RingPeer answers Bad request to anything else and keeps serving", () 
     t.serve(vector("py2.p2.query"), 5002, { chunk: 1 }),
     latin1(vector("py2.p2.query_result.missing")),
   );
-  assert.equal(
-    events(peer).filter((e) => e.type === "bad-request").length,
-    bad.length + 1,
-  );
+  assert.equal(events(peer).filter((e) => e.type === "bad-request").length, bad.length + 1);
 });
 
 Deno.test("RingPeer keeps an UPDATE_NBR that arrived before the REG_INIT reply", () => {
@@ -207,11 +152,7 @@ Deno.test("RingPeer keeps an UPDATE_NBR that arrived before the REG_INIT reply",
   t.open(reg.conn, 0);
   assert.equal(t.serve(vector("py2.p2.update_nbr.str_handle"), 1), undefined);
   peer.handleData(reg.conn, vector("py2.p2.reg_init.str_handle"), 2);
-  assert.deepEqual(peer.neighbour, {
-    handle: "carol",
-    ip: "127.0.0.1",
-    port: 9103,
-  });
+  assert.deepEqual(peer.neighbour, { handle: "carol", ip: "127.0.0.1", port: 9103 });
 });
 
 Deno.test("RingPeer waits for UPDATE_NBR after the original's None neighbour (F4)", () => {
@@ -238,11 +179,7 @@ Deno.test("RingPeer retries REGISTER, then gives up; a refusal stops it at once"
     registerDelayMs: 3000,
   });
   const t = new Script(peer);
-  assert.equal(
-    peer.nextTimeout(),
-    3000,
-    "the reference peer's 3 s wait, when asked for",
-  );
+  assert.equal(peer.nextTimeout(), 3000, "the reference peer's 3 s wait, when asked for");
   peer.handleTick(3000);
   const [a] = t.connects();
   peer.handleError(a.conn, "reset", 3001);
@@ -256,12 +193,7 @@ Deno.test("RingPeer retries REGISTER, then gives up; a refusal stops it at once"
   assert.equal(peer.state, "failed");
   assert.deepEqual(events(peer), [
     { type: "register-failed", reason: "refused", attempt: 1, final: false },
-    {
-      type: "register-failed",
-      reason: "bad reply: not a REG_INIT",
-      attempt: 2,
-      final: true,
-    },
+    { type: "register-failed", reason: "bad reply: not a REG_INIT", attempt: 2, final: true },
   ]);
   const refused = new RingPeer(0, { handle: "p2", port: 9202 });
   const r = new Script(refused);
@@ -274,10 +206,7 @@ Deno.test("RingPeer retries REGISTER, then gives up; a refusal stops it at once"
     1,
   );
   assert.equal(refused.state, "failed");
-  assert.deepEqual(events(refused), [{
-    type: "rejected",
-    message: "Handle already registered",
-  }]);
+  assert.deepEqual(events(refused), [{ type: "rejected", message: "Handle already registered" }]);
   assert.equal(refused.nextTimeout(), undefined);
 });
 
@@ -286,17 +215,11 @@ Deno.test("RingPeer sends a non-ASCII handle as text and serves items in their k
   const t = new Script(peer);
   peer.handleTick(0);
   const [reg] = t.connects();
-  assert.equal(
-    t.open(reg.conn, 0).wrote,
-    "(S'REGISTER'\np0\nVzo\xeb\np1\nI9000\ntp2\n.",
-  );
+  assert.equal(t.open(reg.conn, 0).wrote, "(S'REGISTER'\np0\nVzo\xeb\np1\nI9000\ntp2\n.");
   peer.handleData(
     reg.conn,
     encodeMessage(
-      regInit({ handle: "zoë", ip: "127.0.0.1", port: 9000 }, 2, {
-        seq: 1,
-        value: "wörld",
-      }),
+      regInit({ handle: "zoë", ip: "127.0.0.1", port: 9000 }, 2, { seq: 1, value: "wörld" }),
     ),
     1,
   );
@@ -305,21 +228,12 @@ Deno.test("RingPeer sends a non-ASCII handle as text and serves items in their k
     t.serve(bytesOf(query(1)), 2),
     "(S'QUERY_RESULT'\np0\n(I1\nVw\xf6rld\np1\ntp2\ntp3\n.",
   );
-  assert.equal(
-    t.serve(vector("py2.p2.ping"), 2),
-    "(S'PING'\np0\nVzo\xeb\np1\ntp2\n.",
-  );
+  assert.equal(t.serve(vector("py2.p2.ping"), 2), "(S'PING'\np0\nVzo\xeb\np1\ntp2\n.");
 });
 
 Deno.test("RingPeer refuses bad options", () => {
   assert.throws(() => new RingPeer(0, { handle: "", port: 1 }), RangeError);
   assert.throws(() => new RingPeer(0, { handle: "a", port: 0 }), RangeError);
-  assert.throws(
-    () => new RingPeer(0, { handle: "a", port: 1, queryIntervalMs: 0 }),
-    RangeError,
-  );
-  assert.throws(
-    () => new RingPeer(0, { handle: 5 as unknown as string, port: 1 }),
-    TypeError,
-  );
+  assert.throws(() => new RingPeer(0, { handle: "a", port: 1, queryIntervalMs: 0 }), RangeError);
+  assert.throws(() => new RingPeer(0, { handle: 5 as unknown as string, port: 1 }), TypeError);
 });

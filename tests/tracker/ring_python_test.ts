@@ -35,11 +35,7 @@ async function hasPython(): Promise<boolean> {
 const PYTHON = await hasPython();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(
-  ok: () => boolean,
-  timeoutMs: number,
-  what: () => string,
-): Promise<void> {
+async function waitFor(ok: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!ok()) {
     if (performance.now() > deadline) throw new Error(`timed out: ${what()}`);
@@ -70,11 +66,7 @@ interface OurPeer {
   node: RingPeerNode;
 }
 
-function ourPeer(
-  handle: string,
-  trackerPort: number,
-  all: AbortSignal,
-): OurPeer {
+function ourPeer(handle: string, trackerPort: number, all: AbortSignal): OurPeer {
   const stop = new AbortController();
   const node = startRingPeer({
     handle,
@@ -136,18 +128,10 @@ Deno.test({
       );
       assert.equal(tracker.tracker.peers.length, 5);
       for (const p of originals) {
-        assert.match(
-          p.stdout,
-          /PARITY ok REG_INIT/,
-          "our REG_INIT is Python 2's, byte for byte",
-        );
+        assert.match(p.stdout, /PARITY ok REG_INIT/, "our REG_INIT is Python 2's, byte for byte");
       }
       // Our PINGs too (the first round may come after the ring has converged).
-      await waitFor(
-        () => originals.every((p) => /PARITY ok PING/.test(p.stdout)),
-        5_000,
-        state,
-      );
+      await waitFor(() => originals.every((p) => /PARITY ok PING/.test(p.stdout)), 5_000, state);
       assert.ok(
         originals.some((p) => /PARITY ok QUERY_RESULT/.test(p.stdout)) ||
           originals.some((p) => /PARITY ok QUERY\n/.test(p.stdout)),
@@ -159,9 +143,7 @@ Deno.test({
       await victim.exit();
       const healed = () => {
         const list = tracker.tracker.peers;
-        if (list.length !== 4 || list.some((p) => p.handle === victim.name)) {
-          return false;
-        }
+        if (list.length !== 4 || list.some((p) => p.handle === victim.name)) return false;
         return list.every((entry, i) => {
           const pred = list[(i - 1 + list.length) % list.length];
           const mine = ours.find((p) => p.handle === entry.handle);
@@ -204,18 +186,12 @@ Deno.test({
     const originals: RingProc[] = [];
     const ours: OurPeer[] = [];
     const state = () =>
-      [tracker, ...originals].map((p) => `${p.name}:\n${p.stdout}${p.stderr}`)
-        .join("\n") +
-      "\n" +
+      [tracker, ...originals].map((p) => `${p.name}:\n${p.stdout}${p.stderr}`).join("\n") + "\n" +
       JSON.stringify(
-        ours.map((
-          p,
-        ) => [p.handle, p.node.peer.neighbour, [...p.node.peer.items.keys()]]),
+        ours.map((p) => [p.handle, p.node.peer.neighbour, [...p.node.peer.items.keys()]]),
       );
     try {
-      const [, port] = await tracker.waitFor(
-        /Tracker listening at 127\.0\.0\.1 @ (\d+)\n/,
-      );
+      const [, port] = await tracker.waitFor(/Tracker listening at 127\.0\.0\.1 @ (\d+)\n/);
       for (const h of ["new1", "old1", "new2", "old2", "new3"]) {
         if (h.startsWith("old")) originals.push(originalPeer(h, Number(port)));
         else ours.push(ourPeer(h, Number(port), all.signal));
@@ -229,17 +205,13 @@ Deno.test({
       );
       assert.match(tracker.stdout, /PARITY ok REGISTER/);
       const ring = () =>
-        tracker.stdout.split("\n").filter((l) => l.startsWith("RING ")).at(-1)!
-          .split(" ").slice(1);
+        tracker.stdout.split("\n").filter((l) => l.startsWith("RING ")).at(-1)!.split(" ").slice(1);
       assert.equal(ring().length, 5, state());
 
       const victim = ours[1];
       victim.stop.abort();
       await victim.node.done;
-      await tracker.waitFor(
-        new RegExp(`^REMOVED ${victim.handle}$`, "m"),
-        10_000,
-      );
+      await tracker.waitFor(new RegExp(`^REMOVED ${victim.handle}$`, "m"), 10_000);
       const alive = ours.filter((p) => p !== victim);
       await waitFor(
         () => {

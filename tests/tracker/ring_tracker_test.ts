@@ -44,62 +44,35 @@ Deno.test("RingTracker answers ECHO byte for byte for py2 str and text handles",
   }
   const protocol4 = encodePickle(PyTuple.of("ECHO", "alice"), { protocol: 2 });
   assert.ok(t.serve(protocol4, 0)?.includes("Hi alice"));
-  assert.deepEqual(events(tracker).map((e) => e.type), [
-    "echo",
-    "echo",
-    "echo",
-    "echo",
-  ]);
+  assert.deepEqual(events(tracker).map((e) => e.type), ["echo", "echo", "echo", "echo"]);
 });
 
 Deno.test("RingTracker replies REG_INIT like the original and updates only the changed neighbour", () => {
   const tracker = new RingTracker(0);
   const t = new Script(tracker);
-  assert.equal(
-    t.serve(register("p1", 9201), 0),
-    regInit("p1", 9201, 4, "peaks"),
-  );
-  assert.deepEqual(
-    t.take(),
-    [],
-    "a lone first peer already knows it is its own neighbour",
-  );
+  assert.equal(t.serve(register("p1", 9201), 0), regInit("p1", 9201, 4, "peaks"));
+  assert.deepEqual(t.take(), [], "a lone first peer already knows it is its own neighbour");
   // The second registrant gets the vector's exact reply: neighbour p1, item db[1] = (2, 'and').
   assert.equal(
     t.serve(vector("py2.p2.register_request"), 0),
     latin1(vector("py2.p2.reg_init.str_handle")),
   );
   const [c] = t.connects();
-  assert.deepEqual(
-    [c.host, c.port],
-    ["127.0.0.1", 9201],
-    "p1's predecessor is now p2",
-  );
+  assert.deepEqual([c.host, c.port], ["127.0.0.1", 9201], "p1's predecessor is now p2");
   assert.equal(t.delivered(c.conn, 1), update("p2", 9202));
-  assert.deepEqual(tracker.peers.map((p) => [p.handle, p.port, p.seq]), [[
-    "p1",
-    9201,
-    4,
-  ], [
+  assert.deepEqual(tracker.peers.map((p) => [p.handle, p.port, p.seq]), [["p1", 9201, 4], [
     "p2",
     9202,
     2,
   ]]);
   const evs = events(tracker);
-  assert.deepEqual(evs.map((e) => e.type), [
-    "registered",
-    "registered",
-    "neighbour-sent",
-  ]);
+  assert.deepEqual(evs.map((e) => e.type), ["registered", "registered", "neighbour-sent"]);
 });
 
 Deno.test("RingTracker echoes a text handle as text in REG_INIT and UPDATE_NBR", () => {
   const tracker = new RingTracker(0);
   const t = new Script(tracker);
-  t.serve(
-    encodePickle(PyTuple.of("REGISTER", "alice", 9101), { protocol: 2 }),
-    0,
-  );
+  t.serve(encodePickle(PyTuple.of("REGISTER", "alice", 9101), { protocol: 2 }), 0);
   assert.equal(
     t.serve(register("bob", 9102), 0),
     latin1(vector("py2.p2.reg_init.unicode_handle")),
@@ -121,21 +94,11 @@ Deno.test("RingTracker sends a peer its next UPDATE_NBR only once it closed the 
   const [first] = t.connects();
   assert.equal(t.open(first.conn, 1).closed, false);
   t.serve(register("c", 9203), 2); // a's neighbour changes again while it reads the first
-  assert.deepEqual(
-    t.connects(),
-    [],
-    "nothing more to a until it is done with the first",
-  );
+  assert.deepEqual(t.connects(), [], "nothing more to a until it is done with the first");
   tracker.handleEof(first.conn, 3);
-  assert.deepEqual(t.takeFor(first.conn), [{
-    type: "close",
-    conn: first.conn,
-  }]);
+  assert.deepEqual(t.takeFor(first.conn), [{ type: "close", conn: first.conn }]);
   const [second] = t.connects();
-  assert.deepEqual([second.port, t.delivered(second.conn, 4)], [
-    9201,
-    update("c", 9203),
-  ]);
+  assert.deepEqual([second.port, t.delivered(second.conn, 4)], [9201, update("c", 9203)]);
   // A peer that never closes: the update counts as failed after 2 s and is sent again later.
   t.serve(register("d", 9204), 5);
   const [third] = t.connects();
@@ -143,14 +106,11 @@ Deno.test("RingTracker sends a peer its next UPDATE_NBR only once it closed the 
   tracker.handleTick(2005);
   assert.deepEqual(t.take(), [{ type: "close", conn: third.conn }]);
   const sent = events(tracker).filter((e) => e.type === "neighbour-sent");
-  assert.deepEqual(
-    sent.map((e) => e.type === "neighbour-sent" && [e.neighbour, e.ok]),
-    [
-      ["b", true],
-      ["c", true],
-      ["d", false],
-    ],
-  );
+  assert.deepEqual(sent.map((e) => e.type === "neighbour-sent" && [e.neighbour, e.ok]), [
+    ["b", true],
+    ["c", true],
+    ["d", false],
+  ]);
 });
 
 Deno.test("RingTracker hands out the table in order, then to the fewest holders", () => {
@@ -165,34 +125,22 @@ Deno.test("RingTracker hands out the table in order, then to the fewest holders"
   // Round 1: c and d (holders of 0 and 3) die; a and f hold 4, b and g hold 2.
   tracker.handleTick(20_000);
   for (const c of t.connects()) {
-    if (c.port === 9203 || c.port === 9204) {
-      tracker.handleError(c.conn, "reset", 20_001);
-    } else {
+    if (c.port === 9203 || c.port === 9204) tracker.handleError(c.conn, "reset", 20_001);
+    else {
       t.open(c.conn, 20_001);
       tracker.handleEof(c.conn, 20_001);
     }
   }
-  assert.deepEqual(tracker.peers.map((p) => p.handle), [
-    "a",
-    "b",
-    "e",
-    "f",
-    "g",
-  ]);
+  assert.deepEqual(tracker.peers.map((p) => p.handle), ["a", "b", "e", "f", "g"]);
   t.take();
-  const next = [register("h", 9300), register("i", 9301), register("j", 9302)]
-    .map((r) => t.serve(r, 20_001)?.match(/\(I(\d)\n/)?.[1]);
-  assert.deepEqual(
-    next,
-    ["0", "3", "0"],
-    "the items nobody holds first, then the lowest position",
+  const next = [register("h", 9300), register("i", 9301), register("j", 9302)].map((r) =>
+    t.serve(r, 20_001)?.match(/\(I(\d)\n/)?.[1]
   );
+  assert.deepEqual(next, ["0", "3", "0"], "the items nobody holds first, then the lowest position");
 });
 
 Deno.test("RingTracker drops a peer after two failed PING rounds and tells the survivor", () => {
-  const tracker = new RingTracker(0, {
-    epochOffsetMs: Date.UTC(2026, 10, 22, 1, 24, 5),
-  });
+  const tracker = new RingTracker(0, { epochOffsetMs: Date.UTC(2026, 10, 22, 1, 24, 5) });
   const t = new Script(tracker);
   ring(t, ["p1", "p2"]);
   assert.equal(tracker.nextTimeout(), 20_000);
@@ -205,22 +153,14 @@ Deno.test("RingTracker drops a peer after two failed PING rounds and tells the s
       continue;
     }
     const { wrote, closed } = t.open(c.conn, 20_001);
-    assert.equal(
-      wrote,
-      latin1(vector("py2.p2.ping")),
-      "PING carries asctime() of now",
-    );
+    assert.equal(wrote, latin1(vector("py2.p2.ping")), "PING carries asctime() of now");
     assert.equal(closed, false, "the tracker waits for the answer");
     tracker.handleData(c.conn, vector("py2.p2.ping_ack_reply"), 20_001);
     assert.deepEqual(t.take(), [{ type: "close", conn: c.conn }]);
   }
   assert.equal(tracker.peers.length, 2, "one failure is not enough by default");
   assert.equal(tracker.peers[1].failures, 1);
-  assert.equal(
-    tracker.nextTimeout(),
-    40_001,
-    "the next round starts an interval after this one",
-  );
+  assert.equal(tracker.nextTimeout(), 40_001, "the next round starts an interval after this one");
   tracker.handleTick(40_001);
   const round2 = t.connects();
   for (const c of round2) {
@@ -264,30 +204,15 @@ Deno.test("RingTracker keeps a peer whose PING failures are not consecutive (def
     return tracker.peers.map((p) => `${p.handle}:${p.failures}`);
   };
   assert.deepEqual(round([9202]), ["p1:0", "p2:1"], "fails");
-  assert.deepEqual(
-    round([]),
-    ["p1:0", "p2:0"],
-    "answers: the count starts again",
-  );
-  assert.deepEqual(
-    round([9202]),
-    ["p1:0", "p2:1"],
-    "fails again, but not twice in a row",
-  );
-  assert.deepEqual(
-    round([9202]),
-    ["p1:0"],
-    "a second failure in a row drops it",
-  );
+  assert.deepEqual(round([]), ["p1:0", "p2:0"], "answers: the count starts again");
+  assert.deepEqual(round([9202]), ["p1:0", "p2:1"], "fails again, but not twice in a row");
+  assert.deepEqual(round([9202]), ["p1:0"], "a second failure in a row drops it");
   const types = events(tracker).map((e) => e.type).filter((e) => e === "dropped");
   assert.deepEqual(types, ["dropped"]);
 });
 
 Deno.test("RingTracker repairs the ring: the dead peer's successor learns its new neighbour", () => {
-  const tracker = new RingTracker(0, {
-    dropAfterFailures: 1,
-    pingReplyTimeoutMs: 1000,
-  });
+  const tracker = new RingTracker(0, { dropAfterFailures: 1, pingReplyTimeoutMs: 1000 });
   const t = new Script(tracker);
   ring(t, ["a", "b", "c", "d"]);
   tracker.handleTick(20_000);
@@ -299,11 +224,7 @@ Deno.test("RingTracker repairs the ring: the dead peer's successor learns its ne
   tracker.handleTick(21_001); // b's connection opened but it never answered
   assert.deepEqual(tracker.peers.map((p) => p.handle), ["a", "c", "d"]);
   const ups = t.connects();
-  assert.deepEqual(
-    ups.map((c) => c.port),
-    [9203],
-    "only c's neighbour changed",
-  );
+  assert.deepEqual(ups.map((c) => c.port), [9203], "only c's neighbour changed");
   assert.equal(t.delivered(ups[0].conn, 21_002), update("a", 9201));
 });
 
@@ -314,11 +235,7 @@ Deno.test("RingTracker retries a failed UPDATE_NBR after the next PING round", (
   t.serve(register("b", 9202), 0);
   const [first] = t.connects();
   tracker.handleError(first.conn, "reset", 1);
-  assert.deepEqual(
-    t.take(),
-    [{ type: "close", conn: first.conn }],
-    "no retry at once",
-  );
+  assert.deepEqual(t.take(), [{ type: "close", conn: first.conn }], "no retry at once");
   tracker.handleTick(20_000);
   for (const c of t.connects()) {
     t.open(c.conn, 20_001);
@@ -367,10 +284,7 @@ Deno.test("RingTracker answers Bad request to every malformed input and keeps se
     t.serve(vector("py2.p2.echo_request"), 5000),
     latin1(vector("py2.p2.echo_reply.str_handle")),
   );
-  assert.equal(
-    events(tracker).filter((e) => e.type === "bad-request").length,
-    bad.length + 4,
-  );
+  assert.equal(events(tracker).filter((e) => e.type === "bad-request").length, bad.length + 4);
   assert.equal(tracker.openConnections, 0);
 });
 
@@ -381,14 +295,8 @@ Deno.test("RingTracker parses a request split byte by byte and ignores bytes aft
     t.serve(vector("py2.p2.echo_request"), 0, { chunk: 1 }),
     latin1(vector("py2.p2.echo_reply.str_handle")),
   );
-  const trailing = new Uint8Array([
-    ...vector("py2.p2.echo_request"),
-    ...bytesOf("junk"),
-  ]);
-  assert.equal(
-    t.serve(trailing, 0),
-    latin1(vector("py2.p2.echo_reply.str_handle")),
-  );
+  const trailing = new Uint8Array([...vector("py2.p2.echo_request"), ...bytesOf("junk")]);
+  assert.equal(t.serve(trailing, 0), latin1(vector("py2.p2.echo_reply.str_handle")));
 });
 
 Deno.test("RingTracker takes over a handle whose old endpoint is dead, refuses a live one", () => {
@@ -415,11 +323,7 @@ Deno.test("RingTracker takes over a handle whose old endpoint is dead, refuses a
   const [ping2] = t.connects();
   tracker.handleError(ping2.conn, "reset", 6);
   assert.equal(t.finished(dead), regInit("a", 9201, 2, "and"));
-  assert.deepEqual(tracker.peers.map((p) => [p.handle, p.port, p.seq]), [[
-    "a",
-    9201,
-    4,
-  ], [
+  assert.deepEqual(tracker.peers.map((p) => [p.handle, p.port, p.seq]), [["a", 9201, 4], [
     "b",
     9999,
     2,
@@ -451,10 +355,7 @@ Deno.test("RingTracker refuses REGISTER beyond maxPeers and connections beyond m
 });
 
 Deno.test("RingTracker queues PINGs beyond maxConnections and still completes the round", () => {
-  const tracker = new RingTracker(0, {
-    maxConnections: 2,
-    dropAfterFailures: 1,
-  });
+  const tracker = new RingTracker(0, { maxConnections: 2, dropAfterFailures: 1 });
   const t = new Script(tracker);
   ring(t, ["a", "b", "c", "d", "e"]);
   tracker.handleTick(20_000);
@@ -480,10 +381,7 @@ Deno.test("RingTracker ignores inputs for unknown connections and refuses time g
   assert.deepEqual(t.take(), []);
   assert.throws(() => tracker.handleTick(5), RangeError);
   assert.throws(() => new RingTracker(0, { pingIntervalMs: 0 }), RangeError);
-  assert.throws(
-    () => new RingTracker(0, { items: [{ seq: 1, value: "x" }] }),
-    RangeError,
-  );
+  assert.throws(() => new RingTracker(0, { items: [{ seq: 1, value: "x" }] }), RangeError);
   assert.throws(() => new RingTracker(0, { items: [] }), RangeError);
 });
 
