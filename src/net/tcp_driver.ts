@@ -1,0 +1,410 @@
+/**
+ * The one Deno TCP driver: runs any {@linkcode StreamCore} over real TCP. It accepts on a listener,
+ * opens the connections the core asks for (resolving host names, within the core's timeout),
+ * feeds reads, end of file and errors back in with the current time, performs each connection's
+ * writes, half-closes and closes in order, and keeps exactly one timer armed at `nextTimeout()`.
+ * It makes no protocol decision; a failure stays with its connection.
+ *
+ * @module
+ */
+
+import type { Addr, ConnId, StreamAction, StreamCore } from "../core/mod.ts";
+import { TimeKeeper } from "../core/mod.ts";
+import { formatHostPort, parseHostPort } from "./hostport.ts";
+
+/** Options of {@linkcode TcpDriver}. */
+export interface TcpDriverOptions<A> {
+  /** The core to run. */
+  core: StreamCore<A>;
+  /** A listener whose connections go to the core (closed when the driver stops). */
+  listener?: Deno.TcpListener;
+  /** Receives the core's own actions (anything that is not a {@linkcode StreamAction}). */
+  onAction?: (action: A) => void;
+  /** Called after every input once the core's actions are drained: drain its events here. */
+  onProgress?: () => void;
+  /** Abort to stop: closes the listener and every connection, clears the timer. */
+  signal?: AbortSignal;
+  /**
+   * The most bytes queued for writing on one connection; beyond it the connection fails with
+   * `handleError(conn, "write buffer full")` (a peer that does not read cannot hold memory).
+   *
+   * @default {1048576}
+   */
+  writeBufferBytesMax?: number;
+  /**
+   * The most bytes one read takes.
+   *
+   * @default {65536}
+   */
+  readBytes?: number;
+  /** The clock. @default {performance.now} */
+  now?: () => number;
+  /** Opens a connection (tests inject failures). @default {Deno.connect} */
+  connect?: (options: Deno.ConnectOptions) => Promise<Deno.TcpConn>;
+}
+
+/** Counters kept by a {@linkcode TcpDriver}. */
+export interface TcpDriverStats {
+  /** Connections accepted from the listener. */
+  accepted: number;
+  /** Outgoing connections established. */
+  connected: number;
+  /** Outgoing connections that failed or timed out. */
+  connectFailed: number;
+  /** Connections failed for a read or write error, or a full write buffer. */
+  errors: number;
+  /** Bytes read. */
+  bytesIn: number;
+  /** Bytes written. */
+  bytesOut: number;
+}
+
+interface Link {
+  conn: Deno.TcpConn | undefined;
+  closing: boolean;
+  chain: Promise<void>;
+  pendingBytes: number;
+}
+
+const PUMP_ROUNDS_MAX = 1000;
+const ACCEPT_ERROR_PAUSE_MS = 50;
+const TIMER_MAX_MS = 2 ** 31 - 1;
+
+/**
+ * Drives a stream core over TCP until stopped.
+ *
+ * @example A client core dialling a listener
+ * ```ts ignore
+ * import { TcpDriver } from "./tcp_driver.ts";
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const driver = new TcpDriver({ core: myCore, listener });
+ * // ... later
+ * driver.close();
+ * await driver.done;
+ * ```
+ */
+export class TcpDriver<A = never> {
+  readonly #core: StreamCore<A>;
+  readonly #listener?: Deno.TcpListener;
+  readonly #onAction: (action: A) => void;
+  readonly #onProgress: () => void;
+  readonly #clock: () => number;
+  readonly #time = new TimeKeeper();
+  readonly #writeMax: number;
+  readonly #readBytes: number;
+  readonly #connect: (options: Deno.ConnectOptions) => Promise<Deno.TcpConn>;
+  readonly #links = new Map<ConnId, Link>();
+  readonly #tasks = new Set<Promise<unknown>>();
+  readonly #wakers = new Set<() => void>();
+  readonly #signal?: AbortSignal;
+  readonly #onAbort = () => this.close();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+  #resolveDone!: () => void;
+  /** Counters. */
+  readonly stats: TcpDriverStats = {
+    accepted: 0,
+    connected: 0,
+    connectFailed: 0,
+    errors: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+  };
+  /** Resolves once the driver has stopped and every read, write and connect has settled. */
+  readonly done: Promise<void>;
+
+  /** Starts driving `options.core` (and accepting, when a listener is given). */
+  constructor(options: TcpDriverOptions<A>) {
+    this.#core = options.core;
+    this.#listener = options.listener;
+    this.#onAction = options.onAction ?? (() => {});
+    this.#onProgress = options.onProgress ?? (() => {});
+    this.#clock = options.now ?? (() => performance.now());
+    this.#writeMax = options.writeBufferBytesMax ?? 1 << 20;
+    this.#readBytes = options.readBytes ?? 65536;
+    this.#connect = options.connect ??
+      ((o) => Deno.connect(o as Deno.ConnectOptions & { transport?: "tcp" }));
+    this.#signal = options.signal;
+    this.done = new Promise((resolve) => (this.#resolveDone = resolve));
+    if (this.#listener) this.#track(this.#acceptLoop(this.#listener));
+    if (this.#signal?.aborted) queueMicrotask(() => this.close());
+    else this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
+    queueMicrotask(() => this.pump());
+  }
+
+  /** True once the driver was stopped. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The number of connections the driver holds. */
+  get connections(): number {
+    return this.#links.size;
+  }
+
+  /**
+   * Performs the core's actions, runs its due timers and re-arms the one timer. Call it after
+   * every command given to the core from outside (a write, a submit).
+   */
+  pump(): void {
+    if (this.#closed) return;
+    for (let round = 0; round < PUMP_ROUNDS_MAX; round++) {
+      for (let a = this.#core.pollAction(); a !== undefined; a = this.#core.pollAction()) {
+        if (this.#isStreamAction(a)) this.#act(a);
+        else this.#onAction(a);
+      }
+      this.#onProgress();
+      if (this.#closed) return;
+      this.#disarm();
+      const at = this.#core.nextTimeout();
+      if (at === undefined) return;
+      const now = this.#now();
+      if (at > now) {
+        this.#timer = setTimeout(() => {
+          this.#timer = undefined;
+          this.#input(() => this.#core.handleTick(this.#now()));
+        }, Math.min(Math.ceil(at - now), TIMER_MAX_MS));
+        return;
+      }
+      this.#core.handleTick(now);
+    }
+    throw new Error("Cannot settle the core: handleTick() does not move nextTimeout()");
+  }
+
+  /** Stops: closes the listener and every connection and clears the timer. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#disarm();
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+    for (const wake of [...this.#wakers]) wake();
+    try {
+      this.#listener?.close();
+    } catch {
+      // already closed
+    }
+    for (const link of this.#links.values()) {
+      link.closing = true;
+      try {
+        link.conn?.close();
+      } catch {
+        // already closed
+      }
+    }
+    this.#links.clear();
+    (async () => {
+      for (let i = 0; i < 100 && this.#tasks.size > 0; i++) {
+        await Promise.allSettled([...this.#tasks]);
+      }
+      this.#resolveDone();
+    })();
+  }
+
+  #now(): number {
+    return this.#time.advance(this.#clock());
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #isStreamAction(a: StreamAction | A): a is StreamAction {
+    const type = (a as { type?: unknown }).type;
+    return type === "connect" || type === "write" || type === "shutdown" || type === "close";
+  }
+
+  #track(p: Promise<unknown>): void {
+    this.#tasks.add(p);
+    p.finally(() => this.#tasks.delete(p));
+  }
+
+  #input(fn: () => void): void {
+    if (this.#closed) return;
+    fn();
+    this.pump();
+  }
+
+  #fail(id: ConnId, link: Link, reason: string): void {
+    if (link.closing || this.#links.get(id) !== link) return;
+    link.closing = true;
+    this.#links.delete(id);
+    this.stats.errors++;
+    try {
+      link.conn?.close();
+    } catch {
+      // already closed
+    }
+    this.#input(() => this.#core.handleError(id, reason, this.#now()));
+  }
+
+  #chain(link: Link, step: () => Promise<void> | void): void {
+    link.chain = link.chain.then(step);
+    this.#track(link.chain);
+  }
+
+  #act(a: StreamAction): void {
+    if (a.type === "connect") return this.#dial(a.conn, a.to, a.timeoutMs);
+    const link = this.#links.get(a.conn);
+    if (link === undefined || link.closing) return;
+    switch (a.type) {
+      case "write": {
+        link.pendingBytes += a.bytes.length;
+        if (link.pendingBytes > this.#writeMax) {
+          return this.#fail(a.conn, link, "write buffer full");
+        }
+        const bytes = a.bytes;
+        this.#chain(link, async () => {
+          if (link.closing || link.conn === undefined) return;
+          try {
+            for (let off = 0; off < bytes.length;) {
+              off += await link.conn.write(bytes.subarray(off));
+            }
+            this.stats.bytesOut += bytes.length;
+            link.pendingBytes -= bytes.length;
+          } catch (err) {
+            this.#fail(a.conn, link, `write failed: ${errorText(err)}`);
+          }
+        });
+        return;
+      }
+      case "shutdown":
+        this.#chain(link, async () => {
+          if (link.closing || link.conn === undefined) return;
+          try {
+            await link.conn.closeWrite();
+          } catch (err) {
+            this.#fail(a.conn, link, `shutdown failed: ${errorText(err)}`);
+          }
+        });
+        return;
+      case "close":
+        link.closing = true;
+        this.#links.delete(a.conn);
+        this.#chain(link, () => {
+          try {
+            link.conn?.close();
+          } catch {
+            // already closed
+          }
+        });
+        return;
+    }
+  }
+
+  #dial(id: ConnId, to: Addr, timeoutMs: number): void {
+    const link: Link = {
+      conn: undefined,
+      closing: false,
+      chain: Promise.resolve(),
+      pendingBytes: 0,
+    };
+    this.#links.set(id, link);
+    const target = parseHostPort(to);
+    if (target === undefined) {
+      this.stats.connectFailed++;
+      queueMicrotask(() => this.#fail(id, link, `bad address ${to}`));
+      return;
+    }
+    this.#chain(link, async () => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let wake = () => {};
+      const timedOut = new Promise<"timeout">((resolve) => {
+        wake = () => resolve("timeout");
+        timer = setTimeout(wake, Math.max(0, Math.min(timeoutMs, TIMER_MAX_MS)));
+        this.#wakers.add(wake);
+      });
+      const opening = this.#connect({ hostname: target.hostname, port: target.port });
+      let result: Deno.TcpConn | "timeout" | Error;
+      try {
+        result = await Promise.race([opening, timedOut]);
+      } catch (err) {
+        result = err instanceof Error ? err : new Error(String(err));
+      } finally {
+        clearTimeout(timer);
+        this.#wakers.delete(wake);
+      }
+      if (result === "timeout" || result instanceof Error) {
+        if (result === "timeout") opening.then((c) => c.close(), () => {});
+        this.stats.connectFailed++;
+        const reason = result === "timeout"
+          ? `no connection to ${to} within ${timeoutMs} ms`
+          : `cannot connect to ${to}: ${errorText(result)}`;
+        this.#fail(id, link, reason);
+        return;
+      }
+      if (link.closing || this.#closed) {
+        result.close();
+        return;
+      }
+      link.conn = result;
+      this.stats.connected++;
+      this.#read(id, link, result);
+      this.#input(() => this.#core.handleConnected(id, this.#now()));
+    });
+  }
+
+  #read(id: ConnId, link: Link, conn: Deno.TcpConn): void {
+    this.#track((async () => {
+      const buf = new Uint8Array(this.#readBytes);
+      for (;;) {
+        let n: number | null;
+        try {
+          n = await conn.read(buf);
+        } catch (err) {
+          return this.#fail(id, link, `read failed: ${errorText(err)}`);
+        }
+        if (link.closing || this.#closed) return;
+        if (n === null) return this.#input(() => this.#core.handleEof(id, this.#now()));
+        this.stats.bytesIn += n;
+        const bytes = buf.slice(0, n);
+        this.#input(() => this.#core.handleData(id, bytes, this.#now()));
+      }
+    })());
+  }
+
+  async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
+    while (!this.#closed) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (err) {
+        if (this.#closed || err instanceof Deno.errors.BadResource) return;
+        await this.#pause(ACCEPT_ERROR_PAUSE_MS); // out of descriptors, say: try again soon
+        continue;
+      }
+      if (this.#closed) {
+        conn.close();
+        return;
+      }
+      this.stats.accepted++;
+      const remote = conn.remoteAddr as Deno.NetAddr;
+      const local = conn.localAddr as Deno.NetAddr;
+      const link: Link = { conn, closing: false, chain: Promise.resolve(), pendingBytes: 0 };
+      const id = this.#core.handleAccept(
+        formatHostPort(remote.hostname, remote.port),
+        formatHostPort(local.hostname, local.port),
+        this.#now(),
+      );
+      this.#links.set(id, link);
+      this.#read(id, link, conn);
+      this.pump();
+    }
+  }
+
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(t);
+        this.#wakers.delete(wake);
+        resolve();
+      };
+      const t = setTimeout(wake, ms);
+      this.#wakers.add(wake);
+    });
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

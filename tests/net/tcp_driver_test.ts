@@ -1,0 +1,193 @@
+import assert from "node:assert/strict";
+import type { ConnId, StreamAction, StreamCore } from "../../src/core/mod.ts";
+import { OutputQueue } from "../../src/core/mod.ts";
+import { TcpDriver } from "../../src/net/tcp_driver.ts";
+
+type Seen =
+  | { type: "accept"; conn: ConnId; remote: string }
+  | { type: "connected"; conn: ConnId }
+  | { type: "data"; conn: ConnId; text: string }
+  | { type: "eof"; conn: ConnId }
+  | { type: "error"; conn: ConnId; reason: string }
+  | { type: "tick"; now: number };
+
+/** A scriptable core: records every input; tests push actions into `out`. */
+class Recorder implements StreamCore<{ type: "note"; text: string }> {
+  next = 1;
+  seen: Seen[] = [];
+  out = new OutputQueue<StreamAction | { type: "note"; text: string }>();
+  echo = false;
+  timeoutAt: number | undefined;
+  handleAccept(remote: string, _local: string, _now: number): ConnId {
+    const conn = this.next++;
+    this.seen.push({ type: "accept", conn, remote });
+    return conn;
+  }
+  handleConnected(conn: ConnId): void {
+    this.seen.push({ type: "connected", conn });
+  }
+  handleData(conn: ConnId, bytes: Uint8Array): void {
+    this.seen.push({ type: "data", conn, text: new TextDecoder().decode(bytes) });
+    if (this.echo) this.out.push({ type: "write", conn, bytes });
+  }
+  handleEof(conn: ConnId): void {
+    this.seen.push({ type: "eof", conn });
+    if (this.echo) this.out.push({ type: "close", conn });
+  }
+  handleError(conn: ConnId, reason: string): void {
+    this.seen.push({ type: "error", conn, reason });
+  }
+  handleTick(now: number): void {
+    if (this.timeoutAt !== undefined && now >= this.timeoutAt) {
+      this.timeoutAt = undefined;
+      this.seen.push({ type: "tick", now });
+      this.out.push({ type: "note", text: "ticked" });
+    }
+  }
+  pollAction() {
+    return this.out.shift();
+  }
+  nextTimeout(): number | undefined {
+    return this.timeoutAt;
+  }
+}
+
+async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+Deno.test("TcpDriver runs an echo core: accept, data, half-close by the client, close", async () => {
+  const server = new Recorder();
+  server.echo = true;
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const driver = new TcpDriver({ core: server, listener });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  await conn.write(new TextEncoder().encode("hello"));
+  await conn.closeWrite();
+  const got: number[] = [];
+  const buf = new Uint8Array(64);
+  for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+    got.push(...buf.subarray(0, n));
+  }
+  conn.close();
+  assert.equal(new TextDecoder().decode(new Uint8Array(got)), "hello");
+  assert.equal(server.seen[0].type, "accept");
+  assert.deepEqual(server.seen.slice(-1), [{ type: "eof", conn: 1 }]);
+  driver.close();
+  await driver.done;
+});
+
+Deno.test("TcpDriver dials for a client core, writes, half-closes and reads the echo", async () => {
+  const server = new Recorder();
+  server.echo = true;
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serverDriver = new TcpDriver({ core: server, listener });
+  const client = new Recorder();
+  const driver = new TcpDriver({ core: client });
+  client.out.push({
+    type: "connect",
+    conn: 7,
+    to: `localhost:${listener.addr.port}`,
+    timeoutMs: 2000,
+  });
+  client.out.push({ type: "write", conn: 7, bytes: new TextEncoder().encode("ab") });
+  client.out.push({ type: "shutdown", conn: 7 });
+  driver.pump();
+  await until(() => client.seen.some((s) => s.type === "eof"), "the echo's end of file");
+  const kinds = client.seen.map((s) => s.type);
+  assert.deepEqual(kinds, ["connected", "data", "eof"]);
+  assert.deepEqual(client.seen[1], { type: "data", conn: 7, text: "ab" });
+  driver.close();
+  serverDriver.close();
+  await Promise.all([driver.done, serverDriver.done]);
+});
+
+Deno.test("TcpDriver reports a refused dial and a dial that times out, each on its own id", async () => {
+  const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = free.addr.port;
+  free.close();
+  const client = new Recorder();
+  const never = () => new Promise<Deno.TcpConn>(() => {});
+  let calls = 0;
+  const driver = new TcpDriver({
+    core: client,
+    connect: (o) => (++calls === 1 ? Deno.connect(o) : never()),
+  });
+  client.out.push({ type: "connect", conn: 1, to: `127.0.0.1:${port}`, timeoutMs: 2000 });
+  client.out.push({ type: "connect", conn: 2, to: "127.0.0.1:9", timeoutMs: 30 });
+  client.out.push({ type: "connect", conn: 3, to: "not an address", timeoutMs: 30 });
+  driver.pump();
+  await until(() => client.seen.length === 3, "three errors");
+  const byConn = new Map(client.seen.map((s) => [(s as { conn: number }).conn, s]));
+  assert.match((byConn.get(1) as { reason: string }).reason, /cannot connect/);
+  assert.match((byConn.get(2) as { reason: string }).reason, /within 30 ms/);
+  assert.match((byConn.get(3) as { reason: string }).reason, /bad address/);
+  assert.equal(driver.stats.connectFailed, 3);
+  driver.close();
+  await driver.done;
+});
+
+Deno.test("TcpDriver fails only the connection whose peer does not read, once its buffer is full", async () => {
+  const server = new Recorder();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const driver = new TcpDriver({ core: server, listener, writeBufferBytesMax: 1 << 16 });
+  const slow = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const fine = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  await until(() => server.seen.filter((s) => s.type === "accept").length === 2, "two accepts");
+  const big = new Uint8Array(1 << 15);
+  for (let i = 0; i < 64; i++) server.out.push({ type: "write", conn: 1, bytes: big });
+  server.out.push({ type: "write", conn: 2, bytes: new TextEncoder().encode("ok") });
+  driver.pump();
+  const buf = new Uint8Array(8);
+  const n = await fine.read(buf);
+  assert.equal(new TextDecoder().decode(buf.subarray(0, n ?? 0)), "ok");
+  await until(() => server.seen.some((s) => s.type === "error"), "the slow connection's error");
+  assert.deepEqual(server.seen.find((s) => s.type === "error"), {
+    type: "error",
+    conn: 1,
+    reason: "write buffer full",
+  });
+  assert.equal(driver.connections, 1);
+  slow.close();
+  fine.close();
+  driver.close();
+  await driver.done;
+});
+
+Deno.test("TcpDriver arms one timer at nextTimeout() and hands the core's own actions out", async () => {
+  const core = new Recorder();
+  const notes: string[] = [];
+  let clock = 1000;
+  const driver = new TcpDriver({
+    core,
+    now: () => clock,
+    onAction: (a) => notes.push(a.text),
+  });
+  core.timeoutAt = 1020;
+  driver.pump();
+  clock = 1025;
+  await until(() => notes.length === 1, "the tick");
+  assert.deepEqual(notes, ["ticked"]);
+  assert.deepEqual(core.seen, [{ type: "tick", now: 1025 }]);
+  driver.close();
+  await driver.done;
+});
+
+Deno.test("TcpDriver stops on abort: the listener and every connection close, done resolves", async () => {
+  const core = new Recorder();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const controller = new AbortController();
+  const driver = new TcpDriver({ core, listener, signal: controller.signal });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  await until(() => core.seen.length === 1, "the accept");
+  controller.abort();
+  await driver.done;
+  assert.equal(driver.closed, true);
+  assert.equal(await conn.read(new Uint8Array(4)).catch(() => null), null);
+  conn.close();
+  await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }));
+});
