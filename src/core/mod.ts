@@ -9,6 +9,6 @@
 
 export type { Addr, ConnId, Millis, Transmit } from "./types.ts";
 export type { DatagramCore, EventSource } from "./datagram_core.ts";
-export type { StreamAction, StreamCore } from "./stream_core.ts";
+export { isStreamAction, type StreamAction, type StreamCore } from "./stream_core.ts";
 export { OutputQueue, type OutputQueueOptions } from "./output_queue.ts";
 export { TimeKeeper } from "./time_keeper.ts";

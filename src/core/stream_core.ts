@@ -108,3 +108,19 @@ export interface StreamCore<A = never> {
   /** When `handleTick()` is next due, or `undefined` when no timer runs. */
   nextTimeout(): Millis | undefined;
 }
+
+/**
+ * Tells a {@linkcode StreamAction} from a core's own action (drivers hand the latter out).
+ *
+ * @example
+ * ```ts
+ * import { isStreamAction } from "./stream_core.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(isStreamAction({ type: "close", conn: 1 }), true);
+ * assert.equal(isStreamAction({ type: "save" }), false);
+ * ```
+ */
+export function isStreamAction<A>(action: StreamAction | A): action is StreamAction {
+  const type = (action as { type?: unknown }).type;
+  return type === "connect" || type === "write" || type === "shutdown" || type === "close";
+}

@@ -9,7 +9,7 @@
  */
 
 import type { Addr, ConnId, StreamAction, StreamCore } from "../core/mod.ts";
-import { TimeKeeper } from "../core/mod.ts";
+import { isStreamAction, TimeKeeper } from "../core/mod.ts";
 import { formatHostPort, parseHostPort } from "./hostport.ts";
 
 /** Options of {@linkcode TcpDriver}. */
@@ -150,7 +150,7 @@ export class TcpDriver<A = never> {
     if (this.#closed) return;
     for (let round = 0; round < PUMP_ROUNDS_MAX; round++) {
       for (let a = this.#core.pollAction(); a !== undefined; a = this.#core.pollAction()) {
-        if (this.#isStreamAction(a)) this.#act(a);
+        if (isStreamAction(a)) this.#act(a);
         else this.#onAction(a);
       }
       this.#onProgress();
@@ -207,11 +207,6 @@ export class TcpDriver<A = never> {
   #disarm(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-  }
-
-  #isStreamAction(a: StreamAction | A): a is StreamAction {
-    const type = (a as { type?: unknown }).type;
-    return type === "connect" || type === "write" || type === "shutdown" || type === "close";
   }
 
   #track(p: Promise<unknown>): void {

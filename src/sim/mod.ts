@@ -60,6 +60,7 @@ export {
   type SimNetOptions,
 } from "./net.ts";
 export type { StreamEnd, StreamEvent, StreamListener, StreamState } from "./stream.ts";
+export { type SimHostState, SimStreamHost, type SimStreamHostOptions } from "./stream_host.ts";
 export {
   type DatagramTraceKind,
   formatRecord,
