@@ -15,7 +15,7 @@ const ADAPTERS = [
   /^src\/version\.ts$/,
   /^src\/miner\/(worker|worker_pool)\.ts$/,
   /^src\/miner\/(server|miner|client|service)\.ts$/,
-  /^src\/tracker\/ring\/(_tcp_driver|tracker_server|peer_node)\.ts$/,
+  /^src\/tracker\/ring\/(tracker_server|peer_node)\.ts$/,
   /^src\/tracker\/(service|part1\/(server|client|_io))\.ts$/,
   /^src\/bitclone\/(tcp_adapter|peers_store|node_runner|service)\.ts$/,
 ];

@@ -29,17 +29,8 @@ import {
   MsgType,
 } from "./wire.ts";
 
-/**
- * A peer's address, `"host:port"`. Opaque to the core: it is only compared and handed back.
- *
- * @example A server address
- * ```ts
- * import type { Addr } from "./conn.ts";
- * const server: Addr = "127.0.0.1:9999";
- * console.assert(server.endsWith(":9999"));
- * ```
- */
-export type Addr = string;
+import type { Addr } from "../core/mod.ts";
+export type { Addr };
 
 /**
  * What an LSP core tells the application. Each connection yields `connected` first (the server

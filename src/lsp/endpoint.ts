@@ -13,6 +13,7 @@
  * @module
  */
 
+import type { DatagramCore, EventSource, Transmit } from "../core/mod.ts";
 import { assert } from "../util/assert.ts";
 import type { Prng } from "../util/prng.ts";
 import {
@@ -35,51 +36,6 @@ import {
 } from "./wire.ts";
 
 export type { Addr, LspEvent, LspStats };
-
-/**
- * One datagram to send: `bytes` to the address `to`.
- *
- * @example A datagram to send
- * ```ts
- * import type { Transmit } from "./endpoint.ts";
- * const t: Transmit = { to: "127.0.0.1:9999", bytes: new Uint8Array(0) };
- * console.assert(t.to.length > 0);
- * ```
- */
-export interface Transmit {
-  /** Destination address. */
-  to: Addr;
-  /** The datagram (at most 1500 bytes). */
-  bytes: Uint8Array;
-}
-
-/**
- * The shape shared by every datagram protocol core in bitclone; the simulator and the Deno
- * adapters drive cores through it. Inputs are `handle*()`, outputs are pulled with `poll*()`
- * after every input or command, and `nextTimeout()` says when `handleTick()` is due.
- *
- * @example Draining a core after an input
- * ```ts
- * import type { DatagramCore, Transmit } from "./endpoint.ts";
- * function drain<E>(core: DatagramCore<E>, out: Transmit[], events: E[]): void {
- *   for (let t = core.pollTransmit(); t; t = core.pollTransmit()) out.push(t);
- *   for (let e = core.pollEvent(); e; e = core.pollEvent()) events.push(e);
- * }
- * console.assert(typeof drain === "function");
- * ```
- */
-export interface DatagramCore<E> {
-  /** Handles one received datagram; drops bad bytes, never throws. */
-  handleDatagram(from: Addr, bytes: Uint8Array, now: number): void;
-  /** Runs the epoch work if it is due; a no-op otherwise. */
-  handleTick(now: number): void;
-  /** Returns the next datagram to send, or `undefined`. */
-  pollTransmit(): Transmit | undefined;
-  /** Returns the next application event, or `undefined`. */
-  pollEvent(): E | undefined;
-  /** When `handleTick()` is due; `undefined` if nothing is pending. */
-  nextTimeout(): number | undefined;
-}
 
 /**
  * Options of {@linkcode LspEndpoint.server}.
@@ -178,7 +134,7 @@ const RANDOM_CONN_ID_MAX = 2 ** 31 - 1;
  * console.assert(got?.type === "message" && new TextDecoder().decode(got.payload) === "hello");
  * ```
  */
-export class LspEndpoint implements DatagramCore<LspEvent> {
+export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
   /** Which role this endpoint plays. */
   readonly role: "client" | "server";
   /** The validated parameters, shared by all connections. */

@@ -30,6 +30,7 @@ import {
   requestFits,
   requestMessage,
 } from "./message.ts";
+import { checkInt as checkIntIn } from "../util/checks.ts";
 
 /**
  * Options of {@linkcode requestMinimum}.
@@ -96,10 +97,7 @@ export type RequestOutcome =
   | { readonly type: "disconnected"; readonly detail: string };
 
 function checkInt(name: string, value: number, min: number, max: number): number {
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new RangeError(`Cannot send the Request: ${name} ${value} is not in ${min}..${max}`);
-  }
-  return value;
+  return checkIntIn(name, value, min, max, "send the Request");
 }
 
 /** Settles when `promise` does or after `ms`, whichever comes first (the timer is cleared). */

@@ -28,6 +28,7 @@ import { type Logger, serviceLogger } from "../util/log.ts";
 import { encodeMessage, joinMessage, readMessage, resultMessage } from "./message.ts";
 import { formatCount } from "./progress_bar.ts";
 import { WorkerPool } from "./worker_pool.ts";
+import { checkInt as checkIntIn } from "../util/checks.ts";
 
 /**
  * Options of {@linkcode runMiner}.
@@ -107,12 +108,7 @@ interface Job {
 }
 
 function checkInt(name: string, value: number, min: number, max: number): number {
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new RangeError(
-      `Cannot run the miner: ${name} ${value} is not an integer in ${min}..${max}`,
-    );
-  }
-  return value;
+  return checkIntIn(name, value, min, max, "run the miner");
 }
 
 /**

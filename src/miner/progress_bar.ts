@@ -17,6 +17,8 @@
  * @module
  */
 
+import { checkInt as checkIntIn } from "../util/checks.ts";
+
 /**
  * How far a request has come, as the client sees it.
  *
@@ -155,12 +157,7 @@ export function formatBar(fraction: number, cells: number): string {
 }
 
 function checkInt(name: string, value: number, min: number, max: number): number {
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new RangeError(
-      `Cannot draw progress: ${name} ${value} is not an integer in ${min}..${max}`,
-    );
-  }
-  return value;
+  return checkIntIn(name, value, min, max, "draw progress");
 }
 
 /**

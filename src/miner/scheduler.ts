@@ -98,6 +98,7 @@ import {
   requestMessage,
   resultMessage,
 } from "./message.ts";
+import { checkInt } from "../util/checks.ts";
 
 /**
  * A connection-level event from the transport (LSP's server events have this shape). The
@@ -386,14 +387,6 @@ type Conn =
 
 /** Queued actions beyond this mean the caller does not drain `pollAction()`. */
 const MAX_ACTIONS = 1_000_000;
-
-function checkInt(name: string, value: number, min: number, max: number): number {
-  if (typeof value !== "number") throw new TypeError(`Cannot use ${name}: not a number`);
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new RangeError(`Cannot use ${name} ${value}: not an integer in ${min}..${max}`);
-  }
-  return value;
-}
 
 function unassigned(r: Req): bigint {
   return (r.cursor <= r.upper ? r.upper - r.cursor + 1n : 0n) + r.redoNonces;

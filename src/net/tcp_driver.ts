@@ -61,7 +61,10 @@ export interface TcpDriverStats {
 
 interface Link {
   conn: Deno.TcpConn | undefined;
+  /** The core closed it or it failed: nothing more is reported to the core about it. */
   closing: boolean;
+  /** It failed or the driver stopped: no more I/O on it (queued writes are dropped). */
+  dead: boolean;
   chain: Promise<void>;
   pendingBytes: number;
 }
@@ -185,6 +188,7 @@ export class TcpDriver<A = never> {
     }
     for (const link of this.#links.values()) {
       link.closing = true;
+      link.dead = true;
       try {
         link.conn?.close();
       } catch {
@@ -223,6 +227,7 @@ export class TcpDriver<A = never> {
   #fail(id: ConnId, link: Link, reason: string): void {
     if (link.closing || this.#links.get(id) !== link) return;
     link.closing = true;
+    link.dead = true;
     this.#links.delete(id);
     this.stats.errors++;
     try {
@@ -250,7 +255,7 @@ export class TcpDriver<A = never> {
         }
         const bytes = a.bytes;
         this.#chain(link, async () => {
-          if (link.closing || link.conn === undefined) return;
+          if (link.dead || link.conn === undefined) return;
           try {
             for (let off = 0; off < bytes.length;) {
               off += await link.conn.write(bytes.subarray(off));
@@ -265,7 +270,7 @@ export class TcpDriver<A = never> {
       }
       case "shutdown":
         this.#chain(link, async () => {
-          if (link.closing || link.conn === undefined) return;
+          if (link.dead || link.conn === undefined) return;
           try {
             await link.conn.closeWrite();
           } catch (err) {
@@ -277,6 +282,7 @@ export class TcpDriver<A = never> {
         link.closing = true;
         this.#links.delete(a.conn);
         this.#chain(link, () => {
+          link.dead = true;
           try {
             link.conn?.close();
           } catch {
@@ -291,6 +297,7 @@ export class TcpDriver<A = never> {
     const link: Link = {
       conn: undefined,
       closing: false,
+      dead: false,
       chain: Promise.resolve(),
       pendingBytes: 0,
     };
@@ -375,7 +382,13 @@ export class TcpDriver<A = never> {
       this.stats.accepted++;
       const remote = conn.remoteAddr as Deno.NetAddr;
       const local = conn.localAddr as Deno.NetAddr;
-      const link: Link = { conn, closing: false, chain: Promise.resolve(), pendingBytes: 0 };
+      const link: Link = {
+        conn,
+        closing: false,
+        dead: false,
+        chain: Promise.resolve(),
+        pendingBytes: 0,
+      };
       const id = this.#core.handleAccept(
         formatHostPort(remote.hostname, remote.port),
         formatHostPort(local.hostname, local.port),

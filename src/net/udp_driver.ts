@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { DatagramCore } from "../sim/types.ts";
+import type { DatagramCore } from "../core/mod.ts";
 import { addrKey, toNetAddr } from "./resolve.ts";
 
 /** Options for {@linkcode UdpDriver}. */

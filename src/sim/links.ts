@@ -6,7 +6,7 @@
  */
 
 import type { Prng } from "../util/prng.ts";
-import type { Addr } from "./types.ts";
+import type { Addr } from "../core/mod.ts";
 
 /**
  * Faults and delays of one direction of a link (a→b). Datagram fields apply to datagrams; streams

@@ -4,8 +4,8 @@
  * and a middlebox, TCP-like stream links that re-chunk bytes and can be cut, a bounded packet trace,
  * seed handling (`SIM_SEED`, `SIM_RUNS`) and a stream checker. One seed always gives the same run.
  *
- * Protocol cores import only the types from `./types.ts` (`DatagramCore`, `Transmit`, `Addr`,
- * `Millis`); tests import everything from here.
+ * It runs cores that implement the contracts of `src/core/` (`DatagramCore` on the datagram
+ * network, `StreamCore` on `SimStreamHost`); production code never imports from here, tests do.
  *
  * @example A core through a lossy network, seed by seed
  * ```ts
@@ -41,7 +41,7 @@
  * @module
  */
 
-export type { Addr, DatagramCore, Millis, Transmit } from "./types.ts";
+export type { Addr, DatagramCore, Millis, Transmit } from "../core/mod.ts";
 export {
   type TimerCallback,
   type TimerId,

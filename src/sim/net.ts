@@ -19,7 +19,7 @@ import {
   type TraceRecord,
   type TraceStats,
 } from "./trace.ts";
-import type { Addr, DatagramCore, Millis } from "./types.ts";
+import type { Addr, DatagramCore, Millis } from "../core/mod.ts";
 
 /**
  * Options for {@linkcode SimNet}.
@@ -317,7 +317,7 @@ export class SimNet {
    * @example Adding a core
    * ```ts
    * import { SimNet } from "./net.ts";
-   * import type { DatagramCore } from "./types.ts";
+   * import type { DatagramCore } from "../core/mod.ts";
    * import { Prng } from "../util/prng.ts";
    * const idle: DatagramCore = {
    *   handleDatagram() {}, handleTick() {}, pollTransmit: () => undefined, nextTimeout: () => undefined,

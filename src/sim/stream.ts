@@ -12,7 +12,7 @@ import { assert, unreachable } from "../util/assert.ts";
 import type { VirtualClock } from "./clock.ts";
 import { drawDelay, type LinkTable } from "./links.ts";
 import type { Tracer } from "./trace.ts";
-import type { Addr } from "./types.ts";
+import type { Addr } from "../core/mod.ts";
 
 /**
  * What one end of a stream observes, in order:

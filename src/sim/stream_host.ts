@@ -60,9 +60,9 @@ export type SimHostState = "up" | "crashed" | "frozen";
  * const net = new SimNet({ prng: Prng.seeded(1) });
  * const server = new Core(), client = new Core();
  * new SimStreamHost(net, server, { listen: "10.0.0.1:80" });
- * new SimStreamHost(net, client, { ip: "10.0.0.2" });
+ * const host = new SimStreamHost(net, client, { ip: "10.0.0.2" });
  * client.out.push({ type: "connect", conn: 9, to: "10.0.0.1:80", timeoutMs: 1000 });
- * net.runUntil(1); // the host pumps on its first tick
+ * host.pump(); // after a command given to the core from outside
  * net.runUntil(1000);
  * assert.equal(server.got, "hi");
  * ```
@@ -82,7 +82,7 @@ export class SimStreamHost<A = never> {
   #state: SimHostState = "up";
   #nextPort = 40_000;
 
-  /** Starts the host: listens when asked to, and pumps the core at the current time. */
+  /** Starts the host: listens when asked to, and pumps the core at once. */
   constructor(net: SimNet, core: StreamCore<A>, options: SimStreamHostOptions<A> = {}) {
     this.net = net;
     this.core = core;
@@ -91,7 +91,7 @@ export class SimStreamHost<A = never> {
     this.#onAction = onAction ?? (() => {});
     this.#onProgress = onProgress ?? (() => {});
     if (listen !== undefined) this.#listener = net.listen(listen, (end) => this.#accepted(end));
-    net.clock.setTimer(net.now, () => this.pump());
+    this.pump();
   }
 
   /** Whether the host runs, crashed or froze. */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Addr, Millis } from "./types.ts";
+import type { Addr, Millis } from "../core/mod.ts";
 
 /**
  * What happened to a datagram:

@@ -7,11 +7,13 @@
  */
 
 /**
- * Checks that `value` is an integer in `min..max` (both included).
+ * Checks that `value` is a safe integer in `min..max` (both included).
  *
  * @param name What the value is, for the message.
+ * @param action What the caller was doing, for the message ("Cannot <action>: …").
  * @returns `value`.
- * @throws {RangeError} When `value` is not an integer or lies outside the range.
+ * @throws {TypeError} When `value` is not a number.
+ * @throws {RangeError} When `value` is not a safe integer or lies outside the range.
  *
  * @example A window size
  * ```ts
@@ -21,9 +23,16 @@
  * assert.throws(() => checkInt("window", 0, 1, 64), RangeError);
  * ```
  */
-export function checkInt(name: string, value: number, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`Cannot use ${name} ${value}: it must be an integer in ${min}..${max}`);
+export function checkInt(
+  name: string,
+  value: number,
+  min: number,
+  max: number,
+  action = `use ${name}`,
+): number {
+  if (typeof value !== "number") throw new TypeError(`Cannot ${action}: ${name} is not a number`);
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new RangeError(`Cannot ${action}: ${name} ${value} is not an integer in ${min}..${max}`);
   }
   return value;
 }

@@ -191,3 +191,24 @@ Deno.test("TcpDriver stops on abort: the listener and every connection close, do
   conn.close();
   await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }));
 });
+
+Deno.test("TcpDriver performs a write queued just before a close, then closes", async () => {
+  const server = new Recorder();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const driver = new TcpDriver({ core: server, listener });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  await until(() => server.seen.length === 1, "the accept");
+  server.out.push({ type: "write", conn: 1, bytes: new TextEncoder().encode("bye") });
+  server.out.push({ type: "close", conn: 1 });
+  driver.pump();
+  const got: number[] = [];
+  const buf = new Uint8Array(16);
+  for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+    got.push(...buf.subarray(0, n));
+  }
+  assert.equal(new TextDecoder().decode(new Uint8Array(got)), "bye");
+  assert.equal(driver.connections, 0);
+  conn.close();
+  driver.close();
+  await driver.done;
+});

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { UdpDriver } from "../../src/net/udp_driver.ts";
-import type { DatagramCore, Transmit } from "../../src/sim/types.ts";
+import type { DatagramCore, Transmit } from "../../src/core/mod.ts";
 import { formatHostPort, parseHostPort } from "../../src/net/hostport.ts";
 import { addrKey, resolveHostPort } from "../../src/net/resolve.ts";
 

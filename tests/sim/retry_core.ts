@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { Addr, DatagramCore, Millis, Transmit } from "../../src/sim/types.ts";
+import type { Addr, DatagramCore, Millis, Transmit } from "../../src/core/mod.ts";
 
 const DATA = 1, ACK = 2, HEADER = 9;
 const OUTBOX_MAX = 64;

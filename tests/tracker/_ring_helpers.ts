@@ -3,7 +3,11 @@
  * ways to drive a ring core by hand.
  */
 import assert from "node:assert/strict";
-import type { ConnId, TcpAction, TcpCore } from "../../src/tracker/ring/tcp_core.ts";
+import type { ConnId, EventSource, StreamAction, StreamCore } from "../../src/core/mod.ts";
+import { parseHostPort } from "../../src/net/hostport.ts";
+
+/** A ring core: a stream core with events. */
+export type RingCore<E> = StreamCore & EventSource<E>;
 
 const VECTORS = new Map<string, Uint8Array>(
   Deno.readTextFileSync(new URL("../fixtures/pickle.jsonl", import.meta.url))
@@ -31,14 +35,14 @@ export function bytesOf(text: string): Uint8Array {
 }
 
 /** Takes every pending action. */
-export function actions<E>(core: TcpCore<E>): TcpAction[] {
-  const out: TcpAction[] = [];
+export function actions<E>(core: RingCore<E>): StreamAction[] {
+  const out: StreamAction[] = [];
   for (let a = core.pollAction(); a; a = core.pollAction()) out.push(a);
   return out;
 }
 
 /** Takes every pending event. */
-export function events<E>(core: TcpCore<E>): E[] {
+export function events<E>(core: RingCore<E>): E[] {
   const out: E[] = [];
   for (let e = core.pollEvent(); e; e = core.pollEvent()) out.push(e);
   return out;
@@ -56,18 +60,18 @@ export interface Outbound {
  * `pending`, so a test can look at one exchange at a time.
  */
 export class Script<E> {
-  pending: TcpAction[] = [];
-  constructor(readonly core: TcpCore<E>) {}
+  pending: StreamAction[] = [];
+  constructor(readonly core: RingCore<E>) {}
 
   /** Every action not yet looked at. */
-  take(): TcpAction[] {
+  take(): StreamAction[] {
     const out = [...this.pending, ...actions(this.core)];
     this.pending = [];
     return out;
   }
 
   /** The actions of `conn`; the others stay pending. */
-  takeFor(conn: ConnId): TcpAction[] {
+  takeFor(conn: ConnId): StreamAction[] {
     const all = this.take();
     this.pending = all.filter((a) => a.conn !== conn);
     return all.filter((a) => a.conn === conn);
@@ -78,7 +82,9 @@ export class Script<E> {
     const all = this.take();
     this.pending = all.filter((a) => a.type !== "connect");
     return all.flatMap((a) =>
-      a.type === "connect" ? [{ conn: a.conn, host: a.host, port: a.port }] : []
+      a.type === "connect"
+        ? [{ conn: a.conn, host: parseHostPort(a.to)!.hostname, port: parseHostPort(a.to)!.port }]
+        : []
     );
   }
 
@@ -91,7 +97,11 @@ export class Script<E> {
     now: number,
     options: { from?: string; chunk?: number } = {},
   ): string | undefined {
-    const conn = this.core.handleAccept(options.from ?? "127.0.0.1", now);
+    const conn = this.core.handleAccept(
+      `${options.from ?? "127.0.0.1"}:40000`,
+      "127.0.0.1:7777",
+      now,
+    );
     const step = Math.max(1, options.chunk ?? request.length);
     for (let i = 0; i < request.length; i += step) {
       this.core.handleData(conn, request.subarray(i, i + step), now);

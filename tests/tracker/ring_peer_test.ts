@@ -19,7 +19,7 @@ const WORDS = ["blue", "skies", "and", "snowy", "peaks"];
 function registered(seq = 0, options: Partial<RingPeerOptions> = {}) {
   const peer = new RingPeer(0, { handle: "p2", port: 9202, ...options });
   const t = new Script(peer);
-  peer.handleTimeout(0);
+  peer.handleTick(0);
   const [reg] = t.connects();
   assert.equal(t.open(reg.conn, 0).wrote, latin1(vector("py2.p2.register_request")));
   const reply = regInit({ handle: s("p1"), ip: "127.0.0.1", port: 9201 }, 5, {
@@ -37,11 +37,11 @@ function round(
   now: number,
   answer: Uint8Array | "refuse",
 ): { port: number; wrote: string } {
-  t.core.handleTimeout(now);
+  t.core.handleTick(now);
   const [c] = t.connects();
   assert.ok(c, `a QUERY at ${now}`);
   if (answer === "refuse") {
-    t.core.handleError(c.conn, now);
+    t.core.handleError(c.conn, "reset", now);
     t.take();
     return { port: c.port, wrote: "" };
   }
@@ -87,12 +87,12 @@ Deno.test("RingPeer collects every item round robin and reports the sentence onc
 
 Deno.test("RingPeer skips a query round while one is in flight, and survives failures", () => {
   const { peer, t } = registered(4);
-  peer.handleTimeout(2001);
+  peer.handleTick(2001);
   const [c] = t.connects();
-  peer.handleTimeout(4001);
-  peer.handleTimeout(6001);
+  peer.handleTick(4001);
+  peer.handleTick(6001);
   assert.deepEqual(t.connects(), [], "one QUERY at a time");
-  peer.handleTimeout(7001); // connect timeout (5 s) of the first
+  peer.handleTick(7001); // connect timeout (5 s) of the first
   assert.deepEqual(t.take(), [{ type: "close", conn: c.conn }]);
   assert.equal(round(t, 8001, "refuse").port, 9201);
   const bad = round(t, 10_001, bytesOf("No data sent!"));
@@ -133,9 +133,9 @@ Deno.test("RingPeer answers Bad request to anything else and keeps serving", () 
     encodePickle(5),
   ];
   for (const b of bad) assert.equal(t.serve(b, 2), PEER_BAD, latin1(b));
-  const late = peer.handleAccept("10.0.0.9", 2);
+  const late = peer.handleAccept("10.0.0.9:40000", "127.0.0.1:7777", 2);
   peer.handleData(late, bytesOf("(S'QU"), 2);
-  peer.handleTimeout(5002);
+  peer.handleTick(5002);
   assert.equal(t.finished(late), PEER_BAD);
   assert.equal(
     t.serve(vector("py2.p2.query"), 5002, { chunk: 1 }),
@@ -147,7 +147,7 @@ Deno.test("RingPeer answers Bad request to anything else and keeps serving", () 
 Deno.test("RingPeer keeps an UPDATE_NBR that arrived before the REG_INIT reply", () => {
   const peer = new RingPeer(0, { handle: "p2", port: 9202 });
   const t = new Script(peer);
-  peer.handleTimeout(0);
+  peer.handleTick(0);
   const [reg] = t.connects();
   t.open(reg.conn, 0);
   assert.equal(t.serve(vector("py2.p2.update_nbr.str_handle"), 1), undefined);
@@ -158,14 +158,14 @@ Deno.test("RingPeer keeps an UPDATE_NBR that arrived before the REG_INIT reply",
 Deno.test("RingPeer waits for UPDATE_NBR after the original's None neighbour (F4)", () => {
   const peer = new RingPeer(0, { handle: "p2", port: 9202 });
   const t = new Script(peer);
-  peer.handleTimeout(0);
+  peer.handleTick(0);
   const [reg] = t.connects();
   t.open(reg.conn, 0);
   peer.handleData(reg.conn, vector("py2.p2.reg_init.duplicate_handle"), 1);
   t.take();
   assert.equal(peer.state, "registered");
   assert.equal(peer.neighbour, undefined);
-  peer.handleTimeout(2001);
+  peer.handleTick(2001);
   assert.deepEqual(t.connects(), [], "nobody to ask");
   t.serve(vector("py2.p2.update_nbr.str_handle"), 2500);
   assert.equal(round(t, 4001, found(0)).port, 9103);
@@ -180,12 +180,12 @@ Deno.test("RingPeer retries REGISTER, then gives up; a refusal stops it at once"
   });
   const t = new Script(peer);
   assert.equal(peer.nextTimeout(), 3000, "the reference peer's 3 s wait, when asked for");
-  peer.handleTimeout(3000);
+  peer.handleTick(3000);
   const [a] = t.connects();
-  peer.handleError(a.conn, 3001);
+  peer.handleError(a.conn, "reset", 3001);
   t.take();
   assert.equal(peer.nextTimeout(), 5001);
-  peer.handleTimeout(5001);
+  peer.handleTick(5001);
   const [b] = t.connects();
   t.open(b.conn, 5001);
   peer.handleData(b.conn, bytesOf("(S'REG_INIT'\nt."), 5002);
@@ -197,7 +197,7 @@ Deno.test("RingPeer retries REGISTER, then gives up; a refusal stops it at once"
   ]);
   const refused = new RingPeer(0, { handle: "p2", port: 9202 });
   const r = new Script(refused);
-  refused.handleTimeout(0);
+  refused.handleTick(0);
   const [c] = r.connects();
   r.open(c.conn, 0);
   refused.handleData(
@@ -213,7 +213,7 @@ Deno.test("RingPeer retries REGISTER, then gives up; a refusal stops it at once"
 Deno.test("RingPeer sends a non-ASCII handle as text and serves items in their kind", () => {
   const peer = new RingPeer(0, { handle: "zoë", port: 9000 });
   const t = new Script(peer);
-  peer.handleTimeout(0);
+  peer.handleTick(0);
   const [reg] = t.connects();
   assert.equal(t.open(reg.conn, 0).wrote, "(S'REGISTER'\np0\nVzo\xeb\np1\nI9000\ntp2\n.");
   peer.handleData(

@@ -103,7 +103,7 @@ Deno.test("RingTracker sends a peer its next UPDATE_NBR only once it closed the 
   t.serve(register("d", 9204), 5);
   const [third] = t.connects();
   t.open(third.conn, 5);
-  tracker.handleTimeout(2005);
+  tracker.handleTick(2005);
   assert.deepEqual(t.take(), [{ type: "close", conn: third.conn }]);
   const sent = events(tracker).filter((e) => e.type === "neighbour-sent");
   assert.deepEqual(sent.map((e) => e.type === "neighbour-sent" && [e.neighbour, e.ok]), [
@@ -123,9 +123,9 @@ Deno.test("RingTracker hands out the table in order, then to the fewest holders"
     "k-th peer: db[k mod 5]",
   );
   // Round 1: c and d (holders of 0 and 3) die; a and f hold 4, b and g hold 2.
-  tracker.handleTimeout(20_000);
+  tracker.handleTick(20_000);
   for (const c of t.connects()) {
-    if (c.port === 9203 || c.port === 9204) tracker.handleError(c.conn, 20_001);
+    if (c.port === 9203 || c.port === 9204) tracker.handleError(c.conn, "reset", 20_001);
     else {
       t.open(c.conn, 20_001);
       tracker.handleEof(c.conn, 20_001);
@@ -144,12 +144,12 @@ Deno.test("RingTracker drops a peer after two failed PING rounds and tells the s
   const t = new Script(tracker);
   ring(t, ["p1", "p2"]);
   assert.equal(tracker.nextTimeout(), 20_000);
-  tracker.handleTimeout(20_000);
+  tracker.handleTick(20_000);
   const round1 = t.connects();
   assert.deepEqual(round1.map((c) => c.port), [9201, 9202]);
   for (const c of round1) {
     if (c.port === 9202) {
-      tracker.handleError(c.conn, 20_001); // refused
+      tracker.handleError(c.conn, "reset", 20_001); // refused
       continue;
     }
     const { wrote, closed } = t.open(c.conn, 20_001);
@@ -161,7 +161,7 @@ Deno.test("RingTracker drops a peer after two failed PING rounds and tells the s
   assert.equal(tracker.peers.length, 2, "one failure is not enough by default");
   assert.equal(tracker.peers[1].failures, 1);
   assert.equal(tracker.nextTimeout(), 40_001, "the next round starts an interval after this one");
-  tracker.handleTimeout(40_001);
+  tracker.handleTick(40_001);
   const round2 = t.connects();
   for (const c of round2) {
     if (c.port === 9202) continue; // silent: connect times out after 5 s
@@ -170,7 +170,7 @@ Deno.test("RingTracker drops a peer after two failed PING rounds and tells the s
     t.take();
   }
   assert.equal(tracker.nextTimeout(), 45_001);
-  tracker.handleTimeout(45_001);
+  tracker.handleTick(45_001);
   assert.deepEqual(tracker.peers.map((p) => p.handle), ["p1"]);
   const [upd] = t.connects();
   assert.equal(upd.port, 9201);
@@ -190,10 +190,10 @@ Deno.test("RingTracker keeps a peer whose PING failures are not consecutive (def
   /** Runs the PING round due now; the peers on `failing` ports refuse the connection. */
   const round = (failing: number[]) => {
     const now = tracker.nextTimeout()!;
-    tracker.handleTimeout(now);
+    tracker.handleTick(now);
     for (const c of t.connects()) {
       if (failing.includes(c.port)) {
-        tracker.handleError(c.conn, now + 1);
+        tracker.handleError(c.conn, "reset", now + 1);
         continue;
       }
       t.open(c.conn, now + 1);
@@ -215,13 +215,13 @@ Deno.test("RingTracker repairs the ring: the dead peer's successor learns its ne
   const tracker = new RingTracker(0, { dropAfterFailures: 1, pingReplyTimeoutMs: 1000 });
   const t = new Script(tracker);
   ring(t, ["a", "b", "c", "d"]);
-  tracker.handleTimeout(20_000);
+  tracker.handleTick(20_000);
   for (const c of t.connects()) {
     t.open(c.conn, 20_001);
     if (c.port !== 9202) tracker.handleData(c.conn, bytesOf("x"), 20_001); // any answer will do
   }
   t.take();
-  tracker.handleTimeout(21_001); // b's connection opened but it never answered
+  tracker.handleTick(21_001); // b's connection opened but it never answered
   assert.deepEqual(tracker.peers.map((p) => p.handle), ["a", "c", "d"]);
   const ups = t.connects();
   assert.deepEqual(ups.map((c) => c.port), [9203], "only c's neighbour changed");
@@ -234,9 +234,9 @@ Deno.test("RingTracker retries a failed UPDATE_NBR after the next PING round", (
   t.serve(register("a", 9201), 0);
   t.serve(register("b", 9202), 0);
   const [first] = t.connects();
-  tracker.handleError(first.conn, 1);
+  tracker.handleError(first.conn, "reset", 1);
   assert.deepEqual(t.take(), [{ type: "close", conn: first.conn }], "no retry at once");
-  tracker.handleTimeout(20_000);
+  tracker.handleTick(20_000);
   for (const c of t.connects()) {
     t.open(c.conn, 20_001);
     tracker.handleEof(c.conn, 20_001);
@@ -262,23 +262,23 @@ Deno.test("RingTracker answers Bad request to every malformed input and keeps se
   ];
   for (const b of bad) assert.equal(t.serve(b, 0), BAD, latin1(b));
   // Cut short by EOF, empty, too long, late.
-  const cut = tracker.handleAccept("127.0.0.1", 0);
+  const cut = tracker.handleAccept("127.0.0.1:40000", "127.0.0.1:7777", 0);
   tracker.handleData(cut, bytesOf("(S'ECHO'\n"), 0);
   tracker.handleEof(cut, 0);
   assert.equal(t.finished(cut), BAD);
-  const empty = tracker.handleAccept("127.0.0.1", 0);
+  const empty = tracker.handleAccept("127.0.0.1:40000", "127.0.0.1:7777", 0);
   tracker.handleEof(empty, 0);
   assert.equal(t.finished(empty), BAD);
-  const long = tracker.handleAccept("127.0.0.1", 0);
+  const long = tracker.handleAccept("127.0.0.1:40000", "127.0.0.1:7777", 0);
   tracker.handleData(long, bytesOf("(" + "I1\n".repeat(400)), 0);
   assert.equal(t.finished(long), BAD, "over 1024 bytes without STOP");
-  const late = tracker.handleAccept("127.0.0.1", 0);
+  const late = tracker.handleAccept("127.0.0.1:40000", "127.0.0.1:7777", 0);
   tracker.handleData(late, bytesOf("(S'EC"), 0);
   assert.equal(tracker.nextTimeout(), 5000);
-  tracker.handleTimeout(5000);
+  tracker.handleTick(5000);
   assert.equal(t.finished(late), BAD);
-  const reset = tracker.handleAccept("127.0.0.1", 5000);
-  tracker.handleError(reset, 5000);
+  const reset = tracker.handleAccept("127.0.0.1:40000", "127.0.0.1:7777", 5000);
+  tracker.handleError(reset, "reset", 5000);
   assert.deepEqual(t.take(), [{ type: "close", conn: reset }]);
   assert.equal(
     t.serve(vector("py2.p2.echo_request"), 5000),
@@ -307,7 +307,7 @@ Deno.test("RingTracker takes over a handle whose old endpoint is dead, refuses a
   assert.equal(t.serve(register("b", 9202), 1), regInit("a", 9201, 2, "and"));
   assert.deepEqual(t.take(), []);
   // Same handle from another port while the old one answers PING: refused.
-  const live = tracker.handleAccept("127.0.0.1", 2);
+  const live = tracker.handleAccept("127.0.0.1:40000", "127.0.0.1:7777", 2);
   tracker.handleData(live, register("b", 9999), 2);
   const [ping] = t.connects();
   assert.equal(ping.port, 9202);
@@ -318,10 +318,10 @@ Deno.test("RingTracker takes over a handle whose old endpoint is dead, refuses a
     "(S'[Tracker]'\np0\nS'Handle already registered'\np1\ntp2\n.",
   );
   // ...and while the old one is dead: it keeps b's place and item, with the new port.
-  const dead = tracker.handleAccept("127.0.0.1", 5);
+  const dead = tracker.handleAccept("127.0.0.1:40000", "127.0.0.1:7777", 5);
   tracker.handleData(dead, register("b", 9999), 5);
   const [ping2] = t.connects();
-  tracker.handleError(ping2.conn, 6);
+  tracker.handleError(ping2.conn, "reset", 6);
   assert.equal(t.finished(dead), regInit("a", 9201, 2, "and"));
   assert.deepEqual(tracker.peers.map((p) => [p.handle, p.port, p.seq]), [["a", 9201, 4], [
     "b",
@@ -345,9 +345,9 @@ Deno.test("RingTracker refuses REGISTER beyond maxPeers and connections beyond m
     t.serve(register("b", 9202), 0),
     "(S'[Tracker]'\np0\nS'Tracker full'\np1\ntp2\n.",
   );
-  const c1 = tracker.handleAccept("127.0.0.1", 0);
-  const c2 = tracker.handleAccept("127.0.0.1", 0);
-  const c3 = tracker.handleAccept("127.0.0.1", 0);
+  const c1 = tracker.handleAccept("127.0.0.1:40000", "127.0.0.1:7777", 0);
+  const c2 = tracker.handleAccept("127.0.0.1:40000", "127.0.0.1:7777", 0);
+  const c3 = tracker.handleAccept("127.0.0.1:40000", "127.0.0.1:7777", 0);
   assert.deepEqual(t.take(), [{ type: "close", conn: c3 }]);
   tracker.handleData(c1, vector("py2.p2.echo_request"), 0);
   tracker.handleData(c2, vector("py2.p2.echo_request"), 0);
@@ -358,14 +358,14 @@ Deno.test("RingTracker queues PINGs beyond maxConnections and still completes th
   const tracker = new RingTracker(0, { maxConnections: 2, dropAfterFailures: 1 });
   const t = new Script(tracker);
   ring(t, ["a", "b", "c", "d", "e"]);
-  tracker.handleTimeout(20_000);
+  tracker.handleTick(20_000);
   let seen = 0;
   for (let step = 0; step < 10; step++) {
     const cs = t.connects();
     assert.ok(cs.length <= 2);
     if (cs.length === 0) break;
     seen += cs.length;
-    for (const c of cs) tracker.handleError(c.conn, 20_001 + step);
+    for (const c of cs) tracker.handleError(c.conn, "reset", 20_001 + step);
   }
   assert.equal(seen, 5);
   assert.equal(tracker.peers.length, 0);
@@ -376,10 +376,10 @@ Deno.test("RingTracker ignores inputs for unknown connections and refuses time g
   const t = new Script(tracker);
   tracker.handleData(99, bytesOf("x"), 10);
   tracker.handleEof(99, 10);
-  tracker.handleError(99, 10);
+  tracker.handleError(99, "reset", 10);
   tracker.handleConnected(99, 10);
   assert.deepEqual(t.take(), []);
-  assert.throws(() => tracker.handleTimeout(5), RangeError);
+  assert.throws(() => tracker.handleTick(5), RangeError);
   assert.throws(() => new RingTracker(0, { pingIntervalMs: 0 }), RangeError);
   assert.throws(() => new RingTracker(0, { items: [{ seq: 1, value: "x" }] }), RangeError);
   assert.throws(() => new RingTracker(0, { items: [] }), RangeError);

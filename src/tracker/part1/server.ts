@@ -30,6 +30,7 @@ import type { Part1InvalidReason, Part1Request } from "./framing.ts";
 import { Part1ServerConn, type Part1ServerConnOptions } from "./server_conn.ts";
 import type { Part1Reply } from "./wire.ts";
 import { CANCELLED, FAILED, readOrFail, sleep, TIMER, writeAll } from "./_io.ts";
+import { checkInt as checkIntIn } from "../../util/checks.ts";
 
 /**
  * Options of {@linkcode serveTrackerPart1}.
@@ -201,10 +202,7 @@ const ACCEPT_RETRY_MS = 50;
 const MAX_ROUNDS = 100_000;
 
 function checkInt(name: string, value: number, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`Cannot serve the tracker: ${name} must be ${min}..${max}, got ${value}`);
-  }
-  return value;
+  return checkIntIn(name, value, min, max, "serve the tracker");
 }
 
 /**

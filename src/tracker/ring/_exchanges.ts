@@ -19,7 +19,8 @@
 
 import { assert } from "../../util/assert.ts";
 import { decodePickle, type PyValue } from "../pickle/mod.ts";
-import type { ConnId, TcpAction } from "./tcp_core.ts";
+import type { ConnId, StreamAction } from "../../core/mod.ts";
+import { formatHostPort } from "../../net/hostport.ts";
 
 /** Why an outbound exchange failed. */
 export type ExchangeFailure = "refused" | "reset" | "timeout" | "invalid" | "eof" | "busy";
@@ -92,7 +93,7 @@ export class ExchangeTable<T> {
   readonly #conns = new Map<ConnId, Conn<T>>();
   readonly #queued: OutboundSpec<T>[] = [];
   #queuedHead = 0;
-  #actions: TcpAction[] = [];
+  #actions: StreamAction[] = [];
   #actionsHead = 0;
   #done: Completion<T>[] = [];
   #nextId = 1;
@@ -111,7 +112,7 @@ export class ExchangeTable<T> {
     return this.#queued.length - this.#queuedHead;
   }
 
-  pollAction(): TcpAction | undefined {
+  pollAction(): StreamAction | undefined {
     if (this.#actionsHead >= this.#actions.length) {
       if (this.#actions.length > 0) this.#actions = [];
       this.#actionsHead = 0;
@@ -264,7 +265,12 @@ export class ExchangeTable<T> {
       len: 0,
       deadline: now + spec.connectTimeoutMs,
     });
-    this.#act({ type: "connect", conn: id, host: spec.host, port: spec.port });
+    this.#act({
+      type: "connect",
+      conn: id,
+      to: formatHostPort(spec.host, spec.port),
+      timeoutMs: spec.connectTimeoutMs,
+    });
   }
 
   #badRequest(c: Inbound, reason: string): void {
@@ -307,7 +313,7 @@ export class ExchangeTable<T> {
     c.len += take.length;
   }
 
-  #act(action: TcpAction): void {
+  #act(action: StreamAction): void {
     assert(this.#actions.length - this.#actionsHead < QUEUE_MAX, "actions must be drained");
     this.#actions.push(action);
   }

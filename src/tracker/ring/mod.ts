@@ -2,7 +2,8 @@
  * Part 2 of the CS457 tracker (spec §3): a ring of peers that replicates a five-word table.
  *
  * - {@linkcode RingTracker} and {@linkcode RingPeer} are sans-I/O cores over the
- *   {@linkcode TcpCore} contract (inputs with `now`, actions and events polled, `nextTimeout()`),
+ *   `StreamCore` contract of `src/core/` (inputs with `now`, actions and events polled,
+ *   `nextTimeout()`), run by the one TCP driver,
  *   speaking the originals' protocol-0 pickles byte for byte;
  * - {@linkcode serveRingTracker} and {@linkcode startRingPeer} run them on real TCP ports;
  * - `messages.ts` builds and parses the tuples.
@@ -24,7 +25,6 @@
  * @module
  */
 
-export type { ConnId, TcpAction, TcpCore } from "./tcp_core.ts";
 export {
   asctime,
   DEFAULT_RING_ITEMS,

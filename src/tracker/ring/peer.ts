@@ -34,7 +34,8 @@ import {
   ringText,
   wireString,
 } from "./messages.ts";
-import type { ConnId, TcpAction, TcpCore } from "./tcp_core.ts";
+import type { Addr, ConnId, EventSource, StreamAction, StreamCore } from "../../core/mod.ts";
+import { parseHostPort } from "../../net/hostport.ts";
 
 /**
  * Options of {@linkcode RingPeer}. Times are in milliseconds.
@@ -224,13 +225,13 @@ function sameNeighbour(a: Neighbour | undefined, b: Neighbour): boolean {
 }
 
 /**
- * The ring peer core; see the module documentation, and `tcp_core.ts` for the I/O contract.
+ * The ring peer core; see the module documentation, and `StreamCore` (`src/core/`) for the I/O contract.
  *
  * @example Registering: the first action connects to the tracker
  * ```ts
  * import { RingPeer } from "./peer.ts";
  * const peer = new RingPeer(0, { handle: "p2", port: 9202 });
- * peer.handleTimeout(0);
+ * peer.handleTick(0);
  * const connect = peer.pollAction();
  * if (connect?.type !== "connect") throw new Error("expected a connect");
  * console.assert(connect.port === 7777);
@@ -240,7 +241,7 @@ function sameNeighbour(a: Neighbour | undefined, b: Neighbour): boolean {
  *   new TextDecoder().decode(write.bytes) === "(S'REGISTER'\np0\nS'p2'\np1\nI9202\ntp2\n.");
  * ```
  */
-export class RingPeer implements TcpCore<RingPeerEvent> {
+export class RingPeer implements StreamCore, EventSource<RingPeerEvent> {
   readonly #handle: RingString;
   readonly #port: number;
   readonly #trackerHost: string;
@@ -395,42 +396,43 @@ export class RingPeer implements TcpCore<RingPeerEvent> {
     return this.#sentence;
   }
 
-  /** {@inheritDoc TcpCore.handleAccept} */
-  handleAccept(remoteHost: string, now: number): ConnId {
+  /** {@inheritDoc StreamCore.handleAccept} */
+  handleAccept(remote: Addr, _local: Addr, now: number): ConnId {
+    const remoteHost = parseHostPort(remote)?.hostname ?? remote;
     this.#advance(now);
     return this.#table.accept(String(remoteHost), now);
   }
 
-  /** {@inheritDoc TcpCore.handleConnected} */
+  /** {@inheritDoc StreamCore.handleConnected} */
   handleConnected(conn: ConnId, now: number): void {
     this.#advance(now);
     this.#table.connected(conn, now);
     this.#drain(now);
   }
 
-  /** {@inheritDoc TcpCore.handleData} */
+  /** {@inheritDoc StreamCore.handleData} */
   handleData(conn: ConnId, bytes: Uint8Array, now: number): void {
     this.#advance(now);
     this.#table.data(conn, bytes, now);
     this.#drain(now);
   }
 
-  /** {@inheritDoc TcpCore.handleEof} */
+  /** {@inheritDoc StreamCore.handleEof} */
   handleEof(conn: ConnId, now: number): void {
     this.#advance(now);
     this.#table.eof(conn, now);
     this.#drain(now);
   }
 
-  /** {@inheritDoc TcpCore.handleError} */
-  handleError(conn: ConnId, now: number): void {
+  /** {@inheritDoc StreamCore.handleError} */
+  handleError(conn: ConnId, _reason: string, now: number): void {
     this.#advance(now);
     this.#table.error(conn, now);
     this.#drain(now);
   }
 
-  /** {@inheritDoc TcpCore.handleTimeout} */
-  handleTimeout(now: number): void {
+  /** {@inheritDoc StreamCore.handleTick} */
+  handleTick(now: number): void {
     this.#advance(now);
     this.#table.timeout(now);
     this.#drain(now);
@@ -444,12 +446,12 @@ export class RingPeer implements TcpCore<RingPeerEvent> {
     this.#drain(now);
   }
 
-  /** {@inheritDoc TcpCore.pollAction} */
-  pollAction(): TcpAction | undefined {
+  /** {@inheritDoc StreamCore.pollAction} */
+  pollAction(): StreamAction | undefined {
     return this.#table.pollAction();
   }
 
-  /** {@inheritDoc TcpCore.pollEvent} */
+  /** {@inheritDoc EventSource.pollEvent} */
   pollEvent(): RingPeerEvent | undefined {
     if (this.#eventsHead >= this.#events.length) {
       if (this.#events.length > 0) this.#events = [];
@@ -459,7 +461,7 @@ export class RingPeer implements TcpCore<RingPeerEvent> {
     return this.#events[this.#eventsHead++];
   }
 
-  /** {@inheritDoc TcpCore.nextTimeout} */
+  /** {@inheritDoc StreamCore.nextTimeout} */
   nextTimeout(): number | undefined {
     let t = this.#table.nextDeadline();
     const min = (x: number | undefined) => {

@@ -7,7 +7,7 @@
  */
 
 import { listenTcp } from "../../node/listen.ts";
-import { driveTcpCore } from "./_tcp_driver.ts";
+import { TcpDriver } from "../../net/tcp_driver.ts";
 import { RingPeer, type RingPeerEvent, type RingPeerOptions } from "./peer.ts";
 
 /**
@@ -91,6 +91,14 @@ export function startRingPeer(options: StartRingPeerOptions): RingPeerNode {
     listener.close();
     throw err;
   }
-  const done = driveTcpCore(peer, { listener, signal, onEvent });
+  const core = peer;
+  const { done } = new TcpDriver({
+    core,
+    listener,
+    signal,
+    onProgress: () => {
+      for (let e = core.pollEvent(); e; e = core.pollEvent()) onEvent?.(e);
+    },
+  });
   return { port: bound, peer, done };
 }

@@ -37,7 +37,8 @@ import {
   trackerNotice,
   updateNbr,
 } from "./messages.ts";
-import type { ConnId, TcpAction, TcpCore } from "./tcp_core.ts";
+import type { Addr, ConnId, EventSource, StreamAction, StreamCore } from "../../core/mod.ts";
+import { parseHostPort } from "../../net/hostport.ts";
 
 /**
  * Options of {@linkcode RingTracker}. Times are in milliseconds.
@@ -285,13 +286,13 @@ function checkItems(items: readonly RingItem[]): readonly RingItem[] {
 }
 
 /**
- * The ring tracker core; see the module documentation, and `tcp_core.ts` for the I/O contract.
+ * The ring tracker core; see the module documentation, and `StreamCore` (`src/core/`) for the I/O contract.
  *
  * @example A peer registers; the reply is the original's REG_INIT
  * ```ts
  * import { RingTracker } from "./tracker.ts";
  * const tracker = new RingTracker(0);
- * const conn = tracker.handleAccept("127.0.0.1", 0);
+ * const conn = tracker.handleAccept("127.0.0.1:40000", "127.0.0.1:7777", 0);
  * tracker.handleData(conn, new TextEncoder().encode("(S'REGISTER'\np0\nS'p1'\np1\nI9201\ntp2\n."), 1);
  * const write = tracker.pollAction();
  * console.assert(write?.type === "write" && new TextDecoder().decode(write.bytes) ===
@@ -300,7 +301,7 @@ function checkItems(items: readonly RingItem[]): readonly RingItem[] {
  * console.assert(tracker.peers.length === 1 && tracker.nextTimeout() === 20_000);
  * ```
  */
-export class RingTracker implements TcpCore<RingTrackerEvent> {
+export class RingTracker implements StreamCore, EventSource<RingTrackerEvent> {
   readonly #items: readonly RingItem[];
   readonly #pingIntervalMs: number;
   readonly #pingConnectTimeoutMs: number;
@@ -402,44 +403,45 @@ export class RingTracker implements TcpCore<RingTrackerEvent> {
     return this.#table.size;
   }
 
-  /** {@inheritDoc TcpCore.handleAccept} */
-  handleAccept(remoteHost: string, now: number): ConnId {
+  /** {@inheritDoc StreamCore.handleAccept} */
+  handleAccept(remote: Addr, _local: Addr, now: number): ConnId {
+    const remoteHost = parseHostPort(remote)?.hostname ?? remote;
     this.#advance(now);
     // A dual-stack listener reports IPv4 clients as ::ffff:a.b.c.d; peers expect a.b.c.d.
     const host = String(remoteHost).replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, "$1");
     return this.#table.accept(host, now);
   }
 
-  /** {@inheritDoc TcpCore.handleConnected} */
+  /** {@inheritDoc StreamCore.handleConnected} */
   handleConnected(conn: ConnId, now: number): void {
     this.#advance(now);
     this.#table.connected(conn, now);
     this.#drain(now);
   }
 
-  /** {@inheritDoc TcpCore.handleData} */
+  /** {@inheritDoc StreamCore.handleData} */
   handleData(conn: ConnId, bytes: Uint8Array, now: number): void {
     this.#advance(now);
     this.#table.data(conn, bytes, now);
     this.#drain(now);
   }
 
-  /** {@inheritDoc TcpCore.handleEof} */
+  /** {@inheritDoc StreamCore.handleEof} */
   handleEof(conn: ConnId, now: number): void {
     this.#advance(now);
     this.#table.eof(conn, now);
     this.#drain(now);
   }
 
-  /** {@inheritDoc TcpCore.handleError} */
-  handleError(conn: ConnId, now: number): void {
+  /** {@inheritDoc StreamCore.handleError} */
+  handleError(conn: ConnId, _reason: string, now: number): void {
     this.#advance(now);
     this.#table.error(conn, now);
     this.#drain(now);
   }
 
-  /** {@inheritDoc TcpCore.handleTimeout} */
-  handleTimeout(now: number): void {
+  /** {@inheritDoc StreamCore.handleTick} */
+  handleTick(now: number): void {
     this.#advance(now);
     this.#table.timeout(now);
     this.#drain(now);
@@ -449,12 +451,12 @@ export class RingTracker implements TcpCore<RingTrackerEvent> {
     }
   }
 
-  /** {@inheritDoc TcpCore.pollAction} */
-  pollAction(): TcpAction | undefined {
+  /** {@inheritDoc StreamCore.pollAction} */
+  pollAction(): StreamAction | undefined {
     return this.#table.pollAction();
   }
 
-  /** {@inheritDoc TcpCore.pollEvent} */
+  /** {@inheritDoc EventSource.pollEvent} */
   pollEvent(): RingTrackerEvent | undefined {
     if (this.#eventsHead >= this.#events.length) {
       if (this.#events.length > 0) this.#events = [];
@@ -464,7 +466,7 @@ export class RingTracker implements TcpCore<RingTrackerEvent> {
     return this.#events[this.#eventsHead++];
   }
 
-  /** {@inheritDoc TcpCore.nextTimeout} */
+  /** {@inheritDoc StreamCore.nextTimeout} */
   nextTimeout(): number | undefined {
     const deadline = this.#table.nextDeadline();
     if (this.#round !== undefined) return deadline;

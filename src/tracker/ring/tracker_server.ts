@@ -6,7 +6,7 @@
  */
 
 import { listenTcp } from "../../node/listen.ts";
-import { driveTcpCore } from "./_tcp_driver.ts";
+import { TcpDriver } from "../../net/tcp_driver.ts";
 import { RingTracker, type RingTrackerEvent, type RingTrackerOptions } from "./tracker.ts";
 
 /**
@@ -88,6 +88,13 @@ export function serveRingTracker(options: ServeRingTrackerOptions = {}): RingTra
   });
   const listener = listenTcp("tracker", { hostname, port });
   const bound = (listener.addr as Deno.NetAddr).port;
-  const done = driveTcpCore(tracker, { listener, signal, onEvent });
+  const { done } = new TcpDriver({
+    core: tracker,
+    listener,
+    signal,
+    onProgress: () => {
+      for (let e = tracker.pollEvent(); e; e = tracker.pollEvent()) onEvent?.(e);
+    },
+  });
   return { hostname, port: bound, tracker, done };
 }
