@@ -184,7 +184,7 @@ Deno.test("serveTrackerPart1() delivers the reply when the client sends more tha
   });
 });
 
-Deno.test("serveTrackerPart1() holds at most maxConnections; others wait in the backlog", async () => {
+Deno.test("serveTrackerPart1() serves at most maxConnections at once; others wait for a slot", async () => {
   await withServer({ maxConnections: 2, requestTimeoutMs: 600, lingerMs: 0 }, async (server) => {
     const t0 = performance.now();
     const hogs = [

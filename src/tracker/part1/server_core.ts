@@ -246,14 +246,9 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
   #failed = 0;
   #refused = 0;
   readonly #replies = { size: 0, item: 0, error: 0 };
-  readonly #invalid: Record<Part1InvalidReason, number> = {
-    raw: 0,
-    pickle: 0,
-    type: 0,
-    truncated: 0,
-    "too-large": 0,
-    timeout: 0,
-  };
+  // deno-fmt-ignore
+  readonly #invalid: Record<Part1InvalidReason, number> =
+    { raw: 0, pickle: 0, type: 0, truncated: 0, "too-large": 0, timeout: 0 };
 
   /**
    * Makes a tracker with no connections.
@@ -318,19 +313,10 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
       return id;
     }
     this.#accepted++;
-    const entry: Entry = {
-      id,
-      remote,
-      acceptedAt: now,
-      phase: "waiting",
-      eof: false,
-      held: undefined,
-      conn: undefined,
-      hardAt: Infinity,
-      lingerUntil: Infinity,
-      drained: 0,
-      exchange: undefined,
-    };
+    // deno-fmt-ignore
+    const entry: Entry = { id, remote, acceptedAt: now, phase: "waiting", eof: false,
+      held: undefined, conn: undefined, hardAt: Infinity, lingerUntil: Infinity, drained: 0,
+      exchange: undefined };
     this.#table.set(id, entry);
     if (this.#serving < this.#maxConnections) this.#serve(entry, now);
     else this.#waiting.add(id);
