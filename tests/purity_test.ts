@@ -16,7 +16,7 @@ const ADAPTERS = [
   /^src\/miner\/(worker|worker_pool)\.ts$/,
   /^src\/miner\/(server|miner|client|service)\.ts$/,
   /^src\/tracker\/ring\/(tracker_server|peer_node)\.ts$/,
-  /^src\/tracker\/(service|part1\/(server|client|_io))\.ts$/,
+  /^src\/tracker\/(service|part1\/(server|client))\.ts$/,
   /^src\/bitclone\/(tcp_adapter|peers_store|node_runner|service)\.ts$/,
 ];
 

@@ -47,6 +47,8 @@ export interface TcpDriverOptions<A> {
 export interface TcpDriverStats {
   /** Connections accepted from the listener. */
   accepted: number;
+  /** Failed `accept()` calls (out of descriptors, say), each retried after a short pause. */
+  acceptErrors: number;
   /** Outgoing connections established. */
   connected: number;
   /** Outgoing connections that failed or timed out. */
@@ -107,6 +109,7 @@ export class TcpDriver<A = never> {
   /** Counters. */
   readonly stats: TcpDriverStats = {
     accepted: 0,
+    acceptErrors: 0,
     connected: 0,
     connectFailed: 0,
     errors: 0,
@@ -372,6 +375,7 @@ export class TcpDriver<A = never> {
         conn = await listener.accept();
       } catch (err) {
         if (this.#closed || err instanceof Deno.errors.BadResource) return;
+        this.stats.acceptErrors++;
         await this.#pause(ACCEPT_ERROR_PAUSE_MS); // out of descriptors, say: try again soon
         continue;
       }

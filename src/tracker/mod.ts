@@ -4,7 +4,8 @@
  * exports here.
  *
  * - `pickle/`: {@linkcode decodePickle}, {@linkcode encodePickle} and the value model.
- * - `part1/`: {@linkcode serveTrackerPart1}, {@linkcode fetchPart1}, the sans-I/O cores
+ * - `part1/`: {@linkcode serveTrackerPart1}, {@linkcode fetchPart1}, the stream cores
+ *   {@linkcode Part1ServerCore} / {@linkcode Part1ClientCore} over the sans-I/O cores
  *   {@linkcode Part1ServerConn} / {@linkcode Part1ClientConn}, and the database
  *   ({@linkcode Part1Db}, {@linkcode parseDbFile}, {@linkcode DEFAULT_DB}).
  *

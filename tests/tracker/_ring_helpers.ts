@@ -14,12 +14,7 @@ const VECTORS = new Map<string, Uint8Array>(
     .split("\n").filter((l) => l.trim() !== "").map((l) =>
       JSON.parse(l) as { name: string; hex: string }
     )
-    .map((
-      v,
-    ) => [
-      v.name,
-      Uint8Array.from(v.hex.match(/../g) ?? [], (h) => parseInt(h, 16)),
-    ]),
+    .map((v) => [v.name, Uint8Array.from(v.hex.match(/../g) ?? [], (h) => parseInt(h, 16))]),
 );
 
 /** The bytes of a vector of the spec. */
@@ -88,11 +83,7 @@ export class Script<E> {
     this.pending = all.filter((a) => a.type !== "connect");
     return all.flatMap((a) =>
       a.type === "connect"
-        ? [{
-          conn: a.conn,
-          host: parseHostPort(a.to)!.hostname,
-          port: parseHostPort(a.to)!.port,
-        }]
+        ? [{ conn: a.conn, host: parseHostPort(a.to)!.hostname, port: parseHostPort(a.to)!.port }]
         : []
     );
   }
@@ -123,11 +114,7 @@ export class Script<E> {
     const acts = this.takeFor(conn);
     const writes = acts.filter((a) => a.type === "write");
     assert.ok(writes.length <= 1, "one reply at most");
-    assert.equal(
-      acts.at(-1)?.type,
-      "close",
-      `connection ${conn} closed after its reply`,
-    );
+    assert.equal(acts.at(-1)?.type, "close", `connection ${conn} closed after its reply`);
     return writes[0]?.type === "write" ? latin1(writes[0].bytes) : undefined;
   }
 
@@ -136,14 +123,8 @@ export class Script<E> {
     this.core.handleConnected(conn, now);
     const acts = this.takeFor(conn);
     const write = acts.find((a) => a.type === "write");
-    assert.ok(
-      write?.type === "write",
-      `connection ${conn} writes its request once connected`,
-    );
-    return {
-      wrote: latin1(write.bytes),
-      closed: acts.some((a) => a.type === "close"),
-    };
+    assert.ok(write?.type === "write", `connection ${conn} writes its request once connected`);
+    return { wrote: latin1(write.bytes), closed: acts.some((a) => a.type === "close") };
   }
 
   /**

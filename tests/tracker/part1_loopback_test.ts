@@ -184,7 +184,7 @@ Deno.test("serveTrackerPart1() delivers the reply when the client sends more tha
   });
 });
 
-Deno.test("serveTrackerPart1() holds at most maxConnections; others wait in the backlog", async () => {
+Deno.test("serveTrackerPart1() serves at most maxConnections at once; others wait for a slot", async () => {
   await withServer({ maxConnections: 2, requestTimeoutMs: 600, lingerMs: 0 }, async (server) => {
     const t0 = performance.now();
     const hogs = [
@@ -198,6 +198,30 @@ Deno.test("serveTrackerPart1() holds at most maxConnections; others wait in the 
     assert.ok(ms >= 550, `served after ${ms.toFixed(0)} ms, before a slot was free`);
     for (const hog of await Promise.all(hogs)) assert.deepEqual(hog, ERROR_REPLY);
   });
+});
+
+Deno.test("serveTrackerPart1() closes a connection over maxConnections + maxWaiting at once", async () => {
+  const exchanges: Part1Exchange[] = [];
+  await withServer(
+    { maxConnections: 1, maxWaiting: 0, lingerMs: 0, onExchange: (e) => exchanges.push(e) },
+    async (server) => {
+      const hog = await Deno.connect({ hostname: HOST, port: server.port });
+      try {
+        await new Promise((r) => setTimeout(r, 50));
+        // Closed unread, before it sends anything (bytes unread at the close would reset it).
+        assert.deepEqual(await rawExchange(server.port, new Uint8Array()), new Uint8Array());
+        assert.equal(server.stats().refused, 1);
+        await hog.write(te.encode("REGISTER"));
+        const buf = new Uint8Array(64);
+        assert.equal(td.decode(buf.subarray(0, (await hog.read(buf)) ?? 0)), "I16\n.");
+      } finally {
+        hog.close();
+      }
+      const s = server.stats();
+      assert.deepEqual([s.accepted, s.refused, s.replies.size], [1, 1, 1]);
+    },
+  );
+  assert.deepEqual(exchanges.map((e) => [e.request.type, e.written]), [["size", true]]);
 });
 
 Deno.test("serveTrackerPart1() restarts at once on its port with connections in TIME_WAIT", async () => {

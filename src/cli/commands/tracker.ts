@@ -63,7 +63,7 @@ const serveCommand: CommandSpec = {
       type: "string",
       valueName: "N",
       default: "256",
-      description: "Connections served at the same time; more wait in the backlog",
+      description: "Connections served at the same time; as many more wait, unread",
     },
   },
   examples: [

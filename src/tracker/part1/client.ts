@@ -1,6 +1,7 @@
 /**
  * The Part 1 client over real TCP (spec §2.5): {@linkcode exchangePart1} runs one request on its
- * own connection with a {@linkcode Part1ClientConn}; {@linkcode fetchPart1} asks `REGISTER`, then
+ * own connection, a `Part1ClientCore` (`client_core.ts`) on the one TCP driver;
+ * {@linkcode fetchPart1} asks `REGISTER`, then
  * every position, and assembles the message. Works against the original tracker (one request at a
  * time, protocol 0 by default) and against ours.
  *
@@ -8,12 +9,16 @@
  */
 
 import { parseHostPort } from "../../net/hostport.ts";
+import { TcpDriver } from "../../net/tcp_driver.ts";
 import { assembleMessage } from "./assemble.ts";
-import { Part1ClientConn, type Part1ClientConnOptions } from "./client_conn.ts";
+import type { Part1ClientConnOptions } from "./client_conn.ts";
+import { Part1ClientCore, type Part1ClientOutcome } from "./client_core.ts";
 import type { Part1Entry } from "./db.ts";
 import type { Part1ReplyFailure } from "./framing.ts";
 import type { Part1Query, Part1Reply } from "./wire.ts";
-import { CANCELLED, FAILED, readOrFail, sleep, TIMER, writeAll } from "./_io.ts";
+
+/** Bytes asked for per read. */
+const READ_CHUNK = 4096;
 
 /**
  * Why an exchange or a fetch failed: the connection could not be made (`connect`) or broke
@@ -55,7 +60,11 @@ export class TrackerClientError extends Error {
    * @param message A one-line message.
    * @param options The cause.
    */
-  constructor(reason: TrackerClientErrorReason, message: string, options?: ErrorOptions) {
+  constructor(
+    reason: TrackerClientErrorReason,
+    message: string,
+    options?: ErrorOptions,
+  ) {
     super(message, options);
     this.reason = reason;
   }
@@ -105,94 +114,56 @@ export async function exchangePart1(
 ): Promise<Part1Reply> {
   const { signal, ...coreOptions } = options;
   const target = parseHostPort(hostport);
-  if (!target) throw new TypeError(`Cannot reach the tracker: '${hostport}' is not HOST:PORT`);
+  if (!target) {
+    throw new TypeError(
+      `Cannot reach the tracker: '${hostport}' is not HOST:PORT`,
+    );
+  }
   const what = describeQuery(query);
-  const fail = (reason: TrackerClientErrorReason, detail: string, cause?: unknown): never => {
+  const fail = (reason: TrackerClientErrorReason, detail: string): never => {
     throw new TrackerClientError(
       reason,
       `Cannot get ${what} from ${hostport}: ${detail}`,
-      cause === undefined ? undefined : { cause },
     );
   };
   if (signal?.aborted) fail("aborted", "aborted");
-  const core = new Part1ClientConn(performance.now(), coreOptions);
-  const request = core.send(query, performance.now());
-
-  // Connect, bounded by the exchange's deadline and the caller's signal.
-  const connecting = new AbortController();
-  const timer = sleep(core.nextTimeout()! - performance.now());
-  const onAbort = () => connecting.abort();
+  const core = new Part1ClientCore(
+    hostport,
+    query,
+    performance.now(),
+    coreOptions,
+  );
+  let settle: (outcome: Part1ClientOutcome | "aborted") => void = () => {};
+  const outcome = new Promise<Part1ClientOutcome | "aborted">((resolve) => settle = resolve);
+  const onAbort = () => settle("aborted");
   signal?.addEventListener("abort", onAbort, { once: true });
-  timer.promise.then((why) => why === TIMER && connecting.abort());
-  let conn: Deno.TcpConn;
+  // A dial still pending at the end is cancelled, and awaited, so that nothing outlives the call.
+  const dialing = new AbortController();
+  const dials: Promise<unknown>[] = [];
+  const driver = new TcpDriver({
+    core,
+    readBytes: READ_CHUNK,
+    connect: (o) => {
+      const opening = Deno.connect({ ...o, signal: dialing.signal });
+      dials.push(opening.catch(() => {}));
+      return opening;
+    },
+    onProgress: () => {
+      const o = core.pollEvent();
+      if (o !== undefined) settle(o);
+    },
+  });
   try {
-    conn = await Deno.connect({
-      hostname: target.hostname,
-      port: target.port,
-      signal: connecting.signal,
-    });
-  } catch (err) {
-    timer.cancel();
-    signal?.removeEventListener("abort", onAbort);
-    if (signal?.aborted) return fail("aborted", "aborted", err);
-    core.handleTimeout(performance.now());
-    if (core.nextTimeout() === undefined) return fail("timeout", "no connection in time", err);
-    return fail("connect", (err as Error).message, err);
-  }
-  timer.cancel();
-
-  let closed = false;
-  const closeConn = () => {
-    if (closed) return;
-    closed = true;
-    try {
-      conn.close();
-    } catch {
-      // already closed
-    }
-  };
-  signal?.removeEventListener("abort", onAbort);
-  signal?.addEventListener("abort", closeConn, { once: true });
-  const buf = new Uint8Array(4096);
-  let read: Promise<number | null | typeof FAILED> | undefined;
-  try {
-    try {
-      await writeAll(conn, request);
-    } catch (err) {
-      if (signal?.aborted) return fail("aborted", "aborted", err);
-      return fail("reset", `cannot send the request: ${(err as Error).message}`, err);
-    }
-    for (;;) {
-      const event = core.nextEvent();
-      if (event !== "needData") {
-        if (event === "paused") return fail("truncated", "no reply");
-        if (event.type === "reply") return event.reply;
-        return fail(event.reason, event.detail);
-      }
-      const wait = sleep(core.nextTimeout()! - performance.now());
-      read ??= readOrFail(conn, buf);
-      const got = await Promise.race([read, wait.promise]);
-      wait.cancel();
-      const now = performance.now();
-      if (got === TIMER || got === CANCELLED) {
-        core.handleTimeout(now);
-        continue;
-      }
-      read = undefined;
-      if (got === FAILED) {
-        if (signal?.aborted) return fail("aborted", "aborted");
-        core.receiveEof(now); // a reset after a complete reply still counts
-        const last = core.nextEvent();
-        if (typeof last === "object" && last.type === "reply") return last.reply;
-        return fail("reset", "the connection was reset before a complete reply");
-      }
-      if (got === null) core.receiveEof(now);
-      else core.receiveData(buf.subarray(0, got), now);
-    }
+    const result = await outcome;
+    if (result === "aborted") return fail("aborted", "aborted");
+    if (result.type === "reply") return result.reply;
+    return fail(result.reason, result.detail);
   } finally {
-    signal?.removeEventListener("abort", closeConn);
-    closeConn();
-    if (read) await read;
+    signal?.removeEventListener("abort", onAbort);
+    dialing.abort();
+    driver.close();
+    await driver.done;
+    await Promise.allSettled(dials);
   }
 }
 
@@ -265,7 +236,9 @@ export async function fetchPart1(
 ): Promise<FetchPart1Result> {
   const { maxItems = 4096, onItem, ...exchangeOptions } = options;
   if (!Number.isInteger(maxItems) || maxItems < 1 || maxItems > 65536) {
-    throw new RangeError(`Cannot fetch: maxItems must be 1..65536, got ${maxItems}`);
+    throw new RangeError(
+      `Cannot fetch: maxItems must be 1..65536, got ${maxItems}`,
+    );
   }
   const errorReply = (what: string, message: string): never => {
     throw new TrackerClientError(
@@ -274,9 +247,14 @@ export async function fetchPart1(
     );
   };
   const size = await exchangePart1(hostport, { type: "size" }, exchangeOptions);
-  if (size.type === "error") return errorReply("the size (REGISTER)", size.message);
+  if (size.type === "error") {
+    return errorReply("the size (REGISTER)", size.message);
+  }
   if (size.type !== "size") {
-    throw new TrackerClientError("unexpected", `Cannot get the size from ${hostport}: no size`);
+    throw new TrackerClientError(
+      "unexpected",
+      `Cannot get the size from ${hostport}: no size`,
+    );
   }
   if (size.count > maxItems) {
     throw new TrackerClientError(
@@ -286,10 +264,18 @@ export async function fetchPart1(
   }
   const entries: Part1Entry[] = [];
   for (let position = 0; position < size.count; position++) {
-    const reply = await exchangePart1(hostport, { type: "item", index: position }, exchangeOptions);
-    if (reply.type === "error") return errorReply(`item ${position}`, reply.message);
+    const reply = await exchangePart1(hostport, {
+      type: "item",
+      index: position,
+    }, exchangeOptions);
+    if (reply.type === "error") {
+      return errorReply(`item ${position}`, reply.message);
+    }
     if (reply.type !== "item") {
-      throw new TrackerClientError("unexpected", `Cannot get item ${position}: not an item`);
+      throw new TrackerClientError(
+        "unexpected",
+        `Cannot get item ${position}: not an item`,
+      );
     }
     entries.push(reply.entry);
     onItem?.(position, reply.entry);

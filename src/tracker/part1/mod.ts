@@ -9,7 +9,11 @@
  *   {@linkcode answerRequest} decides a reply from a {@linkcode Part1Db}.
  * - The database: {@linkcode Part1Db}, its file format ({@linkcode parseDbFile},
  *   {@linkcode formatDbFile}).
- * - Over TCP: {@linkcode serveTrackerPart1}, {@linkcode exchangePart1}, {@linkcode fetchPart1}.
+ * - Stream cores (the `StreamCore` contract of `src/core/`): {@linkcode Part1ServerCore} (the
+ *   tracker: a table of connections, capacity, linger, stats, exchange events) and
+ *   {@linkcode Part1ClientCore} (one client exchange).
+ * - Over TCP, those cores on the one TCP driver: {@linkcode serveTrackerPart1},
+ *   {@linkcode exchangePart1}, {@linkcode fetchPart1}.
  *
  * @example Fetch the message from a tracker on a free port
  * ```ts ignore
@@ -34,6 +38,7 @@ export {
   TrackerClientError,
   type TrackerClientErrorReason,
 } from "./client.ts";
+export { Part1ClientCore, type Part1ClientOutcome } from "./client_core.ts";
 export {
   Part1ClientConn,
   type Part1ClientConnOptions,
@@ -54,8 +59,15 @@ export {
   type RequestFrame,
 } from "./framing.ts";
 export {
+  describeExchange,
+  HARD_MARGIN_MS,
+  LINGER_MAX_BYTES,
   type Part1Exchange,
+  Part1ServerCore,
+  type Part1ServerCoreOptions,
   type Part1ServerStats,
+} from "./server_core.ts";
+export {
   readPart1DbFile,
   serveTrackerPart1,
   type ServeTrackerPart1Options,
