@@ -2,8 +2,8 @@
  * The miner server's core (spec `miner.md` §8) as a synchronous sans-I/O state machine. It sits
  * on top of a transport's connection events — `connected`, `message`, `lost`, `closed`, per
  * connection id, with the time `now` — and answers with actions: `send` bytes on a connection,
- * or `close` it. It knows nothing of LSP beyond those events: in the simulator it is wired to an
- * `LspEndpoint` core, in production a thin adapter connects it to `LspServer`.
+ * or `close` it. It knows nothing of LSP beyond those events: `server_core.ts` stacks it on an
+ * `LspEndpoint` server core, which the UDP driver runs in production and the simulator in tests.
  *
  * Drive it like this: feed each event to `handleEvent()` (or `handleConnected()`,
  * `handleMessage()`, `handleLost()`), call `handleTimeout(now)` when `nextTimeout()` is due, and

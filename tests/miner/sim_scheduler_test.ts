@@ -20,11 +20,8 @@ import {
   requestMessage,
   resultMessage,
 } from "../../src/miner/message.ts";
-import {
-  Scheduler,
-  type SchedulerOptions,
-  type SchedulerStats,
-} from "../../src/miner/scheduler.ts";
+import type { SchedulerOptions, SchedulerStats } from "../../src/miner/scheduler.ts";
+import { MinerServerCore } from "../../src/miner/server_core.ts";
 import {
   type DatagramCore,
   type Millis,
@@ -138,10 +135,12 @@ function rangeMin(data: string, lo: bigint, hi: bigint): Best {
 // ---------------------------------------------------------------------------------------------
 // Simulated nodes
 
-/** The server: an LSP server core with the Scheduler stacked on its events. */
-class ServerNode implements DatagramCore {
-  readonly ep: LspEndpoint;
-  readonly sched: Scheduler;
+/**
+ * The production server core (`MinerServerCore`: the LSP endpoint with the Scheduler stacked on
+ * its events) and what its events tell: chunks sent, requests' arrivals and answers, losses.
+ */
+class ServerProbe {
+  readonly core: MinerServerCore;
   /** Chunks sent to miners, with the time the scheduler sent them. */
   readonly chunks: { at: Millis; connId: number; m: RequestMessage }[] = [];
   /** When each Request arrived (by data) and when its Result left. */
@@ -152,73 +151,33 @@ class ServerNode implements DatagramCore {
   readonly violations: string[] = [];
 
   constructor(prng: Prng, options: SchedulerOptions) {
-    this.ep = LspEndpoint.server({}, prng);
-    this.sched = new Scheduler(options);
+    this.core = new MinerServerCore({ prng, scheduler: options, reportActions: true });
   }
 
-  handleDatagram(from: string, bytes: Uint8Array, now: Millis): void {
-    this.ep.handleDatagram(from, bytes, now);
-    this.#pump(now);
-  }
-
-  handleTick(now: Millis): void {
-    this.ep.handleTick(now);
-    const due = this.sched.nextTimeout();
-    if (due !== undefined && due <= now) {
-      this.sched.handleTimeout(now);
-      this.#apply(now);
-    }
-    this.#pump(now);
-  }
-
-  pollTransmit(): Transmit | undefined {
-    return this.ep.pollTransmit();
-  }
-
-  nextTimeout(): Millis | undefined {
-    const a = this.ep.nextTimeout(), b = this.sched.nextTimeout();
-    return a === undefined ? b : b === undefined ? a : Math.min(a, b);
-  }
-
-  #pump(now: Millis): void {
-    for (let i = 0; i < 100_000; i++) {
-      const e = this.ep.pollEvent();
-      if (e === undefined) return;
-      if (e.type === "message") {
-        const m = decodeMessage(e.payload);
-        if (m?.type === "request") {
-          this.arrivedAt.set(m.data, now);
-          this.dataOf.set(e.connId, m.data);
+  /** Takes the core's events (called before every step of the simulation, and before checks). */
+  drain(now: Millis): void {
+    for (let e = this.core.pollEvent(); e; e = this.core.pollEvent()) {
+      if (e.type === "action") {
+        if (e.action.type !== "send") continue;
+        const m = decodeMessage(e.action.bytes)!;
+        if (m.type === "request") this.chunks.push({ at: e.at, connId: e.action.connId, m });
+        if (m.type === "result") this.answeredAt.set(this.dataOf.get(e.action.connId)!, e.at);
+      } else if (e.type === "log" && e.record !== undefined) {
+        const r = e.record;
+        if (r.level === "warn") this.violations.push(`unexpected warning: ${e.message}`);
+        if (r.code === "requestAccepted" && r.request !== undefined && r.connId !== undefined) {
+          this.arrivedAt.set(r.request.data, r.at);
+          this.dataOf.set(r.connId, r.request.data);
+        } else if (
+          (r.code === "minerLost" || r.code === "clientLost" || r.code === "clientLeft") &&
+          r.connId !== undefined
+        ) {
+          this.lostAt.set(r.connId, r.at);
         }
-      } else if (e.type === "lost" || e.type === "closed") {
-        this.lostAt.set(e.connId, now);
-      }
-      this.sched.handleEvent(e, now);
-      this.#apply(now);
-    }
-    throw new Error("the server's events do not settle");
-  }
-
-  #apply(now: Millis): void {
-    for (let a = this.sched.pollAction(); a; a = this.sched.pollAction()) {
-      try {
-        if (a.type === "close") {
-          this.ep.close(a.connId, now);
-          continue;
-        }
-        const m = decodeMessage(a.bytes)!;
-        if (m.type === "request") this.chunks.push({ at: now, connId: a.connId, m });
-        if (m.type === "result") this.answeredAt.set(this.dataOf.get(a.connId)!, now);
-        this.ep.write(a.connId, a.bytes, now);
-      } catch (e) {
-        if (!(e instanceof LspConnectionError)) throw e; // the connection died just now
       }
     }
-    for (let l = this.sched.pollLog(); l; l = this.sched.pollLog()) {
-      if (l.level === "warn") this.violations.push(`unexpected warning: ${l.message}`);
-    }
-    if (this.sched.waitingRequestCount > 0 && this.sched.freeSlots > 0) {
-      this.violations.push(`${now}: ${this.sched.freeSlots} free slots while work waits`);
+    if (this.core.waitingRequestCount > 0 && this.core.freeSlots > 0) {
+      this.violations.push(`${now}: ${this.core.freeSlots} free slots while work waits`);
     }
   }
 }
@@ -437,7 +396,7 @@ const SCHED: SchedulerOptions = {
 class World {
   readonly root: Prng;
   readonly net: SimNet;
-  readonly server: ServerNode;
+  readonly server: ServerProbe;
   readonly miners: MinerNode[] = [];
   readonly clients: ClientNode[] = [];
   #nextHost = 2;
@@ -451,7 +410,8 @@ class World {
       prng: this.root.fork(),
       defaults: { dropRate, dupRate: dropRate / 4, delayMs: [1, 40] },
     });
-    this.server = this.net.add(SERVER, new ServerNode(this.root.fork(), options));
+    this.server = new ServerProbe(this.root.fork(), options);
+    this.net.add(SERVER, this.server.core);
   }
 
   #addr(): string {
@@ -494,7 +454,7 @@ class World {
       if (idle) m.idleWhileWaiting += dt;
     }
     this.#state.clear();
-    if (this.server.sched.waitingRequestCount === 0) return;
+    if (this.server.core.waitingRequestCount === 0) return;
     for (const m of this.miners) {
       if (m.alive && m.started > 0) this.#state.set(m, m.current === undefined);
     }
@@ -502,6 +462,7 @@ class World {
 
   run(until: () => boolean, maxTime: Millis): void {
     const stop = this.net.runWhile(() => {
+      this.server.drain(this.net.now);
       this.#sample();
       return !until();
     }, { maxTime, maxSteps: 2_000_000 });
@@ -509,7 +470,7 @@ class World {
   }
 
   get stats(): SchedulerStats {
-    return this.server.sched.stats();
+    return this.server.core.stats();
   }
 
   explain(what: string): string {
@@ -518,6 +479,7 @@ class World {
 
   /** Common checks: exact answers, chunks within their requests, no invariant violations. */
   check(): void {
+    this.server.drain(this.net.now);
     assert.deepEqual(this.server.violations, [], this.explain("violations"));
     for (const c of this.clients) {
       if (c.crashed || c.disconnected) continue;
@@ -596,7 +558,7 @@ for (const seed of simSeeds([1, 2, 3, 4])) {
     w.run(
       () =>
         w.clients.length === requests + 1 && w.clients.every((c) => c.done) &&
-        w.server.sched.requestCount === 0,
+        w.server.core.requestCount === 0,
       600_000,
     );
     w.check();
