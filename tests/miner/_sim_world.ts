@@ -404,8 +404,10 @@ export class CoreMinerNode implements DatagramCore {
   dieAt: Millis | undefined;
   crashed = false;
   crashedMidChunk = false;
-  /** How the core ended (lost server, unreachable), if it did. */
-  ended: { reason: string; served: number; detail: string } | undefined;
+  /** How the core ended (lost server, unreachable), if it did, and when. */
+  ended:
+    | { reason: string; served: number; detail: string; at: Millis }
+    | undefined;
   /** Warnings the core logged. */
   readonly warnings: string[] = [];
   started = 0;
@@ -510,7 +512,12 @@ export class CoreMinerNode implements DatagramCore {
           this.onRetry?.(this);
           break;
         case "ended":
-          this.ended = { reason: e.reason, served: e.served, detail: e.detail };
+          this.ended = {
+            reason: e.reason,
+            served: e.served,
+            detail: e.detail,
+            at: now,
+          };
           this.running = undefined;
           break;
       }
@@ -527,6 +534,8 @@ export class ClientNode implements DatagramCore {
   attempt = 1;
   connId: number | undefined;
   outcome: RequestOutcome | undefined;
+  /** When the outcome came. */
+  doneAt: Millis | undefined;
   result: Best | undefined;
   disconnected = false;
   crashed = false;
@@ -569,13 +578,13 @@ export class ClientNode implements DatagramCore {
   handleDatagram(from: string, bytes: Uint8Array, now: Millis): void {
     if (this.crashed || this.retryPending) return;
     this.core.handleDatagram(from, bytes, now);
-    this.#drain();
+    this.#drain(now);
   }
 
   handleTick(now: Millis): void {
     if (this.crashed || this.retryPending) return;
     this.core.handleTick(now);
-    this.#drain();
+    this.#drain(now);
   }
 
   pollTransmit(): Transmit | undefined {
@@ -590,7 +599,7 @@ export class ClientNode implements DatagramCore {
       : this.core.nextTimeout();
   }
 
-  #drain(): void {
+  #drain(now: Millis): void {
     for (let e = this.core.pollEvent(); e; e = this.core.pollEvent()) {
       if (e.type === "connected") this.connId = e.connId;
       else if (e.type === "progress") this.progress++;
@@ -599,6 +608,7 @@ export class ClientNode implements DatagramCore {
         this.onRetry?.(this);
       } else if (e.type === "done") {
         this.outcome = e.outcome;
+        this.doneAt = now;
         if (e.outcome.type === "result") {
           this.result = [e.outcome.hash, e.outcome.nonce];
         } else this.disconnected = true;
