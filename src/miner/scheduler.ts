@@ -29,9 +29,8 @@
  */
 
 import { assert } from "../util/assert.ts";
-import { checkInt } from "../util/checks.ts";
 import { OutputQueue } from "../core/output_queue.ts";
-import { resolveChunking, type ResolvedChunking, SpeedEstimate } from "./chunking.ts";
+import { type ResolvedChunking, SpeedEstimate } from "./chunking.ts";
 import { Dispatcher } from "./dispatch.ts";
 import { RequestTable } from "./requests.ts";
 import { encodeMessage, type MinerMessage, readMessage, type RequestMessage } from "./message.ts";
@@ -49,6 +48,7 @@ import {
   type LogCode,
   newSchedulerStats,
   type RequestLogInfo,
+  resolveSchedulerOptions,
   type SchedulerAction,
   type SchedulerLog,
   type SchedulerOptions,
@@ -127,55 +127,23 @@ export class Scheduler {
    * ```
    */
   constructor(options: SchedulerOptions = {}) {
-    const {
-      pipelineDepth = 2,
-      starvationEvery = 5,
-      maxCopies = 1,
-      progressIntervalMillis = 1000,
-      maxRequests = 10_000,
-      maxRequestsPerClient = 16,
-      maxConnections = 65_536,
-      maxLogRecords = 1024,
-      hashOf,
-    } = options;
-    this.#chunking = resolveChunking(options);
-    this.#depth = checkInt("pipelineDepth", pipelineDepth, 1, 16);
-    const starvation = checkInt("starvationEvery", starvationEvery, 0, 1_000_000);
-    const copies = checkInt("maxCopies", maxCopies, 0, 4);
-    const progressEvery = checkInt(
-      "progressIntervalMillis",
-      progressIntervalMillis,
-      0,
-      86_400_000,
-    );
-    const requestsMax = checkInt("maxRequests", maxRequests, 1, 10_000_000);
-    const perClientMax = checkInt("maxRequestsPerClient", maxRequestsPerClient, 1, 1024);
-    this.#maxConnections = checkInt("maxConnections", maxConnections, 1, 1 << 24);
-    this.#maxLogRecords = checkInt("maxLogRecords", maxLogRecords, 0, 1 << 20);
-    this.#logs = new OutputQueue({ capacity: Math.max(1, this.#maxLogRecords) });
-    if (hashOf !== undefined && typeof hashOf !== "function") {
-      throw new TypeError("Cannot use hashOf: not a function");
-    }
-    this.#hashOf = hashOf;
-    this.#dispatcher = new Dispatcher({
-      chunking: this.#chunking,
-      depth: this.#depth,
-      starvationEvery: starvation,
-      maxCopies: copies,
-      miners: this.#miners,
-      waiting: this.#waiting,
-      stats: this.#stats,
-      send: (connId, message) => this.#send(connId, message),
-    });
+    const o = resolveSchedulerOptions(options);
+    this.#chunking = o.chunking;
+    this.#depth = o.depth;
+    this.#maxConnections = o.maxConnections;
+    this.#maxLogRecords = o.maxLogRecords;
+    this.#logs = new OutputQueue({ capacity: Math.max(1, o.maxLogRecords) });
+    this.#hashOf = o.hashOf;
+    const [miners, waiting, stats] = [this.#miners, this.#waiting, this.#stats];
+    const send = (connId: number, message: MinerMessage) => this.#send(connId, message);
+    this.#dispatcher = new Dispatcher({ ...o, miners, waiting, stats, send });
     this.#requests = new RequestTable({
-      maxRequests: requestsMax,
-      maxRequestsPerClient: perClientMax,
-      progressIntervalMillis: progressEvery,
+      ...o,
       conns: this.#conns,
-      waiting: this.#waiting,
-      stats: this.#stats,
+      waiting,
+      stats,
       act: (action) => this.#act(action),
-      send: (connId, message) => this.#send(connId, message),
+      send,
       log: (level, connId, code, message, request) =>
         this.#log(level, connId, code, message, request),
       now: () => this.#now,

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import type { ChunkingOptions } from "./chunking.ts";
+import { checkInt } from "../util/checks.ts";
+import { type ChunkingOptions, resolveChunking, type ResolvedChunking } from "./chunking.ts";
 
 /**
  * A connection-level event from the transport (LSP's server events have this shape). The
@@ -263,4 +264,70 @@ export function newSchedulerStats(): SchedulerStats {
     progressSent: 0,
     logsDropped: 0,
   };
+}
+
+/** {@linkcode SchedulerOptions} checked, with their defaults. */
+export interface ResolvedSchedulerOptions {
+  readonly chunking: ResolvedChunking;
+  readonly depth: number;
+  readonly starvationEvery: number;
+  readonly maxCopies: number;
+  readonly progressIntervalMillis: number;
+  readonly maxRequests: number;
+  readonly maxRequestsPerClient: number;
+  readonly maxConnections: number;
+  readonly maxLogRecords: number;
+  readonly hashOf: ((data: string, nonce: bigint) => bigint) | undefined;
+}
+
+/**
+ * Checks scheduler options and fills in the defaults.
+ *
+ * @throws {TypeError} When an option has the wrong type.
+ * @throws {RangeError} When an option is out of range.
+ *
+ * @example The defaults
+ * ```ts
+ * import { resolveSchedulerOptions } from "./scheduler_types.ts";
+ * import assert from "node:assert/strict";
+ * const o = resolveSchedulerOptions({});
+ * assert.equal(o.depth, 2);
+ * assert.equal(o.starvationEvery, 5);
+ * assert.throws(() => resolveSchedulerOptions({ pipelineDepth: 0 }), RangeError);
+ * ```
+ */
+export function resolveSchedulerOptions(options: SchedulerOptions): ResolvedSchedulerOptions {
+  const {
+    pipelineDepth = 2,
+    starvationEvery = 5,
+    maxCopies = 1,
+    progressIntervalMillis = 1000,
+    maxRequests = 10_000,
+    maxRequestsPerClient = 16,
+    maxConnections = 65_536,
+    maxLogRecords = 1024,
+    hashOf,
+  } = options;
+  const chunking = resolveChunking(options);
+  const resolved: ResolvedSchedulerOptions = {
+    chunking,
+    depth: checkInt("pipelineDepth", pipelineDepth, 1, 16),
+    starvationEvery: checkInt("starvationEvery", starvationEvery, 0, 1_000_000),
+    maxCopies: checkInt("maxCopies", maxCopies, 0, 4),
+    progressIntervalMillis: checkInt(
+      "progressIntervalMillis",
+      progressIntervalMillis,
+      0,
+      86_400_000,
+    ),
+    maxRequests: checkInt("maxRequests", maxRequests, 1, 10_000_000),
+    maxRequestsPerClient: checkInt("maxRequestsPerClient", maxRequestsPerClient, 1, 1024),
+    maxConnections: checkInt("maxConnections", maxConnections, 1, 1 << 24),
+    maxLogRecords: checkInt("maxLogRecords", maxLogRecords, 0, 1 << 20),
+    hashOf,
+  };
+  if (hashOf !== undefined && typeof hashOf !== "function") {
+    throw new TypeError("Cannot use hashOf: not a function");
+  }
+  return resolved;
 }
