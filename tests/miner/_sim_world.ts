@@ -19,16 +19,10 @@ import {
   type RequestMessage,
   resultMessage,
 } from "../../src/miner/message.ts";
-import type {
-  SchedulerOptions,
-  SchedulerStats,
-} from "../../src/miner/scheduler.ts";
+import type { SchedulerOptions, SchedulerStats } from "../../src/miner/scheduler.ts";
 import { MinerServerCore } from "../../src/miner/server_core.ts";
 import { MinerCore, type MinerJob } from "../../src/miner/miner_core.ts";
-import {
-  RequestCore,
-  type RequestOutcome,
-} from "../../src/miner/request_core.ts";
+import { RequestCore, type RequestOutcome } from "../../src/miner/request_core.ts";
 import {
   type DatagramCore,
   type Millis,
@@ -46,9 +40,7 @@ export const SERVER = "10.0.0.1:6060";
 export type Best = readonly [hash: bigint, nonce: bigint];
 
 export function better(a: Best | undefined, b: Best): Best {
-  return a === undefined || b[0] < a[0] || (b[0] === a[0] && b[1] < a[1])
-    ? b
-    : a;
+  return a === undefined || b[0] < a[0] || (b[0] === a[0] && b[1] < a[1]) ? b : a;
 }
 
 /** Spec §3.1 with node:crypto. */
@@ -472,9 +464,7 @@ export class CoreMinerNode implements DatagramCore {
   }
 
   pollTransmit(): Transmit | undefined {
-    return this.crashed || this.retryPending
-      ? undefined
-      : this.core.pollTransmit();
+    return this.crashed || this.retryPending ? undefined : this.core.pollTransmit();
   }
 
   nextTimeout(): Millis | undefined {
@@ -588,15 +578,11 @@ export class ClientNode implements DatagramCore {
   }
 
   pollTransmit(): Transmit | undefined {
-    return this.crashed || this.retryPending
-      ? undefined
-      : this.core.pollTransmit();
+    return this.crashed || this.retryPending ? undefined : this.core.pollTransmit();
   }
 
   nextTimeout(): Millis | undefined {
-    return this.crashed || this.retryPending
-      ? undefined
-      : this.core.nextTimeout();
+    return this.crashed || this.retryPending ? undefined : this.core.nextTimeout();
   }
 
   #drain(now: Millis): void {
@@ -623,9 +609,7 @@ export class ClientNode implements DatagramCore {
 /** The hash the simulated miners use, for the server to match and verify their Results. */
 export function simHash(data: string, nonce: bigint): bigint {
   if (data.startsWith("fake:")) return fakeHash(fnv(data), nonce, BLOCK);
-  return nonce <= BigInt(REAL_MAX)
-    ? realTable(data)[Number(nonce)]
-    : realHash(data, nonce);
+  return nonce <= BigInt(REAL_MAX) ? realTable(data)[Number(nonce)] : realHash(data, nonce);
 }
 
 /** Like the real server's: every Result is matched and verified with the hash. */
@@ -652,8 +636,7 @@ export class World {
     readonly seed: number,
     dropRate: number,
     options: SchedulerOptions = SCHED,
-    readonly replay =
-      "deno test --allow-read tests/miner/sim_scheduler_test.ts",
+    readonly replay = "deno test --allow-read tests/miner/sim_scheduler_test.ts",
   ) {
     this.root = Prng.seeded(seed);
     this.net = new SimNet({
@@ -767,9 +750,7 @@ export class World {
   }
 
   explain(what: string): string {
-    return `${what}\n${replayHint(this.seed, this.replay)}\n${
-      JSON.stringify(this.stats)
-    }`;
+    return `${what}\n${replayHint(this.seed, this.replay)}\n${JSON.stringify(this.stats)}`;
   }
 
   /** Common checks: exact answers, chunks within their requests, no invariant violations. */
@@ -797,5 +778,4 @@ export class World {
   }
 }
 
-export const lossFor = (seed: number) =>
-  Prng.seeded(seed ^ 0x5eed).pick([0.05, 0.075, 0.1]);
+export const lossFor = (seed: number) => Prng.seeded(seed ^ 0x5eed).pick([0.05, 0.075, 0.1]);

@@ -9,27 +9,13 @@ interface PointVector {
   hash: string;
 }
 
-const LINES = Deno.readTextFileSync(
-  new URL("../fixtures/miner_hash.jsonl", import.meta.url),
-)
-  .split("\n").filter((line) => line.length > 0).map((line) =>
-    JSON.parse(line)
-  );
-const POINTS: PointVector[] = LINES.filter((v) =>
-  "nonce" in v && !("lower" in v)
-);
+const LINES = Deno.readTextFileSync(new URL("../fixtures/miner_hash.jsonl", import.meta.url))
+  .split("\n").filter((line) => line.length > 0).map((line) => JSON.parse(line));
+const POINTS: PointVector[] = LINES.filter((v) => "nonce" in v && !("lower" in v));
 
 /** Nonces around every change of digit count, plus the uint64 extremes. */
-const EDGE_NONCES: bigint[] = [
-  0n,
-  MAX_NONCE - 1n,
-  MAX_NONCE,
-  2n ** 32n,
-  2n ** 53n + 1n,
-];
-for (let k = 1; k <= 19; k++) {
-  EDGE_NONCES.push(10n ** BigInt(k) - 1n, 10n ** BigInt(k));
-}
+const EDGE_NONCES: bigint[] = [0n, MAX_NONCE - 1n, MAX_NONCE, 2n ** 32n, 2n ** 53n + 1n];
+for (let k = 1; k <= 19; k++) EDGE_NONCES.push(10n ** BigInt(k) - 1n, 10n ** BigInt(k));
 
 /** A uint64 nonce: anywhere, or next to a change of digit count or a power of two. */
 const nonceArb = fc.oneof(
@@ -45,13 +31,8 @@ const nonceArb = fc.oneof(
 const dataArb = fc.oneof(
   fc.string({ unit: "binary-ascii", maxLength: 200 }),
   fc.string({ unit: "binary", maxLength: 50 }),
-  fc.string({
-    unit: fc.nat(0xffff).map((c) => String.fromCharCode(c)),
-    maxLength: 66,
-  }),
-  fc.integer({ min: 40, max: 140 }).map((n) =>
-    "é".repeat(n >> 1) + "z".repeat(n & 1)
-  ),
+  fc.string({ unit: fc.nat(0xffff).map((c) => String.fromCharCode(c)), maxLength: 66 }),
+  fc.integer({ min: 40, max: 140 }).map((n) => "é".repeat(n >> 1) + "z".repeat(n & 1)),
 );
 
 Deno.test("miner_hash.jsonl fixture holds the point vectors of the spec", () => {
@@ -61,21 +42,13 @@ Deno.test("miner_hash.jsonl fixture holds the point vectors of the spec", () => 
 
 Deno.test("hash() matches every point vector of miner_hash.jsonl", async () => {
   for (const v of POINTS) {
-    assert.equal(
-      await hash(v.data, BigInt(v.nonce)),
-      BigInt(v.hash),
-      `${v.data} ${v.nonce}`,
-    );
+    assert.equal(await hash(v.data, BigInt(v.nonce)), BigInt(v.hash), `${v.data} ${v.nonce}`);
   }
 });
 
 Deno.test("hashSync() matches every point vector of miner_hash.jsonl", () => {
   for (const v of POINTS) {
-    assert.equal(
-      hashSync(v.data, BigInt(v.nonce)),
-      BigInt(v.hash),
-      `${v.data} ${v.nonce}`,
-    );
+    assert.equal(hashSync(v.data, BigInt(v.nonce)), BigInt(v.hash), `${v.data} ${v.nonce}`);
   }
 });
 
@@ -91,11 +64,7 @@ Deno.test("hashSync() equals hash() at every prefix length 0..150 bytes and digi
   for (let length = 0; length <= 150; length++) {
     const data = "a".repeat(length);
     for (const nonce of EDGE_NONCES) {
-      assert.equal(
-        hashSync(data, nonce),
-        await hash(data, nonce),
-        `len ${length} nonce ${nonce}`,
-      );
+      assert.equal(hashSync(data, nonce), await hash(data, nonce), `len ${length} nonce ${nonce}`);
     }
   }
 });
@@ -120,11 +89,7 @@ Deno.test("NonceKernel.scan() hashes each nonce of a run like hash() across carr
       for (let nonce = first; nonce <= first + 30n; nonce++) {
         assert.equal(kernel.nonceText, String(nonce));
         assert.equal(kernel.scan(1), 0);
-        assert.equal(
-          kernel.minHash(),
-          await hash(data, nonce),
-          `${data} ${nonce}`,
-        );
+        assert.equal(kernel.minHash(), await hash(data, nonce), `${data} ${nonce}`);
       }
     }),
     { numRuns: 150 },
@@ -139,11 +104,7 @@ Deno.test("NonceKernel.scan() counts through 9 → 10 and 99999 → 100000 with 
       kernel.seek(start);
       for (let nonce = start; nonce < start + 15n; nonce++) {
         kernel.scan(1);
-        assert.equal(
-          kernel.minHash(),
-          await hash(data, nonce),
-          `len ${length} nonce ${nonce}`,
-        );
+        assert.equal(kernel.minHash(), await hash(data, nonce), `len ${length} nonce ${nonce}`);
       }
       assert.equal(kernel.nonceText, String(start + 15n));
     }

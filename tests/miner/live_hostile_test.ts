@@ -27,20 +27,13 @@ const HOST = "127.0.0.1";
 const enc = new TextEncoder();
 
 /** Settles like `promise`, or rejects after `ms` (the timer is always cleared). */
-async function within<T>(
-  promise: Promise<T>,
-  ms: number,
-  what: string,
-): Promise<T> {
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     return await Promise.race([
       promise,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`Timed out after ${ms} ms: ${what}`)),
-          ms,
-        );
+        timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms: ${what}`)), ms);
       }),
     ]);
   } finally {
@@ -88,9 +81,7 @@ const MINER_MISCONDUCT: Uint8Array[] = [
 ];
 
 function codes(lines: string[]): string[] {
-  return lines.map((l) => JSON.parse(l).properties?.code).filter((c) =>
-    c !== undefined
-  );
+  return lines.map((l) => JSON.parse(l).properties?.code).filter((c) => c !== undefined);
 }
 
 function count(list: string[], code: string): number {
@@ -100,10 +91,7 @@ function count(list: string[], code: string): number {
 Deno.test("listenMiner() logs and drops hostile JSON from a fake miner and fake clients while real clients get exact Results", async () => {
   const lines: string[] = [];
   setupLogging({ level: "debug", format: "json", write: (l) => lines.push(l) });
-  const server = listenMiner(0, {
-    hostname: HOST,
-    log: serviceLogger("miner"),
-  });
+  const server = listenMiner(0, { hostname: HOST, log: serviceLogger("miner") });
   const hostport = `${HOST}:${server.port}`;
   const stopMiner = new AbortController();
   const open: LspClient[] = [];
@@ -128,8 +116,7 @@ Deno.test("listenMiner() logs and drops hostile JSON from a fake miner and fake 
     // LSP delivers them one by one: wait until the server has seen them all, before any work.
     await waitFor(
       () =>
-        server.stats().messagesDropped >=
-          UNDECODABLE.length + MINER_MISCONDUCT.length &&
+        server.stats().messagesDropped >= UNDECODABLE.length + MINER_MISCONDUCT.length &&
         server.stats().resultsRejected >= 1,
       "the fake miner's messages reach the server",
     );
@@ -145,19 +132,13 @@ Deno.test("listenMiner() logs and drops hostile JSON from a fake miner and fake 
     // A fake client whose Request cannot be served (Lower > Upper): it is closed.
     const rejected = await connect(hostport);
     open.push(rejected);
-    rejected.write(
-      enc.encode(
-        '{"Type":1,"Data":"x","Lower":9,"Upper":1,"Hash":0,"Nonce":0}',
-      ),
-    );
+    rejected.write(enc.encode('{"Type":1,"Data":"x","Lower":9,"Upper":1,"Hash":0,"Nonce":0}'));
 
     // A real client. The hostile miner takes chunks of its request and answers them wrongly:
     // a wrong hash, then a nonce outside the chunk. The honest miner ends up doing the work.
     const data = `hostile-${crypto.randomUUID()}`;
     const answer = requestMinimum(hostport, data, 99_999n);
-    const job = decodeMessage(
-      await within(fakeMiner.read(), 30_000, "a chunk for the fake miner"),
-    );
+    const job = decodeMessage(await within(fakeMiner.read(), 30_000, "a chunk for the fake miner"));
     assert.equal(job?.type, "request");
     if (job?.type !== "request") return;
     fakeMiner.write(encodeMessage(resultMessage(1n, job.lower))); // wrong hash for that nonce
@@ -165,37 +146,19 @@ Deno.test("listenMiner() logs and drops hostile JSON from a fake miner and fake 
 
     const outcome = await within(answer, 60_000, "the real client's Result");
     const best = scanRange(data, 0n, 99_999n);
-    assert.deepEqual(outcome, {
-      type: "result",
-      hash: best.hash,
-      nonce: best.nonce,
-    });
+    assert.deepEqual(outcome, { type: "result", hash: best.hash, nonce: best.nonce });
 
     // The hostile client still got its own answer.
     let own;
     for (let i = 0; i < 10; i++) {
-      own = decodeMessage(
-        await within(fakeClient.read(), 30_000, "the fake client's Result"),
-      );
+      own = decodeMessage(await within(fakeClient.read(), 30_000, "the fake client's Result"));
       if (own?.type === "result") break;
     }
-    assert.deepEqual(own, {
-      type: "result",
-      hash: 1419516646206828n,
-      nonce: 9898n,
-    });
+    assert.deepEqual(own, { type: "result", hash: 1419516646206828n, nonce: 9898n });
 
     // The server still serves a new client after all that.
-    const again = await within(
-      requestMinimum(hostport, "msg", 2n),
-      30_000,
-      "a second client",
-    );
-    assert.deepEqual(again, {
-      type: "result",
-      hash: 4754799531757243342n,
-      nonce: 1n,
-    });
+    const again = await within(requestMinimum(hostport, "msg", 2n), 30_000, "a second client");
+    assert.deepEqual(again, { type: "result", hash: 4754799531757243342n, nonce: 1n });
 
     // Everything hostile was logged and dropped.
     const stats = server.stats();
@@ -209,48 +172,25 @@ Deno.test("listenMiner() logs and drops hostile JSON from a fake miner and fake 
       count(logged, "unexpectedMessage") >= MINER_MISCONDUCT.length + 1,
       `unexpectedMessage: ${count(logged, "unexpectedMessage")}`,
     );
-    assert.ok(
-      stats.messagesDropped >= undecodable + MINER_MISCONDUCT.length + 1,
-    );
+    assert.ok(stats.messagesDropped >= undecodable + MINER_MISCONDUCT.length + 1);
     assert.equal(count(logged, "requestRejected"), 1);
     assert.equal(stats.requestsRejected, 1);
-    assert.ok(
-      stats.resultsRejected >= 3,
-      `resultsRejected: ${stats.resultsRejected}`,
-    );
-    const rejectedResults = lines.filter((l) =>
-      JSON.parse(l).properties?.code === "resultRejected"
-    )
+    assert.ok(stats.resultsRejected >= 3, `resultsRejected: ${stats.resultsRejected}`);
+    const rejectedResults = lines.filter((l) => JSON.parse(l).properties?.code === "resultRejected")
       .map((l) => JSON.parse(l).properties.message as string);
-    assert.ok(
-      rejectedResults.some((m) => /is not the hash of nonce/.test(m)),
-      "wrong hash",
-    );
-    assert.ok(
-      rejectedResults.some((m) => /in none of the chunks held/.test(m)),
-      "nonce outside",
-    );
-    assert.ok(
-      rejectedResults.some((m) => /no work given/.test(m)),
-      "no work given",
-    );
+    assert.ok(rejectedResults.some((m) => /is not the hash of nonce/.test(m)), "wrong hash");
+    assert.ok(rejectedResults.some((m) => /in none of the chunks held/.test(m)), "nonce outside");
+    assert.ok(rejectedResults.some((m) => /no work given/.test(m)), "no work given");
     assert.equal(stats.requestsCompleted, 3);
     // Start, end and hash rate of each request were logged.
-    assert.ok(
-      lines.some((l) => /started: 100000 nonces/.test(l)),
-      "request start",
-    );
-    assert.ok(
-      lines.some((l) => /100000 nonces in .* nonces\/s/.test(l)),
-      "request end and rate",
-    );
+    assert.ok(lines.some((l) => /started: 100000 nonces/.test(l)), "request start");
+    assert.ok(lines.some((l) => /100000 nonces in .* nonces\/s/.test(l)), "request end and rate");
   } finally {
     stopMiner.abort();
     const outcome = await miner;
     assert.ok(outcome === undefined || outcome.reason === "stopped");
     for (const c of open) {
-      await within(c.close().catch(() => {}), 15_000, "closing a fake peer")
-        .catch(() => {});
+      await within(c.close().catch(() => {}), 15_000, "closing a fake peer").catch(() => {});
     }
     server.closeNow();
     await server.done;
@@ -281,11 +221,7 @@ Deno.test("listenMiner() sends Progress messages only to the client that asked f
   try {
     let joined: (id: number) => void = () => {};
     const minerJoined = new Promise<number>((resolve) => joined = resolve);
-    miner = runMiner(hostport, {
-      workers: 1,
-      signal: stopMiner.signal,
-      onJoined: joined,
-    });
+    miner = runMiner(hostport, { workers: 1, signal: stopMiner.signal, onJoined: joined });
     await within(minerJoined, 30_000, "the miner joins");
 
     // A reference-style client: the plain Request; it must receive the Result and nothing else.
@@ -301,65 +237,33 @@ Deno.test("listenMiner() sends Progress messages only to the client that asked f
     })();
 
     const upper = 299_999n;
-    const progress: {
-      lower: bigint;
-      upper: bigint;
-      searched: bigint;
-      hash: bigint;
-    }[] = [];
+    const progress: { lower: bigint; upper: bigint; searched: bigint; hash: bigint }[] = [];
     const outcome = await within(
-      requestMinimum(hostport, "with progress", upper, {
-        onProgress: (p) => progress.push(p),
-      }),
+      requestMinimum(hostport, "with progress", upper, { onProgress: (p) => progress.push(p) }),
       60_000,
       "the Result for the client that asked for progress",
     );
     const best = scanRange("with progress", 0n, upper);
-    assert.deepEqual(outcome, {
-      type: "result",
-      hash: best.hash,
-      nonce: best.nonce,
-    });
-    assert.ok(
-      progress.length >= 2,
-      `only ${progress.length} Progress message(s)`,
-    );
+    assert.deepEqual(outcome, { type: "result", hash: best.hash, nonce: best.nonce });
+    assert.ok(progress.length >= 2, `only ${progress.length} Progress message(s)`);
     for (const [i, p] of progress.entries()) {
       assert.equal(p.lower, 0n);
       assert.equal(p.upper, upper);
-      assert.ok(
-        p.searched > 0n && p.searched < upper + 1n,
-        `searched ${p.searched}`,
-      );
-      assert.ok(
-        p.hash >= best.hash,
-        "the best so far is never better than the final best",
-      );
-      if (i > 0) {
-        assert.ok(p.searched > progress[i - 1].searched, "searched only grows");
-      }
+      assert.ok(p.searched > 0n && p.searched < upper + 1n, `searched ${p.searched}`);
+      assert.ok(p.hash >= best.hash, "the best so far is never better than the final best");
+      if (i > 0) assert.ok(p.searched > progress[i - 1].searched, "searched only grows");
     }
 
     const got = await within(plainGot, 60_000, "the plain client's Result");
     const plainBest = scanRange("plain", 0n, 199_999n);
-    assert.deepEqual(got, [{
-      type: "result",
-      hash: plainBest.hash,
-      nonce: plainBest.nonce,
-    }]);
+    assert.deepEqual(got, [{ type: "result", hash: plainBest.hash, nonce: plainBest.nonce }]);
     assert.ok(server.stats().progressSent >= progress.length);
-    assert.ok(
-      lines.some((l) =>
-        /0\.\.299999 started: 300000 nonces of .*, with progress/.test(l)
-      ),
-    );
+    assert.ok(lines.some((l) => /0\.\.299999 started: 300000 nonces of .*, with progress/.test(l)));
   } finally {
     stopMiner.abort();
     await miner;
     if (plain) {
-      await within(plain.close().catch(() => {}), 15_000, "closing").catch(
-        () => {},
-      );
+      await within(plain.close().catch(() => {}), 15_000, "closing").catch(() => {});
       await plain.done;
     }
     server.closeNow();
@@ -374,11 +278,7 @@ Deno.test("listenMiner() serves every client when its only miner answers each pa
   const server = listenMiner(0, {
     hostname: HOST,
     log: serviceLogger("miner"),
-    scheduler: {
-      minChunkNonces: 2000,
-      initialChunkNonces: 2000,
-      maxChunkNonces: 5000,
-    },
+    scheduler: { minChunkNonces: 2000, initialChunkNonces: 2000, maxChunkNonces: 5000 },
   });
   const hostport = `${HOST}:${server.port}`;
   const drop = new AbortController();
@@ -411,24 +311,15 @@ Deno.test("listenMiner() serves every client when its only miner answers each pa
         clearTimeout(timer); // the connection is gone: the test is over
       }
     })();
-    const jobs: [string, bigint][] = [["reverse-a", 29_999n], [
-      "reverse-b",
-      14_999n,
-    ]];
+    const jobs: [string, bigint][] = [["reverse-a", 29_999n], ["reverse-b", 14_999n]];
     const outcomes = await within(
-      Promise.all(
-        jobs.map(([data, max]) => requestMinimum(hostport, data, max)),
-      ),
+      Promise.all(jobs.map(([data, max]) => requestMinimum(hostport, data, max))),
       60_000,
       "every client's Result",
     );
     for (const [i, [data, max]] of jobs.entries()) {
       const best = scanRange(data, 0n, max);
-      assert.deepEqual(outcomes[i], {
-        type: "result",
-        hash: best.hash,
-        nonce: best.nonce,
-      }, data);
+      assert.deepEqual(outcomes[i], { type: "result", hash: best.hash, nonce: best.nonce }, data);
     }
     assert.ok(answered >= 9, `${answered} chunks answered`);
     assert.equal(server.stats().resultsRejected, 0, lines.join(""));

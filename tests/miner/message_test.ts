@@ -28,10 +28,7 @@ function reason(s: string | Uint8Array): string {
 
 // Spec miner.md §2.1, byte for byte.
 const SPEC_LINES: [MinerMessage, string][] = [
-  [
-    joinMessage(),
-    '{"Type":0,"Data":"","Lower":0,"Upper":0,"Hash":0,"Nonce":0}',
-  ],
+  [joinMessage(), '{"Type":0,"Data":"","Lower":0,"Upper":0,"Hash":0,"Nonce":0}'],
   [
     requestMessage("bradfitz", 0n, 9999n),
     '{"Type":1,"Data":"bradfitz","Lower":0,"Upper":9999,"Hash":0,"Nonce":0}',
@@ -55,40 +52,23 @@ Deno.test("encodeMessage() writes the spec's example messages byte for byte", ()
 });
 
 Deno.test("decodeMessage() reads the spec's example messages back exactly", () => {
-  for (const [message, line] of SPEC_LINES) {
-    assert.deepEqual(decodeMessage(enc(line)), message);
-  }
+  for (const [message, line] of SPEC_LINES) assert.deepEqual(decodeMessage(enc(line)), message);
 });
 
-const EDGES = [
-  0n,
-  2n ** 53n - 1n,
-  2n ** 53n,
-  2n ** 53n + 1n,
-  2n ** 63n,
-  MAX_UINT64,
-];
+const EDGES = [0n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 63n, MAX_UINT64];
 
 Deno.test("encodeMessage() and decodeMessage() keep uint64 edge values exact in every field", () => {
   for (const v of EDGES) {
     const r = resultMessage(v, v);
-    assert.equal(
-      text(r),
-      `{"Type":2,"Data":"","Lower":0,"Upper":0,"Hash":${v},"Nonce":${v}}`,
-    );
+    assert.equal(text(r), `{"Type":2,"Data":"","Lower":0,"Upper":0,"Hash":${v},"Nonce":${v}}`);
     assert.deepEqual(decodeMessage(encodeMessage(r)), r);
     const q = requestMessage("x", v, v);
-    assert.equal(
-      text(q),
-      `{"Type":1,"Data":"x","Lower":${v},"Upper":${v},"Hash":0,"Nonce":0}`,
-    );
+    assert.equal(text(q), `{"Type":1,"Data":"x","Lower":${v},"Upper":${v},"Hash":0,"Nonce":0}`);
     assert.deepEqual(decodeMessage(encodeMessage(q)), q);
   }
   // The number JSON.parse would round 2^53 + 1 to, and the one 2^64 − 1 prints as.
   assert.equal(
-    (decodeMessage(enc('{"Type":2,"Hash":9007199254740993}')) as {
-      hash: bigint;
-    }).hash,
+    (decodeMessage(enc('{"Type":2,"Hash":9007199254740993}')) as { hash: bigint }).hash,
     9007199254740993n,
   );
   assert.equal(reason('{"Type":2,"Hash":18446744073709552000}'), "badField");
@@ -112,11 +92,7 @@ Deno.test("readMessage() rejects integers Go's ParseUint rejects", () => {
   ];
   for (const field of ["Lower", "Upper", "Hash", "Nonce"]) {
     for (const v of bad) {
-      assert.equal(
-        reason(`{"Type":2,"${field}":${v}}`),
-        "badField",
-        `${field}: ${v}`,
-      );
+      assert.equal(reason(`{"Type":2,"${field}":${v}}`), "badField", `${field}: ${v}`);
     }
   }
 });
@@ -131,26 +107,11 @@ Deno.test("readMessage() rejects a bad Type, a non-string Data and non-objects",
   for (const d of ["5", "true", "[]", '{"a":1}']) {
     assert.equal(reason(`{"Type":1,"Data":${d},"Upper":5}`), "badField", d);
   }
-  for (const t of ["null", "[]", "5", '"Join"', "true"]) {
-    assert.equal(reason(t), "notObject", t);
-  }
-  for (
-    const t of [
-      "",
-      "{",
-      '{"Type":0}x',
-      '{"Type":0}{}',
-      "\ufeff{}",
-      "{'Type':0}",
-      "{Type:0}",
-    ]
-  ) {
+  for (const t of ["null", "[]", "5", '"Join"', "true"]) assert.equal(reason(t), "notObject", t);
+  for (const t of ["", "{", '{"Type":0}x', '{"Type":0}{}', "\ufeff{}", "{'Type':0}", "{Type:0}"]) {
     assert.equal(reason(t), "notJson", JSON.stringify(t));
   }
-  assert.equal(
-    reason(new Uint8Array(MAX_DECODE_BYTES + 1).fill(0x20)),
-    "tooLarge",
-  );
+  assert.equal(reason(new Uint8Array(MAX_DECODE_BYTES + 1).fill(0x20)), "tooLarge");
   assert.equal(reason(new Uint8Array([0xff, 0xfe])), "notJson");
   assert.equal(readMessage("{}" as unknown as Uint8Array).ok, false);
   assert.equal(readMessage(undefined as unknown as Uint8Array).ok, false);
@@ -192,10 +153,7 @@ Deno.test("readMessage() accepts what Go accepts: case, order, spaces, unknown a
     ['{"Type":2,"Hash":5,"hash":null}', resultMessage(5n, 0n)], // null leaves the field alone
     ['{"Type":2,"hash":5,"HASH":7,"Hash":9}', resultMessage(9n, 0n)],
     ['{"Type":1,"Data":"a","data":"b","Upper":1}', requestMessage("b", 0n, 1n)],
-    [
-      '{"Type":2,"Searched":"not ours to check","Hash":1}',
-      resultMessage(1n, 0n),
-    ],
+    ['{"Type":2,"Searched":"not ours to check","Hash":1}', resultMessage(1n, 0n)],
   ];
   for (const [input, expected] of cases) {
     assert.deepEqual(decodeMessage(enc(input)), expected, input);
@@ -212,11 +170,7 @@ Deno.test("readMessage() decodes Data escapes, and invalid UTF-8 as U+FFFD like 
     enc('{"Type":1,"Data":"a\\u003cb\\n\\"\\u00e9\\ud83d\\ude80","Upper":1}'),
   );
   assert.equal(m?.type === "request" && m.data, 'a<b\n"é🚀');
-  const raw = new Uint8Array([
-    ...enc('{"Type":1,"Data":"a'),
-    0xff,
-    ...enc('b","Upper":1}'),
-  ]);
+  const raw = new Uint8Array([...enc('{"Type":1,"Data":"a'), 0xff, ...enc('b","Upper":1}')]);
   const n = decodeMessage(raw);
   assert.equal(n?.type === "request" && n.data, "a\ufffdb");
 });
@@ -224,27 +178,17 @@ Deno.test("readMessage() decodes Data escapes, and invalid UTF-8 as U+FFFD like 
 Deno.test("encodeMessage() escapes Data exactly as Go's encoder does", () => {
   const cases: [string, string][] = [
     ["plain text 123", '"plain text 123"'],
-    [
-      "<a href='x'>&</a>",
-      "\"\\u003ca href='x'\\u003e\\u0026\\u003c/a\\u003e\"",
-    ],
+    ["<a href='x'>&</a>", "\"\\u003ca href='x'\\u003e\\u0026\\u003c/a\\u003e\""],
     ['q"b\\s/', '"q\\"b\\\\s/"'],
     ["\b\f\n\r\t\x00\x1f\x7f", '"\\b\\f\\n\\r\\t\\u0000\\u001f\x7f"'],
     ["\u2028\u2029", '"\\u2028\\u2029"'],
     ["héllo wörld ✓ 日本 🚀", '"héllo wörld ✓ 日本 🚀"'],
-    [
-      "lone \ud800 and \udc00 end\ud83d",
-      '"lone \\ufffd and \\ufffd end\\ufffd"',
-    ],
+    ["lone \ud800 and \udc00 end\ud83d", '"lone \\ufffd and \\ufffd end\\ufffd"'],
     ["\\ud800", '"\\\\ud800"'],
   ];
   for (const [data, json] of cases) {
     const line = text(requestMessage(data, 0n, 1n));
-    assert.equal(
-      line,
-      `{"Type":1,"Data":${json},"Lower":0,"Upper":1,"Hash":0,"Nonce":0}`,
-      data,
-    );
+    assert.equal(line, `{"Type":1,"Data":${json},"Lower":0,"Upper":1,"Hash":0,"Nonce":0}`, data);
     const back = decodeMessage(enc(line));
     const expected = data.replace(
       /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
@@ -276,16 +220,12 @@ Deno.test("readMessage() reads only a literal true as asking for progress, never
     assert.equal(want(v), false, v);
   }
   assert.equal(
-    (decodeMessage(enc('{"Type":1,"Upper":2,"pRoGrEsS":true}')) as {
-      wantProgress: boolean;
-    })
+    (decodeMessage(enc('{"Type":1,"Upper":2,"pRoGrEsS":true}')) as { wantProgress: boolean })
       .wantProgress,
     true,
   );
   assert.equal(
-    (decodeMessage(
-      enc('{"Type":1,"Upper":2,"Progress":true,"Progress":null}'),
-    ) as {
+    (decodeMessage(enc('{"Type":1,"Upper":2,"Progress":true,"Progress":null}')) as {
       wantProgress: boolean;
     }).wantProgress,
     true,
@@ -317,75 +257,38 @@ Deno.test("encodeMessage() throws TypeError or RangeError on local misuse", () =
   assert.throws(() => resultMessage(1 as unknown as bigint, 0n), TypeError);
   assert.throws(() => resultMessage(-1n, 0n), RangeError);
   assert.throws(() => resultMessage(0n, MAX_UINT64 + 1n), RangeError);
-  assert.throws(
-    () => requestMessage(5 as unknown as string, 0n, 1n),
-    TypeError,
-  );
+  assert.throws(() => requestMessage(5 as unknown as string, 0n, 1n), TypeError);
   assert.throws(() => requestMessage("x", 2n, 1n), RangeError);
   assert.throws(
     () => encodeMessage(requestMessage("x".repeat(MAX_MESSAGE_BYTES), 0n, 1n)),
     RangeError,
   );
   assert.throws(
-    () =>
-      encodeMessage({
-        type: "request",
-        data: "x",
-        lower: 2n,
-        upper: 1n,
-        wantProgress: false,
-      }),
+    () => encodeMessage({ type: "request", data: "x", lower: 2n, upper: 1n, wantProgress: false }),
     RangeError,
   );
   assert.throws(
-    () =>
-      encodeMessage(
-        { type: "result", hash: 1, nonce: 2 } as unknown as MinerMessage,
-      ),
+    () => encodeMessage({ type: "result", hash: 1, nonce: 2 } as unknown as MinerMessage),
     TypeError,
   );
+  assert.throws(() => encodeMessage({ type: "nope" } as unknown as MinerMessage), TypeError);
+  assert.throws(() => encodeMessage(null as unknown as MinerMessage), TypeError);
   assert.throws(
-    () => encodeMessage({ type: "nope" } as unknown as MinerMessage),
-    TypeError,
-  );
-  assert.throws(
-    () => encodeMessage(null as unknown as MinerMessage),
-    TypeError,
-  );
-  assert.throws(
-    () =>
-      progressMessage({
-        lower: 0n,
-        upper: 9n,
-        hash: 0n,
-        nonce: 0n,
-        searched: 11n,
-      }),
+    () => progressMessage({ lower: 0n, upper: 9n, hash: 0n, nonce: 0n, searched: 11n }),
     RangeError,
   );
   // Within the limit it works, and encoded lengths never pass it.
   const longest = "x".repeat(MAX_MESSAGE_BYTES - 59);
-  assert.equal(
-    encodeMessage(requestMessage(longest, 0n, 1n)).length,
-    MAX_MESSAGE_BYTES,
-  );
-  assert.throws(
-    () => encodeMessage(requestMessage(longest + "x", 0n, 1n)),
-    RangeError,
-  );
+  assert.equal(encodeMessage(requestMessage(longest, 0n, 1n)).length, MAX_MESSAGE_BYTES);
+  assert.throws(() => encodeMessage(requestMessage(longest + "x", 0n, 1n)), RangeError);
 });
 
 Deno.test("requestFits() matches what encodeMessage() can encode for the request's bounds", () => {
   for (const upper of [0n, 9999n, 2n ** 53n, MAX_UINT64]) {
     let n = 0;
     while (requestFits("é".repeat(n + 1), upper)) n++;
-    assert.doesNotThrow(() =>
-      encodeMessage(requestMessage("é".repeat(n), upper, upper))
-    );
-    assert.throws(
-      () => encodeMessage(requestMessage("é".repeat(n + 1), upper, upper)),
-      RangeError,
-    );
+    assert.doesNotThrow(() => encodeMessage(requestMessage("é".repeat(n), upper, upper)));
+    assert.throws(() => encodeMessage(requestMessage("é".repeat(n + 1), upper, upper)), RangeError);
   }
   assert.equal(requestFits("<".repeat(150)), true);
   assert.equal(requestFits("<".repeat(160)), false); // each "<" takes 6 bytes as \u003c
@@ -394,24 +297,13 @@ Deno.test("requestFits() matches what encodeMessage() can encode for the request
 const uint64 = fc.bigInt({ min: 0n, max: MAX_UINT64 });
 const anyMessage: fc.Arbitrary<MinerMessage> = fc.oneof(
   fc.constant(joinMessage()),
-  fc.tuple(
-    fc.string({ maxLength: 40, unit: "grapheme" }),
-    uint64,
-    uint64,
-    fc.boolean(),
-  ).map((
+  fc.tuple(fc.string({ maxLength: 40, unit: "grapheme" }), uint64, uint64, fc.boolean()).map((
     [d, a, b, p],
   ) => requestMessage(d, a < b ? a : b, a < b ? b : a, { wantProgress: p })),
   fc.tuple(uint64, uint64).map(([h, n]) => resultMessage(h, n)),
   fc.tuple(uint64, uint64, uint64, uint64).map(([a, b, h, n]) => {
     const [lo, hi] = a < b ? [a, b] : [b, a];
-    return progressMessage({
-      lower: lo,
-      upper: hi,
-      hash: h,
-      nonce: n,
-      searched: (hi - lo) / 2n,
-    });
+    return progressMessage({ lower: lo, upper: hi, hash: h, nonce: n, searched: (hi - lo) / 2n });
   }),
 );
 
@@ -441,17 +333,12 @@ Deno.test("readMessage() never throws on arbitrary bytes or JSON-ish text", () =
   );
   // Mutations of valid lines decode, or fail with a reason; never throw.
   fc.assert(
-    fc.property(
-      anyMessage,
-      fc.nat(200),
-      fc.integer({ min: 0, max: 255 }),
-      (m, at, byte) => {
-        const bytes = encodeMessage(m).slice();
-        bytes[at % bytes.length] = byte;
-        const r = readMessage(bytes);
-        assert.ok(r.ok || typeof r.reason === "string");
-      },
-    ),
+    fc.property(anyMessage, fc.nat(200), fc.integer({ min: 0, max: 255 }), (m, at, byte) => {
+      const bytes = encodeMessage(m).slice();
+      bytes[at % bytes.length] = byte;
+      const r = readMessage(bytes);
+      assert.ok(r.ok || typeof r.reason === "string");
+    }),
     { numRuns: 500 },
   );
 });

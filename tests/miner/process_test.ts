@@ -19,23 +19,12 @@
 import assert from "node:assert/strict";
 import { listen, type LspServer } from "../../src/lsp/server.ts";
 import { hashSync } from "../../src/miner/hash.ts";
-import {
-  decodeMessage,
-  encodeMessage,
-  requestMessage,
-} from "../../src/miner/message.ts";
+import { decodeMessage, encodeMessage, requestMessage } from "../../src/miner/message.ts";
 import { scanRange } from "../../src/miner/scan.ts";
 import { WorkerPool } from "../../src/miner/worker_pool.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-const RUN = [
-  "run",
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  MAIN,
-  "mine",
-];
+const RUN = ["run", "--allow-net", "--allow-read", "--allow-write", MAIN, "mine"];
 /** The reference's LSP defaults: a silent peer is lost after K × δ. */
 const K_TIMES_DELTA_MS = 5 * 2000;
 const HOST = "127.0.0.1";
@@ -61,13 +50,8 @@ class Proc {
       env: { NO_COLOR: "1" },
     }).spawn();
     this.child.status.then(() => this.exited = true);
-    const collect = async (
-      stream: ReadableStream<Uint8Array>,
-      into: "stdout" | "stderr",
-    ) => {
-      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-        this[into] += chunk;
-      }
+    const collect = async (stream: ReadableStream<Uint8Array>, into: "stdout" | "stderr") => {
+      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) this[into] += chunk;
     };
     this.#pumps = Promise.all([
       collect(this.child.stdout, "stdout"),
@@ -89,14 +73,10 @@ class Proc {
         await this.#pumps;
         const late = pattern.exec(this[stream]);
         if (late) return late;
-        throw new Error(
-          `process ended without ${pattern} on ${stream}:\n${this.describe()}`,
-        );
+        throw new Error(`process ended without ${pattern} on ${stream}:\n${this.describe()}`);
       }
       if (performance.now() > deadline) {
-        throw new Error(
-          `no ${pattern} on ${stream} within ${timeoutMs} ms:\n${this.describe()}`,
-        );
+        throw new Error(`no ${pattern} on ${stream} within ${timeoutMs} ms:\n${this.describe()}`);
       }
       await sleep(20);
     }
@@ -111,10 +91,7 @@ class Proc {
         resolve();
       }, timeoutMs);
     });
-    const status = await Promise.race([
-      this.child.status,
-      killer.then(() => this.child.status),
-    ]);
+    const status = await Promise.race([this.child.status, killer.then(() => this.child.status)]);
     clearTimeout(timer);
     await this.#pumps;
     return status.code;
@@ -134,32 +111,22 @@ class Proc {
 }
 
 /** Starts `mine server 0` on 127.0.0.1 and returns it with its port. */
-async function startServer(
-  flags: string[] = [],
-): Promise<{ server: Proc; port: number }> {
+async function startServer(flags: string[] = []): Promise<{ server: Proc; port: number }> {
   const server = new Proc(["server", "0", "--hostname", HOST, ...flags]);
   const m = await server.waitFor("stdout", /^Server listening on port (\d+)\n/);
   return { server, port: Number(m[1]) };
 }
 
 /** Starts `count` miners with one worker each and waits until the server saw them join. */
-async function startMiners(
-  server: Proc,
-  port: number,
-  count: number,
-): Promise<Proc[]> {
+async function startMiners(server: Proc, port: number, count: number): Promise<Proc[]> {
   const before = (server.stderr.match(/Miner \d+ joined/g) ?? []).length;
   const miners = Array.from(
     { length: count },
     () => new Proc(["miner", `${HOST}:${port}`, "--workers", "1"]),
   );
   const deadline = performance.now() + 30_000;
-  while (
-    (server.stderr.match(/Miner \d+ joined/g) ?? []).length < before + count
-  ) {
-    if (performance.now() > deadline) {
-      throw new Error(`miners did not join:\n${server.describe()}`);
-    }
+  while ((server.stderr.match(/Miner \d+ joined/g) ?? []).length < before + count) {
+    if (performance.now() > deadline) throw new Error(`miners did not join:\n${server.describe()}`);
     await sleep(20);
   }
   return miners;
@@ -212,23 +179,12 @@ Deno.test("bitclone mine client prints the brute-force Result, served by our ser
       const code = await client.exit();
       assert.equal(code, 0, client.describe());
       assert.equal(client.stdout, expectedLine(data, max), client.describe());
-      assert.equal(
-        client.stderr,
-        "",
-        "no progress bar when stderr is not a terminal",
-      );
+      assert.equal(client.stderr, "", "no progress bar when stderr is not a terminal");
     }
-    assert.equal(
-      clients[2].stdout,
-      "Result 4754799531757243342 1\n",
-      "the handout's vector",
-    );
+    assert.equal(clients[2].stdout, "Result 4754799531757243342 1\n", "the handout's vector");
     // The server logged each request's start, and its end with a hash rate.
     await server.waitFor("stderr", /(Request \d+ done.*nonces\/s\)[^]*){4}/);
-    assert.match(
-      server.stderr,
-      /Request \d+ from \d+: 0\.\.99999 started: 100000 nonces/,
-    );
+    assert.match(server.stderr, /Request \d+ from \d+: 0\.\.99999 started: 100000 nonces/);
   } finally {
     await stopAll(procs);
   }
@@ -238,9 +194,7 @@ Deno.test("bitclone mine client still gets the exact Result when a miner is kill
   // Long enough that both miners (one worker each) need at least ~4 s for it at this machine's
   // speed: the kill, 0.5 s after the request starts, surely lands in the middle.
   const rate = measuredRate();
-  const nonces = BigInt(
-    Math.min(60e6, Math.max(4e6, Math.round(rate * 2 * 4))),
-  );
+  const nonces = BigInt(Math.min(60e6, Math.max(4e6, Math.round(rate * 2 * 4))));
   const maxNonce = nonces - 1n;
   const data = randomMessage();
   const { server, port } = await startServer();
@@ -248,20 +202,11 @@ Deno.test("bitclone mine client still gets the exact Result when a miner is kill
   try {
     const [victim, survivor] = await startMiners(server, port, 2);
     procs.push(victim, survivor);
-    const client = new Proc([
-      "client",
-      `${HOST}:${port}`,
-      data,
-      String(maxNonce),
-    ]);
+    const client = new Proc(["client", `${HOST}:${port}`, data, String(maxNonce)]);
     procs.push(client);
     await server.waitFor("stderr", new RegExp(`: 0\\.\\.${maxNonce} started`));
     await sleep(500);
-    assert.equal(
-      client.stdout,
-      "",
-      "the request must still be running at the kill",
-    );
+    assert.equal(client.stdout, "", "the request must still be running at the kill");
     assert.doesNotMatch(server.stderr, /Request \d+ done/);
     victim.kill("SIGKILL");
     assert.notEqual(await victim.exit(), 0);
@@ -274,11 +219,7 @@ Deno.test("bitclone mine client still gets the exact Result when a miner is kill
     const pool = new WorkerPool({ size: 2 });
     try {
       const { hash, nonce } = await pool.scan(data, 0n, maxNonce);
-      assert.equal(
-        client.stdout,
-        `Result ${hash} ${nonce}\n`,
-        client.describe(),
-      );
+      assert.equal(client.stdout, `Result ${hash} ${nonce}\n`, client.describe());
     } finally {
       pool.terminate();
     }
@@ -294,12 +235,7 @@ Deno.test("bitclone mine client prints Disconnected within K x delta + 2 s of a 
     const [miner] = await startMiners(server, port, 1);
     procs.push(miner);
     // A request that never ends: the whole uint64 range.
-    const client = new Proc([
-      "client",
-      `${HOST}:${port}`,
-      "forever",
-      "18446744073709551615",
-    ]);
+    const client = new Proc(["client", `${HOST}:${port}`, "forever", "18446744073709551615"]);
     procs.push(client);
     await server.waitFor("stderr", /: 0\.\.18446744073709551615 started/);
     await sleep(300);
@@ -316,10 +252,7 @@ Deno.test("bitclone mine client prints Disconnected within K x delta + 2 s of a 
     );
     assert.equal(await miner.exit(60_000), 1, miner.describe());
     const minerElapsed = performance.now() - t0;
-    assert.ok(
-      minerElapsed <= K_TIMES_DELTA_MS + 4000,
-      `miner exit after ${minerElapsed} ms`,
-    );
+    assert.ok(minerElapsed <= K_TIMES_DELTA_MS + 4000, `miner exit after ${minerElapsed} ms`);
     assert.match(miner.stderr, /Lost the server/);
   } finally {
     await stopAll(procs);
@@ -336,10 +269,7 @@ async function readWithin(
     const got = await Promise.race([
       server.read(),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no message within ${ms} ms`)),
-          ms,
-        );
+        timer = setTimeout(() => reject(new Error(`no message within ${ms} ms`)), ms);
       }),
     ]);
     return { connId: got.connId, text: dec.decode(got.payload) };
@@ -386,10 +316,7 @@ Deno.test("bitclone mine client sends the reference's exact Request and prints t
     assert.equal(await dropped.exit(60_000), 0, dropped.describe());
     const elapsed = performance.now() - t0;
     assert.equal(dropped.stdout, "Disconnected\n", dropped.describe());
-    assert.ok(
-      elapsed < 20_000,
-      `Disconnected after ${elapsed.toFixed(0)} ms, over 20 s`,
-    );
+    assert.ok(elapsed < 20_000, `Disconnected after ${elapsed.toFixed(0)} ms, over 20 s`);
   } finally {
     await stopAll(procs);
     answering.closeNow();
@@ -402,20 +329,10 @@ Deno.test("bitclone mine miner answers the miner harness's three Requests exactl
   // Shorter epochs on both ends, so that the loss at the end is seen in about 3 s.
   const params = { epochMillis: 500, epochLimit: 6 };
   const lsp = listen(0, { hostname: HOST, params });
-  const miner = new Proc([
-    "miner",
-    `${HOST}:${lsp.port}`,
-    "-ems",
-    "500",
-    "-elim",
-    "6",
-  ]);
+  const miner = new Proc(["miner", `${HOST}:${lsp.port}`, "-ems", "500", "-elim", "6"]);
   try {
     const join = await readWithin(lsp, 30_000);
-    assert.equal(
-      join.text,
-      '{"Type":0,"Data":"","Lower":0,"Upper":0,"Hash":0,"Nonce":0}',
-    );
+    assert.equal(join.text, '{"Type":0,"Data":"","Lower":0,"Upper":0,"Hash":0,"Nonce":0}');
     const id = join.connId;
     const send = (text: string) => lsp.write(id, enc.encode(text));
     const data = randomMessage();
@@ -426,30 +343,19 @@ Deno.test("bitclone mine miner answers the miner harness's three Requests exactl
       lsp.write(id, encodeMessage(requestMessage(data, 0n, upper)));
       const r = decodeMessage(enc.encode((await readWithin(lsp, 60_000)).text));
       const best = scanRange(data, 0n, upper);
-      assert.deepEqual(r, {
-        type: "result",
-        hash: best.hash,
-        nonce: best.nonce,
-      }, `0..${upper}`);
+      assert.deepEqual(r, { type: "result", hash: best.hash, nonce: best.nonce }, `0..${upper}`);
     }
     // Lower > Upper (never from a conforming server): answered with the hash of Lower.
     send('{"Type":1,"Data":"msg","Lower":5,"Upper":3,"Hash":0,"Nonce":0}');
     const r = decodeMessage(enc.encode((await readWithin(lsp, 30_000)).text));
-    assert.deepEqual(r, {
-      type: "result",
-      hash: hashSync("msg", 5n),
-      nonce: 5n,
-    });
+    assert.deepEqual(r, { type: "result", hash: hashSync("msg", 5n), nonce: 5n });
     assert.match(miner.stderr, /Ignored/);
     // The server goes away: the miner must not linger.
     lsp.closeNow();
     const t0 = performance.now();
     assert.equal(await miner.exit(60_000), 1, miner.describe());
     const elapsed = performance.now() - t0;
-    assert.ok(
-      elapsed < 3000 + 4000,
-      `exit ${elapsed.toFixed(0)} ms after the server went away`,
-    );
+    assert.ok(elapsed < 3000 + 4000, `exit ${elapsed.toFixed(0)} ms after the server went away`);
     assert.match(miner.stderr, /Lost the server/);
     assert.equal(miner.stdout, "");
   } finally {
@@ -485,22 +391,12 @@ Deno.test("bitclone mine commands are usage errors with exit 2 and no stdout whe
 
 Deno.test("bitclone mine client prints Disconnected and the miner exits 1 when no server answers", async () => {
   // A port nobody listens on; short epochs (0.3 s per attempt) so the test stays quick.
-  const probe = Deno.listenDatagram({
-    transport: "udp",
-    hostname: HOST,
-    port: 0,
-  });
+  const probe = Deno.listenDatagram({ transport: "udp", hostname: HOST, port: 0 });
   const port = (probe.addr as Deno.NetAddr).port;
   probe.close();
   const fast = ["-ems", "100", "-elim", "3"];
   const client = new Proc(["client", `${HOST}:${port}`, "msg", "2", ...fast]);
-  const miner = new Proc([
-    "miner",
-    `${HOST}:${port}`,
-    "--workers",
-    "1",
-    ...fast,
-  ]);
+  const miner = new Proc(["miner", `${HOST}:${port}`, "--workers", "1", ...fast]);
   try {
     assert.equal(await client.exit(30_000), 0, client.describe());
     assert.equal(client.stdout, "Disconnected\n");
@@ -512,10 +408,7 @@ Deno.test("bitclone mine client prints Disconnected and the miner exits 1 when n
     );
     assert.equal(final.length, 1, miner.describe());
     assert.equal(final[0].split("Cannot connect to").length, 2, final[0]);
-    assert.match(
-      final[0],
-      /at 127\.0\.0\.1:\d+: no answer within 3 epochs, 3 times$/,
-    );
+    assert.match(final[0], /at 127\.0\.0\.1:\d+: no answer within 3 epochs, 3 times$/);
   } finally {
     await stopAll([client, miner]);
   }
@@ -558,11 +451,7 @@ print(json.dumps({"code": code, "stdout": out.decode(), "terminal": terminal.dec
 }
 
 Deno.test("bitclone mine client says on a terminal stderr that it is connecting to a server that does not answer", async () => {
-  const probe = Deno.listenDatagram({
-    transport: "udp",
-    hostname: HOST,
-    port: 0,
-  });
+  const probe = Deno.listenDatagram({ transport: "udp", hostname: HOST, port: 0 });
   const port = (probe.addr as Deno.NetAddr).port;
   probe.close();
   const r = await runWithTerminalStderr(
@@ -570,22 +459,12 @@ Deno.test("bitclone mine client says on a terminal stderr that it is connecting 
   );
   assert.equal(r.code, 0, r.terminal);
   assert.equal(r.stdout, "Disconnected\n");
-  assert.ok(
-    r.terminal.includes(`Connecting to ${HOST}:${port}…`),
-    JSON.stringify(r.terminal),
-  );
-  assert.ok(
-    r.terminal.includes("(attempt 2 of 2)"),
-    JSON.stringify(r.terminal),
-  );
+  assert.ok(r.terminal.includes(`Connecting to ${HOST}:${port}…`), JSON.stringify(r.terminal));
+  assert.ok(r.terminal.includes("(attempt 2 of 2)"), JSON.stringify(r.terminal));
 });
 
 Deno.test("bitclone mine server exits 1 with the error on stderr when its port is taken", async () => {
-  const taken = Deno.listenDatagram({
-    transport: "udp",
-    hostname: HOST,
-    port: 0,
-  });
+  const taken = Deno.listenDatagram({ transport: "udp", hostname: HOST, port: 0 });
   const port = (taken.addr as Deno.NetAddr).port;
   try {
     const p = new Proc(["server", String(port), "--hostname", HOST]);

@@ -31,9 +31,7 @@ Deno.test("formatCount() gives three significant digits and an SI prefix", () =>
     [3_040_000_000, "3.04G"],
     [2n ** 64n - 1n, "18.4E"],
   ];
-  for (const [value, text] of cases) {
-    assert.equal(formatCount(value), text, String(value));
-  }
+  for (const [value, text] of cases) assert.equal(formatCount(value), text, String(value));
 });
 
 Deno.test("formatCount() throws RangeError when the count is negative or not finite", () => {
@@ -60,9 +58,7 @@ Deno.test("formatDuration() picks the unit by size and rounds within it", () => 
     [1000 * 86_400_000, ">999d"],
     [Infinity, ">999d"],
   ];
-  for (const [ms, text] of cases) {
-    assert.equal(formatDuration(ms), text, String(ms));
-  }
+  for (const [ms, text] of cases) assert.equal(formatDuration(ms), text, String(ms));
 });
 
 Deno.test("formatDuration() throws RangeError when the duration is negative or NaN", () => {
@@ -95,23 +91,12 @@ Deno.test("formatProgressBar() shows bar, percentage, counts, rate and time left
 });
 
 Deno.test("formatProgressBar() shows no rate and an unknown time left when nothing is searched", () => {
-  const line = formatProgressBar({
-    searched: 0n,
-    total: 100n,
-    elapsedMillis: 0,
-  });
-  assert.equal(
-    line,
-    "[                        ]    0.0%  0/100 nonces  0/s  -- left",
-  );
+  const line = formatProgressBar({ searched: 0n, total: 100n, elapsedMillis: 0 });
+  assert.equal(line, "[                        ]    0.0%  0/100 nonces  0/s  -- left");
 });
 
 Deno.test("formatProgressBar() shows a full bar and no time left when everything is searched", () => {
-  const line = formatProgressBar({
-    searched: 42n,
-    total: 42n,
-    elapsedMillis: 1000,
-  }, {
+  const line = formatProgressBar({ searched: 42n, total: 42n, elapsedMillis: 1000 }, {
     barCells: 4,
   });
   assert.equal(line, "[████]  100.0%  42/42 nonces  42/s  0.0s left");
@@ -119,53 +104,30 @@ Deno.test("formatProgressBar() shows a full bar and no time left when everything
 
 Deno.test("formatProgressBar() handles the full uint64 range without losing precision", () => {
   const total = 2n ** 64n;
-  const line = formatProgressBar({
-    searched: total / 4n,
-    total,
-    elapsedMillis: 1e12,
-  });
+  const line = formatProgressBar({ searched: total / 4n, total, elapsedMillis: 1e12 });
   assert.match(line, / 25\.0% /);
   assert.ok(line.includes("4.61E/18.4E nonces  4.61G/s"), line);
   assert.match(line, / >999d left$/);
 });
 
 Deno.test("formatProgressBar() drops the bar, then the counts, then the rate when columns are few", () => {
-  const snapshot = {
-    searched: 5_000_000n,
-    total: 10_000_000n,
-    elapsedMillis: 2000,
-  };
+  const snapshot = { searched: 5_000_000n, total: 10_000_000n, elapsedMillis: 2000 };
   assert.equal(
     formatProgressBar(snapshot, { columns: 50 }),
     "50.0%  5.00M/10.0M nonces  2.50M/s  2.0s left",
   );
-  assert.equal(
-    formatProgressBar(snapshot, { columns: 30 }),
-    "50.0%  2.50M/s  2.0s left",
-  );
-  assert.equal(
-    formatProgressBar(snapshot, { columns: 20 }),
-    "50.0%  2.0s left",
-  );
+  assert.equal(formatProgressBar(snapshot, { columns: 30 }), "50.0%  2.50M/s  2.0s left");
+  assert.equal(formatProgressBar(snapshot, { columns: 20 }), "50.0%  2.0s left");
   assert.equal(formatProgressBar(snapshot, { columns: 10 }), "50.0%");
 });
 
 Deno.test("formatProgressBar() throws when the snapshot or an option is out of range", () => {
   const ok = { searched: 1n, total: 2n, elapsedMillis: 1 };
-  assert.throws(
-    () => formatProgressBar({ ...ok, total: 0n, searched: 0n }),
-    RangeError,
-  );
+  assert.throws(() => formatProgressBar({ ...ok, total: 0n, searched: 0n }), RangeError);
   assert.throws(() => formatProgressBar({ ...ok, searched: 3n }), RangeError);
   assert.throws(() => formatProgressBar({ ...ok, searched: -1n }), RangeError);
-  assert.throws(
-    () => formatProgressBar({ ...ok, elapsedMillis: -1 }),
-    RangeError,
-  );
-  assert.throws(
-    () => formatProgressBar({ ...ok, elapsedMillis: NaN }),
-    RangeError,
-  );
+  assert.throws(() => formatProgressBar({ ...ok, elapsedMillis: -1 }), RangeError);
+  assert.throws(() => formatProgressBar({ ...ok, elapsedMillis: NaN }), RangeError);
   assert.throws(() => formatProgressBar(ok, { barCells: 3 }), RangeError);
   assert.throws(() => formatProgressBar(ok, { columns: 9 }), RangeError);
   assert.throws(
@@ -184,18 +146,9 @@ Deno.test("formatProgressBar() fits its columns and reports the exact percentage
       fc.integer({ min: 4, max: 60 }),
       (total, share, elapsedMillis, columns, barCells) => {
         const searched = (total * BigInt(Math.floor(share * 1e6))) / 1_000_000n;
-        const line = formatProgressBar({ searched, total, elapsedMillis }, {
-          columns,
-          barCells,
-        });
-        assert.ok(
-          width(line) <= columns - 1,
-          `${width(line)} > ${columns - 1}: ${line}`,
-        );
-        assert.ok(
-          ![...line].some((c) => c.charCodeAt(0) < 0x20),
-          "no control characters",
-        );
+        const line = formatProgressBar({ searched, total, elapsedMillis }, { columns, barCells });
+        assert.ok(width(line) <= columns - 1, `${width(line)} > ${columns - 1}: ${line}`);
+        assert.ok(![...line].some((c) => c.charCodeAt(0) < 0x20), "no control characters");
         const percent = Number((searched * 10_000n) / total) / 100;
         assert.ok(line.includes(`${percent.toFixed(1)}%`), line);
       },

@@ -23,11 +23,7 @@ const SEARCHES: SearchVector[] = Deno.readTextFileSync(
   .filter((v) => "lower" in v);
 
 /** The definition, on Web Crypto: strictly smaller wins, so ties keep the lowest nonce. */
-async function bruteForce(
-  data: string,
-  lower: bigint,
-  upper: bigint,
-): Promise<ScanResult> {
+async function bruteForce(data: string, lower: bigint, upper: bigint): Promise<ScanResult> {
   let best: ScanResult | undefined;
   for (let nonce = lower; nonce <= upper; nonce++) {
     const h = await hash(data, nonce);
@@ -41,11 +37,7 @@ Deno.test("scanRange() matches every search vector of miner_hash.jsonl", () => {
   assert.equal(SEARCHES.length, 9);
   for (const v of SEARCHES) {
     const got = scanRange(v.data, BigInt(v.lower), BigInt(v.upper));
-    assert.deepEqual(
-      got,
-      { hash: BigInt(v.hash), nonce: BigInt(v.nonce) },
-      JSON.stringify(v),
-    );
+    assert.deepEqual(got, { hash: BigInt(v.hash), nonce: BigInt(v.nonce) }, JSON.stringify(v));
   }
 });
 
@@ -62,23 +54,10 @@ Deno.test("scanRange() equals a Web Crypto brute force across digit-count and wi
     [MAX_NONCE - 12n, MAX_NONCE],
     [MAX_NONCE, MAX_NONCE],
   ];
-  for (
-    const data of [
-      "msg",
-      "",
-      "a".repeat(52),
-      "a".repeat(55),
-      "é".repeat(30),
-      "z".repeat(63),
-    ]
-  ) {
+  for (const data of ["msg", "", "a".repeat(52), "a".repeat(55), "é".repeat(30), "z".repeat(63)]) {
     for (const [lower, upper] of ranges) {
       const want = await bruteForce(data, lower, upper);
-      assert.deepEqual(
-        scanRange(data, lower, upper),
-        want,
-        `${data} ${lower}..${upper}`,
-      );
+      assert.deepEqual(scanRange(data, lower, upper), want, `${data} ${lower}..${upper}`);
       assert.deepEqual(scanRange(data, lower, upper, { checkEvery: 3 }), want);
     }
   }
@@ -98,9 +77,7 @@ Deno.test("scanRange() equals a Web Crypto brute force on random small ranges", 
       fc.integer({ min: 0, max: 40 }),
       fc.integer({ min: 1, max: 50 }),
       async (data, lower, span, checkEvery) => {
-        const upper = lower + BigInt(span) > MAX_NONCE
-          ? MAX_NONCE
-          : lower + BigInt(span);
+        const upper = lower + BigInt(span) > MAX_NONCE ? MAX_NONCE : lower + BigInt(span);
         const want = await bruteForce(data, lower, upper);
         assert.deepEqual(scanRange(data, lower, upper, { checkEvery }), want);
       },
@@ -111,10 +88,7 @@ Deno.test("scanRange() equals a Web Crypto brute force on random small ranges", 
 
 Deno.test("scanRange() with lower == upper returns that nonce and its hash", async () => {
   for (const nonce of [0n, 9n, 10n, 2n ** 63n, MAX_NONCE]) {
-    assert.deepEqual(scanRange("msg", nonce, nonce), {
-      hash: await hash("msg", nonce),
-      nonce,
-    });
+    assert.deepEqual(scanRange("msg", nonce, nonce), { hash: await hash("msg", nonce), nonce });
   }
 });
 
@@ -154,11 +128,7 @@ Deno.test("scanRange() throws the signal's reason once it is aborted", () => {
 Deno.test("scanRange() does not start when the signal is already aborted", () => {
   let reports = 0;
   assert.throws(
-    () =>
-      scanRange("msg", 0n, 10n, {
-        signal: { aborted: true },
-        onProgress: () => reports++,
-      }),
+    () => scanRange("msg", 0n, 10n, { signal: { aborted: true }, onProgress: () => reports++ }),
     (err) => err instanceof DOMException && err.name === "AbortError",
   );
   assert.equal(reports, 0);
@@ -178,9 +148,7 @@ Deno.test("scanRange() rejects bad bounds, reversed ranges and bad checkEvery", 
 });
 
 Deno.test("betterResult() keeps the smaller hash, then the smaller nonce", () => {
-  const a = { hash: 10n, nonce: 7n },
-    b = { hash: 10n, nonce: 3n },
-    c = { hash: 9n, nonce: 99n };
+  const a = { hash: 10n, nonce: 7n }, b = { hash: 10n, nonce: 3n }, c = { hash: 9n, nonce: 99n };
   assert.equal(betterResult(a, b), b);
   assert.equal(betterResult(b, a), b);
   assert.equal(betterResult(a, c), c);

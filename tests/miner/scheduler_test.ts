@@ -24,9 +24,7 @@ function mix32(x: number): number {
 /** A cheap deterministic stand-in for the SHA-256 hash (unit tests only check the plumbing). */
 function fakeHash(data: string, nonce: bigint): bigint {
   let h = 0x811c9dc5;
-  for (let i = 0; i < data.length; i++) {
-    h = Math.imul(h ^ data.charCodeAt(i), 0x01000193);
-  }
+  for (let i = 0; i < data.length; i++) h = Math.imul(h ^ data.charCodeAt(i), 0x01000193);
   const lo = Number(nonce & 0xffffffffn), hi = Number(nonce >> 32n);
   const a = mix32(h ^ mix32(lo ^ mix32(hi)));
   const b = mix32(a ^ lo ^ 0x5bd1e995);
@@ -81,11 +79,7 @@ class Bench {
       if (this.miners.has(a.connId)) {
         assert.equal(m.type, "request");
         this.held.get(a.connId)!.push(m as RequestMessage);
-        this.chunks.push({
-          miner: a.connId,
-          at: this.now,
-          m: m as RequestMessage,
-        });
+        this.chunks.push({ miner: a.connId, at: this.now, m: m as RequestMessage });
       } else {
         const list = this.toClient.get(a.connId) ?? [];
         list.push(m);
@@ -98,11 +92,7 @@ class Bench {
   }
 
   send(connId: number, bytes: Uint8Array | string): void {
-    this.s.handleMessage(
-      connId,
-      typeof bytes === "string" ? te.encode(bytes) : bytes,
-      this.now,
-    );
+    this.s.handleMessage(connId, typeof bytes === "string" ? te.encode(bytes) : bytes, this.now);
     this.drain();
   }
 
@@ -112,17 +102,8 @@ class Bench {
     this.send(connId, encodeMessage(joinMessage()));
   }
 
-  request(
-    connId: number,
-    data: string,
-    lo: bigint,
-    hi: bigint,
-    wantProgress = false,
-  ): void {
-    this.send(
-      connId,
-      encodeMessage(requestMessage(data, lo, hi, { wantProgress })),
-    );
+  request(connId: number, data: string, lo: bigint, hi: bigint, wantProgress = false): void {
+    this.send(connId, encodeMessage(requestMessage(data, lo, hi, { wantProgress })));
   }
 
   /**
@@ -151,9 +132,7 @@ class Bench {
   /** Answers chunks round-robin until nothing is held (bounded). */
   runAll(maxAnswers = 10_000): void {
     for (let i = 0; i < maxAnswers; i++) {
-      const busy = [...this.held].filter(([, list]) => list.length > 0).map((
-        [id],
-      ) => id);
+      const busy = [...this.held].filter(([, list]) => list.length > 0).map(([id]) => id);
       if (busy.length === 0) return;
       this.now += 10;
       for (const id of busy) if (this.held.has(id)) this.answer(id);
@@ -173,14 +152,9 @@ Deno.test("Scheduler holds work while no miner exists and hands it out when one 
   assert.equal(b.s.waitingRequestCount, 1);
   b.now = 5000;
   b.join(1);
-  assert.deepEqual(b.chunks.map((c) => [c.m.lower, c.m.upper]), [[0n, 999n], [
-    1000n,
-    1999n,
-  ]]);
+  assert.deepEqual(b.chunks.map((c) => [c.m.lower, c.m.upper]), [[0n, 999n], [1000n, 1999n]]);
   b.runAll();
-  assert.deepEqual(b.results(100), [
-    resultMessage(...bruteMin("msg", 0n, 2500n)),
-  ]);
+  assert.deepEqual(b.results(100), [resultMessage(...bruteMin("msg", 0n, 2500n))]);
   assert.equal(b.s.requestCount, 0);
 });
 
@@ -193,30 +167,17 @@ Deno.test("Scheduler combines chunk minima into the exact answer for several req
   b.request(101, "beta", 5n, 6000n);
   b.request(102, "gamma", 42n, 42n);
   b.runAll();
-  assert.deepEqual(b.results(100), [
-    resultMessage(...bruteMin("alpha", 0n, 9999n)),
-  ]);
-  assert.deepEqual(b.results(101), [
-    resultMessage(...bruteMin("beta", 5n, 6000n)),
-  ]);
-  assert.deepEqual(b.results(102), [
-    resultMessage(...bruteMin("gamma", 42n, 42n)),
-  ]);
+  assert.deepEqual(b.results(100), [resultMessage(...bruteMin("alpha", 0n, 9999n))]);
+  assert.deepEqual(b.results(101), [resultMessage(...bruteMin("beta", 5n, 6000n))]);
+  assert.deepEqual(b.results(102), [resultMessage(...bruteMin("gamma", 42n, 42n))]);
   // Chunks of a request tile its range (copies of a chunk repeat it exactly).
-  for (
-    const [data, lo, hi] of [["alpha", 0n, 9999n], ["beta", 5n, 6000n]] as const
-  ) {
-    const keys = new Set(
-      b.chunks.filter((c) => c.m.data === data).map((c) => `${c.m.lower}`),
-    );
+  for (const [data, lo, hi] of [["alpha", 0n, 9999n], ["beta", 5n, 6000n]] as const) {
+    const keys = new Set(b.chunks.filter((c) => c.m.data === data).map((c) => `${c.m.lower}`));
     const spans = [...keys].map((k) => {
-      const c = b.chunks.find((c) =>
-        c.m.data === data && `${c.m.lower}` === k
-      )!;
+      const c = b.chunks.find((c) => c.m.data === data && `${c.m.lower}` === k)!;
       assert.ok(
         b.chunks.every((d) =>
-          d.m.data !== data || d.m.lower !== c.m.lower ||
-          d.m.upper === c.m.upper
+          d.m.data !== data || d.m.lower !== c.m.lower || d.m.upper === c.m.upper
         ),
       );
       return [c.m.lower, c.m.upper];
@@ -243,18 +204,11 @@ Deno.test("Scheduler hands a lost miner's chunks out again first, in order", () 
   b.join(2);
   assert.deepEqual(b.held.get(2)!.map((m) => [m.lower, m.upper]), lostChunks);
   b.runAll();
-  assert.deepEqual(b.results(100), [
-    resultMessage(...bruteMin("msg", 0n, 99_999n)),
-  ]);
+  assert.deepEqual(b.results(100), [resultMessage(...bruteMin("msg", 0n, 99_999n))]);
 });
 
 Deno.test("Scheduler splits a given-back chunk when the next miner is slower", () => {
-  const b = new Bench({
-    ...SMALL,
-    maxCopies: 0,
-    pipelineDepth: 1,
-    maxChunkNonces: 20_000,
-  });
+  const b = new Bench({ ...SMALL, maxCopies: 0, pipelineDepth: 1, maxChunkNonces: 20_000 });
   b.join(1);
   b.request(100, "msg", 0n, 99_999n);
   for (let i = 0; i < 2; i++) { // a fast miner: 1000s of nonces per ms
@@ -265,16 +219,11 @@ Deno.test("Scheduler splits a given-back chunk when the next miner is slower", (
   assert.equal(big.upper - big.lower + 1n, 20_000n);
   b.lose(1);
   b.join(2); // unknown speed: the initial chunk size
-  assert.deepEqual(b.held.get(2)!.map((m) => [m.lower, m.upper]), [[
-    big.lower,
-    big.lower + 999n,
-  ]]);
+  assert.deepEqual(b.held.get(2)!.map((m) => [m.lower, m.upper]), [[big.lower, big.lower + 999n]]);
   b.answer(2);
   assert.deepEqual(b.held.get(2)!.map((m) => m.lower), [big.lower + 1000n]);
   b.runAll();
-  assert.deepEqual(b.results(100), [
-    resultMessage(...bruteMin("msg", 0n, 99_999n)),
-  ]);
+  assert.deepEqual(b.results(100), [resultMessage(...bruteMin("msg", 0n, 99_999n))]);
 });
 
 Deno.test("Scheduler stops a lost client's work and ignores its late results", () => {
@@ -285,20 +234,14 @@ Deno.test("Scheduler stops a lost client's work and ignores its late results", (
   b.lose(100);
   assert.equal(b.s.requestCount, 0);
   b.request(101, "other", 0n, 1500n);
-  assert.equal(
-    b.held.get(1)!.length,
-    2,
-    "the miner is still full of dead chunks",
-  );
+  assert.equal(b.held.get(1)!.length, 2, "the miner is still full of dead chunks");
   b.answer(1); // a dead chunk: consumed, ignored; the slot goes to the live request
   assert.equal(b.s.stats().resultsIgnored, 1);
   assert.equal(b.held.get(1)!.at(-1)!.data, "other");
   b.runAll();
   assert.equal(b.chunks.filter((c) => c.m.data === "doomed").length, 2);
   assert.equal(b.toClient.get(100), undefined);
-  assert.deepEqual(b.results(101), [
-    resultMessage(...bruteMin("other", 0n, 1500n)),
-  ]);
+  assert.deepEqual(b.results(101), [resultMessage(...bruteMin("other", 0n, 1500n))]);
   assert.equal(b.s.stats().requestsAbandoned, 1);
 });
 
@@ -314,9 +257,7 @@ Deno.test("Scheduler drops a Result for work never given", () => {
   assert.equal(b.s.stats().messagesDropped, 2);
   assert.ok(b.logs.some((l) => l.includes("work never given")));
   b.runAll();
-  assert.deepEqual(b.results(100), [
-    resultMessage(...bruteMin("msg", 0n, 10n)),
-  ]);
+  assert.deepEqual(b.results(100), [resultMessage(...bruteMin("msg", 0n, 10n))]);
 });
 
 Deno.test("Scheduler drops duplicate Results without losing track of the next chunk", () => {
@@ -336,28 +277,21 @@ Deno.test("Scheduler drops duplicate Results without losing track of the next ch
   b.send(1, dup); // nothing held any more
   assert.equal(b.s.stats().resultsRejected, 3);
   assert.deepEqual(b.results(100), [resultMessage(h, n)]);
-  assert.deepEqual(b.results(101), [
-    resultMessage(...bruteMin("two", 0n, 999n)),
-  ]);
+  assert.deepEqual(b.results(101), [resultMessage(...bruteMin("two", 0n, 999n))]);
 });
 
 Deno.test("Scheduler rejects a Result whose nonce lies outside every chunk the miner holds", () => {
   const b = new Bench(); // no hashOf: only the range check guards the matching
   b.join(1);
   b.request(100, "msg", 0n, 1999n);
-  assert.deepEqual(b.held.get(1)!.map((m) => [m.lower, m.upper]), [[0n, 999n], [
-    1000n,
-    1999n,
-  ]]);
+  assert.deepEqual(b.held.get(1)!.map((m) => [m.lower, m.upper]), [[0n, 999n], [1000n, 1999n]]);
   const [h, n] = bruteMin("msg", 0n, 999n);
   b.answer(1);
   b.send(1, encodeMessage(resultMessage(h, n))); // a duplicate of the first answer
   assert.equal(b.s.stats().resultsRejected, 1);
   assert.equal(b.s.stats().chunksCompleted, 1);
   b.runAll();
-  assert.deepEqual(b.results(100), [
-    resultMessage(...bruteMin("msg", 0n, 1999n)),
-  ]);
+  assert.deepEqual(b.results(100), [resultMessage(...bruteMin("msg", 0n, 1999n))]);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -369,25 +303,16 @@ Deno.test("Scheduler matches each Result of a miner answering in reverse order t
   const b = new Bench(VERIFIED);
   b.join(1);
   b.request(100, "msg", 0n, 9999n);
-  assert.deepEqual(b.held.get(1)!.map((m) => [m.lower, m.upper]), [[0n, 999n], [
-    1000n,
-    1999n,
-  ]]);
+  assert.deepEqual(b.held.get(1)!.map((m) => [m.lower, m.upper]), [[0n, 999n], [1000n, 1999n]]);
   b.answer(1, -1); // 1000..1999 first
   assert.equal(b.s.stats().resultsRejected, 0, b.logs.join("\n"));
   assert.equal(b.s.stats().chunksCompleted, 1);
-  assert.deepEqual(
-    b.held.get(1)!.map((m) => m.lower),
-    [0n, 2000n],
-    "0..999 is still held",
-  );
+  assert.deepEqual(b.held.get(1)!.map((m) => m.lower), [0n, 2000n], "0..999 is still held");
   for (let i = 0; i < 100 && b.held.get(1)!.length > 0; i++) {
     b.now += 10;
     b.answer(1, -1); // always the newest chunk
   }
-  assert.deepEqual(b.results(100), [
-    resultMessage(...bruteMin("msg", 0n, 9999n)),
-  ]);
+  assert.deepEqual(b.results(100), [resultMessage(...bruteMin("msg", 0n, 9999n))]);
   assert.equal(b.s.stats().resultsRejected, 0);
   assert.equal(b.s.requestCount, 0);
 });
@@ -399,14 +324,10 @@ Deno.test("Scheduler matches a Result by its hash when two held chunks of differ
   b.request(101, "two", 0n, 999n);
   assert.deepEqual(b.held.get(1)!.map((m) => m.data), ["one", "two"]);
   b.answer(1, 1); // "two" first: same range, told apart by the hash
-  assert.deepEqual(b.results(101), [
-    resultMessage(...bruteMin("two", 0n, 999n)),
-  ]);
+  assert.deepEqual(b.results(101), [resultMessage(...bruteMin("two", 0n, 999n))]);
   assert.deepEqual(b.results(100), []);
   b.answer(1);
-  assert.deepEqual(b.results(100), [
-    resultMessage(...bruteMin("one", 0n, 999n)),
-  ]);
+  assert.deepEqual(b.results(100), [resultMessage(...bruteMin("one", 0n, 999n))]);
   assert.equal(b.s.stats().resultsRejected, 0);
 });
 
@@ -427,12 +348,8 @@ Deno.test("Scheduler keeps one miner's chunks of the same Data nested or disjoin
   b.answer(2, 0);
   b.runAll();
   assert.equal(b.s.stats().resultsRejected, 0, b.logs.join("\n"));
-  assert.deepEqual(b.results(100), [
-    resultMessage(...bruteMin("same", 0n, 1499n)),
-  ]);
-  assert.deepEqual(b.results(101), [
-    resultMessage(...bruteMin("same", 500n, 1999n)),
-  ]);
+  assert.deepEqual(b.results(100), [resultMessage(...bruteMin("same", 0n, 1499n))]);
+  assert.deepEqual(b.results(101), [resultMessage(...bruteMin("same", 500n, 1999n))]);
 });
 
 Deno.test("Scheduler copies no late chunk to a miner holding a crossing chunk of the same Data", () => {
@@ -441,8 +358,7 @@ Deno.test("Scheduler copies no late chunk to a miner holding a crossing chunk of
   b.request(100, "same", 0n, 999n);
   b.join(2);
   b.request(101, "same", 500n, 1499n);
-  const ranges = (id: number) =>
-    b.held.get(id)!.map((m) => `${m.data} ${m.lower}..${m.upper}`);
+  const ranges = (id: number) => b.held.get(id)!.map((m) => `${m.data} ${m.lower}..${m.upper}`);
   assert.deepEqual(ranges(1), ["same 0..999"]);
   assert.deepEqual(ranges(2), ["same 500..1499"]);
   b.now = b.s.nextTimeout()!; // both chunks are late: each miner has a free slot
@@ -451,12 +367,8 @@ Deno.test("Scheduler copies no late chunk to a miner holding a crossing chunk of
   assert.equal(b.s.stats().chunksCopied, 0, `${ranges(1)} / ${ranges(2)}`);
   b.answer(2);
   b.answer(1);
-  assert.deepEqual(b.results(100), [
-    resultMessage(...bruteMin("same", 0n, 999n)),
-  ]);
-  assert.deepEqual(b.results(101), [
-    resultMessage(...bruteMin("same", 500n, 1499n)),
-  ]);
+  assert.deepEqual(b.results(100), [resultMessage(...bruteMin("same", 0n, 999n))]);
+  assert.deepEqual(b.results(101), [resultMessage(...bruteMin("same", 500n, 1499n))]);
 });
 
 Deno.test("Scheduler drops a Result that matches no held chunk and frees nothing", () => {
@@ -468,22 +380,12 @@ Deno.test("Scheduler drops a Result that matches no held chunk and frees nothing
   b.send(1, encodeMessage(resultMessage(h + 1n, n))); // in a chunk, wrong hash
   assert.equal(b.s.stats().resultsRejected, 2);
   assert.equal(b.s.stats().chunksCompleted, 0);
-  assert.equal(
-    b.chunks.length,
-    2,
-    "nothing was freed, so nothing new was sent",
-  );
-  assert.ok(
-    b.logs.some((l) =>
-      l.includes("in none of the chunks held (0..999, 1000..1999)")
-    ),
-  );
+  assert.equal(b.chunks.length, 2, "nothing was freed, so nothing new was sent");
+  assert.ok(b.logs.some((l) => l.includes("in none of the chunks held (0..999, 1000..1999)")));
   assert.ok(b.logs.some((l) => l.includes(`is not the hash of nonce ${n}`)));
   b.answer(1, -1);
   b.answer(1, 0);
-  assert.deepEqual(b.results(100), [
-    resultMessage(...bruteMin("msg", 0n, 1999n)),
-  ]);
+  assert.deepEqual(b.results(100), [resultMessage(...bruteMin("msg", 0n, 1999n))]);
 });
 
 Deno.test("Scheduler answers exactly with miners answering in any order, same Data in several requests", () => {
@@ -502,25 +404,13 @@ Deno.test("Scheduler answers exactly with miners answering in any order, same Da
       fc.integer({ min: 0, max: 2 }),
       fc.array(fc.nat(), { minLength: 50, maxLength: 50 }),
       (requests, pipelineDepth, miners, maxCopies, picks) => {
-        const b = new Bench({
-          ...VERIFIED,
-          pipelineDepth,
-          maxCopies,
-          minChunkNonces: 300,
-        });
+        const b = new Bench({ ...VERIFIED, pipelineDepth, maxCopies, minChunkNonces: 300 });
         for (let id = 1; id <= miners; id++) b.join(id);
         requests.forEach((r, i) =>
-          b.request(
-            100 + i,
-            r.data,
-            BigInt(r.lower),
-            BigInt(r.lower + r.size - 1),
-          )
+          b.request(100 + i, r.data, BigInt(r.lower), BigInt(r.lower + r.size - 1))
         );
         for (let step = 0; step < 10_000 && b.s.requestCount > 0; step++) {
-          const busy = [...b.held].filter(([, l]) => l.length > 0).map(([id]) =>
-            id
-          );
+          const busy = [...b.held].filter(([, l]) => l.length > 0).map(([id]) => id);
           if (busy.length === 0) {
             b.now = b.s.nextTimeout() ?? b.now + 1;
             b.s.handleTimeout(b.now);
@@ -536,9 +426,7 @@ Deno.test("Scheduler answers exactly with miners answering in any order, same Da
         assert.equal(b.s.stats().resultsRejected, 0, b.logs.join("\n"));
         requests.forEach((r, i) => {
           const lo = BigInt(r.lower), hi = BigInt(r.lower + r.size - 1);
-          assert.deepEqual(b.results(100 + i), [
-            resultMessage(...bruteMin(r.data, lo, hi)),
-          ]);
+          assert.deepEqual(b.results(100 + i), [resultMessage(...bruteMin(r.data, lo, hi))]);
         });
       },
     ),
@@ -551,18 +439,12 @@ Deno.test("Scheduler answers exactly with miners answering in any order, same Da
 
 Deno.test("Scheduler gives the smaller nonce when two chunks of one request return the same hash", () => {
   // A hash with ties everywhere for "tie": only the nonce can decide.
-  const hashOf = (
-    data: string,
-    nonce: bigint,
-  ) => (data === "tie" ? 77n : fakeHash(data, nonce));
+  const hashOf = (data: string, nonce: bigint) => (data === "tie" ? 77n : fakeHash(data, nonce));
   for (const order of ["in order", "reversed"]) {
     const b = new Bench({ ...SMALL, hashOf, maxCopies: 0 });
     b.join(1);
     b.request(100, "tie", 0n, 1999n);
-    assert.deepEqual(b.held.get(1)!.map((m) => [m.lower, m.upper]), [
-      [0n, 999n],
-      [1000n, 1999n],
-    ]);
+    assert.deepEqual(b.held.get(1)!.map((m) => [m.lower, m.upper]), [[0n, 999n], [1000n, 1999n]]);
     const answers = [resultMessage(77n, 10n), resultMessage(77n, 1500n)];
     if (order === "reversed") answers.reverse();
     for (const a of answers) b.send(1, encodeMessage(a));
@@ -574,28 +456,16 @@ Deno.test("Scheduler gives a fully handed-out request's chunks back when its min
   const b = new Bench({ ...SMALL, maxCopies: 0 });
   b.join(1);
   b.request(100, "msg", 0n, 1999n);
-  assert.deepEqual(b.held.get(1)!.map((m) => [m.lower, m.upper]), [[0n, 999n], [
-    1000n,
-    1999n,
-  ]]);
+  assert.deepEqual(b.held.get(1)!.map((m) => [m.lower, m.upper]), [[0n, 999n], [1000n, 1999n]]);
   assert.equal(b.s.waitingRequestCount, 0, "every nonce is handed out");
   b.lose(1);
   assert.equal(b.s.stats().chunksReassigned, 2);
-  assert.equal(
-    b.s.waitingRequestCount,
-    1,
-    "the given-back chunks wait for a miner",
-  );
+  assert.equal(b.s.waitingRequestCount, 1, "the given-back chunks wait for a miner");
   b.now = 100;
   b.join(2);
-  assert.deepEqual(b.held.get(2)!.map((m) => [m.lower, m.upper]), [[0n, 999n], [
-    1000n,
-    1999n,
-  ]]);
+  assert.deepEqual(b.held.get(2)!.map((m) => [m.lower, m.upper]), [[0n, 999n], [1000n, 1999n]]);
   b.runAll();
-  assert.deepEqual(b.results(100), [
-    resultMessage(...bruteMin("msg", 0n, 1999n)),
-  ]);
+  assert.deepEqual(b.results(100), [resultMessage(...bruteMin("msg", 0n, 1999n))]);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -611,13 +481,8 @@ Deno.test("Scheduler logs a client that got its Result and went as left, not los
   b.lose(100); // closed after its Result: LSP reports the connection gone
   b.lose(101); // gone before its Result
   assert.ok(b.logs.includes("clientLeft: Client 100 left"), b.logs.join("\n"));
-  assert.ok(
-    !b.logs.some((l) => l.includes("Client 100 lost")),
-    b.logs.join("\n"),
-  );
-  assert.ok(
-    b.logs.includes("clientLost: Client 101 lost; 1 request(s) stopped"),
-  );
+  assert.ok(!b.logs.some((l) => l.includes("Client 100 lost")), b.logs.join("\n"));
+  assert.ok(b.logs.includes("clientLost: Client 101 lost; 1 request(s) stopped"));
   assert.equal(b.s.stats().clients, 0);
 });
 
@@ -629,28 +494,20 @@ Deno.test("Scheduler logs a request's duration rounded to the millisecond", () =
   b.now = 1172.0426000000003;
   b.answer(1);
   const done = b.logs.find((l) => l.startsWith("requestDone"));
-  assert.match(
-    done ?? "",
-    /^requestDone: Request 1 done after 172 ms: \d+ \d+$/,
-  );
+  assert.match(done ?? "", /^requestDone: Request 1 done after 172 ms: \d+ \d+$/);
 });
 
 Deno.test("Scheduler closes a client whose Request has Lower > Upper and carries on", () => {
   const b = new Bench();
   b.join(1);
   b.request(100, "good", 0n, 100n);
-  b.send(
-    101,
-    '{"Type":1,"Data":"bad","Lower":10,"Upper":9,"Hash":0,"Nonce":0}',
-  );
+  b.send(101, '{"Type":1,"Data":"bad","Lower":10,"Upper":9,"Hash":0,"Nonce":0}');
   assert.deepEqual(b.closes, [101]);
   assert.equal(b.s.stats().requestsRejected, 1);
   b.request(101, "after close", 0n, 5n); // late message on the closing connection: dropped
   b.s.handleEvent({ type: "closed", connId: 101 }, b.now);
   b.runAll();
-  assert.deepEqual(b.results(100), [
-    resultMessage(...bruteMin("good", 0n, 100n)),
-  ]);
+  assert.deepEqual(b.results(100), [resultMessage(...bruteMin("good", 0n, 100n))]);
   assert.equal(b.toClient.get(101), undefined);
   assert.equal(b.chunks.filter((c) => c.m.data !== "good").length, 0);
 });
@@ -699,14 +556,9 @@ Deno.test("Scheduler logs and drops malformed or hostile JSON from clients and m
   assert.equal(b.chunks.length, before);
   assert.deepEqual(b.closes, []);
   assert.equal(b.s.stats().messagesDropped, HOSTILE.length * 3 + 1);
-  assert.ok(
-    b.logs.filter((l) => l.startsWith("badMessage")).length >=
-      HOSTILE.length * 2,
-  );
+  assert.ok(b.logs.filter((l) => l.startsWith("badMessage")).length >= HOSTILE.length * 2);
   b.runAll();
-  assert.deepEqual(b.results(100), [
-    resultMessage(...bruteMin("msg", 0n, 3000n)),
-  ]);
+  assert.deepEqual(b.results(100), [resultMessage(...bruteMin("msg", 0n, 3000n))]);
 });
 
 Deno.test("Scheduler drops messages a connection's role may not send", () => {
@@ -767,9 +619,7 @@ Deno.test("Scheduler gives a small request arriving after a huge one the next fr
     b.answer(1);
     b.answer(2);
   }
-  assert.deepEqual(b.results(101), [
-    resultMessage(...bruteMin("small", 0n, 2999n)),
-  ]);
+  assert.deepEqual(b.results(101), [resultMessage(...bruteMin("small", 0n, 2999n))]);
   assert.equal(b.results(100).length, 0);
 });
 
@@ -783,21 +633,14 @@ Deno.test("Scheduler serves equal requests in arrival order", () => {
     b.now += 10;
     for (const id of [1, 2]) if (b.held.get(id)!.length > 0) b.answer(id);
     for (let c = 0; c < 6; c++) {
-      if (b.results(100 + c).length > 0 && !finished.includes(c)) {
-        finished.push(c);
-      }
+      if (b.results(100 + c).length > 0 && !finished.includes(c)) finished.push(c);
     }
   }
   assert.deepEqual(finished, [0, 1, 2, 3, 4, 5]);
 });
 
 Deno.test("Scheduler gives every fifth chunk to the oldest request", () => {
-  const b = new Bench({
-    ...SMALL,
-    starvationEvery: 5,
-    pipelineDepth: 1,
-    maxCopies: 0,
-  });
+  const b = new Bench({ ...SMALL, starvationEvery: 5, pipelineDepth: 1, maxCopies: 0 });
   b.join(1);
   b.request(100, "old", 0n, 10n ** 9n);
   b.answer(1); // some progress on the old request
@@ -838,9 +681,7 @@ Deno.test("Scheduler sends Progress only to clients that asked, at most once per
   assert.ok(progress.length >= 2, `${progress.length} progress messages`);
   let lastSearched = 0n;
   for (const p of progress) {
-    assert.ok(
-      p.type === "progress" && p.upper === 30_000n && p.searched > lastSearched,
-    );
+    assert.ok(p.type === "progress" && p.upper === 30_000n && p.searched > lastSearched);
     assert.ok(p.searched < 30_001n);
     lastSearched = p.searched;
   }
@@ -857,10 +698,7 @@ Deno.test("Scheduler serves a request for the whole uint64 range lazily until it
     b.answer(1);
     b.answer(2);
   }
-  const highest = b.chunks.reduce(
-    (m, c) => (c.m.upper > m ? c.m.upper : m),
-    0n,
-  );
+  const highest = b.chunks.reduce((m, c) => (c.m.upper > m ? c.m.upper : m), 0n);
   assert.ok(highest < 10n ** 12n && b.chunks.length === 104);
   b.lose(100);
   const sent = b.chunks.length;
@@ -897,9 +735,7 @@ Deno.test("Scheduler copies a late chunk to an idle miner and counts the first R
   assert.equal(b.s.stats().chunksCopied, 1);
   assert.equal(b.s.nextTimeout(), undefined);
   b.answer(2);
-  assert.deepEqual(b.results(100), [
-    resultMessage(...bruteMin("msg", 0n, 999n)),
-  ]);
+  assert.deepEqual(b.results(100), [resultMessage(...bruteMin("msg", 0n, 999n))]);
   b.answer(1); // the straggler's answer is consumed and ignored
   assert.equal(b.results(100).length, 1);
   assert.equal(b.s.stats().resultsIgnored, 1);
@@ -910,27 +746,15 @@ Deno.test("Scheduler copies a chunk at once to an idle miner that would finish i
   b.join(1);
   b.join(2);
   b.request(100, "msg", 0n, 1999n);
-  assert.deepEqual(b.held.get(2)!.map((m) => [m.lower, m.upper]), [[
-    1000n,
-    1999n,
-  ]]);
-  assert.equal(
-    b.s.stats().chunksCopied,
-    0,
-    "no copy while both speeds are unknown",
-  );
+  assert.deepEqual(b.held.get(2)!.map((m) => [m.lower, m.upper]), [[1000n, 1999n]]);
+  assert.equal(b.s.stats().chunksCopied, 0, "no copy while both speeds are unknown");
   b.now = 1;
   b.answer(1); // 1000 nonces per ms: 1 ms for miner 2's chunk, expected to take 100 ms there
-  assert.deepEqual(b.held.get(1)!.map((m) => [m.lower, m.upper]), [[
-    1000n,
-    1999n,
-  ]]);
+  assert.deepEqual(b.held.get(1)!.map((m) => [m.lower, m.upper]), [[1000n, 1999n]]);
   assert.equal(b.s.stats().chunksCopied, 1);
   b.now = 2;
   b.answer(1);
-  assert.deepEqual(b.results(100), [
-    resultMessage(...bruteMin("msg", 0n, 1999n)),
-  ]);
+  assert.deepEqual(b.results(100), [resultMessage(...bruteMin("msg", 0n, 1999n))]);
   b.now = 5000;
   b.answer(2);
   assert.equal(b.results(100).length, 1);
@@ -942,12 +766,7 @@ Deno.test("Scheduler copies a chunk at once to an idle miner that would finish i
 });
 
 Deno.test("Scheduler copies a late chunk of an urgent request even while other work waits", () => {
-  const b = new Bench({
-    ...SMALL,
-    pipelineDepth: 1,
-    maxCopies: 1,
-    starvationEvery: 0,
-  });
+  const b = new Bench({ ...SMALL, pipelineDepth: 1, maxCopies: 1, starvationEvery: 0 });
   b.join(1);
   b.join(2);
   b.request(100, "huge", 0n, 10n ** 9n);
@@ -959,27 +778,16 @@ Deno.test("Scheduler copies a late chunk of an urgent request even while other w
   assert.deepEqual(b.held.get(2)!.map((m) => m.data), ["small"]);
   b.now = 200; // miner 2 is silent (a stalled connection); miner 1 frees its slot
   b.answer(1);
-  assert.deepEqual(b.held.get(1)!.map((m) => [m.data, m.lower, m.upper]), [[
-    "small",
-    0n,
-    999n,
-  ]]);
+  assert.deepEqual(b.held.get(1)!.map((m) => [m.data, m.lower, m.upper]), [["small", 0n, 999n]]);
   assert.equal(b.s.stats().chunksCopied, 1);
   b.answer(1);
-  assert.deepEqual(b.results(101), [
-    resultMessage(...bruteMin("small", 0n, 999n)),
-  ]);
+  assert.deepEqual(b.results(101), [resultMessage(...bruteMin("small", 0n, 999n))]);
   assert.equal(b.held.get(1)![0].data, "huge", "then back to the huge request");
 });
 
 Deno.test("Scheduler still copies late chunks when the anti-starvation slot comes up", () => {
   for (let warmup = 0; warmup < 5; warmup++) {
-    const b = new Bench({
-      ...SMALL,
-      pipelineDepth: 1,
-      maxCopies: 1,
-      starvationEvery: 5,
-    });
+    const b = new Bench({ ...SMALL, pipelineDepth: 1, maxCopies: 1, starvationEvery: 5 });
     b.join(1);
     for (let i = 0; i < warmup; i++) { // move the dispatch counter along
       b.request(200 + i, `warm${i}`, 0n, 999n);
@@ -1024,20 +832,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       wait: fc.integer({ min: 0, max: 500 }),
     }),
   },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      op: fc.constant("loseMiner" as const),
-      pick: fc.nat(),
-    }),
-  },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      op: fc.constant("loseClient" as const),
-      pick: fc.nat(),
-    }),
-  },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("loseMiner" as const), pick: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("loseClient" as const), pick: fc.nat() }) },
   {
     weight: 1,
     arbitrary: fc.record({
@@ -1062,17 +858,9 @@ Deno.test("Scheduler keeps miners busy, answers exactly and never serves the dea
       fc.integer({ min: 1, max: 3 }),
       fc.integer({ min: 0, max: 2 }),
       (ops, pipelineDepth, maxCopies) => {
-        const b = new Bench({
-          ...SMALL,
-          pipelineDepth,
-          maxCopies,
-          targetChunkMillis: 50,
-        });
+        const b = new Bench({ ...SMALL, pipelineDepth, maxCopies, targetChunkMillis: 50 });
         let nextId = 1;
-        const clients = new Map<
-          number,
-          { data: string; lo: bigint; hi: bigint }
-        >();
+        const clients = new Map<number, { data: string; lo: bigint; hi: bigint }>();
         const lostAt = new Map<string, number>(); // data of a lost client's request → when
         const heardAtLoss = new Map<number, number>(); // lost client → messages it had got
         const check = () => {
@@ -1082,10 +870,7 @@ Deno.test("Scheduler keeps miners busy, answers exactly and never serves the dea
           );
           for (const c of b.chunks) {
             const lost = lostAt.get(c.m.data);
-            assert.ok(
-              lost === undefined || c.at <= lost,
-              "a lost client's work was handed out",
-            );
+            assert.ok(lost === undefined || c.at <= lost, "a lost client's work was handed out");
           }
         };
         for (const o of ops) {
@@ -1102,9 +887,7 @@ Deno.test("Scheduler keeps miners busy, answers exactly and never serves the dea
               break;
             }
             case "answer": {
-              const busy = [...b.held].filter(([, l]) => l.length > 0).map((
-                [id],
-              ) => id);
+              const busy = [...b.held].filter(([, l]) => l.length > 0).map(([id]) => id);
               if (busy.length === 0) break;
               b.now += o.wait;
               b.answer(busy[o.pick % busy.length]);
@@ -1138,10 +921,7 @@ Deno.test("Scheduler keeps miners busy, answers exactly and never serves the dea
                 b.s.handleTimeout(b.now);
                 b.drain();
                 const after = b.s.nextTimeout();
-                assert.ok(
-                  after === undefined || after > b.now,
-                  "the timer did not move",
-                );
+                assert.ok(after === undefined || after > b.now, "the timer did not move");
               }
               break;
             }
@@ -1151,9 +931,7 @@ Deno.test("Scheduler keeps miners busy, answers exactly and never serves the dea
         // Liveness: with a miner present, every live request finishes, exactly.
         if (b.miners.size === 0) b.join(nextId++);
         for (let i = 0; i < 10_000 && b.s.requestCount > 0; i++) {
-          const busy = [...b.held].filter(([, l]) => l.length > 0).map(([id]) =>
-            id
-          );
+          const busy = [...b.held].filter(([, l]) => l.length > 0).map(([id]) => id);
           if (busy.length === 0) {
             b.now = b.s.nextTimeout() ?? b.now + 1;
             b.s.handleTimeout(b.now);
@@ -1166,16 +944,10 @@ Deno.test("Scheduler keeps miners busy, answers exactly and never serves the dea
         }
         assert.equal(b.s.requestCount, 0);
         for (const [id, { data, lo, hi }] of clients) {
-          assert.deepEqual(b.results(id), [
-            resultMessage(...bruteMin(data, lo, hi)),
-          ], data);
+          assert.deepEqual(b.results(id), [resultMessage(...bruteMin(data, lo, hi))], data);
         }
         for (const [id, heard] of heardAtLoss) {
-          assert.equal(
-            b.toClient.get(id)?.length ?? 0,
-            heard,
-            "a lost client got a message",
-          );
+          assert.equal(b.toClient.get(id)?.length ?? 0, heard, "a lost client got a message");
         }
       },
     ),

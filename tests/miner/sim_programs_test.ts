@@ -69,9 +69,7 @@ for (const seed of simSeeds([81, 82, 83, 84])) {
     }
     w.run(
       () =>
-        w.clients.length === requests + gone.length && w.clients.every((c) =>
-          c.done
-        ) &&
+        w.clients.length === requests + gone.length && w.clients.every((c) => c.done) &&
         w.server.core.requestCount === 0 && w.miners.length === 7,
       600_000,
     );
@@ -114,9 +112,7 @@ for (const seed of simSeeds([81, 82, 83, 84])) {
     for (const d of seen) {
       const conn = [...w.server.dataOf].find(([, x]) => x === d)![0];
       const lost = w.server.lostAt.get(conn)!;
-      const after = w.server.chunks.filter((c) =>
-        c.m.data === d && c.at > lost
-      );
+      const after = w.server.chunks.filter((c) => c.m.data === d && c.at > lost);
       assert.deepEqual(
         after,
         [],
@@ -128,9 +124,7 @@ for (const seed of simSeeds([81, 82, 83, 84])) {
       assert.deepEqual(m.warnings, []);
     }
     assert.ok(
-      (w.miners as CoreMinerNode[]).every((m) =>
-        m.crashed || m.ended === undefined
-      ),
+      (w.miners as CoreMinerNode[]).every((m) => m.crashed || m.ended === undefined),
       w.explain("a miner ended while its server was up"),
     );
   });

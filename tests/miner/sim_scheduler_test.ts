@@ -182,9 +182,7 @@ for (const seed of simSeeds([21, 22, 23])) {
     );
     w.net.runUntil(w.net.now + 20_000); // and no more work for anyone afterwards
     w.check();
-    const late = w.server.chunks.filter((c) =>
-      c.m.data === doomed && c.at > lost
-    );
+    const late = w.server.chunks.filter((c) => c.m.data === doomed && c.at > lost);
     assert.deepEqual(late, [], w.explain("chunks sent for a lost client"));
     assert.equal(w.stats.requestsAbandoned, 1);
     const end = Math.max(lost, w.server.answeredAt.get(other)!);
@@ -253,8 +251,7 @@ for (const seed of simSeeds([41, 42, 43])) {
       );
       w.check();
       const s = w.server;
-      const at = (m: Map<string, number>) =>
-        [...m.keys()].sort((a, b) => m.get(a)! - m.get(b)!);
+      const at = (m: Map<string, number>) => [...m.keys()].sort((a, b) => m.get(a)! - m.get(b)!);
       // (At 10% loss LSP may declare a quiet client lost: only answered requests count.)
       const byFinish = at(s.answeredAt);
       const byArrival = at(s.arrivedAt).filter((d) => s.answeredAt.has(d));

@@ -7,17 +7,10 @@ import { MAX_PENDING_SCANS, WorkerPool } from "../../src/miner/worker_pool.ts";
 const WORKER_URL = new URL("../../src/miner/worker.ts", import.meta.url).href;
 
 /** Settles with `promise`, or rejects after `ms` (the timer is always cleared). */
-async function within<T>(
-  promise: Promise<T>,
-  ms: number,
-  what: string,
-): Promise<T> {
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what}: no answer within ${ms} ms`)),
-      ms,
-    );
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
   });
   try {
     return await Promise.race([promise, timeout]);
@@ -45,11 +38,7 @@ Deno.test("WorkerPool.scan() equals scanRange() on one and two workers", async (
     try {
       for (const [data, lower, upper] of cases) {
         const got = await within(pool.scan(data, lower, upper), 30_000, "scan");
-        assert.deepEqual(
-          got,
-          scanRange(data, lower, upper),
-          `${size}: ${data} ${lower}..${upper}`,
-        );
+        assert.deepEqual(got, scanRange(data, lower, upper), `${size}: ${data} ${lower}..${upper}`);
       }
       assert.equal(pool.busyWorkers, 0);
     } finally {
@@ -94,11 +83,7 @@ Deno.test("WorkerPool.scan() reports progress up to the whole range", async () =
     );
     assert.ok(seen.length >= 10, `only ${seen.length} reports`);
     assert.equal(seen.at(-1), 20000n);
-    assert.ok(
-      seen.every((s, i) =>
-        s > 0n && s <= 20000n && (i === 0 || s >= seen[i - 1])
-      ),
-    );
+    assert.ok(seen.every((s, i) => s > 0n && s <= 20000n && (i === 0 || s >= seen[i - 1])));
   } finally {
     pool.terminate();
   }
@@ -106,11 +91,7 @@ Deno.test("WorkerPool.scan() reports progress up to the whole range", async () =
 
 Deno.test("WorkerPool.scan() stops every worker when its signal aborts", async () => {
   // One endless chunk per worker: only cancellation can end this scan.
-  const pool = new WorkerPool({
-    size: 2,
-    chunkSizeMax: 2 ** 52,
-    sliceSize: 4096,
-  });
+  const pool = new WorkerPool({ size: 2, chunkSizeMax: 2 ** 52, sliceSize: 4096 });
   try {
     const controller = new AbortController();
     const reason = new Error("enough");
@@ -126,10 +107,7 @@ Deno.test("WorkerPool.scan() stops every worker when its signal aborts", async (
         }
       },
     });
-    await assert.rejects(
-      within(scan, 20_000, "cancelled scan"),
-      (err) => err === reason,
-    );
+    await assert.rejects(within(scan, 20_000, "cancelled scan"), (err) => err === reason);
     const stopMs = performance.now() - abortedAt;
     assert.equal(pool.busyWorkers, 0);
     assert.ok(stopMs < 5000, `took ${stopMs} ms to stop`);
@@ -137,11 +115,7 @@ Deno.test("WorkerPool.scan() stops every worker when its signal aborts", async (
     await sleep(200);
     assert.equal(reports, reportsAtStop, "progress after the scan settled");
     // The workers are free again: a new scan gets the whole pool.
-    const next = await within(
-      pool.scan("bradfitz", 0n, 9999n),
-      30_000,
-      "next scan",
-    );
+    const next = await within(pool.scan("bradfitz", 0n, 9999n), 30_000, "next scan");
     assert.deepEqual(next, { hash: 1419516646206828n, nonce: 9898n });
   } finally {
     pool.terminate();
@@ -149,11 +123,7 @@ Deno.test("WorkerPool.scan() stops every worker when its signal aborts", async (
 });
 
 Deno.test("WorkerPool.scan() rejects with the error its progress callback throws", async () => {
-  const pool = new WorkerPool({
-    size: 2,
-    chunkSizeMax: 2 ** 52,
-    sliceSize: 4096,
-  });
+  const pool = new WorkerPool({ size: 2, chunkSizeMax: 2 ** 52, sliceSize: 4096 });
   try {
     const oops = new Error("callback bug");
     const scan = pool.scan("msg", 0n, MAX_NONCE, {
@@ -161,10 +131,7 @@ Deno.test("WorkerPool.scan() rejects with the error its progress callback throws
         throw oops;
       },
     });
-    await assert.rejects(
-      within(scan, 20_000, "failing scan"),
-      (err) => err === oops,
-    );
+    await assert.rejects(within(scan, 20_000, "failing scan"), (err) => err === oops);
     assert.equal(pool.busyWorkers, 0);
   } finally {
     pool.terminate();
@@ -206,9 +173,7 @@ Deno.test("WorkerPool.scan() refuses a scan beyond MAX_PENDING_SCANS in flight",
   } finally {
     pool.terminate();
   }
-  for (const err of await Promise.all(pending)) {
-    assert.match(String(err), /terminated/);
-  }
+  for (const err of await Promise.all(pending)) assert.match(String(err), /terminated/);
 });
 
 Deno.test("WorkerPool rejects bad options and bad scan arguments", () => {
@@ -220,10 +185,7 @@ Deno.test("WorkerPool rejects bad options and bad scan arguments", () => {
   try {
     assert.throws(() => pool.scan("msg", 3n, 2n), RangeError);
     assert.throws(() => pool.scan("msg", 0n, MAX_NONCE + 1n), RangeError);
-    assert.throws(
-      () => pool.scan("msg", 0 as unknown as bigint, 2n),
-      TypeError,
-    );
+    assert.throws(() => pool.scan("msg", 0 as unknown as bigint, 2n), TypeError);
   } finally {
     pool.terminate();
   }
@@ -238,12 +200,9 @@ function rawWorker() {
     replies.push(event.data);
     for (const wake of waiters.splice(0)) wake();
   };
-  const send = (msg: WorkerRequest | Record<string, unknown>) =>
-    worker.postMessage(msg);
+  const send = (msg: WorkerRequest | Record<string, unknown>) => worker.postMessage(msg);
   /** Waits for the first reply matching `match`. */
-  const next = async (
-    match: (r: WorkerReply) => boolean,
-  ): Promise<WorkerReply> => {
+  const next = async (match: (r: WorkerReply) => boolean): Promise<WorkerReply> => {
     for (let i = 0; i < 10_000; i++) {
       const found = replies.find(match);
       if (found) return found;
@@ -257,25 +216,9 @@ function rawWorker() {
 Deno.test("worker.ts answers a scan job with the scanRange() result", async () => {
   const w = rawWorker();
   try {
-    w.send({
-      type: "scan",
-      id: "a",
-      data: "bradfitz",
-      lower: "0",
-      upper: "9999",
-      sliceSize: 999,
-    });
-    const reply = await within(
-      w.next((r) => r.type !== "progress"),
-      30_000,
-      "result",
-    );
-    assert.deepEqual(reply, {
-      type: "result",
-      id: "a",
-      hash: "1419516646206828",
-      nonce: "9898",
-    });
+    w.send({ type: "scan", id: "a", data: "bradfitz", lower: "0", upper: "9999", sliceSize: 999 });
+    const reply = await within(w.next((r) => r.type !== "progress"), 30_000, "result");
+    assert.deepEqual(reply, { type: "result", id: "a", hash: "1419516646206828", nonce: "9898" });
     const progress = w.replies.filter((r) => r.type === "progress");
     assert.equal(progress.length, 10); // after each of the 11 slices but the last
   } finally {
@@ -286,28 +229,14 @@ Deno.test("worker.ts answers a scan job with the scanRange() result", async () =
 Deno.test("worker.ts stops a job on a cancel message when it has no cancel flag", async () => {
   const w = rawWorker();
   try {
-    w.send({
-      type: "scan",
-      id: "big",
-      data: "msg",
-      lower: "0",
-      upper: String(MAX_NONCE),
-    });
+    w.send({ type: "scan", id: "big", data: "msg", lower: "0", upper: String(MAX_NONCE) });
     w.send({ type: "scan", id: "queued", data: "msg", lower: "0", upper: "2" });
     await within(w.next((r) => r.type === "progress"), 30_000, "progress");
     w.send({ type: "cancel", id: "queued" });
     w.send({ type: "cancel", id: "big" });
-    const first = await within(
-      w.next((r) => r.id === "queued"),
-      30_000,
-      "queued",
-    );
+    const first = await within(w.next((r) => r.id === "queued"), 30_000, "queued");
     assert.deepEqual(first, { type: "cancelled", id: "queued" });
-    const big = await within(
-      w.next((r) => r.id === "big" && r.type !== "progress"),
-      30_000,
-      "big",
-    );
+    const big = await within(w.next((r) => r.id === "big" && r.type !== "progress"), 30_000, "big");
     assert.deepEqual(big, { type: "cancelled", id: "big" });
   } finally {
     w.worker.terminate();
@@ -330,11 +259,7 @@ Deno.test("worker.ts stops a job mid-slice when its shared cancel flag is set", 
     });
     await sleep(300);
     Atomics.store(flag, 0, 1);
-    const reply = await within(
-      w.next((r) => r.id === "f"),
-      30_000,
-      "cancelled",
-    );
+    const reply = await within(w.next((r) => r.id === "f"), 30_000, "cancelled");
     assert.deepEqual(reply, { type: "cancelled", id: "f" });
   } finally {
     w.worker.terminate();
@@ -346,21 +271,8 @@ Deno.test("worker.ts answers bad jobs with an error reply and keeps serving", as
   try {
     w.send({ type: "scan", id: "rev", data: "msg", lower: "3", upper: "2" });
     w.send({ type: "scan", id: "neg", data: "msg", lower: "-1", upper: "2" });
-    w.send({
-      type: "scan",
-      id: "big",
-      data: "msg",
-      lower: "0",
-      upper: "18446744073709551616",
-    });
-    w.send({
-      type: "scan",
-      id: "sl",
-      data: "msg",
-      lower: "0",
-      upper: "2",
-      sliceSize: 0,
-    });
+    w.send({ type: "scan", id: "big", data: "msg", lower: "0", upper: "18446744073709551616" });
+    w.send({ type: "scan", id: "sl", data: "msg", lower: "0", upper: "2", sliceSize: 0 });
     w.send({ type: "bogus", id: "x" });
     w.send({ type: "scan", id: "ok", data: "msg", lower: "0", upper: "2" });
     await within(w.next((r) => r.id === "ok"), 30_000, "ok");
