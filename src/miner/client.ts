@@ -1,13 +1,14 @@
 /**
- * The request client (spec `miner.md` §5.3, §6): connect, send one `Request(data, 0, maxNonce)`,
- * wait for the first Result or for the loss of the connection, close (waiting at most about one
- * epoch), and report which. The command line prints `Result <hash> <nonce>` or `Disconnected`.
+ * The request client (spec `miner.md` §5.3, §6): the adapter that runs the sans-I/O
+ * {@linkcode RequestCore} on a UDP socket with the one UDP driver, one connection attempt after
+ * the other as the core says (a fresh socket each), and reports what the core reports. Every
+ * protocol decision — the Request, retrying a connect, what counts as the answer, how long to wait
+ * for the close — is the core's. The command line prints `Result <hash> <nonce>` or
+ * `Disconnected`.
  *
- * A connect that gets no answer is tried once more with a fresh socket (`specs/lsp.md` §16: a
- * lost Connect-Ack against the reference server); a connection that cannot be made at all is
- * reported as disconnected. With `onProgress`, the Request carries the `"Progress":true`
- * extension (see `message.ts`): a reference server ignores it, ours then sends Progress messages,
- * which are passed to `onProgress`. Without it the Request is byte for byte the reference's.
+ * With `onProgress`, the Request carries the `"Progress":true` extension (see `message.ts`): a
+ * reference server ignores it, ours then sends Progress messages, which are passed to
+ * `onProgress`. Without it the Request is byte for byte the reference's.
  *
  * @example Asking for the minimum over 0..9999
  * ```ts ignore
@@ -18,19 +19,21 @@
  *
  * @module
  */
-import { connect, type LspClient } from "../lsp/client.ts";
-import { LspConnectError, LspConnectionError } from "../lsp/errors.ts";
 import { type LspParams, lspParams } from "../lsp/params.ts";
+import { resolveHostPort } from "../net/resolve.ts";
+import { UdpDriver } from "../net/udp_driver.ts";
+import { checkInt as checkIntIn } from "../util/checks.ts";
 import { prngFromEntropy } from "../util/entropy.ts";
 import {
   encodeMessage,
   MAX_UINT64,
   type ProgressMessage,
-  readMessage,
   requestFits,
   requestMessage,
 } from "./message.ts";
-import { checkInt as checkIntIn } from "../util/checks.ts";
+import { RequestCore, type RequestOutcome } from "./request_core.ts";
+
+export type { RequestOutcome } from "./request_core.ts";
 
 /**
  * Options of {@linkcode requestMinimum}.
@@ -80,35 +83,8 @@ export interface RequestMinimumOptions {
   onIgnored?: (detail: string) => void;
 }
 
-/**
- * What {@linkcode requestMinimum} found: the Result, or that the connection was lost (or never
- * made) before one arrived.
- *
- * @example Printing it as the reference client does
- * ```ts
- * import type { RequestOutcome } from "./client.ts";
- * const line = (o: RequestOutcome) =>
- *   o.type === "result" ? `Result ${o.hash} ${o.nonce}` : "Disconnected";
- * console.assert(line({ type: "result", hash: 7n, nonce: 1n }) === "Result 7 1");
- * ```
- */
-export type RequestOutcome =
-  | { readonly type: "result"; readonly hash: bigint; readonly nonce: bigint }
-  | { readonly type: "disconnected"; readonly detail: string };
-
 function checkInt(name: string, value: number, min: number, max: number): number {
   return checkIntIn(name, value, min, max, "send the Request");
-}
-
-/** Settles when `promise` does or after `ms`, whichever comes first (the timer is cleared). */
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
-  try {
-    return await Promise.race([promise.then(() => true, () => true), late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**
@@ -161,68 +137,79 @@ export async function requestMinimum(
       if (!(err instanceof RangeError)) throw err; // no room for the extension: go without
     }
   }
-  signal?.throwIfAborted();
-  // Our own controller: the caller's abort, or a close that takes too long, drops the connection.
-  const drop = new AbortController();
-  const onAbort = () => drop.abort(signal?.reason);
-  signal?.addEventListener("abort", onAbort, { once: true });
-  try {
-    const prng = prngFromEntropy();
-    let client: LspClient | undefined;
-    let why = "";
-    for (let attempt = 1; attempt <= connectAttempts && client === undefined; attempt++) {
-      options.onConnecting?.(attempt, connectAttempts);
-      try {
-        client = await connect(hostport, {
-          isn: prng.int(0, 255),
-          params,
-          signal: drop.signal,
-        });
-      } catch (err) {
-        if (signal?.aborted) throw signal.reason;
-        why = err instanceof Error ? err.message : String(err);
-        if (!(err instanceof LspConnectError)) break; // a bad address or name: retrying won't help
-      }
-    }
-    if (client === undefined) return { type: "disconnected", detail: why };
-    options.onConnected?.(client.connId);
-    const closeTimeoutMillis = options.closeTimeoutMillis ?? client.params.epochMillis;
+  const closeTimeoutMillis = options.closeTimeoutMillis;
+  if (closeTimeoutMillis !== undefined) {
     checkInt("closeTimeoutMillis", closeTimeoutMillis, 0, 2 ** 31 - 1);
-    let outcome: RequestOutcome | undefined;
-    try {
-      client.write(bytes);
-      // Bounded by the connection's life: every round awaits one message.
-      while (outcome === undefined) {
-        let payload: Uint8Array;
-        try {
-          payload = await client.read();
-        } catch (err) {
-          if (signal?.aborted) throw signal.reason;
-          if (!(err instanceof LspConnectionError)) throw err;
-          outcome = { type: "disconnected", detail: err.message };
-          break;
-        }
-        const r = readMessage(payload);
-        if (r.ok && r.message.type === "result") {
-          outcome = { type: "result", hash: r.message.hash, nonce: r.message.nonce };
-        } else if (r.ok && r.message.type === "progress") {
-          if (onProgress !== undefined && bytes !== plain) onProgress(r.message);
-        } else {
-          options.onIgnored?.(r.ok ? `a message of type ${r.message.type}` : r.detail);
+  }
+  signal?.throwIfAborted();
+  let serverAddr: string;
+  try {
+    serverAddr = await resolveHostPort(hostport);
+  } catch (err) {
+    // A bad address or name: retrying won't help.
+    if (signal?.aborted) throw signal.reason;
+    return { type: "disconnected", detail: err instanceof Error ? err.message : String(err) };
+  }
+  signal?.throwIfAborted();
+  return await new Promise<RequestOutcome>((resolve, reject) => {
+    const prng = prngFromEntropy();
+    let driver: UdpDriver | undefined;
+    let settled = false;
+    const finish = (outcome: RequestOutcome | { error: unknown }) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener("abort", onAbort);
+      driver?.close();
+      const done = driver?.done ?? Promise.resolve();
+      done.then(() => "error" in outcome ? reject(outcome.error) : resolve(outcome), reject);
+    };
+    const onAbort = () => finish({ error: signal!.reason });
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const attempt = (n: number) => {
+      options.onConnecting?.(n, connectAttempts);
+      const core = new RequestCore({
+        serverAddr,
+        hostport,
+        prng,
+        now: performance.now(),
+        request: bytes,
+        wantProgress: bytes !== plain,
+        params,
+        attempt: n,
+        attempts: connectAttempts,
+        closeTimeoutMillis,
+      });
+      const socket = Deno.listenDatagram({
+        transport: "udp",
+        hostname: serverAddr.startsWith("[") ? "::" : "0.0.0.0",
+        port: 0,
+      });
+      const d: UdpDriver = new UdpDriver({ socket, core, onProgress: () => drain(core, d, n) });
+      driver = d;
+      d.pump(); // send the Connect, arm the epoch timer
+    };
+    const drain = (core: RequestCore, d: UdpDriver, n: number) => {
+      for (let e = core.pollEvent(); e && !settled; e = core.pollEvent()) {
+        switch (e.type) {
+          case "connected":
+            options.onConnected?.(e.connId);
+            break;
+          case "progress":
+            onProgress?.(e.progress);
+            break;
+          case "ignored":
+            options.onIgnored?.(e.detail);
+            break;
+          case "retry":
+            d.close();
+            attempt(n + 1);
+            return;
+          case "done":
+            finish(e.outcome);
+            return;
         }
       }
-    } catch (err) {
-      if (signal?.aborted) throw signal.reason;
-      if (!(err instanceof LspConnectionError)) throw err;
-      // write() refused: the connection was lost at once.
-      outcome = { type: "disconnected", detail: err.message };
-    } finally {
-      // Close, waiting at most about an epoch for the last Acks; then drop the connection.
-      if (!(await within(client.close(), closeTimeoutMillis))) drop.abort();
-      await client.done;
-    }
-    return outcome;
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-  }
+    };
+    attempt(1);
+  });
 }

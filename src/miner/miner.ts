@@ -1,14 +1,14 @@
 /**
- * The miner program (spec `miner.md` §5.2, §7): connect to the server (retrying a failed connect
- * once or twice, `specs/lsp.md` §16), send one Join, then answer each Request with the Result of
- * its whole range, strictly one at a time and in arrival order, until the connection is lost.
+ * The miner program (spec `miner.md` §5.2, §7): the adapter that runs the sans-I/O
+ * {@linkcode MinerCore} on a UDP socket with the one UDP driver, one connection attempt after the
+ * other as the core says (a fresh socket each), and gives the core's searches to a
+ * {@linkcode WorkerPool}. Every protocol decision — joining, the order of the Requests, what to do
+ * with junk, retrying a connect, giving up when the server is lost — is the core's; this file
+ * moves bytes, time, searches and log lines.
  *
- * Hashing runs in a {@linkcode WorkerPool} (one worker per core by default), so the event loop —
- * and with it the LSP endpoint's Acks and heartbeats — stays free however large a range is.
- * Requests that arrive during a search wait in a bounded queue. A Request with `Lower > Upper`
- * (never sent by a conforming server) is answered with `Result(Hash(Data, Lower), Lower)` rather
- * than left hanging (spec §4). When the connection is lost the search in progress is cancelled and
- * the miner returns at once: a miner whose server is gone must not linger.
+ * Hashing runs in the pool (one worker per core by default), so the event loop — and with it the
+ * LSP endpoint's Acks and heartbeats — stays free however large a range is. When the connection
+ * is lost the search in progress is cancelled and the miner returns at once.
  *
  * @example Mining for a server until it goes away
  * ```ts ignore
@@ -19,16 +19,14 @@
  *
  * @module
  */
-import { connect, type LspClient } from "../lsp/client.ts";
-import { LspConnectError, LspConnectionError } from "../lsp/errors.ts";
 import { type LspParams, lspParams } from "../lsp/params.ts";
-import { prngFromEntropy } from "../util/entropy.ts";
-import { formatDuration } from "../util/duration.ts";
-import { type Logger, serviceLogger } from "../util/log.ts";
-import { encodeMessage, joinMessage, readMessage, resultMessage } from "./message.ts";
-import { formatCount } from "./progress_bar.ts";
-import { WorkerPool } from "./worker_pool.ts";
+import { resolveHostPort } from "../net/resolve.ts";
+import { UdpDriver } from "../net/udp_driver.ts";
 import { checkInt as checkIntIn } from "../util/checks.ts";
+import { prngFromEntropy } from "../util/entropy.ts";
+import { type Logger, serviceLogger } from "../util/log.ts";
+import { MinerCore } from "./miner_core.ts";
+import { WorkerPool } from "./worker_pool.ts";
 
 /**
  * Options of {@linkcode runMiner}.
@@ -100,51 +98,8 @@ export interface MinerOutcome {
   readonly detail: string;
 }
 
-/** One Request to answer. */
-interface Job {
-  readonly data: string;
-  readonly lower: bigint;
-  readonly upper: bigint;
-}
-
 function checkInt(name: string, value: number, min: number, max: number): number {
   return checkIntIn(name, value, min, max, "run the miner");
-}
-
-/**
- * Connects to `hostport` with a random ISN in 0..255, up to `attempts` times (a fresh socket
- * each time). Returns the client, or why there is none; rethrows the abort reason.
- */
-async function connectWithRetry(
-  hostport: string,
-  attempts: number,
-  params: Partial<LspParams> | undefined,
-  signal: AbortSignal,
-  log: Logger,
-): Promise<LspClient | { failed: string }> {
-  const prng = prngFromEntropy();
-  let why = "";
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    try {
-      return await connect(hostport, { isn: prng.int(0, 255), params, signal });
-    } catch (err) {
-      if (signal.aborted) throw signal.reason;
-      if (!(err instanceof LspConnectError)) {
-        // A bad address or name: retrying won't help.
-        why = err instanceof Error ? err.message : String(err);
-        break;
-      }
-      // The caller says which server: the reason alone, not "Cannot connect to …" again.
-      why = `no answer within ${lspParams(params).epochLimit} epochs` +
-        (attempt > 1 ? `, ${attempt} times` : "");
-      if (attempt < attempts) {
-        log.warn("{message}", {
-          message: `${err.message}; trying again (${attempt + 1}/${attempts})`,
-        });
-      }
-    }
-  }
-  return { failed: why };
 }
 
 /**
@@ -176,124 +131,105 @@ export async function runMiner(
     connectAttempts = 3,
     maxQueuedRequests = 1024,
     log = serviceLogger("miner"),
+    signal,
   } = options;
   checkInt("workers", workers, 1, 256);
   checkInt("connectAttempts", connectAttempts, 1, 10);
   checkInt("maxQueuedRequests", maxQueuedRequests, 1, 1 << 20);
   lspParams(params); // throws on bad parameters, before anything starts
-  // One signal for everything: the caller's abort, or the loss of the connection.
-  const stop = new AbortController();
-  const onAbort = () => stop.abort(options.signal?.reason);
-  if (options.signal?.aborted) return { reason: "stopped", served: 0, detail: "aborted" };
-  options.signal?.addEventListener("abort", onAbort, { once: true });
+  if (signal?.aborted) return { reason: "stopped", served: 0, detail: "aborted" };
   const pool = new WorkerPool({ size: workers });
-  let served = 0;
   try {
-    let client: LspClient;
+    let serverAddr: string;
     try {
-      const got = await connectWithRetry(hostport, connectAttempts, params, stop.signal, log);
-      if ("failed" in got) {
-        return { reason: "unreachable", served, detail: got.failed };
-      }
-      client = got;
+      serverAddr = await resolveHostPort(hostport);
     } catch (err) {
-      if (stop.signal.aborted) return { reason: "stopped", served, detail: "aborted" };
-      throw err;
+      // A bad address or name: retrying won't help.
+      if (signal?.aborted) return { reason: "stopped", served: 0, detail: "aborted" };
+      return { reason: "unreachable", served: 0, detail: (err as Error).message };
     }
-    try {
-      client.write(encodeMessage(joinMessage()));
-    } catch (err) {
-      if (!(err instanceof LspConnectionError)) throw err;
-    }
-    log.info("{message}", {
-      message: `Joined ${hostport} as connection ${client.connId} with ${workers} worker(s)`,
-      connId: client.connId,
-    });
-    options.onJoined?.(client.connId);
-
-    const queue: Job[] = [];
-    const state: { ended?: LspConnectionError } = {};
-    let wake: (() => void) | undefined;
-    const reader = (async () => {
-      try {
-        for (;;) {
-          const payload = await client.read();
-          const r = readMessage(payload);
-          let job: Job;
-          if (r.ok && r.message.type === "request") {
-            job = r.message;
-          } else if (!r.ok && r.reason === "lowerAboveUpper" && r.request !== undefined) {
-            // Spec §4: answer with the hash of Lower rather than hang.
-            job = { data: r.request.data, lower: r.request.lower, upper: r.request.lower };
-          } else {
-            const what = r.ok ? `a message of type ${r.message.type}` : r.detail;
-            log.warn("{message}", { message: `Ignored ${what}` });
-            continue;
-          }
-          if (queue.length >= maxQueuedRequests) {
-            log.warn("{message}", {
-              message: `Dropped Request ${job.lower}..${job.upper}: ${queue.length} are queued`,
-            });
-            continue;
-          }
-          queue.push(job);
-          wake?.();
-        }
-      } catch (err) {
-        state.ended = err instanceof LspConnectionError
-          ? err
-          : new LspConnectionError("read", client.connId, "lost");
-        stop.abort(state.ended);
-        wake?.();
-      }
-    })();
-
-    try {
-      // Bounded by the connection's life: each round searches one Request or waits for one.
-      while (state.ended === undefined && !stop.signal.aborted) {
-        const job = queue.shift();
-        if (job === undefined) {
-          await new Promise<void>((resolve) => wake = resolve);
-          wake = undefined;
-          continue;
-        }
-        const t0 = performance.now();
-        let result;
-        try {
-          result = await pool.scan(job.data, job.lower, job.upper, { signal: stop.signal });
-        } catch (err) {
-          if (stop.signal.aborted) break;
-          throw err;
-        }
-        try {
-          client.write(encodeMessage(resultMessage(result.hash, result.nonce)));
-        } catch (err) {
-          if (!(err instanceof LspConnectionError)) throw err;
-          break; // lost: the reader reports it
-        }
-        served++;
-        const millis = Math.max(performance.now() - t0, 0.001);
-        const nonces = job.upper - job.lower + 1n;
-        log.debug("{message}", {
-          message: `Request ${job.lower}..${job.upper}: Result ${result.hash} ${result.nonce} ` +
-            `in ${formatDuration(millis)} (${formatCount(Number(nonces) / (millis / 1000))}/s)`,
+    if (signal?.aborted) return { reason: "stopped", served: 0, detail: "aborted" };
+    return await new Promise<MinerOutcome>((resolve, reject) => {
+      const prng = prngFromEntropy();
+      let driver: UdpDriver | undefined;
+      let core: MinerCore | undefined;
+      let search: AbortController | undefined;
+      let settled = false;
+      const finish = (outcome: MinerOutcome | { error: unknown }) => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener("abort", onAbort);
+        search?.abort();
+        driver?.close();
+        const done = driver?.done ?? Promise.resolve();
+        done.then(() => "error" in outcome ? reject(outcome.error) : resolve(outcome), reject);
+      };
+      const onAbort = () =>
+        finish({ reason: "stopped", served: core?.served ?? 0, detail: "aborted" });
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const attempt = (n: number) => {
+        const c = new MinerCore({
+          serverAddr,
+          hostport,
+          prng,
+          now: performance.now(),
+          params,
+          attempt: n,
+          attempts: connectAttempts,
+          maxQueuedRequests,
         });
-      }
-    } finally {
-      // Drop the connection at once (after a loss or an abort it is gone already; nothing is
-      // left to deliver otherwise) and wait for the socket.
-      stop.abort();
-      await reader;
-      await client.done;
-    }
-    if (options.signal?.aborted) return { reason: "stopped", served, detail: "aborted" };
-    return {
-      reason: "lost",
-      served,
-      detail: state.ended?.message ?? `connection ${client.connId} ended`,
-    };
+        core = c;
+        const socket = Deno.listenDatagram({
+          transport: "udp",
+          hostname: serverAddr.startsWith("[") ? "::" : "0.0.0.0",
+          port: 0,
+        });
+        const d: UdpDriver = new UdpDriver({ socket, core: c, onProgress: () => drain(c, d, n) });
+        driver = d;
+        d.pump(); // send the Connect, arm the epoch timer
+      };
+      const drain = (c: MinerCore, d: UdpDriver, n: number) => {
+        for (let e = c.pollEvent(); e && !settled; e = c.pollEvent()) {
+          switch (e.type) {
+            case "joined":
+              log.info("{message}", {
+                message: `Joined ${hostport} as connection ${e.connId} with ${workers} worker(s)`,
+                connId: e.connId,
+              });
+              options.onJoined?.(e.connId);
+              break;
+            case "scan": {
+              const { id, data, lower, upper } = e.job;
+              const controller = search = new AbortController();
+              pool.scan(data, lower, upper, { signal: controller.signal }).then((r) => {
+                if (controller.signal.aborted || d.closed) return;
+                c.handleScanned(id, r.hash, r.nonce, performance.now());
+                d.pump();
+              }, (err) => {
+                if (!controller.signal.aborted) finish({ error: err });
+              });
+              break;
+            }
+            case "cancel":
+              search?.abort();
+              break;
+            case "log":
+              log[e.level]("{message}", { message: e.message });
+              break;
+            case "retry":
+              log.warn("{message}", { message: e.message });
+              d.close();
+              attempt(n + 1);
+              return;
+            case "ended":
+              finish({ reason: e.reason, served: e.served, detail: e.detail });
+              return;
+          }
+        }
+      };
+      attempt(1);
+    });
   } finally {
-    options.signal?.removeEventListener("abort", onAbort);
     pool.terminate();
   }
 }

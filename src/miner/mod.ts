@@ -3,11 +3,11 @@
  * a server that splits requests into jobs for miners, the miners, and the request client — each
  * interchangeable with the Go reference's programs.
  *
- * - Programs: {@linkcode listenMiner} / {@linkcode serveMiner} (the server),
+ * - Programs: {@linkcode listenMiner} (the server),
  *   {@linkcode runMiner} (a miner), {@linkcode requestMinimum} (the request client), and the
  *   node service {@linkcode minerService}.
- * - Cores: {@linkcode Scheduler} (the server's sans-I/O scheduling core; its module doc states
- *   the strategy), the message codec ({@linkcode encodeMessage}, {@linkcode readMessage},
+ * - Cores: {@linkcode MinerServerCore} (the server: LSP endpoint and {@linkcode Scheduler}, the
+ *   sans-I/O scheduling core; `dispatch.ts` states the strategy), the message codec ({@linkcode encodeMessage}, {@linkcode readMessage},
  *   {@linkcode decodeMessage}), {@linkcode formatProgressBar}.
  * - Hashing: {@linkcode hash} / {@linkcode hashSync}, {@linkcode scanRange} on one thread,
  *   {@linkcode WorkerPool} on all cores.
@@ -65,9 +65,13 @@ export {
   listenMiner,
   type ListenMinerOptions,
   MinerServer,
-  serveMiner,
   type ServeMinerOptions,
 } from "./server.ts";
+export {
+  MinerServerCore,
+  type MinerServerCoreOptions,
+  type MinerServerEvent,
+} from "./server_core.ts";
 export { type MinerOutcome, runMiner, type RunMinerOptions } from "./miner.ts";
 export { requestMinimum, type RequestMinimumOptions, type RequestOutcome } from "./client.ts";
 export {
