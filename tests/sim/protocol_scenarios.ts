@@ -6,6 +6,7 @@
  */
 
 import { lspPropertyScenario } from "../lsp/_property_scenario.ts";
+import { minerChurnScenario } from "../miner/_churn_scenario.ts";
 import { ringScenario } from "../tracker/_ring_scenario.ts";
 import type { ScenarioOutcome } from "./scenarios.ts";
 
@@ -16,4 +17,5 @@ export const PROTOCOL_SCENARIOS: Record<
 > = {
   "lsp-echo-under-faults": lspPropertyScenario,
   "tracker-ring-crash-or-freeze": ringScenario,
+  "miner-churn-under-loss": minerChurnScenario,
 };
