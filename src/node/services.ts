@@ -17,7 +17,8 @@ import type { ServiceDefinition } from "./service.ts";
  * @example
  * ```ts
  * import { NODE_SERVICES } from "./services.ts";
- * console.assert(NODE_SERVICES.some((s) => s.name === "miner"));
+ * import assert from "node:assert/strict";
+ * assert.ok(NODE_SERVICES.some((s) => s.name === "miner"));
  * ```
  */
 export const NODE_SERVICES: readonly ServiceDefinition[] = [
