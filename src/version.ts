@@ -11,7 +11,8 @@ import config from "../deno.json" with { type: "json" };
  * @example
  * ```ts
  * import { VERSION } from "./version.ts";
- * console.assert(/^\d+\.\d+\.\d+/.test(VERSION));
+ * import assert from "node:assert/strict";
+ * assert.match(VERSION, /^\d+\.\d+\.\d+/);
  * ```
  */
 export const VERSION: string = config.version;

@@ -21,8 +21,9 @@ export interface ParsedArgs {
  * @example
  * ```ts
  * import { normalizeGoFlags } from "./args.ts";
+ * import assert from "node:assert/strict";
  * const args = normalizeGoFlags(["-port", "1", "-v"], new Set(["port"]));
- * console.assert(args.join(" ") === "--port 1 -v");
+ * assert.equal(args.join(" "), "--port 1 -v");
  * ```
  */
 export function normalizeGoFlags(
@@ -55,9 +56,10 @@ const NEGATIVE_NUMBER = /^-\.?\d/;
  * @example
  * ```ts
  * import { negativeNumbersAsValues } from "./args.ts";
+ * import assert from "node:assert/strict";
  * const opts = { port: { type: "string" as const } };
  * const args = negativeNumbersAsValues(["--port", "-1", "msg", "-5"], opts);
- * console.assert(args.join(" ") === "--port=-1 -- msg -5");
+ * assert.equal(args.join(" "), "--port=-1 -- msg -5");
  * ```
  */
 export function negativeNumbersAsValues(
@@ -123,13 +125,14 @@ function describeParseError(err: unknown): string {
  * @example
  * ```ts
  * import { parseCommandArgs } from "./args.ts";
+ * import assert from "node:assert/strict";
  * const spec = {
  *   name: "serve",
  *   summary: "",
  *   options: { port: { type: "string" as const, description: "", default: "7777" } },
  * };
  * const { values } = parseCommandArgs(spec, ["-port", "9"], "bitclone serve");
- * console.assert(values.port === "9");
+ * assert.equal(values.port, "9");
  * ```
  */
 export function parseCommandArgs(
@@ -191,7 +194,8 @@ export interface IntValueOptions {
  * @example
  * ```ts
  * import { intValue } from "./args.ts";
- * console.assert(intValue("8333", "--port", "bitclone peer", { min: 1, max: 65535 }) === 8333);
+ * import assert from "node:assert/strict";
+ * assert.equal(intValue("8333", "--port", "bitclone peer", { min: 1, max: 65535 }), 8333);
  * ```
  */
 export function intValue(
@@ -221,7 +225,8 @@ export function intValue(
  * @example
  * ```ts
  * import { portValue } from "./args.ts";
- * console.assert(portValue("0", "--port", "bitclone node") === 0);
+ * import assert from "node:assert/strict";
+ * assert.equal(portValue("0", "--port", "bitclone node"), 0);
  * ```
  */
 export function portValue(text: string, what: string, path: string): number {
@@ -236,8 +241,10 @@ export function portValue(text: string, what: string, path: string): number {
  * @example
  * ```ts
  * import { hostPortValue } from "./args.ts";
+ * import assert from "node:assert/strict";
  * const { hostname, port } = hostPortValue("[::1]:9999", "HOST:PORT", "bitclone lsp client");
- * console.assert(hostname === "::1" && port === 9999);
+ * assert.equal(hostname, "::1");
+ * assert.equal(port, 9999);
  * ```
  */
 export function hostPortValue(

@@ -50,17 +50,6 @@ export interface CommandContext {
 
 /**
  * A command or a group of subcommands.
- *
- * @example A tiny command
- * ```ts
- * import type { CommandSpec } from "./command.ts";
- * const hello: CommandSpec = {
- *   name: "hello",
- *   summary: "Say hello",
- *   run: (ctx) => ctx.print("hello\n"),
- * };
- * console.assert(hello.name === "hello");
- * ```
  */
 export interface CommandSpec {
   /** The word that names it on the command line. */
@@ -88,8 +77,9 @@ export interface CommandSpec {
  * @example
  * ```ts
  * import { UsageError } from "./command.ts";
+ * import assert from "node:assert/strict";
  * const err = new UsageError("missing PORT", "bitclone mine server");
- * console.assert(err.command === "bitclone mine server");
+ * assert.equal(err.command, "bitclone mine server");
  * ```
  */
 export class UsageError extends Error {

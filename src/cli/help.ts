@@ -22,8 +22,9 @@ function table(rows: [string, string][]): string {
  * @example
  * ```ts
  * import { renderHelp } from "./help.ts";
+ * import assert from "node:assert/strict";
  * const text = renderHelp({ name: "x", summary: "Does x" }, "bitclone x", {});
- * console.assert(text.includes("Usage: bitclone x"));
+ * assert.ok(text.includes("Usage: bitclone x"));
  * ```
  */
 export function renderHelp(

@@ -14,7 +14,8 @@ import { type LspParams, lspParams } from "../lsp/params.ts";
  * @example
  * ```ts
  * import { LSP_PARAM_FLAGS } from "./lsp_flags.ts";
- * console.assert(LSP_PARAM_FLAGS.ems.default === "2000");
+ * import assert from "node:assert/strict";
+ * assert.equal(LSP_PARAM_FLAGS.ems.default, "2000");
  * ```
  */
 export const LSP_PARAM_FLAGS: Record<string, OptionSpec> = {
@@ -40,8 +41,14 @@ export const LSP_PARAM_FLAGS: Record<string, OptionSpec> = {
  * {@linkcode UsageError} (exit 2).
  *
  * @example
- * ```ts ignore
- * const params = lspParamsFromFlags(ctx, "bitclone lsp server");
+ * ```ts
+ * import { lspParamsFromFlags } from "./lsp_flags.ts";
+ * import { type CommandContext, UsageError } from "./command.ts";
+ * import assert from "node:assert/strict";
+ * const values = { elim: "5", ems: "500", wsize: "1", maxUnackMessages: "1", maxbackoff: "0" };
+ * const ctx = (v: object) => ({ values: v }) as unknown as CommandContext;
+ * assert.equal(lspParamsFromFlags(ctx(values), "bitclone lsp server").epochMillis, 500);
+ * assert.throws(() => lspParamsFromFlags(ctx({ ...values, wsize: "0" }), "bitclone lsp server"), UsageError);
  * ```
  */
 export function lspParamsFromFlags(ctx: CommandContext, path: string): LspParams {

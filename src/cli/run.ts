@@ -63,7 +63,8 @@ function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): voi
  * @example
  * ```ts
  * import { StdoutClosedError } from "./run.ts";
- * console.assert(new StdoutClosedError().name === "StdoutClosedError");
+ * import assert from "node:assert/strict";
+ * assert.equal(new StdoutClosedError().name, "StdoutClosedError");
  * ```
  */
 export class StdoutClosedError extends Error {
@@ -125,13 +126,15 @@ function findFlag(args: readonly string[], names: readonly string[]): boolean {
  * @example
  * ```ts
  * import { runCli } from "./run.ts";
+ * import assert from "node:assert/strict";
  * const out: string[] = [];
  * const code = await runCli(
  *   { name: "bitclone", summary: "demo", subcommands: [{ name: "hi", summary: "Hi", run: (c) => c.print("hi\n") }] },
  *   ["hi"],
- *   { version: "bitclone 0.0.0", print: (t) => out.push(t) },
+ *   { version: "bitclone 0.0.0", print: (t) => void out.push(t) },
  * );
- * console.assert(code === 0 && out[0] === "hi\n");
+ * assert.equal(code, 0);
+ * assert.equal(out[0], "hi\n");
  * ```
  */
 export async function runCli(

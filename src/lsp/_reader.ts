@@ -14,9 +14,10 @@ export type ReadItem<T> = { value: T } | { error: Error };
  * @example
  * ```ts
  * import { ReadQueue } from "./_reader.ts";
+ * import assert from "node:assert/strict";
  * const q = new ReadQueue<number>();
  * q.push({ value: 1 });
- * console.assert((await q.read()) === 1);
+ * assert.equal((await q.read()), 1);
  * ```
  */
 export class ReadQueue<T> {

@@ -32,14 +32,16 @@ function part(value: number): number {
  * @example Worked example A of the spec
  * ```ts
  * import { checksum } from "./checksum.ts";
+ * import assert from "node:assert/strict";
  * const payload = Uint8Array.of(0x38, 0xe6, 0x7b, 0xff, 0x2a);
- * console.assert(checksum(1, 2, 5, payload) === 6681);
+ * assert.equal(checksum(1, 2, 5, payload), 6681);
  * ```
  *
  * @example The lost carry (a textbook fold would give 11456)
  * ```ts
  * import { checksum } from "./checksum.ts";
- * console.assert(checksum(-1, 5, 2, Uint8Array.of(0x38, 0xd3)) === 11457);
+ * import assert from "node:assert/strict";
+ * assert.equal(checksum(-1, 5, 2, Uint8Array.of(0x38, 0xd3)), 11457);
  * ```
  */
 export function checksum(

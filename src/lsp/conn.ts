@@ -40,18 +40,6 @@ export type { Addr };
  * A client whose connect attempt is abandoned by close yields `closed` with ConnID 0.
  * A `message` whose Data carried `"Payload":null` has an empty `payload` and `payloadNull: true`
  * (write `null` to send it back the same way, as the reference's echo does).
- *
- * @example Handling events
- * ```ts
- * import type { LspEvent } from "./conn.ts";
- * function describe(e: LspEvent): string {
- *   switch (e.type) {
- *     case "message": return `${e.connId}: ${e.payload.length} bytes`;
- *     default: return `${e.connId}: ${e.type}`;
- *   }
- * }
- * console.assert(describe({ type: "lost", connId: 2 }) === "2: lost");
- * ```
  */
 export type LspEvent =
   | { readonly type: "connected"; readonly connId: number; readonly addr: Addr }
@@ -86,7 +74,8 @@ export type LspEvent =
  * @example Listing the reasons
  * ```ts
  * import { DROP_REASONS } from "./conn.ts";
- * console.assert(DROP_REASONS.includes("badChecksum"));
+ * import assert from "node:assert/strict";
+ * assert.ok(DROP_REASONS.includes("badChecksum"));
  * ```
  */
 export const DROP_REASONS = [
@@ -107,25 +96,11 @@ export const DROP_REASONS = [
 
 /**
  * A reason for dropping a datagram; see {@linkcode DROP_REASONS}.
- *
- * @example Naming a reason
- * ```ts
- * import type { LspDropReason } from "./conn.ts";
- * const reason: LspDropReason = "tableFull";
- * console.assert(reason.length > 0);
- * ```
  */
 export type LspDropReason = (typeof DROP_REASONS)[number];
 
 /**
  * Counters kept by an LSP core. "Sent" counts messages handed out through `pollTransmit()`.
- *
- * @example Reading counters
- * ```ts
- * import { newLspStats } from "./conn.ts";
- * const stats = newLspStats();
- * console.assert(stats.dropped.malformed === 0 && stats.dataSent === 0);
- * ```
  */
 export interface LspStats {
   /** Datagrams handed to `handleDatagram()`. */
@@ -158,7 +133,8 @@ export interface LspStats {
  * @example Fresh counters
  * ```ts
  * import { newLspStats } from "./conn.ts";
- * console.assert(newLspStats().datagramsReceived === 0);
+ * import assert from "node:assert/strict";
+ * assert.equal(newLspStats().datagramsReceived, 0);
  * ```
  */
 export function newLspStats(): LspStats {
@@ -186,7 +162,8 @@ export function newLspStats(): LspStats {
  * @example Room above the largest ISN
  * ```ts
  * import { MAX_ISN } from "./conn.ts";
- * console.assert(Number.isSafeInteger(MAX_ISN + 2 ** 32));
+ * import assert from "node:assert/strict";
+ * assert.ok(Number.isSafeInteger(MAX_ISN + 2 ** 32));
  * ```
  */
 export const MAX_ISN = 2 ** 52;
@@ -198,25 +175,11 @@ export const MAX_ISN = 2 ** 52;
  * - `closing`: close() was called; pending data is still being delivered;
  * - `closed`: close() finished; `lost`: EpochLimit silent epochs; `failed`: the connect attempt
  *   timed out. The last three are final: the connection sends and reports nothing more.
- *
- * @example The final states
- * ```ts
- * import type { ConnState } from "./conn.ts";
- * const final: ConnState[] = ["closed", "lost", "failed"];
- * console.assert(!final.includes("open"));
- * ```
  */
 export type ConnState = "connecting" | "open" | "closing" | "closed" | "lost" | "failed";
 
 /**
  * Options of {@linkcode Conn.client} and {@linkcode Conn.server}.
- *
- * @example Sharing counters
- * ```ts
- * import { type ConnOptions, newLspStats } from "./conn.ts";
- * const options: ConnOptions = { stats: newLspStats(), answerDuplicateConnect: false };
- * console.assert(options.stats !== undefined);
- * ```
  */
 export interface ConnOptions {
   /**
@@ -306,12 +269,13 @@ function checkIsn(isn: number): void {
  * import { Conn } from "./conn.ts";
  * import { dataMessage } from "./wire.ts";
  * import { lspParams } from "./params.ts";
+ * import assert from "node:assert/strict";
  * const conn = Conn.server(lspParams(), "10.0.0.2:5000", 1, 100);
- * console.assert(conn.pollTransmit()?.seqNum === 100); // Ack(1, 100) answers the Connect
+ * assert.equal(conn.pollTransmit()?.seqNum, 100); // Ack(1, 100) answers the Connect
  * conn.handleMessage(dataMessage(1, 101, new TextEncoder().encode("hi")));
- * console.assert(conn.pollTransmit()?.seqNum === 101); // Ack(1, 101)
- * console.assert(conn.pollEvent()?.type === "connected");
- * console.assert(conn.pollEvent()?.type === "message");
+ * assert.equal(conn.pollTransmit()?.seqNum, 101); // Ack(1, 101)
+ * assert.equal(conn.pollEvent()?.type, "connected");
+ * assert.equal(conn.pollEvent()?.type, "message");
  * ```
  */
 export class Conn {
@@ -385,8 +349,10 @@ export class Conn {
    * ```ts
    * import { Conn } from "./conn.ts";
    * import { lspParams } from "./params.ts";
+   * import assert from "node:assert/strict";
    * const conn = Conn.client(lspParams(), "10.0.0.1:9999", 7);
-   * console.assert(conn.state === "connecting" && conn.pollTransmit()?.seqNum === 7);
+   * assert.equal(conn.state, "connecting");
+   * assert.equal(conn.pollTransmit()?.seqNum, 7);
    * ```
    */
   static client(
@@ -420,8 +386,10 @@ export class Conn {
    * ```ts
    * import { Conn } from "./conn.ts";
    * import { lspParams } from "./params.ts";
+   * import assert from "node:assert/strict";
    * const conn = Conn.server(lspParams(), "10.0.0.2:5000", 1, 0);
-   * console.assert(conn.state === "open" && conn.pollEvent()?.type === "connected");
+   * assert.equal(conn.state, "open");
+   * assert.equal(conn.pollEvent()?.type, "connected");
    * ```
    */
   static server(
@@ -504,8 +472,10 @@ export class Conn {
    * ```ts
    * import { Conn } from "./conn.ts";
    * import { lspParams } from "./params.ts";
+   * import assert from "node:assert/strict";
    * const conn = Conn.client(lspParams(), "10.0.0.1:9999", 0);
-   * console.assert(conn.pollTransmit()?.type === 0 && conn.pollTransmit() === undefined);
+   * assert.equal(conn.pollTransmit()?.type, 0);
+   * assert.equal(conn.pollTransmit(), undefined);
    * ```
    */
   pollTransmit(): LspMessage | undefined {
@@ -521,8 +491,10 @@ export class Conn {
    * ```ts
    * import { Conn } from "./conn.ts";
    * import { lspParams } from "./params.ts";
+   * import assert from "node:assert/strict";
    * const conn = Conn.server(lspParams(), "10.0.0.2:5000", 4, 0);
-   * console.assert(conn.pollEvent()?.connId === 4 && conn.pollEvent() === undefined);
+   * assert.equal(conn.pollEvent()?.connId, 4);
+   * assert.equal(conn.pollEvent(), undefined);
    * ```
    */
   pollEvent(): LspEvent | undefined {
@@ -545,9 +517,11 @@ export class Conn {
    * import { Conn } from "./conn.ts";
    * import { heartbeatMessage } from "./wire.ts";
    * import { lspParams } from "./params.ts";
+   * import assert from "node:assert/strict";
    * const conn = Conn.client(lspParams(), "10.0.0.1:9999", 42);
    * conn.handleMessage(heartbeatMessage(3));
-   * console.assert(conn.state === "open" && conn.connId === 3);
+   * assert.equal(conn.state, "open");
+   * assert.equal(conn.connId, 3);
    * ```
    */
   handleMessage(msg: LspMessage): void {
@@ -604,10 +578,11 @@ export class Conn {
    * ```ts
    * import { Conn } from "./conn.ts";
    * import { lspParams } from "./params.ts";
+   * import assert from "node:assert/strict";
    * const conn = Conn.server(lspParams({ epochLimit: 2 }), "10.0.0.2:5000", 1, 0);
    * conn.tick();
    * conn.tick();
-   * console.assert(conn.state === "lost");
+   * assert.equal(conn.state, "lost");
    * ```
    */
   tick(): void {
@@ -669,10 +644,11 @@ export class Conn {
    * ```ts
    * import { Conn } from "./conn.ts";
    * import { lspParams } from "./params.ts";
+   * import assert from "node:assert/strict";
    * const conn = Conn.server(lspParams(), "10.0.0.2:5000", 1, 100);
    * conn.pollTransmit(); // the Connect-Ack
    * conn.write(Uint8Array.of(1, 2, 3));
-   * console.assert(conn.pollTransmit()?.seqNum === 101);
+   * assert.equal(conn.pollTransmit()?.seqNum, 101);
    * ```
    */
   write(payload: Uint8Array | null): void {
@@ -708,10 +684,12 @@ export class Conn {
    * ```ts
    * import { Conn } from "./conn.ts";
    * import { lspParams } from "./params.ts";
+   * import assert from "node:assert/strict";
    * const conn = Conn.server(lspParams(), "10.0.0.2:5000", 1, 0);
    * conn.pollEvent(); // connected
    * conn.close();
-   * console.assert(conn.state === "closed" && conn.pollEvent()?.type === "closed");
+   * assert.equal(conn.state, "closed");
+   * assert.equal(conn.pollEvent()?.type, "closed");
    * ```
    */
   close(): void {

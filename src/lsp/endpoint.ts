@@ -39,13 +39,6 @@ export type { Addr, LspEvent, LspStats };
 
 /**
  * Options of {@linkcode LspEndpoint.server}.
- *
- * @example A smaller connection table
- * ```ts
- * import type { LspServerOptions } from "./endpoint.ts";
- * const options: LspServerOptions = { maxConnections: 64 };
- * console.assert(options.maxConnections === 64);
- * ```
  */
 export interface LspServerOptions {
   /**
@@ -74,13 +67,6 @@ export interface LspServerOptions {
 
 /**
  * Options of {@linkcode LspEndpoint.client}.
- *
- * @example The reference echo client's ISN
- * ```ts
- * import type { LspClientOptions } from "./endpoint.ts";
- * const options: LspClientOptions = { isn: 0 };
- * console.assert(options.isn === 0);
- * ```
  */
 export interface LspClientOptions {
   /**
@@ -117,6 +103,7 @@ const RANDOM_CONN_ID_MAX = 2 ** 31 - 1;
  * import { LspEndpoint } from "./endpoint.ts";
  * import { lspParams } from "./params.ts";
  * import { Prng } from "../util/prng.ts";
+ * import assert from "node:assert/strict";
  * const params = lspParams();
  * const server = LspEndpoint.server(params, Prng.seeded(1));
  * const client = LspEndpoint.client("S", params, Prng.seeded(2), 0, { isn: 100 });
@@ -126,12 +113,14 @@ const RANDOM_CONN_ID_MAX = 2 ** 31 - 1;
  * pass(client, server, "C"); // Connect
  * pass(server, client, "S"); // Ack(1, 100)
  * const connected = client.pollEvent();
- * console.assert(connected?.type === "connected" && connected.connId === 1);
+ * assert.equal(connected?.type, "connected");
+ * assert.equal(connected.connId, 1);
  * client.write(1, new TextEncoder().encode("hello"), 0);
  * pass(client, server, "C");
  * server.pollEvent(); // connected
  * const got = server.pollEvent();
- * console.assert(got?.type === "message" && new TextDecoder().decode(got.payload) === "hello");
+ * assert.equal(got?.type, "message");
+ * assert.equal(new TextDecoder().decode(got.payload), "hello");
  * ```
  */
 export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
@@ -202,8 +191,10 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ```ts
    * import { LspEndpoint } from "./endpoint.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const server = LspEndpoint.server({ windowSize: 5, maxUnackedMessages: 5 }, Prng.seeded(1));
-   * console.assert(server.nextTimeout() === undefined && server.connectionCount === 0);
+   * assert.equal(server.nextTimeout(), undefined);
+   * assert.equal(server.connectionCount, 0);
    * ```
    */
   static server(
@@ -232,10 +223,12 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * import { LspEndpoint } from "./endpoint.ts";
    * import { decodeMessage } from "./wire.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const client = LspEndpoint.client("10.0.0.1:9999", {}, Prng.seeded(1), 1000, { isn: 7 });
    * const t = client.pollTransmit();
-   * console.assert(t?.to === "10.0.0.1:9999" && decodeMessage(t.bytes)?.seqNum === 7);
-   * console.assert(client.nextTimeout() === 3000);
+   * assert.equal(t?.to, "10.0.0.1:9999");
+   * assert.equal(decodeMessage(t.bytes)?.seqNum, 7);
+   * assert.equal(client.nextTimeout(), 3000);
    * ```
    */
   static client(
@@ -274,9 +267,10 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ```ts
    * import { LspEndpoint } from "./endpoint.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const server = LspEndpoint.server({}, Prng.seeded(1));
    * server.handleDatagram("10.0.0.9:1", Uint8Array.of(0xff, 0x00), 0);
-   * console.assert(server.stats().dropped.malformed === 1);
+   * assert.equal(server.stats().dropped.malformed, 1);
    * ```
    */
   handleDatagram(from: Addr, bytes: Uint8Array, now: number): void {
@@ -341,12 +335,14 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ```ts
    * import { LspEndpoint } from "./endpoint.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const client = LspEndpoint.client("S", { epochMillis: 500 }, Prng.seeded(1), 0);
    * client.pollTransmit(); // first Connect
    * client.handleTick(499);
-   * console.assert(client.pollTransmit() === undefined); // not due yet
+   * assert.equal(client.pollTransmit(), undefined); // not due yet
    * client.handleTick(500);
-   * console.assert(client.pollTransmit() !== undefined && client.nextTimeout() === 1000);
+   * assert.notEqual(client.pollTransmit(), undefined);
+   * assert.equal(client.nextTimeout(), 1000);
    * ```
    */
   handleTick(now: number): void {
@@ -389,10 +385,9 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * import { LspEndpoint } from "./endpoint.ts";
    * import { LspPayloadTooLargeError } from "./errors.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const server = LspEndpoint.server({}, Prng.seeded(1));
-   * let threw = false;
-   * try { server.write(1, new Uint8Array(1072), 0); } catch (e) { threw = e instanceof LspPayloadTooLargeError; }
-   * console.assert(threw);
+   * assert.throws(() => server.write(1, new Uint8Array(1072), 0), LspPayloadTooLargeError);
    * ```
    */
   write(connId: number, payload: Uint8Array | null, now: number): void {
@@ -424,10 +419,9 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * import { LspEndpoint } from "./endpoint.ts";
    * import { LspConnectionError } from "./errors.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const server = LspEndpoint.server({}, Prng.seeded(1));
-   * let reason = "";
-   * try { server.close(9, 0); } catch (e) { if (e instanceof LspConnectionError) reason = e.reason; }
-   * console.assert(reason === "unknown");
+   * assert.throws(() => server.close(9, 0), (e) => e instanceof LspConnectionError && e.reason === "unknown");
    * ```
    */
   close(connId: number, now: number): void {
@@ -450,9 +444,10 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ```ts
    * import { LspEndpoint } from "./endpoint.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const server = LspEndpoint.server({}, Prng.seeded(1));
    * server.closeAll(0);
-   * console.assert(server.isFinished);
+   * assert.ok(server.isFinished);
    * ```
    */
   closeAll(now: number): void {
@@ -477,8 +472,10 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ```ts
    * import { LspEndpoint } from "./endpoint.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const client = LspEndpoint.client("S", {}, Prng.seeded(1), 0);
-   * console.assert(client.pollTransmit()?.to === "S" && client.pollTransmit() === undefined);
+   * assert.equal(client.pollTransmit()?.to, "S");
+   * assert.equal(client.pollTransmit(), undefined);
    * ```
    */
   pollTransmit(): Transmit | undefined {
@@ -500,9 +497,10 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ```ts
    * import { LspEndpoint } from "./endpoint.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const client = LspEndpoint.client("S", { epochLimit: 1 }, Prng.seeded(1), 0);
    * client.handleTick(2000);
-   * console.assert(client.pollEvent()?.type === "connectFailed");
+   * assert.equal(client.pollEvent()?.type, "connectFailed");
    * ```
    */
   pollEvent(): LspEvent | undefined {
@@ -525,8 +523,9 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ```ts
    * import { LspEndpoint } from "./endpoint.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const client = LspEndpoint.client("S", { epochMillis: 250 }, Prng.seeded(1), 1000);
-   * console.assert(client.nextTimeout() === 1250);
+   * assert.equal(client.nextTimeout(), 1250);
    * ```
    */
   nextTimeout(): number | undefined {
@@ -565,7 +564,8 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ```ts
    * import { LspEndpoint } from "./endpoint.ts";
    * import { Prng } from "../util/prng.ts";
-   * console.assert(LspEndpoint.server({}, Prng.seeded(1)).connIds().length === 0);
+   * import assert from "node:assert/strict";
+   * assert.equal(LspEndpoint.server({}, Prng.seeded(1)).connIds().length, 0);
    * ```
    */
   connIds(): number[] {
@@ -582,7 +582,8 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ```ts
    * import { LspEndpoint } from "./endpoint.ts";
    * import { Prng } from "../util/prng.ts";
-   * console.assert(LspEndpoint.server({}, Prng.seeded(1)).connState(1) === undefined);
+   * import assert from "node:assert/strict";
+   * assert.equal(LspEndpoint.server({}, Prng.seeded(1)).connState(1), undefined);
    * ```
    */
   connState(connId: number): ConnState | undefined {
@@ -600,7 +601,8 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ```ts
    * import { LspEndpoint } from "./endpoint.ts";
    * import { Prng } from "../util/prng.ts";
-   * console.assert(LspEndpoint.server({}, Prng.seeded(1)).pendingCount(1) === 0);
+   * import assert from "node:assert/strict";
+   * assert.equal(LspEndpoint.server({}, Prng.seeded(1)).pendingCount(1), 0);
    * ```
    */
   pendingCount(connId: number): number {
@@ -617,7 +619,8 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ```ts
    * import { LspEndpoint } from "./endpoint.ts";
    * import { Prng } from "../util/prng.ts";
-   * console.assert(LspEndpoint.server({}, Prng.seeded(1)).peerAddr(1) === undefined);
+   * import assert from "node:assert/strict";
+   * assert.equal(LspEndpoint.server({}, Prng.seeded(1)).peerAddr(1), undefined);
    * ```
    */
   peerAddr(connId: number): Addr | undefined {
@@ -634,9 +637,10 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ```ts
    * import { LspEndpoint } from "./endpoint.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const server = LspEndpoint.server({}, Prng.seeded(1));
    * server.handleDatagram("10.0.0.9:1", new Uint8Array(1501), 0);
-   * console.assert(server.stats().dropped.oversize === 1);
+   * assert.equal(server.stats().dropped.oversize, 1);
    * ```
    */
   stats(): LspStats {

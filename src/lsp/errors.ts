@@ -10,15 +10,6 @@
 /**
  * Why a connection refused a command: it never existed (or was forgotten), it is still
  * connecting, it is closing (close() was called), it was closed and drained, or it was lost.
- *
- * @example Switching on a reason
- * ```ts
- * import type { LspConnectionErrorReason } from "./errors.ts";
- * function retryable(reason: LspConnectionErrorReason): boolean {
- *   return reason === "connecting";
- * }
- * console.assert(!retryable("lost"));
- * ```
  */
 export type LspConnectionErrorReason = "unknown" | "connecting" | "closing" | "closed" | "lost";
 
@@ -37,9 +28,11 @@ const REASON_TEXT: Readonly<Record<LspConnectionErrorReason, string>> = {
  * @example Catching it
  * ```ts
  * import { LspConnectionError } from "./errors.ts";
+ * import assert from "node:assert/strict";
  * const err = new LspConnectionError("write", 3, "lost");
- * console.assert(err.message === "Cannot write: connection 3 is lost");
- * console.assert(err instanceof LspConnectionError && err.reason === "lost");
+ * assert.equal(err.message, "Cannot write: connection 3 is lost");
+ * assert.ok(err instanceof LspConnectionError);
+ * assert.equal(err.reason, "lost");
  * ```
  */
 export class LspConnectionError extends Error {
@@ -67,8 +60,9 @@ export class LspConnectionError extends Error {
  * @example
  * ```ts
  * import { LspConnectError } from "./errors.ts";
+ * import assert from "node:assert/strict";
  * const err = new LspConnectError("localhost:9999", 5);
- * console.assert(err.message.includes("localhost:9999"));
+ * assert.ok(err.message.includes("localhost:9999"));
  * ```
  */
 export class LspConnectError extends Error {
@@ -89,10 +83,11 @@ export class LspConnectError extends Error {
  * @example Catching it
  * ```ts
  * import { LspPayloadTooLargeError } from "./errors.ts";
+ * import assert from "node:assert/strict";
  * const err = new LspPayloadTooLargeError(1072, 1502, 1500);
- * console.assert(err instanceof RangeError && err.payloadBytes === 1072);
- * console.assert(err.message ===
- *   "Cannot write: the payload has 1072 bytes; its Data message would take 1502 bytes, more than the 1500 of a datagram");
+ * assert.ok(err instanceof RangeError);
+ * assert.equal(err.payloadBytes, 1072);
+ * assert.equal(err.message, "Cannot write: the payload has 1072 bytes; its Data message would take 1502 bytes, more than the 1500 of a datagram");
  * ```
  */
 export class LspPayloadTooLargeError extends RangeError {

@@ -10,13 +10,6 @@
 /**
  * LSP parameters, named like the Go reference's `Params` fields (positional order there:
  * EpochLimit, EpochMillis, WindowSize, MaxBackOffInterval, MaxUnackedMessages).
- *
- * @example Reading a field
- * ```ts
- * import { defaultParams, type LspParams } from "./params.ts";
- * const p: LspParams = defaultParams();
- * console.assert(p.epochLimit * p.epochMillis === 10_000);
- * ```
  */
 export interface LspParams {
   /**
@@ -80,7 +73,8 @@ const LIMITS: Readonly<Record<keyof LspParams, readonly [number, number]>> = {
  * @example Defaults
  * ```ts
  * import { defaultParams } from "./params.ts";
- * console.assert(defaultParams().windowSize === 1);
+ * import assert from "node:assert/strict";
+ * assert.equal(defaultParams().windowSize, 1);
  * ```
  */
 export function defaultParams(): LspParams {
@@ -105,9 +99,8 @@ export function defaultParams(): LspParams {
  * @example Rejecting a zero window
  * ```ts
  * import { defaultParams, validateParams } from "./params.ts";
- * let threw = false;
- * try { validateParams({ ...defaultParams(), windowSize: 0 }); } catch { threw = true; }
- * console.assert(threw);
+ * import assert from "node:assert/strict";
+ * assert.throws(() => validateParams({ ...defaultParams(), windowSize: 0 }), RangeError);
  * ```
  */
 export function validateParams(params: LspParams): LspParams {
@@ -146,8 +139,9 @@ export function validateParams(params: LspParams): LspParams {
  * @example The parameters of the ExpBackOff tests (K 100, δ 2000, ω 5, B 4, M 5)
  * ```ts
  * import { lspParams } from "./params.ts";
+ * import assert from "node:assert/strict";
  * const p = lspParams({ epochLimit: 100, windowSize: 5, maxBackOffInterval: 4, maxUnackedMessages: 5 });
- * console.assert(p.epochMillis === 2000);
+ * assert.equal(p.epochMillis, 2000);
  * ```
  */
 export function lspParams(overrides: Partial<LspParams> = {}): LspParams {

@@ -21,7 +21,8 @@ const DRAIN_MS = 1500;
  * @example
  * ```ts
  * import { lspEchoService } from "./service.ts";
- * console.assert(lspEchoService.defaultPort === 9999);
+ * import assert from "node:assert/strict";
+ * assert.equal(lspEchoService.defaultPort, 9999);
  * ```
  */
 export const lspEchoService: ServiceDefinition = {

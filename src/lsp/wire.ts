@@ -36,20 +36,14 @@ import {
  * @example Testing a message's type
  * ```ts
  * import { ackMessage, MsgType } from "./wire.ts";
- * console.assert(ackMessage(1, 0).type === MsgType.Ack);
+ * import assert from "node:assert/strict";
+ * assert.equal(ackMessage(1, 0).type, MsgType.Ack);
  * ```
  */
 export const MsgType = { Connect: 0, Data: 1, Ack: 2, CAck: 3 } as const;
 
 /**
  * A message type number: 0 Connect, 1 Data, 2 Ack, 3 CAck.
- *
- * @example A type value
- * ```ts
- * import { MsgType } from "./wire.ts";
- * const t: MsgType = MsgType.Data;
- * console.assert(t === 1);
- * ```
  */
 export type MsgType = (typeof MsgType)[keyof typeof MsgType];
 
@@ -57,13 +51,6 @@ export type MsgType = (typeof MsgType)[keyof typeof MsgType];
  * One LSP message as it travels on the wire. Integers are exact (safe integers); `payload` is
  * `null` when the wire says `null` (Connect, Ack, CAck), and bytes otherwise (`""` is an empty
  * array). `size` and `checksum` are what the sender claims, not checked here.
- *
- * @example A heartbeat
- * ```ts
- * import type { LspMessage } from "./wire.ts";
- * const hb: LspMessage = { type: 2, connId: 1, seqNum: 0, size: 0, checksum: 0, payload: null };
- * console.assert(hb.payload === null);
- * ```
  */
 export interface LspMessage {
   /** Message type, 0..3. */
@@ -92,8 +79,9 @@ export interface LspMessage {
  * @example A payload over this never fits
  * ```ts
  * import { dataMessage, encodedLength, MAX_DATAGRAM_BYTES, MAX_PAYLOAD_BYTES } from "./wire.ts";
+ * import assert from "node:assert/strict";
  * const m = dataMessage(1, 1, new Uint8Array(MAX_PAYLOAD_BYTES + 1));
- * console.assert(encodedLength(m) > MAX_DATAGRAM_BYTES);
+ * assert.ok(encodedLength(m) > MAX_DATAGRAM_BYTES);
  * ```
  */
 export const MAX_PAYLOAD_BYTES = 1071;
@@ -105,7 +93,8 @@ export const MAX_PAYLOAD_BYTES = 1071;
  * @example Checking a datagram
  * ```ts
  * import { encodeMessage, heartbeatMessage, MAX_DATAGRAM_BYTES } from "./wire.ts";
- * console.assert(encodeMessage(heartbeatMessage(1)).length <= MAX_DATAGRAM_BYTES);
+ * import assert from "node:assert/strict";
+ * assert.ok(encodeMessage(heartbeatMessage(1)).length <= MAX_DATAGRAM_BYTES);
  * ```
  */
 export const MAX_DATAGRAM_BYTES = 1500;
@@ -124,8 +113,9 @@ const EMPTY = new Uint8Array(0);
  * @example A Connect with ISN 100
  * ```ts
  * import { connectMessage, encodeMessage } from "./wire.ts";
+ * import assert from "node:assert/strict";
  * const text = new TextDecoder().decode(encodeMessage(connectMessage(100)));
- * console.assert(text === '{"Type":0,"ConnID":0,"SeqNum":100,"Size":0,"Checksum":0,"Payload":null}');
+ * assert.equal(text, '{"Type":0,"ConnID":0,"SeqNum":100,"Size":0,"Checksum":0,"Payload":null}');
  * ```
  */
 export function connectMessage(isn: number): LspMessage {
@@ -145,8 +135,10 @@ export function connectMessage(isn: number): LspMessage {
  * @example "hello" as the first message of ISN 100
  * ```ts
  * import { dataMessage } from "./wire.ts";
+ * import assert from "node:assert/strict";
  * const m = dataMessage(1, 101, new TextEncoder().encode("hello"));
- * console.assert(m.size === 5 && m.checksum === 11601);
+ * assert.equal(m.size, 5);
+ * assert.equal(m.checksum, 11601);
  * ```
  */
 export function dataMessage(
@@ -175,7 +167,8 @@ export function dataMessage(
  * @example Acknowledging Data 101
  * ```ts
  * import { ackMessage } from "./wire.ts";
- * console.assert(ackMessage(1, 101).seqNum === 101);
+ * import assert from "node:assert/strict";
+ * assert.equal(ackMessage(1, 101).seqNum, 101);
  * ```
  */
 export function ackMessage(connId: number, seqNum: number): LspMessage {
@@ -192,7 +185,8 @@ export function ackMessage(connId: number, seqNum: number): LspMessage {
  * @example A cumulative Ack
  * ```ts
  * import { cackMessage, MsgType } from "./wire.ts";
- * console.assert(cackMessage(1, 105).type === MsgType.CAck);
+ * import assert from "node:assert/strict";
+ * assert.equal(cackMessage(1, 105).type, MsgType.CAck);
  * ```
  */
 export function cackMessage(connId: number, seqNum: number): LspMessage {
@@ -208,7 +202,8 @@ export function cackMessage(connId: number, seqNum: number): LspMessage {
  * @example A heartbeat
  * ```ts
  * import { heartbeatMessage } from "./wire.ts";
- * console.assert(heartbeatMessage(3).seqNum === 0);
+ * import assert from "node:assert/strict";
+ * assert.equal(heartbeatMessage(3).seqNum, 0);
  * ```
  */
 export function heartbeatMessage(connId: number): LspMessage {
@@ -269,7 +264,8 @@ function writeBase64(bytes: Uint8Array, out: Uint8Array, at: number): number {
  * @example Encoding hello
  * ```ts
  * import { encodeBase64 } from "./wire.ts";
- * console.assert(encodeBase64(new TextEncoder().encode("hello")) === "aGVsbG8=");
+ * import assert from "node:assert/strict";
+ * assert.equal(encodeBase64(new TextEncoder().encode("hello")), "aGVsbG8=");
  * ```
  */
 export function encodeBase64(bytes: Uint8Array): string {
@@ -298,8 +294,9 @@ function b64Value(text: string, i: number): number {
  * @example Decoding, strictly
  * ```ts
  * import { decodeBase64 } from "./wire.ts";
- * console.assert(decodeBase64("aGVsbG8=")?.length === 5);
- * console.assert(decodeBase64("aGVsbG8") === undefined); // unpadded: the reference drops it
+ * import assert from "node:assert/strict";
+ * assert.equal(decodeBase64("aGVsbG8=")?.length, 5);
+ * assert.equal(decodeBase64("aGVsbG8"), undefined); // unpadded: the reference drops it
  * ```
  */
 export function decodeBase64(text: string): Uint8Array | undefined {
@@ -351,9 +348,9 @@ function checkInteger(name: string, value: unknown): void {
  * @example The spec's Data example
  * ```ts
  * import { dataMessage, encodeMessage } from "./wire.ts";
+ * import assert from "node:assert/strict";
  * const bytes = encodeMessage(dataMessage(1, 101, new TextEncoder().encode("hello")));
- * console.assert(new TextDecoder().decode(bytes) ===
- *   '{"Type":1,"ConnID":1,"SeqNum":101,"Size":5,"Checksum":11601,"Payload":"aGVsbG8="}');
+ * assert.equal(new TextDecoder().decode(bytes), '{"Type":1,"ConnID":1,"SeqNum":101,"Size":5,"Checksum":11601,"Payload":"aGVsbG8="}');
  * ```
  */
 export function encodeMessage(msg: LspMessage): Uint8Array {
@@ -399,8 +396,10 @@ export function encodeMessage(msg: LspMessage): Uint8Array {
  * @example The spec's Data example is 81 bytes
  * ```ts
  * import { dataMessage, encodedLength, encodeMessage } from "./wire.ts";
+ * import assert from "node:assert/strict";
  * const m = dataMessage(1, 101, new TextEncoder().encode("hello"));
- * console.assert(encodedLength(m) === encodeMessage(m).length && encodedLength(m) === 81);
+ * assert.equal(encodedLength(m), encodeMessage(m).length);
+ * assert.equal(encodedLength(m), 81);
  * ```
  */
 export function encodedLength(msg: LspMessage): number {
@@ -420,8 +419,9 @@ export function encodedLength(msg: LspMessage): number {
  * @example The largest payload that can ever fit
  * ```ts
  * import { MAX_DATAGRAM_BYTES, MAX_PAYLOAD_BYTES, shortestDataMessageLength } from "./wire.ts";
- * console.assert(shortestDataMessageLength(MAX_PAYLOAD_BYTES) <= MAX_DATAGRAM_BYTES);
- * console.assert(shortestDataMessageLength(MAX_PAYLOAD_BYTES + 1) > MAX_DATAGRAM_BYTES);
+ * import assert from "node:assert/strict";
+ * assert.ok(shortestDataMessageLength(MAX_PAYLOAD_BYTES) <= MAX_DATAGRAM_BYTES);
+ * assert.ok(shortestDataMessageLength(MAX_PAYLOAD_BYTES + 1) > MAX_DATAGRAM_BYTES);
  * ```
  */
 export function shortestDataMessageLength(payloadBytes: number): number {
@@ -532,10 +532,11 @@ function decodeObject(text: string): LspMessage | undefined {
  * @example Lenient like the reference, exact like nobody else
  * ```ts
  * import { decodeMessage } from "./wire.ts";
+ * import assert from "node:assert/strict";
  * const enc = (s: string) => new TextEncoder().encode(s);
- * console.assert(decodeMessage(enc('{ "seqnum": 7, "TYPE": 2, "ConnID": 1 }\n'))?.seqNum === 7);
- * console.assert(decodeMessage(enc('{"Type":2,"ConnID":1,"SeqNum":7.0}')) === undefined);
- * console.assert(decodeMessage(enc('{"Type":2,"SeqNum":9007199254740993}')) === undefined);
+ * assert.equal(decodeMessage(enc('{ "seqnum": 7, "TYPE": 2, "ConnID": 1 }\n'))?.seqNum, 7);
+ * assert.equal(decodeMessage(enc('{"Type":2,"ConnID":1,"SeqNum":7.0}')), undefined);
+ * assert.equal(decodeMessage(enc('{"Type":2,"SeqNum":9007199254740993}')), undefined);
  * ```
  */
 export function decodeMessage(bytes: Uint8Array): LspMessage | undefined {

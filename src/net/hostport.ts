@@ -25,10 +25,11 @@ export type HostPortProblem =
  * @example
  * ```ts
  * import { checkHostPort } from "./hostport.ts";
+ * import assert from "node:assert/strict";
  * const problem = (text: string) => (checkHostPort(text) as { problem?: string }).problem;
- * console.assert(problem("localhost:99999") === "port");
- * console.assert(problem("localhost") === "form");
- * console.assert(problem("localhost:80") === undefined);
+ * assert.equal(problem("localhost:99999"), "port");
+ * assert.equal(problem("localhost"), "form");
+ * assert.equal(problem("localhost:80"), undefined);
  * ```
  */
 export function checkHostPort(text: string): HostPort | HostPortProblem {
@@ -51,8 +52,9 @@ export function checkHostPort(text: string): HostPort | HostPortProblem {
  * @example
  * ```ts
  * import { parseHostPort } from "./hostport.ts";
- * console.assert(parseHostPort("[::1]:9999")?.hostname === "::1");
- * console.assert(parseHostPort("nonsense") === undefined);
+ * import assert from "node:assert/strict";
+ * assert.equal(parseHostPort("[::1]:9999")?.hostname, "::1");
+ * assert.equal(parseHostPort("nonsense"), undefined);
  * ```
  */
 export function parseHostPort(text: string): HostPort | undefined {
@@ -66,8 +68,9 @@ export function parseHostPort(text: string): HostPort | undefined {
  * @example
  * ```ts
  * import { formatHostPort } from "./hostport.ts";
- * console.assert(formatHostPort("::1", 80) === "[::1]:80");
- * console.assert(formatHostPort("10.0.0.1", 80) === "10.0.0.1:80");
+ * import assert from "node:assert/strict";
+ * assert.equal(formatHostPort("::1", 80), "[::1]:80");
+ * assert.equal(formatHostPort("10.0.0.1", 80), "10.0.0.1:80");
  * ```
  */
 export function formatHostPort(hostname: string, port: number): string {

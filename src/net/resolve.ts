@@ -20,7 +20,8 @@ function isIpLiteral(host: string): boolean {
  * @example
  * ```ts
  * import { resolveHostPort } from "./resolve.ts";
- * console.assert((await resolveHostPort("localhost:9999")) === "127.0.0.1:9999");
+ * import assert from "node:assert/strict";
+ * assert.equal((await resolveHostPort("localhost:9999")), "127.0.0.1:9999");
  * ```
  */
 export async function resolveHostPort(text: string): Promise<string> {
@@ -45,7 +46,8 @@ export async function resolveHostPort(text: string): Promise<string> {
  * @example
  * ```ts
  * import { toNetAddr } from "./resolve.ts";
- * console.assert(toNetAddr("[::1]:5").hostname === "::1");
+ * import assert from "node:assert/strict";
+ * assert.equal(toNetAddr("[::1]:5").hostname, "::1");
  * ```
  */
 export function toNetAddr(text: string): Deno.NetAddr {
@@ -60,7 +62,8 @@ export function toNetAddr(text: string): Deno.NetAddr {
  * @example
  * ```ts
  * import { addrKey } from "./resolve.ts";
- * console.assert(addrKey({ transport: "udp", hostname: "::ffff:10.0.0.1", port: 9 }) === "10.0.0.1:9");
+ * import assert from "node:assert/strict";
+ * assert.equal(addrKey({ transport: "udp", hostname: "::ffff:10.0.0.1", port: 9 }), "10.0.0.1:9");
  * ```
  */
 export function addrKey(addr: Deno.Addr): string {

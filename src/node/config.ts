@@ -45,8 +45,9 @@ function isRecord(v: unknown): v is Record<string, unknown> {
  * @example
  * ```ts
  * import { parseNodeConfig } from "./config.ts";
+ * import assert from "node:assert/strict";
  * const cfg = parseNodeConfig('{"services":{"lsp":{"port":1}}}', ["lsp"], "node.json");
- * console.assert(cfg.services.lsp.port === 1);
+ * assert.equal(cfg.services.lsp.port, 1);
  * ```
  */
 export function parseNodeConfig(

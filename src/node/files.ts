@@ -64,10 +64,10 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
  * @returns The temporary files removed (writes cut short).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { settleFileWrites } from "./files.ts";
- * await settleFileWrites(1000);
- * Deno.exit(130);
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(await settleFileWrites(1000), []); // no write under way: nothing to remove
  * ```
  */
 export async function settleFileWrites(timeoutMs: number): Promise<string[]> {

@@ -41,7 +41,9 @@ function bindError(service: string, transport: string, at: BindTarget, err: unkn
  * @example
  * ```ts
  * import { listenTcp } from "./listen.ts";
+ * import assert from "node:assert/strict";
  * const l = listenTcp("demo", { hostname: "127.0.0.1", port: 0 });
+ * assert.ok(l.addr.port > 0); // port 0: the system picks a free port
  * l.close();
  * ```
  */
@@ -59,7 +61,9 @@ export function listenTcp(service: string, at: BindTarget): Deno.TcpListener {
  * @example
  * ```ts
  * import { listenUdp } from "./listen.ts";
+ * import assert from "node:assert/strict";
  * const s = listenUdp("demo", { hostname: "127.0.0.1", port: 0 });
+ * assert.ok((s.addr as Deno.NetAddr).port > 0);
  * s.close();
  * ```
  */
@@ -77,7 +81,8 @@ export function listenUdp(service: string, at: BindTarget): Deno.DatagramConn {
  * @example
  * ```ts
  * import { formatListen } from "./listen.ts";
- * console.assert(formatListen({ transport: "tcp", hostname: "::", port: 1 }) === "tcp [::]:1");
+ * import assert from "node:assert/strict";
+ * assert.equal(formatListen({ transport: "tcp", hostname: "::", port: 1 }), "tcp [::]:1");
  * ```
  */
 export function formatListen(a: { transport: string; hostname: string; port: number }): string {

@@ -91,9 +91,11 @@ async function stopAll(
  * @example Start and stop a node with no services
  * ```ts
  * import { startNode } from "./node.ts";
+ * import assert from "node:assert/strict";
  * const controller = new AbortController();
  * const node = await startNode({ services: [], signal: controller.signal });
  * controller.abort();
+ * assert.deepEqual(node.services, []);
  * await node.closed;
  * ```
  */

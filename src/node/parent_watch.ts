@@ -35,12 +35,15 @@ export interface ParentWatch {
  * Starts watching the parent process. The timer does not keep the process alive.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { watchParent } from "./parent_watch.ts";
+ * import assert from "node:assert/strict";
  * const controller = new AbortController();
- * const watch = watchParent({ onGone: () => controller.abort() });
- * // … on exit:
- * watch.dispose();
+ * const watch = watchParent({ onGone: () => controller.abort(), parentPid: () => 4242 });
+ * assert.equal(watch.parent, 4242);
+ * watch.dispose(); // on exit
+ * // A process started by init (setsid, a daemon manager) is not watched:
+ * assert.equal(watchParent({ onGone: () => {}, parentPid: () => 1 }).parent, undefined);
  * ```
  */
 export function watchParent(options: WatchParentOptions): ParentWatch {

@@ -45,26 +45,6 @@ export interface RunningService {
 
 /**
  * A service the node can host.
- *
- * @example A service that listens on TCP and closes on abort
- * ```ts ignore
- * import type { ServiceDefinition } from "./service.ts";
- * import { listenTcp } from "./listen.ts";
- * export const hello: ServiceDefinition = {
- *   name: "hello",
- *   description: "Says hello",
- *   transport: "tcp",
- *   defaultPort: 4242,
- *   start(ctx) {
- *     const listener = listenTcp(ctx);
- *     ctx.signal.addEventListener("abort", () => listener.close(), { once: true });
- *     const closed = (async () => {
- *       for await (const conn of listener) conn.close();
- *     })();
- *     return Promise.resolve({ listening: [{ transport: "tcp", hostname: ctx.hostname, port: listener.addr.port }], closed });
- *   },
- * };
- * ```
  */
 export interface ServiceDefinition {
   /** Short name: log tag, config section and flag prefix (`--<name>-port`). */
@@ -91,8 +71,9 @@ export interface ServiceDefinition {
  * @example
  * ```ts
  * import { ServiceStartError } from "./service.ts";
+ * import assert from "node:assert/strict";
  * const err = new ServiceStartError("lsp", "cannot listen on udp 0.0.0.0:9999: address already in use");
- * console.assert(err.message.startsWith("lsp: "));
+ * assert.ok(err.message.startsWith("lsp: "));
  * ```
  */
 export class ServiceStartError extends Error {
@@ -112,8 +93,10 @@ export class ServiceStartError extends Error {
  * @example
  * ```ts
  * import { ServiceSettingsError } from "./service.ts";
+ * import assert from "node:assert/strict";
  * const err = new ServiceSettingsError("peer", "targetPeers", "a whole number");
- * console.assert(err.setting === "targetPeers" && err.message.includes("targetPeers"));
+ * assert.equal(err.setting, "targetPeers");
+ * assert.ok(err.message.includes("targetPeers"));
  * ```
  */
 export class ServiceSettingsError extends ServiceStartError {

@@ -29,10 +29,11 @@ export interface ShutdownSignalOptions {
  * Call the returned `dispose` to remove the listeners.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { shutdownSignal } from "./shutdown.ts";
- * const { signal, dispose } = shutdownSignal();
- * signal.addEventListener("abort", () => console.log("stopping"));
+ * import assert from "node:assert/strict";
+ * const { signal, dispose } = shutdownSignal({ watchParent: false });
+ * assert.equal(signal.aborted, false);
  * dispose();
  * ```
  */

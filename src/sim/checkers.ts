@@ -10,25 +10,11 @@ import { AssertionError } from "../util/assert.ts";
 
 /**
  * A message as the checker takes it: bytes, or text (compared as UTF-8).
- *
- * @example Both forms
- * ```ts
- * import type { CheckedMessage } from "./checkers.ts";
- * const messages: CheckedMessage[] = ["hello", Uint8Array.of(1, 2)];
- * console.assert(messages.length === 2);
- * ```
  */
 export type CheckedMessage = Uint8Array | string;
 
 /**
  * Options for {@linkcode StreamChecker}.
- *
- * @example A bound
- * ```ts
- * import { StreamChecker, type StreamCheckerOptions } from "./checkers.ts";
- * const options: StreamCheckerOptions = { maxMessages: 10_000 };
- * console.assert(new StreamChecker(options).streams().length === 0);
- * ```
  */
 export interface StreamCheckerOptions {
   /**
@@ -41,13 +27,6 @@ export interface StreamCheckerOptions {
 
 /**
  * Options for {@linkcode StreamChecker.check}.
- *
- * @example Requiring completion
- * ```ts
- * import type { CheckOptions } from "./checkers.ts";
- * const liveness: CheckOptions = { complete: true };
- * console.assert(liveness.complete);
- * ```
  */
 export interface CheckOptions {
   /**
@@ -91,8 +70,9 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
  * @example Previews
  * ```ts
  * import { preview } from "./checkers.ts";
- * console.assert(preview(new TextEncoder().encode("hi")) === '"hi" (2B)');
- * console.assert(preview(Uint8Array.of(0, 255)) === "00ff (2B)");
+ * import assert from "node:assert/strict";
+ * assert.equal(preview(new TextEncoder().encode("hi")), '"hi" (2B)');
+ * assert.equal(preview(Uint8Array.of(0, 255)), "00ff (2B)");
  * ```
  */
 export function preview(bytes: Uint8Array): string {
@@ -115,14 +95,13 @@ export function preview(bytes: Uint8Array): string {
  * @example Checking an LSP-like stream
  * ```ts
  * import { StreamChecker } from "./checkers.ts";
+ * import assert from "node:assert/strict";
  * const checker = new StreamChecker();
  * checker.sent("c1 up", "a");
  * checker.sent("c1 up", "b");
  * checker.delivered("c1 up", "a");
  * checker.check();                    // a prefix so far: fine
- * let threw = false;
- * try { checker.delivered("c1 up", "a"); } catch { threw = true; } // a duplicate
- * console.assert(threw);
+ * assert.throws(() => checker.delivered("c1 up", "a")); // a duplicate
  * ```
  */
 export class StreamChecker {
@@ -135,7 +114,8 @@ export class StreamChecker {
    * @example A checker with a smaller bound
    * ```ts
    * import { StreamChecker } from "./checkers.ts";
-   * console.assert(new StreamChecker({ maxMessages: 100 }).streams().length === 0);
+   * import assert from "node:assert/strict";
+   * assert.equal(new StreamChecker({ maxMessages: 100 }).streams().length, 0);
    * ```
    */
   constructor(options: StreamCheckerOptions = {}) {
@@ -154,9 +134,10 @@ export class StreamChecker {
    * @example Recording a send
    * ```ts
    * import { StreamChecker } from "./checkers.ts";
+   * import assert from "node:assert/strict";
    * const checker = new StreamChecker();
    * checker.sent("s", Uint8Array.of(1, 2));
-   * console.assert(checker.counts("s").sent === 1);
+   * assert.equal(checker.counts("s").sent, 1);
    * ```
    */
   sent(stream: string | number, message: CheckedMessage): void {
@@ -180,12 +161,11 @@ export class StreamChecker {
    * @example A delivery out of order
    * ```ts
    * import { StreamChecker } from "./checkers.ts";
+   * import assert from "node:assert/strict";
    * const checker = new StreamChecker();
    * checker.sent("s", "a");
    * checker.sent("s", "b");
-   * let message = "";
-   * try { checker.delivered("s", "b"); } catch (e) { message = (e as Error).message; }
-   * console.assert(message.includes("skipped"));
+   * assert.throws(() => checker.delivered("s", "b"), /skipped/);
    * ```
    */
   delivered(stream: string | number, message: CheckedMessage): void {
@@ -206,11 +186,10 @@ export class StreamChecker {
    * @example A liveness check
    * ```ts
    * import { StreamChecker } from "./checkers.ts";
+   * import assert from "node:assert/strict";
    * const checker = new StreamChecker();
    * checker.sent("s", "a");
-   * let threw = false;
-   * try { checker.check({ complete: true }); } catch { threw = true; }
-   * console.assert(threw);
+   * assert.throws(() => checker.check({ complete: true }));
    * ```
    */
   check(options: CheckOptions = {}): void {
@@ -233,7 +212,8 @@ export class StreamChecker {
    * @example Counts of an unknown stream
    * ```ts
    * import { StreamChecker } from "./checkers.ts";
-   * console.assert(new StreamChecker().counts("x").delivered === 0);
+   * import assert from "node:assert/strict";
+   * assert.equal(new StreamChecker().counts("x").delivered, 0);
    * ```
    */
   counts(stream: string | number): { sent: number; delivered: number } {
@@ -247,9 +227,10 @@ export class StreamChecker {
    * @example Listing streams
    * ```ts
    * import { StreamChecker } from "./checkers.ts";
+   * import assert from "node:assert/strict";
    * const checker = new StreamChecker();
    * checker.sent(1, "a");
-   * console.assert(checker.streams()[0] === "1");
+   * assert.equal(checker.streams()[0], "1");
    * ```
    */
   streams(): string[] {

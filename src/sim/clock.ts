@@ -8,40 +8,16 @@
 
 /**
  * Identifies a timer set on a {@linkcode VirtualClock}; pass it to `cancel()`.
- *
- * @example Keeping an id
- * ```ts
- * import { type TimerId, VirtualClock } from "./clock.ts";
- * const clock = new VirtualClock();
- * const id: TimerId = clock.setTimeout(10, () => {});
- * console.assert(clock.cancel(id));
- * ```
  */
 export type TimerId = number;
 
 /**
  * A timer callback; it receives the clock's time, which equals the timer's deadline.
- *
- * @example A callback
- * ```ts
- * import type { TimerCallback } from "./clock.ts";
- * const log: number[] = [];
- * const onTimer: TimerCallback = (now) => log.push(now);
- * onTimer(5);
- * console.assert(log[0] === 5);
- * ```
  */
 export type TimerCallback = (now: number) => void;
 
 /**
  * Options for {@linkcode VirtualClock}.
- *
- * @example Starting later
- * ```ts
- * import { VirtualClock, type VirtualClockOptions } from "./clock.ts";
- * const options: VirtualClockOptions = { startMs: 1_000, maxTimers: 10_000 };
- * console.assert(new VirtualClock(options).now === 1_000);
- * ```
  */
 export interface VirtualClockOptions {
   /**
@@ -91,12 +67,14 @@ function checkTime(what: string, t: number): void {
  * @example Timers fire in time order
  * ```ts
  * import { VirtualClock } from "./clock.ts";
+ * import assert from "node:assert/strict";
  * const clock = new VirtualClock();
  * const fired: string[] = [];
  * clock.setTimeout(20, () => fired.push("b"));
  * clock.setTimeout(10, () => fired.push("a"));
  * clock.advanceTo(25);
- * console.assert(fired.join() === "a,b" && clock.now === 25);
+ * assert.equal(fired.join(), "a,b");
+ * assert.equal(clock.now, 25);
  * ```
  */
 export class VirtualClock {
@@ -115,7 +93,8 @@ export class VirtualClock {
    * @example A clock that starts at one second
    * ```ts
    * import { VirtualClock } from "./clock.ts";
-   * console.assert(new VirtualClock({ startMs: 1000 }).now === 1000);
+   * import assert from "node:assert/strict";
+   * assert.equal(new VirtualClock({ startMs: 1000 }).now, 1000);
    * ```
    */
   constructor(options: VirtualClockOptions = {}) {
@@ -135,7 +114,8 @@ export class VirtualClock {
    * @example Reading the time
    * ```ts
    * import { VirtualClock } from "./clock.ts";
-   * console.assert(new VirtualClock().now === 0);
+   * import assert from "node:assert/strict";
+   * assert.equal(new VirtualClock().now, 0);
    * ```
    */
   get now(): number {
@@ -148,9 +128,10 @@ export class VirtualClock {
    * @example Counting timers
    * ```ts
    * import { VirtualClock } from "./clock.ts";
+   * import assert from "node:assert/strict";
    * const clock = new VirtualClock();
    * clock.setTimeout(5, () => {});
-   * console.assert(clock.pending === 1);
+   * assert.equal(clock.pending, 1);
    * ```
    */
   get pending(): number {
@@ -168,11 +149,12 @@ export class VirtualClock {
    * @example An absolute timer
    * ```ts
    * import { VirtualClock } from "./clock.ts";
+   * import assert from "node:assert/strict";
    * const clock = new VirtualClock();
    * let at = -1;
    * clock.setTimer(100, (now) => at = now);
    * clock.advanceTo(150);
-   * console.assert(at === 100);
+   * assert.equal(at, 100);
    * ```
    */
   setTimer(at: number, fn: TimerCallback): TimerId {
@@ -198,11 +180,12 @@ export class VirtualClock {
    * @example A relative timer
    * ```ts
    * import { VirtualClock } from "./clock.ts";
+   * import assert from "node:assert/strict";
    * const clock = new VirtualClock({ startMs: 10 });
    * let fired = false;
    * clock.setTimeout(5, () => fired = true);
    * clock.advanceTo(15);
-   * console.assert(fired);
+   * assert.ok(fired);
    * ```
    */
   setTimeout(delayMs: number, fn: TimerCallback): TimerId {
@@ -219,9 +202,10 @@ export class VirtualClock {
    * @example Cancelling
    * ```ts
    * import { VirtualClock } from "./clock.ts";
+   * import assert from "node:assert/strict";
    * const clock = new VirtualClock();
    * const id = clock.setTimeout(5, () => { throw new Error("must not fire"); });
-   * console.assert(clock.cancel(id));
+   * assert.ok(clock.cancel(id));
    * clock.advanceTo(10);
    * ```
    */
@@ -241,10 +225,11 @@ export class VirtualClock {
    * @example The next deadline
    * ```ts
    * import { VirtualClock } from "./clock.ts";
+   * import assert from "node:assert/strict";
    * const clock = new VirtualClock();
-   * console.assert(clock.nextDeadline() === undefined);
+   * assert.equal(clock.nextDeadline(), undefined);
    * clock.setTimeout(7, () => {});
-   * console.assert(clock.nextDeadline() === 7);
+   * assert.equal(clock.nextDeadline(), 7);
    * ```
    */
   nextDeadline(): number | undefined {
@@ -262,9 +247,11 @@ export class VirtualClock {
    * @example Advancing
    * ```ts
    * import { VirtualClock } from "./clock.ts";
+   * import assert from "node:assert/strict";
    * const clock = new VirtualClock();
    * clock.setTimeout(1, (now) => clock.setTimeout(1, () => {}));
-   * console.assert(clock.advanceTo(10) === 2 && clock.now === 10);
+   * assert.equal(clock.advanceTo(10), 2);
+   * assert.equal(clock.now, 10);
    * ```
    */
   advanceTo(t: number): number {
@@ -300,9 +287,10 @@ export class VirtualClock {
    * @example Advancing by a duration
    * ```ts
    * import { VirtualClock } from "./clock.ts";
+   * import assert from "node:assert/strict";
    * const clock = new VirtualClock({ startMs: 5 });
    * clock.advanceBy(10);
-   * console.assert(clock.now === 15);
+   * assert.equal(clock.now, 15);
    * ```
    */
   advanceBy(ms: number): number {
@@ -319,10 +307,12 @@ export class VirtualClock {
    * @example One instant at a time
    * ```ts
    * import { VirtualClock } from "./clock.ts";
+   * import assert from "node:assert/strict";
    * const clock = new VirtualClock();
    * clock.setTimeout(3, () => {});
    * clock.setTimeout(9, () => {});
-   * console.assert(clock.fireNext() && clock.now === 3);
+   * assert.ok(clock.fireNext());
+   * assert.equal(clock.now, 3);
    * ```
    */
   fireNext(): boolean {

@@ -16,8 +16,9 @@ import type { LinkOptions } from "./links.ts";
  * @example A fake environment for tests
  * ```ts
  * import { type EnvReader, simSeeds } from "./harness.ts";
+ * import assert from "node:assert/strict";
  * const env: EnvReader = (name) => (name === "SIM_SEED" ? "9" : undefined);
- * console.assert(simSeeds([1, 2], env).join() === "9");
+ * assert.equal(simSeeds([1, 2], env).join(), "9");
  * ```
  */
 export type EnvReader = (name: string) => string | undefined;
@@ -29,8 +30,9 @@ export type EnvReader = (name: string) => string | undefined;
  * @example Reading a variable
  * ```ts
  * import { readEnv } from "./harness.ts";
- * const seed = readEnv("SIM_SEED");
- * console.assert(seed === undefined || typeof seed === "string");
+ * import assert from "node:assert/strict";
+ * Deno.env.set("SIM_DOC_EXAMPLE", "7");
+ * assert.equal(readEnv("SIM_DOC_EXAMPLE"), "7");
  * ```
  */
 export function readEnv(name: string): string | undefined {
@@ -62,9 +64,10 @@ function parseCount(name: string, text: string, max: number): number {
  * @example One test per seed
  * ```ts
  * import { replayHint, simSeeds } from "./harness.ts";
+ * import assert from "node:assert/strict";
  * const seeds = simSeeds([1, 2, 3], () => undefined);
- * console.assert(seeds.join() === "1,2,3");
- * console.assert(replayHint(2).startsWith("replay: SIM_SEED=2 "));
+ * assert.equal(seeds.join(), "1,2,3");
+ * assert.ok(replayHint(2).startsWith("replay: SIM_SEED=2 "));
  * ```
  */
 export function simSeeds(defaults: readonly number[], env: EnvReader = readEnv): number[] {
@@ -88,8 +91,9 @@ export function simSeeds(defaults: readonly number[], env: EnvReader = readEnv):
  * @example A hint naming the file
  * ```ts
  * import { replayHint } from "./harness.ts";
+ * import assert from "node:assert/strict";
  * const hint = replayHint(42, "deno test -A tests/lsp/sim_test.ts");
- * console.assert(hint === "replay: SIM_SEED=42 deno test -A tests/lsp/sim_test.ts");
+ * assert.equal(hint, "replay: SIM_SEED=42 deno test -A tests/lsp/sim_test.ts");
  * ```
  */
 export function replayHint(seed: number, command = "deno task test"): string {
@@ -98,13 +102,6 @@ export function replayHint(seed: number, command = "deno task test"): string {
 
 /**
  * Bounds for {@linkcode swarmLinkOptions}.
- *
- * @example No corruption for a protocol without checksums
- * ```ts
- * import type { SwarmLimits } from "./harness.ts";
- * const limits: SwarmLimits = { corruptRateMax: 0, delayMsMax: 50 };
- * console.assert(limits.corruptRateMax === 0);
- * ```
  */
 export interface SwarmLimits {
   /**
@@ -141,8 +138,10 @@ export interface SwarmLimits {
  * ```ts
  * import { swarmLinkOptions } from "./harness.ts";
  * import { Prng } from "../util/prng.ts";
+ * import assert from "node:assert/strict";
  * const options = swarmLinkOptions(Prng.seeded(5), { corruptRateMax: 0 });
- * console.assert(options.corruptRate === 0 && options.delayMs![0] <= options.delayMs![1]);
+ * assert.equal(options.corruptRate, 0);
+ * assert.ok(options.delayMs![0] <= options.delayMs![1]);
  * ```
  */
 export function swarmLinkOptions(prng: Prng, limits: SwarmLimits = {}): LinkOptions {

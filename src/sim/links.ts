@@ -11,13 +11,6 @@ import type { Addr } from "../core/mod.ts";
 /**
  * Faults and delays of one direction of a link (a→b). Datagram fields apply to datagrams; streams
  * use `delayMs` and `chunkBytesMax` only (a stream never loses, duplicates or corrupts bytes).
- *
- * @example A lossy, slow link
- * ```ts
- * import type { LinkOptions } from "./links.ts";
- * const wan: LinkOptions = { dropRate: 0.2, dupRate: 0.05, delayMs: [10, 80] };
- * console.assert(wan.dropRate === 0.2);
- * ```
  */
 export interface LinkOptions {
   /**
@@ -66,8 +59,10 @@ export interface LinkOptions {
  * @example Defaults
  * ```ts
  * import { LinkTable } from "./links.ts";
+ * import assert from "node:assert/strict";
  * const resolved = new LinkTable().get("a:1", "b:2");
- * console.assert(resolved.dropRate === 0 && resolved.delayMs[0] === 1);
+ * assert.equal(resolved.dropRate, 0);
+ * assert.equal(resolved.delayMs[0], 1);
  * ```
  */
 export type ResolvedLinkOptions = Readonly<Required<LinkOptions>>;
@@ -96,9 +91,8 @@ function checkRate(name: string, p: number | undefined): void {
  * @example Rejecting a bad rate
  * ```ts
  * import { checkLinkOptions } from "./links.ts";
- * let threw = false;
- * try { checkLinkOptions({ dropRate: 2 }); } catch (e) { threw = e instanceof RangeError; }
- * console.assert(threw);
+ * import assert from "node:assert/strict";
+ * assert.throws(() => checkLinkOptions({ dropRate: 2 }), RangeError);
  * ```
  */
 export function checkLinkOptions(options: LinkOptions): void {
@@ -133,7 +127,8 @@ export function checkLinkOptions(options: LinkOptions): void {
  * ```ts
  * import { drawDelay } from "./links.ts";
  * import { Prng } from "../util/prng.ts";
- * console.assert(drawDelay(Prng.seeded(1), [5, 5]) === 5);
+ * import assert from "node:assert/strict";
+ * assert.equal(drawDelay(Prng.seeded(1), [5, 5]), 5);
  * ```
  */
 export function drawDelay(prng: Prng, range: readonly [number, number]): number {
@@ -152,10 +147,11 @@ function key(from: Addr, to: Addr): string {
  * @example Overriding one direction
  * ```ts
  * import { LinkTable } from "./links.ts";
+ * import assert from "node:assert/strict";
  * const links = new LinkTable({ dropRate: 0.1 });
  * links.setLink("a:1", "b:2", { dropRate: 0.5 });
- * console.assert(links.get("a:1", "b:2").dropRate === 0.5);
- * console.assert(links.get("b:2", "a:1").dropRate === 0.1);
+ * assert.equal(links.get("a:1", "b:2").dropRate, 0.5);
+ * assert.equal(links.get("b:2", "a:1").dropRate, 0.1);
  * ```
  */
 export class LinkTable {
@@ -172,7 +168,8 @@ export class LinkTable {
    * @example A table
    * ```ts
    * import { LinkTable } from "./links.ts";
-   * console.assert(new LinkTable({ mtu: 1500 }).get("a:1", "b:2").mtu === 1500);
+   * import assert from "node:assert/strict";
+   * assert.equal(new LinkTable({ mtu: 1500 }).get("a:1", "b:2").mtu, 1500);
    * ```
    */
   constructor(defaults: LinkOptions = {}) {
@@ -186,9 +183,10 @@ export class LinkTable {
    * @example Ending a lossy phase
    * ```ts
    * import { LinkTable } from "./links.ts";
+   * import assert from "node:assert/strict";
    * const links = new LinkTable({ dropRate: 0.3 });
    * links.setDefaults({ dropRate: 0 });
-   * console.assert(links.get("a:1", "b:2").dropRate === 0);
+   * assert.equal(links.get("a:1", "b:2").dropRate, 0);
    * ```
    */
   setDefaults(options: LinkOptions): void {
@@ -204,9 +202,10 @@ export class LinkTable {
    * @example A one-way lossy link
    * ```ts
    * import { LinkTable } from "./links.ts";
+   * import assert from "node:assert/strict";
    * const links = new LinkTable();
    * links.setLink("a:1", "b:2", { dropRate: 1 });
-   * console.assert(links.get("b:2", "a:1").dropRate === 0);
+   * assert.equal(links.get("b:2", "a:1").dropRate, 0);
    * ```
    */
   setLink(from: Addr, to: Addr, options: LinkOptions): void {
@@ -222,7 +221,8 @@ export class LinkTable {
    * @example Reading options
    * ```ts
    * import { LinkTable } from "./links.ts";
-   * console.assert(new LinkTable().get("a:1", "b:2").mtu === Infinity);
+   * import assert from "node:assert/strict";
+   * assert.equal(new LinkTable().get("a:1", "b:2").mtu, Infinity);
    * ```
    */
   get(from: Addr, to: Addr): ResolvedLinkOptions {
@@ -241,9 +241,11 @@ export class LinkTable {
    * @example A partition
    * ```ts
    * import { LinkTable } from "./links.ts";
+   * import assert from "node:assert/strict";
    * const links = new LinkTable();
    * links.partition(["a:1"], ["b:2", "c:3"]);
-   * console.assert(links.isCut("c:3", "a:1") && !links.isCut("b:2", "c:3"));
+   * assert.ok(links.isCut("c:3", "a:1"));
+   * assert.equal(links.isCut("b:2", "c:3"), false);
    * ```
    */
   partition(groupA: readonly Addr[], groupB: readonly Addr[]): void {
@@ -262,9 +264,10 @@ export class LinkTable {
    * @example Isolating a node
    * ```ts
    * import { LinkTable } from "./links.ts";
+   * import assert from "node:assert/strict";
    * const links = new LinkTable();
    * links.isolate("a:1");
-   * console.assert(links.isCut("z:9", "a:1"));
+   * assert.ok(links.isCut("z:9", "a:1"));
    * ```
    */
   isolate(addr: Addr): void {
@@ -278,10 +281,11 @@ export class LinkTable {
    * @example Healing everything
    * ```ts
    * import { LinkTable } from "./links.ts";
+   * import assert from "node:assert/strict";
    * const links = new LinkTable();
    * links.isolate("a:1");
    * links.heal();
-   * console.assert(!links.isCut("a:1", "b:2"));
+   * assert.equal(links.isCut("a:1", "b:2"), false);
    * ```
    */
   heal(groupA?: readonly Addr[], groupB?: readonly Addr[]): void {
@@ -313,7 +317,8 @@ export class LinkTable {
    * @example Not cut by default
    * ```ts
    * import { LinkTable } from "./links.ts";
-   * console.assert(!new LinkTable().isCut("a:1", "b:2"));
+   * import assert from "node:assert/strict";
+   * assert.equal(new LinkTable().isCut("a:1", "b:2"), false);
    * ```
    */
   isCut(from: Addr, to: Addr): boolean {

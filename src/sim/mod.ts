@@ -11,6 +11,7 @@
  * ```ts
  * import { SimNet, simSeeds, replayHint, type DatagramCore, type Transmit } from "./mod.ts";
  * import { Prng } from "../util/prng.ts";
+ * import assert from "node:assert/strict";
  *
  * // A client that sends "ping" every 100ms until any reply arrives.
  * class Pinger implements DatagramCore {
@@ -34,7 +35,7 @@
  *   const server = net.bind("10.0.0.1:9000", (from, bytes) => server.send(from, bytes));
  *   const client = net.add("10.0.0.2:5000", new Pinger("10.0.0.1:9000", net.now));
  *   const stop = net.runWhile(() => !client.done, { maxTime: 60_000 });
- *   console.assert(stop === "done", `${replayHint(seed)}\n${net.formatTrace({ last: 30 })}`);
+ *   assert.ok(stop === "done", `${replayHint(seed)}\n${net.formatTrace({ last: 30 })}`);
  * }
  * ```
  *

@@ -29,9 +29,10 @@ import type { Addr, DatagramCore, Millis } from "../core/mod.ts";
  * import { SimNet, type SimNetOptions } from "./net.ts";
  * import { VirtualClock } from "./clock.ts";
  * import { Prng } from "../util/prng.ts";
+ * import assert from "node:assert/strict";
  * const clock = new VirtualClock();
  * const options: SimNetOptions = { prng: Prng.seeded(1), clock, defaults: { dropRate: 0.1 } };
- * console.assert(new SimNet(options).clock === clock);
+ * assert.equal(new SimNet(options).clock, clock);
  * ```
  */
 export interface SimNetOptions {
@@ -60,15 +61,6 @@ export interface SimNetOptions {
 
 /**
  * Receives a datagram on a callback-style endpoint.
- *
- * @example A handler
- * ```ts
- * import type { DatagramHandler } from "./net.ts";
- * const seen: number[] = [];
- * const handler: DatagramHandler = (_from, bytes) => seen.push(bytes.length);
- * handler("a:1", new Uint8Array(3), 0);
- * console.assert(seen[0] === 3);
- * ```
  */
 export type DatagramHandler = (from: Addr, bytes: Uint8Array, now: Millis) => void;
 
@@ -79,11 +71,12 @@ export type DatagramHandler = (from: Addr, bytes: Uint8Array, now: Millis) => vo
  * ```ts
  * import { SimNet } from "./net.ts";
  * import { Prng } from "../util/prng.ts";
+ * import assert from "node:assert/strict";
  * const net = new SimNet({ prng: Prng.seeded(1) });
  * const a = net.bind("10.0.0.1:1", () => {});
  * a.send("10.0.0.2:2", new Uint8Array([1]));
  * a.close();
- * console.assert(net.stats.send === 1);
+ * assert.equal(net.stats.send, 1);
  * ```
  */
 export interface DatagramSocket {
@@ -101,13 +94,6 @@ export interface DatagramSocket {
 
 /**
  * A datagram as the middlebox sees it, at send time.
- *
- * @example Inspecting a packet
- * ```ts
- * import type { MiddleboxPacket } from "./net.ts";
- * const p: MiddleboxPacket = { id: 1, time: 0, from: "a:1", to: "b:2", bytes: new Uint8Array(2) };
- * console.assert(p.bytes.length === 2);
- * ```
  */
 export interface MiddleboxPacket {
   /** The datagram id (as in the trace). */
@@ -124,38 +110,17 @@ export interface MiddleboxPacket {
 
 /**
  * Decides a datagram's fate at send time: `"drop"`, new bytes (rewrite), or `undefined` (pass).
- *
- * @example Dropping acks
- * ```ts
- * import type { Middlebox } from "./net.ts";
- * const dropAcks: Middlebox = (p) => p.bytes[0] === 2 ? "drop" : undefined;
- * console.assert(dropAcks({ id: 1, time: 0, from: "a", to: "b", bytes: Uint8Array.of(2) }) === "drop");
- * ```
  */
 export type Middlebox = (packet: MiddleboxPacket) => "drop" | Uint8Array | undefined;
 
 /**
  * Why {@linkcode SimNet.runWhile} stopped: the predicate turned false (`done`), nothing was left
  * to do (`idle`), or a bound was hit.
- *
- * @example Checking the outcome
- * ```ts
- * import type { RunStop } from "./net.ts";
- * function ok(stop: RunStop): boolean { return stop === "done"; }
- * console.assert(ok("done") && !ok("max-steps"));
- * ```
  */
 export type RunStop = "done" | "idle" | "max-steps" | "max-time";
 
 /**
  * Bounds for {@linkcode SimNet.runWhile} and {@linkcode SimNet.runUntil}.
- *
- * @example Ten simulated minutes at most
- * ```ts
- * import type { RunOptions } from "./net.ts";
- * const bounds: RunOptions = { maxTime: 600_000, maxSteps: 100_000 };
- * console.assert(bounds.maxTime === 600_000);
- * ```
  */
 export interface RunOptions {
   /**
@@ -201,13 +166,16 @@ const TICK_ROUNDS_MAX = 16;
  * ```ts
  * import { SimNet } from "./net.ts";
  * import { Prng } from "../util/prng.ts";
+ * import assert from "node:assert/strict";
  * const net = new SimNet({ prng: Prng.seeded(7), defaults: { dropRate: 0.5, delayMs: [5, 50] } });
  * let got = 0;
  * net.bind("10.0.0.1:9000", () => got++);
  * const client = net.bind("10.0.0.2:5000", () => {});
  * for (let i = 0; i < 100; i++) client.send("10.0.0.1:9000", Uint8Array.of(i));
  * net.runUntil(1000);
- * console.assert(got > 20 && got < 80 && got === net.stats.deliver);
+ * assert.ok(got > 20);
+ * assert.ok(got < 80);
+ * assert.equal(got, net.stats.deliver);
  * ```
  */
 export class SimNet {
@@ -218,10 +186,11 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
    * net.clock.setTimeout(500, () => net.isolate("10.0.0.1:9000"));
    * net.runUntil(1000);
-   * console.assert(net.now === 1000);
+   * assert.equal(net.now, 1000);
    * ```
    */
   readonly clock: VirtualClock;
@@ -242,8 +211,9 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1), defaults: { delayMs: [1, 40] } });
-   * console.assert(net.now === 0);
+   * assert.equal(net.now, 0);
    * ```
    */
   constructor(options: SimNetOptions) {
@@ -263,9 +233,10 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
    * net.runUntil(250);
-   * console.assert(net.now === 250);
+   * assert.equal(net.now, 250);
    * ```
    */
   get now(): Millis {
@@ -282,12 +253,13 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
    * const server = net.bind("10.0.0.1:9000", (from, bytes) => server.send(from, bytes));
    * let echoed = false;
    * net.bind("10.0.0.2:5000", () => echoed = true).send("10.0.0.1:9000", Uint8Array.of(1));
    * net.runUntil(10);
-   * console.assert(echoed);
+   * assert.ok(echoed);
    * ```
    */
   bind(addr: Addr, handler: DatagramHandler): DatagramSocket {
@@ -319,11 +291,13 @@ export class SimNet {
    * import { SimNet } from "./net.ts";
    * import type { DatagramCore } from "../core/mod.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const idle: DatagramCore = {
    *   handleDatagram() {}, handleTick() {}, pollTransmit: () => undefined, nextTimeout: () => undefined,
    * };
    * const net = new SimNet({ prng: Prng.seeded(1) });
-   * console.assert(net.add("10.0.0.1:9000", idle) === idle && !net.step());
+   * assert.equal(net.add("10.0.0.1:9000", idle), idle);
+   * assert.equal(net.step(), false);
    * ```
    */
   add<C extends DatagramCore>(addr: Addr, core: C): C {
@@ -340,8 +314,9 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
-   * console.assert(!net.remove("10.0.0.1:9000"));
+   * assert.equal(net.remove("10.0.0.1:9000"), false);
    * ```
    */
   remove(addr: Addr): boolean {
@@ -360,12 +335,13 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
    * let got = 0;
    * net.bind("10.0.0.1:9000", () => got++);
    * net.send("6.6.6.6:666", "10.0.0.1:9000", new Uint8Array([0xff]));
    * net.runUntil(10);
-   * console.assert(got === 1);
+   * assert.equal(got, 1);
    * ```
    */
   send(from: Addr, to: Addr, bytes: Uint8Array): void {
@@ -425,9 +401,10 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
    * net.flush();
-   * console.assert(net.stats.send === 0);
+   * assert.equal(net.stats.send, 0);
    * ```
    */
   flush(addr?: Addr): void {
@@ -448,10 +425,13 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
    * net.bind("10.0.0.1:9000", () => {});
    * net.send("10.0.0.2:5000", "10.0.0.1:9000", Uint8Array.of(1));
-   * console.assert(net.step() && net.now === 1 && !net.step());
+   * assert.ok(net.step());
+   * assert.equal(net.now, 1);
+   * assert.equal(net.step(), false);
    * ```
    */
   step(): boolean {
@@ -472,9 +452,10 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
    * net.runUntil(1000);
-   * console.assert(net.now === 1000);
+   * assert.equal(net.now, 1000);
    * ```
    */
   runUntil(t: Millis, options: Omit<RunOptions, "maxTime"> = {}): void {
@@ -505,11 +486,13 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1), defaults: { delayMs: [10, 10] } });
    * let got = false;
    * net.bind("10.0.0.1:9000", () => got = true);
    * net.send("10.0.0.2:5000", "10.0.0.1:9000", Uint8Array.of(1));
-   * console.assert(net.runWhile(() => !got, { maxTime: 60_000 }) === "done" && net.now === 10);
+   * assert.equal(net.runWhile(() => !got, { maxTime: 60_000 }), "done");
+   * assert.equal(net.now, 10);
    * ```
    */
   runWhile(predicate: () => boolean, options: RunOptions = {}): RunStop {
@@ -538,9 +521,10 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1), defaults: { dropRate: 0.3 } });
    * net.setDefaults({ dropRate: 0 });
-   * console.assert(net.linkOptions("a:1", "b:2").dropRate === 0);
+   * assert.equal(net.linkOptions("a:1", "b:2").dropRate, 0);
    * ```
    */
   setDefaults(options: LinkOptions): void {
@@ -556,9 +540,10 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
    * net.setLink("10.0.0.2:5000", "10.0.0.1:9000", { dropRate: 1 });
-   * console.assert(net.linkOptions("10.0.0.1:9000", "10.0.0.2:5000").dropRate === 0);
+   * assert.equal(net.linkOptions("10.0.0.1:9000", "10.0.0.2:5000").dropRate, 0);
    * ```
    */
   setLink(from: Addr, to: Addr, options: LinkOptions): void {
@@ -572,8 +557,9 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
-   * console.assert(net.linkOptions("a:1", "b:2").delayMs[1] === 1);
+   * assert.equal(net.linkOptions("a:1", "b:2").delayMs[1], 1);
    * ```
    */
   linkOptions(from: Addr, to: Addr): Readonly<Required<LinkOptions>> {
@@ -589,10 +575,11 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
    * net.partition(["10.0.0.1:9000"], ["10.0.0.2:5000"]);
    * net.send("10.0.0.2:5000", "10.0.0.1:9000", Uint8Array.of(1));
-   * console.assert(net.stats.partition === 1);
+   * assert.equal(net.stats.partition, 1);
    * ```
    */
   partition(groupA: readonly Addr[], groupB: readonly Addr[]): void {
@@ -606,10 +593,11 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
    * net.isolate("10.0.0.1:9000");
    * net.send("10.0.0.3:1", "10.0.0.1:9000", Uint8Array.of(1));
-   * console.assert(net.stats.partition === 1);
+   * assert.equal(net.stats.partition, 1);
    * ```
    */
   isolate(addr: Addr): void {
@@ -624,11 +612,12 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
    * net.isolate("10.0.0.1:9000");
    * net.heal();
    * net.send("10.0.0.3:1", "10.0.0.1:9000", Uint8Array.of(1));
-   * console.assert(net.stats.partition === 0);
+   * assert.equal(net.stats.partition, 0);
    * ```
    */
   heal(groupA?: readonly Addr[], groupB?: readonly Addr[]): void {
@@ -644,13 +633,15 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
    * let first = -1;
    * net.bind("10.0.0.1:9000", (_from, bytes) => first = bytes[0]);
    * net.setMiddlebox((p) => Uint8Array.of(42, ...p.bytes.subarray(1)));
    * net.send("10.0.0.2:5000", "10.0.0.1:9000", Uint8Array.of(1, 2));
    * net.runUntil(10);
-   * console.assert(first === 42 && net.stats.rewrite === 1);
+   * assert.equal(first, 42);
+   * assert.equal(net.stats.rewrite, 1);
    * ```
    */
   setMiddlebox(middlebox: Middlebox | undefined): void {
@@ -667,12 +658,13 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
    * const sizes: number[] = [];
    * const off = net.onPacket((r, bytes) => { if (r.kind === "send") sizes.push(bytes!.length); });
    * net.send("a:1", "b:2", new Uint8Array(5));
    * off();
-   * console.assert(sizes[0] === 5);
+   * assert.equal(sizes[0], 5);
    * ```
    */
   onPacket(listener: PacketListener): () => void {
@@ -686,9 +678,11 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
    * net.send("a:1", "b:2", new Uint8Array(5));
-   * console.assert(net.trace[0].kind === "send" && net.trace[0].size === 5);
+   * assert.equal(net.trace[0].kind, "send");
+   * assert.equal(net.trace[0].size, 5);
    * ```
    */
   get trace(): TraceRecord[] {
@@ -702,7 +696,8 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
-   * console.assert(new SimNet({ prng: Prng.seeded(1) }).traceDropped === 0);
+   * import assert from "node:assert/strict";
+   * assert.equal(new SimNet({ prng: Prng.seeded(1) }).traceDropped, 0);
    * ```
    */
   get traceDropped(): number {
@@ -716,9 +711,10 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
    * net.send("a:1", "b:2", new Uint8Array(1));
-   * console.assert(net.stats.send === 1);
+   * assert.equal(net.stats.send, 1);
    * ```
    */
   get stats(): TraceStats {
@@ -732,9 +728,10 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
    * net.send("10.0.0.2:5000", "10.0.0.1:9000", new Uint8Array(64));
-   * console.assert(net.formatTrace({ last: 20 }).includes("10.0.0.2:5000 -> 10.0.0.1:9000 send 64B"));
+   * assert.ok(net.formatTrace({ last: 20 }).includes("10.0.0.2:5000 -> 10.0.0.1:9000 send 64B"));
    * ```
    */
   formatTrace(options: Omit<FormatTraceOptions, "dropped"> = {}): string {
@@ -752,12 +749,13 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
    * let accepted = 0;
    * net.listen("10.0.0.1:80", () => accepted++);
    * net.connect("10.0.0.2:4000", "10.0.0.1:80");
    * net.runUntil(10);
-   * console.assert(accepted === 1);
+   * assert.equal(accepted, 1);
    * ```
    */
   listen(addr: Addr, onAccept: (end: StreamEnd) => void): StreamListener {
@@ -772,10 +770,12 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
    * const end = net.connect("10.0.0.2:4000", "10.0.0.1:80");
    * net.runUntil(10);
-   * console.assert(end.state === "closed" && net.stats.refused === 1);
+   * assert.equal(end.state, "closed");
+   * assert.equal(net.stats.refused, 1);
    * ```
    */
   connect(from: Addr, to: Addr): StreamEnd {
@@ -790,9 +790,10 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
    * net.connect("10.0.0.2:4000", "10.0.0.1:80");
-   * console.assert(net.cutStreams("10.0.0.1:80") === 1);
+   * assert.equal(net.cutStreams("10.0.0.1:80"), 1);
    * ```
    */
   cutStreams(addr?: Addr): number {
@@ -806,9 +807,10 @@ export class SimNet {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
    * net.connect("10.0.0.2:4000", "10.0.0.1:80");
-   * console.assert(net.openStreams === 1);
+   * assert.equal(net.openStreams, 1);
    * ```
    */
   get openStreams(): number {

@@ -20,15 +20,6 @@ import type { Addr } from "../core/mod.ts";
  * - `data`: bytes from the peer, a fresh buffer the receiver owns;
  * - `eof`: the peer called `end()`; no more data will come;
  * - `error`: `refused` (nobody listened) or `reset` (the link was cut); nothing follows.
- *
- * @example Handling events
- * ```ts
- * import type { StreamEvent } from "./stream.ts";
- * function describe(e: StreamEvent): string {
- *   return e.type === "data" ? `${e.bytes.length}B` : e.type === "error" ? e.reason : e.type;
- * }
- * console.assert(describe({ type: "eof" }) === "eof");
- * ```
  */
 export type StreamEvent =
   | { readonly type: "open" }
@@ -39,13 +30,6 @@ export type StreamEvent =
 /**
  * The state of one end: `connecting` until the client sees `open`; `closed` after an error, or
  * once this end has called `end()` and seen the peer's `eof`.
- *
- * @example A state
- * ```ts
- * import type { StreamState } from "./stream.ts";
- * const s: StreamState = "open";
- * console.assert(s === "open");
- * ```
  */
 export type StreamState = "connecting" | "open" | "closed";
 
@@ -57,6 +41,7 @@ export type StreamState = "connecting" | "open" | "closed";
  * ```ts
  * import { SimNet } from "./net.ts";
  * import { Prng } from "../util/prng.ts";
+ * import assert from "node:assert/strict";
  * const net = new SimNet({ prng: Prng.seeded(1) });
  * const got: number[] = [];
  * net.listen("10.0.0.1:80", (server) => {
@@ -65,7 +50,8 @@ export type StreamState = "connecting" | "open" | "closed";
  * const client = net.connect("10.0.0.2:4000", "10.0.0.1:80");
  * client.write(new Uint8Array([1, 2, 3]));
  * net.runUntil(100);
- * console.assert(got.join() === "1,2,3" && client.pollEvent()?.type === "open");
+ * assert.equal(got.join(), "1,2,3");
+ * assert.equal(client.pollEvent()?.type, "open");
  * ```
  */
 export interface StreamEnd {
@@ -100,12 +86,14 @@ export interface StreamEnd {
  * ```ts
  * import { SimNet } from "./net.ts";
  * import { Prng } from "../util/prng.ts";
+ * import assert from "node:assert/strict";
  * const net = new SimNet({ prng: Prng.seeded(1) });
  * net.listen("10.0.0.1:80", () => {}).close();
  * const client = net.connect("10.0.0.2:4000", "10.0.0.1:80");
  * net.runUntil(100);
  * const e = client.pollEvent();
- * console.assert(e?.type === "error" && e.reason === "refused");
+ * assert.equal(e?.type, "error");
+ * assert.equal(e.reason, "refused");
  * ```
  */
 export interface StreamListener {
@@ -241,11 +229,12 @@ class End implements StreamEnd {
  * ```ts
  * import { SimNet } from "./net.ts";
  * import { Prng } from "../util/prng.ts";
+ * import assert from "node:assert/strict";
  * const net = new SimNet({ prng: Prng.seeded(2) });
  * net.listen("10.0.0.1:80", () => {});
  * net.connect("10.0.0.2:4000", "10.0.0.1:80");
  * net.runUntil(10);
- * console.assert(net.stats.accept === 1);
+ * assert.equal(net.stats.accept, 1);
  * ```
  */
 export class SimStreams {
@@ -273,8 +262,9 @@ export class SimStreams {
    * import { LinkTable } from "./links.ts";
    * import { Tracer } from "./trace.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const s = new SimStreams(new VirtualClock(), Prng.seeded(1), new LinkTable(), new Tracer(10));
-   * console.assert(s.openCount === 0);
+   * assert.equal(s.openCount, 0);
    * ```
    */
   constructor(clock: VirtualClock, prng: Prng, links: LinkTable, tracer: Tracer) {
@@ -291,7 +281,8 @@ export class SimStreams {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
-   * console.assert(new SimNet({ prng: Prng.seeded(1) }).openStreams === 0);
+   * import assert from "node:assert/strict";
+   * assert.equal(new SimNet({ prng: Prng.seeded(1) }).openStreams, 0);
    * ```
    */
   get openCount(): number {
@@ -307,8 +298,9 @@ export class SimStreams {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
-   * console.assert(net.listen("10.0.0.1:80", () => {}).addr === "10.0.0.1:80");
+   * assert.equal(net.listen("10.0.0.1:80", () => {}).addr, "10.0.0.1:80");
    * ```
    */
   listen(addr: Addr, onAccept: (end: StreamEnd) => void): StreamListener {
@@ -333,8 +325,9 @@ export class SimStreams {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
-   * console.assert(net.connect("10.0.0.2:4000", "10.0.0.1:80").state === "connecting");
+   * assert.equal(net.connect("10.0.0.2:4000", "10.0.0.1:80").state, "connecting");
    * ```
    */
   connect(from: Addr, to: Addr): StreamEnd {
@@ -354,9 +347,10 @@ export class SimStreams {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
    * net.connect("10.0.0.2:4000", "10.0.0.1:80");
-   * console.assert(net.cutStreams() === 1);
+   * assert.equal(net.cutStreams(), 1);
    * ```
    */
   cutAll(addr?: Addr): number {
@@ -377,9 +371,10 @@ export class SimStreams {
    * ```ts
    * import { SimNet } from "./net.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const net = new SimNet({ prng: Prng.seeded(1) });
    * net.heal();
-   * console.assert(net.openStreams === 0);
+   * assert.equal(net.openStreams, 0);
    * ```
    */
   resume(): void {

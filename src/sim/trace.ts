@@ -18,13 +18,6 @@ import type { Addr, Millis } from "../core/mod.ts";
  * - `corrupt`: one copy had bytes flipped (`corruptRate`);
  * - `deliver`: a copy reached a bound address;
  * - `unbound-drop`: a copy arrived where nobody is bound.
- *
- * @example Checking a kind
- * ```ts
- * import type { DatagramTraceKind } from "./trace.ts";
- * const kind: DatagramTraceKind = "drop";
- * console.assert(kind === "drop");
- * ```
  */
 export type DatagramTraceKind =
   | "send"
@@ -45,13 +38,6 @@ export type DatagramTraceKind =
  * - `write`: one side wrote bytes; `data`: a chunk reached the other side;
  * - `end`: one side half-closed; `eof`: the other side saw the end of the stream;
  * - `stall`: delivery waits on a partition; `cut`: the link was cut (both ends reset).
- *
- * @example Checking a kind
- * ```ts
- * import type { StreamTraceKind } from "./trace.ts";
- * const kind: StreamTraceKind = "data";
- * console.assert(kind === "data");
- * ```
  */
 export type StreamTraceKind =
   | "connect"
@@ -66,13 +52,6 @@ export type StreamTraceKind =
 
 /**
  * Any trace record kind.
- *
- * @example A kind
- * ```ts
- * import type { TraceKind } from "./trace.ts";
- * const kinds: TraceKind[] = ["send", "data"];
- * console.assert(kinds.length === 2);
- * ```
  */
 export type TraceKind = DatagramTraceKind | StreamTraceKind;
 
@@ -101,16 +80,6 @@ const KINDS: readonly TraceKind[] = [
 
 /**
  * One traced network event.
- *
- * @example Reading a record
- * ```ts
- * import type { TraceRecord } from "./trace.ts";
- * const r: TraceRecord = {
- *   seq: 0, time: 12, kind: "send", transport: "datagram",
- *   from: "10.0.0.2:5000", to: "10.0.0.1:9000", size: 64, id: 1,
- * };
- * console.assert(r.kind === "send");
- * ```
  */
 export interface TraceRecord {
   /** Position in the whole run (0, 1, 2, …), counting records that fell out of the buffer. */
@@ -136,26 +105,11 @@ export interface TraceRecord {
 /**
  * A sniffer callback. `bytes` is the datagram or chunk involved, if any: read it, never modify it
  * (use the middlebox to rewrite).
- *
- * @example A sniffer that counts deliveries
- * ```ts
- * import type { PacketListener } from "./trace.ts";
- * let delivered = 0;
- * const listener: PacketListener = (record) => { if (record.kind === "deliver") delivered++; };
- * console.assert(typeof listener === "function" && delivered === 0);
- * ```
  */
 export type PacketListener = (record: TraceRecord, bytes: Uint8Array | undefined) => void;
 
 /**
  * Options for {@linkcode formatTrace}.
- *
- * @example The tail only
- * ```ts
- * import type { FormatTraceOptions } from "./trace.ts";
- * const options: FormatTraceOptions = { last: 40 };
- * console.assert(options.last === 40);
- * ```
  */
 export interface FormatTraceOptions {
   /**
@@ -178,11 +132,12 @@ export interface FormatTraceOptions {
  * @example One line
  * ```ts
  * import { formatRecord } from "./trace.ts";
+ * import assert from "node:assert/strict";
  * const line = formatRecord({
  *   seq: 0, time: 12, kind: "send", transport: "datagram",
  *   from: "10.0.0.2:5000", to: "10.0.0.1:9000", size: 64, id: 3,
  * });
- * console.assert(line === "    12.000ms 10.0.0.2:5000 -> 10.0.0.1:9000 send 64B pkt#3");
+ * assert.equal(line, "    12.000ms 10.0.0.2:5000 -> 10.0.0.1:9000 send 64B pkt#3");
  * ```
  */
 export function formatRecord(record: TraceRecord): string {
@@ -198,11 +153,12 @@ export function formatRecord(record: TraceRecord): string {
  * @example Printing a trace
  * ```ts
  * import { formatTrace } from "./trace.ts";
+ * import assert from "node:assert/strict";
  * const text = formatTrace([{
  *   seq: 0, time: 1, kind: "deliver", transport: "datagram",
  *   from: "a:1", to: "b:2", size: 3, id: 1,
  * }]);
- * console.assert(text.includes("a:1 -> b:2 deliver 3B"));
+ * assert.ok(text.includes("a:1 -> b:2 deliver 3B"));
  * ```
  */
 export function formatTrace(
@@ -220,13 +176,6 @@ export function formatTrace(
 
 /**
  * Per-kind event counts over a whole run, including records that fell out of the trace buffer.
- *
- * @example Reading a count
- * ```ts
- * import type { TraceStats } from "./trace.ts";
- * function lossRatio(s: TraceStats): number { return s.drop / Math.max(1, s.send); }
- * console.assert(typeof lossRatio === "function");
- * ```
  */
 export type TraceStats = Readonly<Record<TraceKind, number>>;
 
@@ -237,11 +186,14 @@ export type TraceStats = Readonly<Record<TraceKind, number>>;
  * @example Recording
  * ```ts
  * import { Tracer } from "./trace.ts";
+ * import assert from "node:assert/strict";
  * const tracer = new Tracer(2);
  * for (let i = 0; i < 3; i++) {
  *   tracer.record(i, "send", "datagram", "a:1", "b:2", 1, i, undefined, undefined);
  * }
- * console.assert(tracer.records.length === 2 && tracer.dropped === 1 && tracer.stats.send === 3);
+ * assert.equal(tracer.records.length, 2);
+ * assert.equal(tracer.dropped, 1);
+ * assert.equal(tracer.stats.send, 3);
  * ```
  */
 export class Tracer {
@@ -259,7 +211,8 @@ export class Tracer {
    * @example A tracer
    * ```ts
    * import { Tracer } from "./trace.ts";
-   * console.assert(new Tracer(10).records.length === 0);
+   * import assert from "node:assert/strict";
+   * assert.equal(new Tracer(10).records.length, 0);
    * ```
    */
   constructor(limit: number) {
@@ -276,7 +229,10 @@ export class Tracer {
    * @example Reading records
    * ```ts
    * import { Tracer } from "./trace.ts";
-   * console.assert(Array.isArray(new Tracer(1).records));
+   * import assert from "node:assert/strict";
+   * const tracer = new Tracer(1);
+   * tracer.record(0, "drop", "datagram", "a:1", "b:2", 1, 1, undefined, undefined);
+   * assert.equal(tracer.records[0].kind, "drop");
    * ```
    */
   get records(): TraceRecord[] {
@@ -290,7 +246,8 @@ export class Tracer {
    * @example No loss yet
    * ```ts
    * import { Tracer } from "./trace.ts";
-   * console.assert(new Tracer(1).dropped === 0);
+   * import assert from "node:assert/strict";
+   * assert.equal(new Tracer(1).dropped, 0);
    * ```
    */
   get dropped(): number {
@@ -303,7 +260,8 @@ export class Tracer {
    * @example Counting
    * ```ts
    * import { Tracer } from "./trace.ts";
-   * console.assert(new Tracer(1).stats.deliver === 0);
+   * import assert from "node:assert/strict";
+   * assert.equal(new Tracer(1).stats.deliver, 0);
    * ```
    */
   get stats(): TraceStats {
@@ -316,13 +274,14 @@ export class Tracer {
    * @example Listening
    * ```ts
    * import { Tracer } from "./trace.ts";
+   * import assert from "node:assert/strict";
    * const tracer = new Tracer(0);
    * let n = 0;
    * const off = tracer.listen(() => n++);
    * tracer.record(0, "send", "datagram", "a:1", "b:2", 0, 1, undefined, undefined);
    * off();
    * tracer.record(0, "send", "datagram", "a:1", "b:2", 0, 2, undefined, undefined);
-   * console.assert(n === 1);
+   * assert.equal(n, 1);
    * ```
    */
   listen(listener: PacketListener): () => void {
@@ -338,9 +297,10 @@ export class Tracer {
    * @example Recording a send
    * ```ts
    * import { Tracer } from "./trace.ts";
+   * import assert from "node:assert/strict";
    * const tracer = new Tracer(4);
    * tracer.record(5, "send", "datagram", "a:1", "b:2", 3, 1, undefined, new Uint8Array(3));
-   * console.assert(tracer.records[0].time === 5);
+   * assert.equal(tracer.records[0].time, 5);
    * ```
    */
   record(

@@ -15,7 +15,8 @@ import { parseDbFile } from "./part1/db_file.ts";
  * @example A db file with a comment header
  * ```ts
  * import { DEFAULT_DB_TEXT } from "./default_db.ts";
- * console.assert(DEFAULT_DB_TEXT.startsWith("#"));
+ * import assert from "node:assert/strict";
+ * assert.ok(DEFAULT_DB_TEXT.startsWith("#"));
  * ```
  */
 export const DEFAULT_DB_TEXT =
@@ -45,8 +46,9 @@ export const DEFAULT_DB_TEXT =
  * @example Sixteen entries and their message
  * ```ts
  * import { DEFAULT_DB } from "./default_db.ts";
- * console.assert(DEFAULT_DB.size === 16);
- * console.assert(DEFAULT_DB.message.endsWith("old friends."));
+ * import assert from "node:assert/strict";
+ * assert.equal(DEFAULT_DB.size, 16);
+ * assert.ok(DEFAULT_DB.message.endsWith("old friends."));
  * ```
  */
 export const DEFAULT_DB: Part1Db = parseDbFile(DEFAULT_DB_TEXT, "the default db");

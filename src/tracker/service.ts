@@ -47,7 +47,9 @@ function trackerNumbers(
  * @example The service's name and port
  * ```ts
  * import { trackerService } from "./service.ts";
- * console.assert(trackerService.name === "tracker" && trackerService.defaultPort === 7777);
+ * import assert from "node:assert/strict";
+ * assert.equal(trackerService.name, "tracker");
+ * assert.equal(trackerService.defaultPort, 7777);
  * ```
  */
 export const trackerService: ServiceDefinition = {

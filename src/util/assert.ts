@@ -15,9 +15,11 @@ export class AssertionError extends Error {
  *
  * @example An invariant
  * ```ts
- * import { assert } from "./assert.ts";
+ * import { assert, AssertionError } from "./assert.ts";
+ * import nodeAssert from "node:assert/strict";
  * const window = [1, 2];
- * assert(window.length <= 8, "window over its bound");
+ * assert(window.length <= 8, "window over its bound"); // holds: nothing happens
+ * nodeAssert.throws(() => assert(window.length <= 1, "window over its bound"), AssertionError);
  * ```
  */
 export function assert(condition: unknown, message = "assertion failed"): asserts condition {
@@ -30,6 +32,7 @@ export function assert(condition: unknown, message = "assertion failed"): assert
  * @example An exhaustive switch
  * ```ts
  * import { unreachable } from "./assert.ts";
+ * import assert from "node:assert/strict";
  * type Kind = "a" | "b";
  * function f(k: Kind): number {
  *   switch (k) {
@@ -38,7 +41,7 @@ export function assert(condition: unknown, message = "assertion failed"): assert
  *     default: return unreachable(k);
  *   }
  * }
- * console.assert(f("a") === 1);
+ * assert.equal(f("a"), 1);
  * ```
  */
 export function unreachable(value: never, message = "unreachable code ran"): never {

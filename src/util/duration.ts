@@ -17,9 +17,10 @@
  * @example
  * ```ts
  * import { formatDuration } from "./duration.ts";
- * console.assert(formatDuration(171.9426000000003) === "172 ms");
- * console.assert(formatDuration(1500) === "1.5 s");
- * console.assert(formatDuration(125_000) === "2 min 5 s");
+ * import assert from "node:assert/strict";
+ * assert.equal(formatDuration(171.9426000000003), "172 ms");
+ * assert.equal(formatDuration(1500), "1.5 s");
+ * assert.equal(formatDuration(125_000), "2 min 5 s");
  * ```
  */
 export function formatDuration(millis: number): string {

@@ -12,8 +12,9 @@ import { Prng } from "./prng.ts";
  * @example A live generator
  * ```ts
  * import { prngFromEntropy } from "./entropy.ts";
- * const prng = prngFromEntropy();
- * console.assert(prng.float() < 1);
+ * import assert from "node:assert/strict";
+ * const x = prngFromEntropy().float();
+ * assert.ok(x >= 0 && x < 1);
  * ```
  */
 export function prngFromEntropy(): Prng {

@@ -15,6 +15,7 @@
  * @example Reading members by Go's rules
  * ```ts
  * import { GO_MAX_NESTING_DEPTH, goFieldMatcher, scanGoObject } from "./go_json.ts";
+ * import assert from "node:assert/strict";
  * const text = '{"type":1,"Size":2,"TYPE":3}';
  * const fieldOf = goFieldMatcher(["Type", "Size"]);
  * const values = [0, 0];
@@ -22,7 +23,9 @@
  *   const field = fieldOf(key);
  *   if (field >= 0) values[field] = Number(text.slice(start, end));
  * });
- * console.assert(ok && values[0] === 3 && values[1] === 2); // the last "type" wins
+ * assert.ok(ok);
+ * assert.equal(values[0], 3);
+ * assert.equal(values[1], 2); // the last "type" wins
  * ```
  *
  * @module
@@ -35,7 +38,8 @@
  * @example Go's limit
  * ```ts
  * import { GO_MAX_NESTING_DEPTH } from "./go_json.ts";
- * console.assert(GO_MAX_NESTING_DEPTH === 10000);
+ * import assert from "node:assert/strict";
+ * assert.equal(GO_MAX_NESTING_DEPTH, 10000);
  * ```
  */
 export const GO_MAX_NESTING_DEPTH = 10000;
@@ -50,7 +54,9 @@ export const GO_MAX_NESTING_DEPTH = 10000;
  * @example A tab is whitespace, a no-break space is not
  * ```ts
  * import { isJsonSpace } from "./go_json.ts";
- * console.assert(isJsonSpace(0x09) && !isJsonSpace(0xa0));
+ * import assert from "node:assert/strict";
+ * assert.ok(isJsonSpace(0x09));
+ * assert.equal(isJsonSpace(0xa0), false);
  * ```
  */
 export function isJsonSpace(c: number): boolean {
@@ -67,7 +73,8 @@ export function isJsonSpace(c: number): boolean {
  * @example Skipping to a colon
  * ```ts
  * import { skipJsonSpace } from "./go_json.ts";
- * console.assert(skipJsonSpace('"a" \n: 1', 3) === 5);
+ * import assert from "node:assert/strict";
+ * assert.equal(skipJsonSpace('"a" \n: 1', 3), 5);
  * ```
  */
 export function skipJsonSpace(text: string, i: number): number {
@@ -86,8 +93,9 @@ export function skipJsonSpace(text: string, i: number): number {
  * @example An escaped quote does not end the string
  * ```ts
  * import { endOfJsonString } from "./go_json.ts";
- * console.assert(endOfJsonString('"a\\"b" ', 0) === 6);
- * console.assert(endOfJsonString('"open', 0) === -1);
+ * import assert from "node:assert/strict";
+ * assert.equal(endOfJsonString('"a\\"b" ', 0), 6);
+ * assert.equal(endOfJsonString('"open', 0), -1);
  * ```
  */
 export function endOfJsonString(text: string, i: number): number {
@@ -115,10 +123,11 @@ export function endOfJsonString(text: string, i: number): number {
  * @example The end of an array inside an object
  * ```ts
  * import { endOfJsonValue } from "./go_json.ts";
+ * import assert from "node:assert/strict";
  * const text = '{"X":[1,"]",[2]],"Y":3}';
- * console.assert(endOfJsonValue(text, 5, 1) === 16);
- * console.assert(endOfJsonValue(text, 5, 1, 2) === -1); // [2] sits 3 containers deep
- * console.assert(endOfJsonValue(text, 21, 1) === 22);
+ * assert.equal(endOfJsonValue(text, 5, 1), 16);
+ * assert.equal(endOfJsonValue(text, 5, 1, 2), -1); // [2] sits 3 containers deep
+ * assert.equal(endOfJsonValue(text, 21, 1), 22);
  * ```
  */
 export function endOfJsonValue(
@@ -165,9 +174,10 @@ export function endOfJsonValue(
  * @example Plain and escaped
  * ```ts
  * import { jsonStringText } from "./go_json.ts";
- * console.assert(jsonStringText('"Type"') === "Type");
- * console.assert(jsonStringText('"\\u0054ype"') === "Type");
- * console.assert(jsonStringText('"\\x"') === undefined);
+ * import assert from "node:assert/strict";
+ * assert.equal(jsonStringText('"Type"'), "Type");
+ * assert.equal(jsonStringText('"\\u0054ype"'), "Type");
+ * assert.equal(jsonStringText('"\\x"'), undefined);
  * ```
  */
 export function jsonStringText(raw: string): string | undefined {
@@ -187,13 +197,15 @@ export function jsonStringText(raw: string): string | undefined {
  * @example Keeping raw values, stopping at a key
  * ```ts
  * import { type GoMemberVisitor, scanGoObject } from "./go_json.ts";
+ * import assert from "node:assert/strict";
  * const text = '{"A": [1, 2], "stop": 0, "B": 3}';
  * const raws: string[] = [];
  * const visit: GoMemberVisitor = (key, valueStart, valueEnd) => {
  *   if (key === "stop") return false;
  *   raws.push(text.slice(valueStart, valueEnd));
  * };
- * console.assert(!scanGoObject(text, 10000, visit) && raws.join() === "[1, 2]");
+ * assert.equal(scanGoObject(text, 10000, visit), false);
+ * assert.equal(raws.join(), "[1, 2]");
  * ```
  */
 export type GoMemberVisitor = (
@@ -222,14 +234,16 @@ export type GoMemberVisitor = (
  * @example Members in order, duplicates included
  * ```ts
  * import { GO_MAX_NESTING_DEPTH, scanGoObject } from "./go_json.ts";
+ * import assert from "node:assert/strict";
  * const text = ' {"a":1, "b":{"c":[]}, "a":null}\n';
  * const seen: string[] = [];
  * const ok = scanGoObject(text, GO_MAX_NESTING_DEPTH, (key, start, end) => {
  *   seen.push(`${key}=${text.slice(start, end)}`);
  * });
- * console.assert(ok && seen.join(" ") === 'a=1 b={"c":[]} a=null');
- * console.assert(!scanGoObject('{"a":1', GO_MAX_NESTING_DEPTH, () => {}));
- * console.assert(!scanGoObject('{"b":{"c":[]}}', 2, () => {})); // [] is 3 levels deep
+ * assert.ok(ok);
+ * assert.equal(seen.join(" "), 'a=1 b={"c":[]} a=null');
+ * assert.equal(scanGoObject('{"a":1', GO_MAX_NESTING_DEPTH, () => {}), false);
+ * assert.equal(scanGoObject('{"b":{"c":[]}}', 2, () => {}), false); // [] is 3 levels deep
  * ```
  */
 export function scanGoObject(text: string, maxDepth: number, visit: GoMemberVisitor): boolean {
@@ -273,9 +287,10 @@ export function scanGoObject(text: string, maxDepth: number, visit: GoMemberVisi
  * @example Go's special folds
  * ```ts
  * import { goFoldName } from "./go_json.ts";
- * console.assert(goFoldName("ſeqNum") === "SEQNUM");
- * console.assert(goFoldName("chec\u212Asum") === "CHECKSUM");
- * console.assert(goFoldName("ı") === "ı"); // dotless i does not fold with i in Go
+ * import assert from "node:assert/strict";
+ * assert.equal(goFoldName("ſeqNum"), "SEQNUM");
+ * assert.equal(goFoldName("chec\u212Asum"), "CHECKSUM");
+ * assert.equal(goFoldName("ı"), "ı"); // dotless i does not fold with i in Go
  * ```
  */
 export function goFoldName(key: string): string {
@@ -315,8 +330,10 @@ function foldsTo(key: string, folded: string): boolean {
  * @example Case-insensitive, with Go's folds
  * ```ts
  * import { goKeyEquals } from "./go_json.ts";
- * console.assert(goKeyEquals("connid", "ConnID") && goKeyEquals("ſize", "Size"));
- * console.assert(!goKeyEquals("Conn_ID", "ConnID"));
+ * import assert from "node:assert/strict";
+ * assert.ok(goKeyEquals("connid", "ConnID"));
+ * assert.ok(goKeyEquals("ſize", "Size"));
+ * assert.equal(goKeyEquals("Conn_ID", "ConnID"), false);
  * ```
  */
 export function goKeyEquals(key: string, fieldName: string): boolean {
@@ -337,8 +354,11 @@ const FIELD_NAME = /^[\x21-\x7e]+$/;
  * @example Matching keys of the LSP message
  * ```ts
  * import { goFieldMatcher } from "./go_json.ts";
+ * import assert from "node:assert/strict";
  * const fieldOf = goFieldMatcher(["Type", "ConnID", "SeqNum"]);
- * console.assert(fieldOf("seqnum") === 2 && fieldOf("CONNID") === 1 && fieldOf("Seq") === -1);
+ * assert.equal(fieldOf("seqnum"), 2);
+ * assert.equal(fieldOf("CONNID"), 1);
+ * assert.equal(fieldOf("Seq"), -1);
  * ```
  */
 export function goFieldMatcher(fieldNames: readonly string[]): (key: string) => number {

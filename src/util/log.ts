@@ -98,10 +98,11 @@ function writeStderr(line: string): void {
  * @example Text logs at debug level
  * ```ts
  * import { serviceLogger, setupLogging } from "./log.ts";
+ * import assert from "node:assert/strict";
  * const lines: string[] = [];
  * setupLogging({ level: "debug", write: (l) => lines.push(l) });
  * serviceLogger("lsp").debug("hello");
- * console.assert(lines[0].includes("[lsp] hello"));
+ * assert.ok(lines[0].includes("[lsp] hello"));
  * ```
  */
 export function setupLogging(options: SetupLoggingOptions = {}): void {
@@ -123,9 +124,12 @@ export function setupLogging(options: SetupLoggingOptions = {}): void {
  *
  * @example A service's logger
  * ```ts
- * import { serviceLogger } from "./log.ts";
- * const log = serviceLogger("tracker");
- * log.info("listening on {port}", { port: 7777 });
+ * import { serviceLogger, setupLogging } from "./log.ts";
+ * import assert from "node:assert/strict";
+ * const lines: string[] = [];
+ * setupLogging({ write: (l) => lines.push(l) });
+ * serviceLogger("tracker").info("listening on {port}", { port: 7777 });
+ * assert.match(lines[0], /\[tracker\] listening on 7777/);
  * ```
  */
 export function serviceLogger(service: string): Logger {

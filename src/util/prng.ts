@@ -21,8 +21,9 @@ function mix32(x: number): number {
  * @example Same seed, same numbers
  * ```ts
  * import { Prng } from "./prng.ts";
+ * import assert from "node:assert/strict";
  * const a = Prng.seeded(42), b = Prng.seeded(42);
- * console.assert(a.u32() === b.u32());
+ * assert.equal(a.u32(), b.u32());
  * ```
  */
 export class Prng {
@@ -46,8 +47,9 @@ export class Prng {
    * @example Seeding
    * ```ts
    * import { Prng } from "./prng.ts";
-   * const prng = Prng.seeded(7);
-   * console.assert(prng.float() < 1);
+   * import assert from "node:assert/strict";
+   * assert.equal(Prng.seeded(7).float(), Prng.seeded(7).float());
+   * assert.notEqual(Prng.seeded(7).u32(), Prng.seeded(8).u32());
    * ```
    */
   static seeded(seed: number | bigint): Prng {
@@ -62,8 +64,8 @@ export class Prng {
    * @example From words
    * ```ts
    * import { Prng } from "./prng.ts";
-   * const prng = Prng.fromWords([1, 2, 3, 4]);
-   * console.assert(Number.isInteger(prng.u32()));
+   * import assert from "node:assert/strict";
+   * assert.equal(Prng.fromWords([1, 2, 3, 4]).u32(), Prng.fromWords([1, 2, 3, 4]).u32());
    * ```
    */
   static fromWords(words: ArrayLike<number>): Prng {
@@ -93,8 +95,10 @@ export class Prng {
    * @example A die
    * ```ts
    * import { Prng } from "./prng.ts";
+   * import assert from "node:assert/strict";
    * const n = Prng.seeded(1).int(1, 6);
-   * console.assert(n >= 1 && n <= 6);
+   * assert.ok(n >= 1);
+   * assert.ok(n <= 6);
    * ```
    */
   int(min: number, max: number): number {
@@ -151,9 +155,10 @@ export class Prng {
    * @example Forking
    * ```ts
    * import { Prng } from "./prng.ts";
+   * import assert from "node:assert/strict";
    * const root = Prng.seeded(3);
    * const net = root.fork(), node = root.fork();
-   * console.assert(net.u32() !== node.u32());
+   * assert.notEqual(net.u32(), node.u32());
    * ```
    */
   fork(): Prng {

@@ -242,7 +242,8 @@ const clientCommand: CommandSpec = {
  * @example
  * ```ts
  * import { lspCommand } from "./lsp.ts";
- * console.assert(lspCommand.subcommands?.length === 2);
+ * import assert from "node:assert/strict";
+ * assert.equal(lspCommand.subcommands?.length, 2);
  * ```
  */
 export const lspCommand: CommandSpec = {

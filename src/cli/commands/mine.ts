@@ -214,7 +214,8 @@ const clientCommand: CommandSpec = {
  * @example
  * ```ts
  * import { mineCommand } from "./mine.ts";
- * console.assert(mineCommand.subcommands?.map((c) => c.name).join() === "server,miner,client");
+ * import assert from "node:assert/strict";
+ * assert.equal(mineCommand.subcommands?.map((c) => c.name).join(), "server,miner,client");
  * ```
  */
 export const mineCommand: CommandSpec = {

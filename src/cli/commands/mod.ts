@@ -17,7 +17,8 @@ import { trackerCommand } from "./tracker.ts";
  * @example
  * ```ts
  * import { rootCommand } from "./mod.ts";
- * console.assert(rootCommand().subcommands!.some((c) => c.name === "node"));
+ * import assert from "node:assert/strict";
+ * assert.ok(rootCommand().subcommands!.some((c) => c.name === "node"));
  * ```
  */
 export function rootCommand(): CommandSpec {

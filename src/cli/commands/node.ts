@@ -24,8 +24,9 @@ export const DEFAULT_NODE_DATA_DIR = "data";
  * @example
  * ```ts
  * import { nodeCommand } from "./node.ts";
+ * import assert from "node:assert/strict";
  * const cmd = nodeCommand([]);
- * console.assert(cmd.name === "node");
+ * assert.equal(cmd.name, "node");
  * ```
  */
 export function nodeCommand(services: readonly ServiceDefinition[]): CommandSpec {

@@ -31,9 +31,10 @@ const TIMER_MAX_MS = 86_400_000;
  * @example
  * ```ts
  * import { manualPeerValue } from "./peer.ts";
- * console.assert(manualPeerValue("localhost:8334") === "127.0.0.1:8334");
- * console.assert(manualPeerValue("2001:db8::1:8333") === "[2001:db8::1]:8333");
- * console.assert(manualPeerValue("Lab7.cs.example:8333") === "lab7.cs.example:8333");
+ * import assert from "node:assert/strict";
+ * assert.equal(manualPeerValue("localhost:8334"), "127.0.0.1:8334");
+ * assert.equal(manualPeerValue("2001:db8::1:8333"), "[2001:db8::1]:8333");
+ * assert.equal(manualPeerValue("Lab7.cs.example:8333"), "lab7.cs.example:8333");
  * ```
  */
 export function manualPeerValue(text: string): string {
@@ -62,7 +63,8 @@ export function manualPeerValue(text: string): string {
  * @example
  * ```ts
  * import { userAgentValue } from "./peer.ts";
- * console.assert(userAgentValue("houser") === "houser");
+ * import assert from "node:assert/strict";
+ * assert.equal(userAgentValue("houser"), "houser");
  * ```
  */
 export function userAgentValue(text: string): string {
@@ -89,7 +91,8 @@ function timer(value: unknown, flag: string): number {
  * @example
  * ```ts
  * import { peerCommand } from "./peer.ts";
- * console.assert(peerCommand.name === "peer" && peerCommand.options?.port?.default === "8333");
+ * import assert from "node:assert/strict";
+ * assert.equal(peerCommand.options?.port?.default, "8333");
  * ```
  */
 export const peerCommand: CommandSpec = {

@@ -220,7 +220,8 @@ const fetchCommand: CommandSpec = {
  * @example The Part 1 subcommands
  * ```ts
  * import { trackerSubcommands } from "./tracker.ts";
- * console.assert(trackerSubcommands.some((c) => c.name === "serve"));
+ * import assert from "node:assert/strict";
+ * assert.ok(trackerSubcommands.some((c) => c.name === "serve"));
  * ```
  */
 export const trackerSubcommands: CommandSpec[] = [
@@ -236,7 +237,8 @@ export const trackerSubcommands: CommandSpec[] = [
  * @example The group uses the shared array
  * ```ts
  * import { trackerCommand, trackerSubcommands } from "./tracker.ts";
- * console.assert(trackerCommand.subcommands === trackerSubcommands);
+ * import assert from "node:assert/strict";
+ * assert.equal(trackerCommand.subcommands, trackerSubcommands);
  * ```
  */
 export const trackerCommand: CommandSpec = {

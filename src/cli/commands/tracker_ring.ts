@@ -40,7 +40,8 @@ const DAY_MS = 86_400_000;
  * @example
  * ```ts
  * import { ringServeCommand } from "./tracker_ring.ts";
- * console.assert(ringServeCommand.name === "ring-serve");
+ * import assert from "node:assert/strict";
+ * assert.equal(ringServeCommand.name, "ring-serve");
  * ```
  */
 export const ringServeCommand: CommandSpec = {
@@ -179,7 +180,8 @@ export const ringServeCommand: CommandSpec = {
  * @example
  * ```ts
  * import { ringPeerCommand } from "./tracker_ring.ts";
- * console.assert(ringPeerCommand.options?.handle !== undefined);
+ * import assert from "node:assert/strict";
+ * assert.notEqual(ringPeerCommand.options?.handle, undefined);
  * ```
  */
 export const ringPeerCommand: CommandSpec = {

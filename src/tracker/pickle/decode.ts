@@ -58,9 +58,11 @@ import {
  * @example Emulating the original tracker
  * ```ts
  * import { decodePickle, type DecodePickleOptions } from "./decode.ts";
+ * import assert from "node:assert/strict";
  * const options: DecodePickleOptions = { maxInputBytes: 1024, maxProtocol: 2 };
  * const r = decodePickle(new TextEncoder().encode("I5\n."), options);
- * console.assert(r.ok && r.value === 5);
+ * assert.ok(r.ok);
+ * assert.equal(r.value, 5);
  * ```
  */
 export interface DecodePickleOptions {
@@ -143,7 +145,8 @@ export interface DecodePickleOptions {
  * @example
  * ```ts
  * import { DEFAULT_DECODE_LIMITS } from "./decode.ts";
- * console.assert(DEFAULT_DECODE_LIMITS.maxDepth === 32);
+ * import assert from "node:assert/strict";
+ * assert.equal(DEFAULT_DECODE_LIMITS.maxDepth, 32);
  * ```
  */
 export const DEFAULT_DECODE_LIMITS: Readonly<Record<PickleLimitName, number>> = Object.freeze({
@@ -176,8 +179,11 @@ const CEILINGS: Readonly<Record<PickleLimitName, number>> = {
  * @example
  * ```ts
  * import { decodePickle, type DecodePickleResult } from "./decode.ts";
+ * import assert from "node:assert/strict";
  * const r: DecodePickleResult = decodePickle(Uint8Array.of(0x4e, 0x2e, 0x21)); // N.!
- * console.assert(r.ok && r.value === null && r.consumed === 2);
+ * assert.ok(r.ok);
+ * assert.equal(r.value, null);
+ * assert.equal(r.consumed, 2);
  * ```
  */
 export type DecodePickleResult =
@@ -207,24 +213,31 @@ export type DecodePickleResult =
  * @example An item reply of the Part 1 tracker
  * ```ts
  * import { decodePickle, Py2Str, PyTuple } from "./mod.ts";
+ * import assert from "node:assert/strict";
  * const r = decodePickle(new TextEncoder().encode("(I12\nS'of'\np0\ntp1\n."));
  * if (!r.ok) throw new Error(r.error.message);
  * const reply = r.value as PyTuple;
- * console.assert(reply.items[0] === 12 && (reply.items[1] as Py2Str).text === "of");
+ * assert.equal(reply.items[0], 12);
+ * assert.equal((reply.items[1] as Py2Str).text, "of");
  * ```
  *
  * @example A refused pickle
  * ```ts
  * import { decodePickle } from "./mod.ts";
+ * import assert from "node:assert/strict";
  * const r = decodePickle(new TextEncoder().encode("cos\nsystem\n(S'echo pwned'\ntR."));
- * console.assert(!r.ok && r.error.kind === "unsafe-opcode" && r.error.opcode === "GLOBAL");
+ * assert.ok(!r.ok);
+ * assert.equal(r.error.kind, "unsafe-opcode");
+ * assert.equal(r.error.opcode, "GLOBAL");
  * ```
  *
  * @example Need more bytes
  * ```ts
  * import { decodePickle } from "./mod.ts";
+ * import assert from "node:assert/strict";
  * const r = decodePickle(new TextEncoder().encode("(S'ECHO'\np0\n"));
- * console.assert(!r.ok && r.error.kind === "truncated");
+ * assert.ok(!r.ok);
+ * assert.equal(r.error.kind, "truncated");
  * ```
  */
 export function decodePickle(

@@ -28,13 +28,6 @@ import { Py2Str, PyByteArray, PyDict, PyFloat, PySet, PyTuple, type PyValue } fr
  *
  * Tuples and immutable values are described in full wherever they appear; mutable containers
  * once, so shared lists stay visibly shared and cycles end.
- *
- * @example
- * ```ts
- * import type { PyDescription } from "./describe.ts";
- * const d: PyDescription = ["tuple", [["int", "1"], ["str", "a"]]];
- * console.assert(d[0] === "tuple");
- * ```
  */
 export type PyDescription =
   | readonly ["none"]
@@ -46,13 +39,6 @@ export type PyDescription =
 
 /**
  * Options of {@linkcode describePyValue}.
- *
- * @example A tighter budget for logging
- * ```ts
- * import { describePyValue, type DescribePyValueOptions } from "./describe.ts";
- * const options: DescribePyValueOptions = { maxNodes: 1000, maxDepth: 40 };
- * console.assert(describePyValue([1, 2], options)[0] === "list");
- * ```
  */
 export interface DescribePyValueOptions {
   /**
@@ -88,9 +74,10 @@ function hex(bytes: Uint8Array): string {
  * @example A list that contains itself
  * ```ts
  * import { describePyValue } from "./describe.ts";
+ * import assert from "node:assert/strict";
  * const l: unknown[] = [];
  * l.push(l);
- * console.assert(JSON.stringify(describePyValue(l as never)) === '["list",[["ref",0]]]');
+ * assert.equal(JSON.stringify(describePyValue(l as never)), '["list",[["ref",0]]]');
  * ```
  */
 export function describePyValue(

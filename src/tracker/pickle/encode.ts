@@ -24,13 +24,6 @@ import { py2Repr, pyFloatRepr, rawUnicodeEscapeEncode } from "./_text.ts";
 
 /**
  * Options of {@linkcode encodePickle}.
- *
- * @example
- * ```ts
- * import { encodePickle, type EncodePickleOptions } from "./encode.ts";
- * const options: EncodePickleOptions = { protocol: 2 };
- * console.assert(encodePickle(5, options).length === 5); // \x80\x02K\x05.
- * ```
  */
 export interface EncodePickleOptions {
   /**
@@ -60,18 +53,21 @@ export interface EncodePickleOptions {
  * @example The REG_INIT reply of the Part 2 tracker, byte for byte
  * ```ts
  * import { encodePickle, Py2Str, PyTuple } from "./mod.ts";
+ * import assert from "node:assert/strict";
  * const s = Py2Str.fromText;
  * const reply = PyTuple.of(s("REG_INIT"), "alice", s("127.0.0.1"), 9101, 5, PyTuple.of(2, s("and")));
  * const text = new TextDecoder().decode(encodePickle(reply));
- * console.assert(text ===
- *   "(S'REG_INIT'\np0\nValice\np1\nS'127.0.0.1'\np2\nI9101\nI5\n(I2\nS'and'\np3\ntp4\ntp5\n.");
+ * assert.equal(text, "(S'REG_INIT'\np0\nValice\np1\nS'127.0.0.1'\np2\nI9101\nI5\n(I2\nS'and'\np3\ntp4\ntp5\n.");
  * ```
  *
  * @example Protocol 2
  * ```ts
  * import { encodePickle, PyTuple } from "./mod.ts";
+ * import assert from "node:assert/strict";
  * const bytes = encodePickle(PyTuple.of("QUERY", 1), { protocol: 2 });
- * console.assert(bytes[0] === 0x80 && bytes[1] === 2 && bytes.at(-1) === 0x2e);
+ * assert.equal(bytes[0], 0x80);
+ * assert.equal(bytes[1], 2);
+ * assert.equal(bytes.at(-1), 0x2e);
  * ```
  */
 export function encodePickle(value: PyValue, options: EncodePickleOptions = {}): Uint8Array {

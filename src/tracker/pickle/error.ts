@@ -19,13 +19,6 @@ import type { OpName, UnsafeOpName } from "./opcodes.ts";
 
 /**
  * The names of the decoder's limits (the numeric fields of `DecodePickleOptions`).
- *
- * @example
- * ```ts
- * import type { PickleLimitName } from "./error.ts";
- * const name: PickleLimitName = "maxDepth";
- * console.assert(name.startsWith("max"));
- * ```
  */
 export type PickleLimitName =
   | "maxInputBytes"
@@ -41,15 +34,6 @@ export type PickleLimitName =
 /**
  * Why a pickle was not decoded; `offset` is the position of the opcode that failed (for
  * `truncated`, of the opcode whose argument or whose successor is missing).
- *
- * @example Telling "need more" from "invalid"
- * ```ts
- * import type { PickleError } from "./error.ts";
- * function retry(error: PickleError): boolean {
- *   return error.kind === "truncated";
- * }
- * console.assert(!retry({ kind: "unsafe-opcode", offset: 0, opcode: "GLOBAL", message: "" }));
- * ```
  */
 export type PickleError =
   | { readonly kind: "truncated"; readonly offset: number; readonly message: string }
@@ -84,12 +68,5 @@ export type PickleError =
 
 /**
  * The `kind` of a {@linkcode PickleError}.
- *
- * @example
- * ```ts
- * import type { PickleErrorKind } from "./error.ts";
- * const kind: PickleErrorKind = "limit";
- * console.assert(kind === "limit");
- * ```
  */
 export type PickleErrorKind = PickleError["kind"];

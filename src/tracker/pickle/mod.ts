@@ -10,18 +10,20 @@
  * @example Answer an ECHO request like the original tracker
  * ```ts
  * import { decodePickle, encodePickle, Py2Str, pyText, PyTuple } from "./mod.ts";
+ * import assert from "node:assert/strict";
  *
  * const request = new TextEncoder().encode("(S'ECHO'\np0\nS'alice'\np1\ntp2\n.");
  * const r = decodePickle(request, { maxInputBytes: 1024 });
  * if (!r.ok) throw new Error(r.error.message);
  * const [command, handle] = (r.value as PyTuple).items;
- * console.assert(pyText(command) === "ECHO" && handle instanceof Py2Str);
+ * assert.equal(pyText(command), "ECHO");
+ * assert.ok(handle instanceof Py2Str);
  *
  * const greeting = Py2Str.fromText(
  *   `Hi ${pyText(handle)}, Welcome to the network. Register to get started.`,
  * );
  * const reply = encodePickle(PyTuple.of(Py2Str.fromText("[Tracker]"), greeting));
- * console.assert(new TextDecoder().decode(reply).startsWith("(S'[Tracker]'\np0\nS'Hi alice,"));
+ * assert.ok(new TextDecoder().decode(reply).startsWith("(S'[Tracker]'\np0\nS'Hi alice,"));
  * ```
  *
  * @module

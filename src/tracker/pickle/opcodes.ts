@@ -13,8 +13,10 @@
  * @example Testing the first byte of a pickle
  * ```ts
  * import { Op } from "./opcodes.ts";
+ * import assert from "node:assert/strict";
  * const bytes = Uint8Array.of(0x80, 2, 0x4b, 5, 0x2e); // \x80\x02K\x05.
- * console.assert(bytes[0] === Op.PROTO && bytes.at(-1) === Op.STOP);
+ * assert.equal(bytes[0], Op.PROTO);
+ * assert.equal(bytes.at(-1), Op.STOP);
  * ```
  */
 export const Op = {
@@ -96,13 +98,6 @@ export const Op = {
 
 /**
  * An opcode name, e.g. `"GLOBAL"` or `"SHORT_BINUNICODE"`.
- *
- * @example A name
- * ```ts
- * import type { OpName } from "./opcodes.ts";
- * const name: OpName = "REDUCE";
- * console.assert(name.length === 6);
- * ```
  */
 export type OpName = keyof typeof Op;
 
@@ -112,8 +107,10 @@ export type OpName = keyof typeof Op;
  * @example Listing them
  * ```ts
  * import { UNSAFE_OPCODES } from "./opcodes.ts";
+ * import assert from "node:assert/strict";
  * const names: readonly string[] = UNSAFE_OPCODES;
- * console.assert(names.includes("GLOBAL") && !names.includes("TUPLE"));
+ * assert.ok(names.includes("GLOBAL"));
+ * assert.equal(names.includes("TUPLE"), false);
  * ```
  */
 export const UNSAFE_OPCODES = [
@@ -136,13 +133,6 @@ export const UNSAFE_OPCODES = [
 
 /**
  * The name of an opcode a safe decoder refuses.
- *
- * @example Narrowing an error
- * ```ts
- * import type { UnsafeOpName } from "./opcodes.ts";
- * const refused: UnsafeOpName = "STACK_GLOBAL";
- * console.assert(refused.endsWith("GLOBAL"));
- * ```
  */
 export type UnsafeOpName = (typeof UNSAFE_OPCODES)[number];
 
@@ -152,8 +142,11 @@ export type UnsafeOpName = (typeof UNSAFE_OPCODES)[number];
  * @example Reading an entry
  * ```ts
  * import { type OpcodeInfo, opcodeInfo } from "./opcodes.ts";
+ * import assert from "node:assert/strict";
  * const info: OpcodeInfo | undefined = opcodeInfo(0x8c);
- * console.assert(info?.name === "SHORT_BINUNICODE" && info.since === 4 && info.safe);
+ * assert.equal(info?.name, "SHORT_BINUNICODE");
+ * assert.equal(info.since, 4);
+ * assert.ok(info.safe);
  * ```
  */
 export interface OpcodeInfo {
@@ -257,8 +250,9 @@ const TABLE: readonly (OpcodeInfo | undefined)[] = (() => {
  * @example
  * ```ts
  * import { opcodeInfo } from "./opcodes.ts";
- * console.assert(opcodeInfo(0x63)?.safe === false); // GLOBAL
- * console.assert(opcodeInfo(0xff) === undefined);
+ * import assert from "node:assert/strict";
+ * assert.equal(opcodeInfo(0x63)?.safe, false); // GLOBAL
+ * assert.equal(opcodeInfo(0xff), undefined);
  * ```
  */
 export function opcodeInfo(byte: number): OpcodeInfo | undefined {

@@ -38,7 +38,8 @@ import { isAsciiBytes, latin1Decode, latin1Encode } from "./_text.ts";
  * @example
  * ```ts
  * import { PyFloat } from "./value.ts";
- * console.assert(new PyFloat(3.25).value === 3.25);
+ * import assert from "node:assert/strict";
+ * assert.equal(new PyFloat(3.25).value, 3.25);
  * ```
  */
 export class PyFloat {
@@ -64,8 +65,10 @@ export class PyFloat {
  * @example A command word
  * ```ts
  * import { Py2Str } from "./value.ts";
+ * import assert from "node:assert/strict";
  * const word = Py2Str.fromText("REG_INIT");
- * console.assert(word.text === "REG_INIT" && word.bytes.length === 8);
+ * assert.equal(word.text, "REG_INIT");
+ * assert.equal(word.bytes.length, 8);
  * ```
  */
 export class Py2Str {
@@ -93,7 +96,8 @@ export class Py2Str {
    * @example
    * ```ts
    * import { Py2Str } from "./value.ts";
-   * console.assert(Py2Str.fromText("caf\u00e9").bytes[3] === 0xe9);
+   * import assert from "node:assert/strict";
+   * assert.equal(Py2Str.fromText("caf\u00e9").bytes[3], 0xe9);
    * ```
    */
   static fromText(text: string): Py2Str {
@@ -126,7 +130,8 @@ export class Py2Str {
  * @example
  * ```ts
  * import { PyByteArray } from "./value.ts";
- * console.assert(new PyByteArray(Uint8Array.of(97, 98)).bytes.length === 2);
+ * import assert from "node:assert/strict";
+ * assert.equal(new PyByteArray(Uint8Array.of(97, 98)).bytes.length, 2);
  * ```
  */
 export class PyByteArray {
@@ -151,8 +156,10 @@ export class PyByteArray {
  * @example The item reply of Part 1
  * ```ts
  * import { Py2Str, PyTuple } from "./value.ts";
+ * import assert from "node:assert/strict";
  * const reply = PyTuple.of(12, Py2Str.fromText("of"));
- * console.assert(reply.length === 2 && reply.items[0] === 12);
+ * assert.equal(reply.length, 2);
+ * assert.equal(reply.items[0], 12);
  * ```
  */
 export class PyTuple implements Iterable<PyValue> {
@@ -174,7 +181,8 @@ export class PyTuple implements Iterable<PyValue> {
    * @example
    * ```ts
    * import { PyTuple } from "./value.ts";
-   * console.assert(PyTuple.of().length === 0);
+   * import assert from "node:assert/strict";
+   * assert.equal(PyTuple.of().length, 0);
    * ```
    */
   static of(...items: PyValue[]): PyTuple {
@@ -194,13 +202,6 @@ export class PyTuple implements Iterable<PyValue> {
 
 /**
  * A Python value as the codec sees it; see the module documentation for the mapping.
- *
- * @example
- * ```ts
- * import { type PyValue, PyTuple } from "./value.ts";
- * const v: PyValue = PyTuple.of("QUERY", 1);
- * console.assert(v instanceof PyTuple);
- * ```
  */
 export type PyValue =
   | null
@@ -219,13 +220,6 @@ export type PyValue =
 
 /**
  * The Python type of a {@linkcode PyValue}, as returned by {@linkcode pyTypeOf}.
- *
- * @example
- * ```ts
- * import type { PyTypeName } from "./value.ts";
- * const t: PyTypeName = "py2str";
- * console.assert(t.startsWith("py2"));
- * ```
  */
 export type PyTypeName =
   | "none"
@@ -253,9 +247,10 @@ export type PyTypeName =
  * @example
  * ```ts
  * import { Py2Str, pyTypeOf, PyTuple } from "./value.ts";
- * console.assert(pyTypeOf(PyTuple.of()) === "tuple");
- * console.assert(pyTypeOf(Py2Str.fromText("a")) === "py2str");
- * console.assert(pyTypeOf(2n ** 64n) === "int");
+ * import assert from "node:assert/strict";
+ * assert.equal(pyTypeOf(PyTuple.of()), "tuple");
+ * assert.equal(pyTypeOf(Py2Str.fromText("a")), "py2str");
+ * assert.equal(pyTypeOf(2n ** 64n), "int");
  * ```
  */
 export function pyTypeOf(value: PyValue): PyTypeName {
@@ -294,8 +289,10 @@ export function pyTypeOf(value: PyValue): PyTypeName {
  * @example
  * ```ts
  * import { Py2Str, pyText } from "./value.ts";
- * console.assert(pyText(Py2Str.fromText("QUERY")) === "QUERY" && pyText("QUERY") === "QUERY");
- * console.assert(pyText(5) === undefined);
+ * import assert from "node:assert/strict";
+ * assert.equal(pyText(Py2Str.fromText("QUERY")), "QUERY");
+ * assert.equal(pyText("QUERY"), "QUERY");
+ * assert.equal(pyText(5), undefined);
  * ```
  */
 export function pyText(value: PyValue): string | undefined {
@@ -318,10 +315,11 @@ const MAX_KEY_NESTING = 1000;
  * @example
  * ```ts
  * import { KeyInterner, PyFloat } from "./value.ts";
+ * import assert from "node:assert/strict";
  * const keys = new KeyInterner();
- * console.assert(keys.intern(1) === keys.intern(new PyFloat(1)));
- * console.assert(keys.intern(true) === keys.intern(1));
- * console.assert(keys.intern([]) === undefined); // a list is unhashable
+ * assert.equal(keys.intern(1), keys.intern(new PyFloat(1)));
+ * assert.equal(keys.intern(true), keys.intern(1));
+ * assert.equal(keys.intern([]), undefined); // a list is unhashable
  * ```
  */
 export class KeyInterner {
@@ -419,9 +417,11 @@ export class KeyInterner {
  * @example Two dicts sharing a key table
  * ```ts
  * import { KeyInterner, PyDict, type PyContainerOptions } from "./value.ts";
+ * import assert from "node:assert/strict";
  * const options: PyContainerOptions = { keys: new KeyInterner() };
  * const a = new PyDict([["k", 1]], options), b = new PyDict([["k", 2]], options);
- * console.assert(a.get("k") === 1 && b.get("k") === 2);
+ * assert.equal(a.get("k"), 1);
+ * assert.equal(b.get("k"), 2);
  * ```
  */
 export interface PyContainerOptions {
@@ -441,10 +441,12 @@ export interface PyContainerOptions {
  * @example A dict with non-string keys
  * ```ts
  * import { PyDict, PyFloat, PyTuple } from "./value.ts";
+ * import assert from "node:assert/strict";
  * const d = new PyDict([[PyTuple.of(1, 2), "pair"], [1, "one"]]);
  * d.set(new PyFloat(1), "uno");
- * console.assert(d.size === 2 && d.get(true) === "uno");
- * console.assert(d.get(PyTuple.of(1, 2)) === "pair");
+ * assert.equal(d.size, 2);
+ * assert.equal(d.get(true), "uno");
+ * assert.equal(d.get(PyTuple.of(1, 2)), "pair");
  * ```
  */
 export class PyDict extends Map<PyValue, PyValue> {
@@ -522,10 +524,14 @@ export class PyDict extends Map<PyValue, PyValue> {
  * @example
  * ```ts
  * import { PyFloat, PySet } from "./value.ts";
+ * import assert from "node:assert/strict";
  * const s = new PySet([1, new PyFloat(1), true, "a"]);
- * console.assert(s.size === 2 && s.has(1) && !s.frozen);
+ * assert.equal(s.size, 2);
+ * assert.ok(s.has(1));
+ * assert.equal(s.frozen, false);
  * const f = new PySet(["x"], { frozen: true });
- * console.assert(f.frozen && f.has("x"));
+ * assert.ok(f.frozen);
+ * assert.ok(f.has("x"));
  * ```
  */
 export class PySet extends Set<PyValue> {

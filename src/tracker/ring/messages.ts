@@ -27,26 +27,11 @@ import { encodePickle, Py2Str, pyText, PyTuple, type PyValue } from "../pickle/m
 
 /**
  * A Python string of either kind: py2 str ({@linkcode Py2Str}) or text (`string`).
- *
- * @example
- * ```ts
- * import type { RingString } from "./messages.ts";
- * import { Py2Str } from "../pickle/mod.ts";
- * const handles: RingString[] = ["alice", Py2Str.fromText("bob")];
- * console.assert(handles.length === 2);
- * ```
  */
 export type RingString = Py2Str | string;
 
 /**
  * One item of the replicated table: `(seq, value)`.
- *
- * @example
- * ```ts
- * import type { RingItem } from "./messages.ts";
- * const item: RingItem = { seq: 2, value: "and" };
- * console.assert(item.seq === 2);
- * ```
  */
 export interface RingItem {
   /** Its position in the sentence, 0-based. */
@@ -57,13 +42,6 @@ export interface RingItem {
 
 /**
  * A peer's address as UPDATE_NBR and REG_INIT carry it.
- *
- * @example
- * ```ts
- * import type { Neighbour } from "./messages.ts";
- * const n: Neighbour = { handle: "bob", ip: "127.0.0.1", port: 9102 };
- * console.assert(n.port === 9102);
- * ```
  */
 export interface Neighbour {
   /** The handle, in the kind it travels in. */
@@ -81,7 +59,9 @@ export interface Neighbour {
  * @example
  * ```ts
  * import { DEFAULT_RING_ITEMS } from "./messages.ts";
- * console.assert(DEFAULT_RING_ITEMS.length === 5 && DEFAULT_RING_ITEMS[1].seq === 2);
+ * import assert from "node:assert/strict";
+ * assert.equal(DEFAULT_RING_ITEMS.length, 5);
+ * assert.equal(DEFAULT_RING_ITEMS[1].seq, 2);
  * ```
  */
 export const DEFAULT_RING_ITEMS: readonly RingItem[] = Object.freeze(
@@ -104,8 +84,9 @@ export const MAX_RING_STRING_CHARS = 256;
  * ```ts
  * import { wireString } from "./messages.ts";
  * import { Py2Str } from "../pickle/mod.ts";
- * console.assert(wireString("alice") instanceof Py2Str);
- * console.assert(wireString("zoë") === "zoë");
+ * import assert from "node:assert/strict";
+ * assert.ok(wireString("alice") instanceof Py2Str);
+ * assert.equal(wireString("zoë"), "zoë");
  * ```
  */
 export function wireString(text: string): RingString {
@@ -128,8 +109,9 @@ const UTF8_STRICT = new TextDecoder("utf-8", { fatal: true });
  * ```ts
  * import { ringText } from "./messages.ts";
  * import { Py2Str } from "../pickle/mod.ts";
- * console.assert(ringText(new Py2Str(Uint8Array.of(0x7a, 0xc3, 0xab))) === "zë");
- * console.assert(ringText("bob") === "bob");
+ * import assert from "node:assert/strict";
+ * assert.equal(ringText(new Py2Str(Uint8Array.of(0x7a, 0xc3, 0xab))), "zë");
+ * assert.equal(ringText("bob"), "bob");
  * ```
  */
 export function ringText(s: RingString): string {
@@ -153,7 +135,8 @@ export function ringText(s: RingString): string {
  * ```ts
  * import { handleKey } from "./messages.ts";
  * import { Py2Str } from "../pickle/mod.ts";
- * console.assert(handleKey(Py2Str.fromText("alice")) === handleKey("alice"));
+ * import assert from "node:assert/strict";
+ * assert.equal(handleKey(Py2Str.fromText("alice")), handleKey("alice"));
  * ```
  */
 export function handleKey(s: RingString): string {
@@ -170,8 +153,9 @@ export function handleKey(s: RingString): string {
  * @example The `py2.p2.query` vector
  * ```ts
  * import { encodeMessage, queryRequest } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * const text = new TextDecoder().decode(encodeMessage(queryRequest(1)));
- * console.assert(text === "(S'QUERY'\np0\nI1\ntp1\n.");
+ * assert.equal(text, "(S'QUERY'\np0\nI1\ntp1\n.");
  * ```
  */
 export function encodeMessage(message: PyTuple): Uint8Array {
@@ -186,7 +170,8 @@ const s = (text: string) => Py2Str.fromText(text);
  * @example
  * ```ts
  * import { echoRequest } from "./messages.ts";
- * console.assert(echoRequest("alice").length === 2);
+ * import assert from "node:assert/strict";
+ * assert.equal(echoRequest("alice").length, 2);
  * ```
  */
 export function echoRequest(handle: RingString): PyTuple {
@@ -202,8 +187,8 @@ const GREETING_TAIL = ", Welcome to the network. Register to get started.";
  * @example
  * ```ts
  * import { echoReply } from "./messages.ts";
- * console.assert(echoReply("alice").items[1] ===
- *   "Hi alice, Welcome to the network. Register to get started.");
+ * import assert from "node:assert/strict";
+ * assert.equal(echoReply("alice").items[1], "Hi alice, Welcome to the network. Register to get started.");
  * ```
  */
 export function echoReply(handle: RingString): PyTuple {
@@ -225,8 +210,9 @@ export function echoReply(handle: RingString): PyTuple {
  * ```ts
  * import { encodeMessage, registerRequest } from "./messages.ts";
  * import { Py2Str } from "../pickle/mod.ts";
+ * import assert from "node:assert/strict";
  * const text = new TextDecoder().decode(encodeMessage(registerRequest(Py2Str.fromText("p2"), 9202)));
- * console.assert(text === "(S'REGISTER'\np0\nS'p2'\np1\nI9202\ntp2\n.");
+ * assert.equal(text, "(S'REGISTER'\np0\nS'p2'\np1\nI9202\ntp2\n.");
  * ```
  */
 export function registerRequest(handle: RingString, port: number): PyTuple {
@@ -243,8 +229,10 @@ function itemTuple(item: RingItem): PyTuple {
  * @example
  * ```ts
  * import { regInit } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * const m = regInit({ handle: "alice", ip: "127.0.0.1", port: 9101 }, 5, { seq: 2, value: "and" });
- * console.assert(m.length === 6 && m.items[4] === 5);
+ * assert.equal(m.length, 6);
+ * assert.equal(m.items[4], 5);
  * ```
  */
 export function regInit(neighbour: Neighbour, dbSize: number, item: RingItem): PyTuple {
@@ -264,7 +252,8 @@ export function regInit(neighbour: Neighbour, dbSize: number, item: RingItem): P
  * @example
  * ```ts
  * import { updateNbr } from "./messages.ts";
- * console.assert(updateNbr({ handle: "bob", ip: "127.0.0.1", port: 9102 }).length === 4);
+ * import assert from "node:assert/strict";
+ * assert.equal(updateNbr({ handle: "bob", ip: "127.0.0.1", port: 9102 }).length, 4);
  * ```
  */
 export function updateNbr(neighbour: Neighbour): PyTuple {
@@ -277,7 +266,8 @@ export function updateNbr(neighbour: Neighbour): PyTuple {
  * @example
  * ```ts
  * import { asctime, pingRequest } from "./messages.ts";
- * console.assert(pingRequest(asctime(0)).length === 2);
+ * import assert from "node:assert/strict";
+ * assert.equal(pingRequest(asctime(0)).length, 2);
  * ```
  */
 export function pingRequest(timeString: string): PyTuple {
@@ -290,7 +280,8 @@ export function pingRequest(timeString: string): PyTuple {
  * @example
  * ```ts
  * import { pingReply } from "./messages.ts";
- * console.assert(pingReply("alice").items[1] === "alice");
+ * import assert from "node:assert/strict";
+ * assert.equal(pingReply("alice").items[1], "alice");
  * ```
  */
 export function pingReply(handle: RingString): PyTuple {
@@ -303,7 +294,8 @@ export function pingReply(handle: RingString): PyTuple {
  * @example
  * ```ts
  * import { queryRequest } from "./messages.ts";
- * console.assert(queryRequest(3).items[1] === 3);
+ * import assert from "node:assert/strict";
+ * assert.equal(queryRequest(3).items[1], 3);
  * ```
  */
 export function queryRequest(seq: number): PyTuple {
@@ -316,8 +308,9 @@ export function queryRequest(seq: number): PyTuple {
  * @example
  * ```ts
  * import { encodeMessage, queryResult } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * const text = new TextDecoder().decode(encodeMessage(queryResult(undefined)));
- * console.assert(text === "(S'QUERY_RESULT'\np0\n(NNtp1\ntp2\n.");
+ * assert.equal(text, "(S'QUERY_RESULT'\np0\n(NNtp1\ntp2\n.");
  * ```
  */
 export function queryResult(item: RingItem | undefined): PyTuple {
@@ -333,8 +326,9 @@ export function queryResult(item: RingItem | undefined): PyTuple {
  * @example The `py2.p2.bad_request_reply` vector
  * ```ts
  * import { encodeMessage, trackerNotice } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * const text = new TextDecoder().decode(encodeMessage(trackerNotice("Bad request")));
- * console.assert(text === "(S'[Tracker]'\np0\nS'Bad request'\np1\ntp2\n.");
+ * assert.equal(text, "(S'[Tracker]'\np0\nS'Bad request'\np1\ntp2\n.");
  * ```
  */
 export function trackerNotice(text: string): PyTuple {
@@ -347,7 +341,8 @@ export function trackerNotice(text: string): PyTuple {
  * @example
  * ```ts
  * import { peerBadRequest } from "./messages.ts";
- * console.assert(peerBadRequest().length === 2);
+ * import assert from "node:assert/strict";
+ * assert.equal(peerBadRequest().length, 2);
  * ```
  */
 export function peerBadRequest(): PyTuple {
@@ -367,8 +362,9 @@ const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "
  * @example
  * ```ts
  * import { asctime } from "./messages.ts";
- * console.assert(asctime(Date.UTC(2026, 10, 22, 1, 24, 25)) === "Sun Nov 22 01:24:25 2026");
- * console.assert(asctime(0) === "Thu Jan  1 00:00:00 1970");
+ * import assert from "node:assert/strict";
+ * assert.equal(asctime(Date.UTC(2026, 10, 22, 1, 24, 25)), "Sun Nov 22 01:24:25 2026");
+ * assert.equal(asctime(0), "Thu Jan  1 00:00:00 1970");
  * ```
  */
 export function asctime(epochMillis: number): string {
@@ -420,13 +416,6 @@ function neighbourOf(
 
 /**
  * A request to the tracker, as {@linkcode parseTrackerRequest} reads it.
- *
- * @example
- * ```ts
- * import type { TrackerRequest } from "./messages.ts";
- * const r: TrackerRequest = { type: "register", handle: "alice", port: 9101 };
- * console.assert(r.type === "register");
- * ```
  */
 export type TrackerRequest =
   | { readonly type: "echo"; readonly handle: RingString }
@@ -444,8 +433,9 @@ export type TrackerRequest =
  * ```ts
  * import { parseTrackerRequest } from "./messages.ts";
  * import { PyTuple } from "../pickle/mod.ts";
- * console.assert(parseTrackerRequest(PyTuple.of("REGISTER", "alice", 9101)).type === "register");
- * console.assert(parseTrackerRequest(PyTuple.of("REGISTER", "alice")).type === "bad");
+ * import assert from "node:assert/strict";
+ * assert.equal(parseTrackerRequest(PyTuple.of("REGISTER", "alice", 9101)).type, "register");
+ * assert.equal(parseTrackerRequest(PyTuple.of("REGISTER", "alice")).type, "bad");
  * ```
  */
 export function parseTrackerRequest(value: PyValue): TrackerRequest {
@@ -471,13 +461,6 @@ export function parseTrackerRequest(value: PyValue): TrackerRequest {
 
 /**
  * A request to a peer, as {@linkcode parsePeerRequest} reads it.
- *
- * @example
- * ```ts
- * import type { PeerRequest } from "./messages.ts";
- * const r: PeerRequest = { type: "query", seq: 3 };
- * console.assert(r.type === "query");
- * ```
  */
 export type PeerRequest =
   | { readonly type: "update-nbr"; readonly neighbour: Neighbour }
@@ -497,8 +480,10 @@ export type PeerRequest =
  * ```ts
  * import { parsePeerRequest } from "./messages.ts";
  * import { PyTuple } from "../pickle/mod.ts";
+ * import assert from "node:assert/strict";
  * const r = parsePeerRequest(PyTuple.of("QUERY", 2));
- * console.assert(r.type === "query" && r.seq === 2);
+ * assert.equal(r.type, "query");
+ * assert.equal(r.seq, 2);
  * ```
  */
 export function parsePeerRequest(value: PyValue): PeerRequest {
@@ -530,13 +515,6 @@ export function parsePeerRequest(value: PyValue): PeerRequest {
 /**
  * The tracker's answer to REGISTER, as {@linkcode parseRegisterReply} reads it. `neighbour` is
  * `undefined` when the original tracker's duplicate-handle reply carries `None` (flaw F4).
- *
- * @example
- * ```ts
- * import type { RegisterReply } from "./messages.ts";
- * const r: RegisterReply = { type: "refused", message: "Handle already registered" };
- * console.assert(r.type === "refused");
- * ```
  */
 export type RegisterReply =
   | {
@@ -559,10 +537,13 @@ export type RegisterReply =
  * @example
  * ```ts
  * import { parseRegisterReply, regInit } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * const r = parseRegisterReply(
  *   regInit({ handle: "alice", ip: "127.0.0.1", port: 9101 }, 5, { seq: 2, value: "and" }),
  * );
- * console.assert(r.type === "reg-init" && r.dbSize === 5 && r.item.seq === 2);
+ * assert.equal(r.type, "reg-init");
+ * assert.equal(r.dbSize, 5);
+ * assert.equal(r.item.seq, 2);
  * ```
  */
 export function parseRegisterReply(value: PyValue, maxDbSize = 64): RegisterReply {
@@ -598,13 +579,6 @@ function itemOf(v: PyValue | undefined, dbSize: number): RingItem | undefined {
 
 /**
  * A neighbour's answer to QUERY, as {@linkcode parseQueryResult} reads it.
- *
- * @example
- * ```ts
- * import type { QueryResult } from "./messages.ts";
- * const r: QueryResult = { type: "missing" };
- * console.assert(r.type === "missing");
- * ```
  */
 export type QueryResult =
   | { readonly type: "found"; readonly item: RingItem }
@@ -623,9 +597,11 @@ export type QueryResult =
  * @example
  * ```ts
  * import { parseQueryResult, queryResult } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * const r = parseQueryResult(queryResult({ seq: 2, value: "and" }), 5);
- * console.assert(r.type === "found" && r.item.value === "and");
- * console.assert(parseQueryResult(queryResult(undefined), 5).type === "missing");
+ * assert.equal(r.type, "found");
+ * assert.equal(r.item.value, "and");
+ * assert.equal(parseQueryResult(queryResult(undefined), 5).type, "missing");
  * ```
  */
 export function parseQueryResult(value: PyValue, dbSize: number): QueryResult {

@@ -39,13 +39,6 @@ import { parseHostPort } from "../../net/hostport.ts";
 
 /**
  * Options of {@linkcode RingPeer}. Times are in milliseconds.
- *
- * @example A peer on port 9101 with a fast query loop
- * ```ts
- * import { RingPeer, type RingPeerOptions } from "./peer.ts";
- * const options: RingPeerOptions = { handle: "alice", port: 9101, queryIntervalMs: 100 };
- * console.assert(new RingPeer(0, options).state === "starting");
- * ```
  */
 export interface RingPeerOptions {
   /** The peer's handle: 1..64 characters. */
@@ -135,25 +128,11 @@ export interface RingPeerOptions {
 /**
  * Where a peer is: `starting` (before a REGISTER, or between attempts), `registering` (waiting
  * for the reply), `registered`, or `failed` (refused by the tracker, or out of attempts).
- *
- * @example
- * ```ts
- * import type { RingPeerState } from "./peer.ts";
- * const s: RingPeerState = "registered";
- * console.assert(s === "registered");
- * ```
  */
 export type RingPeerState = "starting" | "registering" | "registered" | "failed";
 
 /**
  * A neighbour as events show it (handle as text).
- *
- * @example
- * ```ts
- * import type { RingPeerNeighbour } from "./peer.ts";
- * const n: RingPeerNeighbour = { handle: "bob", ip: "127.0.0.1", port: 9102 };
- * console.assert(n.handle === "bob");
- * ```
  */
 export interface RingPeerNeighbour {
   readonly handle: string;
@@ -171,13 +150,6 @@ export interface RingPeerNeighbour {
  * - `item`: a QUERY brought a missing item;
  * - `complete`: the table is whole; `sentence` is the words in seq order, space-separated;
  * - `bad-request`: a client of this peer's server sent something it answered with Bad request.
- *
- * @example
- * ```ts
- * import type { RingPeerEvent } from "./peer.ts";
- * const e: RingPeerEvent = { type: "complete", sentence: "a b c" };
- * console.assert(e.type === "complete");
- * ```
  */
 export type RingPeerEvent =
   | {
@@ -230,15 +202,16 @@ function sameNeighbour(a: Neighbour | undefined, b: Neighbour): boolean {
  * @example Registering: the first action connects to the tracker
  * ```ts
  * import { RingPeer } from "./peer.ts";
+ * import assert from "node:assert/strict";
  * const peer = new RingPeer(0, { handle: "p2", port: 9202 });
  * peer.handleTick(0);
  * const connect = peer.pollAction();
  * if (connect?.type !== "connect") throw new Error("expected a connect");
- * console.assert(connect.port === 7777);
+ * assert.equal(connect.to, "127.0.0.1:7777");
  * peer.handleConnected(connect.conn, 1);
  * const write = peer.pollAction();
- * console.assert(write?.type === "write" &&
- *   new TextDecoder().decode(write.bytes) === "(S'REGISTER'\np0\nS'p2'\np1\nI9202\ntp2\n.");
+ * assert.equal(write?.type, "write");
+ * assert.equal(new TextDecoder().decode(write.bytes), "(S'REGISTER'\np0\nS'p2'\np1\nI9202\ntp2\n.");
  * ```
  */
 export class RingPeer implements StreamCore, EventSource<RingPeerEvent> {
@@ -337,7 +310,8 @@ export class RingPeer implements StreamCore, EventSource<RingPeerEvent> {
    * @example
    * ```ts
    * import { RingPeer } from "./peer.ts";
-   * console.assert(new RingPeer(0, { handle: "a", port: 1 }).state === "starting");
+   * import assert from "node:assert/strict";
+   * assert.equal(new RingPeer(0, { handle: "a", port: 1 }).state, "starting");
    * ```
    */
   get state(): RingPeerState {
@@ -350,7 +324,8 @@ export class RingPeer implements StreamCore, EventSource<RingPeerEvent> {
    * @example
    * ```ts
    * import { RingPeer } from "./peer.ts";
-   * console.assert(new RingPeer(0, { handle: "a", port: 1 }).neighbour === undefined);
+   * import assert from "node:assert/strict";
+   * assert.equal(new RingPeer(0, { handle: "a", port: 1 }).neighbour, undefined);
    * ```
    */
   get neighbour(): RingPeerNeighbour | undefined {
@@ -363,7 +338,8 @@ export class RingPeer implements StreamCore, EventSource<RingPeerEvent> {
    * @example
    * ```ts
    * import { RingPeer } from "./peer.ts";
-   * console.assert(new RingPeer(0, { handle: "a", port: 1 }).dbSize === 0);
+   * import assert from "node:assert/strict";
+   * assert.equal(new RingPeer(0, { handle: "a", port: 1 }).dbSize, 0);
    * ```
    */
   get dbSize(): number {
@@ -376,7 +352,8 @@ export class RingPeer implements StreamCore, EventSource<RingPeerEvent> {
    * @example
    * ```ts
    * import { RingPeer } from "./peer.ts";
-   * console.assert(new RingPeer(0, { handle: "a", port: 1 }).items.size === 0);
+   * import assert from "node:assert/strict";
+   * assert.equal(new RingPeer(0, { handle: "a", port: 1 }).items.size, 0);
    * ```
    */
   get items(): ReadonlyMap<number, string> {
@@ -389,7 +366,8 @@ export class RingPeer implements StreamCore, EventSource<RingPeerEvent> {
    * @example
    * ```ts
    * import { RingPeer } from "./peer.ts";
-   * console.assert(new RingPeer(0, { handle: "a", port: 1 }).sentence === undefined);
+   * import assert from "node:assert/strict";
+   * assert.equal(new RingPeer(0, { handle: "a", port: 1 }).sentence, undefined);
    * ```
    */
   get sentence(): string | undefined {

@@ -12,13 +12,6 @@ import { RingPeer, type RingPeerEvent, type RingPeerOptions } from "./peer.ts";
 
 /**
  * Options of {@linkcode startRingPeer}: where to listen, plus the core's options.
- *
- * @example
- * ```ts
- * import type { StartRingPeerOptions } from "./peer_node.ts";
- * const options: StartRingPeerOptions = { handle: "alice", port: 0, trackerPort: 7777 };
- * console.assert(options.handle === "alice");
- * ```
  */
 export interface StartRingPeerOptions extends Omit<RingPeerOptions, "port"> {
   /**
@@ -71,11 +64,12 @@ export interface RingPeerNode {
  * @example A peer with no tracker, stopped at once
  * ```ts
  * import { startRingPeer } from "./peer_node.ts";
+ * import assert from "node:assert/strict";
  * const controller = new AbortController();
  * const node = startRingPeer({
  *   handle: "alice", hostname: "127.0.0.1", port: 0, trackerPort: 1, signal: controller.signal,
  * });
- * console.assert(node.port > 0);
+ * assert.ok(node.port > 0);
  * controller.abort();
  * await node.done;
  * ```

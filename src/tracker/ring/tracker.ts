@@ -42,13 +42,6 @@ import { parseHostPort } from "../../net/hostport.ts";
 
 /**
  * Options of {@linkcode RingTracker}. Times are in milliseconds.
- *
- * @example Fast timers for a test
- * ```ts
- * import { RingTracker, type RingTrackerOptions } from "./tracker.ts";
- * const options: RingTrackerOptions = { pingIntervalMs: 500, dropAfterFailures: 1 };
- * console.assert(new RingTracker(0, options).peers.length === 0);
- * ```
  */
 export interface RingTrackerOptions {
   /**
@@ -131,13 +124,6 @@ export interface RingTrackerOptions {
 
 /**
  * A registered peer as {@linkcode RingTracker.peers} lists it.
- *
- * @example
- * ```ts
- * import type { RingTrackerPeer } from "./tracker.ts";
- * const p: RingTrackerPeer = { handle: "alice", ip: "127.0.0.1", port: 9101, seq: 4, failures: 0 };
- * console.assert(p.seq === 4);
- * ```
  */
 export interface RingTrackerPeer {
   /** The handle as text. */
@@ -163,13 +149,6 @@ export interface RingTrackerPeer {
  * - `dropped`: a peer failed its PINGs and left the ring;
  * - `neighbour-sent`: an UPDATE_NBR was delivered (`ok`) or could not be;
  * - `ping-round`: a PING round ended.
- *
- * @example
- * ```ts
- * import type { RingTrackerEvent } from "./tracker.ts";
- * const e: RingTrackerEvent = { type: "dropped", handle: "bob", ip: "127.0.0.1", port: 9102 };
- * console.assert(e.type === "dropped");
- * ```
  */
 export type RingTrackerEvent =
   | { readonly type: "echo"; readonly handle: string; readonly from: string }
@@ -291,14 +270,16 @@ function checkItems(items: readonly RingItem[]): readonly RingItem[] {
  * @example A peer registers; the reply is the original's REG_INIT
  * ```ts
  * import { RingTracker } from "./tracker.ts";
+ * import assert from "node:assert/strict";
  * const tracker = new RingTracker(0);
  * const conn = tracker.handleAccept("127.0.0.1:40000", "127.0.0.1:7777", 0);
  * tracker.handleData(conn, new TextEncoder().encode("(S'REGISTER'\np0\nS'p1'\np1\nI9201\ntp2\n."), 1);
  * const write = tracker.pollAction();
- * console.assert(write?.type === "write" && new TextDecoder().decode(write.bytes) ===
- *   "(S'REG_INIT'\np0\nS'p1'\np1\nS'127.0.0.1'\np2\nI9201\nI5\n(I4\nS'peaks'\np3\ntp4\ntp5\n.");
- * console.assert(tracker.pollAction()?.type === "close");
- * console.assert(tracker.peers.length === 1 && tracker.nextTimeout() === 20_000);
+ * assert.equal(write?.type, "write");
+ * assert.equal(new TextDecoder().decode(write.bytes), "(S'REG_INIT'\np0\nS'p1'\np1\nS'127.0.0.1'\np2\nI9201\nI5\n(I4\nS'peaks'\np3\ntp4\ntp5\n.");
+ * assert.equal(tracker.pollAction()?.type, "close");
+ * assert.equal(tracker.peers.length, 1);
+ * assert.equal(tracker.nextTimeout(), 20_000);
  * ```
  */
 export class RingTracker implements StreamCore, EventSource<RingTrackerEvent> {
@@ -377,7 +358,8 @@ export class RingTracker implements StreamCore, EventSource<RingTrackerEvent> {
    * @example
    * ```ts
    * import { RingTracker } from "./tracker.ts";
-   * console.assert(new RingTracker(0).peers.length === 0);
+   * import assert from "node:assert/strict";
+   * assert.equal(new RingTracker(0).peers.length, 0);
    * ```
    */
   get peers(): readonly RingTrackerPeer[] {
@@ -396,7 +378,8 @@ export class RingTracker implements StreamCore, EventSource<RingTrackerEvent> {
    * @example
    * ```ts
    * import { RingTracker } from "./tracker.ts";
-   * console.assert(new RingTracker(0).openConnections === 0);
+   * import assert from "node:assert/strict";
+   * assert.equal(new RingTracker(0).openConnections, 0);
    * ```
    */
   get openConnections(): number {

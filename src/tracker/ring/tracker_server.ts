@@ -11,13 +11,6 @@ import { RingTracker, type RingTrackerEvent, type RingTrackerOptions } from "./t
 
 /**
  * Options of {@linkcode serveRingTracker}: where to listen, plus the core's options.
- *
- * @example
- * ```ts
- * import type { ServeRingTrackerOptions } from "./tracker_server.ts";
- * const options: ServeRingTrackerOptions = { port: 0, pingIntervalMs: 1000 };
- * console.assert(options.port === 0);
- * ```
  */
 export interface ServeRingTrackerOptions extends RingTrackerOptions {
   /**
@@ -73,9 +66,10 @@ export interface RingTrackerServer {
  * @example A tracker on a free port, stopped at once
  * ```ts
  * import { serveRingTracker } from "./tracker_server.ts";
+ * import assert from "node:assert/strict";
  * const controller = new AbortController();
  * const server = serveRingTracker({ port: 0, signal: controller.signal });
- * console.assert(server.port > 0);
+ * assert.ok(server.port > 0);
  * controller.abort();
  * await server.done;
  * ```
