@@ -15,11 +15,11 @@
  *
  * @module
  */
-import { requestMinimum } from "../src/miner/client.ts";
-import { runMiner } from "../src/miner/miner.ts";
+import { requestMinimum } from "../src/miner/client_deno.ts";
+import { runMiner } from "../src/miner/miner_deno.ts";
 import type { ScanResult } from "../src/miner/scan.ts";
-import { listenMiner } from "../src/miner/server.ts";
-import { WorkerPool } from "../src/miner/worker_pool.ts";
+import { listenMiner } from "../src/miner/server_deno.ts";
+import { WorkerPool } from "../src/miner/worker_pool_deno.ts";
 
 /** The request: 10^7 nonces. */
 const NONCES = 10_000_000n;

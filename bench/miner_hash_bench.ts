@@ -10,7 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import { NonceKernel } from "../src/miner/sha256_kernel.ts";
-import { WorkerPool } from "../src/miner/worker_pool.ts";
+import { WorkerPool } from "../src/miner/worker_pool_deno.ts";
 
 /** A message like the ones the reference harnesses send (spec §9.1). */
 const DATA = "6969395957072160278";

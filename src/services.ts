@@ -8,7 +8,7 @@
  * @module
  */
 import { peerService } from "./bitclone/service.ts";
-import { minerService } from "./miner/service.ts";
+import { minerService } from "./miner/service_deno.ts";
 import { trackerService } from "./tracker/service.ts";
 import type { ServiceDefinition } from "./node/service.ts";
 

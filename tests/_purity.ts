@@ -86,6 +86,8 @@ const ESCAPES: readonly [RegExp, string][] = [
   [/\bDate\.now\b/, "Date.now"],
   [/\bnew\s+Date\s*\(\s*\)/, "new Date()"],
   [/\bperformance\b/, "performance"],
+  [/\bnew\s+Worker\b/, "Worker"],
+  [/(^|[^.\w$])fetch\s*\(/m, "fetch"],
   [/\bMath\.random\b/, "Math.random"],
   [/(^|[^.\w$])crypto\b(?!\.subtle\b)/m, "crypto"], // Web Crypto digests are deterministic
   [/\b(?:getRandomValues|randomUUID|randomBytes)\b/, "OS randomness"],

@@ -20,6 +20,8 @@ Deno.test("findEscapes() catches each way out of sans-I/O", () => {
     ["const x = `a ${`b ${performance.now()}`} c`;", "performance"],
     ['import { randomBytes } from "node:crypto";', "import node:crypto"],
     ['const m = await import("./x.ts");', "dynamic import"],
+    ['const w = new Worker(new URL("./w.ts", import.meta.url), { type: "module" });', "Worker"],
+    ['const r = await fetch("http://x");', "fetch"],
   ];
   for (const [src, what] of cases) {
     assert.ok(findEscapes(src).includes(what), `${what} not caught in: ${src}`);

@@ -25,10 +25,10 @@
  *
  * @module
  */
-import { connect, type LspClient } from "../../src/lsp/client.ts";
+import { connect, type LspClient } from "../../src/lsp/client_deno.ts";
 import { LspEndpoint } from "../../src/lsp/endpoint.ts";
 import { LspConnectionError } from "../../src/lsp/errors.ts";
-import { listen } from "../../src/lsp/server.ts";
+import { listen } from "../../src/lsp/server_deno.ts";
 import { Prng } from "../../src/util/prng.ts";
 import { memoryAfterGc, type MemoryFigures } from "./_report.ts";
 

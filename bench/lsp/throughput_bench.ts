@@ -16,9 +16,9 @@
  *
  * @module
  */
-import { connect } from "../../src/lsp/client.ts";
+import { connect } from "../../src/lsp/client_deno.ts";
 import type { LspParams } from "../../src/lsp/params.ts";
-import { listen } from "../../src/lsp/server.ts";
+import { listen } from "../../src/lsp/server_deno.ts";
 import { dataMessage, encodeMessage } from "../../src/lsp/wire.ts";
 import { Prng } from "../../src/util/prng.ts";
 import { formatRate, type Tally, tally } from "./_report.ts";

@@ -23,7 +23,7 @@ import {
   peersFileIn,
   startPeerNode,
   type StartPeerNodeOptions,
-} from "./node_runner.ts";
+} from "./node_runner_deno.ts";
 
 const NUMBER_SETTINGS = [
   "targetPeers",

@@ -15,7 +15,7 @@ import {
   type LogLevel,
   serviceLogger,
   setupLogging,
-} from "../util/log.ts";
+} from "../util/log_deno.ts";
 
 /** Options every command takes. */
 export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {

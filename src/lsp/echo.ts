@@ -5,7 +5,7 @@
  * @module
  */
 import { LspConnectionError } from "./errors.ts";
-import type { LspServer } from "./server.ts";
+import type { LspServer } from "./server_deno.ts";
 
 /** Hooks for {@linkcode echoLoop}'s reports. */
 export interface EchoHooks {
@@ -22,7 +22,7 @@ export interface EchoHooks {
  *
  * @example
  * ```ts ignore
- * import { listen } from "./server.ts";
+ * import { listen } from "./server_deno.ts";
  * import { echoLoop } from "./echo.ts";
  * await echoLoop(listen(9999), { onClientDied: (id) => console.log(`Client ${id} has died`) });
  * ```

@@ -21,8 +21,8 @@
  *
  * @module
  */
-export { connect, type ConnectOptions, LspClient } from "./client.ts";
-export { listen, type ListenOptions, LspServer, type LspServerMessage } from "./server.ts";
+export { connect, type ConnectOptions, LspClient } from "./client_deno.ts";
+export { listen, type ListenOptions, LspServer, type LspServerMessage } from "./server_deno.ts";
 export { type LspClientOptions, LspEndpoint, type LspServerOptions } from "./endpoint.ts";
 export { type LspEvent, type LspStats } from "./conn.ts";
 export {

@@ -51,7 +51,7 @@ export {
 } from "./message.ts";
 export { hash, hashSync, MAX_NONCE } from "./hash.ts";
 export { betterResult, type ScanOptions, scanRange, type ScanResult } from "./scan.ts";
-export { type PoolScanOptions, WorkerPool, type WorkerPoolOptions } from "./worker_pool.ts";
+export { type PoolScanOptions, WorkerPool, type WorkerPoolOptions } from "./worker_pool_deno.ts";
 export type { ChunkingOptions } from "./chunking.ts";
 export {
   type ConnEvent,
@@ -66,14 +66,14 @@ export {
   type ListenMinerOptions,
   MinerServer,
   type ServeMinerOptions,
-} from "./server.ts";
+} from "./server_deno.ts";
 export {
   MinerServerCore,
   type MinerServerCoreOptions,
   type MinerServerEvent,
 } from "./server_core.ts";
-export { type MinerOutcome, runMiner, type RunMinerOptions } from "./miner.ts";
-export { requestMinimum, type RequestMinimumOptions, type RequestOutcome } from "./client.ts";
+export { type MinerOutcome, runMiner, type RunMinerOptions } from "./miner_deno.ts";
+export { requestMinimum, type RequestMinimumOptions, type RequestOutcome } from "./client_deno.ts";
 export {
   formatBar,
   formatCount,
@@ -82,4 +82,4 @@ export {
   type ProgressBarOptions,
   type ProgressSnapshot,
 } from "./progress_bar.ts";
-export { minerService } from "./service.ts";
+export { minerService } from "./service_deno.ts";

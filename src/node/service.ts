@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Logger } from "../util/log.ts";
+import type { Logger } from "../util/log_deno.ts";
 
 /** Where a service listens. */
 export interface ListenAddress {

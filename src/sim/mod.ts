@@ -80,7 +80,7 @@ export {
   simSeeds,
   type SwarmLimits,
   swarmLinkOptions,
-} from "./harness.ts";
+} from "./harness_deno.ts";
 export {
   type CheckedMessage,
   type CheckOptions,

@@ -16,7 +16,7 @@ import {
 } from "../node/service.ts";
 import { DEFAULT_DB } from "./default_db.ts";
 import type { Part1Db } from "./part1/db.ts";
-import { describeExchange, readPart1DbFile, serveTrackerPart1 } from "./part1/server.ts";
+import { describeExchange, readPart1DbFile, serveTrackerPart1 } from "./part1/server_deno.ts";
 
 const NUMERIC = [
   "maxProtocol",

@@ -9,8 +9,8 @@ import {
   type RunningPeerNode,
   startPeerNode,
   type StartPeerNodeOptions,
-} from "../../src/bitclone/node_runner.ts";
-import type { Logger } from "../../src/util/log.ts";
+} from "../../src/bitclone/node_runner_deno.ts";
+import type { Logger } from "../../src/util/log_deno.ts";
 import { Prng } from "../../src/util/prng.ts";
 
 export const HOST = "127.0.0.1";

@@ -22,7 +22,7 @@ import type {
   PeerNodeCore,
   PeerNodeStatus,
 } from "../../src/bitclone/peer_node_types.ts";
-import { drivePeerNode } from "../../src/bitclone/tcp_adapter.ts";
+import { drivePeerNode } from "../../src/bitclone/tcp_adapter_deno.ts";
 import { Prng } from "../../src/util/prng.ts";
 import { handshake, HOST, LineClient, recordingLogger } from "./_live_helpers.ts";
 

@@ -3,7 +3,7 @@
  * takes IP addresses only), logged at info; a name without an address logged at warn and left out.
  */
 import assert from "node:assert/strict";
-import { resolveManualPeers } from "../../src/bitclone/node_runner.ts";
+import { resolveManualPeers } from "../../src/bitclone/node_runner_deno.ts";
 import { manualPeerValue } from "../../src/cli/commands/peer.ts";
 import { UsageError } from "../../src/cli/command.ts";
 import { Prng } from "../../src/util/prng.ts";

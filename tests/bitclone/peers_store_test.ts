@@ -4,7 +4,11 @@
  * saver that leaves an unchanged file alone. Every test works in its own temporary directory.
  */
 import assert from "node:assert/strict";
-import { loadPeersFile, peersFileSaver, writePeersFile } from "../../src/bitclone/peers_store.ts";
+import {
+  loadPeersFile,
+  peersFileSaver,
+  writePeersFile,
+} from "../../src/bitclone/peers_store_deno.ts";
 
 async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "bitclone-peers-" });

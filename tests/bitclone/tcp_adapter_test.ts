@@ -5,9 +5,9 @@
  * serialized saves, log lines, the socket bound, fault isolation and the bounded clean stop.
  */
 import assert from "node:assert/strict";
-import { drivePeerNode, type DrivePeerNodeOptions } from "../../src/bitclone/tcp_adapter.ts";
+import { drivePeerNode, type DrivePeerNodeOptions } from "../../src/bitclone/tcp_adapter_deno.ts";
 import type { SavedPeer } from "../../src/bitclone/peer_node_types.ts";
-import type { Logger } from "../../src/util/log.ts";
+import type { Logger } from "../../src/util/log_deno.ts";
 import { FakeCore, readAll, sendText, waitUntil } from "./_fake_core.ts";
 
 const HOST = "127.0.0.1";

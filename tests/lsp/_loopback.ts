@@ -6,10 +6,10 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { LspClient } from "../../src/lsp/client.ts";
+import type { LspClient } from "../../src/lsp/client_deno.ts";
 import { LspConnectionError } from "../../src/lsp/errors.ts";
 import type { LspParams } from "../../src/lsp/params.ts";
-import type { LspServer } from "../../src/lsp/server.ts";
+import type { LspServer } from "../../src/lsp/server_deno.ts";
 import { decodeMessage, encodeMessage, type LspMessage, MsgType } from "../../src/lsp/wire.ts";
 import { addrKey } from "../../src/net/resolve.ts";
 

@@ -13,9 +13,9 @@
  * never drops a datagram: that keeps the accounting exact.
  */
 import assert from "node:assert/strict";
-import { connect, type LspClient } from "../../src/lsp/client.ts";
+import { connect, type LspClient } from "../../src/lsp/client_deno.ts";
 import type { LspParams } from "../../src/lsp/params.ts";
-import { listen } from "../../src/lsp/server.ts";
+import { listen } from "../../src/lsp/server_deno.ts";
 import { checksum } from "../../src/lsp/checksum.ts";
 import {
   ackMessage,

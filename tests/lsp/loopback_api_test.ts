@@ -8,14 +8,14 @@
  * speaking the wire format by hand; everything else is the real adapters.
  */
 import assert from "node:assert/strict";
-import { connect, type LspClient } from "../../src/lsp/client.ts";
+import { connect, type LspClient } from "../../src/lsp/client_deno.ts";
 import {
   LspConnectError,
   LspConnectionError,
   LspPayloadTooLargeError,
 } from "../../src/lsp/errors.ts";
 import type { LspParams } from "../../src/lsp/params.ts";
-import { listen, type LspServer } from "../../src/lsp/server.ts";
+import { listen, type LspServer } from "../../src/lsp/server_deno.ts";
 import {
   ackMessage,
   dataMessage,

@@ -9,10 +9,10 @@
  * earlier datagrams caused has arrived before that Ack.
  */
 import assert from "node:assert/strict";
-import { connect } from "../../src/lsp/client.ts";
+import { connect } from "../../src/lsp/client_deno.ts";
 import { echoLoop } from "../../src/lsp/echo.ts";
 import type { LspParams } from "../../src/lsp/params.ts";
-import { listen, type LspServer } from "../../src/lsp/server.ts";
+import { listen, type LspServer } from "../../src/lsp/server_deno.ts";
 import {
   ackMessage,
   cackMessage,

@@ -10,10 +10,10 @@
  * itself draws from OS entropy inside the adapters).
  */
 import assert from "node:assert/strict";
-import { connect, type LspClient } from "../../src/lsp/client.ts";
+import { connect, type LspClient } from "../../src/lsp/client_deno.ts";
 import { LspConnectionError } from "../../src/lsp/errors.ts";
 import type { LspParams } from "../../src/lsp/params.ts";
-import { listen, type LspServer } from "../../src/lsp/server.ts";
+import { listen, type LspServer } from "../../src/lsp/server_deno.ts";
 import { Prng } from "../../src/util/prng.ts";
 import {
   allOrFirstError,

@@ -9,8 +9,8 @@
  * - a miner answering its chunks in reverse order: every Result is matched, every client served.
  */
 import assert from "node:assert/strict";
-import { connect, type LspClient } from "../../src/lsp/client.ts";
-import { requestMinimum } from "../../src/miner/client.ts";
+import { connect, type LspClient } from "../../src/lsp/client_deno.ts";
+import { requestMinimum } from "../../src/miner/client_deno.ts";
 import {
   decodeMessage,
   encodeMessage,
@@ -18,10 +18,10 @@ import {
   requestMessage,
   resultMessage,
 } from "../../src/miner/message.ts";
-import { runMiner } from "../../src/miner/miner.ts";
+import { runMiner } from "../../src/miner/miner_deno.ts";
 import { scanRange } from "../../src/miner/scan.ts";
-import { listenMiner } from "../../src/miner/server.ts";
-import { serviceLogger, setupLogging } from "../../src/util/log.ts";
+import { listenMiner } from "../../src/miner/server_deno.ts";
+import { serviceLogger, setupLogging } from "../../src/util/log_deno.ts";
 
 const HOST = "127.0.0.1";
 const enc = new TextEncoder();

@@ -17,11 +17,11 @@
  * outlast an event are calibrated from the kernel's speed in this process.
  */
 import assert from "node:assert/strict";
-import { listen, type LspServer } from "../../src/lsp/server.ts";
+import { listen, type LspServer } from "../../src/lsp/server_deno.ts";
 import { hashSync } from "../../src/miner/hash.ts";
 import { decodeMessage, encodeMessage, requestMessage } from "../../src/miner/message.ts";
 import { scanRange } from "../../src/miner/scan.ts";
-import { WorkerPool } from "../../src/miner/worker_pool.ts";
+import { WorkerPool } from "../../src/miner/worker_pool_deno.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const RUN = ["run", "--allow-net", "--allow-read", "--allow-write", MAIN, "mine"];

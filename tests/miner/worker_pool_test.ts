@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { MAX_NONCE } from "../../src/miner/hash.ts";
 import { scanRange } from "../../src/miner/scan.ts";
-import type { WorkerReply, WorkerRequest } from "../../src/miner/worker.ts";
-import { MAX_PENDING_SCANS, WorkerPool } from "../../src/miner/worker_pool.ts";
+import type { WorkerReply, WorkerRequest } from "../../src/miner/hash_worker.ts";
+import { MAX_PENDING_SCANS, WorkerPool } from "../../src/miner/worker_pool_deno.ts";
 
-const WORKER_URL = new URL("../../src/miner/worker.ts", import.meta.url).href;
+const WORKER_URL = new URL("../../src/miner/hash_worker.ts", import.meta.url).href;
 
 /** Settles with `promise`, or rejects after `ms` (the timer is always cleared). */
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

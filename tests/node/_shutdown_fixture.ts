@@ -9,7 +9,7 @@
  */
 import { writeFileAtomic } from "../../src/node/files.ts";
 import { shutdownSignal } from "../../src/node/shutdown.ts";
-import { setupLogging } from "../../src/util/log.ts";
+import { setupLogging } from "../../src/util/log_deno.ts";
 
 setupLogging({ level: "info" });
 const [mode, dir] = Deno.args;

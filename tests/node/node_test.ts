@@ -3,7 +3,7 @@ import { NodeError, startNode } from "../../src/node/node.ts";
 import { listenTcp, listenUdp } from "../../src/node/listen.ts";
 import { type ServiceDefinition, ServiceStartError } from "../../src/node/service.ts";
 import { parseNodeConfig } from "../../src/node/config.ts";
-import { setupLogging } from "../../src/util/log.ts";
+import { setupLogging } from "../../src/util/log_deno.ts";
 
 setupLogging({ level: "error", write: () => {} });
 

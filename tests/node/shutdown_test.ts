@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { watchParent } from "../../src/node/parent_watch.ts";
-import { setupLogging } from "../../src/util/log.ts";
+import { setupLogging } from "../../src/util/log_deno.ts";
 
 setupLogging({ level: "error", write: () => {} });
 

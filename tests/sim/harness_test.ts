@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Prng } from "../../src/util/prng.ts";
-import { readEnv, replayHint, simSeeds, swarmLinkOptions } from "../../src/sim/harness.ts";
+import { readEnv, replayHint, simSeeds, swarmLinkOptions } from "../../src/sim/harness_deno.ts";
 import { checkLinkOptions } from "../../src/sim/links.ts";
 
 function env(vars: Record<string, string>) {

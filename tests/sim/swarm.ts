@@ -12,7 +12,7 @@
  * @module
  */
 
-import { readEnv, replayHint, simSeeds } from "../../src/sim/harness.ts";
+import { readEnv, replayHint, simSeeds } from "../../src/sim/harness_deno.ts";
 import { SCENARIOS } from "./scenarios.ts";
 import { PROTOCOL_SCENARIOS } from "./protocol_scenarios.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { replayHint, simSeeds } from "../../src/sim/harness.ts";
+import { replayHint, simSeeds } from "../../src/sim/harness_deno.ts";
 import { SCENARIOS } from "./scenarios.ts";
 
 // The same scenarios `deno task sim` runs over random seeds, here on fixed seeds (or SIM_SEED).

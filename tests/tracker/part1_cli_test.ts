@@ -5,7 +5,7 @@
  * of the original and its handling of the error reply, and the node hosting the tracker.
  */
 import assert from "node:assert/strict";
-import { fetchPart1 } from "../../src/tracker/part1/client.ts";
+import { fetchPart1 } from "../../src/tracker/part1/client_deno.ts";
 import { ERROR_REPLY } from "../../src/tracker/part1/wire.ts";
 import { DEFAULT_DB } from "../../src/tracker/default_db.ts";
 import { startReplica } from "./_part1_replica.ts";

@@ -10,7 +10,7 @@ import {
   fetchPart1,
   TrackerClientError,
   type TrackerClientErrorReason,
-} from "../../src/tracker/part1/client.ts";
+} from "../../src/tracker/part1/client_deno.ts";
 import { answerRequest } from "../../src/tracker/part1/answer.ts";
 import { frameRequest } from "../../src/tracker/part1/framing.ts";
 import { encodeReply, ERROR_REPLY } from "../../src/tracker/part1/wire.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { describeExchange } from "../../src/tracker/part1/server.ts";
+import { describeExchange } from "../../src/tracker/part1/server_deno.ts";
 
 Deno.test("describeExchange() names the request, the reply and an undelivered reply", () => {
   const base = { remote: "127.0.0.1:5", written: true, ms: 1 } as const;

@@ -9,8 +9,8 @@ import {
   type Part1Exchange,
   serveTrackerPart1,
   type TrackerPart1Server,
-} from "../../src/tracker/part1/server.ts";
-import { exchangePart1, fetchPart1 } from "../../src/tracker/part1/client.ts";
+} from "../../src/tracker/part1/server_deno.ts";
+import { exchangePart1, fetchPart1 } from "../../src/tracker/part1/client_deno.ts";
 import { answerRequest } from "../../src/tracker/part1/answer.ts";
 import { encodeReply, ERROR_REPLY, type Part1Query } from "../../src/tracker/part1/wire.ts";
 import { DEFAULT_DB } from "../../src/tracker/default_db.ts";

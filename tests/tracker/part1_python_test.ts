@@ -5,8 +5,8 @@
  * tracker, limited to protocol 2, answers a corpus of requests byte for byte like the replica.
  */
 import assert from "node:assert/strict";
-import { serveTrackerPart1, type TrackerPart1Server } from "../../src/tracker/part1/server.ts";
-import { exchangePart1, fetchPart1 } from "../../src/tracker/part1/client.ts";
+import { serveTrackerPart1, type TrackerPart1Server } from "../../src/tracker/part1/server_deno.ts";
+import { exchangePart1, fetchPart1 } from "../../src/tracker/part1/client_deno.ts";
 import { formatDbFile } from "../../src/tracker/part1/db_file.ts";
 import { Part1Db } from "../../src/tracker/part1/db.ts";
 import { DEFAULT_DB } from "../../src/tracker/default_db.ts";

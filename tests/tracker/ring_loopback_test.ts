@@ -5,9 +5,12 @@
  * right answers and never stop the tracker.
  */
 import assert from "node:assert/strict";
-import { type RingPeerNode, startRingPeer } from "../../src/tracker/ring/peer_node.ts";
+import { type RingPeerNode, startRingPeer } from "../../src/tracker/ring/peer_node_deno.ts";
 import type { RingPeerEvent } from "../../src/tracker/ring/peer.ts";
-import { type RingTrackerServer, serveRingTracker } from "../../src/tracker/ring/tracker_server.ts";
+import {
+  type RingTrackerServer,
+  serveRingTracker,
+} from "../../src/tracker/ring/tracker_server_deno.ts";
 import { bytesOf, latin1, vector } from "./_ring_helpers.ts";
 
 const SENTENCE = "blue skies and snowy peaks";

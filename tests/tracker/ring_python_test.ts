@@ -12,8 +12,8 @@
  *   and the original tracker doing the pruning.
  */
 import assert from "node:assert/strict";
-import { type RingPeerNode, startRingPeer } from "../../src/tracker/ring/peer_node.ts";
-import { serveRingTracker } from "../../src/tracker/ring/tracker_server.ts";
+import { type RingPeerNode, startRingPeer } from "../../src/tracker/ring/peer_node_deno.ts";
+import { serveRingTracker } from "../../src/tracker/ring/tracker_server_deno.ts";
 import { RingProc } from "./_ring_proc.ts";
 
 const SENTENCE = "blue skies and snowy peaks";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { serviceLogger, setupLogging } from "../../src/util/log.ts";
+import { serviceLogger, setupLogging } from "../../src/util/log_deno.ts";
 
 function capture(format: "text" | "json"): string[] {
   const lines: string[] = [];

@@ -7,11 +7,11 @@
 import { intValue } from "../args.ts";
 import { LSP_PARAM_FLAGS, lspParamsFromFlags } from "../lsp_flags.ts";
 import type { CommandContext, CommandSpec, OptionSpec } from "../command.ts";
-import { connect, type LspClient } from "../../lsp/client.ts";
+import { connect, type LspClient } from "../../lsp/client_deno.ts";
 import { echoLoop } from "../../lsp/echo.ts";
 import { LspPayloadTooLargeError } from "../../lsp/errors.ts";
-import { listen } from "../../lsp/server.ts";
-import { setupLogging } from "../../util/log.ts";
+import { listen } from "../../lsp/server_deno.ts";
+import { setupLogging } from "../../util/log_deno.ts";
 
 const COMMON: Record<string, OptionSpec> = {
   ...LSP_PARAM_FLAGS,

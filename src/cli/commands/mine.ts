@@ -9,11 +9,11 @@
 import { hostPortValue, intValue, portValue } from "../args.ts";
 import { LSP_PARAM_FLAGS, lspParamsFromFlags } from "../lsp_flags.ts";
 import { type CommandSpec, UsageError } from "../command.ts";
-import { requestMinimum } from "../../miner/client.ts";
+import { requestMinimum } from "../../miner/client_deno.ts";
 import { MAX_UINT64, type ProgressMessage, requestFits } from "../../miner/message.ts";
-import { runMiner } from "../../miner/miner.ts";
+import { runMiner } from "../../miner/miner_deno.ts";
 import { formatProgressBar } from "../../miner/progress_bar.ts";
-import { listenMiner } from "../../miner/server.ts";
+import { listenMiner } from "../../miner/server_deno.ts";
 
 const LSP_FLAGS = LSP_PARAM_FLAGS;
 

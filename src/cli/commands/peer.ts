@@ -15,7 +15,7 @@ import {
   peersFileIn,
   startPeerNode,
   type StartPeerNodeOptions,
-} from "../../bitclone/node_runner.ts";
+} from "../../bitclone/node_runner_deno.ts";
 import { formatListen } from "../../node/listen.ts";
 import { ServiceStartError } from "../../node/service.ts";
 

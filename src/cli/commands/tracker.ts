@@ -11,13 +11,13 @@ import { type CommandSpec, UsageError } from "../command.ts";
 import { ServiceStartError } from "../../node/service.ts";
 import { formatHostPort } from "../../net/hostport.ts";
 import { DEFAULT_DB } from "../../tracker/default_db.ts";
-import { fetchPart1, TrackerClientError } from "../../tracker/part1/client.ts";
+import { fetchPart1, TrackerClientError } from "../../tracker/part1/client_deno.ts";
 import type { Part1Db } from "../../tracker/part1/db.ts";
 import {
   describeExchange,
   readPart1DbFile,
   serveTrackerPart1,
-} from "../../tracker/part1/server.ts";
+} from "../../tracker/part1/server_deno.ts";
 import type { Part1RequestProtocol } from "../../tracker/part1/wire.ts";
 import { ringPeerCommand, ringServeCommand } from "./tracker_ring.ts";
 

@@ -13,9 +13,9 @@
 import { hostPortValue, intValue, portValue } from "../args.ts";
 import { type CommandSpec, UsageError } from "../command.ts";
 import { ServiceStartError } from "../../node/service.ts";
-import { startRingPeer } from "../../tracker/ring/peer_node.ts";
+import { startRingPeer } from "../../tracker/ring/peer_node_deno.ts";
 import type { RingPeerEvent } from "../../tracker/ring/peer.ts";
-import { serveRingTracker } from "../../tracker/ring/tracker_server.ts";
+import { serveRingTracker } from "../../tracker/ring/tracker_server_deno.ts";
 import type { RingTracker, RingTrackerEvent } from "../../tracker/ring/tracker.ts";
 
 /** Shows a handle on one line: control characters escaped. */

@@ -37,7 +37,7 @@ export {
   type FetchPart1Result,
   TrackerClientError,
   type TrackerClientErrorReason,
-} from "./client.ts";
+} from "./client_deno.ts";
 export { Part1ClientCore, type Part1ClientOutcome } from "./client_core.ts";
 export {
   Part1ClientConn,
@@ -72,7 +72,7 @@ export {
   serveTrackerPart1,
   type ServeTrackerPart1Options,
   type TrackerPart1Server,
-} from "./server.ts";
+} from "./server_deno.ts";
 export {
   Part1ServerConn,
   type Part1ServerConnOptions,

@@ -73,5 +73,5 @@ export {
   type RingTrackerServer,
   serveRingTracker,
   type ServeRingTrackerOptions,
-} from "./tracker_server.ts";
-export { type RingPeerNode, startRingPeer, type StartRingPeerOptions } from "./peer_node.ts";
+} from "./tracker_server_deno.ts";
+export { type RingPeerNode, startRingPeer, type StartRingPeerOptions } from "./peer_node_deno.ts";

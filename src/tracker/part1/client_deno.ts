@@ -28,7 +28,7 @@ const READ_CHUNK = 4096;
  *
  * @example The tracker refused a request
  * ```ts
- * import type { TrackerClientErrorReason } from "./client.ts";
+ * import type { TrackerClientErrorReason } from "./client_deno.ts";
  * const reason: TrackerClientErrorReason = "error-reply";
  * console.assert(reason === "error-reply");
  * ```
@@ -45,7 +45,7 @@ export type TrackerClientErrorReason =
  *
  * @example Telling failures apart
  * ```ts
- * import { TrackerClientError } from "./client.ts";
+ * import { TrackerClientError } from "./client_deno.ts";
  * const err = new TrackerClientError("timeout", "Cannot fetch item 3: no reply within 5000 ms");
  * console.assert(err.reason === "timeout" && err.name === "TrackerClientError");
  * ```
@@ -75,7 +75,7 @@ export class TrackerClientError extends Error {
  *
  * @example Protocol 2 with a 2 s limit
  * ```ts
- * import type { ExchangePart1Options } from "./client.ts";
+ * import type { ExchangePart1Options } from "./client_deno.ts";
  * const options: ExchangePart1Options = { protocol: 2, timeoutMs: 2000 };
  * console.assert(options.timeoutMs === 2000);
  * ```
@@ -102,7 +102,7 @@ function describeQuery(query: Part1Query): string {
  *
  * @example Ask for list position 0
  * ```ts ignore
- * import { exchangePart1 } from "./client.ts";
+ * import { exchangePart1 } from "./client_deno.ts";
  * const reply = await exchangePart1("127.0.0.1:7777", { type: "item", index: 0 }, { protocol: 2 });
  * if (reply.type === "item") console.log(reply.entry.seq, reply.entry.word);
  * ```
@@ -172,7 +172,7 @@ export async function exchangePart1(
  *
  * @example A Python-2-style fetch of a small database
  * ```ts
- * import type { FetchPart1Options } from "./client.ts";
+ * import type { FetchPart1Options } from "./client_deno.ts";
  * const options: FetchPart1Options = { protocol: 0, maxItems: 64 };
  * console.assert(options.maxItems === 64);
  * ```
@@ -193,7 +193,7 @@ export interface FetchPart1Options extends ExchangePart1Options {
  *
  * @example An empty result
  * ```ts
- * import type { FetchPart1Result } from "./client.ts";
+ * import type { FetchPart1Result } from "./client_deno.ts";
  * const r: FetchPart1Result = { count: 0, entries: [], message: "", missing: [], duplicates: [] };
  * console.assert(r.count === 0);
  * ```
@@ -225,7 +225,7 @@ export interface FetchPart1Result {
  *
  * @example Print the message of a tracker
  * ```ts ignore
- * import { fetchPart1 } from "./client.ts";
+ * import { fetchPart1 } from "./client_deno.ts";
  * const { message } = await fetchPart1("127.0.0.1:7777");
  * console.log(message);
  * ```

@@ -28,7 +28,7 @@
  * @module
  */
 import { formatHostPort, parseHostPort } from "../net/hostport.ts";
-import { type Logger, serviceLogger } from "../util/log.ts";
+import { type Logger, serviceLogger } from "../util/log_deno.ts";
 import type { ConnKey, PeerNodeAction, PeerNodeCore, SavedPeer } from "./peer_node_types.ts";
 
 /** Options of {@linkcode drivePeerNode}. */
@@ -195,7 +195,7 @@ function positiveOption(name: string, value: number): number {
  *
  * @example Serve a core on a free port, then stop
  * ```ts ignore
- * import { drivePeerNode } from "./tcp_adapter.ts";
+ * import { drivePeerNode } from "./tcp_adapter_deno.ts";
  * import type { PeerNodeCore } from "./peer_node_types.ts";
  * declare const core: PeerNodeCore;
  * const controller = new AbortController();

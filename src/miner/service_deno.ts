@@ -12,7 +12,7 @@
 import type { LspParams } from "../lsp/params.ts";
 import { type ServiceDefinition, ServiceSettingsError } from "../node/service.ts";
 import type { SchedulerOptions } from "./scheduler.ts";
-import { listenMiner } from "./server.ts";
+import { listenMiner } from "./server_deno.ts";
 
 /** How long a stopping node lets the server drain what peers have not acknowledged. */
 const DRAIN_MS = 1500;
@@ -22,7 +22,7 @@ const DRAIN_MS = 1500;
  *
  * @example
  * ```ts
- * import { minerService } from "./service.ts";
+ * import { minerService } from "./service_deno.ts";
  * console.assert(minerService.name === "miner" && minerService.defaultPort === 9999);
  * ```
  */

@@ -6,7 +6,7 @@
  */
 import { addrKey, resolveHostPort } from "../net/resolve.ts";
 import { UdpDriver } from "../net/udp_driver.ts";
-import { prngFromEntropy } from "../util/entropy.ts";
+import { prngFromEntropy } from "../util/entropy_deno.ts";
 import { LspEndpoint } from "./endpoint.ts";
 import { LspConnectError, LspConnectionError } from "./errors.ts";
 import { type LspParams, lspParams } from "./params.ts";
@@ -37,7 +37,7 @@ export interface ConnectOptions {
  *
  * @example Echo one message
  * ```ts ignore
- * import { connect } from "./client.ts";
+ * import { connect } from "./client_deno.ts";
  * const client = await connect("localhost:9999", { isn: 0 });
  * client.write(new TextEncoder().encode("hello"));
  * console.log(new TextDecoder().decode(await client.read()));
@@ -101,7 +101,7 @@ export async function connect(hostport: string, options: ConnectOptions = {}): P
  *
  * @example Reading with async iteration
  * ```ts ignore
- * import { connect } from "./client.ts";
+ * import { connect } from "./client_deno.ts";
  * const client = await connect("127.0.0.1:9999");
  * client.write(new TextEncoder().encode("ping"));
  * for await (const payload of client) {

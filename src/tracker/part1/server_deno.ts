@@ -42,7 +42,7 @@ export { describeExchange, type Part1Exchange, type Part1ServerStats } from "./s
  *
  * @example Emulating Python 2's protocol limit on a free port
  * ```ts
- * import type { ServeTrackerPart1Options } from "./server.ts";
+ * import type { ServeTrackerPart1Options } from "./server_deno.ts";
  * import assert from "node:assert/strict";
  * const options: ServeTrackerPart1Options = { hostname: "127.0.0.1", port: 0, maxProtocol: 2 };
  * assert.equal(options.port, 0);
@@ -81,7 +81,7 @@ export interface ServeTrackerPart1Options extends Part1ServerCoreOptions {
  *
  * @example Start and stop
  * ```ts ignore
- * import { serveTrackerPart1 } from "./server.ts";
+ * import { serveTrackerPart1 } from "./server_deno.ts";
  * const server = serveTrackerPart1({ port: 0 });
  * console.log(`listening on ${server.port}`);
  * await server.close();
@@ -113,8 +113,8 @@ const READ_CHUNK = 4096;
  *
  * @example Serve on a free port and fetch the size
  * ```ts ignore
- * import { serveTrackerPart1 } from "./server.ts";
- * import { exchangePart1 } from "./client.ts";
+ * import { serveTrackerPart1 } from "./server_deno.ts";
+ * import { exchangePart1 } from "./client_deno.ts";
  * import assert from "node:assert/strict";
  * const server = serveTrackerPart1({ port: 0 });
  * const reply = await exchangePart1(`127.0.0.1:${server.port}`, { type: "size" });
@@ -188,7 +188,7 @@ export function serveTrackerPart1(
  *
  * @example Load a database file
  * ```ts ignore
- * import { readPart1DbFile } from "./server.ts";
+ * import { readPart1DbFile } from "./server_deno.ts";
  * const db = await readPart1DbFile("tracker-db.txt");
  * console.log(db.message);
  * ```

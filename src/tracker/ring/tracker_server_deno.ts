@@ -36,7 +36,7 @@ export interface ServeRingTrackerOptions extends RingTrackerOptions {
  *
  * @example
  * ```ts ignore
- * import { serveRingTracker } from "./tracker_server.ts";
+ * import { serveRingTracker } from "./tracker_server_deno.ts";
  * const controller = new AbortController();
  * const server = serveRingTracker({ port: 0, signal: controller.signal });
  * console.log(server.port, server.tracker.peers.length);
@@ -65,7 +65,7 @@ export interface RingTrackerServer {
  *
  * @example A tracker on a free port, stopped at once
  * ```ts
- * import { serveRingTracker } from "./tracker_server.ts";
+ * import { serveRingTracker } from "./tracker_server_deno.ts";
  * import assert from "node:assert/strict";
  * const controller = new AbortController();
  * const server = serveRingTracker({ port: 0, signal: controller.signal });

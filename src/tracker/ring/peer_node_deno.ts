@@ -38,7 +38,7 @@ export interface StartRingPeerOptions extends Omit<RingPeerOptions, "port"> {
  *
  * @example
  * ```ts ignore
- * import { startRingPeer } from "./peer_node.ts";
+ * import { startRingPeer } from "./peer_node_deno.ts";
  * const controller = new AbortController();
  * const node = startRingPeer({ handle: "alice", port: 0, signal: controller.signal });
  * console.log(node.port, node.peer.state);
@@ -63,7 +63,7 @@ export interface RingPeerNode {
  *
  * @example A peer with no tracker, stopped at once
  * ```ts
- * import { startRingPeer } from "./peer_node.ts";
+ * import { startRingPeer } from "./peer_node_deno.ts";
  * import assert from "node:assert/strict";
  * const controller = new AbortController();
  * const node = startRingPeer({

@@ -11,7 +11,7 @@ import { Prng } from "./prng.ts";
  *
  * @example A live generator
  * ```ts
- * import { prngFromEntropy } from "./entropy.ts";
+ * import { prngFromEntropy } from "./entropy_deno.ts";
  * import assert from "node:assert/strict";
  * const x = prngFromEntropy().float();
  * assert.ok(x >= 0 && x < 1);

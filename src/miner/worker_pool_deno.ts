@@ -1,5 +1,5 @@
 /**
- * A pool of module workers (`worker.ts`) that searches a nonce range on every core: the range is
+ * A pool of module workers (`hash_worker.ts`) that searches a nonce range on every core: the range is
  * cut lazily into chunks handed to whichever worker is free (a slow or busy core simply takes
  * fewer), and the chunk results merge with the rule of {@linkcode betterResult} — smaller hash,
  * then smaller nonce — so the answer equals `scanRange()` on one thread.
@@ -12,14 +12,14 @@
 
 import { assert } from "../util/assert.ts";
 import { betterResult, checkScanArgs, type ScanResult } from "./scan.ts";
-import { DEFAULT_SLICE_SIZE, type WorkerReply, type WorkerRequest } from "./worker.ts";
+import { DEFAULT_SLICE_SIZE, type WorkerReply, type WorkerRequest } from "./hash_worker.ts";
 
 /**
- * The worker module next to this one: `worker.ts` from source (and in a compiled executable), or
+ * The worker module next to this one: `hash_worker.ts` from source (and in a compiled executable), or
  * `bitclone-worker.js` beside a bundle made by `deno task bundle` (which bundles it separately).
  */
 function workerUrl(here: string): string {
-  const name = here.endsWith(".ts") ? "./worker.ts" : "./bitclone-worker.js";
+  const name = here.endsWith(".ts") ? "./hash_worker.ts" : "./bitclone-worker.js";
   return new URL(name, here).href;
 }
 
@@ -28,7 +28,7 @@ function workerUrl(here: string): string {
  *
  * @example Two workers
  * ```ts
- * import { WorkerPool, type WorkerPoolOptions } from "./worker_pool.ts";
+ * import { WorkerPool, type WorkerPoolOptions } from "./worker_pool_deno.ts";
  * const options: WorkerPoolOptions = { size: 2 };
  * const pool = new WorkerPool(options);
  * pool.terminate();
@@ -61,7 +61,7 @@ export interface WorkerPoolOptions {
  *
  * @example Progress and cancellation
  * ```ts
- * import type { PoolScanOptions } from "./worker_pool.ts";
+ * import type { PoolScanOptions } from "./worker_pool_deno.ts";
  * const options: PoolScanOptions = {
  *   signal: AbortSignal.timeout(60_000),
  *   onProgress: (scanned, total) => console.log(`${scanned}/${total}`),
@@ -129,7 +129,7 @@ const MAX_WORKERS = 256;
  *
  * @example A bound
  * ```ts
- * import { MAX_PENDING_SCANS } from "./worker_pool.ts";
+ * import { MAX_PENDING_SCANS } from "./worker_pool_deno.ts";
  * console.assert(MAX_PENDING_SCANS === 1024);
  * ```
  */
@@ -144,7 +144,7 @@ const CHUNKS_PER_WORKER = 4;
  *
  * @example Searching a range on two workers
  * ```ts
- * import { WorkerPool } from "./worker_pool.ts";
+ * import { WorkerPool } from "./worker_pool_deno.ts";
  * const pool = new WorkerPool({ size: 2 });
  * try {
  *   const { hash, nonce } = await pool.scan("bradfitz", 0n, 9999n);
@@ -173,7 +173,7 @@ export class WorkerPool {
    *
    * @example One worker per core
    * ```ts
-   * import { WorkerPool } from "./worker_pool.ts";
+   * import { WorkerPool } from "./worker_pool_deno.ts";
    * const pool = new WorkerPool();
    * console.assert(pool.size === navigator.hardwareConcurrency);
    * pool.terminate();
@@ -221,7 +221,7 @@ export class WorkerPool {
    *
    * @example An idle pool
    * ```ts
-   * import { WorkerPool } from "./worker_pool.ts";
+   * import { WorkerPool } from "./worker_pool_deno.ts";
    * const pool = new WorkerPool({ size: 1 });
    * console.assert(pool.busyWorkers === 0);
    * pool.terminate();
@@ -247,7 +247,7 @@ export class WorkerPool {
    *
    * @example Cancelling a scan that would never end
    * ```ts
-   * import { WorkerPool } from "./worker_pool.ts";
+   * import { WorkerPool } from "./worker_pool_deno.ts";
    * const pool = new WorkerPool({ size: 2 });
    * const controller = new AbortController();
    * const scan = pool.scan("msg", 0n, 2n ** 64n - 1n, { signal: controller.signal });
@@ -307,7 +307,7 @@ export class WorkerPool {
    *
    * @example Terminating twice is harmless
    * ```ts
-   * import { WorkerPool } from "./worker_pool.ts";
+   * import { WorkerPool } from "./worker_pool_deno.ts";
    * const pool = new WorkerPool({ size: 1 });
    * pool.terminate();
    * pool.terminate();

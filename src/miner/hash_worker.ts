@@ -23,7 +23,7 @@ import { betterResult, checkScanArgs, scanRange, type ScanResult } from "./scan.
  *
  * @example A bound
  * ```ts
- * import { MAX_QUEUED_JOBS } from "./worker.ts";
+ * import { MAX_QUEUED_JOBS } from "./hash_worker.ts";
  * console.assert(MAX_QUEUED_JOBS === 64);
  * ```
  */
@@ -35,7 +35,7 @@ export const MAX_QUEUED_JOBS = 64;
  *
  * @example Slices of a million-nonce job
  * ```ts
- * import { DEFAULT_SLICE_SIZE } from "./worker.ts";
+ * import { DEFAULT_SLICE_SIZE } from "./hash_worker.ts";
  * console.assert(Math.ceil(1_000_000 / DEFAULT_SLICE_SIZE) === 8);
  * ```
  */
@@ -46,7 +46,7 @@ export const DEFAULT_SLICE_SIZE = 131072;
  *
  * @example A job
  * ```ts
- * import type { WorkerRequest } from "./worker.ts";
+ * import type { WorkerRequest } from "./hash_worker.ts";
  * const job: WorkerRequest = { type: "scan", id: "1", data: "msg", lower: "0", upper: "2" };
  * console.assert(job.type === "scan");
  * ```
@@ -77,7 +77,7 @@ export type WorkerRequest =
  *
  * @example Reading a result
  * ```ts
- * import type { WorkerReply } from "./worker.ts";
+ * import type { WorkerReply } from "./hash_worker.ts";
  * const reply: WorkerReply = { type: "result", id: "1", hash: "4754799531757243342", nonce: "1" };
  * if (reply.type === "result") console.assert(BigInt(reply.nonce) === 1n);
  * ```

@@ -11,7 +11,7 @@
  *
  * @example A server on a free port
  * ```ts ignore
- * import { listenMiner } from "./server.ts";
+ * import { listenMiner } from "./server_deno.ts";
  * const server = listenMiner(0, { hostname: "127.0.0.1" });
  * console.log(`Server listening on port ${server.port}`);
  * server.closeNow();
@@ -24,8 +24,8 @@ import { LspConnectionError } from "../lsp/errors.ts";
 import type { LspParams } from "../lsp/params.ts";
 import { UdpDriver } from "../net/udp_driver.ts";
 import { listenUdp } from "../node/listen.ts";
-import { prngFromEntropy } from "../util/entropy.ts";
-import { type Logger, serviceLogger } from "../util/log.ts";
+import { prngFromEntropy } from "../util/entropy_deno.ts";
+import { type Logger, serviceLogger } from "../util/log_deno.ts";
 import { hashSync } from "./hash.ts";
 import type { SchedulerOptions, SchedulerStats } from "./scheduler.ts";
 import { MinerServerCore } from "./server_core.ts";
@@ -35,8 +35,8 @@ import { MinerServerCore } from "./server_core.ts";
  *
  * @example Smaller chunks and a named logger
  * ```ts
- * import type { ServeMinerOptions } from "./server.ts";
- * import { serviceLogger } from "../util/log.ts";
+ * import type { ServeMinerOptions } from "./server_deno.ts";
+ * import { serviceLogger } from "../util/log_deno.ts";
  * const options: ServeMinerOptions = {
  *   scheduler: { minChunkNonces: 1000 },
  *   log: serviceLogger("miner"),
@@ -65,7 +65,7 @@ export interface ServeMinerOptions {
  *
  * @example Loopback only, short epochs
  * ```ts
- * import type { ListenMinerOptions } from "./server.ts";
+ * import type { ListenMinerOptions } from "./server_deno.ts";
  * const options: ListenMinerOptions = {
  *   hostname: "127.0.0.1",
  *   params: { epochMillis: 200, epochLimit: 10 },
@@ -103,7 +103,7 @@ export interface ListenMinerOptions extends ServeMinerOptions {
  *
  * @example Counters of a running server
  * ```ts ignore
- * import { listenMiner } from "./server.ts";
+ * import { listenMiner } from "./server_deno.ts";
  * const server = listenMiner(9999);
  * setInterval(() => console.log(server.stats().requestsCompleted), 10_000);
  * ```
@@ -199,7 +199,7 @@ export class MinerServer {
  *
  * @example A loopback server
  * ```ts
- * import { listenMiner } from "./server.ts";
+ * import { listenMiner } from "./server_deno.ts";
  * import assert from "node:assert/strict";
  * const server = listenMiner(0, { hostname: "127.0.0.1" });
  * assert.ok(server.port > 0);

@@ -10,7 +10,7 @@
 import type { ServiceDefinition } from "../node/service.ts";
 import { echoLoop } from "./echo.ts";
 import type { LspParams } from "./params.ts";
-import { listen } from "./server.ts";
+import { listen } from "./server_deno.ts";
 
 /** How long a stopping node lets the server drain what clients have not acknowledged. */
 const DRAIN_MS = 1500;
@@ -20,7 +20,7 @@ const DRAIN_MS = 1500;
  *
  * @example
  * ```ts
- * import { lspEchoService } from "./service.ts";
+ * import { lspEchoService } from "./service_deno.ts";
  * import assert from "node:assert/strict";
  * assert.equal(lspEchoService.defaultPort, 9999);
  * ```

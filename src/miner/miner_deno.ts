@@ -12,7 +12,7 @@
  *
  * @example Mining for a server until it goes away
  * ```ts ignore
- * import { runMiner } from "./miner.ts";
+ * import { runMiner } from "./miner_deno.ts";
  * const outcome = await runMiner("localhost:9999", { workers: 2 });
  * console.error(`stopped: ${outcome.reason} after ${outcome.served} request(s)`);
  * ```
@@ -23,17 +23,17 @@ import { type LspParams, lspParams } from "../lsp/params.ts";
 import { resolveHostPort } from "../net/resolve.ts";
 import { UdpDriver } from "../net/udp_driver.ts";
 import { checkInt as checkIntIn } from "../util/checks.ts";
-import { prngFromEntropy } from "../util/entropy.ts";
-import { type Logger, serviceLogger } from "../util/log.ts";
+import { prngFromEntropy } from "../util/entropy_deno.ts";
+import { type Logger, serviceLogger } from "../util/log_deno.ts";
 import { MinerCore } from "./miner_core.ts";
-import { WorkerPool } from "./worker_pool.ts";
+import { WorkerPool } from "./worker_pool_deno.ts";
 
 /**
  * Options of {@linkcode runMiner}.
  *
  * @example Two workers, short epochs
  * ```ts
- * import type { RunMinerOptions } from "./miner.ts";
+ * import type { RunMinerOptions } from "./miner_deno.ts";
  * const options: RunMinerOptions = { workers: 2, params: { epochMillis: 200 } };
  * console.assert(options.workers === 2);
  * ```
@@ -81,7 +81,7 @@ export interface RunMinerOptions {
  *
  * @example Choosing an exit code
  * ```ts
- * import type { MinerOutcome } from "./miner.ts";
+ * import type { MinerOutcome } from "./miner_deno.ts";
  * const exitCode = (o: MinerOutcome) => (o.reason === "stopped" ? 0 : 1);
  * console.assert(exitCode({ reason: "lost", served: 3, detail: "" }) === 1);
  * ```
@@ -114,7 +114,7 @@ function checkInt(name: string, value: number, min: number, max: number): number
  *
  * @example A miner stopped by its signal
  * ```ts ignore
- * import { runMiner } from "./miner.ts";
+ * import { runMiner } from "./miner_deno.ts";
  * const controller = new AbortController();
  * setTimeout(() => controller.abort(), 60_000);
  * const { reason } = await runMiner("127.0.0.1:9999", { signal: controller.signal });

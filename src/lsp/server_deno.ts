@@ -7,7 +7,7 @@
  */
 import { listenUdp } from "../node/listen.ts";
 import { UdpDriver } from "../net/udp_driver.ts";
-import { prngFromEntropy } from "../util/entropy.ts";
+import { prngFromEntropy } from "../util/entropy_deno.ts";
 import { LspEndpoint } from "./endpoint.ts";
 import { LspConnectionError } from "./errors.ts";
 import { type LspParams, lspParams } from "./params.ts";
@@ -49,7 +49,7 @@ export interface LspServerMessage {
  *
  * @example An echo server
  * ```ts ignore
- * import { listen } from "./server.ts";
+ * import { listen } from "./server_deno.ts";
  * const server = listen(9999);
  * for await (const item of server) {
  *   if ("payload" in item) server.write(item.connId, item.payload);

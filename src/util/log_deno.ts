@@ -97,7 +97,7 @@ function writeStderr(line: string): void {
  *
  * @example Text logs at debug level
  * ```ts
- * import { serviceLogger, setupLogging } from "./log.ts";
+ * import { serviceLogger, setupLogging } from "./log_deno.ts";
  * import assert from "node:assert/strict";
  * const lines: string[] = [];
  * setupLogging({ level: "debug", write: (l) => lines.push(l) });
@@ -124,7 +124,7 @@ export function setupLogging(options: SetupLoggingOptions = {}): void {
  *
  * @example A service's logger
  * ```ts
- * import { serviceLogger, setupLogging } from "./log.ts";
+ * import { serviceLogger, setupLogging } from "./log_deno.ts";
  * import assert from "node:assert/strict";
  * const lines: string[] = [];
  * setupLogging({ write: (l) => lines.push(l) });

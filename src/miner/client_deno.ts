@@ -12,7 +12,7 @@
  *
  * @example Asking for the minimum over 0..9999
  * ```ts ignore
- * import { requestMinimum } from "./client.ts";
+ * import { requestMinimum } from "./client_deno.ts";
  * const outcome = await requestMinimum("localhost:9999", "bradfitz", 9999n);
  * console.log(outcome.type === "result" ? `Result ${outcome.hash} ${outcome.nonce}` : "Disconnected");
  * ```
@@ -23,7 +23,7 @@ import { type LspParams, lspParams } from "../lsp/params.ts";
 import { resolveHostPort } from "../net/resolve.ts";
 import { UdpDriver } from "../net/udp_driver.ts";
 import { checkInt as checkIntIn } from "../util/checks.ts";
-import { prngFromEntropy } from "../util/entropy.ts";
+import { prngFromEntropy } from "../util/entropy_deno.ts";
 import {
   encodeMessage,
   MAX_UINT64,
@@ -40,7 +40,7 @@ export type { RequestOutcome } from "./request_core.ts";
  *
  * @example Progress reports
  * ```ts
- * import type { RequestMinimumOptions } from "./client.ts";
+ * import type { RequestMinimumOptions } from "./client_deno.ts";
  * const options: RequestMinimumOptions = {
  *   onProgress: (p) => console.error(`${p.searched} searched`),
  * };
@@ -102,7 +102,7 @@ function checkInt(name: string, value: number, min: number, max: number): number
  *
  * @example Against a server on this machine
  * ```ts ignore
- * import { requestMinimum } from "./client.ts";
+ * import { requestMinimum } from "./client_deno.ts";
  * const r = await requestMinimum("127.0.0.1:9999", "msg", 2n);
  * console.assert(r.type !== "result" || r.nonce === 1n);
  * ```

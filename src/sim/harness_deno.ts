@@ -6,7 +6,7 @@
  * @module
  */
 
-import { prngFromEntropy } from "../util/entropy.ts";
+import { prngFromEntropy } from "../util/entropy_deno.ts";
 import type { Prng } from "../util/prng.ts";
 import type { LinkOptions } from "./links.ts";
 
@@ -15,7 +15,7 @@ import type { LinkOptions } from "./links.ts";
  *
  * @example A fake environment for tests
  * ```ts
- * import { type EnvReader, simSeeds } from "./harness.ts";
+ * import { type EnvReader, simSeeds } from "./harness_deno.ts";
  * import assert from "node:assert/strict";
  * const env: EnvReader = (name) => (name === "SIM_SEED" ? "9" : undefined);
  * assert.equal(simSeeds([1, 2], env).join(), "9");
@@ -29,7 +29,7 @@ export type EnvReader = (name: string) => string | undefined;
  *
  * @example Reading a variable
  * ```ts
- * import { readEnv } from "./harness.ts";
+ * import { readEnv } from "./harness_deno.ts";
  * import assert from "node:assert/strict";
  * Deno.env.set("SIM_DOC_EXAMPLE", "7");
  * assert.equal(readEnv("SIM_DOC_EXAMPLE"), "7");
@@ -63,7 +63,7 @@ function parseCount(name: string, text: string, max: number): number {
  * @throws {RangeError} When `SIM_SEED` or `SIM_RUNS` is not a non-negative integer.
  * @example One test per seed
  * ```ts
- * import { replayHint, simSeeds } from "./harness.ts";
+ * import { replayHint, simSeeds } from "./harness_deno.ts";
  * import assert from "node:assert/strict";
  * const seeds = simSeeds([1, 2, 3], () => undefined);
  * assert.equal(seeds.join(), "1,2,3");
@@ -90,7 +90,7 @@ export function simSeeds(defaults: readonly number[], env: EnvReader = readEnv):
  * @param command The command to replay with (name the test file to keep it short).
  * @example A hint naming the file
  * ```ts
- * import { replayHint } from "./harness.ts";
+ * import { replayHint } from "./harness_deno.ts";
  * import assert from "node:assert/strict";
  * const hint = replayHint(42, "deno test -A tests/lsp/sim_test.ts");
  * assert.equal(hint, "replay: SIM_SEED=42 deno test -A tests/lsp/sim_test.ts");
@@ -136,7 +136,7 @@ export interface SwarmLimits {
  *
  * @example Options from a seed
  * ```ts
- * import { swarmLinkOptions } from "./harness.ts";
+ * import { swarmLinkOptions } from "./harness_deno.ts";
  * import { Prng } from "../util/prng.ts";
  * import assert from "node:assert/strict";
  * const options = swarmLinkOptions(Prng.seeded(5), { corruptRateMax: 0 });

@@ -66,7 +66,7 @@ function errorText(err: unknown): string {
  *
  * @example Load, log the warnings, start from what is left
  * ```ts ignore
- * import { loadPeersFile } from "./peers_store.ts";
+ * import { loadPeersFile } from "./peers_store_deno.ts";
  * const loaded = await loadPeersFile("peers.json");
  * for (const w of loaded.warnings) console.warn(w);
  * console.log(`${loaded.peers.length} saved peers`);
@@ -139,7 +139,7 @@ export async function loadPeersFile(
  *
  * @example
  * ```ts ignore
- * import { writePeersFile } from "./peers_store.ts";
+ * import { writePeersFile } from "./peers_store_deno.ts";
  * await writePeersFile("peers.json", [{ address: "10.0.0.5:8333" }]);
  * ```
  */
@@ -161,7 +161,7 @@ export async function writePeersFile(path: string, peers: readonly SavedPeer[]):
  *
  * @example
  * ```ts ignore
- * import { loadPeersFile, peersFileSaver } from "./peers_store.ts";
+ * import { loadPeersFile, peersFileSaver } from "./peers_store_deno.ts";
  * const loaded = await loadPeersFile("peers.json");
  * const save = peersFileSaver("peers.json", loaded.text);
  * await save(loaded.peers); // nothing written: unchanged

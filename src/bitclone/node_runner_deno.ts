@@ -9,14 +9,14 @@
 import { checkWritable } from "../node/files.ts";
 import { resolveHostPort } from "../net/resolve.ts";
 import { listenTcp } from "../node/listen.ts";
-import { prngFromEntropy } from "../util/entropy.ts";
-import { type Logger, serviceLogger } from "../util/log.ts";
+import { prngFromEntropy } from "../util/entropy_deno.ts";
+import { type Logger, serviceLogger } from "../util/log_deno.ts";
 import type { Prng } from "../util/prng.ts";
 import { formatPeerAddress, parsePeerAddress } from "./address.ts";
 import { PeerNode, type PeerNodeOptions } from "./peer_node.ts";
 import type { PeerNodeStatus, SavedPeer } from "./peer_node_types.ts";
-import { loadPeersFile, peersFileSaver } from "./peers_store.ts";
-import { drivePeerNode, type PeerDriverStats } from "./tcp_adapter.ts";
+import { loadPeersFile, peersFileSaver } from "./peers_store_deno.ts";
+import { drivePeerNode, type PeerDriverStats } from "./tcp_adapter_deno.ts";
 
 /** The BitClone peer's default TCP port. */
 export const DEFAULT_PEER_PORT = 8333;
@@ -34,7 +34,7 @@ export const DEFAULT_SEEDS_FILE = "peers.json";
  *
  * @example
  * ```ts
- * import { peersFileIn } from "./node_runner.ts";
+ * import { peersFileIn } from "./node_runner_deno.ts";
  * console.assert(peersFileIn("/var/lib/bitclone/") === "/var/lib/bitclone/peers.json");
  * ```
  */
@@ -136,8 +136,8 @@ const HOST_NAME_PORT =
  * @returns The peers to give the core.
  * @example A name resolved by a stand-in resolver
  * ```ts
- * import { resolveManualPeers } from "./node_runner.ts";
- * const log = { info() {}, warn() {} } as unknown as import("../util/log.ts").Logger;
+ * import { resolveManualPeers } from "./node_runner_deno.ts";
+ * const log = { info() {}, warn() {} } as unknown as import("../util/log_deno.ts").Logger;
  * const peers = await resolveManualPeers(["lab7:8333", "10.0.0.5:8333"], log, async () => "10.0.0.7:8333");
  * console.assert(peers.join(" ") === "10.0.0.7:8333 10.0.0.5:8333");
  * ```
@@ -211,7 +211,7 @@ export interface RunningPeerNode {
  *
  * @example A peer on a free port that dials one manual peer
  * ```ts ignore
- * import { startPeerNode } from "./node_runner.ts";
+ * import { startPeerNode } from "./node_runner_deno.ts";
  * const controller = new AbortController();
  * const peer = await startPeerNode({
  *   hostname: "127.0.0.1", port: 0, peersFile: null, manualPeers: ["127.0.0.1:8333"],
