@@ -9,6 +9,8 @@
 
 /** Writes under way, by their temporary file. */
 const pending = new Map<string, Promise<unknown>>();
+/** Set once a forced exit began: no new write may start (it could leave a `.tmp` behind). */
+let draining = false;
 
 function dirOf(path: string): string {
   const i = path.lastIndexOf("/");
@@ -37,6 +39,9 @@ function errorText(err: unknown): string {
  */
 export async function writeFileAtomic(path: string, text: string): Promise<void> {
   const tmp = `${path}.tmp`;
+  // The process exits at once: a write begun now could leave its temporary file behind, so it
+  // never begins, and the caller (which would report it done) never resumes.
+  if (draining) return new Promise<void>(() => {});
   const previous = pending.get(tmp);
   if (previous) await previous.catch(() => {});
   const write = (async () => {
@@ -58,7 +63,9 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
 
 /**
  * Waits, at most `timeoutMs`, for the {@linkcode writeFileAtomic} calls under way, then removes
- * the temporary file of any still unfinished: what a forced exit calls before `Deno.exit`.
+ * the temporary file of any still unfinished: what a forced exit calls before `Deno.exit`. From
+ * the call on, no new write begins (a later {@linkcode writeFileAtomic} never settles), so none can
+ * leave its temporary file behind.
  *
  * @param timeoutMs How long to wait for the writes.
  * @returns The temporary files removed (writes cut short).
@@ -71,6 +78,7 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
  * ```
  */
 export async function settleFileWrites(timeoutMs: number): Promise<string[]> {
+  draining = true;
   if (pending.size > 0) {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([

@@ -174,7 +174,7 @@ Deno.test("bitclone peer resolves a command-line host name at start and dials th
         `manual peer .?localhost\\.localdomain:${port}.? resolved to .?127\\.0\\.0\\.1:${port}`,
       ),
     );
-    const saved = parsePeersFile(await Deno.readTextFile(`${dir}/peers.json`));
+    const saved = parsePeersFile(await Deno.readTextFile(`${dir}/data/peers.json`));
     assert.ok(saved.peers.some((p) => p.address === `127.0.0.1:${port}`), JSON.stringify(saved));
   } finally {
     try {

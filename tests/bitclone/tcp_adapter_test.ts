@@ -367,7 +367,8 @@ Deno.test("drivePeerNode() stops within stopTimeoutMs when a peer does not read 
       const t0 = performance.now();
       await stop();
       const took = performance.now() - t0;
-      assert.ok(took >= 290 && took < 1200, `stop took ${took} ms`);
+      // It waits for the stop timeout, then gives up on the unread lines (bounded, even when loaded).
+      assert.ok(took >= 290 && took < 5000, `stop took ${took} ms`);
     },
   );
   client?.close();
