@@ -10,9 +10,7 @@ import assert from "node:assert/strict";
  * its branch is merged, until the list is empty.
  */
 const NOT_YET_CONVERTED = [
-  "src/miner/",
   "src/bitclone/",
-  "src/tracker/part1/",
 ];
 
 /** One fenced code block of a JSDoc comment. */

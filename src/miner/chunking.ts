@@ -12,13 +12,6 @@
 
 /**
  * Options of chunk sizing (part of the scheduler's options).
- *
- * @example Half-second chunks
- * ```ts
- * import { type ChunkingOptions, resolveChunking } from "./chunking.ts";
- * const options: ChunkingOptions = { targetChunkMillis: 500 };
- * console.assert(resolveChunking(options).targetChunkMillis === 500);
- * ```
  */
 export interface ChunkingOptions {
   /**
@@ -53,8 +46,10 @@ export interface ChunkingOptions {
  * @example Defaults
  * ```ts
  * import { resolveChunking, type ResolvedChunking } from "./chunking.ts";
+ * import assert from "node:assert/strict";
  * const c: ResolvedChunking = resolveChunking();
- * console.assert(c.minChunkNonces === 10_000 && c.initialChunkNonces === 10_000);
+ * assert.equal(c.minChunkNonces, 10_000);
+ * assert.equal(c.initialChunkNonces, 10_000);
  * ```
  */
 export type ResolvedChunking = Readonly<Required<ChunkingOptions>>;
@@ -79,9 +74,8 @@ function checkCount(name: string, value: number, min: number, max: number): numb
  * @example A bad combination
  * ```ts
  * import { resolveChunking } from "./chunking.ts";
- * let threw = false;
- * try { resolveChunking({ minChunkNonces: 10, maxChunkNonces: 5 }); } catch (e) { threw = e instanceof RangeError; }
- * console.assert(threw);
+ * import assert from "node:assert/strict";
+ * assert.throws(() => resolveChunking({ minChunkNonces: 10, maxChunkNonces: 5 }), RangeError);
  * ```
  */
 export function resolveChunking(options: ChunkingOptions = {}): ResolvedChunking {
@@ -112,11 +106,12 @@ export function resolveChunking(options: ChunkingOptions = {}): ResolvedChunking
  * @example One stalled sample does not matter
  * ```ts
  * import { SpeedEstimate } from "./chunking.ts";
+ * import assert from "node:assert/strict";
  * const speed = new SpeedEstimate();
- * console.assert(speed.noncesPerMilli === undefined);
+ * assert.equal(speed.noncesPerMilli, undefined);
  * speed.record(10_000, 10);
  * speed.record(10_000, 2000); // a Result held up by a lost datagram
- * console.assert(speed.noncesPerMilli === 1000);
+ * assert.equal(speed.noncesPerMilli, 1000);
  * ```
  */
 export class SpeedEstimate {
@@ -134,9 +129,11 @@ export class SpeedEstimate {
    * @example A sample
    * ```ts
    * import { SpeedEstimate } from "./chunking.ts";
+   * import assert from "node:assert/strict";
    * const speed = new SpeedEstimate();
    * speed.record(1000, 0);
-   * console.assert(speed.noncesPerMilli === 1000 && speed.samples === 1);
+   * assert.equal(speed.noncesPerMilli, 1000);
+   * assert.equal(speed.samples, 1);
    * ```
    */
   record(nonces: number, millis: number): void {
@@ -170,9 +167,10 @@ export class SpeedEstimate {
    * @example A duration
    * ```ts
    * import { SpeedEstimate } from "./chunking.ts";
+   * import assert from "node:assert/strict";
    * const speed = new SpeedEstimate();
    * speed.record(1000, 10);
-   * console.assert(speed.millisFor(500) === 5);
+   * assert.equal(speed.millisFor(500), 5);
    * ```
    */
   millisFor(nonces: number): number | undefined {
@@ -183,13 +181,6 @@ export class SpeedEstimate {
 
 /**
  * What the scheduler knows about the work left when it sizes a chunk.
- *
- * @example A request with 10^9 nonces left on a fleet doing 10^5 nonces per ms
- * ```ts
- * import type { ChunkContext } from "./chunking.ts";
- * const context: ChunkContext = { leftNonces: 1e9, fleetNoncesPerMilli: 1e5 };
- * console.assert(context.leftNonces / context.fleetNoncesPerMilli === 10_000);
- * ```
  */
 export interface ChunkContext {
   /** Nonces of the request not handed out yet. */
@@ -215,14 +206,15 @@ export interface ChunkContext {
  * @example A miner doing 5000 nonces per ms
  * ```ts
  * import { chunkNonces, resolveChunking, SpeedEstimate } from "./chunking.ts";
+ * import assert from "node:assert/strict";
  * const chunking = resolveChunking({ targetChunkMillis: 1000 });
  * const speed = new SpeedEstimate();
- * console.assert(chunkNonces(speed, chunking) === 10_000);
+ * assert.equal(chunkNonces(speed, chunking), 10_000);
  * speed.record(50_000, 10);
- * console.assert(chunkNonces(speed, chunking) === 5_000_000);
+ * assert.equal(chunkNonces(speed, chunking), 5_000_000);
  * // 1 s of fleet work left: chunks of half a second.
  * const tail = { leftNonces: 20_000_000, fleetNoncesPerMilli: 20_000 };
- * console.assert(chunkNonces(speed, chunking, tail) === 2_500_000);
+ * assert.equal(chunkNonces(speed, chunking, tail), 2_500_000);
  * ```
  */
 export function chunkNonces(

@@ -37,15 +37,6 @@ export type { RequestOutcome } from "./request_core.ts";
 
 /**
  * Options of {@linkcode requestMinimum}.
- *
- * @example Progress reports
- * ```ts
- * import type { RequestMinimumOptions } from "./client_deno.ts";
- * const options: RequestMinimumOptions = {
- *   onProgress: (p) => console.error(`${p.searched} searched`),
- * };
- * console.assert(typeof options.onProgress === "function");
- * ```
  */
 export interface RequestMinimumOptions {
   /** LSP parameters; missing fields take the reference defaults (K 5, δ 2000 ms, ω 1, B 0, M 1). */
@@ -103,8 +94,9 @@ function checkInt(name: string, value: number, min: number, max: number): number
  * @example Against a server on this machine
  * ```ts ignore
  * import { requestMinimum } from "./client_deno.ts";
+ * import assert from "node:assert/strict";
  * const r = await requestMinimum("127.0.0.1:9999", "msg", 2n);
- * console.assert(r.type !== "result" || r.nonce === 1n);
+ * assert.deepEqual(r, { type: "result", hash: 4754799531757243342n, nonce: 1n });
  * ```
  */
 export async function requestMinimum(

@@ -32,7 +32,8 @@ function checkNonce(nonce: bigint): void {
  * @example A handout vector
  * ```ts
  * import { hash } from "./hash.ts";
- * console.assert(await hash("msg", 1n) === 4754799531757243342n);
+ * import assert from "node:assert/strict";
+ * assert.equal(await hash("msg", 1n), 4754799531757243342n);
  * ```
  */
 export async function hash(data: string, nonce: bigint): Promise<bigint> {
@@ -57,7 +58,8 @@ export async function hash(data: string, nonce: bigint): Promise<bigint> {
  * @example The largest nonce
  * ```ts
  * import { hashSync, MAX_NONCE } from "./hash.ts";
- * console.assert(hashSync("msg", MAX_NONCE) === 11760006151797969436n);
+ * import assert from "node:assert/strict";
+ * assert.equal(hashSync("msg", MAX_NONCE), 11760006151797969436n);
  * ```
  */
 export function hashSync(data: string, nonce: bigint): bigint {

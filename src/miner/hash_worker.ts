@@ -24,7 +24,8 @@ import { betterResult, checkScanArgs, scanRange, type ScanResult } from "./scan.
  * @example A bound
  * ```ts
  * import { MAX_QUEUED_JOBS } from "./hash_worker.ts";
- * console.assert(MAX_QUEUED_JOBS === 64);
+ * import assert from "node:assert/strict";
+ * assert.equal(MAX_QUEUED_JOBS, 64);
  * ```
  */
 export const MAX_QUEUED_JOBS = 64;
@@ -36,20 +37,14 @@ export const MAX_QUEUED_JOBS = 64;
  * @example Slices of a million-nonce job
  * ```ts
  * import { DEFAULT_SLICE_SIZE } from "./hash_worker.ts";
- * console.assert(Math.ceil(1_000_000 / DEFAULT_SLICE_SIZE) === 8);
+ * import assert from "node:assert/strict";
+ * assert.equal(Math.ceil(1_000_000 / DEFAULT_SLICE_SIZE), 8);
  * ```
  */
 export const DEFAULT_SLICE_SIZE = 131072;
 
 /**
  * A message to a worker: start a scan job, or cancel one (running or queued).
- *
- * @example A job
- * ```ts
- * import type { WorkerRequest } from "./hash_worker.ts";
- * const job: WorkerRequest = { type: "scan", id: "1", data: "msg", lower: "0", upper: "2" };
- * console.assert(job.type === "scan");
- * ```
  */
 export type WorkerRequest =
   | {
@@ -74,13 +69,6 @@ export type WorkerRequest =
 /**
  * A message from a worker. `progress` counts the job's nonces hashed so far (decimal); each job
  * ends with exactly one `result`, `cancelled` or `error`.
- *
- * @example Reading a result
- * ```ts
- * import type { WorkerReply } from "./hash_worker.ts";
- * const reply: WorkerReply = { type: "result", id: "1", hash: "4754799531757243342", nonce: "1" };
- * if (reply.type === "result") console.assert(BigInt(reply.nonce) === 1n);
- * ```
  */
 export type WorkerReply =
   | { readonly type: "progress"; readonly id: string; readonly scanned: string }

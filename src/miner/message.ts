@@ -38,11 +38,15 @@
  * @example A round trip with a uint64 above 2^53
  * ```ts
  * import { decodeMessage, encodeMessage, resultMessage } from "./message.ts";
+ * import assert from "node:assert/strict";
  * const bytes = encodeMessage(resultMessage(18446744073709551615n, 42n));
- * console.assert(new TextDecoder().decode(bytes) ===
- *   '{"Type":2,"Data":"","Lower":0,"Upper":0,"Hash":18446744073709551615,"Nonce":42}');
+ * assert.equal(
+ *   new TextDecoder().decode(bytes),
+ *   '{"Type":2,"Data":"","Lower":0,"Upper":0,"Hash":18446744073709551615,"Nonce":42}',
+ * );
  * const m = decodeMessage(bytes);
- * console.assert(m?.type === "result" && m.hash === 18446744073709551615n);
+ * assert.ok(m?.type === "result");
+ * assert.equal(m.hash, 18446744073709551615n);
  * ```
  *
  * @module
@@ -56,7 +60,8 @@ import { goFieldMatcher, jsonStringText, scanGoObject } from "../util/go_json.ts
  * @example The full nonce range
  * ```ts
  * import { MAX_UINT64 } from "./message.ts";
- * console.assert(MAX_UINT64 === 18446744073709551615n);
+ * import assert from "node:assert/strict";
+ * assert.equal(MAX_UINT64, 18446744073709551615n);
  * ```
  */
 export const MAX_UINT64 = 0xffff_ffff_ffff_ffffn;
@@ -67,7 +72,8 @@ export const MAX_UINT64 = 0xffff_ffff_ffff_ffffn;
  * @example Checking a size
  * ```ts
  * import { MAX_MESSAGE_BYTES } from "./message.ts";
- * console.assert(MAX_MESSAGE_BYTES === 1000);
+ * import assert from "node:assert/strict";
+ * assert.equal(MAX_MESSAGE_BYTES, 1000);
  * ```
  */
 export const MAX_MESSAGE_BYTES = 1000;
@@ -79,7 +85,8 @@ export const MAX_MESSAGE_BYTES = 1000;
  * @example Checking a size
  * ```ts
  * import { MAX_DECODE_BYTES } from "./message.ts";
- * console.assert(MAX_DECODE_BYTES === 1500);
+ * import assert from "node:assert/strict";
+ * assert.equal(MAX_DECODE_BYTES, 1500);
  * ```
  */
 export const MAX_DECODE_BYTES = 1500;
@@ -91,20 +98,14 @@ export const MAX_DECODE_BYTES = 1500;
  * @example A type number
  * ```ts
  * import { MinerMsgType } from "./message.ts";
- * console.assert(MinerMsgType.Result === 2);
+ * import assert from "node:assert/strict";
+ * assert.equal(MinerMsgType.Result, 2);
  * ```
  */
 export const MinerMsgType = { Join: 0, Request: 1, Result: 2, Progress: 3 } as const;
 
 /**
  * A miner announcing itself to the server (miner → server), sent once after connecting.
- *
- * @example A Join
- * ```ts
- * import { joinMessage, type JoinMessage } from "./message.ts";
- * const m: JoinMessage = joinMessage();
- * console.assert(m.type === "join");
- * ```
  */
 export interface JoinMessage {
   /** The message type. */
@@ -114,13 +115,6 @@ export interface JoinMessage {
 /**
  * A search request: find the nonce in `lower..upper` (inclusive) whose hash with `data` is the
  * smallest. Client → server for the whole range, server → miner for one chunk.
- *
- * @example A client's Request asking for progress
- * ```ts
- * import { requestMessage, type RequestMessage } from "./message.ts";
- * const m: RequestMessage = requestMessage("bradfitz", 0n, 9999n, { wantProgress: true });
- * console.assert(m.upper === 9999n && m.wantProgress);
- * ```
  */
 export interface RequestMessage {
   /** The message type. */
@@ -138,13 +132,6 @@ export interface RequestMessage {
 /**
  * The answer to a Request: the minimum hash and the nonce giving it (miner → server, server →
  * client).
- *
- * @example The handout's first answer
- * ```ts
- * import { resultMessage, type ResultMessage } from "./message.ts";
- * const m: ResultMessage = resultMessage(4754799531757243342n, 1n);
- * console.assert(m.nonce === 1n);
- * ```
  */
 export interface ResultMessage {
   /** The message type. */
@@ -157,13 +144,6 @@ export interface ResultMessage {
 
 /**
  * Our extension: how far the search of a Request has got (server → a client that asked).
- *
- * @example Half of 0..9 searched
- * ```ts
- * import { progressMessage, type ProgressMessage } from "./message.ts";
- * const m: ProgressMessage = progressMessage({ lower: 0n, upper: 9n, hash: 5n, nonce: 3n, searched: 5n });
- * console.assert(m.searched === 5n);
- * ```
  */
 export interface ProgressMessage {
   /** The message type. */
@@ -182,32 +162,11 @@ export interface ProgressMessage {
 
 /**
  * Any message of the miner protocol.
- *
- * @example Switching on the type
- * ```ts
- * import { joinMessage, type MinerMessage } from "./message.ts";
- * function name(m: MinerMessage): string {
- *   switch (m.type) {
- *     case "join": return "Join";
- *     case "request": return `Request ${m.lower}..${m.upper}`;
- *     case "result": return `Result ${m.hash} ${m.nonce}`;
- *     case "progress": return `Progress ${m.searched}`;
- *   }
- * }
- * console.assert(name(joinMessage()) === "Join");
- * ```
  */
 export type MinerMessage = JoinMessage | RequestMessage | ResultMessage | ProgressMessage;
 
 /**
  * Options of {@linkcode requestMessage}.
- *
- * @example Asking for progress
- * ```ts
- * import type { RequestOptions } from "./message.ts";
- * const options: RequestOptions = { wantProgress: true };
- * console.assert(options.wantProgress);
- * ```
  */
 export interface RequestOptions {
   /**
@@ -239,8 +198,9 @@ function checkUint64(action: string, name: string, value: unknown): bigint {
  * @example Encoding a Join
  * ```ts
  * import { encodeMessage, joinMessage } from "./message.ts";
+ * import assert from "node:assert/strict";
  * const text = new TextDecoder().decode(encodeMessage(joinMessage()));
- * console.assert(text === '{"Type":0,"Data":"","Lower":0,"Upper":0,"Hash":0,"Nonce":0}');
+ * assert.equal(text, '{"Type":0,"Data":"","Lower":0,"Upper":0,"Hash":0,"Nonce":0}');
  * ```
  */
 export function joinMessage(): JoinMessage {
@@ -261,8 +221,9 @@ export function joinMessage(): JoinMessage {
  * @example The handout's first chunk
  * ```ts
  * import { encodeMessage, requestMessage } from "./message.ts";
+ * import assert from "node:assert/strict";
  * const text = new TextDecoder().decode(encodeMessage(requestMessage("bradfitz", 0n, 9999n)));
- * console.assert(text === '{"Type":1,"Data":"bradfitz","Lower":0,"Upper":9999,"Hash":0,"Nonce":0}');
+ * assert.equal(text, '{"Type":1,"Data":"bradfitz","Lower":0,"Upper":9999,"Hash":0,"Nonce":0}');
  * ```
  */
 export function requestMessage(
@@ -296,8 +257,9 @@ export function requestMessage(
  * @example A Result
  * ```ts
  * import { encodeMessage, resultMessage } from "./message.ts";
+ * import assert from "node:assert/strict";
  * const text = new TextDecoder().decode(encodeMessage(resultMessage(1419516646206828n, 9898n)));
- * console.assert(text === '{"Type":2,"Data":"","Lower":0,"Upper":0,"Hash":1419516646206828,"Nonce":9898}');
+ * assert.equal(text, '{"Type":2,"Data":"","Lower":0,"Upper":0,"Hash":1419516646206828,"Nonce":9898}');
  * ```
  */
 export function resultMessage(hash: bigint, nonce: bigint): ResultMessage {
@@ -318,9 +280,12 @@ export function resultMessage(hash: bigint, nonce: bigint): ResultMessage {
  * @example A Progress message
  * ```ts
  * import { encodeMessage, progressMessage } from "./message.ts";
+ * import assert from "node:assert/strict";
  * const m = progressMessage({ lower: 0n, upper: 99999n, hash: 7n, nonce: 8n, searched: 50000n });
- * console.assert(new TextDecoder().decode(encodeMessage(m)) ===
- *   '{"Type":3,"Data":"","Lower":0,"Upper":99999,"Hash":7,"Nonce":8,"Searched":50000}');
+ * assert.equal(
+ *   new TextDecoder().decode(encodeMessage(m)),
+ *   '{"Type":3,"Data":"","Lower":0,"Upper":99999,"Hash":7,"Nonce":8,"Searched":50000}',
+ * );
  * ```
  */
 export function progressMessage(
@@ -430,9 +395,12 @@ function sixKeys(type: number, data: string, l: bigint, u: bigint, h: bigint, n:
  * @example A Request whose Data Go would escape
  * ```ts
  * import { encodeMessage, requestMessage } from "./message.ts";
+ * import assert from "node:assert/strict";
  * const text = new TextDecoder().decode(encodeMessage(requestMessage('a<b & "c"', 5n, 6n)));
- * console.assert(text ===
- *   '{"Type":1,"Data":"a\\u003cb \\u0026 \\"c\\"","Lower":5,"Upper":6,"Hash":0,"Nonce":0}');
+ * assert.equal(
+ *   text,
+ *   '{"Type":1,"Data":"a\\u003cb \\u0026 \\"c\\"","Lower":5,"Upper":6,"Hash":0,"Nonce":0}',
+ * );
  * ```
  */
 export function encodeMessage(message: MinerMessage): Uint8Array {
@@ -488,8 +456,11 @@ export function encodeMessage(message: MinerMessage): Uint8Array {
  * @example About 900 bytes of plain Data fit
  * ```ts
  * import { requestFits } from "./message.ts";
- * console.assert(requestFits("x".repeat(903)) && !requestFits("x".repeat(904)));
- * console.assert(requestFits("x".repeat(935), 9999n) && !requestFits("x".repeat(936), 9999n));
+ * import assert from "node:assert/strict";
+ * assert.ok(requestFits("x".repeat(903)));
+ * assert.ok(!requestFits("x".repeat(904)));
+ * assert.ok(requestFits("x".repeat(935), 9999n));
+ * assert.ok(!requestFits("x".repeat(936), 9999n));
  * ```
  */
 export function requestFits(data: string, upper: bigint = MAX_UINT64): boolean {
@@ -519,9 +490,10 @@ export function requestFits(data: string, upper: bigint = MAX_UINT64): boolean {
  * @example Reading a reason
  * ```ts
  * import { type DecodeFailure, readMessage } from "./message.ts";
+ * import assert from "node:assert/strict";
  * const r = readMessage(new TextEncoder().encode("[]"));
  * const reason: DecodeFailure | undefined = r.ok ? undefined : r.reason;
- * console.assert(reason === "notObject");
+ * assert.equal(reason, "notObject");
  * ```
  */
 export type DecodeFailure =
@@ -539,8 +511,10 @@ export type DecodeFailure =
  * @example Handling both outcomes
  * ```ts
  * import { type ReadResult, readMessage } from "./message.ts";
+ * import assert from "node:assert/strict";
  * const r: ReadResult = readMessage(new TextEncoder().encode('{"Type":0}'));
- * console.assert(r.ok ? r.message.type === "join" : r.detail.length > 0);
+ * assert.ok(r.ok);
+ * assert.equal(r.message.type, "join");
  * ```
  */
 export type ReadResult =
@@ -693,11 +667,15 @@ function preview(raw: string): string {
  * @example Lenient like Go, exact where JSON.parse is not
  * ```ts
  * import { readMessage } from "./message.ts";
+ * import assert from "node:assert/strict";
  * const enc = (s: string) => new TextEncoder().encode(s);
  * const r = readMessage(enc(' { "nonce": 9007199254740993, "TYPE": 2, "x": [1] } '));
- * console.assert(r.ok && r.message.type === "result" && r.message.nonce === 9007199254740993n);
+ * assert.ok(r.ok);
+ * assert.ok(r.message.type === "result");
+ * assert.equal(r.message.nonce, 9007199254740993n);
  * const bad = readMessage(enc('{"Type":2,"Hash":1e3}'));
- * console.assert(!bad.ok && bad.reason === "badField");
+ * assert.ok(!bad.ok);
+ * assert.equal(bad.reason, "badField");
  * ```
  */
 export function readMessage(bytes: Uint8Array): ReadResult {
@@ -733,9 +711,10 @@ export function readMessage(bytes: Uint8Array): ReadResult {
  * @example Rejecting a rounded number
  * ```ts
  * import { decodeMessage } from "./message.ts";
+ * import assert from "node:assert/strict";
  * const enc = (s: string) => new TextEncoder().encode(s);
- * console.assert(decodeMessage(enc('{"Type":2,"Hash":1.8446744073709552e+19}')) === undefined);
- * console.assert(decodeMessage(enc('{"Type":1,"Data":"msg","Upper":2}'))?.type === "request");
+ * assert.equal(decodeMessage(enc('{"Type":2,"Hash":1.8446744073709552e+19}')), undefined);
+ * assert.equal(decodeMessage(enc('{"Type":1,"Data":"msg","Upper":2}'))?.type, "request");
  * ```
  */
 export function decodeMessage(bytes: Uint8Array): MinerMessage | undefined {

@@ -26,18 +26,6 @@ import { formatCount } from "./progress_bar.ts";
 
 /**
  * Options of {@linkcode MinerCore}.
- *
- * @example The second of three attempts
- * ```ts
- * import type { MinerCoreOptions } from "./miner_core.ts";
- * import { Prng } from "../util/prng.ts";
- * import assert from "node:assert/strict";
- * const options: MinerCoreOptions = {
- *   serverAddr: "10.0.0.1:6060", hostport: "server:6060", prng: Prng.seeded(1), now: 0,
- *   attempt: 2, attempts: 3,
- * };
- * assert.equal(options.attempt, 2);
- * ```
  */
 export interface MinerCoreOptions {
   /** The server's resolved address. */
@@ -80,14 +68,6 @@ export interface MinerJob {
  *   fresh socket;
  * - `ended`: the core is done (`lost`: the connection was lost; `unreachable`: no attempt got an
  *   answer); `detail` explains it.
- *
- * @example Reacting to the end
- * ```ts
- * import type { MinerEvent } from "./miner_core.ts";
- * import assert from "node:assert/strict";
- * const code = (e: MinerEvent) => (e.type === "ended" ? 1 : 0);
- * assert.equal(code({ type: "ended", reason: "lost", served: 2, detail: "" }), 1);
- * ```
  */
 export type MinerEvent =
   | { readonly type: "joined"; readonly connId: number }

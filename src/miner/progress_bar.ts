@@ -10,8 +10,11 @@
  * @example A line
  * ```ts
  * import { formatProgressBar } from "./progress_bar.ts";
+ * import assert from "node:assert/strict";
  * const line = formatProgressBar({ searched: 5_000_000n, total: 10_000_000n, elapsedMillis: 2000 });
- * console.assert(line.includes("50.0%") && line.includes("2.50M/s") && line.includes("2.0s left"));
+ * assert.ok(line.includes("50.0%"));
+ * assert.ok(line.includes("2.50M/s"));
+ * assert.ok(line.includes("2.0s left"));
  * ```
  *
  * @module
@@ -21,13 +24,6 @@ import { checkInt as checkIntIn } from "../util/checks.ts";
 
 /**
  * How far a request has come, as the client sees it.
- *
- * @example Half-way after two seconds
- * ```ts
- * import type { ProgressSnapshot } from "./progress_bar.ts";
- * const s: ProgressSnapshot = { searched: 50n, total: 100n, elapsedMillis: 2000 };
- * console.assert(s.searched * 2n === s.total);
- * ```
  */
 export interface ProgressSnapshot {
   /** Nonces searched so far, 0 … `total`. */
@@ -44,9 +40,10 @@ export interface ProgressSnapshot {
  * @example A narrow terminal
  * ```ts
  * import { formatProgressBar, type ProgressBarOptions } from "./progress_bar.ts";
+ * import assert from "node:assert/strict";
  * const options: ProgressBarOptions = { columns: 40 };
  * const line = formatProgressBar({ searched: 1n, total: 2n, elapsedMillis: 1 }, options);
- * console.assert([...line].length <= 39);
+ * assert.ok([...line].length <= 39);
  * ```
  */
 export interface ProgressBarOptions {
@@ -81,8 +78,10 @@ const FULL = "█";
  * @example Prefixes
  * ```ts
  * import { formatCount } from "./progress_bar.ts";
- * console.assert(formatCount(999) === "999" && formatCount(1234) === "1.23k");
- * console.assert(formatCount(2n ** 64n - 1n) === "18.4E");
+ * import assert from "node:assert/strict";
+ * assert.equal(formatCount(999), "999");
+ * assert.equal(formatCount(1234), "1.23k");
+ * assert.equal(formatCount(2n ** 64n - 1n), "18.4E");
  * ```
  */
 export function formatCount(value: number | bigint): string {
@@ -111,8 +110,10 @@ export function formatCount(value: number | bigint): string {
  * @example Each unit
  * ```ts
  * import { formatDuration } from "./progress_bar.ts";
- * console.assert(formatDuration(400) === "0.4s" && formatDuration(245_000) === "4m05s");
- * console.assert(formatDuration(Infinity) === ">999d");
+ * import assert from "node:assert/strict";
+ * assert.equal(formatDuration(400), "0.4s");
+ * assert.equal(formatDuration(245_000), "4m05s");
+ * assert.equal(formatDuration(Infinity), ">999d");
  * ```
  */
 export function formatDuration(millis: number): string {
@@ -145,7 +146,8 @@ export function formatDuration(millis: number): string {
  * @example Half full
  * ```ts
  * import { formatBar } from "./progress_bar.ts";
- * console.assert(formatBar(0.5, 4) === "██  ");
+ * import assert from "node:assert/strict";
+ * assert.equal(formatBar(0.5, 4), "██  ");
  * ```
  */
 export function formatBar(fraction: number, cells: number): string {
@@ -174,8 +176,10 @@ function checkInt(name: string, value: number, min: number, max: number): number
  * @example Nothing searched yet
  * ```ts
  * import { formatProgressBar } from "./progress_bar.ts";
+ * import assert from "node:assert/strict";
  * const line = formatProgressBar({ searched: 0n, total: 100n, elapsedMillis: 0 });
- * console.assert(line.includes("0.0%") && line.includes("-- left"));
+ * assert.ok(line.includes("0.0%"));
+ * assert.ok(line.includes("-- left"));
  * ```
  */
 export function formatProgressBar(

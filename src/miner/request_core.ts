@@ -25,15 +25,6 @@ import { type ProgressMessage, readMessage } from "./message.ts";
 /**
  * What a request found: the Result, or that the connection was lost (or never made) before one
  * arrived.
- *
- * @example Printing it as the reference client does
- * ```ts
- * import type { RequestOutcome } from "./request_core.ts";
- * import assert from "node:assert/strict";
- * const line = (o: RequestOutcome) =>
- *   o.type === "result" ? `Result ${o.hash} ${o.nonce}` : "Disconnected";
- * assert.equal(line({ type: "result", hash: 7n, nonce: 1n }), "Result 7 1");
- * ```
  */
 export type RequestOutcome =
   | { readonly type: "result"; readonly hash: bigint; readonly nonce: bigint }
@@ -41,19 +32,6 @@ export type RequestOutcome =
 
 /**
  * Options of {@linkcode RequestCore}.
- *
- * @example One attempt, the Request already encoded
- * ```ts
- * import type { RequestCoreOptions } from "./request_core.ts";
- * import { encodeMessage, requestMessage } from "./message.ts";
- * import { Prng } from "../util/prng.ts";
- * import assert from "node:assert/strict";
- * const options: RequestCoreOptions = {
- *   serverAddr: "10.0.0.1:6060", hostport: "server:6060", prng: Prng.seeded(1), now: 0,
- *   request: encodeMessage(requestMessage("msg", 0n, 2n)), attempts: 1,
- * };
- * assert.equal(options.attempts, 1);
- * ```
  */
 export interface RequestCoreOptions {
   /** The server's resolved address. */
@@ -88,14 +66,6 @@ export interface RequestCoreOptions {
  * - `ignored`: a message that is neither a Result nor a wanted Progress;
  * - `retry`: this attempt got no answer: make the next one on a fresh socket;
  * - `done`: the outcome; the core will not send again.
- *
- * @example Printing the outcome
- * ```ts
- * import type { RequestEvent } from "./request_core.ts";
- * import assert from "node:assert/strict";
- * const e: RequestEvent = { type: "done", outcome: { type: "disconnected", detail: "lost" } };
- * assert.equal(e.type === "done" && e.outcome.type, "disconnected");
- * ```
  */
 export type RequestEvent =
   | { readonly type: "connected"; readonly connId: number }

@@ -12,13 +12,6 @@ import { MAX_NONCE, NonceKernel } from "./sha256_kernel.ts";
 
 /**
  * The answer to a search: the smallest hash and the nonce that gives it.
- *
- * @example A result
- * ```ts
- * import type { ScanResult } from "./scan.ts";
- * const result: ScanResult = { hash: 4754799531757243342n, nonce: 1n };
- * console.assert(result.nonce === 1n);
- * ```
  */
 export interface ScanResult {
   /** The smallest hash found, a uint64. */
@@ -29,13 +22,6 @@ export interface ScanResult {
 
 /**
  * How far a search has come, passed to {@linkcode ScanOptions.onProgress}.
- *
- * @example Reading progress
- * ```ts
- * import type { ScanProgress } from "./scan.ts";
- * const progress: ScanProgress = { scanned: 5n, total: 10n, best: { hash: 7n, nonce: 3n } };
- * console.assert(progress.scanned * 2n === progress.total);
- * ```
  */
 export interface ScanProgress {
   /** Nonces hashed so far, from the lower bound up. */
@@ -48,13 +34,6 @@ export interface ScanProgress {
 
 /**
  * Anything with an `aborted` flag: an `AbortSignal`, or a plain object a worker flips.
- *
- * @example A plain flag
- * ```ts
- * import type { CancelSignal } from "./scan.ts";
- * const flag: CancelSignal = { aborted: false };
- * console.assert(!flag.aborted);
- * ```
  */
 export interface CancelSignal {
   /** True once the search should stop. */
@@ -69,10 +48,11 @@ export interface CancelSignal {
  * @example Progress every 1000 nonces
  * ```ts
  * import { scanRange, type ScanOptions } from "./scan.ts";
+ * import assert from "node:assert/strict";
  * let calls = 0;
  * const options: ScanOptions = { checkEvery: 1000, onProgress: () => calls++ };
  * scanRange("msg", 0n, 2999n, options);
- * console.assert(calls === 3);
+ * assert.equal(calls, 3);
  * ```
  */
 export interface ScanOptions {
@@ -109,9 +89,10 @@ export interface ScanOptions {
  * @example Equal hashes: the smaller nonce wins
  * ```ts
  * import { betterResult } from "./scan.ts";
+ * import assert from "node:assert/strict";
  * const best = betterResult({ hash: 5n, nonce: 9n }, { hash: 5n, nonce: 4n });
- * console.assert(best.nonce === 4n);
- * console.assert(betterResult(undefined, best) === best);
+ * assert.equal(best.nonce, 4n);
+ * assert.equal(betterResult(undefined, best), best);
  * ```
  */
 export function betterResult(a: ScanResult | undefined, b: ScanResult): ScanResult {
@@ -141,9 +122,8 @@ function checkBound(value: bigint, name: string): void {
  * @example A reversed range
  * ```ts
  * import { checkScanArgs } from "./scan.ts";
- * let threw = false;
- * try { checkScanArgs("msg", 3n, 2n); } catch (err) { threw = err instanceof RangeError; }
- * console.assert(threw);
+ * import assert from "node:assert/strict";
+ * assert.throws(() => checkScanArgs("msg", 3n, 2n), RangeError);
  * ```
  */
 export function checkScanArgs(data: string, lower: bigint, upper: bigint): void {
@@ -181,25 +161,26 @@ function throwIfAborted(signal: CancelSignal | undefined): void {
  * @example The handout's request
  * ```ts
  * import { scanRange } from "./scan.ts";
+ * import assert from "node:assert/strict";
  * const { hash, nonce } = scanRange("msg", 0n, 2n);
- * console.assert(hash === 4754799531757243342n && nonce === 1n);
+ * assert.equal(hash, 4754799531757243342n);
+ * assert.equal(nonce, 1n);
  * ```
  *
  * @example Cancellation
  * ```ts
  * import { scanRange } from "./scan.ts";
+ * import assert from "node:assert/strict";
  * const controller = new AbortController();
- * let stopped = false;
- * try {
- *   scanRange("msg", 0n, 10_000_000n, {
- *     checkEvery: 100,
- *     onProgress: ({ scanned }) => scanned >= 500n && controller.abort(),
- *     signal: controller.signal,
- *   });
- * } catch {
- *   stopped = true;
- * }
- * console.assert(stopped);
+ * assert.throws(
+ *   () =>
+ *     scanRange("msg", 0n, 10_000_000n, {
+ *       checkEvery: 100,
+ *       onProgress: ({ scanned }) => scanned >= 500n && controller.abort(),
+ *       signal: controller.signal,
+ *     }),
+ *   { name: "AbortError" },
+ * );
  * ```
  */
 export function scanRange(

@@ -77,18 +77,23 @@ const MAX_ACTIONS = 1_000_000;
  * ```ts
  * import { Scheduler } from "./scheduler.ts";
  * import { decodeMessage, encodeMessage, joinMessage, requestMessage, resultMessage } from "./message.ts";
+ * import assert from "node:assert/strict";
  * const s = new Scheduler();
  * s.handleMessage(1, encodeMessage(joinMessage()), 0);          // connection 1 is a miner
  * s.handleMessage(2, encodeMessage(requestMessage("msg", 0n, 2n)), 0); // connection 2 a client
  * const job = s.pollAction();
- * console.assert(job?.type === "send" && job.connId === 1);
+ * assert.ok(job?.type === "send");
+ * assert.equal(job.connId, 1);
  * const sent = job?.type === "send" ? decodeMessage(job.bytes) : undefined;
- * console.assert(sent?.type === "request" && sent.upper === 2n);
+ * assert.ok(sent?.type === "request");
+ * assert.equal(sent.upper, 2n);
  * s.handleMessage(1, encodeMessage(resultMessage(4754799531757243342n, 1n)), 10);
  * const answer = s.pollAction();
- * console.assert(answer?.type === "send" && answer.connId === 2);
+ * assert.ok(answer?.type === "send");
+ * assert.equal(answer.connId, 2);
  * const result = answer?.type === "send" ? decodeMessage(answer.bytes) : undefined;
- * console.assert(result?.type === "result" && result.nonce === 1n);
+ * assert.ok(result?.type === "result");
+ * assert.equal(result.nonce, 1n);
  * ```
  */
 export class Scheduler {
@@ -122,8 +127,15 @@ export class Scheduler {
    * @example Smaller chunks for quick tests
    * ```ts
    * import { Scheduler } from "./scheduler.ts";
+   * import { decodeMessage, encodeMessage, joinMessage, requestMessage } from "./message.ts";
+   * import assert from "node:assert/strict";
    * const s = new Scheduler({ minChunkNonces: 100, targetChunkMillis: 50, pipelineDepth: 1 });
-   * console.assert(s.nextTimeout() === undefined);
+   * s.handleMessage(1, encodeMessage(joinMessage()), 0);
+   * s.handleMessage(2, encodeMessage(requestMessage("msg", 0n, 9999n)), 0);
+   * const first = s.pollAction(); // the default first chunk would be 0..9999
+   * assert.ok(first?.type === "send");
+   * assert.deepEqual(decodeMessage(first.bytes), requestMessage("msg", 0n, 99n));
+   * assert.equal(s.pollAction(), undefined); // pipeline depth 1
    * ```
    */
   constructor(options: SchedulerOptions = {}) {
@@ -163,10 +175,11 @@ export class Scheduler {
    * @example Feeding LSP-shaped events
    * ```ts
    * import { Scheduler } from "./scheduler.ts";
+   * import assert from "node:assert/strict";
    * const s = new Scheduler();
    * s.handleEvent({ type: "connected", connId: 1 }, 0);
    * s.handleEvent({ type: "lost", connId: 1 }, 5);
-   * console.assert(s.stats().connections === 0);
+   * assert.equal(s.stats().connections, 0);
    * ```
    */
   handleEvent(event: ConnEvent, now: number): void {
@@ -198,9 +211,11 @@ export class Scheduler {
    * @example A connection without a role yet
    * ```ts
    * import { Scheduler } from "./scheduler.ts";
+   * import assert from "node:assert/strict";
    * const s = new Scheduler();
    * s.handleConnected(7, 0);
-   * console.assert(s.stats().connections === 1 && s.minerCount === 0);
+   * assert.equal(s.stats().connections, 1);
+   * assert.equal(s.minerCount, 0);
    * ```
    */
   handleConnected(connId: number, now: number): void {
@@ -221,9 +236,11 @@ export class Scheduler {
    * @example Garbage is logged, not thrown
    * ```ts
    * import { Scheduler } from "./scheduler.ts";
+   * import assert from "node:assert/strict";
    * const s = new Scheduler();
    * s.handleMessage(1, new TextEncoder().encode('{"Type":2,"Hash":-1}'), 0);
-   * console.assert(s.pollLog()?.code === "badMessage" && s.stats().messagesDropped === 1);
+   * assert.equal(s.pollLog()?.code, "badMessage");
+   * assert.equal(s.stats().messagesDropped, 1);
    * ```
    */
   handleMessage(connId: number, payload: Uint8Array, now: number): void {
@@ -275,9 +292,10 @@ export class Scheduler {
    * @example Losing an unknown connection is harmless
    * ```ts
    * import { Scheduler } from "./scheduler.ts";
+   * import assert from "node:assert/strict";
    * const s = new Scheduler();
    * s.handleLost(42, 0);
-   * console.assert(s.pollAction() === undefined);
+   * assert.equal(s.pollAction(), undefined);
    * ```
    */
   handleLost(connId: number, now: number): void {
@@ -300,9 +318,11 @@ export class Scheduler {
    * @example Nothing due
    * ```ts
    * import { Scheduler } from "./scheduler.ts";
+   * import assert from "node:assert/strict";
    * const s = new Scheduler();
    * s.handleTimeout(1000);
-   * console.assert(s.pollAction() === undefined && s.nextTimeout() === undefined);
+   * assert.equal(s.pollAction(), undefined);
+   * assert.equal(s.nextTimeout(), undefined);
    * ```
    */
   handleTimeout(now: number): void {
@@ -321,7 +341,8 @@ export class Scheduler {
    * @example Nothing to do
    * ```ts
    * import { Scheduler } from "./scheduler.ts";
-   * console.assert(new Scheduler().pollAction() === undefined);
+   * import assert from "node:assert/strict";
+   * assert.equal(new Scheduler().pollAction(), undefined);
    * ```
    */
   pollAction(): SchedulerAction | undefined {
@@ -337,9 +358,10 @@ export class Scheduler {
    * ```ts
    * import { Scheduler } from "./scheduler.ts";
    * import { encodeMessage, joinMessage } from "./message.ts";
+   * import assert from "node:assert/strict";
    * const s = new Scheduler();
    * s.handleMessage(1, encodeMessage(joinMessage()), 0);
-   * console.assert(s.pollLog()?.code === "minerJoined");
+   * assert.equal(s.pollLog()?.code, "minerJoined");
    * ```
    */
   pollLog(): SchedulerLog | undefined {
@@ -355,7 +377,8 @@ export class Scheduler {
    * @example No miners, no timer
    * ```ts
    * import { Scheduler } from "./scheduler.ts";
-   * console.assert(new Scheduler().nextTimeout() === undefined);
+   * import assert from "node:assert/strict";
+   * assert.equal(new Scheduler().nextTimeout(), undefined);
    * ```
    */
   nextTimeout(): number | undefined {
@@ -395,9 +418,10 @@ export class Scheduler {
    * ```ts
    * import { Scheduler } from "./scheduler.ts";
    * import { encodeMessage, joinMessage } from "./message.ts";
+   * import assert from "node:assert/strict";
    * const s = new Scheduler();
    * s.handleMessage(1, encodeMessage(joinMessage()), 0);
-   * console.assert(s.stats().miners === 1);
+   * assert.equal(s.stats().miners, 1);
    * ```
    */
   stats(): SchedulerStats {

@@ -10,13 +10,6 @@ import { type ChunkingOptions, resolveChunking, type ResolvedChunking } from "./
 /**
  * A connection-level event from the transport (LSP's server events have this shape). The
  * scheduler ignores `connectFailed`, which only a client endpoint emits.
- *
- * @example A message event
- * ```ts
- * import type { ConnEvent } from "./scheduler.ts";
- * const e: ConnEvent = { type: "message", connId: 3, payload: new Uint8Array(0) };
- * console.assert(e.connId === 3);
- * ```
  */
 export type ConnEvent =
   | { readonly type: "connected"; readonly connId: number }
@@ -28,15 +21,6 @@ export type ConnEvent =
 /**
  * What the scheduler asks the transport to do: write `bytes` as one message on a connection, or
  * close a connection.
- *
- * @example Applying actions
- * ```ts
- * import type { SchedulerAction } from "./scheduler.ts";
- * function apply(a: SchedulerAction, write: (id: number, b: Uint8Array) => void): void {
- *   if (a.type === "send") write(a.connId, a.bytes);
- * }
- * apply({ type: "close", connId: 1 }, () => {});
- * ```
  */
 export type SchedulerAction =
   | { readonly type: "send"; readonly connId: number; readonly bytes: Uint8Array }
@@ -54,13 +38,6 @@ export type SchedulerAction =
  * - `requestRejected`: a Request the server cannot serve (dropped, client closed).
  * - `resultRejected`: a Result that matches no chunk the miner holds (dropped).
  * - `connectionRefused`: over `maxConnections` (closed).
- *
- * @example Filtering
- * ```ts
- * import type { LogCode } from "./scheduler.ts";
- * const noisy: LogCode[] = ["badMessage", "unexpectedMessage"];
- * console.assert(noisy.length === 2);
- * ```
  */
 export type LogCode =
   | "minerJoined"
@@ -78,13 +55,6 @@ export type LogCode =
 
 /**
  * One log record for the adapter to write.
- *
- * @example A record
- * ```ts
- * import type { SchedulerLog } from "./scheduler.ts";
- * const r: SchedulerLog = { level: "warn", at: 0, connId: 1, code: "badMessage", message: "…" };
- * console.assert(r.level === "warn");
- * ```
  */
 export interface SchedulerLog {
   /** `warn` for bad input, `info` for the life of miners, clients and requests. */
@@ -103,14 +73,6 @@ export interface SchedulerLog {
 
 /**
  * The request a log record is about.
- *
- * @example The start of a request
- * ```ts
- * import type { RequestLogInfo } from "./scheduler_types.ts";
- * import assert from "node:assert/strict";
- * const info: RequestLogInfo = { data: "msg", lower: 0n, upper: 9n, wantProgress: false };
- * assert.equal(info.upper - info.lower + 1n, 10n);
- * ```
  */
 export interface RequestLogInfo {
   /** Its Data. */
@@ -131,7 +93,8 @@ export interface RequestLogInfo {
  * @example Reading a counter
  * ```ts
  * import { Scheduler } from "./scheduler.ts";
- * console.assert(new Scheduler().stats().chunksSent === 0);
+ * import assert from "node:assert/strict";
+ * assert.equal(new Scheduler().stats().chunksSent, 0);
  * ```
  */
 export interface SchedulerStats {
@@ -173,13 +136,6 @@ export interface SchedulerStats {
 
 /**
  * Options of {@linkcode Scheduler}.
- *
- * @example A scheduler that verifies Results and never copies chunks
- * ```ts
- * import { Scheduler, type SchedulerOptions } from "./scheduler.ts";
- * const options: SchedulerOptions = { maxCopies: 0, hashOf: (_data, nonce) => nonce };
- * console.assert(new Scheduler(options).minerCount === 0);
- * ```
  */
 export interface SchedulerOptions extends ChunkingOptions {
   /**

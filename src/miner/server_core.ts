@@ -27,19 +27,6 @@ import {
 
 /**
  * Options of {@linkcode MinerServerCore}.
- *
- * @example A core with short epochs that verifies Results with a toy hash
- * ```ts
- * import type { MinerServerCoreOptions } from "./server_core.ts";
- * import { Prng } from "../util/prng.ts";
- * import assert from "node:assert/strict";
- * const options: MinerServerCoreOptions = {
- *   prng: Prng.seeded(1),
- *   params: { epochMillis: 200 },
- *   scheduler: { hashOf: (_data, nonce) => nonce },
- * };
- * assert.equal(options.params?.epochMillis, 200);
- * ```
  */
 export interface MinerServerCoreOptions {
   /** Randomness of the LSP endpoint. */
@@ -74,18 +61,6 @@ export interface MinerServerCoreOptions {
  * - `action`: a scheduler action carried out (only with `reportActions`);
  * - `closed`: after {@linkcode MinerServerCore.closeAll}, every connection has ended; `lost` is
  *   a connection lost meanwhile (what it was sent may not have arrived), if any.
- *
- * @example Writing log events
- * ```ts
- * import type { MinerServerEvent } from "./server_core.ts";
- * import assert from "node:assert/strict";
- * const lines: string[] = [];
- * const write = (e: MinerServerEvent) => {
- *   if (e.type === "log") lines.push(`${e.level}: ${e.message}`);
- * };
- * write({ type: "log", level: "info", at: 0, message: "Miner 1 joined", fields: { code: "minerJoined" } });
- * assert.deepEqual(lines, ["info: Miner 1 joined"]);
- * ```
  */
 export type MinerServerEvent =
   | {

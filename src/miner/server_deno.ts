@@ -32,17 +32,6 @@ import { MinerServerCore } from "./server_core.ts";
 
 /**
  * Options of the miner server: the scheduler's and the logger.
- *
- * @example Smaller chunks and a named logger
- * ```ts
- * import type { ServeMinerOptions } from "./server_deno.ts";
- * import { serviceLogger } from "../util/log_deno.ts";
- * const options: ServeMinerOptions = {
- *   scheduler: { minChunkNonces: 1000 },
- *   log: serviceLogger("miner"),
- * };
- * console.assert(options.scheduler?.minChunkNonces === 1000);
- * ```
  */
 export interface ServeMinerOptions {
   /**
@@ -62,16 +51,6 @@ export interface ServeMinerOptions {
 
 /**
  * Options of {@linkcode listenMiner}: the LSP server's and the scheduler's.
- *
- * @example Loopback only, short epochs
- * ```ts
- * import type { ListenMinerOptions } from "./server_deno.ts";
- * const options: ListenMinerOptions = {
- *   hostname: "127.0.0.1",
- *   params: { epochMillis: 200, epochLimit: 10 },
- * };
- * console.assert(options.params?.epochLimit === 10);
- * ```
  */
 export interface ListenMinerOptions extends ServeMinerOptions {
   /** LSP parameters; missing fields take the reference defaults (K 5, δ 2000 ms, ω 1, B 0, M 1). */

@@ -23,7 +23,9 @@ const DRAIN_MS = 1500;
  * @example
  * ```ts
  * import { minerService } from "./service_deno.ts";
- * console.assert(minerService.name === "miner" && minerService.defaultPort === 9999);
+ * import assert from "node:assert/strict";
+ * assert.equal(minerService.name, "miner");
+ * assert.equal(minerService.defaultPort, 9999);
  * ```
  */
 export const minerService: ServiceDefinition = {

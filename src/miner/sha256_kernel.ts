@@ -22,7 +22,8 @@
  * @example The top of the range
  * ```ts
  * import { MAX_NONCE } from "./sha256_kernel.ts";
- * console.assert(String(MAX_NONCE) === "18446744073709551615");
+ * import assert from "node:assert/strict";
+ * assert.equal(String(MAX_NONCE), "18446744073709551615");
  * ```
  */
 export const MAX_NONCE: bigint = 0xffff_ffff_ffff_ffffn;
@@ -741,11 +742,12 @@ function wordAt(bytes: Uint8Array, q: number): number {
  * @example The smallest hash over nonces 0, 1, 2
  * ```ts
  * import { NonceKernel } from "./sha256_kernel.ts";
+ * import assert from "node:assert/strict";
  * const kernel = new NonceKernel("msg");
  * const index = kernel.scan(3); // nonces 0, 1, 2
- * console.assert(index === 1);
- * console.assert(kernel.minHash() === 4754799531757243342n);
- * console.assert(kernel.nonceText === "3");
+ * assert.equal(index, 1);
+ * assert.equal(kernel.minHash(), 4754799531757243342n);
+ * assert.equal(kernel.nonceText, "3");
  * ```
  */
 export class NonceKernel {
@@ -787,8 +789,9 @@ export class NonceKernel {
    * @example A kernel for a message with multibyte characters
    * ```ts
    * import { NonceKernel } from "./sha256_kernel.ts";
+   * import assert from "node:assert/strict";
    * const kernel = new NonceKernel("héllo");
-   * console.assert(kernel.prefixLength === 7);
+   * assert.equal(kernel.prefixLength, 7);
    * ```
    */
   constructor(data: string) {
@@ -818,10 +821,11 @@ export class NonceKernel {
    * @example After a seek
    * ```ts
    * import { NonceKernel } from "./sha256_kernel.ts";
+   * import assert from "node:assert/strict";
    * const kernel = new NonceKernel("msg");
    * kernel.seek(99n);
    * kernel.scan(1);
-   * console.assert(kernel.nonceText === "100");
+   * assert.equal(kernel.nonceText, "100");
    * ```
    */
   get nonceText(): string {
@@ -842,10 +846,11 @@ export class NonceKernel {
    * @example Seeking to the largest nonce
    * ```ts
    * import { MAX_NONCE, NonceKernel } from "./sha256_kernel.ts";
+   * import assert from "node:assert/strict";
    * const kernel = new NonceKernel("msg");
    * kernel.seek(MAX_NONCE);
    * kernel.scan(1);
-   * console.assert(kernel.minHash() === 11760006151797969436n);
+   * assert.equal(kernel.minHash(), 11760006151797969436n);
    * ```
    */
   seek(nonce: bigint): void {
@@ -868,11 +873,12 @@ export class NonceKernel {
    * @example The minimum of a range crossing 9 → 10
    * ```ts
    * import { NonceKernel } from "./sha256_kernel.ts";
+   * import assert from "node:assert/strict";
    * const kernel = new NonceKernel("bradfitz");
    * kernel.seek(5n);
    * const index = kernel.scan(10); // nonces 5 … 14
-   * console.assert(index >= 0 && index < 10);
-   * console.assert(kernel.nonceText === "15");
+   * assert.equal(index, 2); // nonce 7
+   * assert.equal(kernel.nonceText, "15");
    * ```
    */
   scan(count: number): number {
@@ -928,9 +934,10 @@ export class NonceKernel {
    * @example One nonce
    * ```ts
    * import { NonceKernel } from "./sha256_kernel.ts";
+   * import assert from "node:assert/strict";
    * const kernel = new NonceKernel("msg");
    * kernel.scan(1); // nonce 0
-   * console.assert(kernel.minHash() === 13781283048668101583n);
+   * assert.equal(kernel.minHash(), 13781283048668101583n);
    * ```
    */
   minHash(): bigint {

@@ -28,10 +28,12 @@ function workerUrl(here: string): string {
  *
  * @example Two workers
  * ```ts
- * import { WorkerPool, type WorkerPoolOptions } from "./worker_pool_deno.ts";
- * const options: WorkerPoolOptions = { size: 2 };
- * const pool = new WorkerPool(options);
+ * import { WorkerPool } from "./worker_pool_deno.ts";
+ * import assert from "node:assert/strict";
+ * const pool = new WorkerPool({ size: 2 });
+ * assert.equal(pool.size, 2);
  * pool.terminate();
+ * assert.throws(() => new WorkerPool({ size: 0 }), RangeError);
  * ```
  */
 export interface WorkerPoolOptions {
@@ -58,16 +60,6 @@ export interface WorkerPoolOptions {
 
 /**
  * Options of {@linkcode WorkerPool.scan}.
- *
- * @example Progress and cancellation
- * ```ts
- * import type { PoolScanOptions } from "./worker_pool_deno.ts";
- * const options: PoolScanOptions = {
- *   signal: AbortSignal.timeout(60_000),
- *   onProgress: (scanned, total) => console.log(`${scanned}/${total}`),
- * };
- * console.assert(options.signal !== undefined);
- * ```
  */
 export interface PoolScanOptions {
   /**
@@ -130,7 +122,8 @@ const MAX_WORKERS = 256;
  * @example A bound
  * ```ts
  * import { MAX_PENDING_SCANS } from "./worker_pool_deno.ts";
- * console.assert(MAX_PENDING_SCANS === 1024);
+ * import assert from "node:assert/strict";
+ * assert.equal(MAX_PENDING_SCANS, 1024);
  * ```
  */
 export const MAX_PENDING_SCANS = 1024;
@@ -145,10 +138,12 @@ const CHUNKS_PER_WORKER = 4;
  * @example Searching a range on two workers
  * ```ts
  * import { WorkerPool } from "./worker_pool_deno.ts";
+ * import assert from "node:assert/strict";
  * const pool = new WorkerPool({ size: 2 });
  * try {
  *   const { hash, nonce } = await pool.scan("bradfitz", 0n, 9999n);
- *   console.assert(hash === 1419516646206828n && nonce === 9898n);
+ *   assert.equal(hash, 1419516646206828n);
+ *   assert.equal(nonce, 9898n);
  * } finally {
  *   pool.terminate();
  * }
@@ -174,8 +169,9 @@ export class WorkerPool {
    * @example One worker per core
    * ```ts
    * import { WorkerPool } from "./worker_pool_deno.ts";
+   * import assert from "node:assert/strict";
    * const pool = new WorkerPool();
-   * console.assert(pool.size === navigator.hardwareConcurrency);
+   * assert.equal(pool.size, navigator.hardwareConcurrency);
    * pool.terminate();
    * ```
    */
@@ -222,8 +218,9 @@ export class WorkerPool {
    * @example An idle pool
    * ```ts
    * import { WorkerPool } from "./worker_pool_deno.ts";
+   * import assert from "node:assert/strict";
    * const pool = new WorkerPool({ size: 1 });
-   * console.assert(pool.busyWorkers === 0);
+   * assert.equal(pool.busyWorkers, 0);
    * pool.terminate();
    * ```
    */
@@ -248,12 +245,13 @@ export class WorkerPool {
    * @example Cancelling a scan that would never end
    * ```ts
    * import { WorkerPool } from "./worker_pool_deno.ts";
+   * import assert from "node:assert/strict";
    * const pool = new WorkerPool({ size: 2 });
    * const controller = new AbortController();
    * const scan = pool.scan("msg", 0n, 2n ** 64n - 1n, { signal: controller.signal });
    * controller.abort();
    * await scan.catch(() => {});
-   * console.assert(pool.busyWorkers === 0);
+   * assert.equal(pool.busyWorkers, 0);
    * pool.terminate();
    * ```
    */
@@ -308,9 +306,10 @@ export class WorkerPool {
    * @example Terminating twice is harmless
    * ```ts
    * import { WorkerPool } from "./worker_pool_deno.ts";
+   * import assert from "node:assert/strict";
    * const pool = new WorkerPool({ size: 1 });
    * pool.terminate();
-   * pool.terminate();
+   * assert.doesNotThrow(() => pool.terminate());
    * ```
    */
   terminate(): void {

@@ -21,11 +21,16 @@ import { BAD_REQUEST, type Part1Reply } from "./wire.ts";
  * ```ts
  * import { answerRequest } from "./answer.ts";
  * import { Part1Db } from "./db.ts";
+ * import assert from "node:assert/strict";
  * const db = new Part1Db([{ seq: 1, word: "world" }, { seq: 0, word: "hello" }]);
- * console.assert(answerRequest(db, { type: "size" }).type === "size");
+ * assert.deepEqual(answerRequest(db, { type: "size" }), { type: "size", count: 2 });
  * const last = answerRequest(db, { type: "item", index: -1 });
- * console.assert(last.type === "item" && last.entry.word === "hello");
- * console.assert(answerRequest(db, { type: "item", index: 2 }).type === "error");
+ * assert.ok(last.type === "item");
+ * assert.equal(last.entry.word, "hello");
+ * assert.deepEqual(answerRequest(db, { type: "item", index: 2 }), {
+ *   type: "error",
+ *   message: "Bad request",
+ * });
  * ```
  */
 export function answerRequest(db: Part1Db, request: Part1Request): Part1Reply {

@@ -9,13 +9,6 @@ import type { Part1Entry } from "./db.ts";
 
 /**
  * The assembled message and what did not fit.
- *
- * @example A complete message
- * ```ts
- * import type { AssembledMessage } from "./assemble.ts";
- * const m: AssembledMessage = { message: "Now is", missing: [], duplicates: [] };
- * console.assert(m.missing.length === 0);
- * ```
  */
 export interface AssembledMessage {
   /** The words sorted by SEQNUM, joined with single spaces. */
@@ -37,9 +30,10 @@ export interface AssembledMessage {
  * @example Keyed by SEQNUM, not by position
  * ```ts
  * import { assembleMessage } from "./assemble.ts";
+ * import assert from "node:assert/strict";
  * const entries = [{ seq: 2, word: "gamma" }, { seq: 0, word: "alpha" }, { seq: 1, word: "beta" }];
- * console.assert(assembleMessage(entries, 3).message === "alpha beta gamma");
- * console.assert(assembleMessage(entries.slice(1), 3).missing[0] === 2);
+ * assert.equal(assembleMessage(entries, 3).message, "alpha beta gamma");
+ * assert.equal(assembleMessage(entries.slice(1), 3).missing[0], 2);
  * ```
  */
 export function assembleMessage(entries: Iterable<Part1Entry>, count?: number): AssembledMessage {

@@ -33,13 +33,6 @@ import {
 
 /**
  * Options of {@linkcode Part1ClientConn}.
- *
- * @example A Python-2-style client with a 2 s deadline
- * ```ts
- * import type { Part1ClientConnOptions } from "./client_conn.ts";
- * const options: Part1ClientConnOptions = { protocol: 0, timeoutMs: 2000 };
- * console.assert(options.protocol === 0);
- * ```
  */
 export interface Part1ClientConnOptions extends FrameReplyOptions {
   /**
@@ -61,13 +54,6 @@ export interface Part1ClientConnOptions extends FrameReplyOptions {
 /**
  * The outcome of an exchange, reported once: the tracker's reply (which may be the error reply),
  * or why no reply could be read.
- *
- * @example A timed-out exchange
- * ```ts
- * import type { Part1ClientEvent } from "./client_conn.ts";
- * const e: Part1ClientEvent = { type: "failed", reason: "timeout", detail: "no reply in 5000 ms" };
- * console.assert(e.type === "failed");
- * ```
  */
 export type Part1ClientEvent =
   | { readonly type: "reply"; readonly reply: Part1Reply }
@@ -75,13 +61,6 @@ export type Part1ClientEvent =
 
 /**
  * Where an exchange is.
- *
- * @example Waiting for the reply
- * ```ts
- * import type { Part1ClientConnState } from "./client_conn.ts";
- * const s: Part1ClientConnState = "awaiting";
- * console.assert(s === "awaiting");
- * ```
  */
 export type Part1ClientConnState = "idle" | "awaiting" | "done";
 
@@ -91,16 +70,17 @@ export type Part1ClientConnState = "idle" | "awaiting" | "done";
  * @example Asking for position 0
  * ```ts
  * import { Part1ClientConn } from "./client_conn.ts";
+ * import assert from "node:assert/strict";
  * const te = new TextEncoder();
  * const conn = new Part1ClientConn(0, { protocol: 2 });
  * const request = conn.send({ type: "item", index: 0 }, 0); // \x80\x02K\x00.
- * console.assert(request.length === 5);
+ * assert.equal(request.length, 5);
  * conn.receiveData(te.encode("(I12\nS'of'\np0\n"), 3);
- * console.assert(conn.nextEvent() === "needData");
+ * assert.equal(conn.nextEvent(), "needData");
  * conn.receiveData(te.encode("tp1\n."), 4);
  * const event = conn.nextEvent();
- * if (typeof event !== "object" || event.type !== "reply") throw new Error("no reply");
- * console.assert(event.reply.type === "item");
+ * assert.ok(typeof event === "object" && event.type === "reply");
+ * assert.deepEqual(event.reply, { type: "item", entry: { seq: 12, word: "of" } });
  * ```
  */
 export class Part1ClientConn {

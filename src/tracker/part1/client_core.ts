@@ -24,14 +24,6 @@ const CONNECT_BACKSTOP_MS = 1000;
  * The outcome of an exchange, reported once: the tracker's reply (which may be the error reply),
  * or why there is none: the connection could not be made (`connect`) or broke before a complete
  * reply (`reset`), or the reply could not be read (the {@linkcode Part1ReplyFailure} reasons).
- *
- * @example No connection
- * ```ts
- * import type { Part1ClientOutcome } from "./client_core.ts";
- * import assert from "node:assert/strict";
- * const o: Part1ClientOutcome = { type: "failed", reason: "connect", detail: "refused" };
- * assert.equal(o.type, "failed");
- * ```
  */
 export type Part1ClientOutcome =
   | { readonly type: "reply"; readonly reply: Part1Reply }

@@ -25,13 +25,6 @@ const READ_CHUNK = 4096;
  * (`reset`), the caller aborted (`aborted`), the tracker answered the error reply
  * (`error-reply`), or its reply could not be read (the {@linkcode Part1ReplyFailure} reasons:
  * `timeout`, `truncated`, `malformed`, `unexpected`, `too-large`).
- *
- * @example The tracker refused a request
- * ```ts
- * import type { TrackerClientErrorReason } from "./client_deno.ts";
- * const reason: TrackerClientErrorReason = "error-reply";
- * console.assert(reason === "error-reply");
- * ```
  */
 export type TrackerClientErrorReason =
   | "connect"
@@ -46,8 +39,10 @@ export type TrackerClientErrorReason =
  * @example Telling failures apart
  * ```ts
  * import { TrackerClientError } from "./client_deno.ts";
+ * import assert from "node:assert/strict";
  * const err = new TrackerClientError("timeout", "Cannot fetch item 3: no reply within 5000 ms");
- * console.assert(err.reason === "timeout" && err.name === "TrackerClientError");
+ * assert.equal(err.reason, "timeout");
+ * assert.equal(err.name, "TrackerClientError");
  * ```
  */
 export class TrackerClientError extends Error {
@@ -72,13 +67,6 @@ export class TrackerClientError extends Error {
 
 /**
  * Options of {@linkcode exchangePart1}.
- *
- * @example Protocol 2 with a 2 s limit
- * ```ts
- * import type { ExchangePart1Options } from "./client_deno.ts";
- * const options: ExchangePart1Options = { protocol: 2, timeoutMs: 2000 };
- * console.assert(options.timeoutMs === 2000);
- * ```
  */
 export interface ExchangePart1Options extends Part1ClientConnOptions {
   /** Abort to give up at once (the connection is closed). */
@@ -169,13 +157,6 @@ export async function exchangePart1(
 
 /**
  * Options of {@linkcode fetchPart1}.
- *
- * @example A Python-2-style fetch of a small database
- * ```ts
- * import type { FetchPart1Options } from "./client_deno.ts";
- * const options: FetchPart1Options = { protocol: 0, maxItems: 64 };
- * console.assert(options.maxItems === 64);
- * ```
  */
 export interface FetchPart1Options extends ExchangePart1Options {
   /**
@@ -190,13 +171,6 @@ export interface FetchPart1Options extends ExchangePart1Options {
 
 /**
  * What {@linkcode fetchPart1} got.
- *
- * @example An empty result
- * ```ts
- * import type { FetchPart1Result } from "./client_deno.ts";
- * const r: FetchPart1Result = { count: 0, entries: [], message: "", missing: [], duplicates: [] };
- * console.assert(r.count === 0);
- * ```
  */
 export interface FetchPart1Result {
   /** The size the tracker announced. */

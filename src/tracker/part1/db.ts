@@ -19,7 +19,8 @@ import { encodeReply, MAX_MESSAGE_BYTES } from "./wire.ts";
  * @example The entry limit
  * ```ts
  * import { MAX_DB_ENTRIES } from "./db.ts";
- * console.assert(MAX_DB_ENTRIES === 4096);
+ * import assert from "node:assert/strict";
+ * assert.equal(MAX_DB_ENTRIES, 4096);
  * ```
  */
 export const MAX_DB_ENTRIES = 4096;
@@ -30,20 +31,14 @@ export const MAX_DB_ENTRIES = 4096;
  * @example The word length limit
  * ```ts
  * import { MAX_WORD_LENGTH } from "./db.ts";
- * console.assert(MAX_WORD_LENGTH === 256);
+ * import assert from "node:assert/strict";
+ * assert.equal(MAX_WORD_LENGTH, 256);
  * ```
  */
 export const MAX_WORD_LENGTH = 256;
 
 /**
  * One entry of the database: its SEQNUM (the word's place in the message) and its word.
- *
- * @example The entry the original keeps at list position 4
- * ```ts
- * import type { Part1Entry } from "./db.ts";
- * const entry: Part1Entry = { seq: 2, word: "the" };
- * console.assert(entry.seq === 2);
- * ```
  */
 export interface Part1Entry {
   /** The word's place in the message, `0..n-1`. */
@@ -66,8 +61,9 @@ const BAD_WORD_CHAR =
  * @example Accepted and refused words
  * ```ts
  * import { checkWord } from "./db.ts";
- * console.assert(checkWord("python.") === undefined);
- * console.assert(checkWord("a\tb") === "holds a control character");
+ * import assert from "node:assert/strict";
+ * assert.equal(checkWord("python."), undefined);
+ * assert.equal(checkWord("a\tb"), "holds a control character");
  * ```
  */
 export function checkWord(word: string): string | undefined {
@@ -85,10 +81,14 @@ export function checkWord(word: string): string | undefined {
  * @example Python list indexing on the stored order
  * ```ts
  * import { Part1Db } from "./db.ts";
+ * import assert from "node:assert/strict";
  * const db = new Part1Db([{ seq: 1, word: "world" }, { seq: 0, word: "hello" }]);
- * console.assert(db.size === 2 && db.at(0)?.word === "world");
- * console.assert(db.at(-1)?.word === "hello" && db.at(2) === undefined && db.at(true)?.seq === 0);
- * console.assert(db.message === "hello world");
+ * assert.equal(db.size, 2);
+ * assert.equal(db.at(0)?.word, "world");
+ * assert.equal(db.at(-1)?.word, "hello");
+ * assert.equal(db.at(2), undefined);
+ * assert.equal(db.at(true)?.seq, 0);
+ * assert.equal(db.message, "hello world");
  * ```
  */
 export class Part1Db {

@@ -32,7 +32,8 @@ import { checkWord, MAX_DB_ENTRIES, Part1Db, type Part1Entry } from "./db.ts";
  * @example The file size limit
  * ```ts
  * import { MAX_DB_FILE_BYTES } from "./db_file.ts";
- * console.assert(MAX_DB_FILE_BYTES === 1 << 20);
+ * import assert from "node:assert/strict";
+ * assert.equal(MAX_DB_FILE_BYTES, 1 << 20);
  * ```
  */
 export const MAX_DB_FILE_BYTES = 1 << 20;
@@ -49,9 +50,11 @@ export const MAX_DB_FILE_BYTES = 1 << 20;
  * @example A four-word file stored out of order
  * ```ts
  * import { parseDbFile } from "./db_file.ts";
+ * import assert from "node:assert/strict";
  * const db = parseDbFile("# demo\n3 fox\n0 The\n2 brown\n1 quick\n");
- * console.assert(db.size === 4 && db.at(0)?.word === "fox");
- * console.assert(db.message === "The quick brown fox");
+ * assert.equal(db.size, 4);
+ * assert.equal(db.at(0)?.word, "fox");
+ * assert.equal(db.message, "The quick brown fox");
  * ```
  */
 export function parseDbFile(contents: string | Uint8Array, source = "the db file"): Part1Db {
@@ -127,10 +130,11 @@ export function parseDbFile(contents: string | Uint8Array, source = "the db file
  * ```ts
  * import { formatDbFile, parseDbFile } from "./db_file.ts";
  * import { Part1Db } from "./db.ts";
+ * import assert from "node:assert/strict";
  * const db = new Part1Db([{ seq: 1, word: "world" }, { seq: 0, word: "hello" }]);
  * const text = formatDbFile(db, "greeting");
- * console.assert(text === "# greeting\n1 world\n0 hello\n");
- * console.assert(parseDbFile(text).message === "hello world");
+ * assert.equal(text, "# greeting\n1 world\n0 hello\n");
+ * assert.equal(parseDbFile(text).message, "hello world");
  * ```
  */
 export function formatDbFile(db: Part1Db, comment?: string): string {

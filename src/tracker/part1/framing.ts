@@ -35,26 +35,12 @@ const REGISTER = [0x52, 0x45, 0x47, 0x49, 0x53, 0x54, 0x45, 0x52];
  * - `truncated`: the client ended its side (or sent nothing) before a complete request;
  * - `too-large`: more than the size cap without a complete request;
  * - `timeout`: no complete request within the request timeout.
- *
- * @example A silent client
- * ```ts
- * import type { Part1InvalidReason } from "./framing.ts";
- * const reason: Part1InvalidReason = "timeout";
- * console.assert(reason === "timeout");
- * ```
  */
 export type Part1InvalidReason = "raw" | "pickle" | "type" | "truncated" | "too-large" | "timeout";
 
 /**
  * A request as the tracker received it: a well-formed query, or an invalid request with the reason
  * and a one-line detail for logs.
- *
- * @example A float instead of an int
- * ```ts
- * import type { Part1Request } from "./framing.ts";
- * const r: Part1Request = { type: "invalid", reason: "type", detail: "a float" };
- * console.assert(r.type === "invalid");
- * ```
  */
 export type Part1Request =
   | Part1Query
@@ -67,13 +53,6 @@ export type Part1Request =
 
 /**
  * Options of {@linkcode frameRequest}.
- *
- * @example Emulating the original exactly
- * ```ts
- * import type { FrameRequestOptions } from "./framing.ts";
- * const options: FrameRequestOptions = { maxRequestBytes: 1024, maxProtocol: 2 };
- * console.assert(options.maxProtocol === 2);
- * ```
  */
 export interface FrameRequestOptions {
   /**
@@ -94,13 +73,6 @@ export interface FrameRequestOptions {
 /**
  * The outcome of {@linkcode frameRequest}: more bytes are needed, or the request is complete
  * (possibly invalid). `protocol` is the pickle protocol of an item request.
- *
- * @example Still waiting for bytes
- * ```ts
- * import type { RequestFrame } from "./framing.ts";
- * const frame: RequestFrame = { status: "needData" };
- * console.assert(frame.status === "needData");
- * ```
  */
 export type RequestFrame =
   | { readonly status: "needData" }
@@ -121,8 +93,10 @@ export type RequestFrame =
  * @example The defaults
  * ```ts
  * import { requestOptions } from "./framing.ts";
+ * import assert from "node:assert/strict";
  * const o = requestOptions({});
- * console.assert(o.maxRequestBytes === 1024 && o.maxProtocol === 5);
+ * assert.equal(o.maxRequestBytes, 1024);
+ * assert.equal(o.maxProtocol, 5);
  * ```
  */
 export function requestOptions(options: FrameRequestOptions): Required<FrameRequestOptions> {
@@ -160,14 +134,19 @@ function kindOf(value: PyValue): string {
  * @example REGISTER, an item request and garbage
  * ```ts
  * import { frameRequest } from "./framing.ts";
+ * import assert from "node:assert/strict";
  * const te = new TextEncoder();
- * console.assert(frameRequest(te.encode("REGIS"), false).status === "needData");
+ * assert.equal(frameRequest(te.encode("REGIS"), false).status, "needData");
  * const size = frameRequest(te.encode("REGISTER"), false);
- * console.assert(size.status === "complete" && size.request.type === "size");
+ * assert.ok(size.status === "complete");
+ * assert.equal(size.request.type, "size");
  * const item = frameRequest(Uint8Array.of(0x80, 2, 0x4b, 5, 0x2e), false); // pickle.dumps(5, 2)
- * console.assert(item.status === "complete" && item.request.type === "item" && item.protocol === 2);
+ * assert.ok(item.status === "complete");
+ * assert.deepEqual(item.request, { type: "item", index: 5 });
+ * assert.equal(item.protocol, 2);
  * const bad = frameRequest(te.encode("REGISTER\n"), false);
- * console.assert(bad.status === "complete" && bad.request.type === "invalid");
+ * assert.ok(bad.status === "complete");
+ * assert.equal(bad.request.type, "invalid");
  * ```
  */
 export function frameRequest(
@@ -224,25 +203,11 @@ export function frameRequest(
  * - `unexpected`: a valid pickle that is no reply to the request;
  * - `too-large`: more than the reply size cap without a complete pickle;
  * - `timeout`: no complete reply within the timeout (set by the client connection).
- *
- * @example A reply of the wrong shape
- * ```ts
- * import type { Part1ReplyFailure } from "./framing.ts";
- * const why: Part1ReplyFailure = "unexpected";
- * console.assert(why === "unexpected");
- * ```
  */
 export type Part1ReplyFailure = "truncated" | "malformed" | "unexpected" | "too-large" | "timeout";
 
 /**
  * The outcome of {@linkcode frameReply}.
- *
- * @example A reply cut short
- * ```ts
- * import type { ReplyFrame } from "./framing.ts";
- * const frame: ReplyFrame = { status: "failed", reason: "truncated", detail: "closed early" };
- * console.assert(frame.status === "failed");
- * ```
  */
 export type ReplyFrame =
   | { readonly status: "needData" }
@@ -251,13 +216,6 @@ export type ReplyFrame =
 
 /**
  * Options of {@linkcode frameReply}.
- *
- * @example Replies of at most 1024 bytes
- * ```ts
- * import type { FrameReplyOptions } from "./framing.ts";
- * const options: FrameReplyOptions = { maxReplyBytes: 1024 };
- * console.assert(options.maxReplyBytes === 1024);
- * ```
  */
 export interface FrameReplyOptions {
   /**
@@ -278,7 +236,8 @@ export interface FrameReplyOptions {
  * @example The default cap
  * ```ts
  * import { replyOptions } from "./framing.ts";
- * console.assert(replyOptions({}).maxReplyBytes === 65536);
+ * import assert from "node:assert/strict";
+ * assert.equal(replyOptions({}).maxReplyBytes, 65536);
  * ```
  */
 export function replyOptions(options: FrameReplyOptions): Required<FrameReplyOptions> {
@@ -305,9 +264,11 @@ export function replyOptions(options: FrameReplyOptions): Required<FrameReplyOpt
  * @example The error reply is a string, not a tuple
  * ```ts
  * import { frameReply } from "./framing.ts";
+ * import assert from "node:assert/strict";
  * const bytes = new TextEncoder().encode("S'Bad request'\np0\n.");
  * const frame = frameReply(bytes, true, { type: "item", index: 99 });
- * console.assert(frame.status === "complete" && frame.reply.type === "error");
+ * assert.ok(frame.status === "complete");
+ * assert.equal(frame.reply.type, "error");
  * ```
  */
 export function frameReply(

@@ -29,17 +29,6 @@ import { encodeReply, type Part1Reply } from "./wire.ts";
 
 /**
  * Options of {@linkcode Part1ServerConn}: the framing options plus the request timeout.
- *
- * @example The original's limits with a 2 s timeout
- * ```ts
- * import type { Part1ServerConnOptions } from "./server_conn.ts";
- * const options: Part1ServerConnOptions = {
- *   maxRequestBytes: 1024,
- *   maxProtocol: 2,
- *   requestTimeoutMs: 2000,
- * };
- * console.assert(options.requestTimeoutMs === 2000);
- * ```
  */
 export interface Part1ServerConnOptions extends FrameRequestOptions {
   /**
@@ -53,13 +42,6 @@ export interface Part1ServerConnOptions extends FrameRequestOptions {
 
 /**
  * The request of a connection, reported once.
- *
- * @example A REGISTER request
- * ```ts
- * import type { Part1ServerEvent } from "./server_conn.ts";
- * const e: Part1ServerEvent = { type: "request", request: { type: "size" }, bytesReceived: 8 };
- * console.assert(e.request.type === "size");
- * ```
  */
 export interface Part1ServerEvent {
   readonly type: "request";
@@ -73,13 +55,6 @@ export interface Part1ServerEvent {
 
 /**
  * Where a connection is: reading its request, waiting for the reply, or done (the adapter closes).
- *
- * @example A request waiting for its reply
- * ```ts
- * import type { Part1ServerConnState } from "./server_conn.ts";
- * const s: Part1ServerConnState = "answering";
- * console.assert(s === "answering");
- * ```
  */
 export type Part1ServerConnState = "receiving" | "answering" | "done";
 
@@ -89,25 +64,30 @@ export type Part1ServerConnState = "receiving" | "answering" | "done";
  * @example Chunked input, then the reply
  * ```ts
  * import { Part1ServerConn } from "./server_conn.ts";
+ * import assert from "node:assert/strict";
  * const conn = new Part1ServerConn(0);
  * conn.receiveData(new TextEncoder().encode("REGI"), 1);
- * console.assert(conn.nextEvent() === "needData");
+ * assert.equal(conn.nextEvent(), "needData");
  * conn.receiveData(new TextEncoder().encode("STER"), 2);
  * const event = conn.nextEvent();
- * console.assert(typeof event === "object" && event.request.type === "size");
+ * assert.ok(typeof event === "object");
+ * assert.equal(event.request.type, "size");
  * const bytes = conn.send({ type: "size", count: 16 });
- * console.assert(new TextDecoder().decode(bytes) === "I16\n." && conn.state === "done");
+ * assert.equal(new TextDecoder().decode(bytes), "I16\n.");
+ * assert.equal(conn.state, "done");
  * ```
  *
  * @example A silent client times out and gets the error reply
  * ```ts
  * import { Part1ServerConn } from "./server_conn.ts";
+ * import assert from "node:assert/strict";
  * const conn = new Part1ServerConn(1000, { requestTimeoutMs: 5000 });
- * console.assert(conn.nextTimeout() === 6000);
+ * assert.equal(conn.nextTimeout(), 6000);
  * conn.handleTimeout(6000);
  * const event = conn.nextEvent();
- * if (typeof event !== "object") throw new Error("no request");
- * console.assert(event.request.type === "invalid" && event.request.reason === "timeout");
+ * assert.ok(typeof event === "object");
+ * assert.ok(event.request.type === "invalid");
+ * assert.equal(event.request.reason, "timeout");
  * ```
  */
 export class Part1ServerConn {

@@ -50,14 +50,6 @@ export const HARD_MARGIN_MS = 1000;
 
 /**
  * Options of {@linkcode Part1ServerCore}: the connection options plus the database and limits.
- *
- * @example Two at a time, two more waiting, no linger
- * ```ts
- * import { Part1ServerCore, type Part1ServerCoreOptions } from "./server_core.ts";
- * import assert from "node:assert/strict";
- * const options: Part1ServerCoreOptions = { maxConnections: 2, maxWaiting: 2, lingerMs: 0 };
- * assert.equal(new Part1ServerCore(options).stats().active, 0);
- * ```
  */
 export interface Part1ServerCoreOptions extends Part1ServerConnOptions {
   /**
@@ -89,20 +81,6 @@ export interface Part1ServerCoreOptions extends Part1ServerConnOptions {
 
 /**
  * One finished exchange, reported when its connection ends.
- *
- * @example A size request answered
- * ```ts
- * import type { Part1Exchange } from "./server_core.ts";
- * import assert from "node:assert/strict";
- * const e: Part1Exchange = {
- *   remote: "127.0.0.1:50000",
- *   request: { type: "size" },
- *   reply: { type: "size", count: 16 },
- *   written: true,
- *   ms: 0.4,
- * };
- * assert.ok(e.written);
- * ```
  */
 export interface Part1Exchange {
   /** The client's address, `host:port`. */
@@ -150,14 +128,6 @@ export function describeExchange(e: Part1Exchange): string {
 
 /**
  * Counters of a tracker.
- *
- * @example No replies yet
- * ```ts
- * import type { Part1ServerStats } from "./server_core.ts";
- * import assert from "node:assert/strict";
- * const zero: Part1ServerStats["replies"] = { size: 0, item: 0, error: 0 };
- * assert.equal(zero.item, 0);
- * ```
  */
 export interface Part1ServerStats {
   /** Connections accepted. */

@@ -39,14 +39,6 @@ export { describeExchange, type Part1Exchange, type Part1ServerStats } from "./s
 /**
  * Options of {@linkcode serveTrackerPart1}: where to listen, plus the core's options (database,
  * `maxConnections`, `maxWaiting`, `lingerMs`, framing and request timeout).
- *
- * @example Emulating Python 2's protocol limit on a free port
- * ```ts
- * import type { ServeTrackerPart1Options } from "./server_deno.ts";
- * import assert from "node:assert/strict";
- * const options: ServeTrackerPart1Options = { hostname: "127.0.0.1", port: 0, maxProtocol: 2 };
- * assert.equal(options.port, 0);
- * ```
  */
 export interface ServeTrackerPart1Options extends Part1ServerCoreOptions {
   /**

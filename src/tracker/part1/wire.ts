@@ -25,7 +25,8 @@ import type { Part1Entry } from "./db.ts";
  * @example The original's read size
  * ```ts
  * import { MAX_MESSAGE_BYTES } from "./wire.ts";
- * console.assert(MAX_MESSAGE_BYTES === 1024);
+ * import assert from "node:assert/strict";
+ * assert.equal(MAX_MESSAGE_BYTES, 1024);
  * ```
  */
 export const MAX_MESSAGE_BYTES = 1024;
@@ -36,7 +37,8 @@ export const MAX_MESSAGE_BYTES = 1024;
  * @example The raw size request
  * ```ts
  * import { REGISTER_REQUEST } from "./wire.ts";
- * console.assert(new TextDecoder().decode(REGISTER_REQUEST) === "REGISTER");
+ * import assert from "node:assert/strict";
+ * assert.equal(new TextDecoder().decode(REGISTER_REQUEST), "REGISTER");
  * ```
  */
 export const REGISTER_REQUEST: Uint8Array = new TextEncoder().encode("REGISTER");
@@ -47,7 +49,8 @@ export const REGISTER_REQUEST: Uint8Array = new TextEncoder().encode("REGISTER")
  * @example The error text
  * ```ts
  * import { BAD_REQUEST } from "./wire.ts";
- * console.assert(BAD_REQUEST === "Bad request");
+ * import assert from "node:assert/strict";
+ * assert.equal(BAD_REQUEST, "Bad request");
  * ```
  */
 export const BAD_REQUEST = "Bad request";
@@ -59,20 +62,14 @@ export const BAD_REQUEST = "Bad request";
  * @example The error reply's bytes
  * ```ts
  * import { ERROR_REPLY } from "./wire.ts";
- * console.assert(new TextDecoder().decode(ERROR_REPLY) === "S'Bad request'\np0\n.");
+ * import assert from "node:assert/strict";
+ * assert.equal(new TextDecoder().decode(ERROR_REPLY), "S'Bad request'\np0\n.");
  * ```
  */
 export const ERROR_REPLY: Uint8Array = encodePickle(Py2Str.fromText(BAD_REQUEST));
 
 /**
  * A well-formed request: the size (`REGISTER`) or the entry at a list position.
- *
- * @example The size and the last entry
- * ```ts
- * import type { Part1Query } from "./wire.ts";
- * const queries: Part1Query[] = [{ type: "size" }, { type: "item", index: -1 }];
- * console.assert(queries.length === 2);
- * ```
  */
 export type Part1Query =
   | { readonly type: "size" }
@@ -85,13 +82,6 @@ export type Part1Query =
 /**
  * A reply of the tracker: the size, an entry, or the error reply (whose text is `Bad request` in
  * the original).
- *
- * @example The entry at the original's position 0
- * ```ts
- * import type { Part1Reply } from "./wire.ts";
- * const reply: Part1Reply = { type: "item", entry: { seq: 12, word: "of" } };
- * console.assert(reply.type === "item");
- * ```
  */
 export type Part1Reply =
   | { readonly type: "size"; readonly count: number }
@@ -106,13 +96,6 @@ function pyString(text: string): PyValue {
 
 /**
  * The pickle protocols a request may be written with. The original decodes 0 to 2.
- *
- * @example Python 2's highest protocol
- * ```ts
- * import type { Part1RequestProtocol } from "./wire.ts";
- * const p: Part1RequestProtocol = 2;
- * console.assert(p === 2);
- * ```
  */
 export type Part1RequestProtocol = 0 | 1 | 2;
 
@@ -147,11 +130,12 @@ function intProtocol1(value: number | bigint): Uint8Array {
  * @example Every form of the request for position 5
  * ```ts
  * import { encodeRequest } from "./wire.ts";
+ * import assert from "node:assert/strict";
  * const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
- * console.assert(hex(encodeRequest({ type: "item", index: 5 })) === "49350a2e"); // I5\n.
- * console.assert(hex(encodeRequest({ type: "item", index: 5 }, 1)) === "4b052e"); // K\x05.
- * console.assert(hex(encodeRequest({ type: "item", index: 5 }, 2)) === "80024b052e");
- * console.assert(new TextDecoder().decode(encodeRequest({ type: "size" })) === "REGISTER");
+ * assert.equal(hex(encodeRequest({ type: "item", index: 5 })), "49350a2e"); // I5\n.
+ * assert.equal(hex(encodeRequest({ type: "item", index: 5 }, 1)), "4b052e"); // K\x05.
+ * assert.equal(hex(encodeRequest({ type: "item", index: 5 }, 2)), "80024b052e");
+ * assert.equal(new TextDecoder().decode(encodeRequest({ type: "size" })), "REGISTER");
  * ```
  */
 export function encodeRequest(query: Part1Query, protocol: Part1RequestProtocol = 0): Uint8Array {
@@ -178,14 +162,16 @@ export function encodeRequest(query: Part1Query, protocol: Part1RequestProtocol 
  * @example The three replies, byte for byte
  * ```ts
  * import { encodeReply } from "./wire.ts";
+ * import assert from "node:assert/strict";
  * const text = (b: Uint8Array) => new TextDecoder().decode(b);
- * console.assert(text(encodeReply({ type: "size", count: 16 })) === "I16\n.");
- * console.assert(
- *   text(encodeReply({ type: "item", entry: { seq: 12, word: "of" } })) ===
- *     "(I12\nS'of'\np0\ntp1\n.",
+ * assert.equal(text(encodeReply({ type: "size", count: 16 })), "I16\n.");
+ * assert.equal(
+ *   text(encodeReply({ type: "item", entry: { seq: 12, word: "of" } })),
+ *   "(I12\nS'of'\np0\ntp1\n.",
  * );
- * console.assert(
- *   text(encodeReply({ type: "error", message: "Bad request" })) === "S'Bad request'\np0\n.",
+ * assert.equal(
+ *   text(encodeReply({ type: "error", message: "Bad request" })),
+ *   "S'Bad request'\np0\n.",
  * );
  * ```
  */
@@ -229,11 +215,13 @@ function safeInt(value: PyValue): number | undefined {
  * ```ts
  * import { interpretReply } from "./wire.ts";
  * import { Py2Str, PyTuple } from "../pickle/mod.ts";
+ * import assert from "node:assert/strict";
  * const item = interpretReply(PyTuple.of(12, Py2Str.fromText("of")), { type: "item", index: 0 });
- * console.assert(item?.type === "item" && item.entry.word === "of");
+ * assert.ok(item?.type === "item");
+ * assert.equal(item.entry.word, "of");
  * const error = interpretReply(Py2Str.fromText("Bad request"), { type: "size" });
- * console.assert(error?.type === "error");
- * console.assert(interpretReply(16, { type: "item", index: 0 }) === undefined);
+ * assert.equal(error?.type, "error");
+ * assert.equal(interpretReply(16, { type: "item", index: 0 }), undefined);
  * ```
  */
 export function interpretReply(value: PyValue, query: Part1Query): Part1Reply | undefined {
