@@ -2,7 +2,7 @@
  * The list of services `bitclone node` hosts, in start order: the layer above the protocols and
  * below the command line. A new protocol adds one line here.
  *
- * The LSP port (UDP 9999) hosts the miner server; the LSP echo service (`src/lsp/service.ts`)
+ * The LSP port (UDP 9999) hosts the miner server; the LSP echo service (`src/lsp/service_deno.ts`)
  * stays available for tools and tests but is not started by the node.
  *
  * @module

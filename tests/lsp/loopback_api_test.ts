@@ -217,8 +217,8 @@ Deno.test({
     // --allow-all: so count the descriptors in a child process that has every permission.
     const url = (path: string) => JSON.stringify(new URL(path, import.meta.url).href);
     const code = `
-      import { connect } from ${url("../../src/lsp/client.ts")};
-      import { listen } from ${url("../../src/lsp/server.ts")};
+      import { connect } from ${url("../../src/lsp/client_deno.ts")};
+      import { listen } from ${url("../../src/lsp/server_deno.ts")};
       const fds = () => [...Deno.readDirSync("/proc/self/fd")].length;
       const warm = listen(0, { hostname: "127.0.0.1" });
       warm.closeNow();

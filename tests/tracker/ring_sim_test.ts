@@ -2,7 +2,7 @@
  * The Part 2 ring in the deterministic simulator (stream links that re-chunk every message at
  * random points and delay each chunk, virtual time, the original timers: PING every 20 s, 5 s
  * timeouts, one QUERY per 2 s): the scenario of `_ring_scenario.ts` over fixed seeds, and a
- * scripted case. Seeds: SIM_SEED / SIM_RUNS (see src/sim/harness.ts).
+ * scripted case. Seeds: SIM_SEED / SIM_RUNS (see src/sim/harness_deno.ts).
  */
 import assert from "node:assert/strict";
 import { SimNet, simSeeds } from "../../src/sim/mod.ts";
