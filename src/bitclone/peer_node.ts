@@ -1,9 +1,10 @@
 /**
- * The BitClone peer's node core (`PeerNode`, contract {@linkcode PeerNodeCore} in
- * `peer_node_types.ts`): the connection manager, the address book, gossip and persistence on top
- * of one {@linkcode PeerConn} per TCP connection. Sans-I/O: the adapter (Deno TCP, or the
- * simulator) feeds in accepted connections, dial results, bytes, end of stream, resets and ticks,
- * and carries out the actions it polls (`dial`, `send`, `close`, `save`, `log`).
+ * The BitClone peer's node core (`PeerNode`, the shared stream-core contract `StreamCore` of
+ * `src/core/` with its own `save` and `log` actions): the connection manager, the address book, gossip and persistence on top
+ * of one {@linkcode PeerConn} per TCP connection. Sans-I/O: a driver (the one TCP driver, or the
+ * simulator's stream host) feeds in accepted connections, connect results, bytes, end of stream,
+ * errors and ticks, and carries out the actions it polls (`connect`, `write`, `close`; `save` and
+ * `log` go to its caller).
  *
  * What it does (spec sections in brackets):
  * - keeps about `targetPeers` established connections, inbound and outbound both counting, with at
@@ -31,11 +32,10 @@
  * - emits `save` every `saveIntervalMs` when the book changed and on shutdown, a `log` for every
  *   connection made or dropped (with the reason), and a status line every `statusIntervalMs`.
  *
- * Connection keys: the adapter picks the keys of inbound connections (any integer not in use;
- * positive ones are recommended); the core picks the keys of its `dial` actions, always negative
- * (-1, -2, …), so the two never collide. Calls for a key the core does not know (already closed)
- * are ignored. A `close` action can name a key still dialing (the core's own connect deadline,
- * `connectTimeoutMs` + 1 s, or shutdown): the adapter abandons that connect.
+ * Connection ids are the core's: inbound connections get 1, 2, … (`handleAccept()` returns the
+ * id), outgoing ones -1, -2, …, so the two never collide. Calls for an id the core does not know
+ * (already closed) are ignored. A `close` action can name an id still connecting (the core's own
+ * connect deadline, `connectTimeoutMs` + 1 s, or shutdown): the driver gives that connect up.
  *
  * @module
  */
@@ -61,13 +61,18 @@ import {
   type ReceivedAddr,
   type RejectFields,
 } from "./peer_conn.ts";
-import type {
-  ConnKey,
-  PeerNodeAction,
-  PeerNodeCore,
-  PeerNodeStatus,
-  SavedPeer,
-} from "./peer_node_types.ts";
+import type { ConnId, StreamAction, StreamCore } from "../core/mod.ts";
+import { TimeKeeper } from "../core/mod.ts";
+import type { PeerNodeOwnAction, PeerNodeStatus, SavedPeer } from "./peer_node_types.ts";
+
+/**
+ * Every action of a {@linkcode PeerNode}: the stream actions (a `close` carries its reason, for
+ * logs and tests) and the node's own `save` and `log`.
+ */
+export type PeerNodeAction =
+  | Exclude<StreamAction, { type: "close" }>
+  | { readonly type: "close"; readonly conn: ConnId; readonly reason: string }
+  | PeerNodeOwnAction;
 
 /**
  * Options for {@linkcode PeerNode}. Timer options are milliseconds; tests shrink them.
@@ -272,7 +277,7 @@ export interface PeerNodeOptions {
  */
 export interface PeerNodeConnection {
   /** The connection's key. */
-  readonly key: ConnKey;
+  readonly key: ConnId;
   /** Who dialed. */
   readonly direction: PeerRole;
   /** `dialing` (TCP connect under way), `handshaking` or `established`. */
@@ -291,7 +296,7 @@ export interface PeerNodeConnection {
 
 /** Per-connection state of the manager. */
 interface Conn {
-  readonly key: ConnKey;
+  readonly key: ConnId;
   readonly role: PeerRole;
   state: "dialing" | "handshaking" | "established";
   readonly openedAt: number;
@@ -314,7 +319,7 @@ interface Conn {
   /** Addresses already sent to this peer (spec §C.6), cleared every 24 h. */
   sent: Set<string>;
   sentSince: number;
-  /** The adapter has no socket any more: no `close` action. */
+  /** The driver has no socket any more: no `close` action. */
   socketGone: boolean;
   /** Set when the socket reset: the close counts as a failure. */
   resetReason: string | undefined;
@@ -354,11 +359,12 @@ const TRIM_SLACK = 1;
 const BUSY: RejectFields = { code: 503, reason: "busy", details: "try later" };
 
 /**
- * The node core (see the module doc). Implements {@linkcode PeerNodeCore}.
+ * The node core (see the module doc). Implements `StreamCore<PeerNodeOwnAction>`.
  *
  * @example One dial, by hand
  * ```ts
  * import { PeerNode } from "./peer_node.ts";
+ * import assert from "node:assert/strict";
  * import { Prng } from "../util/prng.ts";
  * const node = new PeerNode({
  *   prng: Prng.seeded(1), now: 0, listenPort: 8333, manualPeers: ["192.0.2.7:8333"],
@@ -366,14 +372,15 @@ const BUSY: RejectFields = { code: 503, reason: "busy", details: "try later" };
  * node.handleTick(0);
  * const actions = [];
  * for (let a = node.pollAction(); a; a = node.pollAction()) actions.push(a);
- * const dial = actions.find((a) => a.type === "dial");
- * console.assert(dial?.type === "dial" && dial.address === "192.0.2.7:8333" && dial.key < 0);
- * node.handleDialed(dial!.key, "192.0.2.1:50000", 10);
+ * const dial = actions.find((a) => a.type === "connect");
+ * assert.ok(dial?.type === "connect" && dial.to === "192.0.2.7:8333" && dial.conn < 0);
+ * node.handleConnected(dial.conn, 10, "192.0.2.1:50000");
  * const send = node.pollAction();
- * console.assert(send?.type === "send" && new TextDecoder().decode(send.bytes).startsWith("version|3|1|"));
+ * assert.ok(send?.type === "write");
+ * assert.ok(new TextDecoder().decode(send.bytes).startsWith("version|3|1|"));
  * ```
  */
-export class PeerNode implements PeerNodeCore {
+export class PeerNode implements StreamCore<PeerNodeOwnAction> {
   readonly #prng: Prng;
   readonly #book: AddressBook;
   readonly #listenPort: number;
@@ -402,7 +409,7 @@ export class PeerNode implements PeerNodeCore {
   readonly #discourageMs: number;
   readonly #trimDelayMs: number;
 
-  readonly #conns = new Map<ConnKey, Conn>();
+  readonly #conns = new Map<ConnId, Conn>();
   readonly #dirty = new Set<Conn>();
   readonly #pendingNonces = new Set<string>();
   readonly #manual: string[] = [];
@@ -416,7 +423,8 @@ export class PeerNode implements PeerNodeCore {
   #logsQueued = 0;
   #logsDropped = 0;
   #nextDialKey = -1;
-  #lastNow: number;
+  #nextInboundKey = 1;
+  readonly #time: TimeKeeper;
   #nextDialCheckAt: number;
   #nextSaveAt: number;
   #nextStatusAt: number;
@@ -564,7 +572,7 @@ export class PeerNode implements PeerNodeCore {
     this.#reconnectMs = reconnectDelayMs;
     this.#discourageMs = discourageMs;
     this.#trimDelayMs = trimDelayMs;
-    this.#lastNow = now;
+    this.#time = new TimeKeeper(now);
     this.#nextDialCheckAt = now;
     this.#nextSaveAt = now + saveIntervalMs;
     this.#nextStatusAt = now + statusIntervalMs;
@@ -703,32 +711,36 @@ export class PeerNode implements PeerNodeCore {
    * An inbound TCP connection was accepted. Without a free slot (after trying to evict an inbound
    * peer, spec §C.9) it is refused with `reject|503|busy|try later`.
    *
-   * @throws {TypeError} When `key` is already in use.
-   * @throws {RangeError} When `now` went backwards.
+   * @returns The connection's id (1, 2, …).
+   * @throws {RangeError} When `now` is not a valid time (an earlier one is taken as the latest).
    * @example Accepting
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const node = new PeerNode({ prng: Prng.seeded(1), now: 0 });
-   * node.handleInbound(1, "192.0.2.9:50123", "192.0.2.1:8333", 5);
-   * console.assert(node.status().pending === 1 && node.pollAction()?.type === "log");
+   * assert.equal(node.handleAccept("192.0.2.9:50123", "192.0.2.1:8333", 5), 1);
+   * assert.equal(node.status().pending, 1);
+   * assert.equal(node.pollAction()?.type, "log");
    * ```
    */
-  handleInbound(key: ConnKey, remote: string, local: string, now: number): void {
-    this.#advance(now);
-    checkKey(key);
-    if (this.#conns.has(key)) {
-      throw new TypeError(`Cannot accept connection ${key}: the key is in use`);
-    }
+  handleAccept(remote: string, local: string, now: number): ConnId {
+    now = this.#advance(now);
+    const key = this.#nextInboundKey++;
+    this.#accept(key, remote, local, now);
+    return key;
+  }
+
+  #accept(key: ConnId, remote: string, local: string, now: number): void {
     if (this.#stopped) {
-      this.#push({ type: "close", key, reason: "shutting down" });
+      this.#push({ type: "close", conn: key, reason: "shutting down" });
       return;
     }
     const ra = parsePeerAddress(String(remote));
     const la = parsePeerAddress(String(local));
     if (ra === undefined) {
       this.#log("warn", `inbound ${String(remote).slice(0, 80)}: unreadable address, closed`);
-      this.#push({ type: "close", key, reason: "unreadable remote address" });
+      this.#push({ type: "close", conn: key, reason: "unreadable remote address" });
       return;
     }
     if (la !== undefined) this.#learnLocal(la);
@@ -778,23 +790,25 @@ export class PeerNode implements PeerNodeCore {
   }
 
   /**
-   * A `dial` action connected: the handshake starts (our `version` goes out).
+   * A `connect` action connected (`local` is our end of it): the handshake starts (our `version`
+   * goes out).
    *
-   * @throws {RangeError} When `now` went backwards.
+   * @throws {RangeError} When `now` is not a valid time (an earlier one is taken as the latest).
    * @example See the class example.
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const node = new PeerNode({ prng: Prng.seeded(1), now: 0 });
-   * node.handleDialed(-99, "192.0.2.1:50000", 1); // unknown key: ignored
-   * console.assert(node.status().pending === 0);
+   * node.handleConnected(-99, 1, "192.0.2.1:50000"); // unknown id: ignored
+   * assert.equal(node.status().pending, 0);
    * ```
    */
-  handleDialed(key: ConnKey, local: string, now: number): void {
-    this.#advance(now);
+  handleConnected(key: ConnId, now: number, local?: string): void {
+    now = this.#advance(now);
     const c = this.#conns.get(key);
     if (c === undefined || c.state !== "dialing" || c.dialAddress === undefined) return;
-    const la = parsePeerAddress(String(local));
+    const la = local === undefined ? undefined : parsePeerAddress(String(local));
     if (la !== undefined) this.#learnLocal(la);
     const dialText = formatPeerAddress(c.dialAddress);
     if (this.#self.has(dialText)) {
@@ -829,32 +843,10 @@ export class PeerNode implements PeerNodeCore {
   }
 
   /**
-   * A `dial` action failed: a failed attempt (back-off), and the dial slot is free again.
-   *
-   * @throws {RangeError} When `now` went backwards.
-   * @example Unknown keys are ignored
-   * ```ts
-   * import { PeerNode } from "./peer_node.ts";
-   * import { Prng } from "../util/prng.ts";
-   * const node = new PeerNode({ prng: Prng.seeded(1), now: 0 });
-   * node.handleDialFailed(-5, "refused", 1);
-   * console.assert(node.status().pending === 0);
-   * ```
-   */
-  handleDialFailed(key: ConnKey, reason: string, now: number): void {
-    this.#advance(now);
-    const c = this.#conns.get(key);
-    if (c === undefined || c.state !== "dialing") return;
-    c.socketGone = true;
-    this.#dialFailed(c, `dial failed: ${String(reason).slice(0, 200)}`, now);
-    this.#flush(now);
-  }
-
-  /**
    * Bytes arrived on a connection.
    *
    * @throws {TypeError} When `bytes` is not a Uint8Array.
-   * @throws {RangeError} When `now` went backwards.
+   * @throws {RangeError} When `now` is not a valid time (an earlier one is taken as the latest).
    * @example Unknown keys are ignored
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
@@ -864,11 +856,11 @@ export class PeerNode implements PeerNodeCore {
    * console.assert(node.status().pending === 0);
    * ```
    */
-  handleData(key: ConnKey, bytes: Uint8Array, now: number): void {
+  handleData(key: ConnId, bytes: Uint8Array, now: number): void {
     if (!(bytes instanceof Uint8Array)) {
       throw new TypeError("Cannot handle data: bytes is not a Uint8Array");
     }
-    this.#advance(now);
+    now = this.#advance(now);
     const c = this.#conns.get(key);
     if (c?.conn === undefined) return;
     c.conn.receiveData(bytes, now);
@@ -880,7 +872,7 @@ export class PeerNode implements PeerNodeCore {
    * The peer closed its side: the connection closes (for an outbound connection not yet
    * established, a failed attempt).
    *
-   * @throws {RangeError} When `now` went backwards.
+   * @throws {RangeError} When `now` is not a valid time (an earlier one is taken as the latest).
    * @example Unknown keys are ignored
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
@@ -890,8 +882,8 @@ export class PeerNode implements PeerNodeCore {
    * console.assert(node.pollAction()?.type === "log");
    * ```
    */
-  handleEof(key: ConnKey, now: number): void {
-    this.#advance(now);
+  handleEof(key: ConnId, now: number): void {
+    now = this.#advance(now);
     const c = this.#conns.get(key);
     if (c === undefined) return;
     if (c.conn === undefined) {
@@ -904,21 +896,22 @@ export class PeerNode implements PeerNodeCore {
   }
 
   /**
-   * The connection failed (reset, write error); the adapter already closed the socket, so no
-   * `close` action follows.
+   * The connection failed: a connect refused or timed out (a failed attempt: back-off, and the
+   * dial slot is free again), or a reset or write error. The driver already closed the socket, so
+   * no `close` action follows.
    *
-   * @throws {RangeError} When `now` went backwards.
+   * @throws {RangeError} When `now` is not a valid time (an earlier one is taken as the latest).
    * @example Unknown keys are ignored
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
    * import { Prng } from "../util/prng.ts";
    * const node = new PeerNode({ prng: Prng.seeded(1), now: 0 });
-   * node.handleReset(7, "reset", 1);
+   * node.handleError(7, "reset", 1);
    * console.assert(node.status().pending === 0);
    * ```
    */
-  handleReset(key: ConnKey, reason: string, now: number): void {
-    this.#advance(now);
+  handleError(key: ConnId, reason: string, now: number): void {
+    now = this.#advance(now);
     const c = this.#conns.get(key);
     if (c === undefined) return;
     c.socketGone = true;
@@ -937,7 +930,7 @@ export class PeerNode implements PeerNodeCore {
    * Timer work due at `now`: each connection's timers, connect deadlines, dialing, saving, the
    * status line. A no-op when nothing is due.
    *
-   * @throws {RangeError} When `now` went backwards.
+   * @throws {RangeError} When `now` is not a valid time (an earlier one is taken as the latest).
    * @example The first tick dials
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
@@ -948,7 +941,7 @@ export class PeerNode implements PeerNodeCore {
    * ```
    */
   handleTick(now: number): void {
-    this.#advance(now);
+    now = this.#advance(now);
     if (this.#stopped) return;
     for (const c of [...this.#conns.values()]) {
       if (c.state === "dialing") {
@@ -992,7 +985,7 @@ export class PeerNode implements PeerNodeCore {
    * Stops cleanly: closes every connection (dials under way too), emits a final `save` and a log
    * line. Later inputs are ignored (an inbound connection is closed at once). Idempotent.
    *
-   * @throws {RangeError} When `now` went backwards.
+   * @throws {RangeError} When `now` is not a valid time (an earlier one is taken as the latest).
    * @example The final save
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
@@ -1005,7 +998,7 @@ export class PeerNode implements PeerNodeCore {
    * ```
    */
   shutdown(now: number): void {
-    this.#advance(now);
+    now = this.#advance(now);
     if (this.#stopped) return;
     this.#stopped = true;
     for (const c of [...this.#conns.values()]) {
@@ -1122,7 +1115,7 @@ export class PeerNode implements PeerNodeCore {
         offset += p.length;
       }
     }
-    this.#push({ type: "send", key: c.key, bytes });
+    this.#push({ type: "write", conn: c.key, bytes });
     return true;
   }
 
@@ -1371,7 +1364,7 @@ export class PeerNode implements PeerNodeCore {
     const text = c.identityText ??
       (c.role === "outbound" && c.dialAddress ? formatPeerAddress(c.dialAddress) : undefined);
     const why = describeClose(reason, c.resetReason);
-    if (!c.socketGone) this.#push({ type: "close", key: c.key, reason: why });
+    if (!c.socketGone) this.#push({ type: "close", conn: c.key, reason: why });
     const nowSec = this.#unixSeconds(now);
     const who = text ?? (c.remote ? formatPeerAddress(c.remote) : `#${c.key}`);
     if (reason.kind === "selfConnection") {
@@ -1476,7 +1469,7 @@ export class PeerNode implements PeerNodeCore {
     c.manual = this.#manual.includes(text);
     this.#conns.set(key, c);
     this.#book.markAttempt(text, this.#unixSeconds(now));
-    this.#push({ type: "dial", key, address: text, timeoutMs: this.#connectTimeoutMs });
+    this.#push({ type: "connect", conn: key, to: text, timeoutMs: this.#connectTimeoutMs });
     this.#log("debug", `dialing ${text}${c.manual ? " (manual)" : ""}`, { key });
   }
 
@@ -1494,7 +1487,7 @@ export class PeerNode implements PeerNodeCore {
   /** Forgets a connection that has no PeerConn (or must not report), emitting `close`. */
   #drop(c: Conn, why: string): void {
     this.#remove(c);
-    if (!c.socketGone) this.#push({ type: "close", key: c.key, reason: why });
+    if (!c.socketGone) this.#push({ type: "close", conn: c.key, reason: why });
   }
 
   #remove(c: Conn): void {
@@ -1637,9 +1630,9 @@ export class PeerNode implements PeerNodeCore {
     return best.reduce((a, b) => (b.establishedAt > a.establishedAt ? b : a));
   }
 
-  #refuse(key: ConnKey, message: string): void {
-    this.#push({ type: "send", key, bytes: encodeMessage({ type: "reject", ...BUSY }) });
-    this.#push({ type: "close", key, reason: "no free slot" });
+  #refuse(key: ConnId, message: string): void {
+    this.#push({ type: "write", conn: key, bytes: encodeMessage({ type: "reject", ...BUSY }) });
+    this.#push({ type: "close", conn: key, reason: "no free slot" });
     this.#log("debug", message, { key });
   }
 
@@ -1700,7 +1693,7 @@ export class PeerNode implements PeerNodeCore {
 
   // ---- bookkeeping -----------------------------------------------------------------------------
 
-  #newConn(key: ConnKey, role: PeerRole, now: number): Conn {
+  #newConn(key: ConnId, role: PeerRole, now: number): Conn {
     return {
       key,
       role,
@@ -1780,12 +1773,9 @@ export class PeerNode implements PeerNodeCore {
     );
   }
 
-  #advance(now: number): void {
-    checkTime("now", now);
-    if (now < this.#lastNow) {
-      throw new RangeError(`Cannot handle input: now ${now} is before ${this.#lastNow}`);
-    }
-    this.#lastNow = now;
+  /** The time policy of `src/core/`: an earlier `now` is taken as the latest one. */
+  #advance(now: number): number {
+    return this.#time.advance(now);
   }
 
   #unixSeconds(now: number): number {
@@ -1825,11 +1815,5 @@ function describeClose(reason: PeerCloseReason, reset: string | undefined): stri
 function checkTime(name: string, v: unknown): void {
   if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
     throw new RangeError(`Cannot use ${name}: ${String(v)} is not a valid time`);
-  }
-}
-
-function checkKey(key: unknown): void {
-  if (typeof key !== "number" || !Number.isSafeInteger(key)) {
-    throw new TypeError(`Cannot use connection key ${String(key)}: not an integer`);
   }
 }

@@ -1,26 +1,11 @@
 /**
- * The contract between the BitClone peer's sans-I/O node core (`PeerNode`: connection manager,
- * address book, handshake and gossip over many `PeerConn`s) and its Deno TCP adapter. The adapter
- * owns sockets, timers, the clock and the file system; the core owns every decision.
- *
- * Protocol flow for one connection, as the adapter sees it:
- * - outbound: the core emits `dial` → the adapter connects (honouring `timeoutMs`) and calls
- *   `handleDialed(key)` or `handleDialFailed(key, reason)`;
- * - inbound: the adapter accepts and calls `handleInbound(key, remote, local)`;
- * - then `handleData(key, bytes)` for every chunk read, `handleEof(key)` at end of stream,
- *   `handleReset(key)` when the socket errors; the core emits `send` and finally `close`; after
- *   `close` the adapter flushes what was sent, closes the socket and never calls in for that key.
- *
- * After every input, the adapter drains `pollAction()` until `undefined` and re-arms one timer at
- * `nextTimeout()`, calling `handleTick(now)` when it fires. Time is monotonic milliseconds
- * (`performance.now()` live, virtual in the simulator); wall-clock time for protocol timestamps is
- * `now + unixMillisOffset`.
+ * The BitClone peer node's own types: its status counters, the saved address book's entries, and
+ * the actions of its own besides the stream ones (`save`, `log`). The node core (`PeerNode`)
+ * implements the shared stream-core contract of `src/core/` (`StreamCore<PeerNodeOwnAction>`),
+ * run by the one TCP driver live and by the simulator's stream host in tests.
  *
  * @module
  */
-
-/** An adapter-chosen id for one TCP connection (unique for the node's lifetime). */
-export type ConnKey = number;
 
 /** Counters for the one-line status and for tests. */
 export interface PeerNodeStatus {
@@ -54,19 +39,18 @@ export interface SavedPeer {
   source?: string;
 }
 
-/** What the core asks the adapter to do. */
-export type PeerNodeAction =
-  /** Open a TCP connection to `address` (`host:port`); give up after `timeoutMs`. */
-  | {
-    readonly type: "dial";
-    readonly key: ConnKey;
-    readonly address: string;
-    readonly timeoutMs: number;
-  }
-  /** Write these bytes (one or more CRLF-terminated lines) to the connection, in order. */
-  | { readonly type: "send"; readonly key: ConnKey; readonly bytes: Uint8Array }
-  /** Flush what was sent, then close the connection; `reason` is for the log. */
-  | { readonly type: "close"; readonly key: ConnKey; readonly reason: string }
+/**
+ * The node's own actions, besides the stream ones: the driver's caller carries them out.
+ *
+ * @example Telling them apart
+ * ```ts
+ * import type { PeerNodeOwnAction } from "./peer_node_types.ts";
+ * import assert from "node:assert/strict";
+ * const a: PeerNodeOwnAction = { type: "log", level: "info", message: "hello" };
+ * assert.equal(a.type === "log" ? a.message : "", "hello");
+ * ```
+ */
+export type PeerNodeOwnAction =
   /** Save the address book (atomically: temporary file, then rename). */
   | { readonly type: "save"; readonly peers: readonly SavedPeer[] }
   /** Write a log line (the adapter adds the service tag). */
@@ -76,39 +60,3 @@ export type PeerNodeAction =
     readonly message: string;
     readonly fields?: Readonly<Record<string, unknown>>;
   };
-
-/**
- * The node core's surface, implemented by `PeerNode` in `peer_node.ts`.
- *
- * @example Driving a core by hand
- * ```ts ignore
- * import type { PeerNodeCore } from "./peer_node_types.ts";
- * declare const core: PeerNodeCore;
- * core.handleInbound(1, "10.0.0.2:50312", "10.0.0.1:8333", 0);
- * for (let a = core.pollAction(); a; a = core.pollAction()) console.log(a.type);
- * ```
- */
-export interface PeerNodeCore {
-  /** An inbound TCP connection was accepted (`remote` and `local` are `ip:port`). */
-  handleInbound(key: ConnKey, remote: string, local: string, now: number): void;
-  /** A `dial` action connected; `local` is our side's `ip:port`. */
-  handleDialed(key: ConnKey, local: string, now: number): void;
-  /** A `dial` action failed (refused, unreachable, timed out). */
-  handleDialFailed(key: ConnKey, reason: string, now: number): void;
-  /** Bytes arrived on a connection. */
-  handleData(key: ConnKey, bytes: Uint8Array, now: number): void;
-  /** The peer closed its side of the connection. */
-  handleEof(key: ConnKey, now: number): void;
-  /** The connection failed (reset, write error); the adapter has closed the socket. */
-  handleReset(key: ConnKey, reason: string, now: number): void;
-  /** Timer work: dialing, pings, timeouts, periodic saves and status lines. */
-  handleTick(now: number): void;
-  /** Begins a clean stop: closes every connection and emits a final `save`. */
-  shutdown(now: number): void;
-  /** The next action, or `undefined` when there is none. */
-  pollAction(): PeerNodeAction | undefined;
-  /** When `handleTick` is next due, or `undefined`. */
-  nextTimeout(): number | undefined;
-  /** Connection and address counts. */
-  status(): PeerNodeStatus;
-}
