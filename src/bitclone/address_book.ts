@@ -12,12 +12,15 @@
  * success, failed attempts and a *dropped* mark (spec §A.7).
  *
  * The book is a plain data structure: time comes in as Unix seconds (`nowSec`), randomness as a
- * `Prng`. The keyed hash is SipHash-2-4 written here in pure TypeScript ({@linkcode sipHash24}).
+ * `Prng`. The keyed hash is SipHash-2-4 (`src/util/siphash.ts`). The tables and where an entry
+ * goes are in `book_tables.ts`, drawing from them in `book_draws.ts`, the saved form in
+ * `book_saved.ts`, the types and the per-entry rules in `address_book_types.ts`.
  *
  * @module
  */
 
 import type { Prng } from "../util/prng.ts";
+import { sipHash24, utf8 } from "../util/siphash.ts";
 import { assert } from "../util/assert.ts";
 import {
   addressScope,
@@ -28,342 +31,36 @@ import {
   type PeerAddress,
 } from "./address.ts";
 import type { SavedPeer } from "./peer_node_types.ts";
+import {
+  type AddOptions,
+  type AddressBookOptions,
+  type AddResult,
+  type BookEntry,
+  type Entry,
+  isTerribleEntry,
+  saneTime,
+  type SelectOptions,
+} from "./address_book_types.ts";
+import { BookTables, toAddress, toText } from "./book_tables.ts";
+import { drawCandidate, sampleEntries } from "./book_draws.ts";
+import { loadSavedPeers, toSavedPeers } from "./book_saved.ts";
 
-/** Spec §C.7 table sizes. */
-const NEW_BUCKETS = 256;
-const NEW_SLOTS = 64;
-const NEW_BUCKETS_PER_SOURCE_GROUP = 32;
-const TRIED_BUCKETS = 16;
-const TRIED_SLOTS = 16;
-const TRIED_BUCKETS_PER_GROUP = 4;
+export {
+  type AddOptions,
+  type AddressBookOptions,
+  type AddResult,
+  type BookEntry,
+  type BookTable,
+  isTerribleEntry,
+  saneTime,
+  type SelectOptions,
+} from "./address_book_types.ts";
+export { sipHash24 } from "../util/siphash.ts";
+
 /** The most manual peers kept (command-line peers are few). */
 const MANUAL_MAX = 256;
-/** Timestamp sanity (spec §C.4 step 3). */
-const TIME_FLOOR = 100_000_000;
-const TIME_FUTURE_SEC = 600;
-const TIME_FALLBACK_SEC = 5 * 24 * 3600;
-/** Terrible rules (spec §C.7). */
-const RECENT_TRY_SEC = 60;
-const HORIZON_SEC = 30 * 24 * 3600;
-const RETRIES = 3;
-const MAX_FAILURES = 10;
-const MIN_FAIL_SEC = 7 * 24 * 3600;
-/** Promotion keeps a tried occupant that succeeded this recently. */
-const TRIED_KEEP_SEC = 4 * 3600;
-/** Selection (spec §C.8). */
-const SELECT_DRAWS = 50;
-const RECENT_SELECT_SEC = 600;
 /** The longest `source` text kept from a saved file. */
 const SOURCE_MAX = 64;
-
-const encoder = new TextEncoder();
-
-/**
- * SipHash-2-4 of `message` under a 16-byte key, computed with 32-bit halves (no BigInt).
- *
- * @param key 16 bytes.
- * @param message Any bytes.
- * @returns The 64-bit result as `[high32, low32]` (unsigned).
- * @throws {RangeError} When the key is not 16 bytes.
- * @example The reference vector of the SipHash paper
- * ```ts
- * import { sipHash24 } from "./address_book.ts";
- * const key = Uint8Array.from({ length: 16 }, (_, i) => i);
- * const msg = Uint8Array.from({ length: 15 }, (_, i) => i);
- * const [hi, lo] = sipHash24(key, msg);
- * console.assert(hi === 0xa129ca61 && lo === 0x49be45e5);
- * ```
- */
-export function sipHash24(key: Uint8Array, message: Uint8Array): [number, number] {
-  if (!(key instanceof Uint8Array) || key.length !== 16) {
-    throw new RangeError("Cannot hash: the SipHash key must be 16 bytes");
-  }
-  const k0l = le32(key, 0), k0h = le32(key, 4), k1l = le32(key, 8), k1h = le32(key, 12);
-  // state: v0h v0l v1h v1l v2h v2l v3h v3l
-  const s = new Uint32Array(8);
-  s[0] = k0h ^ 0x736f6d65;
-  s[1] = k0l ^ 0x70736575;
-  s[2] = k1h ^ 0x646f7261;
-  s[3] = k1l ^ 0x6e646f6d;
-  s[4] = k0h ^ 0x6c796765;
-  s[5] = k0l ^ 0x6e657261;
-  s[6] = k1h ^ 0x74656462;
-  s[7] = k1l ^ 0x79746573;
-  const n = message.length;
-  const whole = n - (n % 8);
-  for (let i = 0; i < whole; i += 8) {
-    const ml = le32(message, i), mh = le32(message, i + 4);
-    s[6] ^= mh;
-    s[7] ^= ml;
-    sipRound(s);
-    sipRound(s);
-    s[0] ^= mh;
-    s[1] ^= ml;
-  }
-  let bl = 0, bh = (n & 0xff) << 24;
-  for (let i = whole; i < n; i++) {
-    const shift = (i - whole) * 8;
-    if (shift < 32) bl |= message[i] << shift;
-    else bh |= message[i] << (shift - 32);
-  }
-  bl >>>= 0;
-  bh >>>= 0;
-  s[6] ^= bh;
-  s[7] ^= bl;
-  sipRound(s);
-  sipRound(s);
-  s[0] ^= bh;
-  s[1] ^= bl;
-  s[5] ^= 0xff;
-  for (let r = 0; r < 4; r++) sipRound(s);
-  return [(s[0] ^ s[2] ^ s[4] ^ s[6]) >>> 0, (s[1] ^ s[3] ^ s[5] ^ s[7]) >>> 0];
-}
-
-/** UTF-8 bytes of `text`; plain ASCII (all hash inputs in practice) without a TextEncoder. */
-function utf8(text: string): Uint8Array {
-  const out = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c > 0x7f) return encoder.encode(text);
-    out[i] = c;
-  }
-  return out;
-}
-
-function le32(b: Uint8Array, i: number): number {
-  return (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)) >>> 0;
-}
-
-/** a += b on the 64-bit halves at indexes a, b of `s`. */
-function add64(s: Uint32Array, a: number, b: number): void {
-  const lo = (s[a + 1] + s[b + 1]) >>> 0;
-  const carry = lo < s[a + 1] ? 1 : 0;
-  s[a] = (s[a] + s[b] + carry) >>> 0;
-  s[a + 1] = lo;
-}
-
-/** Rotates the 64-bit value at index a of `s` left by n (0 < n < 64, n ≠ 32). */
-function rotl64(s: Uint32Array, a: number, n: number): void {
-  let h = s[a], l = s[a + 1];
-  if (n > 32) {
-    [h, l] = [l, h];
-    n -= 32;
-  }
-  s[a] = ((h << n) | (l >>> (32 - n))) >>> 0;
-  s[a + 1] = ((l << n) | (h >>> (32 - n))) >>> 0;
-}
-
-function swap32(s: Uint32Array, a: number): void {
-  const h = s[a];
-  s[a] = s[a + 1];
-  s[a + 1] = h;
-}
-
-function xor64(s: Uint32Array, a: number, b: number): void {
-  s[a] ^= s[b];
-  s[a + 1] ^= s[b + 1];
-}
-
-function sipRound(s: Uint32Array): void {
-  const V0 = 0, V1 = 2, V2 = 4, V3 = 6;
-  add64(s, V0, V1);
-  rotl64(s, V1, 13);
-  xor64(s, V1, V0);
-  swap32(s, V0);
-  add64(s, V2, V3);
-  rotl64(s, V3, 16);
-  xor64(s, V3, V2);
-  add64(s, V0, V3);
-  rotl64(s, V3, 21);
-  xor64(s, V3, V0);
-  add64(s, V2, V1);
-  rotl64(s, V1, 17);
-  xor64(s, V1, V2);
-  swap32(s, V2);
-}
-
-/**
- * Which part of the book holds an entry: the *new* or *tried* table, or the manual list.
- *
- * @example A switch
- * ```ts
- * import type { BookTable } from "./address_book.ts";
- * const verified = (t: BookTable) => t === "tried";
- * console.assert(!verified("new"));
- * ```
- */
-export type BookTable = "new" | "tried" | "manual";
-
-/**
- * One address book entry (read-only view; the book updates it in place). Times are Unix seconds,
- * 0 meaning never.
- *
- * @example Reading an entry
- * ```ts
- * import { AddressBook } from "./address_book.ts";
- * import { Prng } from "../util/prng.ts";
- * const book = new AddressBook({ prng: Prng.seeded(1) });
- * book.add("198.51.100.7:4001", 1_700_000_000, 1_700_000_100, { source: "203.0.113.1:8333" });
- * const e = book.get("198.51.100.7:4001");
- * console.assert(e?.table === "new" && e.source === "203.0" && e.attempts === 0);
- * ```
- */
-export interface BookEntry {
-  /** The address (canonical IP). */
-  readonly address: PeerAddress;
-  /** Its canonical text, `ip:port` or `[v6]:port`. */
-  readonly text: string;
-  /** Its network group (spec §C.7). */
-  readonly group: string;
-  /** Last seen alive: gossip time with the 2 h penalty, or first-hand time. */
-  readonly time: number;
-  /** Network group of the peer that told us (or `manual`, `saved`). */
-  readonly source: string;
-  /** Last dial attempt. */
-  readonly lastTry: number;
-  /** Last successful outbound handshake. */
-  readonly lastSuccess: number;
-  /** Failed dials since the last success. */
-  readonly attempts: number;
-  /** When it was marked dropped (spec §A.7), or `undefined`. */
-  readonly droppedAt: number | undefined;
-  /** Which table holds it. */
-  readonly table: BookTable;
-}
-
-interface Entry {
-  address: PeerAddress;
-  text: string;
-  group: string;
-  time: number;
-  source: string;
-  lastTry: number;
-  lastSuccess: number;
-  attempts: number;
-  droppedAt: number | undefined;
-  table: BookTable;
-  /** Index into the table's slot array (bucket × slots + slot), or -1 for manual. */
-  pos: number;
-  /** Index in the table's occupied list (for uniform random draws), or -1. */
-  listIndex: number;
-}
-
-/**
- * What {@linkcode AddressBook.add} did: `added` (new entry), `updated` (known; time raised or
- * dropped mark cleared), `known` (known; nothing newer), `collision` (its slot holds a good entry:
- * discarded), `refused` (unusable address, or one of ours).
- *
- * @example Checking
- * ```ts
- * import type { AddResult } from "./address_book.ts";
- * const stored = (r: AddResult) => r === "added" || r === "updated" || r === "known";
- * console.assert(!stored("refused"));
- * ```
- */
-export type AddResult = "added" | "updated" | "known" | "collision" | "refused";
-
-/**
- * Options of {@linkcode AddressBook.add}.
- *
- * @example A gossiped entry
- * ```ts
- * import type { AddOptions } from "./address_book.ts";
- * const o: AddOptions = { source: "203.0.113.1:8333", evidenceTime: 1_700_000_000 };
- * console.assert(o.evidenceTime! > 0);
- * ```
- */
-export interface AddOptions {
-  /**
-   * Who told us: an address, an IP, or a group label; its network group picks the new bucket.
-   *
-   * @default {"local"}
-   */
-  source?: PeerAddress | string;
-  /**
-   * The entry's time as received, before the 2 h penalty: when later than the entry's drop
-   * (spec §A.7), the drop mark is cleared.
-   *
-   * @default {time}
-   */
-  evidenceTime?: number;
-}
-
-/**
- * Options of {@linkcode AddressBook.select}.
- *
- * @example Skipping connected peers
- * ```ts
- * import type { SelectOptions } from "./address_book.ts";
- * const connected = new Set(["198.51.100.7:4001"]);
- * const o: SelectOptions = { skip: (e) => connected.has(e.text) };
- * console.assert(typeof o.skip === "function");
- * ```
- */
-export interface SelectOptions {
-  /**
-   * Entries to pass over (connected, pending, ours, discouraged, backing off).
-   *
-   * @default {undefined}
-   */
-  skip?: (entry: BookEntry) => boolean;
-  /**
-   * Network groups of our current outbound peers: a candidate outside them is preferred.
-   *
-   * @default {undefined}
-   */
-  avoidGroups?: ReadonlySet<string>;
-  /**
-   * How many random draws to make.
-   *
-   * @default {50}
-   */
-  draws?: number;
-}
-
-/**
- * Options for {@linkcode AddressBook}.
- *
- * @example A fixed key (tests)
- * ```ts
- * import { AddressBook } from "./address_book.ts";
- * const book = new AddressBook({ key: new Uint8Array(32) });
- * console.assert(book.size === 0);
- * ```
- */
-export interface AddressBookOptions {
-  /** Randomness for the secret key when `key` is not given. */
-  prng?: Prng;
-  /**
-   * The secret key: 32 bytes (spec §C.7). Its two halves are folded into SipHash's 16-byte key.
-   *
-   * @default {prng.bytes(32)}
-   */
-  key?: Uint8Array;
-}
-
-/**
- * Makes an entry's time sane (spec §C.4 step 3): missing, ≤ 10^8 or more than 10 min ahead of
- * `nowSec` becomes `nowSec − 5 days`.
- *
- * @param time Unix seconds, or `undefined`.
- * @param nowSec Unix seconds now.
- * @returns The sane time.
- * @example A time from the future
- * ```ts
- * import { saneTime } from "./address_book.ts";
- * console.assert(saneTime(2_000_000_000, 1_700_000_000) === 1_700_000_000 - 432_000);
- * console.assert(saneTime(1_699_999_000, 1_700_000_000) === 1_699_999_000);
- * ```
- */
-export function saneTime(time: number | undefined, nowSec: number): number {
-  if (
-    time === undefined || !Number.isFinite(time) || time <= TIME_FLOOR ||
-    time > nowSec + TIME_FUTURE_SEC
-  ) {
-    return Math.max(0, nowSec - TIME_FALLBACK_SEC);
-  }
-  return Math.floor(time);
-}
 
 /**
  * The address book (see the module doc). At most 256 × 64 new (2,048 per source group),
@@ -385,16 +82,8 @@ export function saneTime(time: number | undefined, nowSec: number): number {
  */
 export class AddressBook {
   readonly #sipKey: Uint8Array;
-  readonly #entries = new Map<string, Entry>();
-  readonly #newSlots: (Entry | undefined)[] = new Array(NEW_BUCKETS * NEW_SLOTS).fill(undefined);
-  readonly #triedSlots: (Entry | undefined)[] = new Array(TRIED_BUCKETS * TRIED_SLOTS).fill(
-    undefined,
-  );
-  readonly #newList: Entry[] = [];
-  readonly #triedList: Entry[] = [];
-  readonly #manual: Entry[] = [];
+  readonly #t = new BookTables((...values) => this.hash(...values));
   readonly #refused = new Set<string>();
-  #changes = 0;
 
   /**
    * Makes an empty book with a secret key.
@@ -437,7 +126,7 @@ export class AddressBook {
    * ```
    */
   get size(): number {
-    return this.#entries.size;
+    return this.#t.entries.size;
   }
 
   /**
@@ -450,7 +139,7 @@ export class AddressBook {
    * ```
    */
   get newCount(): number {
-    return this.#newList.length;
+    return this.#t.newList.length;
   }
 
   /**
@@ -463,7 +152,7 @@ export class AddressBook {
    * ```
    */
   get triedCount(): number {
-    return this.#triedList.length;
+    return this.#t.triedList.length;
   }
 
   /**
@@ -478,7 +167,7 @@ export class AddressBook {
    * ```
    */
   get manualCount(): number {
-    return this.#manual.length;
+    return this.#t.manual.length;
   }
 
   /**
@@ -494,7 +183,7 @@ export class AddressBook {
    * ```
    */
   get changes(): number {
-    return this.#changes;
+    return this.#t.changes;
   }
 
   /**
@@ -525,7 +214,7 @@ export class AddressBook {
    * ```
    */
   get(address: PeerAddress | string): BookEntry | undefined {
-    return this.#find(address);
+    return this.#t.find(address);
   }
 
   /**
@@ -540,9 +229,9 @@ export class AddressBook {
    * ```
    */
   *entries(): IterableIterator<BookEntry> {
-    yield* this.#manual;
-    yield* this.#newList;
-    yield* this.#triedList;
+    yield* this.#t.manual;
+    yield* this.#t.newList;
+    yield* this.#t.triedList;
   }
 
   // ---- changes ---------------------------------------------------------------------------------
@@ -599,13 +288,13 @@ export class AddressBook {
     const t = saneTime(time, nowSec);
     const evidence = options.evidenceTime ?? t;
     // Known entries (most gossip) need no parsing: canonical text is the key.
-    let known = this.#find(address);
+    let known = this.#t.find(address);
     let a: PeerAddress | undefined;
     if (known === undefined) {
       a = toAddress(address);
       if (a === undefined || addressScope(a) === "unusable") return "refused";
       if (this.#refused.has(formatPeerAddress(a))) return "refused";
-      known = this.#entries.get(formatPeerAddress(a));
+      known = this.#t.entries.get(formatPeerAddress(a));
     }
     if (known !== undefined) {
       let changed = false;
@@ -617,7 +306,7 @@ export class AddressBook {
         known.droppedAt = undefined;
         changed = true;
       }
-      if (changed) this.#changes++;
+      if (changed) this.#t.changes++;
       return changed ? "updated" : "known";
     }
     assert(a !== undefined, "a new entry without a parsed address");
@@ -635,7 +324,7 @@ export class AddressBook {
       pos: -1,
       listIndex: -1,
     };
-    return this.#placeNew(entry, nowSec) ? "added" : "collision";
+    return this.#t.placeNew(entry, nowSec) ? "added" : "collision";
   }
 
   /**
@@ -656,12 +345,12 @@ export class AddressBook {
     if (a === undefined || addressScope(a) === "unusable") return false;
     const text = formatPeerAddress(a);
     if (this.#refused.has(text)) return false;
-    const known = this.#entries.get(text);
+    const known = this.#t.entries.get(text);
     if (known?.table === "manual") return true;
-    if (this.#manual.length >= MANUAL_MAX) return false;
+    if (this.#t.manual.length >= MANUAL_MAX) return false;
     let entry: Entry;
     if (known !== undefined) {
-      this.#unplace(known);
+      this.#t.unplace(known);
       entry = known;
     } else {
       entry = {
@@ -678,13 +367,13 @@ export class AddressBook {
         pos: -1,
         listIndex: -1,
       };
-      this.#entries.set(text, entry);
+      this.#t.entries.set(text, entry);
     }
     entry.table = "manual";
     entry.pos = -1;
-    entry.listIndex = this.#manual.length;
-    this.#manual.push(entry);
-    this.#changes++;
+    entry.listIndex = this.#t.manual.length;
+    this.#t.manual.push(entry);
+    this.#t.changes++;
     return true;
   }
 
@@ -702,11 +391,11 @@ export class AddressBook {
    */
   remove(address: PeerAddress | string): boolean {
     const text = toText(address);
-    const entry = text === undefined ? undefined : this.#entries.get(text);
+    const entry = text === undefined ? undefined : this.#t.entries.get(text);
     if (entry === undefined) return false;
-    this.#unplace(entry);
-    this.#entries.delete(entry.text);
-    this.#changes++;
+    this.#t.unplace(entry);
+    this.#t.entries.delete(entry.text);
+    this.#t.changes++;
     return true;
   }
 
@@ -724,10 +413,10 @@ export class AddressBook {
    * ```
    */
   markAttempt(address: PeerAddress | string, nowSec: number): void {
-    const entry = this.#find(address);
+    const entry = this.#t.find(address);
     if (entry === undefined) return;
     entry.lastTry = nowSec;
-    this.#changes++;
+    this.#t.changes++;
   }
 
   /**
@@ -744,11 +433,11 @@ export class AddressBook {
    * ```
    */
   markFailure(address: PeerAddress | string, nowSec: number): void {
-    const entry = this.#find(address);
+    const entry = this.#t.find(address);
     if (entry === undefined) return;
     entry.attempts = Math.min(entry.attempts + 1, 1_000_000);
     if (entry.lastTry === 0) entry.lastTry = nowSec;
-    this.#changes++;
+    this.#t.changes++;
   }
 
   /**
@@ -765,10 +454,10 @@ export class AddressBook {
    * ```
    */
   markGood(address: PeerAddress | string, nowSec: number): void {
-    let entry = this.#find(address);
+    let entry = this.#t.find(address);
     if (entry === undefined) {
       if (this.add(address, nowSec, nowSec, { source: "local" }) === "refused") return;
-      entry = this.#find(address);
+      entry = this.#t.find(address);
       if (entry === undefined) {
         // Its new slot held a good entry: make room, a completed handshake is first-hand evidence.
         const a = toAddress(address)!;
@@ -786,7 +475,7 @@ export class AddressBook {
           pos: -1,
           listIndex: -1,
         };
-        this.#placeNew(fresh, nowSec, true);
+        this.#t.placeNew(fresh, nowSec, true);
         entry = fresh;
       }
     }
@@ -795,8 +484,8 @@ export class AddressBook {
     entry.attempts = 0;
     entry.time = Math.max(entry.time, nowSec);
     entry.droppedAt = undefined;
-    this.#changes++;
-    if (entry.table === "new") this.#promote(entry, nowSec);
+    this.#t.changes++;
+    if (entry.table === "new") this.#t.promote(entry, nowSec);
   }
 
   /**
@@ -813,15 +502,15 @@ export class AddressBook {
    * ```
    */
   touch(address: PeerAddress | string, nowSec: number): void {
-    const entry = this.#find(address);
+    const entry = this.#t.find(address);
     if (entry === undefined) return;
     if (entry.droppedAt !== undefined) {
       entry.droppedAt = undefined;
-      this.#changes++;
+      this.#t.changes++;
     }
     if (entry.time >= nowSec) return;
     entry.time = nowSec;
-    this.#changes++;
+    this.#t.changes++;
   }
 
   /**
@@ -841,10 +530,10 @@ export class AddressBook {
    * ```
    */
   markDropped(address: PeerAddress | string, nowSec: number): void {
-    const entry = this.#find(address);
+    const entry = this.#t.find(address);
     if (entry === undefined) return;
     entry.droppedAt = nowSec;
-    this.#changes++;
+    this.#t.changes++;
   }
 
   // ---- queries ---------------------------------------------------------------------------------
@@ -865,13 +554,7 @@ export class AddressBook {
    * ```
    */
   isTerrible(entry: BookEntry, nowSec: number): boolean {
-    if (entry.table === "manual") return false;
-    if (entry.lastTry > 0 && entry.lastTry >= nowSec - RECENT_TRY_SEC) return false;
-    if (entry.time > nowSec + TIME_FUTURE_SEC) return true;
-    if (entry.time === 0 || nowSec - entry.time > HORIZON_SEC) return true;
-    if (entry.lastSuccess === 0 && entry.attempts >= RETRIES) return true;
-    if (nowSec - entry.lastSuccess > MIN_FAIL_SEC && entry.attempts >= MAX_FAILURES) return true;
-    return false;
+    return isTerribleEntry(entry, nowSec);
   }
 
   /**
@@ -891,23 +574,7 @@ export class AddressBook {
    * ```
    */
   select(prng: Prng, nowSec: number, options: SelectOptions = {}): BookEntry | undefined {
-    const { skip, avoidGroups, draws = SELECT_DRAWS } = options;
-    let fallback: Entry | undefined;
-    for (let i = 0; i < draws; i++) {
-      const newN = this.#newList.length, triedN = this.#triedList.length;
-      if (newN + triedN === 0) return undefined;
-      const useTried = triedN > 0 && (newN === 0 || prng.chance(0.5));
-      const list = useTried ? this.#triedList : this.#newList;
-      const entry = list[prng.int(0, list.length - 1)];
-      if (entry === fallback) continue;
-      if (skip?.(entry) || this.isTerrible(entry, nowSec)) continue;
-      const recent = entry.lastTry > 0 && entry.lastTry >= nowSec - RECENT_SELECT_SEC;
-      const chance = (recent ? 0.01 : 1) * 0.66 ** Math.min(entry.attempts, 8);
-      if (!prng.chance(chance)) continue;
-      if (avoidGroups === undefined || !avoidGroups.has(entry.group)) return entry;
-      fallback ??= entry;
-    }
-    return fallback;
+    return drawCandidate(this.#t, prng, nowSec, options);
   }
 
   /**
@@ -930,14 +597,7 @@ export class AddressBook {
     nowSec: number,
     filter?: (entry: BookEntry) => boolean,
   ): BookEntry[] {
-    const pool: Entry[] = [];
-    for (const e of this.entries() as IterableIterator<Entry>) {
-      if (e.droppedAt !== undefined || this.isTerrible(e, nowSec)) continue;
-      if (filter !== undefined && !filter(e)) continue;
-      pool.push(e);
-    }
-    prng.shuffle(pool);
-    return pool.slice(0, Math.max(0, limit));
+    return sampleEntries(this.#t, prng, limit, nowSec, filter);
   }
 
   // ---- persistence -----------------------------------------------------------------------------
@@ -956,22 +616,7 @@ export class AddressBook {
    * ```
    */
   toSaved(): SavedPeer[] {
-    const out: SavedPeer[] = [];
-    for (const e of this.entries()) {
-      const p: {
-        -readonly [K in keyof SavedPeer]: SavedPeer[K];
-      } = {
-        address: e.text,
-        lastSeen: e.time,
-        tried: e.table === "tried" || (e.table === "manual" && e.lastSuccess > 0),
-      };
-      if (e.lastTry > 0) p.lastTry = e.lastTry;
-      if (e.lastSuccess > 0) p.lastSuccess = e.lastSuccess;
-      p.attempts = e.attempts;
-      p.source = e.source;
-      out.push(p);
-    }
-    return out;
+    return toSavedPeers(this.entries());
   }
 
   /**
@@ -990,182 +635,8 @@ export class AddressBook {
    * ```
    */
   load(saved: readonly SavedPeer[], nowSec: number): { loaded: number; skipped: number } {
-    let loaded = 0, skipped = 0;
-    for (const p of saved) {
-      const a = typeof p?.address === "string" ? parsePeerAddress(p.address) : undefined;
-      if (a === undefined) {
-        skipped++;
-        continue;
-      }
-      const r = this.add(a, p.lastSeen ?? 0, nowSec, { source: p.source ?? "saved" });
-      const entry = this.#find(a);
-      if (entry === undefined || r === "refused" || r === "collision") {
-        skipped++;
-        continue;
-      }
-      loaded++;
-      if (r !== "added") continue; // a duplicate line: keep the first
-      entry.lastTry = count(p.lastTry);
-      entry.lastSuccess = count(p.lastSuccess);
-      entry.attempts = Math.min(count(p.attempts), 1_000_000);
-      if (p.tried === true) this.#promote(entry, nowSec);
-    }
-    return { loaded, skipped };
+    return loadSavedPeers(this, this.#t, saved, nowSec);
   }
-
-  // ---- internals -------------------------------------------------------------------------------
-
-  #find(address: PeerAddress | string): Entry | undefined {
-    if (typeof address === "string") {
-      const hit = this.#entries.get(address); // canonical text: no parsing
-      if (hit !== undefined) return hit;
-    } else if (address !== null && typeof address === "object" && typeof address.ip === "string") {
-      const hit = this.#entries.get(formatPeerAddress(address));
-      if (hit !== undefined && hit.address.v6 === address.v6) return hit;
-    }
-    const text = toText(address);
-    return text === undefined ? undefined : this.#entries.get(text);
-  }
-
-  #newPos(entry: Entry): number {
-    const inner = this.hash(entry.group, entry.source) % NEW_BUCKETS_PER_SOURCE_GROUP;
-    const bucket = this.hash(entry.source, inner) % NEW_BUCKETS;
-    const slot = this.hash("new", bucket, entry.text) % NEW_SLOTS;
-    return bucket * NEW_SLOTS + slot;
-  }
-
-  #triedPos(entry: Entry): number {
-    const inner = this.hash(entry.text) % TRIED_BUCKETS_PER_GROUP;
-    const bucket = this.hash(entry.group, inner) % TRIED_BUCKETS;
-    const slot = this.hash("tried", bucket, entry.text) % TRIED_SLOTS;
-    return bucket * TRIED_SLOTS + slot;
-  }
-
-  /**
-   * The new-table slots an entry may use, in probe order (spec §C.7 "no loss below capacity"):
-   * its hashed slot, the other slots of that bucket, then the source group's other buckets
-   * (`H(source, i) mod 256`, i = 0…31), each from the entry's hashed slot in it onwards.
-   */
-  *#newProbe(entry: Entry): Generator<number> {
-    const first = this.#newPos(entry);
-    const bucket0 = Math.floor(first / NEW_SLOTS);
-    for (let k = 0; k < NEW_SLOTS; k++) yield bucket0 * NEW_SLOTS + (first + k) % NEW_SLOTS;
-    const seen = new Set([bucket0]);
-    for (let i = 0; i < NEW_BUCKETS_PER_SOURCE_GROUP; i++) {
-      const bucket = this.hash(entry.source, i) % NEW_BUCKETS;
-      if (seen.has(bucket)) continue;
-      seen.add(bucket);
-      const start = this.hash("new", bucket, entry.text) % NEW_SLOTS;
-      for (let k = 0; k < NEW_SLOTS; k++) yield bucket * NEW_SLOTS + (start + k) % NEW_SLOTS;
-    }
-  }
-
-  /**
-   * Where a fresh entry goes in the new table: the first free slot in probe order, else the first
-   * whose occupant is terrible, else (`force` only) its hashed slot; -1 when none.
-   */
-  #newSlotFor(entry: Entry, nowSec: number, force: boolean): number {
-    const first = this.#newPos(entry);
-    if (this.#newSlots[first] === undefined) return first;
-    let terrible = -1;
-    for (const pos of this.#newProbe(entry)) {
-      const occupant = this.#newSlots[pos];
-      if (occupant === undefined) return pos;
-      if (terrible < 0 && this.isTerrible(occupant, nowSec)) terrible = pos;
-    }
-    return terrible >= 0 ? terrible : force ? first : -1;
-  }
-
-  /**
-   * Puts a fresh entry into the new table (see {@linkcode AddressBook.#newSlotFor}); `force`
-   * evicts the occupant of its hashed slot when every slot it may use holds a good entry.
-   */
-  #placeNew(entry: Entry, nowSec: number, force = false): boolean {
-    const pos = this.#newSlotFor(entry, nowSec, force);
-    if (pos < 0) return false;
-    const occupant = this.#newSlots[pos];
-    if (occupant !== undefined) {
-      this.#unplace(occupant);
-      this.#entries.delete(occupant.text);
-    }
-    entry.table = "new";
-    entry.pos = pos;
-    this.#newSlots[pos] = entry;
-    entry.listIndex = this.#newList.length;
-    this.#newList.push(entry);
-    this.#entries.set(entry.text, entry);
-    this.#changes++;
-    return true;
-  }
-
-  /** Moves a new entry to tried (spec §C.7 promotion rules). */
-  #promote(entry: Entry, nowSec: number): void {
-    assert(entry.table === "new", "promoting an entry that is not new");
-    const pos = this.#triedPos(entry);
-    const occupant = this.#triedSlots[pos];
-    if (occupant !== undefined) {
-      if (occupant.lastSuccess >= nowSec - TRIED_KEEP_SEC) return; // newcomer stays in new
-      // The occupant goes back to new, into its own new slot (evicting whoever is there).
-      this.#unplace(occupant);
-      this.#entries.delete(occupant.text);
-      this.#unplace(entry);
-      this.#placeTried(entry, pos);
-      occupant.table = "new";
-      this.#placeNew(occupant, nowSec, true);
-      return;
-    }
-    this.#unplace(entry);
-    this.#placeTried(entry, pos);
-  }
-
-  #placeTried(entry: Entry, pos: number): void {
-    assert(this.#triedSlots[pos] === undefined, "tried slot taken");
-    entry.table = "tried";
-    entry.pos = pos;
-    this.#triedSlots[pos] = entry;
-    entry.listIndex = this.#triedList.length;
-    this.#triedList.push(entry);
-    this.#entries.set(entry.text, entry);
-    this.#changes++;
-  }
-
-  /** Takes an entry out of its table and list (it stays in #entries). */
-  #unplace(entry: Entry): void {
-    let list: Entry[];
-    if (entry.table === "new") {
-      if (this.#newSlots[entry.pos] === entry) this.#newSlots[entry.pos] = undefined;
-      list = this.#newList;
-    } else if (entry.table === "tried") {
-      if (this.#triedSlots[entry.pos] === entry) this.#triedSlots[entry.pos] = undefined;
-      list = this.#triedList;
-    } else {
-      list = this.#manual;
-    }
-    const i = entry.listIndex;
-    if (i >= 0 && list[i] === entry) {
-      const last = list.pop()!;
-      if (last !== entry) {
-        list[i] = last;
-        last.listIndex = i;
-      }
-    }
-    entry.pos = -1;
-    entry.listIndex = -1;
-  }
-}
-
-function toAddress(address: PeerAddress | string): PeerAddress | undefined {
-  if (typeof address === "string") return parsePeerAddress(address);
-  if (address === null || typeof address !== "object") return undefined;
-  const ip = parseIp(address.ip);
-  if (ip === undefined || !Number.isInteger(address.port)) return undefined;
-  if (address.port < 1 || address.port > 65535) return undefined;
-  return { ip: ip.text, v6: ip.v6, port: address.port };
-}
-
-function toText(address: PeerAddress | string): string | undefined {
-  const a = toAddress(address);
-  return a === undefined ? undefined : formatPeerAddress(a);
 }
 
 /** The network group of a source given as an address, an IP, or a label. */
@@ -1177,8 +648,4 @@ function sourceGroup(source: PeerAddress | string | undefined): string {
   if (parseIp(source) !== undefined) return networkGroup(source);
   const label = source.trim().slice(0, SOURCE_MAX);
   return label.length > 0 ? label : "local";
-}
-
-function count(v: number | undefined): number {
-  return typeof v === "number" && Number.isSafeInteger(v) && v > 0 ? v : 0;
 }

@@ -12,8 +12,9 @@
  *   {@linkcode networkGroup}: peer addresses (`ip:port`, IPv6 bracketed).
  *
  * - {@linkcode PeerNode}: the node core — connection manager, address book, gossip and
- *   persistence over many connections (contract {@linkcode PeerNodeCore}); the Deno adapter and
- *   the simulator drive it.
+ *   persistence over many connections, a `StreamCore` of `src/core/` with its own `save` and
+ *   `log` actions ({@linkcode PeerNodeOwnAction}); the one TCP driver and the simulator's stream
+ *   host run it.
  * - {@linkcode AddressBook}: the scaled-down addrman of spec §C.7.
  * - {@linkcode parsePeersFile} / {@linkcode formatPeersFile}: the `peers.json` file.
  *
@@ -115,11 +116,10 @@ export {
   PEERS_FILE_MAX_ENTRIES,
   type PeersFileResult,
 } from "./peers_file.ts";
-export { PeerNode, type PeerNodeConnection, type PeerNodeOptions } from "./peer_node.ts";
-export type {
-  ConnKey,
-  PeerNodeAction,
-  PeerNodeCore,
-  PeerNodeStatus,
-  SavedPeer,
-} from "./peer_node_types.ts";
+export {
+  PeerNode,
+  type PeerNodeAction,
+  type PeerNodeConnection,
+  type PeerNodeOptions,
+} from "./peer_node.ts";
+export type { PeerNodeOwnAction, PeerNodeStatus, SavedPeer } from "./peer_node_types.ts";

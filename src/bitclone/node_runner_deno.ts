@@ -1,7 +1,7 @@
 /**
  * One live BitClone peer: listens on TCP, loads the saved address book, builds the node core
- * ({@linkcode PeerNode}) with the real clock and OS entropy, and drives it with
- * {@linkcode drivePeerNode} until its signal aborts. Both `bitclone peer` and the node's `peer`
+ * ({@linkcode PeerNode}) with the real clock and OS entropy, and runs it on the one TCP driver
+ * through {@linkcode drivePeerNode} until its signal aborts. Both `bitclone peer` and the node's `peer`
  * service start peers through {@linkcode startPeerNode}.
  *
  * @module

@@ -44,8 +44,10 @@
  */
 
 import type { Prng } from "../util/prng.ts";
+import { OutputQueue } from "../core/output_queue.ts";
+import { AddrIntake, screenAddrEntries } from "./addr_intake.ts";
 import { assert } from "../util/assert.ts";
-import { addressScope, type PeerAddress, samePeerAddress } from "./address.ts";
+import { addressScope, type PeerAddress } from "./address.ts";
 import { LineFramer, MAX_LINE_BYTES } from "./framing.ts";
 import {
   type AddrEntry,
@@ -61,404 +63,31 @@ import {
   type VersionMessage,
 } from "./messages.ts";
 
-/**
- * Milliseconds on a monotonic clock (`performance.now()` live, virtual in the simulator).
- *
- * @example A deadline
- * ```ts
- * import type { Millis } from "./peer_conn.ts";
- * const now: Millis = 0;
- * console.assert(now + 30_000 === 30_000);
- * ```
- */
-export type Millis = number;
-
-/**
- * Who opened the TCP connection: `outbound` (we dialed; we send `version` first) or `inbound`.
- *
- * @example A role
- * ```ts
- * import type { PeerRole } from "./peer_conn.ts";
- * const roles: PeerRole[] = ["outbound", "inbound"];
- * console.assert(roles.length === 2);
- * ```
- */
-export type PeerRole = "outbound" | "inbound";
-
-/**
- * The connection's state: `handshaking` until both sides sent and received `version` and
- * `verack`, then `established`, finally `closed`.
- *
- * @example A state
- * ```ts
- * import type { PeerConnState } from "./peer_conn.ts";
- * const live = (s: PeerConnState) => s !== "closed";
- * console.assert(live("handshaking"));
- * ```
- */
-export type PeerConnState = "handshaking" | "established" | "closed";
-
-/**
- * A set of nonces to test for membership (a `Set<string>` fits): the manager's pending-outbound
- * nonces, read on each inbound `version` to detect self-connections (spec §C.3).
- *
- * @example A Set
- * ```ts
- * import type { NonceSet } from "./peer_conn.ts";
- * const pending: NonceSet = new Set(["5843920175521"]);
- * console.assert(pending.has("5843920175521"));
- * ```
- */
-export interface NonceSet {
-  /** Whether `nonce` is one of ours. */
-  has(nonce: string): boolean;
-}
-
-/**
- * The fields of a `reject` line.
- *
- * @example Busy
- * ```ts
- * import type { RejectFields } from "./peer_conn.ts";
- * const busy: RejectFields = { code: 503, reason: "busy", details: "try later" };
- * console.assert(busy.code >= 500);
- * ```
- */
-export interface RejectFields {
-  /** 400–499 for the peer's fault, 500–599 for ours. */
-  readonly code: number;
-  /** A short phrase. */
-  readonly reason: string;
-  /** Short text naming the command and the problem (never the offending line). */
-  readonly details: string;
-}
-
-/**
- * What we learned from the peer's `version` once the handshake completed.
- *
- * @example Reading it from the event
- * ```ts
- * import type { PeerEvent } from "./peer_conn.ts";
- * function agent(e: PeerEvent): string | undefined {
- *   return e.type === "established" ? e.peer.userAgent : undefined;
- * }
- * console.assert(agent({ type: "getaddrReceived" }) === undefined);
- * ```
- */
-export interface PeerInfo {
-  /** Inbound or outbound. */
-  readonly role: PeerRole;
-  /** The peer's `version` as decoded. */
-  readonly versionMessage: VersionMessage;
-  /** The peer's protocol version (3, or 4 with Part B). */
-  readonly protocolVersion: number;
-  /** The peer's services (bit 1 peer-to-peer, bit 2 blocks). */
-  readonly services: number;
-  /** The peer's user agent (≤ 256 bytes, display only). */
-  readonly userAgent: string;
-  /** The peer's nonce (undefined for a first-revision `version`). */
-  readonly nonce: string | undefined;
-  /** Our nonce on this connection. */
-  readonly localNonce: string;
-  /** The other end of the socket, as given in the options. */
-  readonly remoteAddress: PeerAddress;
-  /**
-   * The peer's identity (spec §A.8.4): outbound, the address we dialed; inbound, the socket's
-   * remote IP with the port of the `version` sender field. `undefined` when an inbound peer gave
-   * no usable sender: never gossip or dial it.
-   */
-  readonly listenAddress: PeerAddress | undefined;
-  /** Their clock minus ours in seconds (for logs), when they sent a time. */
-  readonly clockOffsetSec: number | undefined;
-}
-
-/**
- * One `addr` entry as accepted by the connection: a usable address, its time made sane (spec §C.4
- * step 3: ≤ 10^8 or more than 10 min ahead becomes now − 5 days; `clamped` tells), not penalised —
- * the address book subtracts 2 h unless `selfAnnouncement` (the entry is the sending peer's own
- * listening address).
- *
- * @example An entry
- * ```ts
- * import type { ReceivedAddr } from "./peer_conn.ts";
- * const e: ReceivedAddr = {
- *   address: { ip: "198.51.100.9", v6: false, port: 4002 }, time: 1699999000,
- *   clamped: false, selfAnnouncement: false,
- * };
- * console.assert(!e.clamped);
- * ```
- */
-export interface ReceivedAddr {
-  /** The peer address (usable, allowed from this source). */
-  readonly address: PeerAddress;
-  /** Last-seen Unix seconds after the sanity rule. */
-  readonly time: number;
-  /** Whether the sanity rule replaced the received time. */
-  readonly clamped: boolean;
-  /** Whether this is the sender's own listening address. */
-  readonly selfAnnouncement: boolean;
-}
-
-/**
- * Why a connection closed:
- * - `peerClosed`: end of stream from the peer (`discardedBytes` of an unterminated line dropped);
- * - `handshakeTimeout`: not established in time (outbound: a failed attempt);
- * - `inactivity`: no line for `inactivityTimeoutMs` (mark the address dropped, spec §A.7);
- * - `lineTooLong`: a line over 1 MiB (misbehaviour 100 when established);
- * - `misbehaviour`: the score reached 100 (discourage the peer, spec §C.10);
- * - `strayLines`: 20 lines other than the handshake before establishment (no penalty);
- * - `badVersion`: a `version` with fewer than 5 tokens (we sent `reject|400|bad version|…`);
- * - `selfConnection`: the `version` carried our own nonce (`nonce`); close the outbound
- *   connection owning it too and never dial that address again;
- * - `busy`: a 5xx `reject` before establishment on an outbound connection: retry in 5 min, no
- *   failure recorded;
- * - `sendQueueFull`: more than `maxQueuedBytes` waited in `pollTransmit()`;
- * - `internalError`: a bug while handling a line (we sent `reject|500|internal error|…`);
- * - `local`: {@linkcode PeerConn.close} was called, with its note.
- *
- * @example Deciding whether an outbound attempt failed
- * ```ts
- * import type { PeerCloseReason } from "./peer_conn.ts";
- * const failed = (r: PeerCloseReason) => r.kind !== "busy" && r.kind !== "local";
- * console.assert(failed({ kind: "handshakeTimeout" }));
- * ```
- */
-export type PeerCloseReason =
-  | { readonly kind: "peerClosed"; readonly discardedBytes: number }
-  | { readonly kind: "handshakeTimeout" }
-  | { readonly kind: "inactivity"; readonly silentMs: number }
-  | { readonly kind: "lineTooLong"; readonly bytes: number }
-  | { readonly kind: "misbehaviour"; readonly score: number }
-  | { readonly kind: "strayLines"; readonly count: number }
-  | { readonly kind: "badVersion" }
-  | { readonly kind: "selfConnection"; readonly nonce: string }
-  | { readonly kind: "busy"; readonly code: number }
-  | { readonly kind: "sendQueueFull"; readonly bytes: number }
-  | { readonly kind: "internalError"; readonly message: string }
-  | { readonly kind: "local"; readonly note: string };
-
-/**
- * What a connection tells its owner:
- * - `established`: the handshake completed (once);
- * - `addrReceived`: usable entries from one `addr` line; `solicited` when it is the first `addr`
- *   after our `getaddr` (not relayed, spec §C.6); `lineEntries` is the line's entry count (relay
- *   only lines of ≤ 10);
- * - `getaddrReceived`: the peer's first `getaddr`; answer with one {@linkcode PeerConn.sendAddr}
- *   (our own address first, spec §C.5);
- * - `advertiseDue`: time for the periodic `addr` (spec §A.7); answer with `sendAddr`;
- * - `pingRtt`: a `pong` matched one of our last 4 pings;
- * - `messageReceived` / `rejectReceived`: a `message` or `reject` line, to log (never answered);
- * - `rejectSent`: we sent a `reject`, to log;
- * - `misbehaviour`: points were added (`score` is the 10-minute sum);
- * - `ignored`: a line was dropped without effect (redundant `version`, …), to log;
- * - `closed`: the last event; `wasEstablished` tells whether the handshake had completed.
- *
- * Log-only events (`messageReceived`, `rejectReceived`, `rejectSent`, `misbehaviour`, `ignored`)
- * are dropped, and counted in `stats.eventsDropped`, when 10,000 events wait undrained.
- *
- * @example Reacting to events
- * ```ts
- * import type { PeerEvent } from "./peer_conn.ts";
- * function needsAddr(e: PeerEvent): boolean {
- *   return e.type === "getaddrReceived" || e.type === "advertiseDue";
- * }
- * console.assert(needsAddr({ type: "advertiseDue" }));
- * ```
- */
-export type PeerEvent =
-  | { readonly type: "established"; readonly peer: PeerInfo }
-  | {
-    readonly type: "addrReceived";
-    readonly entries: readonly ReceivedAddr[];
-    readonly solicited: boolean;
-    readonly lineEntries: number;
-  }
-  | { readonly type: "getaddrReceived" }
-  | { readonly type: "advertiseDue" }
-  | { readonly type: "pingRtt"; readonly rttMs: number; readonly nonce: string }
-  | {
-    readonly type: "messageReceived";
-    readonly code: number | undefined;
-    readonly summary: string;
-    readonly details: string;
-  }
-  | {
-    readonly type: "rejectReceived";
-    readonly code: number | undefined;
-    readonly reason: string;
-    readonly details: string;
-  }
-  | { readonly type: "rejectSent"; readonly reject: RejectFields }
-  | {
-    readonly type: "misbehaviour";
-    readonly offence: string;
-    readonly points: number;
-    readonly score: number;
-  }
-  | { readonly type: "ignored"; readonly command: string; readonly why: string }
-  | { readonly type: "closed"; readonly reason: PeerCloseReason; readonly wasEstablished: boolean };
-
-/**
- * Counters for logs and tests.
- *
- * @example Reading stats
- * ```ts
- * import type { PeerConnStats } from "./peer_conn.ts";
- * const ok = (s: PeerConnStats) => s.rejectsSent === 0;
- * console.assert(typeof ok === "function");
- * ```
- */
-export interface PeerConnStats {
-  /** Complete non-empty lines received. */
-  readonly linesReceived: number;
-  /** Lines queued for sending. */
-  readonly linesSent: number;
-  /** `reject` lines sent. */
-  readonly rejectsSent: number;
-  /** `reject` lines suppressed by the per-minute limit. */
-  readonly rejectsSuppressed: number;
-  /** Lines ignored before establishment (stray). */
-  readonly strayLines: number;
-  /** `ping` lines not answered because of the 2-per-second limit. */
-  readonly pingsDropped: number;
-  /** `addr` entries skipped for want of a rate-limit token. */
-  readonly addrRateLimited: number;
-  /** `addr` entries skipped as unusable, out of scope or our own. */
-  readonly addrFiltered: number;
-  /** Log-only events dropped because the event queue was full. */
-  readonly eventsDropped: number;
-}
-
-/**
- * Options for {@linkcode PeerConn}. Timer options are milliseconds; tests shrink them.
- *
- * @example An outbound connection
- * ```ts
- * import { PeerConn, type PeerConnOptions } from "./peer_conn.ts";
- * import { Prng } from "../util/prng.ts";
- * const options: PeerConnOptions = {
- *   role: "outbound", prng: Prng.seeded(1), now: 0,
- *   remoteAddress: { ip: "198.51.100.7", v6: false, port: 4001 },
- *   localAddress: { ip: "198.51.100.5", v6: false, port: 4000 },
- *   userAgent: "alice-ts", unixMillisOffset: 1_700_000_000_000,
- * };
- * console.assert(new PeerConn(options).state === "handshaking");
- * ```
- */
-export interface PeerConnOptions {
-  /** Who dialed. */
-  role: PeerRole;
-  /** Randomness for nonces (give each connection its own fork). */
-  prng: Prng;
-  /** When the TCP connection opened (starts the handshake timer). */
-  now: Millis;
-  /**
-   * The other end as our socket sees it: sent as the `version` recipient (outbound: the address
-   * we dialed; inbound: the peer's IP and ephemeral port), used for the scope rule and, outbound,
-   * as the peer's identity.
-   */
-  remoteAddress: PeerAddress;
-  /** Our address for this peer: the socket's local IP (or our external IP) with our listening port. */
-  localAddress: PeerAddress;
-  /**
-   * Our user agent (≤ 256 bytes, no `|`, CR or LF).
-   *
-   * @default {"bitclone-ts"}
-   */
-  userAgent?: string;
-  /**
-   * Our protocol version: 3 (Part A) or 4 (Parts A and B).
-   *
-   * @default {3}
-   */
-  protocolVersion?: 3 | 4;
-  /**
-   * Our services: 1 (Part A) or 3 (Parts A and B).
-   *
-   * @default {1}
-   */
-  services?: number;
-  /**
-   * Our block id (Part B tip index; 0 in Project 3).
-   *
-   * @default {0}
-   */
-  blockId?: number;
-  /**
-   * Our `version` nonce. Leave it out: a fresh one is drawn from `prng` (tests fix it).
-   *
-   * @default {randomNonce(prng)}
-   */
-  nonce?: string;
-  /**
-   * Unix time in ms minus `now`: wall-clock time is `now + unixMillisOffset` (live adapters pass
-   * `Date.now() - performance.now()` once).
-   *
-   * @default {0}
-   */
-  unixMillisOffset?: number;
-  /**
-   * The manager's pending-outbound nonces, checked against an inbound `version` (spec §C.3).
-   *
-   * @default {undefined}
-   */
-  ownNonces?: NonceSet;
-  /**
-   * Send `getaddr` as soon as the connection is established (spec §A.7). Feelers turn it off.
-   *
-   * @default {true}
-   */
-  getaddrOnEstablish?: boolean;
-  /**
-   * Close a connection not established by this long after it opened (spec §C.2).
-   *
-   * @default {30_000}
-   */
-  handshakeTimeoutMs?: number;
-  /**
-   * Ping period once established; the first ping goes out one period after establishment.
-   *
-   * @default {30_000}
-   */
-  pingIntervalMs?: number;
-  /**
-   * Close an established connection after this long without a received line.
-   *
-   * @default {90_000}
-   */
-  inactivityTimeoutMs?: number;
-  /**
-   * Period of the `advertiseDue` event once established (`Infinity` turns it off).
-   *
-   * @default {30_000}
-   */
-  advertiseIntervalMs?: number;
-  /**
-   * As listener, the pause between our `verack` and our `version` (spec Part D.1: helps peers that
-   * read one line per read); 0 sends both at once.
-   *
-   * @default {50}
-   */
-  versionReplyDelayMs?: number;
-  /**
-   * The longest line, terminator excluded; a longer one closes the connection.
-   *
-   * @default {1_048_576}
-   */
-  maxLineBytes?: number;
-  /**
-   * The longest line of any command but `block`; a longer one gets `reject|413` (20 points).
-   *
-   * @default {65_536}
-   */
-  maxLineBytesNonBlock?: number;
-  /**
-   * The most bytes that may wait in `pollTransmit()`; beyond, the connection closes.
-   *
-   * @default {8_388_608}
-   */
-  maxQueuedBytes?: number;
-}
+import type {
+  Millis,
+  NonceSet,
+  PeerCloseReason,
+  PeerConnOptions,
+  PeerConnState,
+  PeerConnStats,
+  PeerEvent,
+  PeerInfo,
+  PeerRole,
+  RejectFields,
+} from "./peer_conn_types.ts";
+export type {
+  Millis,
+  NonceSet,
+  PeerCloseReason,
+  PeerConnOptions,
+  PeerConnState,
+  PeerConnStats,
+  PeerEvent,
+  PeerInfo,
+  PeerRole,
+  ReceivedAddr,
+  RejectFields,
+} from "./peer_conn_types.ts";
 
 // ---- constants of the spec (§0.3, §A.5, Part C) -------------------------------------------------
 
@@ -470,16 +99,12 @@ const MESSAGES_PER_MINUTE = 10;
 const PONGS_PER_SECOND = 2;
 const PINGS_REMEMBERED = 4;
 const UNKNOWN_COMMANDS_ANSWERED = 10;
-const ADDR_TOKENS_START = 10;
-const ADDR_TOKENS_PER_SEC = 1;
-const ADDR_TOKENS_CAP = 1000;
-const ADDR_TOKENS_PER_GETADDR = 1000;
-const SINGLE_ADDR_FREE = 4;
-const SINGLE_ADDR_WINDOW_MS = 60_000;
-const ADDR_TIME_FLOOR = 100_000_000;
-const ADDR_TIME_FUTURE_SEC = 600;
-const ADDR_TIME_FALLBACK_SEC = 5 * 24 * 3600;
 const EVENTS_MAX = 10_000;
+/**
+ * The output queues' item cap: never reached in practice (transmits are bounded by
+ * `maxQueuedBytes`, log-only events by `EVENTS_MAX`).
+ */
+const OUTPUT_ITEMS_MAX = 2 ** 30;
 /** How much of a received chunk is handed to the framer at a time. */
 const FEED_SLICE_BYTES = 1_048_576;
 /** The most entries one sendAddr() call may carry (split into lines of ≤ 1000). */
@@ -553,21 +178,16 @@ export class PeerConn {
   #getaddrAnswered = false;
   #awaitingAddrAnswer = false;
   #unknownSeen = new Set<string>();
-  #addrTokens = ADDR_TOKENS_START;
-  #addrStamp: Millis;
-  #singleAddrTimes: Millis[] = [];
-  #notBatchedRejected = false;
+  readonly #intake: AddrIntake;
   #points: { at: Millis; points: number }[] = [];
   #rejectTimes: Millis[] = [];
   #messageTimes: Millis[] = [];
   #rejectedThisLine = false;
 
   // outputs
-  #out: Uint8Array[] = [];
-  #outHead = 0;
+  readonly #out = new OutputQueue<Uint8Array>({ capacity: OUTPUT_ITEMS_MAX });
   #outBytes = 0;
-  #events: PeerEvent[] = [];
-  #eventHead = 0;
+  readonly #events = new OutputQueue<PeerEvent>({ capacity: OUTPUT_ITEMS_MAX });
 
   #stats = {
     linesReceived: 0,
@@ -688,7 +308,7 @@ export class PeerConn {
     this.#openedAt = now;
     this.#lastNow = now;
     this.#lastLineAt = now;
-    this.#addrStamp = now;
+    this.#intake = new AddrIntake(now);
     // Validate every field of our version now: misuse fails before any byte exists.
     const version = this.#ourVersion(now);
     encodeMessage(version);
@@ -954,7 +574,7 @@ export class PeerConn {
     }
     this.#getaddrSent = true;
     this.#awaitingAddrAnswer = true;
-    this.#addrTokens += ADDR_TOKENS_PER_GETADDR; // may pass the cap
+    this.#intake.grant();
     this.#send({ type: "getaddr" });
   }
 
@@ -1068,13 +688,8 @@ export class PeerConn {
    * ```
    */
   pollTransmit(): Uint8Array | undefined {
-    if (this.#outHead >= this.#out.length) return undefined;
-    const bytes = this.#out[this.#outHead++];
-    this.#outBytes -= bytes.length;
-    if (this.#outHead === this.#out.length) {
-      this.#out = [];
-      this.#outHead = 0;
-    }
+    const bytes = this.#out.shift();
+    if (bytes !== undefined) this.#outBytes -= bytes.length;
     return bytes;
   }
 
@@ -1091,13 +706,7 @@ export class PeerConn {
    * ```
    */
   pollEvent(): PeerEvent | undefined {
-    if (this.#eventHead >= this.#events.length) return undefined;
-    const event = this.#events[this.#eventHead++];
-    if (this.#eventHead === this.#events.length) {
-      this.#events = [];
-      this.#eventHead = 0;
-    }
-    return event;
+    return this.#events.shift();
   }
 
   /**
@@ -1372,17 +981,9 @@ export class PeerConn {
       if (this.#state === "closed") return;
     }
     if (present === 1) {
-      this.#singleAddrTimes.push(now);
-      while (
-        this.#singleAddrTimes.length > 0 &&
-        this.#singleAddrTimes[0] <= now - SINGLE_ADDR_WINDOW_MS
-      ) {
-        this.#singleAddrTimes.shift();
-      }
-      if (this.#singleAddrTimes.length > SINGLE_ADDR_FREE) {
-        if (this.#singleAddrTimes.length > MISBEHAVIOUR_THRESHOLD) this.#singleAddrTimes.shift();
-        if (!this.#notBatchedRejected) {
-          this.#notBatchedRejected = true;
+      const verdict = this.#intake.singleEntryLine(now);
+      if (verdict !== "free") {
+        if (verdict === "reject") {
           this.#reject(400, "addr not batched", "addr: repeated single-entry lines", now);
         }
         this.#addPoints(20, "addr not batched", now);
@@ -1391,50 +992,18 @@ export class PeerConn {
     }
     const solicited = this.#awaitingAddrAnswer;
     this.#awaitingAddrAnswer = false;
-    const loopbackPeer = addressScope(this.#remote) === "loopback";
-    const nowSec = this.#unixSeconds(now);
-    const listen = this.#peer?.listenAddress;
-    const accepted: ReceivedAddr[] = [];
-    for (const e of m.entries) {
-      const scope = addressScope(e.address);
-      if (
-        scope === "unusable" || (scope === "loopback" && !loopbackPeer) ||
-        samePeerAddress(e.address, this.#local)
-      ) {
-        this.#stats.addrFiltered++;
-        continue;
-      }
-      let time = e.time;
-      const clamped = time <= ADDR_TIME_FLOOR || time > nowSec + ADDR_TIME_FUTURE_SEC;
-      if (clamped) time = Math.max(0, nowSec - ADDR_TIME_FALLBACK_SEC);
-      if (!this.#takeAddrToken(now)) {
-        this.#stats.addrRateLimited++;
-        continue;
-      }
-      accepted.push({
-        address: e.address,
-        time,
-        clamped,
-        selfAnnouncement: listen !== undefined && samePeerAddress(e.address, listen),
-      });
-    }
+    const { accepted, filtered, rateLimited } = screenAddrEntries(m.entries, {
+      remote: this.#remote,
+      local: this.#local,
+      listen: this.#peer?.listenAddress,
+      nowSec: this.#unixSeconds(now),
+      takeToken: () => this.#intake.takeToken(now),
+    });
+    this.#stats.addrFiltered += filtered;
+    this.#stats.addrRateLimited += rateLimited;
     if (accepted.length > 0) {
       this.#emit({ type: "addrReceived", entries: accepted, solicited, lineEntries: present });
     }
-  }
-
-  #takeAddrToken(now: Millis): boolean {
-    const elapsedSec = (now - this.#addrStamp) / 1000;
-    this.#addrStamp = now;
-    if (this.#addrTokens < ADDR_TOKENS_CAP) {
-      this.#addrTokens = Math.min(
-        ADDR_TOKENS_CAP,
-        this.#addrTokens + elapsedSec * ADDR_TOKENS_PER_SEC,
-      );
-    }
-    if (this.#addrTokens < 1) return false;
-    this.#addrTokens -= 1;
-    return true;
   }
 
   // ---- sending ---------------------------------------------------------------------------------
@@ -1523,7 +1092,7 @@ export class PeerConn {
   #emit(event: PeerEvent): void {
     const logOnly = event.type === "messageReceived" || event.type === "rejectReceived" ||
       event.type === "rejectSent" || event.type === "misbehaviour" || event.type === "ignored";
-    if (logOnly && this.#events.length - this.#eventHead >= EVENTS_MAX) {
+    if (logOnly && this.#events.length >= EVENTS_MAX) {
       this.#stats.eventsDropped++;
       return;
     }

@@ -1,9 +1,10 @@
 /**
- * The BitClone peer's node core (`PeerNode`, contract {@linkcode PeerNodeCore} in
- * `peer_node_types.ts`): the connection manager, the address book, gossip and persistence on top
- * of one {@linkcode PeerConn} per TCP connection. Sans-I/O: the adapter (Deno TCP, or the
- * simulator) feeds in accepted connections, dial results, bytes, end of stream, resets and ticks,
- * and carries out the actions it polls (`dial`, `send`, `close`, `save`, `log`).
+ * The BitClone peer's node core (`PeerNode`, the shared stream-core contract `StreamCore` of
+ * `src/core/` with its own `save` and `log` actions): the connection manager, the address book, gossip and persistence on top
+ * of one {@linkcode PeerConn} per TCP connection. Sans-I/O: a driver (the one TCP driver, or the
+ * simulator's stream host) feeds in accepted connections, connect results, bytes, end of stream,
+ * errors and ticks, and carries out the actions it polls (`connect`, `write`, `close`; `save` and
+ * `log` go to its caller).
  *
  * What it does (spec sections in brackets):
  * - keeps about `targetPeers` established connections, inbound and outbound both counting, with at
@@ -31,11 +32,10 @@
  * - emits `save` every `saveIntervalMs` when the book changed and on shutdown, a `log` for every
  *   connection made or dropped (with the reason), and a status line every `statusIntervalMs`.
  *
- * Connection keys: the adapter picks the keys of inbound connections (any integer not in use;
- * positive ones are recommended); the core picks the keys of its `dial` actions, always negative
- * (-1, -2, …), so the two never collide. Calls for a key the core does not know (already closed)
- * are ignored. A `close` action can name a key still dialing (the core's own connect deadline,
- * `connectTimeoutMs` + 1 s, or shutdown): the adapter abandons that connect.
+ * Connection ids are the core's: inbound connections get 1, 2, … (`handleAccept()` returns the
+ * id), outgoing ones -1, -2, …, so the two never collide. Calls for an id the core does not know
+ * (already closed) are ignored. A `close` action can name an id still connecting (the core's own
+ * connect deadline, `connectTimeoutMs` + 1 s, or shutdown): the driver gives that connect up.
  *
  * @module
  */
@@ -46,7 +46,6 @@ import {
   addressScope,
   formatPeerAddress,
   networkGroup,
-  parseIp,
   parsePeerAddress,
   type PeerAddress,
 } from "./address.ts";
@@ -57,273 +56,24 @@ import {
   PeerConn,
   type PeerEvent,
   type PeerInfo,
-  type PeerRole,
   type ReceivedAddr,
   type RejectFields,
 } from "./peer_conn.ts";
+import type { ConnId, StreamCore } from "../core/mod.ts";
+import { TimeKeeper } from "../core/mod.ts";
 import type {
-  ConnKey,
   PeerNodeAction,
-  PeerNodeCore,
+  PeerNodeConnection,
+  PeerNodeOptions,
+  PeerNodeOwnAction,
   PeerNodeStatus,
-  SavedPeer,
 } from "./peer_node_types.ts";
+import { type Conn, describeClose, newConn } from "./node_conn.ts";
+import { type NodeConfig, nodeConfig } from "./peer_node_config.ts";
+import { Backoffs, Discouragements } from "./node_penalties.ts";
+import { pickEviction, trimVictims } from "./node_eviction.ts";
 
-/**
- * Options for {@linkcode PeerNode}. Timer options are milliseconds; tests shrink them.
- *
- * @example A node with one command-line peer
- * ```ts
- * import type { PeerNodeOptions } from "./peer_node.ts";
- * import { Prng } from "../util/prng.ts";
- * const options: PeerNodeOptions = {
- *   prng: Prng.seeded(1), now: 0, listenPort: 8333, manualPeers: ["192.0.2.7:8333"],
- * };
- * console.assert(options.manualPeers?.length === 1);
- * ```
- */
-export interface PeerNodeOptions {
-  /** Randomness: address-book key, nonces, peer choice, jitter. */
-  prng: Prng;
-  /** Monotonic ms at start. */
-  now: number;
-  /**
-   * The TCP port we listen on (sent in `version` and advertised).
-   *
-   * @default {8333}
-   */
-  listenPort?: number;
-  /**
-   * An external IP to advertise instead of each socket's local IP.
-   *
-   * @default {undefined}
-   */
-  externalIp?: string;
-  /**
-   * Our user agent (≤ 256 bytes, no `|`, CR or LF).
-   *
-   * @default {"bitclone-ts"}
-   */
-  userAgent?: string;
-  /**
-   * Unix ms minus `now` (live: `Date.now() - performance.now()`).
-   *
-   * @default {0}
-   */
-  unixMillisOffset?: number;
-  /**
-   * Command-line peers (`ip:port`, `[v6]:port` or bare IPv6): dialed first, never evicted.
-   * Unreadable ones are logged and skipped.
-   *
-   * @default {[]}
-   */
-  manualPeers?: readonly string[];
-  /**
-   * The saved address book (`peers.json`, parsed with `parsePeersFile`).
-   *
-   * @default {[]}
-   */
-  savedPeers?: readonly SavedPeer[];
-  /**
-   * Established connections to keep (inbound and outbound both count).
-   *
-   * @default {5}
-   */
-  targetPeers?: number;
-  /**
-   * Established outbound connections to keep at least.
-   *
-   * @default {2}
-   */
-  minOutbound?: number;
-  /**
-   * Connections in any state, at most.
-   *
-   * @default {12}
-   */
-  maxConnections?: number;
-  /**
-   * Inbound connections in any state, at most (beyond: evict or refuse, spec §C.9).
-   *
-   * @default {maxConnections - minOutbound}
-   */
-  maxInbound?: number;
-  /**
-   * Outbound dials and handshakes under way, at most.
-   *
-   * @default {3}
-   */
-  maxPendingDials?: number;
-  /**
-   * The `timeoutMs` of `dial` actions (the core gives up 1 s later itself).
-   *
-   * @default {5_000}
-   */
-  connectTimeoutMs?: number;
-  /**
-   * A connection not established this long after it opened is closed.
-   *
-   * @default {30_000}
-   */
-  handshakeTimeoutMs?: number;
-  /**
-   * Ping period on established connections.
-   *
-   * @default {30_000}
-   */
-  pingIntervalMs?: number;
-  /**
-   * An established connection silent this long is closed and its address marked dropped.
-   *
-   * @default {90_000}
-   */
-  inactivityTimeoutMs?: number;
-  /**
-   * Period of the `addr` advertisement on each established connection.
-   *
-   * @default {30_000}
-   */
-  advertiseIntervalMs?: number;
-  /**
-   * As listener, the pause between our `verack` and our `version` (see `PeerConnOptions`).
-   *
-   * @default {50}
-   */
-  versionReplyDelayMs?: number;
-  /**
-   * How often to look for someone to dial while below target.
-   *
-   * @default {1_000}
-   */
-  dialCheckIntervalMs?: number;
-  /**
-   * How often to emit `save` when the address book changed.
-   *
-   * @default {60_000}
-   */
-  saveIntervalMs?: number;
-  /**
-   * How often to log the status line (`Infinity`: never).
-   *
-   * @default {60_000}
-   */
-  statusIntervalMs?: number;
-  /**
-   * Back-off after the first failure; doubles with each further one.
-   *
-   * @default {30_000}
-   */
-  backoffBaseMs?: number;
-  /**
-   * The longest back-off.
-   *
-   * @default {600_000}
-   */
-  backoffMaxMs?: number;
-  /**
-   * The longest back-off of a manual peer (busy included).
-   *
-   * @default {60_000}
-   */
-  manualBackoffMaxMs?: number;
-  /**
-   * The pause after a busy (5xx) reject before the handshake.
-   *
-   * @default {300_000}
-   */
-  busyBackoffMs?: number;
-  /**
-   * The pause before redialing an address whose established connection ended.
-   *
-   * @default {10_000}
-   */
-  reconnectDelayMs?: number;
-  /**
-   * How long a misbehaving peer stays discouraged (memory only).
-   *
-   * @default {86_400_000}
-   */
-  discourageMs?: number;
-  /**
-   * How long more than `targetPeers` connections may stay established before the surplus is
-   * closed (spec §A.8.1).
-   *
-   * @default {60_000}
-   */
-  trimDelayMs?: number;
-  /**
-   * The address book's 32-byte secret key (tests fix it).
-   *
-   * @default {prng.bytes(32)}
-   */
-  addressBookKey?: Uint8Array;
-}
-
-/**
- * One connection as {@linkcode PeerNode.connections} lists it.
- *
- * @example Established outbound peers
- * ```ts
- * import type { PeerNodeConnection } from "./peer_node.ts";
- * const outbound = (cs: PeerNodeConnection[]) =>
- *   cs.filter((c) => c.direction === "outbound" && c.state === "established");
- * console.assert(outbound([]).length === 0);
- * ```
- */
-export interface PeerNodeConnection {
-  /** The connection's key. */
-  readonly key: ConnKey;
-  /** Who dialed. */
-  readonly direction: PeerRole;
-  /** `dialing` (TCP connect under way), `handshaking` or `established`. */
-  readonly state: "dialing" | "handshaking" | "established";
-  /** The peer's identity (spec §A.8.4) as text, when known. */
-  readonly address: string | undefined;
-  /** The socket's remote end (inbound: the peer's ephemeral port), when known. */
-  readonly remote: string | undefined;
-  /** The peer's user agent, once established. */
-  readonly userAgent: string | undefined;
-  /** When the connection was opened or dialed (ms). */
-  readonly since: number;
-  /** Whether the peer is a manual peer. */
-  readonly manual: boolean;
-}
-
-/** Per-connection state of the manager. */
-interface Conn {
-  readonly key: ConnKey;
-  readonly role: PeerRole;
-  state: "dialing" | "handshaking" | "established";
-  readonly openedAt: number;
-  dialAddress: PeerAddress | undefined;
-  dialDeadline: number | undefined;
-  remote: PeerAddress | undefined;
-  /** Whether the socket's remote end is on loopback (scope rule, spec §A.4). */
-  loopback: boolean;
-  /** Our address as this peer can reach it. */
-  local: PeerAddress | undefined;
-  conn: PeerConn | undefined;
-  nonce: string | undefined;
-  identity: PeerAddress | undefined;
-  identityText: string | undefined;
-  establishedAt: number;
-  userAgent: string | undefined;
-  manual: boolean;
-  /** Entries queued for this peer's next advertisement (spec §C.6). */
-  relay: Map<string, AddrEntry>;
-  /** Addresses already sent to this peer (spec §C.6), cleared every 24 h. */
-  sent: Set<string>;
-  sentSince: number;
-  /** The adapter has no socket any more: no `close` action. */
-  socketGone: boolean;
-  /** Set when the socket reset: the close counts as a failure. */
-  resetReason: string | undefined;
-}
-
-interface Backoff {
-  failures: number;
-  notBefore: number;
-}
+export type { PeerNodeAction, PeerNodeConnection, PeerNodeOptions } from "./peer_node_types.ts";
 
 const ADDR_PENALTY_SEC = 2 * 3600;
 const RELAY_MAX_ENTRIES_PER_LINE = 10;
@@ -339,10 +89,7 @@ const DAY_SEC = 24 * 3600;
 const GETADDR_MIN = 100;
 const GETADDR_MAX = 1000;
 const GETADDR_SHARE = 0.23;
-const JITTER = 0.2;
 const DIAL_GRACE_MS = 1000;
-const BACKOFF_ENTRIES_MAX = 4096;
-const DISCOURAGED_MAX = 4096;
 const SELF_MAX = 1024;
 const LOG_QUEUE_MAX = 10_000;
 const PUMP_ROUNDS_MAX = 64;
@@ -354,11 +101,12 @@ const TRIM_SLACK = 1;
 const BUSY: RejectFields = { code: 503, reason: "busy", details: "try later" };
 
 /**
- * The node core (see the module doc). Implements {@linkcode PeerNodeCore}.
+ * The node core (see the module doc). Implements `StreamCore<PeerNodeOwnAction>`.
  *
  * @example One dial, by hand
  * ```ts
  * import { PeerNode } from "./peer_node.ts";
+ * import assert from "node:assert/strict";
  * import { Prng } from "../util/prng.ts";
  * const node = new PeerNode({
  *   prng: Prng.seeded(1), now: 0, listenPort: 8333, manualPeers: ["192.0.2.7:8333"],
@@ -366,57 +114,35 @@ const BUSY: RejectFields = { code: 503, reason: "busy", details: "try later" };
  * node.handleTick(0);
  * const actions = [];
  * for (let a = node.pollAction(); a; a = node.pollAction()) actions.push(a);
- * const dial = actions.find((a) => a.type === "dial");
- * console.assert(dial?.type === "dial" && dial.address === "192.0.2.7:8333" && dial.key < 0);
- * node.handleDialed(dial!.key, "192.0.2.1:50000", 10);
+ * const dial = actions.find((a) => a.type === "connect");
+ * assert.ok(dial?.type === "connect" && dial.to === "192.0.2.7:8333" && dial.conn < 0);
+ * node.handleConnected(dial.conn, 10, "192.0.2.1:50000");
  * const send = node.pollAction();
- * console.assert(send?.type === "send" && new TextDecoder().decode(send.bytes).startsWith("version|3|1|"));
+ * assert.ok(send?.type === "write");
+ * assert.ok(new TextDecoder().decode(send.bytes).startsWith("version|3|1|"));
  * ```
  */
-export class PeerNode implements PeerNodeCore {
+export class PeerNode implements StreamCore<PeerNodeOwnAction> {
   readonly #prng: Prng;
   readonly #book: AddressBook;
-  readonly #listenPort: number;
-  readonly #externalIp: string | undefined;
-  readonly #userAgent: string;
-  readonly #unixOffset: number;
-  readonly #target: number;
-  readonly #minOutbound: number;
-  readonly #maxConnections: number;
-  readonly #maxInbound: number;
-  readonly #maxPending: number;
-  readonly #connectTimeoutMs: number;
-  readonly #handshakeTimeoutMs: number;
-  readonly #pingIntervalMs: number;
-  readonly #inactivityMs: number;
-  readonly #advertiseMs: number;
-  readonly #replyDelayMs: number;
-  readonly #dialCheckMs: number;
-  readonly #saveMs: number;
-  readonly #statusMs: number;
-  readonly #backoffBaseMs: number;
-  readonly #backoffMaxMs: number;
-  readonly #manualBackoffMaxMs: number;
-  readonly #busyMs: number;
-  readonly #reconnectMs: number;
-  readonly #discourageMs: number;
-  readonly #trimDelayMs: number;
+  readonly #cfg: NodeConfig;
 
-  readonly #conns = new Map<ConnKey, Conn>();
+  readonly #conns = new Map<ConnId, Conn>();
   readonly #dirty = new Set<Conn>();
   readonly #pendingNonces = new Set<string>();
   readonly #manual: string[] = [];
   /** Manual peers whose failure was logged at warn since they were last reached. */
   readonly #manualWarned = new Set<string>();
   readonly #self = new Set<string>();
-  readonly #backoff = new Map<string, Backoff>();
-  readonly #discouraged = new Map<string, number>();
+  readonly #backoff: Backoffs;
+  readonly #discouraged: Discouragements;
   #actions: PeerNodeAction[] = [];
   #actionHead = 0;
   #logsQueued = 0;
   #logsDropped = 0;
   #nextDialKey = -1;
-  #lastNow: number;
+  #nextInboundKey = 1;
+  readonly #time: TimeKeeper;
   #nextDialCheckAt: number;
   #nextSaveAt: number;
   #nextStatusAt: number;
@@ -446,125 +172,17 @@ export class PeerNode implements PeerNodeCore {
    * ```
    */
   constructor(options: PeerNodeOptions) {
-    if (options === null || typeof options !== "object") {
-      throw new TypeError("Cannot create the node: options are missing");
-    }
-    const {
-      prng,
-      now,
-      listenPort = 8333,
-      externalIp,
-      userAgent = "bitclone-ts",
-      unixMillisOffset = 0,
-      manualPeers = [],
-      savedPeers = [],
-      targetPeers = 5,
-      minOutbound = 2,
-      maxConnections = 12,
-      maxPendingDials = 3,
-      connectTimeoutMs = 5_000,
-      handshakeTimeoutMs = 30_000,
-      pingIntervalMs = 30_000,
-      inactivityTimeoutMs = 90_000,
-      advertiseIntervalMs = 30_000,
-      versionReplyDelayMs = 50,
-      dialCheckIntervalMs = 1_000,
-      saveIntervalMs = 60_000,
-      statusIntervalMs = 60_000,
-      backoffBaseMs = 30_000,
-      backoffMaxMs = 600_000,
-      manualBackoffMaxMs = 60_000,
-      busyBackoffMs = 300_000,
-      reconnectDelayMs = 10_000,
-      discourageMs = 86_400_000,
-      trimDelayMs = 60_000,
-      addressBookKey,
-    } = options;
-    const maxInbound = options.maxInbound ?? Math.max(1, maxConnections - minOutbound);
-    if (prng === undefined || typeof prng.u32 !== "function") {
-      throw new TypeError("Cannot create the node: prng is missing");
-    }
-    checkTime("now", now);
-    if (!Number.isFinite(unixMillisOffset)) {
-      throw new RangeError(`Cannot create the node: unixMillisOffset ${unixMillisOffset}`);
-    }
-    if (!Number.isInteger(listenPort) || listenPort < 1 || listenPort > 65535) {
-      throw new RangeError(`Cannot create the node: listenPort ${listenPort} is not 1–65535`);
-    }
-    for (
-      const [name, v, min] of [
-        ["targetPeers", targetPeers, 0],
-        ["minOutbound", minOutbound, 0],
-        ["maxConnections", maxConnections, 1],
-        ["maxInbound", maxInbound, 0],
-        ["maxPendingDials", maxPendingDials, 1],
-      ] as const
-    ) {
-      if (!Number.isSafeInteger(v) || v < min) {
-        throw new RangeError(`Cannot create the node: ${name} ${v} is below ${min}`);
-      }
-    }
-    for (
-      const [name, v] of [
-        ["connectTimeoutMs", connectTimeoutMs],
-        ["handshakeTimeoutMs", handshakeTimeoutMs],
-        ["pingIntervalMs", pingIntervalMs],
-        ["inactivityTimeoutMs", inactivityTimeoutMs],
-        ["advertiseIntervalMs", advertiseIntervalMs],
-        ["dialCheckIntervalMs", dialCheckIntervalMs],
-        ["saveIntervalMs", saveIntervalMs],
-        ["statusIntervalMs", statusIntervalMs],
-        ["backoffBaseMs", backoffBaseMs],
-        ["backoffMaxMs", backoffMaxMs],
-        ["manualBackoffMaxMs", manualBackoffMaxMs],
-        ["busyBackoffMs", busyBackoffMs],
-        ["discourageMs", discourageMs],
-        ["trimDelayMs", trimDelayMs],
-      ] as const
-    ) {
-      if (!(v > 0)) throw new RangeError(`Cannot create the node: ${name} ${v} is not positive`);
-    }
-    if (!(reconnectDelayMs >= 0) || !(versionReplyDelayMs >= 0)) {
-      throw new RangeError("Cannot create the node: a delay is negative");
-    }
-    let ext: string | undefined;
-    if (externalIp !== undefined) {
-      const ip = parseIp(String(externalIp));
-      if (ip === undefined) {
-        throw new TypeError(`Cannot create the node: externalIp ${externalIp} is not an IP`);
-      }
-      ext = ip.text;
-    }
+    const cfg = nodeConfig(options);
+    const { prng, now, listenPort, manualPeers, savedPeers, targetPeers, addressBookKey } = cfg;
+    const { saveIntervalMs, statusIntervalMs, externalIp: ext } = cfg;
+    this.#cfg = cfg;
     this.#prng = prng;
+    this.#backoff = new Backoffs(cfg, prng);
+    this.#discouraged = new Discouragements(cfg.discourageMs);
     this.#book = new AddressBook(
       addressBookKey === undefined ? { prng: prng.fork() } : { key: addressBookKey },
     );
-    this.#listenPort = listenPort;
-    this.#externalIp = ext;
-    this.#userAgent = userAgent;
-    this.#unixOffset = unixMillisOffset;
-    this.#target = targetPeers;
-    this.#minOutbound = minOutbound;
-    this.#maxConnections = maxConnections;
-    this.#maxInbound = maxInbound;
-    this.#maxPending = maxPendingDials;
-    this.#connectTimeoutMs = connectTimeoutMs;
-    this.#handshakeTimeoutMs = handshakeTimeoutMs;
-    this.#pingIntervalMs = pingIntervalMs;
-    this.#inactivityMs = inactivityTimeoutMs;
-    this.#advertiseMs = advertiseIntervalMs;
-    this.#replyDelayMs = versionReplyDelayMs;
-    this.#dialCheckMs = dialCheckIntervalMs;
-    this.#saveMs = saveIntervalMs;
-    this.#statusMs = statusIntervalMs;
-    this.#backoffBaseMs = backoffBaseMs;
-    this.#backoffMaxMs = backoffMaxMs;
-    this.#manualBackoffMaxMs = manualBackoffMaxMs;
-    this.#busyMs = busyBackoffMs;
-    this.#reconnectMs = reconnectDelayMs;
-    this.#discourageMs = discourageMs;
-    this.#trimDelayMs = trimDelayMs;
-    this.#lastNow = now;
+    this.#time = new TimeKeeper(now);
     this.#nextDialCheckAt = now;
     this.#nextSaveAt = now + saveIntervalMs;
     this.#nextStatusAt = now + statusIntervalMs;
@@ -703,40 +321,47 @@ export class PeerNode implements PeerNodeCore {
    * An inbound TCP connection was accepted. Without a free slot (after trying to evict an inbound
    * peer, spec §C.9) it is refused with `reject|503|busy|try later`.
    *
-   * @throws {TypeError} When `key` is already in use.
-   * @throws {RangeError} When `now` went backwards.
+   * @returns The connection's id (1, 2, …).
+   * @throws {RangeError} When `now` is not a valid time (an earlier one is taken as the latest).
    * @example Accepting
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const node = new PeerNode({ prng: Prng.seeded(1), now: 0 });
-   * node.handleInbound(1, "192.0.2.9:50123", "192.0.2.1:8333", 5);
-   * console.assert(node.status().pending === 1 && node.pollAction()?.type === "log");
+   * assert.equal(node.handleAccept("192.0.2.9:50123", "192.0.2.1:8333", 5), 1);
+   * assert.equal(node.status().pending, 1);
+   * assert.equal(node.pollAction()?.type, "log");
    * ```
    */
-  handleInbound(key: ConnKey, remote: string, local: string, now: number): void {
-    this.#advance(now);
-    checkKey(key);
-    if (this.#conns.has(key)) {
-      throw new TypeError(`Cannot accept connection ${key}: the key is in use`);
-    }
+  handleAccept(remote: string, local: string, now: number): ConnId {
+    now = this.#advance(now);
+    const key = this.#nextInboundKey++;
+    this.#accept(key, remote, local, now);
+    return key;
+  }
+
+  #accept(key: ConnId, remote: string, local: string, now: number): void {
     if (this.#stopped) {
-      this.#push({ type: "close", key, reason: "shutting down" });
+      this.#push({ type: "close", conn: key, reason: "shutting down" });
       return;
     }
     const ra = parsePeerAddress(String(remote));
     const la = parsePeerAddress(String(local));
     if (ra === undefined) {
       this.#log("warn", `inbound ${String(remote).slice(0, 80)}: unreadable address, closed`);
-      this.#push({ type: "close", key, reason: "unreadable remote address" });
+      this.#push({ type: "close", conn: key, reason: "unreadable remote address" });
       return;
     }
     if (la !== undefined) this.#learnLocal(la);
     const remoteText = formatPeerAddress(ra);
     let inbound = 0;
     for (const c of this.#conns.values()) if (c.role === "inbound") inbound++;
-    const free = Math.min(this.#maxConnections - this.#conns.size, this.#maxInbound - inbound);
-    const discouraged = addressScope(ra) === "public" && this.#isDiscouraged(ra.ip, now);
+    const free = Math.min(
+      this.#cfg.maxConnections - this.#conns.size,
+      this.#cfg.maxInbound - inbound,
+    );
+    const discouraged = addressScope(ra) === "public" && this.#discouraged.has(ra.ip, now);
     if (free <= 0 || (discouraged && free < 2)) {
       const victim = free <= 0 && !discouraged ? this.#pickEviction(now) : undefined;
       if (victim === undefined) {
@@ -756,16 +381,16 @@ export class PeerNode implements PeerNodeCore {
       now,
       remoteAddress: ra,
       localAddress: ours,
-      userAgent: this.#userAgent,
-      unixMillisOffset: this.#unixOffset,
+      userAgent: this.#cfg.userAgent,
+      unixMillisOffset: this.#cfg.unixMillisOffset,
       ownNonces: this.#pendingNonces,
-      handshakeTimeoutMs: this.#handshakeTimeoutMs,
-      pingIntervalMs: this.#pingIntervalMs,
-      inactivityTimeoutMs: this.#inactivityMs,
-      advertiseIntervalMs: this.#advertiseMs,
-      versionReplyDelayMs: this.#replyDelayMs,
+      handshakeTimeoutMs: this.#cfg.handshakeTimeoutMs,
+      pingIntervalMs: this.#cfg.pingIntervalMs,
+      inactivityTimeoutMs: this.#cfg.inactivityTimeoutMs,
+      advertiseIntervalMs: this.#cfg.advertiseIntervalMs,
+      versionReplyDelayMs: this.#cfg.versionReplyDelayMs,
     });
-    const c = this.#newConn(key, "inbound", now);
+    const c = newConn(key, "inbound", now);
     c.state = "handshaking";
     c.remote = ra;
     c.loopback = addressScope(ra) === "loopback";
@@ -778,23 +403,25 @@ export class PeerNode implements PeerNodeCore {
   }
 
   /**
-   * A `dial` action connected: the handshake starts (our `version` goes out).
+   * A `connect` action connected (`local` is our end of it): the handshake starts (our `version`
+   * goes out).
    *
-   * @throws {RangeError} When `now` went backwards.
+   * @throws {RangeError} When `now` is not a valid time (an earlier one is taken as the latest).
    * @example See the class example.
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const node = new PeerNode({ prng: Prng.seeded(1), now: 0 });
-   * node.handleDialed(-99, "192.0.2.1:50000", 1); // unknown key: ignored
-   * console.assert(node.status().pending === 0);
+   * node.handleConnected(-99, 1, "192.0.2.1:50000"); // unknown id: ignored
+   * assert.equal(node.status().pending, 0);
    * ```
    */
-  handleDialed(key: ConnKey, local: string, now: number): void {
-    this.#advance(now);
+  handleConnected(key: ConnId, now: number, local?: string): void {
+    now = this.#advance(now);
     const c = this.#conns.get(key);
     if (c === undefined || c.state !== "dialing" || c.dialAddress === undefined) return;
-    const la = parsePeerAddress(String(local));
+    const la = local === undefined ? undefined : parsePeerAddress(String(local));
     if (la !== undefined) this.#learnLocal(la);
     const dialText = formatPeerAddress(c.dialAddress);
     if (this.#self.has(dialText)) {
@@ -808,13 +435,13 @@ export class PeerNode implements PeerNodeCore {
       now,
       remoteAddress: c.dialAddress,
       localAddress: ours,
-      userAgent: this.#userAgent,
-      unixMillisOffset: this.#unixOffset,
-      handshakeTimeoutMs: this.#handshakeTimeoutMs,
-      pingIntervalMs: this.#pingIntervalMs,
-      inactivityTimeoutMs: this.#inactivityMs,
-      advertiseIntervalMs: this.#advertiseMs,
-      versionReplyDelayMs: this.#replyDelayMs,
+      userAgent: this.#cfg.userAgent,
+      unixMillisOffset: this.#cfg.unixMillisOffset,
+      handshakeTimeoutMs: this.#cfg.handshakeTimeoutMs,
+      pingIntervalMs: this.#cfg.pingIntervalMs,
+      inactivityTimeoutMs: this.#cfg.inactivityTimeoutMs,
+      advertiseIntervalMs: this.#cfg.advertiseIntervalMs,
+      versionReplyDelayMs: this.#cfg.versionReplyDelayMs,
     });
     c.state = "handshaking";
     c.dialDeadline = undefined;
@@ -829,32 +456,10 @@ export class PeerNode implements PeerNodeCore {
   }
 
   /**
-   * A `dial` action failed: a failed attempt (back-off), and the dial slot is free again.
-   *
-   * @throws {RangeError} When `now` went backwards.
-   * @example Unknown keys are ignored
-   * ```ts
-   * import { PeerNode } from "./peer_node.ts";
-   * import { Prng } from "../util/prng.ts";
-   * const node = new PeerNode({ prng: Prng.seeded(1), now: 0 });
-   * node.handleDialFailed(-5, "refused", 1);
-   * console.assert(node.status().pending === 0);
-   * ```
-   */
-  handleDialFailed(key: ConnKey, reason: string, now: number): void {
-    this.#advance(now);
-    const c = this.#conns.get(key);
-    if (c === undefined || c.state !== "dialing") return;
-    c.socketGone = true;
-    this.#dialFailed(c, `dial failed: ${String(reason).slice(0, 200)}`, now);
-    this.#flush(now);
-  }
-
-  /**
    * Bytes arrived on a connection.
    *
    * @throws {TypeError} When `bytes` is not a Uint8Array.
-   * @throws {RangeError} When `now` went backwards.
+   * @throws {RangeError} When `now` is not a valid time (an earlier one is taken as the latest).
    * @example Unknown keys are ignored
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
@@ -864,11 +469,11 @@ export class PeerNode implements PeerNodeCore {
    * console.assert(node.status().pending === 0);
    * ```
    */
-  handleData(key: ConnKey, bytes: Uint8Array, now: number): void {
+  handleData(key: ConnId, bytes: Uint8Array, now: number): void {
     if (!(bytes instanceof Uint8Array)) {
       throw new TypeError("Cannot handle data: bytes is not a Uint8Array");
     }
-    this.#advance(now);
+    now = this.#advance(now);
     const c = this.#conns.get(key);
     if (c?.conn === undefined) return;
     c.conn.receiveData(bytes, now);
@@ -880,7 +485,7 @@ export class PeerNode implements PeerNodeCore {
    * The peer closed its side: the connection closes (for an outbound connection not yet
    * established, a failed attempt).
    *
-   * @throws {RangeError} When `now` went backwards.
+   * @throws {RangeError} When `now` is not a valid time (an earlier one is taken as the latest).
    * @example Unknown keys are ignored
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
@@ -890,8 +495,8 @@ export class PeerNode implements PeerNodeCore {
    * console.assert(node.pollAction()?.type === "log");
    * ```
    */
-  handleEof(key: ConnKey, now: number): void {
-    this.#advance(now);
+  handleEof(key: ConnId, now: number): void {
+    now = this.#advance(now);
     const c = this.#conns.get(key);
     if (c === undefined) return;
     if (c.conn === undefined) {
@@ -904,21 +509,22 @@ export class PeerNode implements PeerNodeCore {
   }
 
   /**
-   * The connection failed (reset, write error); the adapter already closed the socket, so no
-   * `close` action follows.
+   * The connection failed: a connect refused or timed out (a failed attempt: back-off, and the
+   * dial slot is free again), or a reset or write error. The driver already closed the socket, so
+   * no `close` action follows.
    *
-   * @throws {RangeError} When `now` went backwards.
+   * @throws {RangeError} When `now` is not a valid time (an earlier one is taken as the latest).
    * @example Unknown keys are ignored
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
    * import { Prng } from "../util/prng.ts";
    * const node = new PeerNode({ prng: Prng.seeded(1), now: 0 });
-   * node.handleReset(7, "reset", 1);
+   * node.handleError(7, "reset", 1);
    * console.assert(node.status().pending === 0);
    * ```
    */
-  handleReset(key: ConnKey, reason: string, now: number): void {
-    this.#advance(now);
+  handleError(key: ConnId, reason: string, now: number): void {
+    now = this.#advance(now);
     const c = this.#conns.get(key);
     if (c === undefined) return;
     c.socketGone = true;
@@ -937,7 +543,7 @@ export class PeerNode implements PeerNodeCore {
    * Timer work due at `now`: each connection's timers, connect deadlines, dialing, saving, the
    * status line. A no-op when nothing is due.
    *
-   * @throws {RangeError} When `now` went backwards.
+   * @throws {RangeError} When `now` is not a valid time (an earlier one is taken as the latest).
    * @example The first tick dials
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
@@ -948,7 +554,7 @@ export class PeerNode implements PeerNodeCore {
    * ```
    */
   handleTick(now: number): void {
-    this.#advance(now);
+    now = this.#advance(now);
     if (this.#stopped) return;
     for (const c of [...this.#conns.values()]) {
       if (c.state === "dialing") {
@@ -969,15 +575,15 @@ export class PeerNode implements PeerNodeCore {
       this.#flush(now);
     }
     if (now >= this.#nextDialCheckAt) {
-      this.#nextDialCheckAt = now + this.#dialCheckMs;
+      this.#nextDialCheckAt = now + this.#cfg.dialCheckIntervalMs;
       this.#maybeDial(now);
     }
     if (now >= this.#nextSaveAt) {
-      this.#nextSaveAt = now + this.#saveMs;
+      this.#nextSaveAt = now + this.#cfg.saveIntervalMs;
       if (this.#book.changes !== this.#savedChanges) this.#save();
     }
     if (now >= this.#nextStatusAt) {
-      this.#nextStatusAt = now + this.#statusMs;
+      this.#nextStatusAt = now + this.#cfg.statusIntervalMs;
       const s = this.status();
       this.#log(
         "info",
@@ -992,7 +598,7 @@ export class PeerNode implements PeerNodeCore {
    * Stops cleanly: closes every connection (dials under way too), emits a final `save` and a log
    * line. Later inputs are ignored (an inbound connection is closed at once). Idempotent.
    *
-   * @throws {RangeError} When `now` went backwards.
+   * @throws {RangeError} When `now` is not a valid time (an earlier one is taken as the latest).
    * @example The final save
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
@@ -1005,7 +611,7 @@ export class PeerNode implements PeerNodeCore {
    * ```
    */
   shutdown(now: number): void {
-    this.#advance(now);
+    now = this.#advance(now);
     if (this.#stopped) return;
     this.#stopped = true;
     for (const c of [...this.#conns.values()]) {
@@ -1065,7 +671,9 @@ export class PeerNode implements PeerNodeCore {
       if (t !== undefined && t < at) at = t;
     }
     if (this.#nextDialCheckAt < at && this.#wantsDial()) at = this.#nextDialCheckAt;
-    if (this.#surplusSince !== undefined) at = Math.min(at, this.#surplusSince + this.#trimDelayMs);
+    if (this.#surplusSince !== undefined) {
+      at = Math.min(at, this.#surplusSince + this.#cfg.trimDelayMs);
+    }
     return at;
   }
 
@@ -1122,7 +730,7 @@ export class PeerNode implements PeerNodeCore {
         offset += p.length;
       }
     }
-    this.#push({ type: "send", key: c.key, bytes });
+    this.#push({ type: "write", conn: c.key, bytes });
     return true;
   }
 
@@ -1194,8 +802,8 @@ export class PeerNode implements PeerNodeCore {
         }
       }
     }
-    if (c.role === "inbound" && text !== undefined && this.#isDiscouraged(text, now)) {
-      const free = this.#maxConnections - this.#conns.size;
+    if (c.role === "inbound" && text !== undefined && this.#discouraged.has(text, now)) {
+      const free = this.#cfg.maxConnections - this.#conns.size;
       if (free < 1) {
         conn.close("discouraged peer without a spare slot", BUSY);
         return;
@@ -1204,7 +812,7 @@ export class PeerNode implements PeerNodeCore {
     const nowSec = this.#unixSeconds(now);
     if (c.role === "outbound" && text !== undefined) {
       this.#book.markGood(text, nowSec);
-      this.#backoff.delete(text);
+      this.#backoff.forget(text);
       this.#manualWarned.delete(text);
     } else if (text !== undefined) {
       this.#book.touch(text, nowSec);
@@ -1232,7 +840,7 @@ export class PeerNode implements PeerNodeCore {
     const relay = !solicited && lineEntries <= RELAY_MAX_ENTRIES_PER_LINE;
     for (const r of entries) {
       const text = formatPeerAddress(r.address);
-      if (this.#self.has(text) || this.#isDiscouraged(text, now)) continue;
+      if (this.#self.has(text) || this.#discouraged.has(text, now)) continue;
       const stored = r.selfAnnouncement ? r.time : Math.max(0, r.time - ADDR_PENALTY_SEC);
       this.#book.add(r.address, stored, nowSec, { source, evidenceTime: r.time });
       if (relay && !r.clamped && r.time >= nowSec - RELAY_RECENT_SEC) {
@@ -1304,7 +912,7 @@ export class PeerNode implements PeerNodeCore {
       nowSec,
       (e) =>
         !taken.has(e.text) && e.text !== c.identityText && !this.#self.has(e.text) &&
-        !this.#isDiscouraged(e.text, now) &&
+        !this.#discouraged.has(e.text, now) &&
         (loopbackPeer || addressScope(e.address) !== "loopback"),
     );
     for (const e of sample) take(e.address, e.time);
@@ -1356,7 +964,7 @@ export class PeerNode implements PeerNodeCore {
       for (const e of this.#book.entries()) {
         if (out.length >= ADVERTISE_ENTRIES) break;
         if (e.time < nowSec - RELAY_RECENT_SEC || c.sent.has(e.text)) continue;
-        if (this.#book.isTerrible(e, nowSec) || this.#isDiscouraged(e.text, now)) continue;
+        if (this.#book.isTerrible(e, nowSec) || this.#discouraged.has(e.text, now)) continue;
         if (take(e.address, e.time)) this.#markSent(c, e.text);
       }
     }
@@ -1371,7 +979,7 @@ export class PeerNode implements PeerNodeCore {
     const text = c.identityText ??
       (c.role === "outbound" && c.dialAddress ? formatPeerAddress(c.dialAddress) : undefined);
     const why = describeClose(reason, c.resetReason);
-    if (!c.socketGone) this.#push({ type: "close", key: c.key, reason: why });
+    if (!c.socketGone) this.#push({ type: "close", conn: c.key, reason: why });
     const nowSec = this.#unixSeconds(now);
     const who = text ?? (c.remote ? formatPeerAddress(c.remote) : `#${c.key}`);
     if (reason.kind === "selfConnection") {
@@ -1388,7 +996,7 @@ export class PeerNode implements PeerNodeCore {
       }
     } else if (c.role === "outbound" && !wasEstablished && text !== undefined && !this.#stopped) {
       if (reason.kind === "busy") {
-        this.#setBackoff(text, this.#busyMs, now);
+        this.#setBackoff(text, this.#cfg.busyBackoffMs, now);
       } else if (reason.kind !== "local" || c.resetReason !== undefined) {
         this.#failure(text, now);
       }
@@ -1396,7 +1004,7 @@ export class PeerNode implements PeerNodeCore {
     if (wasEstablished && text !== undefined) {
       if (reason.kind === "inactivity") this.#book.markDropped(text, nowSec);
       else this.#book.touch(text, nowSec);
-      if (!this.#stopped) this.#setBackoff(text, this.#reconnectMs, now);
+      if (!this.#stopped) this.#setBackoff(text, this.#cfg.reconnectDelayMs, now);
     }
     if (reason.kind === "misbehaviour" && !c.manual) {
       const key = text ?? (c.remote && c.remote.ip);
@@ -1432,12 +1040,15 @@ export class PeerNode implements PeerNodeCore {
       }
       if (c.state === "established") established++;
     }
-    if (pending >= this.#maxPending || this.#conns.size >= this.#maxConnections) return false;
-    return established + pending < this.#target || outbound + pending < this.#minOutbound;
+    if (pending >= this.#cfg.maxPendingDials || this.#conns.size >= this.#cfg.maxConnections) {
+      return false;
+    }
+    return established + pending < this.#cfg.targetPeers ||
+      outbound + pending < this.#cfg.minOutbound;
   }
 
   #maybeDial(now: number): void {
-    for (let i = 0; i < this.#maxPending && this.#wantsDial(); i++) {
+    for (let i = 0; i < this.#cfg.maxPendingDials && this.#wantsDial(); i++) {
       const candidate = this.#pickCandidate(now);
       if (candidate === undefined) return;
       this.#dial(candidate, now);
@@ -1455,12 +1066,12 @@ export class PeerNode implements PeerNodeCore {
       }
     }
     const usable = (text: string) =>
-      !busy.has(text) && !this.#self.has(text) && !this.#backingOff(text, now);
+      !busy.has(text) && !this.#self.has(text) && !this.#backoff.active(text, now);
     for (const text of this.#manual) {
       if (usable(text)) return this.#book.get(text)?.address ?? parsePeerAddress(text);
     }
     const pick = this.#book.select(this.#prng, this.#unixSeconds(now), {
-      skip: (e: BookEntry) => !usable(e.text) || this.#isDiscouraged(e.text, now),
+      skip: (e: BookEntry) => !usable(e.text) || this.#discouraged.has(e.text, now),
       avoidGroups: groups,
     });
     return pick?.address;
@@ -1470,13 +1081,13 @@ export class PeerNode implements PeerNodeCore {
     let key = this.#nextDialKey--;
     while (this.#conns.has(key)) key = this.#nextDialKey--;
     const text = formatPeerAddress(address);
-    const c = this.#newConn(key, "outbound", now);
+    const c = newConn(key, "outbound", now);
     c.dialAddress = address;
-    c.dialDeadline = now + this.#connectTimeoutMs + DIAL_GRACE_MS;
+    c.dialDeadline = now + this.#cfg.connectTimeoutMs + DIAL_GRACE_MS;
     c.manual = this.#manual.includes(text);
     this.#conns.set(key, c);
     this.#book.markAttempt(text, this.#unixSeconds(now));
-    this.#push({ type: "dial", key, address: text, timeoutMs: this.#connectTimeoutMs });
+    this.#push({ type: "connect", conn: key, to: text, timeoutMs: this.#cfg.connectTimeoutMs });
     this.#log("debug", `dialing ${text}${c.manual ? " (manual)" : ""}`, { key });
   }
 
@@ -1494,43 +1105,13 @@ export class PeerNode implements PeerNodeCore {
   /** Forgets a connection that has no PeerConn (or must not report), emitting `close`. */
   #drop(c: Conn, why: string): void {
     this.#remove(c);
-    if (!c.socketGone) this.#push({ type: "close", key: c.key, reason: why });
+    if (!c.socketGone) this.#push({ type: "close", conn: c.key, reason: why });
   }
 
   #remove(c: Conn): void {
     this.#conns.delete(c.key);
     this.#dirty.delete(c);
     if (c.nonce !== undefined) this.#pendingNonces.delete(c.nonce);
-  }
-
-  #failure(text: string, now: number): void {
-    this.#book.markFailure(text, this.#unixSeconds(now));
-    const manual = this.#manual.includes(text);
-    const b = this.#backoff.get(text) ?? { failures: 0, notBefore: 0 };
-    b.failures = Math.min(b.failures + 1, 64);
-    const base = Math.min(
-      this.#backoffBaseMs * 2 ** (b.failures - 1),
-      manual ? this.#manualBackoffMaxMs : this.#backoffMaxMs,
-    );
-    b.notBefore = now + base * (1 + this.#prng.float() * JITTER);
-    this.#backoff.delete(text); // re-insert: the map stays ordered by last change
-    this.#backoff.set(text, b);
-  }
-
-  /** Pushes an address's next dial to at least `now + delay` (+ jitter); failures unchanged. */
-  #setBackoff(text: string, delayMs: number, now: number): void {
-    const manual = this.#manual.includes(text);
-    const delay = (manual ? Math.min(delayMs, this.#manualBackoffMaxMs) : delayMs) *
-      (1 + this.#prng.float() * JITTER);
-    const b = this.#backoff.get(text) ?? { failures: 0, notBefore: 0 };
-    b.notBefore = Math.max(b.notBefore, now + delay);
-    this.#backoff.delete(text);
-    this.#backoff.set(text, b);
-  }
-
-  #backingOff(text: string, now: number): boolean {
-    const b = this.#backoff.get(text);
-    return b !== undefined && b.notBefore > now;
   }
 
   // ---- slots, eviction, discouragement, self ---------------------------------------------------
@@ -1553,7 +1134,7 @@ export class PeerNode implements PeerNodeCore {
   }
 
   #trimDue(now: number): boolean {
-    return this.#surplusSince !== undefined && now >= this.#surplusSince + this.#trimDelayMs;
+    return this.#surplusSince !== undefined && now >= this.#surplusSince + this.#cfg.trimDelayMs;
   }
 
   /**
@@ -1564,108 +1145,61 @@ export class PeerNode implements PeerNodeCore {
    * longest established first, while more than `minOutbound` remain. Manual peers stay.
    */
   #trim(now: number): void {
-    if (this.#stopped || this.#target < 1) {
+    if (this.#stopped || this.#cfg.targetPeers < 1) {
       this.#surplusSince = undefined;
       return;
     }
     const est = [...this.#conns.values()].filter((c) => c.state === "established");
-    if (est.length <= this.#target) {
+    if (est.length <= this.#cfg.targetPeers) {
       this.#surplusSince = undefined;
       return;
     }
     this.#surplusSince ??= now;
     const due = this.#trimDue(now);
-    let surplus = est.length - this.#target - (due ? 0 : TRIM_SLACK);
+    const surplus = est.length - this.#cfg.targetPeers - (due ? 0 : TRIM_SLACK);
     if (surplus <= 0) return;
     if (due) this.#surplusSince = undefined;
-    let outbound = est.filter((c) => c.role === "outbound").length;
-    const oldestFirst = (a: Conn, b: Conn) => a.establishedAt - b.establishedAt || a.key - b.key;
-    const victims = [
-      ...est.filter((c) => c.role === "inbound" && !c.manual).sort(oldestFirst),
-      ...est.filter((c) => c.role === "outbound" && !c.manual).sort(oldestFirst),
-    ];
-    for (const c of victims) {
-      if (surplus <= 0) break;
-      if (c.role === "outbound") {
-        if (outbound <= this.#minOutbound) break;
-        outbound--;
-      }
-      surplus--;
+    for (const c of trimVictims(est, surplus, this.#cfg.minOutbound)) {
       this.#log("debug", `closing ${c.role} ${c.identityText ?? `#${c.key}`}: over the target`, {
         key: c.key,
       });
-      c.conn?.close(`over the target of ${this.#target} connections`);
+      c.conn?.close(`over the target of ${this.#cfg.targetPeers} connections`);
       this.#dirty.add(c);
     }
   }
 
   /** Spec §C.9: the inbound connection to evict for a newcomer, or `undefined`. */
   #pickEviction(now: number): Conn | undefined {
-    let candidates = [...this.#conns.values()].filter((c) =>
-      c.role === "inbound" && c.state === "established" && !c.manual
+    return pickEviction(
+      this.#conns.values(),
+      (group) => this.#book.hash(group),
+      (text) => this.#discouraged.has(text, now),
     );
-    const groupOf = (c: Conn) => networkGroup(c.remote!);
-    // Protect 1 by keyed network group, 2 by lowest round trip, then the older half.
-    candidates.sort((a, b) => this.#book.hash(groupOf(b)) - this.#book.hash(groupOf(a)));
-    candidates = candidates.slice(1);
-    const rtt = (c: Conn) => c.conn?.lastRttMs ?? Infinity;
-    candidates.sort((a, b) => rtt(a) - rtt(b));
-    candidates = candidates.slice(2);
-    candidates.sort((a, b) => a.establishedAt - b.establishedAt);
-    candidates = candidates.slice(Math.floor(candidates.length / 2));
-    if (candidates.length === 0) return undefined;
-    const discouraged = candidates.filter((c) =>
-      c.identityText !== undefined && this.#isDiscouraged(c.identityText, now)
-    );
-    if (discouraged.length > 0) candidates = discouraged;
-    const groups = new Map<string, Conn[]>();
-    for (const c of candidates) {
-      const g = groupOf(c);
-      const list = groups.get(g) ?? [];
-      list.push(c);
-      groups.set(g, list);
-    }
-    let best: Conn[] | undefined;
-    const youngest = (list: Conn[]) => Math.max(...list.map((c) => c.establishedAt));
-    for (const list of groups.values()) {
-      if (
-        best === undefined || list.length > best.length ||
-        (list.length === best.length && youngest(list) > youngest(best))
-      ) best = list;
-    }
-    assert(best !== undefined && best.length > 0, "no eviction group");
-    return best.reduce((a, b) => (b.establishedAt > a.establishedAt ? b : a));
   }
 
-  #refuse(key: ConnKey, message: string): void {
-    this.#push({ type: "send", key, bytes: encodeMessage({ type: "reject", ...BUSY }) });
-    this.#push({ type: "close", key, reason: "no free slot" });
+  #refuse(key: ConnId, message: string): void {
+    this.#push({ type: "write", conn: key, bytes: encodeMessage({ type: "reject", ...BUSY }) });
+    this.#push({ type: "close", conn: key, reason: "no free slot" });
     this.#log("debug", message, { key });
   }
 
-  /** Spec §C.10 key: `ip:port` for loopback and private addresses, the IP for public ones. */
-  #discourageKey(text: string): string {
-    const a = parsePeerAddress(text);
-    if (a === undefined) return text; // a bare IP
-    return addressScope(a) === "public" ? a.ip : text;
-  }
-
   #discourage(text: string, now: number): void {
-    const key = this.#discourageKey(text);
-    if (this.#discouraged.size >= DISCOURAGED_MAX && !this.#discouraged.has(key)) {
-      this.#discouraged.delete(this.#discouraged.keys().next().value!);
-    }
-    this.#discouraged.set(key, now + this.#discourageMs);
+    this.#discouraged.discourage(text, now);
     this.#log(
       "warn",
-      `${text} discouraged for ${Math.round(this.#discourageMs / 3_600_000)} h (misbehaviour)`,
+      `${text} discouraged for ${Math.round(this.#cfg.discourageMs / 3_600_000)} h (misbehaviour)`,
     );
   }
 
-  #isDiscouraged(text: string, now: number): boolean {
-    if (this.#discouraged.size === 0) return false;
-    const until = this.#discouraged.get(this.#discourageKey(text));
-    return until !== undefined && until > now;
+  /** A failed attempt: the book counts it, the back-off grows (spec §A.8.3). */
+  #failure(text: string, now: number): void {
+    this.#book.markFailure(text, this.#unixSeconds(now));
+    this.#backoff.failure(text, this.#manual.includes(text), now);
+  }
+
+  /** Pushes an address's next dial to at least `now + delay` (+ jitter); failures unchanged. */
+  #setBackoff(text: string, delayMs: number, now: number): void {
+    this.#backoff.delay(text, delayMs, this.#manual.includes(text), now);
   }
 
   #addSelf(text: string): void {
@@ -1679,52 +1213,30 @@ export class PeerNode implements PeerNodeCore {
     this.#addSelf(text);
     const i = this.#manual.indexOf(text);
     if (i >= 0) this.#manual.splice(i, 1);
-    this.#backoff.delete(text);
+    this.#backoff.forget(text);
     this.#log("info", `${text} is our own address: never dialed again`);
     this.#nextDialCheckAt = Math.min(this.#nextDialCheckAt, now);
   }
 
   #learnLocal(local: PeerAddress): void {
     if (addressScope(local) === "unusable") return;
-    this.#addSelf(formatPeerAddress({ ip: local.ip, v6: local.v6, port: this.#listenPort }));
+    this.#addSelf(formatPeerAddress({ ip: local.ip, v6: local.v6, port: this.#cfg.listenPort }));
   }
 
   /** Our address as the peer on a socket with this local end can reach it (spec §C.3). */
   #ourAddress(local: PeerAddress | undefined): PeerAddress {
-    if (this.#externalIp !== undefined) {
-      return { ip: this.#externalIp, v6: this.#externalIp.includes(":"), port: this.#listenPort };
+    if (this.#cfg.externalIp !== undefined) {
+      return {
+        ip: this.#cfg.externalIp,
+        v6: this.#cfg.externalIp.includes(":"),
+        port: this.#cfg.listenPort,
+      };
     }
-    if (local !== undefined) return { ip: local.ip, v6: local.v6, port: this.#listenPort };
-    return { ip: "0.0.0.0", v6: false, port: this.#listenPort };
+    if (local !== undefined) return { ip: local.ip, v6: local.v6, port: this.#cfg.listenPort };
+    return { ip: "0.0.0.0", v6: false, port: this.#cfg.listenPort };
   }
 
   // ---- bookkeeping -----------------------------------------------------------------------------
-
-  #newConn(key: ConnKey, role: PeerRole, now: number): Conn {
-    return {
-      key,
-      role,
-      state: "dialing",
-      openedAt: now,
-      dialAddress: undefined,
-      dialDeadline: undefined,
-      remote: undefined,
-      loopback: false,
-      local: undefined,
-      conn: undefined,
-      nonce: undefined,
-      identity: undefined,
-      identityText: undefined,
-      establishedAt: 0,
-      userAgent: undefined,
-      manual: false,
-      relay: new Map(),
-      sent: new Set(),
-      sentSince: now,
-      socketGone: false,
-      resetReason: undefined,
-    };
-  }
 
   #refreshSent(c: Conn, now: number): void {
     if (now - c.sentSince >= SENT_SET_MS) {
@@ -1744,17 +1256,8 @@ export class PeerNode implements PeerNodeCore {
   }
 
   #pruneMaps(now: number): void {
-    if (this.#backoff.size > BACKOFF_ENTRIES_MAX) {
-      for (const [text, b] of this.#backoff) {
-        if (this.#backoff.size <= BACKOFF_ENTRIES_MAX / 2) break;
-        if (b.notBefore <= now || this.#backoff.size > BACKOFF_ENTRIES_MAX) {
-          this.#backoff.delete(text);
-        }
-      }
-    }
-    for (const [key, until] of this.#discouraged) {
-      if (until <= now) this.#discouraged.delete(key);
-    }
+    this.#backoff.prune(now);
+    this.#discouraged.prune(now);
   }
 
   #push(action: PeerNodeAction): void {
@@ -1780,56 +1283,12 @@ export class PeerNode implements PeerNodeCore {
     );
   }
 
-  #advance(now: number): void {
-    checkTime("now", now);
-    if (now < this.#lastNow) {
-      throw new RangeError(`Cannot handle input: now ${now} is before ${this.#lastNow}`);
-    }
-    this.#lastNow = now;
+  /** The time policy of `src/core/`: an earlier `now` is taken as the latest one. */
+  #advance(now: number): number {
+    return this.#time.advance(now);
   }
 
   #unixSeconds(now: number): number {
-    return Math.max(0, Math.floor((now + this.#unixOffset) / 1000));
-  }
-}
-
-function describeClose(reason: PeerCloseReason, reset: string | undefined): string {
-  switch (reason.kind) {
-    case "peerClosed":
-      return "closed by the peer";
-    case "handshakeTimeout":
-      return "handshake timed out";
-    case "inactivity":
-      return `no line for ${Math.round(reason.silentMs / 1000)} s (inactivity)`;
-    case "lineTooLong":
-      return `line over the limit (${reason.bytes} bytes)`;
-    case "misbehaviour":
-      return `misbehaviour (score ${reason.score})`;
-    case "strayLines":
-      return `${reason.count} lines before the handshake`;
-    case "badVersion":
-      return "unreadable version";
-    case "selfConnection":
-      return "connected to ourselves";
-    case "busy":
-      return `peer busy (reject ${reason.code})`;
-    case "sendQueueFull":
-      return `peer not reading (${reason.bytes} bytes queued)`;
-    case "internalError":
-      return `internal error: ${reason.message}`;
-    case "local":
-      return reset !== undefined ? `connection reset: ${reset}` : reason.note;
-  }
-}
-
-function checkTime(name: string, v: unknown): void {
-  if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
-    throw new RangeError(`Cannot use ${name}: ${String(v)} is not a valid time`);
-  }
-}
-
-function checkKey(key: unknown): void {
-  if (typeof key !== "number" || !Number.isSafeInteger(key)) {
-    throw new TypeError(`Cannot use connection key ${String(key)}: not an integer`);
+    return Math.max(0, Math.floor((now + this.#cfg.unixMillisOffset) / 1000));
   }
 }

@@ -1,26 +1,15 @@
 /**
- * The contract between the BitClone peer's sans-I/O node core (`PeerNode`: connection manager,
- * address book, handshake and gossip over many `PeerConn`s) and its Deno TCP adapter. The adapter
- * owns sockets, timers, the clock and the file system; the core owns every decision.
- *
- * Protocol flow for one connection, as the adapter sees it:
- * - outbound: the core emits `dial` → the adapter connects (honouring `timeoutMs`) and calls
- *   `handleDialed(key)` or `handleDialFailed(key, reason)`;
- * - inbound: the adapter accepts and calls `handleInbound(key, remote, local)`;
- * - then `handleData(key, bytes)` for every chunk read, `handleEof(key)` at end of stream,
- *   `handleReset(key)` when the socket errors; the core emits `send` and finally `close`; after
- *   `close` the adapter flushes what was sent, closes the socket and never calls in for that key.
- *
- * After every input, the adapter drains `pollAction()` until `undefined` and re-arms one timer at
- * `nextTimeout()`, calling `handleTick(now)` when it fires. Time is monotonic milliseconds
- * (`performance.now()` live, virtual in the simulator); wall-clock time for protocol timestamps is
- * `now + unixMillisOffset`.
+ * The BitClone peer node's types: its options, its status counters and connection list, the saved
+ * address book's entries, and its actions (the stream ones and its own `save` and `log`). The node core (`PeerNode`)
+ * implements the shared stream-core contract of `src/core/` (`StreamCore<PeerNodeOwnAction>`),
+ * run by the one TCP driver live and by the simulator's stream host in tests.
  *
  * @module
  */
 
-/** An adapter-chosen id for one TCP connection (unique for the node's lifetime). */
-export type ConnKey = number;
+import type { ConnId, StreamAction } from "../core/mod.ts";
+import type { Prng } from "../util/prng.ts";
+import type { PeerRole } from "./peer_conn_types.ts";
 
 /** Counters for the one-line status and for tests. */
 export interface PeerNodeStatus {
@@ -54,19 +43,18 @@ export interface SavedPeer {
   source?: string;
 }
 
-/** What the core asks the adapter to do. */
-export type PeerNodeAction =
-  /** Open a TCP connection to `address` (`host:port`); give up after `timeoutMs`. */
-  | {
-    readonly type: "dial";
-    readonly key: ConnKey;
-    readonly address: string;
-    readonly timeoutMs: number;
-  }
-  /** Write these bytes (one or more CRLF-terminated lines) to the connection, in order. */
-  | { readonly type: "send"; readonly key: ConnKey; readonly bytes: Uint8Array }
-  /** Flush what was sent, then close the connection; `reason` is for the log. */
-  | { readonly type: "close"; readonly key: ConnKey; readonly reason: string }
+/**
+ * The node's own actions, besides the stream ones: the driver's caller carries them out.
+ *
+ * @example Telling them apart
+ * ```ts
+ * import type { PeerNodeOwnAction } from "./peer_node_types.ts";
+ * import assert from "node:assert/strict";
+ * const a: PeerNodeOwnAction = { type: "log", level: "info", message: "hello" };
+ * assert.equal(a.type === "log" ? a.message : "", "hello");
+ * ```
+ */
+export type PeerNodeOwnAction =
   /** Save the address book (atomically: temporary file, then rename). */
   | { readonly type: "save"; readonly peers: readonly SavedPeer[] }
   /** Write a log line (the adapter adds the service tag). */
@@ -78,37 +66,230 @@ export type PeerNodeAction =
   };
 
 /**
- * The node core's surface, implemented by `PeerNode` in `peer_node.ts`.
+ * Every action of a {@linkcode PeerNode}: the stream actions (a `close` carries its reason, for
+ * logs and tests) and the node's own `save` and `log`.
+ */
+export type PeerNodeAction =
+  | Exclude<StreamAction, { type: "close" }>
+  | { readonly type: "close"; readonly conn: ConnId; readonly reason: string }
+  | PeerNodeOwnAction;
+
+/**
+ * Options for {@linkcode PeerNode}. Timer options are milliseconds; tests shrink them.
  *
- * @example Driving a core by hand
- * ```ts ignore
- * import type { PeerNodeCore } from "./peer_node_types.ts";
- * declare const core: PeerNodeCore;
- * core.handleInbound(1, "10.0.0.2:50312", "10.0.0.1:8333", 0);
- * for (let a = core.pollAction(); a; a = core.pollAction()) console.log(a.type);
+ * @example A node with one command-line peer
+ * ```ts
+ * import type { PeerNodeOptions } from "./peer_node_types.ts";
+ * import { Prng } from "../util/prng.ts";
+ * const options: PeerNodeOptions = {
+ *   prng: Prng.seeded(1), now: 0, listenPort: 8333, manualPeers: ["192.0.2.7:8333"],
+ * };
+ * console.assert(options.manualPeers?.length === 1);
  * ```
  */
-export interface PeerNodeCore {
-  /** An inbound TCP connection was accepted (`remote` and `local` are `ip:port`). */
-  handleInbound(key: ConnKey, remote: string, local: string, now: number): void;
-  /** A `dial` action connected; `local` is our side's `ip:port`. */
-  handleDialed(key: ConnKey, local: string, now: number): void;
-  /** A `dial` action failed (refused, unreachable, timed out). */
-  handleDialFailed(key: ConnKey, reason: string, now: number): void;
-  /** Bytes arrived on a connection. */
-  handleData(key: ConnKey, bytes: Uint8Array, now: number): void;
-  /** The peer closed its side of the connection. */
-  handleEof(key: ConnKey, now: number): void;
-  /** The connection failed (reset, write error); the adapter has closed the socket. */
-  handleReset(key: ConnKey, reason: string, now: number): void;
-  /** Timer work: dialing, pings, timeouts, periodic saves and status lines. */
-  handleTick(now: number): void;
-  /** Begins a clean stop: closes every connection and emits a final `save`. */
-  shutdown(now: number): void;
-  /** The next action, or `undefined` when there is none. */
-  pollAction(): PeerNodeAction | undefined;
-  /** When `handleTick` is next due, or `undefined`. */
-  nextTimeout(): number | undefined;
-  /** Connection and address counts. */
-  status(): PeerNodeStatus;
+export interface PeerNodeOptions {
+  /** Randomness: address-book key, nonces, peer choice, jitter. */
+  prng: Prng;
+  /** Monotonic ms at start. */
+  now: number;
+  /**
+   * The TCP port we listen on (sent in `version` and advertised).
+   *
+   * @default {8333}
+   */
+  listenPort?: number;
+  /**
+   * An external IP to advertise instead of each socket's local IP.
+   *
+   * @default {undefined}
+   */
+  externalIp?: string;
+  /**
+   * Our user agent (≤ 256 bytes, no `|`, CR or LF).
+   *
+   * @default {"bitclone-ts"}
+   */
+  userAgent?: string;
+  /**
+   * Unix ms minus `now` (live: `Date.now() - performance.now()`).
+   *
+   * @default {0}
+   */
+  unixMillisOffset?: number;
+  /**
+   * Command-line peers (`ip:port`, `[v6]:port` or bare IPv6): dialed first, never evicted.
+   * Unreadable ones are logged and skipped.
+   *
+   * @default {[]}
+   */
+  manualPeers?: readonly string[];
+  /**
+   * The saved address book (`peers.json`, parsed with `parsePeersFile`).
+   *
+   * @default {[]}
+   */
+  savedPeers?: readonly SavedPeer[];
+  /**
+   * Established connections to keep (inbound and outbound both count).
+   *
+   * @default {5}
+   */
+  targetPeers?: number;
+  /**
+   * Established outbound connections to keep at least.
+   *
+   * @default {2}
+   */
+  minOutbound?: number;
+  /**
+   * Connections in any state, at most.
+   *
+   * @default {12}
+   */
+  maxConnections?: number;
+  /**
+   * Inbound connections in any state, at most (beyond: evict or refuse, spec §C.9).
+   *
+   * @default {maxConnections - minOutbound}
+   */
+  maxInbound?: number;
+  /**
+   * Outbound dials and handshakes under way, at most.
+   *
+   * @default {3}
+   */
+  maxPendingDials?: number;
+  /**
+   * The `timeoutMs` of `dial` actions (the core gives up 1 s later itself).
+   *
+   * @default {5_000}
+   */
+  connectTimeoutMs?: number;
+  /**
+   * A connection not established this long after it opened is closed.
+   *
+   * @default {30_000}
+   */
+  handshakeTimeoutMs?: number;
+  /**
+   * Ping period on established connections.
+   *
+   * @default {30_000}
+   */
+  pingIntervalMs?: number;
+  /**
+   * An established connection silent this long is closed and its address marked dropped.
+   *
+   * @default {90_000}
+   */
+  inactivityTimeoutMs?: number;
+  /**
+   * Period of the `addr` advertisement on each established connection.
+   *
+   * @default {30_000}
+   */
+  advertiseIntervalMs?: number;
+  /**
+   * As listener, the pause between our `verack` and our `version` (see `PeerConnOptions`).
+   *
+   * @default {50}
+   */
+  versionReplyDelayMs?: number;
+  /**
+   * How often to look for someone to dial while below target.
+   *
+   * @default {1_000}
+   */
+  dialCheckIntervalMs?: number;
+  /**
+   * How often to emit `save` when the address book changed.
+   *
+   * @default {60_000}
+   */
+  saveIntervalMs?: number;
+  /**
+   * How often to log the status line (`Infinity`: never).
+   *
+   * @default {60_000}
+   */
+  statusIntervalMs?: number;
+  /**
+   * Back-off after the first failure; doubles with each further one.
+   *
+   * @default {30_000}
+   */
+  backoffBaseMs?: number;
+  /**
+   * The longest back-off.
+   *
+   * @default {600_000}
+   */
+  backoffMaxMs?: number;
+  /**
+   * The longest back-off of a manual peer (busy included).
+   *
+   * @default {60_000}
+   */
+  manualBackoffMaxMs?: number;
+  /**
+   * The pause after a busy (5xx) reject before the handshake.
+   *
+   * @default {300_000}
+   */
+  busyBackoffMs?: number;
+  /**
+   * The pause before redialing an address whose established connection ended.
+   *
+   * @default {10_000}
+   */
+  reconnectDelayMs?: number;
+  /**
+   * How long a misbehaving peer stays discouraged (memory only).
+   *
+   * @default {86_400_000}
+   */
+  discourageMs?: number;
+  /**
+   * How long more than `targetPeers` connections may stay established before the surplus is
+   * closed (spec §A.8.1).
+   *
+   * @default {60_000}
+   */
+  trimDelayMs?: number;
+  /**
+   * The address book's 32-byte secret key (tests fix it).
+   *
+   * @default {prng.bytes(32)}
+   */
+  addressBookKey?: Uint8Array;
+}
+
+/**
+ * One connection as {@linkcode PeerNode.connections} lists it.
+ *
+ * @example Established outbound peers
+ * ```ts
+ * import type { PeerNodeConnection } from "./peer_node_types.ts";
+ * const outbound = (cs: PeerNodeConnection[]) =>
+ *   cs.filter((c) => c.direction === "outbound" && c.state === "established");
+ * console.assert(outbound([]).length === 0);
+ * ```
+ */
+export interface PeerNodeConnection {
+  /** The connection's key. */
+  readonly key: ConnId;
+  /** Who dialed. */
+  readonly direction: PeerRole;
+  /** `dialing` (TCP connect under way), `handshaking` or `established`. */
+  readonly state: "dialing" | "handshaking" | "established";
+  /** The peer's identity (spec §A.8.4) as text, when known. */
+  readonly address: string | undefined;
+  /** The socket's remote end (inbound: the peer's ephemeral port), when known. */
+  readonly remote: string | undefined;
+  /** The peer's user agent, once established. */
+  readonly userAgent: string | undefined;
+  /** When the connection was opened or dialed (ms). */
+  readonly since: number;
+  /** Whether the peer is a manual peer. */
+  readonly manual: boolean;
 }

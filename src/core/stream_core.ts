@@ -11,7 +11,8 @@ import type { Addr, ConnId, Millis } from "./types.ts";
 /**
  * What a stream core asks its driver to do. Per connection, the driver performs them in order:
  * - `connect`: open a TCP connection to `to` (`host:port`; a host name is resolved) within
- *   `timeoutMs`, then report `handleConnected()` or `handleError()`;
+ *   `timeoutMs`, then report `handleConnected()` or `handleError()`; a `close` while it is still
+ *   being opened gives it up;
  * - `write`: write all of `bytes` after the earlier writes;
  * - `shutdown`: after the earlier writes, close the sending side only (half-close);
  * - `close`: after the earlier writes, close the connection; nothing more is reported about it.
@@ -90,8 +91,11 @@ export interface StreamCore<A = never> {
    * @returns The id the core gives it (the core may close it at once, when over capacity).
    */
   handleAccept(remote: Addr, local: Addr, now: Millis): ConnId;
-  /** An outgoing connection asked for by a `connect` action is established. */
-  handleConnected(conn: ConnId, now: Millis): void;
+  /**
+   * An outgoing connection asked for by a `connect` action is established; `local` is this side's
+   * address of it (`ip:port`: cores that advertise their address read it; drivers always give it).
+   */
+  handleConnected(conn: ConnId, now: Millis, local?: Addr): void;
   /** Bytes arrived on a connection. */
   handleData(conn: ConnId, bytes: Uint8Array, now: Millis): void;
   /** The remote end closed its sending side (end of file). */

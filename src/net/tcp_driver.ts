@@ -37,6 +37,20 @@ export interface TcpDriverOptions<A> {
    * @default {65536}
    */
   readBytes?: number;
+  /**
+   * The most connections held at once (accepted and outgoing, being opened included). An accepted
+   * connection past it is closed at once without reaching the core (counted in `refused`); a
+   * `connect` past it fails with `handleError()`.
+   *
+   * @default {Infinity}
+   */
+  connectionsMax?: number;
+  /**
+   * Turn Nagle's algorithm off on every connection (lines go out at once).
+   *
+   * @default {false}
+   */
+  noDelay?: boolean;
   /** The clock. @default {performance.now} */
   now?: () => number;
   /** Opens a connection (tests inject failures). @default {Deno.connect} */
@@ -59,6 +73,10 @@ export interface TcpDriverStats {
   bytesIn: number;
   /** Bytes written. */
   bytesOut: number;
+  /** Accepted connections closed at once because `connectionsMax` were held. */
+  refused: number;
+  /** The most connections held at once so far. */
+  peakConnections: number;
 }
 
 interface Link {
@@ -69,6 +87,8 @@ interface Link {
   dead: boolean;
   chain: Promise<void>;
   pendingBytes: number;
+  /** Gives up a connect under way (set while one is). */
+  giveUp?: () => void;
 }
 
 const PUMP_ROUNDS_MAX = 1000;
@@ -99,6 +119,12 @@ export class TcpDriver<A = never> {
   readonly #readBytes: number;
   readonly #connect: (options: Deno.ConnectOptions) => Promise<Deno.TcpConn>;
   readonly #links = new Map<ConnId, Link>();
+  /** Connections held: known to the core, or still carrying out their writes before a close. */
+  readonly #held = new Set<Link>();
+  /** Each connection's chain of writes, shutdown and close still running. */
+  readonly #chains = new Set<Promise<void>>();
+  readonly #connectionsMax: number;
+  readonly #noDelay: boolean;
   readonly #tasks = new Set<Promise<unknown>>();
   readonly #wakers = new Set<() => void>();
   readonly #signal?: AbortSignal;
@@ -115,6 +141,8 @@ export class TcpDriver<A = never> {
     errors: 0,
     bytesIn: 0,
     bytesOut: 0,
+    refused: 0,
+    peakConnections: 0,
   };
   /** Resolves once the driver has stopped and every read, write and connect has settled. */
   readonly done: Promise<void>;
@@ -128,6 +156,8 @@ export class TcpDriver<A = never> {
     this.#clock = options.now ?? (() => performance.now());
     this.#writeMax = options.writeBufferBytesMax ?? 1 << 20;
     this.#readBytes = options.readBytes ?? 65536;
+    this.#connectionsMax = options.connectionsMax ?? Infinity;
+    this.#noDelay = options.noDelay ?? false;
     this.#connect = options.connect ??
       ((o) => Deno.connect(o as Deno.ConnectOptions & { transport?: "tcp" }));
     this.#signal = options.signal;
@@ -143,9 +173,20 @@ export class TcpDriver<A = never> {
     return this.#closed;
   }
 
-  /** The number of connections the driver holds. */
+  /** The number of connections the driver holds (closed ones still writing included). */
   get connections(): number {
-    return this.#links.size;
+    return this.#held.size;
+  }
+
+  /**
+   * Resolves once every write, shutdown and close asked for so far has been carried out (or has
+   * failed), and every connect under way has settled: call it before {@linkcode close} for a
+   * graceful stop.
+   */
+  async flushed(): Promise<void> {
+    for (let i = 0; i < 100 && this.#chains.size > 0; i++) {
+      await Promise.allSettled([...this.#chains]);
+    }
   }
 
   /**
@@ -189,9 +230,10 @@ export class TcpDriver<A = never> {
     } catch {
       // already closed
     }
-    for (const link of this.#links.values()) {
+    for (const link of this.#held) {
       link.closing = true;
       link.dead = true;
+      link.giveUp?.();
       try {
         link.conn?.close();
       } catch {
@@ -199,6 +241,7 @@ export class TcpDriver<A = never> {
       }
     }
     this.#links.clear();
+    this.#held.clear();
     (async () => {
       for (let i = 0; i < 100 && this.#tasks.size > 0; i++) {
         await Promise.allSettled([...this.#tasks]);
@@ -232,6 +275,7 @@ export class TcpDriver<A = never> {
     link.closing = true;
     link.dead = true;
     this.#links.delete(id);
+    this.#held.delete(link);
     this.stats.errors++;
     try {
       link.conn?.close();
@@ -242,8 +286,16 @@ export class TcpDriver<A = never> {
   }
 
   #chain(link: Link, step: () => Promise<void> | void): void {
-    link.chain = link.chain.then(step);
-    this.#track(link.chain);
+    const chain = link.chain = link.chain.then(step);
+    this.#chains.add(chain);
+    chain.finally(() => this.#chains.delete(chain));
+    this.#track(chain);
+  }
+
+  #hold(id: ConnId, link: Link): void {
+    this.#links.set(id, link);
+    this.#held.add(link);
+    this.stats.peakConnections = Math.max(this.stats.peakConnections, this.#held.size);
   }
 
   #act(a: StreamAction): void {
@@ -284,8 +336,10 @@ export class TcpDriver<A = never> {
       case "close":
         link.closing = true;
         this.#links.delete(a.conn);
+        link.giveUp?.();
         this.#chain(link, () => {
           link.dead = true;
+          this.#held.delete(link);
           try {
             link.conn?.close();
           } catch {
@@ -304,11 +358,15 @@ export class TcpDriver<A = never> {
       chain: Promise.resolve(),
       pendingBytes: 0,
     };
-    this.#links.set(id, link);
+    const full = this.#held.size >= this.#connectionsMax;
+    this.#hold(id, link);
     const target = parseHostPort(to);
-    if (target === undefined) {
+    if (target === undefined || full) {
       this.stats.connectFailed++;
-      queueMicrotask(() => this.#fail(id, link, `bad address ${to}`));
+      const reason = full
+        ? `no connection free (${this.#connectionsMax} held)`
+        : `bad address ${to}`;
+      queueMicrotask(() => this.#fail(id, link, reason));
       return;
     }
     this.#chain(link, async () => {
@@ -319,6 +377,7 @@ export class TcpDriver<A = never> {
         timer = setTimeout(wake, Math.max(0, Math.min(timeoutMs, TIMER_MAX_MS)));
         this.#wakers.add(wake);
       });
+      link.giveUp = wake;
       const opening = this.#connect({ hostname: target.hostname, port: target.port });
       let result: Deno.TcpConn | "timeout" | Error;
       try {
@@ -328,6 +387,7 @@ export class TcpDriver<A = never> {
       } finally {
         clearTimeout(timer);
         this.#wakers.delete(wake);
+        link.giveUp = undefined;
       }
       if (result === "timeout" || result instanceof Error) {
         if (result === "timeout") opening.then((c) => c.close(), () => {});
@@ -345,11 +405,20 @@ export class TcpDriver<A = never> {
       link.conn = result;
       this.stats.connected++;
       this.#read(id, link, result);
-      this.#input(() => this.#core.handleConnected(id, this.#now()));
+      const local = result.localAddr as Deno.NetAddr;
+      const localText = formatHostPort(local.hostname, local.port);
+      this.#input(() => this.#core.handleConnected(id, this.#now(), localText));
     });
   }
 
   #read(id: ConnId, link: Link, conn: Deno.TcpConn): void {
+    if (this.#noDelay) {
+      try {
+        conn.setNoDelay(true);
+      } catch {
+        // not fatal
+      }
+    }
     this.#track((async () => {
       const buf = new Uint8Array(this.#readBytes);
       for (;;) {
@@ -383,6 +452,11 @@ export class TcpDriver<A = never> {
         conn.close();
         return;
       }
+      if (this.#held.size >= this.#connectionsMax) {
+        conn.close();
+        this.stats.refused++;
+        continue;
+      }
       this.stats.accepted++;
       const remote = conn.remoteAddr as Deno.NetAddr;
       const local = conn.localAddr as Deno.NetAddr;
@@ -398,7 +472,7 @@ export class TcpDriver<A = never> {
         formatHostPort(local.hostname, local.port),
         this.#now(),
       );
-      this.#links.set(id, link);
+      this.#hold(id, link);
       this.#read(id, link, conn);
       this.pump();
     }

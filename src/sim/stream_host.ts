@@ -28,6 +28,11 @@ export interface SimStreamHostOptions<A> {
   onAction?: (action: A) => void;
   /** Called after every input once the actions are drained: drain the core's events here. */
   onProgress?: () => void;
+  /**
+   * Picks the port of each outgoing stream (to share a counter between hosts of one IP, say
+   * across restarts). @default {40000, 40001, … per host}
+   */
+  ephemeralPort?: () => number;
 }
 
 /** The state of a simulated host. */
@@ -81,6 +86,8 @@ export class SimStreamHost<A = never> {
   #timer: TimerId | undefined;
   #state: SimHostState = "up";
   #nextPort = 40_000;
+  readonly #ephemeralPort: () => number;
+  readonly #addresses = new Set<Addr>();
 
   /** Starts the host: listens when asked to, and pumps the core at once. */
   constructor(net: SimNet, core: StreamCore<A>, options: SimStreamHostOptions<A> = {}) {
@@ -90,7 +97,11 @@ export class SimStreamHost<A = never> {
     this.#ip = options.ip ?? listen?.slice(0, listen.lastIndexOf(":")) ?? "10.255.255.255";
     this.#onAction = onAction ?? (() => {});
     this.#onProgress = onProgress ?? (() => {});
-    if (listen !== undefined) this.#listener = net.listen(listen, (end) => this.#accepted(end));
+    this.#ephemeralPort = options.ephemeralPort ?? (() => this.#nextPort++);
+    if (listen !== undefined) {
+      this.#listener = net.listen(listen, (end) => this.#accepted(end));
+      this.#addresses.add(listen);
+    }
     this.pump();
   }
 
@@ -102,6 +113,17 @@ export class SimStreamHost<A = never> {
   /** How many streams the host holds. */
   get connections(): number {
     return this.#links.size;
+  }
+
+  /** Every address this host used: the listening one and those of its outgoing streams. */
+  get addresses(): Addr[] {
+    return [...this.#addresses];
+  }
+
+  /** Closes the listener only (a process gone without a word: a new one may listen there). */
+  unlisten(): void {
+    this.#listener?.close();
+    this.#listener = undefined;
   }
 
   /** The process dies: its listener closes and every stream it has is reset. */
@@ -179,7 +201,7 @@ export class SimStreamHost<A = never> {
         const now = this.net.now;
         switch (e.type) {
           case "open":
-            return this.core.handleConnected(id, now);
+            return this.core.handleConnected(id, now, end.local);
           case "data":
             return this.core.handleData(id, e.bytes, now);
           case "eof":
@@ -200,7 +222,9 @@ export class SimStreamHost<A = never> {
   #act(a: StreamAction): void {
     switch (a.type) {
       case "connect": {
-        const end = this.net.connect(`${this.#ip}:${this.#nextPort++}`, a.to);
+        const from = `${this.#ip}:${this.#ephemeralPort()}`;
+        this.#addresses.add(from);
+        const end = this.net.connect(from, a.to);
         this.#links.set(a.conn, end);
         this.#follow(a.conn, end);
         const timer = this.net.clock.setTimer(this.net.now + a.timeoutMs, () => {
@@ -230,7 +254,8 @@ export class SimStreamHost<A = never> {
         if (end === undefined) return;
         this.#clearDialTimer(a.conn);
         this.#links.delete(a.conn);
-        end.end(); // the simulator's streams half-close; nothing more is read from this one
+        if (end.state === "connecting") end.cut(); // a connect given up
+        else end.end(); // the simulator's streams half-close; nothing more is read from this one
         return;
       }
     }

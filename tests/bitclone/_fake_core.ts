@@ -1,41 +1,44 @@
 /**
- * A scripted {@linkcode PeerNodeCore} for adapter tests (not a test file): it records every input
+ * A scripted stream core for the peer adapter's tests (not a test file): it records every input
  * and answers through a `react` hook that may queue actions. Actions a test wants at a time of its
  * choosing go through {@linkcode FakeCore.later}, which makes the next tick emit them.
  *
  * @module
  */
-import type {
-  ConnKey,
-  PeerNodeAction,
-  PeerNodeCore,
-  PeerNodeStatus,
-} from "../../src/bitclone/peer_node_types.ts";
+import type { PeerNodeOwnAction } from "../../src/bitclone/peer_node_types.ts";
+import type { StoppableCore } from "../../src/bitclone/tcp_adapter_deno.ts";
+import type { ConnId, StreamAction } from "../../src/core/mod.ts";
 
-/** One input the adapter gave the core. */
+/** An action the fake core can emit. */
+export type FakeAction = StreamAction | PeerNodeOwnAction;
+
+/**
+ * One input the driver gave the core (`dialFailed` and `reset` are `handleError()` on a connect
+ * still under way and on an open connection).
+ */
 export type FakeInput =
-  | { type: "inbound"; key: ConnKey; remote: string; local: string; now: number }
-  | { type: "dialed"; key: ConnKey; local: string; now: number }
-  | { type: "dialFailed"; key: ConnKey; reason: string; now: number }
-  | { type: "data"; key: ConnKey; bytes: Uint8Array; now: number }
-  | { type: "eof"; key: ConnKey; now: number }
-  | { type: "reset"; key: ConnKey; reason: string; now: number }
+  | { type: "inbound"; key: ConnId; remote: string; local: string; now: number }
+  | { type: "dialed"; key: ConnId; local: string; now: number }
+  | { type: "dialFailed"; key: ConnId; reason: string; now: number }
+  | { type: "data"; key: ConnId; bytes: Uint8Array; now: number }
+  | { type: "eof"; key: ConnId; now: number }
+  | { type: "reset"; key: ConnId; reason: string; now: number }
   | { type: "tick"; now: number }
   | { type: "shutdown"; now: number };
 
 const te = new TextEncoder();
 
-/** A `send` action of text. */
-export function sendText(key: ConnKey, text: string): PeerNodeAction {
-  return { type: "send", key, bytes: te.encode(text) };
+/** A `write` action of text. */
+export function sendText(key: ConnId, text: string): FakeAction {
+  return { type: "write", conn: key, bytes: te.encode(text) };
 }
 
-/** A core that does only what the test scripts. */
-export class FakeCore implements PeerNodeCore {
+/** A core that does only what the test scripts. Inbound connections get ids 1, 2, … */
+export class FakeCore implements StoppableCore {
   /** Every input, in order. */
   readonly inputs: FakeInput[] = [];
   /** Actions waiting for `pollAction()`. */
-  readonly queue: PeerNodeAction[] = [];
+  readonly queue: FakeAction[] = [];
   /** What `nextTimeout()` answers. */
   timeout: number | undefined;
   /** Called after each input is recorded; may push actions or throw. */
@@ -43,16 +46,18 @@ export class FakeCore implements PeerNodeCore {
   /** The greatest number of inputs that were running at once (re-entrancy check). */
   maxDepth = 0;
   #depth = 0;
-  #later: PeerNodeAction[] = [];
+  #later: FakeAction[] = [];
+  #nextId = 1;
+  readonly #connecting = new Set<ConnId>();
 
   /** Queues `actions` for the next tick and makes that tick due now. */
-  later(...actions: PeerNodeAction[]): void {
+  later(...actions: FakeAction[]): void {
     this.#later.push(...actions);
     this.timeout = 0;
   }
 
   /** Queues actions for the current drain. */
-  push(...actions: PeerNodeAction[]): void {
+  push(...actions: FakeAction[]): void {
     this.queue.push(...actions);
   }
 
@@ -62,7 +67,7 @@ export class FakeCore implements PeerNodeCore {
   }
 
   /** Bytes received on `key`, as text. */
-  received(key: ConnKey): string {
+  received(key: ConnId): string {
     const dec = new TextDecoder();
     return this.of("data").filter((d) => d.key === key).map((d) => dec.decode(d.bytes)).join("");
   }
@@ -82,23 +87,24 @@ export class FakeCore implements PeerNodeCore {
     }
   }
 
-  handleInbound(key: ConnKey, remote: string, local: string, now: number): void {
+  handleAccept(remote: string, local: string, now: number): ConnId {
+    const key = this.#nextId++;
     this.#record({ type: "inbound", key, remote, local, now });
+    return key;
   }
-  handleDialed(key: ConnKey, local: string, now: number): void {
-    this.#record({ type: "dialed", key, local, now });
+  handleConnected(key: ConnId, now: number, local?: string): void {
+    this.#connecting.delete(key);
+    this.#record({ type: "dialed", key, local: local ?? "", now });
   }
-  handleDialFailed(key: ConnKey, reason: string, now: number): void {
-    this.#record({ type: "dialFailed", key, reason, now });
-  }
-  handleData(key: ConnKey, bytes: Uint8Array, now: number): void {
+  handleData(key: ConnId, bytes: Uint8Array, now: number): void {
     this.#record({ type: "data", key, bytes: bytes.slice(), now });
   }
-  handleEof(key: ConnKey, now: number): void {
+  handleEof(key: ConnId, now: number): void {
     this.#record({ type: "eof", key, now });
   }
-  handleReset(key: ConnKey, reason: string, now: number): void {
-    this.#record({ type: "reset", key, reason, now });
+  handleError(key: ConnId, reason: string, now: number): void {
+    const type = this.#connecting.delete(key) ? "dialFailed" : "reset";
+    this.#record({ type, key, reason, now });
   }
   handleTick(now: number): void {
     this.#record({ type: "tick", now });
@@ -107,14 +113,13 @@ export class FakeCore implements PeerNodeCore {
   shutdown(now: number): void {
     this.#record({ type: "shutdown", now });
   }
-  pollAction(): PeerNodeAction | undefined {
-    return this.queue.shift();
+  pollAction(): FakeAction | undefined {
+    const a = this.queue.shift();
+    if (a?.type === "connect") this.#connecting.add(a.conn);
+    return a;
   }
   nextTimeout(): number | undefined {
     return this.timeout;
-  }
-  status(): PeerNodeStatus {
-    return { inbound: 0, outbound: 0, pending: 0, known: 0, tried: 0 };
   }
 }
 

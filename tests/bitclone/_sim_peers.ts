@@ -1,9 +1,9 @@
 /**
- * A reusable simulator harness for BitClone `PeerNode`s (not a test file): each node is bound to
- * SimNet TCP-like stream links by a thin driver that does exactly what the Deno adapter does —
- * carries out `dial` (with its connect timeout), `send`, `close`, `save` and `log` actions, feeds
- * accepted connections, bytes, end of stream and resets back in, and keeps one timer armed at
- * `nextTimeout()`. Nodes can be started, crashed (silently cut off: their links stall, new
+ * A reusable simulator harness for BitClone `PeerNode`s (not a test file): each node runs on the
+ * simulator's stream host (`SimStreamHost`, the simulated counterpart of the one TCP driver), which
+ * carries out its `connect` (with its timeout), `write` and `close` actions, feeds accepted
+ * connections, bytes, end of stream and errors back in, and keeps one timer armed at
+ * `nextTimeout()`; the harness keeps its `save` and `log` actions. Nodes can be started, crashed (silently cut off: their links stall, new
  * connects time out), stopped cleanly (shutdown, final save) and restarted from their last save.
  *
  * @module
@@ -19,13 +19,8 @@ import {
   type PeerNodeConnection,
   type PeerNodeOptions,
 } from "../../src/bitclone/peer_node.ts";
-import type { ConnKey, SavedPeer } from "../../src/bitclone/peer_node_types.ts";
-import {
-  type LinkOptions,
-  SimNet,
-  type StreamEnd,
-  type StreamListener,
-} from "../../src/sim/mod.ts";
+import type { PeerNodeOwnAction, SavedPeer } from "../../src/bitclone/peer_node_types.ts";
+import { type LinkOptions, SimNet, SimStreamHost } from "../../src/sim/mod.ts";
 import { Prng } from "../../src/util/prng.ts";
 
 /** Unix ms at virtual time 0. */
@@ -65,7 +60,7 @@ export interface SimPeersOptions {
   logLimit?: number;
 }
 
-/** One simulated host: its node, its sockets and what it saved and logged. */
+/** One simulated host: its node on the simulator's stream host, and what it saved and logged. */
 export class SimPeerHost {
   /** The listening address (canonical `ip:port`). */
   readonly address: string;
@@ -83,18 +78,9 @@ export class SimPeerHost {
   readonly drops: string[] = [];
   /** Every log message of level info or above, counted by its first two words. */
   readonly logCounts = new Map<string, number>();
-  #running = true;
   readonly #net: SimNet;
-  readonly #ends = new Map<ConnKey, StreamEnd>();
-  readonly #connecting = new Set<ConnKey>();
-  readonly #usedAddrs = new Set<string>();
+  readonly #host: SimStreamHost<PeerNodeOwnAction>;
   readonly #logLimit: number;
-  readonly #nextEphemeral: () => number;
-  #listener: StreamListener | undefined;
-  #inboundKey = 0;
-  #timer: number | undefined;
-  #pumping = false;
-  #again = false;
 
   constructor(
     net: SimNet,
@@ -108,20 +94,26 @@ export class SimPeerHost {
     this.address = formatPeerAddress(listen);
     this.node = node;
     this.#logLimit = logLimit;
-    this.#nextEphemeral = nextEphemeral;
-    this.#usedAddrs.add(this.address);
-    this.#listener = net.listen(this.address, (end) => this.#accept(end));
-    this.pump();
+    this.#host = new SimStreamHost<PeerNodeOwnAction>(net, node, {
+      listen: this.address,
+      ephemeralPort: nextEphemeral,
+      onAction: (a) => {
+        if (a.type === "save") {
+          this.lastSave = a.peers.map((p) => ({ ...p }));
+          this.saves++;
+        } else this.#logLine(`${net.now} ${a.level} ${a.message}`, a.level, a.message);
+      },
+    });
   }
 
   /** Whether the host runs (not crashed or stopped). */
   get running(): boolean {
-    return this.#running;
+    return this.#host.state === "up";
   }
 
   /** Every address this host used (listening and ephemeral): what a crash isolates. */
   get usedAddresses(): string[] {
-    return [...this.#usedAddrs];
+    return this.#host.addresses;
   }
 
   /** The node's established connections. */
@@ -136,65 +128,28 @@ export class SimPeerHost {
 
   /** Cuts the host off without a word: links stall, its timers stop, it reacts to nothing. */
   crash(): void {
-    if (!this.#running) return;
-    this.#halt();
-    for (const a of this.#usedAddrs) this.#net.isolate(a);
+    if (!this.running) return;
+    this.#host.freeze();
+    for (const a of this.#host.addresses) this.#net.isolate(a);
   }
 
   /** A clean stop: `shutdown()` (final save, every connection closed), then halt. */
   stop(): void {
-    if (!this.#running) return;
+    if (!this.running) return;
     this.node.shutdown(this.#net.now);
-    this.pump();
-    this.#halt();
+    this.#host.pump();
+    this.#host.freeze();
   }
 
   /** Frees the listening address and heals this host's isolation (before a restart). */
   release(): void {
-    this.#listener?.close();
-    this.#listener = undefined;
-    this.#net.heal([...this.#usedAddrs]);
+    this.#host.unlisten();
+    this.#net.heal(this.#host.addresses);
   }
 
   /** Drains the node's actions and re-arms the timer (call after driving the node by hand). */
   pump(): void {
-    if (this.#pumping) {
-      this.#again = true;
-      return;
-    }
-    this.#pumping = true;
-    try {
-      for (let round = 0; round < 1000; round++) {
-        this.#again = false;
-        for (let a = this.node.pollAction(); a !== undefined; a = this.node.pollAction()) {
-          if (!this.#running) continue;
-          switch (a.type) {
-            case "dial":
-              this.#dial(a.key, a.address, a.timeoutMs);
-              break;
-            case "send": {
-              const end = this.#ends.get(a.key);
-              if (end !== undefined && end.state !== "closed") end.write(a.bytes);
-              break;
-            }
-            case "close":
-              this.#close(a.key);
-              break;
-            case "save":
-              this.lastSave = a.peers.map((p) => ({ ...p }));
-              this.saves++;
-              break;
-            case "log":
-              this.#logLine(`${this.#net.now} ${a.level} ${a.message}`, a.level, a.message);
-              break;
-          }
-        }
-        if (!this.#again) break;
-      }
-    } finally {
-      this.#pumping = false;
-    }
-    this.#arm();
+    this.#host.pump();
   }
 
   #logLine(line: string, level: string, message: string): void {
@@ -209,96 +164,7 @@ export class SimPeerHost {
       this.logCounts.set(head, (this.logCounts.get(head) ?? 0) + 1);
     }
   }
-
-  #arm(): void {
-    if (this.#timer !== undefined) this.#net.clock.cancel(this.#timer);
-    this.#timer = undefined;
-    if (!this.#running) return;
-    const at = this.node.nextTimeout();
-    if (at === undefined) return;
-    this.#timer = this.#net.clock.setTimer(Math.max(at, this.#net.now), (now) => {
-      this.#timer = undefined;
-      if (!this.#running) return;
-      this.node.handleTick(now);
-      this.pump();
-    });
-  }
-
-  #halt(): void {
-    this.#running = false;
-    if (this.#timer !== undefined) this.#net.clock.cancel(this.#timer);
-    this.#timer = undefined;
-    for (const end of this.#ends.values()) end.onEvent(ignore);
-    this.#ends.clear();
-    this.#connecting.clear();
-  }
-
-  #accept(end: StreamEnd): void {
-    if (!this.#running) {
-      end.onEvent(ignore);
-      return;
-    }
-    const key = ++this.#inboundKey;
-    this.#ends.set(key, end);
-    this.#attach(key, end);
-    this.node.handleInbound(key, end.remote, end.local, this.#net.now);
-    this.pump();
-  }
-
-  #dial(key: ConnKey, address: string, timeoutMs: number): void {
-    const from = formatPeerAddress({ ...this.listen, port: this.#nextEphemeral() });
-    this.#usedAddrs.add(from);
-    const end = this.#net.connect(from, address);
-    this.#ends.set(key, end);
-    this.#connecting.add(key);
-    this.#attach(key, end);
-    this.#net.clock.setTimeout(timeoutMs, () => {
-      if (!this.#running || !this.#connecting.has(key) || this.#ends.get(key) !== end) return;
-      this.#connecting.delete(key);
-      this.#ends.delete(key);
-      end.onEvent(ignore);
-      end.cut();
-      this.node.handleDialFailed(key, "timed out", this.#net.now);
-      this.pump();
-    });
-  }
-
-  #close(key: ConnKey): void {
-    const end = this.#ends.get(key);
-    this.#ends.delete(key);
-    const connecting = this.#connecting.delete(key);
-    if (end === undefined) return;
-    end.onEvent(ignore);
-    if (connecting) end.cut();
-    else end.end();
-  }
-
-  #attach(key: ConnKey, end: StreamEnd): void {
-    end.onEvent((e) => {
-      if (!this.#running || this.#ends.get(key) !== end) return;
-      const now = this.#net.now;
-      switch (e.type) {
-        case "open":
-          if (this.#connecting.delete(key)) this.node.handleDialed(key, end.local, now);
-          break;
-        case "data":
-          this.node.handleData(key, e.bytes, now);
-          break;
-        case "eof":
-          this.node.handleEof(key, now);
-          break;
-        case "error":
-          this.#ends.delete(key);
-          if (this.#connecting.delete(key)) this.node.handleDialFailed(key, e.reason, now);
-          else this.node.handleReset(key, e.reason, now);
-          break;
-      }
-      this.pump();
-    });
-  }
 }
-
-function ignore(): void {}
 
 /**
  * A network of simulated BitClone nodes on one SimNet.

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { AddressBook, saneTime, sipHash24 } from "../../src/bitclone/address_book.ts";
+import { AddressBook, saneTime } from "../../src/bitclone/address_book.ts";
+import { sipHash24 } from "../../src/util/siphash.ts";
 import { Prng } from "../../src/util/prng.ts";
 
 const NOW = 1_700_000_000;

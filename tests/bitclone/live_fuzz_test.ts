@@ -15,14 +15,9 @@
  * Other seeds: BITCLONE_LIVE_FUZZ_SEED=<n> (the default seed is fixed).
  */
 import assert from "node:assert/strict";
-import { PeerNode } from "../../src/bitclone/peer_node.ts";
-import type {
-  ConnKey,
-  PeerNodeAction,
-  PeerNodeCore,
-  PeerNodeStatus,
-} from "../../src/bitclone/peer_node_types.ts";
-import { drivePeerNode } from "../../src/bitclone/tcp_adapter_deno.ts";
+import { PeerNode, type PeerNodeAction } from "../../src/bitclone/peer_node.ts";
+import { drivePeerNode, type StoppableCore } from "../../src/bitclone/tcp_adapter_deno.ts";
+import type { ConnId } from "../../src/core/mod.ts";
 import { Prng } from "../../src/util/prng.ts";
 import { handshake, HOST, LineClient, recordingLogger } from "./_live_helpers.ts";
 
@@ -198,34 +193,32 @@ function concat(parts: Uint8Array[]): Uint8Array {
  * The real core with a window on it: which inbound key belongs to which client port, the bytes
  * delivered to each key, and whether the core closed it.
  */
-class WatchedCore implements PeerNodeCore {
+class WatchedCore implements StoppableCore {
   readonly inner: PeerNode;
-  readonly keyByPort = new Map<number, ConnKey>();
-  readonly delivered = new Map<ConnKey, number>();
-  readonly gone = new Set<ConnKey>();
+  readonly keyByPort = new Map<number, ConnId>();
+  readonly delivered = new Map<ConnId, number>();
+  readonly gone = new Set<ConnId>();
   constructor(inner: PeerNode) {
     this.inner = inner;
   }
-  handleInbound(key: ConnKey, remote: string, local: string, now: number): void {
+  handleAccept(remote: string, local: string, now: number): ConnId {
+    const key = this.inner.handleAccept(remote, local, now);
     this.keyByPort.set(Number(remote.split(":").at(-1)), key);
-    this.inner.handleInbound(key, remote, local, now);
+    return key;
   }
-  handleDialed(key: ConnKey, local: string, now: number): void {
-    this.inner.handleDialed(key, local, now);
+  handleConnected(key: ConnId, now: number, local?: string): void {
+    this.inner.handleConnected(key, now, local);
   }
-  handleDialFailed(key: ConnKey, reason: string, now: number): void {
-    this.inner.handleDialFailed(key, reason, now);
-  }
-  handleData(key: ConnKey, bytes: Uint8Array, now: number): void {
+  handleData(key: ConnId, bytes: Uint8Array, now: number): void {
     this.delivered.set(key, (this.delivered.get(key) ?? 0) + bytes.length);
     this.inner.handleData(key, bytes, now);
   }
-  handleEof(key: ConnKey, now: number): void {
+  handleEof(key: ConnId, now: number): void {
     this.inner.handleEof(key, now);
   }
-  handleReset(key: ConnKey, reason: string, now: number): void {
+  handleError(key: ConnId, reason: string, now: number): void {
     this.gone.add(key);
-    this.inner.handleReset(key, reason, now);
+    this.inner.handleError(key, reason, now);
   }
   handleTick(now: number): void {
     this.inner.handleTick(now);
@@ -235,14 +228,11 @@ class WatchedCore implements PeerNodeCore {
   }
   pollAction(): PeerNodeAction | undefined {
     const a = this.inner.pollAction();
-    if (a?.type === "close") this.gone.add(a.key);
+    if (a?.type === "close") this.gone.add(a.conn);
     return a;
   }
   nextTimeout(): number | undefined {
     return this.inner.nextTimeout();
-  }
-  status(): PeerNodeStatus {
-    return this.inner.status();
   }
 }
 

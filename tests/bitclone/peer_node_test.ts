@@ -6,8 +6,12 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { parsePeerAddress, type PeerAddress } from "../../src/bitclone/address.ts";
 import { PeerConn, type PeerConnOptions, type PeerEvent } from "../../src/bitclone/peer_conn.ts";
-import { PeerNode, type PeerNodeOptions } from "../../src/bitclone/peer_node.ts";
-import type { ConnKey, PeerNodeAction } from "../../src/bitclone/peer_node_types.ts";
+import {
+  PeerNode,
+  type PeerNodeAction,
+  type PeerNodeOptions,
+} from "../../src/bitclone/peer_node.ts";
+import type { ConnId } from "../../src/core/mod.ts";
 import { parsePeersFile } from "../../src/bitclone/peers_file.ts";
 import { Prng } from "../../src/util/prng.ts";
 
@@ -17,7 +21,7 @@ const NODE_IP = "10.0.0.1";
 const NODE_LISTEN = `${NODE_IP}:8333`;
 const td = new TextDecoder();
 
-type DialAction = Extract<PeerNodeAction, { type: "dial" }>;
+type DialAction = Extract<PeerNodeAction, { type: "connect" }>;
 
 interface Remote {
   readonly conn: PeerConn;
@@ -34,10 +38,10 @@ function addr(text: string): PeerAddress {
 class Lab {
   readonly node: PeerNode;
   now = 0;
-  readonly remotes = new Map<ConnKey, Remote>();
+  readonly remotes = new Map<ConnId, Remote>();
   readonly actions: PeerNodeAction[] = [];
-  readonly closes = new Map<ConnKey, string>();
-  readonly lines = new Map<ConnKey, string[]>();
+  readonly closes = new Map<ConnId, string>();
+  readonly lines = new Map<ConnId, string[]>();
   #ephemeral = 50_000;
 
   constructor(options: Partial<PeerNodeOptions> = {}) {
@@ -59,17 +63,17 @@ class Lab {
       for (let a = this.node.pollAction(); a !== undefined; a = this.node.pollAction()) {
         progress = true;
         this.actions.push(a);
-        if (a.type === "send") {
-          assert.ok(!this.closes.has(a.key), `send after close on ${a.key}`);
+        if (a.type === "write") {
+          assert.ok(!this.closes.has(a.conn), `send after close on ${a.conn}`);
           const text = td.decode(a.bytes);
           assert.ok(text.endsWith("\r\n"));
-          const list = this.lines.get(a.key) ?? [];
+          const list = this.lines.get(a.conn) ?? [];
           list.push(...text.slice(0, -2).split("\r\n"));
-          this.lines.set(a.key, list);
-          this.remotes.get(a.key)?.conn.receiveData(a.bytes, this.now);
+          this.lines.set(a.conn, list);
+          this.remotes.get(a.conn)?.conn.receiveData(a.bytes, this.now);
         } else if (a.type === "close") {
-          this.closes.set(a.key, a.reason);
-          this.remotes.get(a.key)?.conn.receiveEof(this.now);
+          this.closes.set(a.conn, a.reason);
+          this.remotes.get(a.conn)?.conn.receiveEof(this.now);
         }
       }
       for (const [key, r] of this.remotes) {
@@ -119,12 +123,12 @@ class Lab {
 
   /** The last dial of `address` (it must exist). */
   dial(address: string): DialAction {
-    const d = this.of("dial").filter((a) => a.address === address).at(-1);
-    assert.ok(d !== undefined, `no dial of ${address}: ${JSON.stringify(this.of("dial"))}`);
+    const d = this.of("connect").filter((a) => a.to === address).at(-1);
+    assert.ok(d !== undefined, `no dial of ${address}: ${JSON.stringify(this.of("connect"))}`);
     return d;
   }
 
-  /** Completes a dial: the remote at `dial.address` accepts (a listening PeerConn). */
+  /** Completes a dial: the remote at `dial.to` accepts (a listening PeerConn). */
   accept(dial: DialAction, options: Partial<PeerConnOptions> = {}): Remote {
     const port = this.#ephemeral++;
     const r: Remote = {
@@ -133,23 +137,26 @@ class Lab {
         prng: Prng.seeded(port),
         now: this.now,
         remoteAddress: addr(`${NODE_IP}:${port}`),
-        localAddress: addr(dial.address),
-        userAgent: `remote-${dial.address}`,
+        localAddress: addr(dial.to),
+        userAgent: `remote-${dial.to}`,
         unixMillisOffset: UNIX_MS,
         versionReplyDelayMs: 0,
         ...options,
       }),
       events: [],
     };
-    this.remotes.set(dial.key, r);
-    this.node.handleDialed(dial.key, `${NODE_IP}:${port}`, this.now);
+    this.remotes.set(dial.conn, r);
+    this.node.handleConnected(dial.conn, this.now, `${NODE_IP}:${port}`);
     this.settle();
     return r;
   }
 
-  /** An inbound connection from a peer listening at `listen`, from `socket`. */
+  /**
+   * An inbound connection from a peer listening at `listen`, from `socket`; `key` is the id the
+   * core gives it (1, 2, … in order of arrival).
+   */
   inbound(
-    key: ConnKey,
+    key: ConnId,
     listen: string,
     socket = `${addr(listen).ip}:${this.#ephemeral++}`,
     options: Partial<PeerConnOptions> = {},
@@ -168,13 +175,13 @@ class Lab {
       events: [],
     };
     this.remotes.set(key, r);
-    this.node.handleInbound(key, socket, NODE_LISTEN, this.now);
+    assert.equal(this.node.handleAccept(socket, NODE_LISTEN, this.now), key, "the core's next id");
     this.settle();
     return r;
   }
 
   /** The node's view of its connections by state. */
-  state(key: ConnKey): string | undefined {
+  state(key: ConnId): string | undefined {
     return this.node.connections().find((c) => c.key === key)?.state;
   }
 }
@@ -199,35 +206,35 @@ Deno.test("PeerNode() dials manual peers first with negative keys and the connec
   });
   assert.equal(lab.node.nextTimeout(), 0);
   lab.run(0);
-  const dials = lab.of("dial");
+  const dials = lab.of("connect");
   assert.deepEqual(dials, [{
-    type: "dial",
-    key: -1,
-    address: "198.51.100.7:8333",
+    type: "connect",
+    conn: -1,
+    to: "198.51.100.7:8333",
     timeoutMs: 5000,
   }]);
   // The manual peer fails: the other manual peer is next, then the saved one.
-  lab.node.handleDialFailed(-1, "refused", 10);
+  lab.node.handleError(-1, "refused", 10);
   lab.settle();
   assert.equal(lab.node.nextTimeout(), 10, "the next dial check is due at once");
   lab.run(10);
-  assert.deepEqual(lab.of("dial").map((d) => [d.key, d.address]), [
+  assert.deepEqual(lab.of("connect").map((d) => [d.conn, d.to]), [
     [-1, "198.51.100.7:8333"],
     [-2, "[2001:db8::7]:8333"],
   ]);
-  lab.node.handleDialFailed(-2, "refused", 20);
+  lab.node.handleError(-2, "refused", 20);
   lab.run(20);
-  assert.deepEqual(lab.of("dial").at(-1)?.address, "203.0.113.9:8333");
+  assert.deepEqual(lab.of("connect").at(-1)?.to, "203.0.113.9:8333");
   assert.equal(lab.node.status().pending, 1);
 });
 
-Deno.test("PeerNode.handleDialed() completes a handshake, sends getaddr and stores the answer", () => {
+Deno.test("PeerNode.handleConnected() completes a handshake, sends getaddr and stores the answer", () => {
   const lab = new Lab({ manualPeers: ["198.51.100.7:8333"], targetPeers: 1, minOutbound: 1 });
   lab.run(0);
   const dial = lab.dial("198.51.100.7:8333");
   const remote = lab.accept(dial);
-  assert.equal(lab.state(dial.key), "established");
-  const sent = lab.lines.get(dial.key)!;
+  assert.equal(lab.state(dial.conn), "established");
+  const sent = lab.lines.get(dial.conn)!;
   assert.match(
     sent[0],
     /^version\|3\|1\|1700000000\|198\.51\.100\.7:8333\|10\.0\.0\.1:8333\|\d+\|bitclone-ts\|0$/,
@@ -331,17 +338,17 @@ Deno.test("PeerNode closes the newer of two connections to one peer with reject 
   lab.run(0);
   const dial = lab.dial("198.51.100.7:8333");
   lab.accept(dial);
-  assert.equal(lab.state(dial.key), "established");
+  assert.equal(lab.state(dial.conn), "established");
   // The same peer dials us: its identity is its IP + the version's sender port.
-  const dup = lab.inbound(7, "198.51.100.7:8333", "198.51.100.7:41000");
-  assert.ok(lab.closes.has(7));
-  assert.equal(lab.closes.get(7), "duplicate connection");
-  assert.ok(lab.lines.get(7)!.some((l) => l.startsWith("reject|409|duplicate connection|")));
+  const dup = lab.inbound(1, "198.51.100.7:8333", "198.51.100.7:41000");
+  assert.ok(lab.closes.has(1));
+  assert.equal(lab.closes.get(1), "duplicate connection");
+  assert.ok(lab.lines.get(1)!.some((l) => l.startsWith("reject|409|duplicate connection|")));
   assert.ok(dup.events.some((e) => e.type === "rejectReceived" && e.code === 409));
-  assert.equal(lab.state(dial.key), "established", "the older one stays");
+  assert.equal(lab.state(dial.conn), "established", "the older one stays");
   // And it never dials an address it is connected to.
   lab.run(60_000);
-  assert.equal(lab.of("dial").length, 1);
+  assert.equal(lab.of("connect").length, 1);
 });
 
 Deno.test("PeerNode detects a self-connection by nonce, closes both ends and never dials it again", () => {
@@ -353,23 +360,23 @@ Deno.test("PeerNode detects a self-connection by nonce, closes both ends and nev
   });
   lab.run(0);
   const dial = lab.dial("198.51.100.1:8333");
-  lab.node.handleDialed(dial.key, `${NODE_IP}:50123`, 1);
+  lab.node.handleConnected(dial.conn, 1, `${NODE_IP}:50123`);
   lab.settle();
-  const version = lab.lines.get(dial.key)![0];
+  const version = lab.lines.get(dial.conn)![0];
   assert.ok(version.startsWith("version|"));
   // The NAT loops our connection back to our own listener.
-  lab.node.handleInbound(9, "198.51.100.1:50123", NODE_LISTEN, 2);
-  lab.node.handleData(9, new TextEncoder().encode(version + "\r\n"), 3);
+  const loop = lab.node.handleAccept("198.51.100.1:50123", NODE_LISTEN, 2);
+  lab.node.handleData(loop, new TextEncoder().encode(version + "\r\n"), 3);
   lab.settle();
-  assert.ok(lab.closes.has(9), "the inbound end closed");
-  assert.equal(lab.closes.get(dial.key), "connected to ourselves", "the outbound end closed");
+  assert.ok(lab.closes.has(loop), "the inbound end closed");
+  assert.equal(lab.closes.get(dial.conn), "connected to ourselves", "the outbound end closed");
   assert.equal(lab.node.addressBook.get("198.51.100.1:8333"), undefined, "removed from the book");
   assert.ok(lab.node.ownAddresses().includes("198.51.100.1:8333"));
   assert.ok(lab.logs().some((l) => l.includes("198.51.100.1:8333 is our own address")));
   lab.run(3_600_000);
-  assert.equal(lab.of("dial").filter((d) => d.address === "198.51.100.1:8333").length, 1);
+  assert.equal(lab.of("connect").filter((d) => d.to === "198.51.100.1:8333").length, 1);
   // Gossip naming it is not stored either.
-  const peer = lab.inbound(20, "203.0.113.4:8333");
+  const peer = lab.inbound(2, "203.0.113.4:8333");
   peer.conn.sendAddr([{ time: NOW_SEC + 3600, address: addr("198.51.100.1:8333") }]);
   lab.settle();
   assert.equal(lab.node.addressBook.get("198.51.100.1:8333"), undefined);
@@ -394,24 +401,23 @@ Deno.test("PeerNode never dials its own listening address on a local interface",
   assert.equal(lab.node.addressBook.get(NODE_LISTEN), undefined);
   assert.equal(lab.node.addressBook.get("127.0.0.1:8333"), undefined, "loopback + our port");
   lab.run(120_000);
-  assert.ok(lab.of("dial").some((d) => d.address === "203.0.113.1:8333"));
+  assert.ok(lab.of("connect").some((d) => d.to === "203.0.113.1:8333"));
   assert.ok(
-    !lab.of("dial").some((d) => d.address === NODE_LISTEN || d.address === "127.0.0.1:8333"),
+    !lab.of("connect").some((d) => d.to === NODE_LISTEN || d.to === "127.0.0.1:8333"),
   );
 });
 
 Deno.test("PeerNode refuses an inbound connection with reject 503 when no slot can be freed", () => {
   const lab = new Lab({ maxInbound: 2, targetPeers: 0, minOutbound: 0, versionReplyDelayMs: 0 });
   // Two handshaking inbound connections (they never send anything) take both slots.
-  lab.node.handleInbound(1, "198.51.100.1:40000", NODE_LISTEN, 0);
-  lab.node.handleInbound(2, "198.51.100.2:40000", NODE_LISTEN, 0);
-  lab.node.handleInbound(3, "198.51.100.3:40000", NODE_LISTEN, 0);
+  assert.equal(lab.node.handleAccept("198.51.100.1:40000", NODE_LISTEN, 0), 1);
+  assert.equal(lab.node.handleAccept("198.51.100.2:40000", NODE_LISTEN, 0), 2);
+  assert.equal(lab.node.handleAccept("198.51.100.3:40000", NODE_LISTEN, 0), 3);
   lab.settle();
   assert.deepEqual(lab.lines.get(3), ["reject|503|busy|try later"]);
   assert.equal(lab.closes.get(3), "no free slot");
   assert.ok(!lab.closes.has(1) && !lab.closes.has(2));
   assert.equal(lab.node.status().pending, 2);
-  assert.throws(() => lab.node.handleInbound(1, "198.51.100.9:1", NODE_LISTEN, 1), TypeError);
 });
 
 Deno.test("PeerNode evicts an established inbound peer (spec §C.9) to admit a newcomer", () => {
@@ -436,12 +442,12 @@ Deno.test("PeerNode evicts an established inbound peer (spec §C.9) to admit a n
 });
 
 Deno.test("PeerNode backs off a failing address exponentially, manual peers capped at 60 s", () => {
-  const times = (lab: Lab, address: string) => lab.of("dial").filter((d) => d.address === address);
+  const times = (lab: Lab, address: string) => lab.of("connect").filter((d) => d.to === address);
   const failAll = (lab: Lab, until: number) => {
     for (let t = lab.now; t < until; t += 500) {
       lab.run(t);
-      for (const d of lab.of("dial")) {
-        if (lab.state(d.key) === "dialing") lab.node.handleDialFailed(d.key, "refused", lab.now);
+      for (const d of lab.of("connect")) {
+        if (lab.state(d.conn) === "dialing") lab.node.handleError(d.conn, "refused", lab.now);
       }
       lab.settle();
     }
@@ -460,9 +466,9 @@ Deno.test("PeerNode backs off a failing address exponentially, manual peers capp
   for (let t = 0; t < 260_000; t += 250) {
     manual.run(t);
     rec();
-    for (const d of manual.of("dial")) {
-      if (manual.state(d.key) === "dialing") {
-        manual.node.handleDialFailed(d.key, "refused", manual.now);
+    for (const d of manual.of("connect")) {
+      if (manual.state(d.conn) === "dialing") {
+        manual.node.handleError(d.conn, "refused", manual.now);
       }
     }
     manual.settle();
@@ -494,16 +500,16 @@ Deno.test("PeerNode logs an unreachable command-line peer at warn once, with the
   const failDials = (until: number) => {
     for (let t = lab.now; t < until; t += 500) {
       lab.run(t);
-      for (const d of lab.of("dial")) {
-        if (lab.state(d.key) === "dialing") {
-          lab.node.handleDialFailed(d.key, "connection refused", lab.now);
+      for (const d of lab.of("connect")) {
+        if (lab.state(d.conn) === "dialing") {
+          lab.node.handleError(d.conn, "connection refused", lab.now);
         }
       }
       lab.settle();
     }
   };
   failDials(200_000);
-  assert.ok(lab.of("dial").length >= 3, "retried");
+  assert.ok(lab.of("connect").length >= 3, "retried");
   assert.deepEqual(warns(), [
     "warn manual peer 198.51.100.7:8333 unreachable: dial failed: connection refused (retrying; logged once)",
   ]);
@@ -511,11 +517,11 @@ Deno.test("PeerNode logs an unreachable command-line peer at warn once, with the
     lab.logs().some((l) => l === "debug 198.51.100.7:8333: dial failed: connection refused"),
   );
   // Reached, then lost and unreachable again: one more warning.
-  const before = lab.of("dial").length;
-  while (lab.of("dial").length === before) lab.run(lab.now + 500);
-  const dial = lab.of("dial").at(-1)!;
+  const before = lab.of("connect").length;
+  while (lab.of("connect").length === before) lab.run(lab.now + 500);
+  const dial = lab.of("connect").at(-1)!;
   const remote = lab.accept(dial);
-  assert.equal(lab.state(dial.key), "established");
+  assert.equal(lab.state(dial.conn), "established");
   remote.conn.close("bye");
   lab.settle();
   failDials(lab.now + 200_000);
@@ -531,16 +537,16 @@ Deno.test("PeerNode waits 5 minutes after a busy reject and records no failure",
   lab.run(0);
   const dial = lab.dial("203.0.113.9:8333");
   // The listener is full: it answers our version with reject 503 and closes.
-  lab.node.handleDialed(dial.key, `${NODE_IP}:50000`, 1);
-  lab.node.handleData(dial.key, new TextEncoder().encode("reject|503|busy|full\r\n"), 2);
+  lab.node.handleConnected(dial.conn, 1, `${NODE_IP}:50000`);
+  lab.node.handleData(dial.conn, new TextEncoder().encode("reject|503|busy|full\r\n"), 2);
   lab.settle();
-  assert.ok(lab.closes.has(dial.key));
+  assert.ok(lab.closes.has(dial.conn));
   assert.equal(lab.node.addressBook.get("203.0.113.9:8333")?.attempts, 0);
   assert.ok(lab.logs().some((l) => l.includes("reject from 203.0.113.9:8333: 503 busy full")));
   lab.run(299_000);
-  assert.equal(lab.of("dial").length, 1, "not before 5 minutes");
+  assert.equal(lab.of("connect").length, 1, "not before 5 minutes");
   lab.run(366_000); // 5 min + up to 20 % jitter + the 1 s dial check
-  assert.equal(lab.of("dial").length, 2, "retried after the busy back-off");
+  assert.equal(lab.of("connect").length, 2, "retried after the busy back-off");
 });
 
 Deno.test("PeerNode counts a handshake timeout and a reset while handshaking as failures", () => {
@@ -554,16 +560,16 @@ Deno.test("PeerNode counts a handshake timeout and a reset while handshaking as 
     handshakeTimeoutMs: 10_000,
   });
   lab.run(0);
-  const dials = lab.of("dial");
+  const dials = lab.of("connect");
   assert.equal(dials.length, 2);
-  lab.node.handleDialed(dials[0].key, `${NODE_IP}:50000`, 1);
-  lab.node.handleDialed(dials[1].key, `${NODE_IP}:50001`, 1);
-  lab.node.handleReset(dials[1].key, "connection reset by peer", 2);
+  lab.node.handleConnected(dials[0].conn, 1, `${NODE_IP}:50000`);
+  lab.node.handleConnected(dials[1].conn, 1, `${NODE_IP}:50001`);
+  lab.node.handleError(dials[1].conn, "connection reset by peer", 2);
   lab.settle();
-  assert.ok(!lab.closes.has(dials[1].key), "no close for a socket the adapter already closed");
+  assert.ok(!lab.closes.has(dials[1].conn), "no close for a socket the adapter already closed");
   lab.run(10_500);
-  assert.equal(lab.closes.get(dials[0].key), "handshake timed out");
-  for (const d of dials) assert.equal(lab.node.addressBook.get(d.address)?.attempts, 1);
+  assert.equal(lab.closes.get(dials[0].conn), "handshake timed out");
+  for (const d of dials) assert.equal(lab.node.addressBook.get(d.to)?.attempts, 1);
 });
 
 Deno.test("PeerNode gives up a dial the adapter never settles after the timeout plus 1 s", () => {
@@ -571,13 +577,13 @@ Deno.test("PeerNode gives up a dial the adapter never settles after the timeout 
   lab.run(0);
   const dial = lab.dial("198.51.100.7:8333");
   lab.run(5_999);
-  assert.ok(!lab.closes.has(dial.key));
+  assert.ok(!lab.closes.has(dial.conn));
   lab.run(6_000);
-  assert.equal(lab.closes.get(dial.key), "connect timed out");
+  assert.equal(lab.closes.get(dial.conn), "connect timed out");
   // A late report for that key is ignored.
-  lab.node.handleDialed(dial.key, `${NODE_IP}:50000`, 6_001);
+  lab.node.handleConnected(dial.conn, 6_001, `${NODE_IP}:50000`);
   lab.settle();
-  assert.equal(lab.lines.get(dial.key), undefined);
+  assert.equal(lab.lines.get(dial.conn), undefined);
 });
 
 Deno.test("PeerNode drops a silent peer after 90 s, marks it dropped and stops advertising it", () => {
@@ -617,15 +623,15 @@ Deno.test("PeerNode discourages a misbehaving peer and does not dial it again", 
   // 1001 entries: line dropped, 100 points, closed.
   const pairs = Array.from({ length: 1001 }, (_, i) => `${NOW_SEC}|10.9.${i >> 8}.${i & 255}:1`);
   lab.node.handleData(
-    dial.key,
+    dial.conn,
     new TextEncoder().encode(`addr|1001|${pairs.join("|")}\r\n`),
     lab.now,
   );
   lab.settle();
-  assert.ok(lab.closes.has(dial.key));
+  assert.ok(lab.closes.has(dial.conn));
   assert.ok(lab.logs().some((l) => l.startsWith("warn 203.0.113.9:8333 discouraged")));
   lab.run(3_600_000);
-  assert.equal(lab.of("dial").length, 1);
+  assert.equal(lab.of("connect").length, 1);
 });
 
 Deno.test("PeerNode saves every 60 s when the book changed, and on shutdown", () => {
@@ -649,9 +655,9 @@ Deno.test("PeerNode saves every 60 s when the book changed, and on shutdown", ()
   assert.equal(lab.closes.get(1), "shutting down");
   assert.equal(lab.node.nextTimeout(), undefined);
   assert.ok(lab.logs().at(-1)?.startsWith("info stopped"));
-  lab.node.handleInbound(5, "198.51.100.5:1", NODE_LISTEN, 130_001);
+  const late = lab.node.handleAccept("198.51.100.5:1", NODE_LISTEN, 130_001);
   lab.settle();
-  assert.equal(lab.closes.get(5), "shutting down");
+  assert.equal(lab.closes.get(late), "shutting down");
 });
 
 Deno.test("PeerNode logs a status line every statusIntervalMs", () => {
@@ -678,7 +684,7 @@ Deno.test("PeerNode starts from the command-line peers when the saved file is da
     ),
   );
   lab.run(0);
-  assert.deepEqual(lab.of("dial").map((d) => d.address), ["198.51.100.7:8333"]);
+  assert.deepEqual(lab.of("connect").map((d) => d.to), ["198.51.100.7:8333"]);
 });
 
 Deno.test("PeerNode keeps at least 2 outbound connections when inbound ones fill the target", () => {
@@ -691,15 +697,15 @@ Deno.test("PeerNode keeps at least 2 outbound connections when inbound ones fill
   });
   for (let k = 1; k <= 5; k++) lab.inbound(k, `198.51.${100 + k}.1:8333`);
   lab.run(0);
-  const dials = lab.of("dial");
+  const dials = lab.of("connect");
   assert.equal(dials.length, 2, "established 5, outbound 0: dial 2");
   for (const d of dials) lab.accept(d);
   lab.run(30_000);
-  assert.equal(lab.of("dial").length, 2);
+  assert.equal(lab.of("connect").length, 2);
   // Seven established: beyond target + 1 an inbound one goes at once, the next after 60 s.
   assert.deepEqual(lab.node.status(), { inbound: 4, outbound: 2, pending: 0, known: 3, tried: 2 });
   lab.run(120_000);
-  assert.equal(lab.of("dial").length, 2);
+  assert.equal(lab.of("connect").length, 2);
   assert.deepEqual(lab.node.status(), { inbound: 3, outbound: 2, pending: 0, known: 3, tried: 2 });
 });
 
@@ -735,18 +741,20 @@ Deno.test("PeerNode trims established connections past the target: at once beyon
   assert.deepEqual([...lab.closes.keys()], [1, 2]);
 });
 
-Deno.test("PeerNode refuses time going backwards and ignores calls for unknown keys", () => {
+Deno.test("PeerNode takes an earlier time as the latest, refuses NaN, and ignores calls for unknown ids", () => {
   const lab = new Lab();
   lab.node.handleTick(100);
-  assert.throws(() => lab.node.handleTick(99), RangeError);
+  lab.node.handleTick(99); // a clock that steps back: taken as 100 (src/core's time policy)
+  assert.throws(() => lab.node.handleTick(NaN), RangeError);
+  assert.throws(() => lab.node.handleTick(-1), RangeError);
   assert.throws(() => lab.node.handleData(1, "x" as unknown as Uint8Array, 100), TypeError);
   lab.node.handleData(77, new Uint8Array([1]), 100);
   lab.node.handleEof(77, 100);
-  lab.node.handleReset(77, "x", 100);
-  lab.node.handleDialFailed(77, "x", 100);
-  lab.node.handleDialed(77, "10.0.0.1:1", 100);
+  lab.node.handleError(77, "x", 100);
+  lab.node.handleError(77, "x", 100);
+  lab.node.handleConnected(77, 100, "10.0.0.1:1");
   lab.settle();
-  assert.ok(!lab.actions.some((a) => "key" in a && a.key === 77));
+  assert.ok(!lab.actions.some((a) => "conn" in a && a.conn === 77));
   assert.throws(() => new PeerNode({ prng: Prng.seeded(1), now: 0, listenPort: 0 }), RangeError);
   assert.throws(
     () => new PeerNode({ prng: Prng.seeded(1), now: 0, externalIp: "example.org" }),
@@ -794,17 +802,14 @@ Deno.test("PeerNode never throws on any sequence of network inputs and keeps its
           maxInbound: 4,
         });
         let now = 0;
-        const open = new Set<ConnKey>();
-        const dials: ConnKey[] = [];
+        const open = new Set<ConnId>();
+        const dials: ConnId[] = [];
         for (const [op, k, c, dt] of ops) {
           now += dt;
           const key = k + 1;
           switch (op) {
             case 0:
-              if (!open.has(key)) {
-                node.handleInbound(key, `198.51.100.${k}:4${k}000`, NODE_LISTEN, now);
-                open.add(key);
-              }
+              open.add(node.handleAccept(`198.51.100.${k}:4${k}000`, NODE_LISTEN, now));
               break;
             case 1:
             case 2:
@@ -814,20 +819,22 @@ Deno.test("PeerNode never throws on any sequence of network inputs and keeps its
               node.handleEof(key, now);
               break;
             case 4:
-              node.handleReset(dials[k] ?? key, "reset", now);
+              node.handleError(dials[k] ?? key, "reset", now);
               break;
             case 5:
-              if (dials[k] !== undefined) node.handleDialed(dials[k], `${NODE_IP}:5000${k}`, now);
+              if (dials[k] !== undefined) {
+                node.handleConnected(dials[k], now, `${NODE_IP}:5000${k}`);
+              }
               break;
             case 6:
-              if (dials[k] !== undefined) node.handleDialFailed(dials[k], "refused", now);
+              if (dials[k] !== undefined) node.handleError(dials[k], "refused", now);
               break;
             default:
               node.handleTick(now);
           }
           for (let a = node.pollAction(); a !== undefined; a = node.pollAction()) {
-            if (a.type === "dial") dials.push(a.key);
-            if (a.type === "close") open.delete(a.key);
+            if (a.type === "connect") dials.push(a.conn);
+            if (a.type === "close") open.delete(a.conn);
           }
           const s = node.status();
           assert.ok(s.inbound + s.outbound + s.pending <= 6, JSON.stringify(s));
