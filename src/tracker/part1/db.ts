@@ -11,7 +11,10 @@
  * @module
  */
 
+import type { Part1Entry } from "./entry.ts";
 import { encodeReply, MAX_MESSAGE_BYTES } from "./wire.ts";
+
+export type { Part1Entry };
 
 /**
  * The most entries a database may hold (the original holds 16).
@@ -36,16 +39,6 @@ export const MAX_DB_ENTRIES = 4096;
  * ```
  */
 export const MAX_WORD_LENGTH = 256;
-
-/**
- * One entry of the database: its SEQNUM (the word's place in the message) and its word.
- */
-export interface Part1Entry {
-  /** The word's place in the message, `0..n-1`. */
-  readonly seq: number;
-  /** The word: any text without control characters (ASCII goes on the wire as a py2 str). */
-  readonly word: string;
-}
 
 /** C0 and C1 control characters, DEL, and lone surrogates (which no pickle can carry). */
 const BAD_WORD_CHAR =

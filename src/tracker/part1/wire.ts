@@ -16,7 +16,7 @@
  */
 
 import { encodePickle, Py2Str, pyText, PyTuple, type PyValue } from "../pickle/mod.ts";
-import type { Part1Entry } from "./db.ts";
+import type { Part1Entry } from "./entry.ts";
 
 /**
  * The most bytes the original reads (`recv(1024)`): the largest request it understands and the
