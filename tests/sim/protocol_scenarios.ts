@@ -5,6 +5,7 @@
  * @module
  */
 
+import { bitcloneNetworkScenario } from "../bitclone/_network_scenario.ts";
 import { lspPropertyScenario } from "../lsp/_property_scenario.ts";
 import { minerChurnScenario } from "../miner/_churn_scenario.ts";
 import { ringScenario } from "../tracker/_ring_scenario.ts";
@@ -18,4 +19,5 @@ export const PROTOCOL_SCENARIOS: Record<
   "lsp-echo-under-faults": lspPropertyScenario,
   "tracker-ring-crash-or-freeze": ringScenario,
   "miner-churn-under-loss": minerChurnScenario,
+  "bitclone-network-with-crashes": bitcloneNetworkScenario,
 };
