@@ -25,8 +25,9 @@ const MIN_FAIL_SEC = 7 * 24 * 3600;
  * @example A switch
  * ```ts
  * import type { BookTable } from "./address_book_types.ts";
+ * import assert from "node:assert/strict";
  * const verified = (t: BookTable) => t === "tried";
- * console.assert(!verified("new"));
+ * assert.ok(!verified("new"));
  * ```
  */
 export type BookTable = "new" | "tried" | "manual";
@@ -39,10 +40,13 @@ export type BookTable = "new" | "tried" | "manual";
  * ```ts
  * import { AddressBook } from "./address_book.ts";
  * import { Prng } from "../util/prng.ts";
+ * import assert from "node:assert/strict";
  * const book = new AddressBook({ prng: Prng.seeded(1) });
  * book.add("198.51.100.7:4001", 1_700_000_000, 1_700_000_100, { source: "203.0.113.1:8333" });
  * const e = book.get("198.51.100.7:4001");
- * console.assert(e?.table === "new" && e.source === "203.0" && e.attempts === 0);
+ * assert.ok(e?.table === "new");
+ * assert.equal(e.source, "203.0");
+ * assert.equal(e.attempts, 0);
  * ```
  */
 export interface BookEntry {
@@ -94,8 +98,9 @@ export interface Entry {
  * @example Checking
  * ```ts
  * import type { AddResult } from "./address_book_types.ts";
+ * import assert from "node:assert/strict";
  * const stored = (r: AddResult) => r === "added" || r === "updated" || r === "known";
- * console.assert(!stored("refused"));
+ * assert.ok(!stored("refused"));
  * ```
  */
 export type AddResult = "added" | "updated" | "known" | "collision" | "refused";
@@ -106,8 +111,9 @@ export type AddResult = "added" | "updated" | "known" | "collision" | "refused";
  * @example A gossiped entry
  * ```ts
  * import type { AddOptions } from "./address_book_types.ts";
+ * import assert from "node:assert/strict";
  * const o: AddOptions = { source: "203.0.113.1:8333", evidenceTime: 1_700_000_000 };
- * console.assert(o.evidenceTime! > 0);
+ * assert.ok(o.evidenceTime! > 0);
  * ```
  */
 export interface AddOptions {
@@ -132,9 +138,10 @@ export interface AddOptions {
  * @example Skipping connected peers
  * ```ts
  * import type { SelectOptions } from "./address_book_types.ts";
+ * import assert from "node:assert/strict";
  * const connected = new Set(["198.51.100.7:4001"]);
  * const o: SelectOptions = { skip: (e) => connected.has(e.text) };
- * console.assert(typeof o.skip === "function");
+ * assert.equal(typeof o.skip, "function");
  * ```
  */
 export interface SelectOptions {
@@ -164,8 +171,9 @@ export interface SelectOptions {
  * @example A fixed key (tests)
  * ```ts
  * import { AddressBook } from "./address_book.ts";
+ * import assert from "node:assert/strict";
  * const book = new AddressBook({ key: new Uint8Array(32) });
- * console.assert(book.size === 0);
+ * assert.equal(book.size, 0);
  * ```
  */
 export interface AddressBookOptions {
@@ -189,8 +197,9 @@ export interface AddressBookOptions {
  * @example A time from the future
  * ```ts
  * import { saneTime } from "./address_book_types.ts";
- * console.assert(saneTime(2_000_000_000, 1_700_000_000) === 1_700_000_000 - 432_000);
- * console.assert(saneTime(1_699_999_000, 1_700_000_000) === 1_699_999_000);
+ * import assert from "node:assert/strict";
+ * assert.equal(saneTime(2_000_000_000, 1_700_000_000), 1_700_000_000 - 432_000);
+ * assert.equal(saneTime(1_699_999_000, 1_700_000_000), 1_699_999_000);
  * ```
  */
 export function saneTime(time: number | undefined, nowSec: number): number {

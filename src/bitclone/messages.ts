@@ -40,7 +40,8 @@ export const MILLISECONDS_THRESHOLD = 100_000_000_000;
  * @example Testing a command word
  * ```ts
  * import { BLOCK_LAYER_COMMANDS } from "./messages.ts";
- * console.assert(BLOCK_LAYER_COMMANDS.includes("getblocks"));
+ * import assert from "node:assert/strict";
+ * assert.ok(BLOCK_LAYER_COMMANDS.includes("getblocks"));
  * ```
  */
 export const BLOCK_LAYER_COMMANDS = [
@@ -57,8 +58,9 @@ export const BLOCK_LAYER_COMMANDS = [
  * @example A command
  * ```ts
  * import type { BlockLayerCommand } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * const c: BlockLayerCommand = "tx";
- * console.assert(c === "tx");
+ * assert.equal(c, "tx");
  * ```
  */
 export type BlockLayerCommand = (typeof BLOCK_LAYER_COMMANDS)[number];
@@ -69,8 +71,9 @@ export type BlockLayerCommand = (typeof BLOCK_LAYER_COMMANDS)[number];
  * @example An entry
  * ```ts
  * import type { AddrEntry } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * const e: AddrEntry = { time: 1700000001, address: { ip: "198.51.100.7", v6: false, port: 4001 } };
- * console.assert(e.address.port === 4001);
+ * assert.equal(e.address.port, 4001);
  * ```
  */
 export interface AddrEntry {
@@ -127,8 +130,11 @@ export interface VersionMessage {
  * @example Two entries
  * ```ts
  * import { decodeMessage } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * const r = decodeMessage("addr|2|1507490964|192.168.1.10:2989|1507490964|130.111.135.1:8767");
- * console.assert(r.ok && r.message.type === "addr" && r.message.entries.length === 2);
+ * assert.ok(r.ok);
+ * assert.ok(r.message.type === "addr");
+ * assert.equal(r.message.entries.length, 2);
  * ```
  */
 export interface AddrMessage {
@@ -148,8 +154,11 @@ export interface AddrMessage {
  * @example A transaction line
  * ```ts
  * import { decodeMessage } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * const r = decodeMessage("tx|31337|0b0707e48342521f7f31da597a774721|Alice pays Bob 5 BitClones");
- * console.assert(r.ok && r.message.type === "blockLayer" && r.message.fields.length === 3);
+ * assert.ok(r.ok);
+ * assert.ok(r.message.type === "blockLayer");
+ * assert.equal(r.message.fields.length, 3);
  * ```
  */
 export interface BlockLayerMessage {
@@ -168,6 +177,7 @@ export interface BlockLayerMessage {
  * @example Switching on a message
  * ```ts
  * import type { BitcloneMessage } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * function summary(m: BitcloneMessage): string {
  *   switch (m.type) {
  *     case "ping": case "pong": return `${m.type} ${m.nonce ?? "-"}`;
@@ -175,7 +185,7 @@ export interface BlockLayerMessage {
  *     default: return m.type;
  *   }
  * }
- * console.assert(summary({ type: "ping", nonce: "5" }) === "ping 5");
+ * assert.equal(summary({ type: "ping", nonce: "5" }), "ping 5");
  * ```
  */
 export type BitcloneMessage =
@@ -211,8 +221,9 @@ export type BitcloneMessage =
  * @example The kinds
  * ```ts
  * import type { DecodeErrorKind } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * const k: DecodeErrorKind = "unknownCommand";
- * console.assert(k.length > 0);
+ * assert.ok(k.length > 0);
  * ```
  */
 export type DecodeErrorKind =
@@ -230,8 +241,11 @@ export type DecodeErrorKind =
  * @example An unknown command
  * ```ts
  * import { decodeMessage } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * const r = decodeMessage("Hello|x");
- * console.assert(!r.ok && r.error.kind === "unknownCommand" && r.error.command === "hello");
+ * assert.ok(!r.ok);
+ * assert.ok(r.error.kind === "unknownCommand");
+ * assert.equal(r.error.command, "hello");
  * ```
  */
 export interface DecodeError {
@@ -249,8 +263,9 @@ export interface DecodeError {
  * @example Using a result
  * ```ts
  * import { decodeMessage } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * const r = decodeMessage("ping|7730125");
- * console.assert(r.ok ? r.message.type === "ping" : false);
+ * assert.ok(r.ok ? r.message.type === "ping" : false);
  * ```
  */
 export type DecodeResult =
@@ -263,9 +278,11 @@ export type DecodeResult =
  * @example A custom limit
  * ```ts
  * import { decodeMessage, type DecodeOptions } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * const options: DecodeOptions = { maxLineBytesNonBlock: 8 };
  * const r = decodeMessage("ping|123456789", options);
- * console.assert(!r.ok && r.error.kind === "tooLarge");
+ * assert.ok(!r.ok);
+ * assert.equal(r.error.kind, "tooLarge");
  * ```
  */
 export interface DecodeOptions {
@@ -312,10 +329,15 @@ const te = new TextEncoder();
  * @example The assignment's examples
  * ```ts
  * import { decodeMessage } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * const v = decodeMessage("version|3|1|1507490964|192.168.1.10:8090|130.111.135.12:2098|8192|houser|9000");
- * console.assert(v.ok && v.message.type === "version" && v.message.nonce === "8192");
+ * assert.ok(v.ok);
+ * assert.ok(v.message.type === "version");
+ * assert.equal(v.message.nonce, "8192");
  * const r = decodeMessage('reject|400|Invalid command|The command "send me flowers" was not recognized.');
- * console.assert(r.ok && r.message.type === "reject" && r.message.code === 400);
+ * assert.ok(r.ok);
+ * assert.ok(r.message.type === "reject");
+ * assert.equal(r.message.code, 400);
  * ```
  */
 export function decodeMessage(
@@ -396,8 +418,9 @@ export function decodeMessage(
  * @example Lines
  * ```ts
  * import { formatMessage } from "./messages.ts";
- * console.assert(formatMessage({ type: "pong", nonce: "23456" }) === "pong|23456");
- * console.assert(formatMessage({ type: "verack", nonce: undefined }) === "verack");
+ * import assert from "node:assert/strict";
+ * assert.equal(formatMessage({ type: "pong", nonce: "23456" }), "pong|23456");
+ * assert.equal(formatMessage({ type: "verack", nonce: undefined }), "verack");
  * ```
  */
 export function formatMessage(message: BitcloneMessage): string {
@@ -421,8 +444,9 @@ export function formatMessage(message: BitcloneMessage): string {
  * @example Bytes on the wire
  * ```ts
  * import { encodeMessage } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * const bytes = encodeMessage({ type: "getaddr" });
- * console.assert(new TextDecoder().decode(bytes) === "getaddr\r\n");
+ * assert.equal(new TextDecoder().decode(bytes), "getaddr\r\n");
  * ```
  */
 export function encodeMessage(message: BitcloneMessage): Uint8Array {
@@ -439,8 +463,10 @@ export function encodeMessage(message: BitcloneMessage): Uint8Array {
  * ```ts
  * import { randomNonce } from "./messages.ts";
  * import { Prng } from "../util/prng.ts";
+ * import assert from "node:assert/strict";
  * const n = Number(randomNonce(Prng.seeded(1)));
- * console.assert(Number.isSafeInteger(n) && n >= 1);
+ * assert.ok(Number.isSafeInteger(n));
+ * assert.ok(n >= 1);
  * ```
  */
 export function randomNonce(prng: Prng): string {
@@ -460,7 +486,9 @@ export function randomNonce(prng: Prng): string {
  * @example Leniency
  * ```ts
  * import { parseUint } from "./messages.ts";
- * console.assert(parseUint(" 42\t") === 42 && parseUint("-1") === undefined);
+ * import assert from "node:assert/strict";
+ * assert.equal(parseUint(" 42\t"), 42);
+ * assert.equal(parseUint("-1"), undefined);
  * ```
  */
 export function parseUint(token: string | undefined): number | undefined {
@@ -479,7 +507,8 @@ export function parseUint(token: string | undefined): number | undefined {
  * @example Milliseconds
  * ```ts
  * import { parseTime } from "./messages.ts";
- * console.assert(parseTime("1700000000123") === 1700000000);
+ * import assert from "node:assert/strict";
+ * assert.equal(parseTime("1700000000123"), 1700000000);
  * ```
  */
 export function parseTime(token: string | undefined): number | undefined {
@@ -494,7 +523,8 @@ export function parseTime(token: string | undefined): number | undefined {
  * @example Cutting before a multi-byte character
  * ```ts
  * import { truncateUtf8 } from "./messages.ts";
- * console.assert(truncateUtf8("ab☕", 4) === "ab");
+ * import assert from "node:assert/strict";
+ * assert.equal(truncateUtf8("ab☕", 4), "ab");
  * ```
  */
 export function truncateUtf8(text: string, maxBytes: number): string {
@@ -518,7 +548,8 @@ export function truncateUtf8(text: string, maxBytes: number): string {
  * @example A reject detail from untrusted text
  * ```ts
  * import { sanitizeText } from "./messages.ts";
- * console.assert(sanitizeText("a|b\r\nc", 64) === "a b  c");
+ * import assert from "node:assert/strict";
+ * assert.equal(sanitizeText("a|b\r\nc", 64), "a b  c");
  * ```
  */
 export function sanitizeText(text: string, maxBytes: number): string {

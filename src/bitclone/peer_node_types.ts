@@ -81,10 +81,11 @@ export type PeerNodeAction =
  * ```ts
  * import type { PeerNodeOptions } from "./peer_node_types.ts";
  * import { Prng } from "../util/prng.ts";
+ * import assert from "node:assert/strict";
  * const options: PeerNodeOptions = {
  *   prng: Prng.seeded(1), now: 0, listenPort: 8333, manualPeers: ["192.0.2.7:8333"],
  * };
- * console.assert(options.manualPeers?.length === 1);
+ * assert.equal(options.manualPeers?.length, 1);
  * ```
  */
 export interface PeerNodeOptions {
@@ -270,9 +271,10 @@ export interface PeerNodeOptions {
  * @example Established outbound peers
  * ```ts
  * import type { PeerNodeConnection } from "./peer_node_types.ts";
+ * import assert from "node:assert/strict";
  * const outbound = (cs: PeerNodeConnection[]) =>
  *   cs.filter((c) => c.direction === "outbound" && c.state === "established");
- * console.assert(outbound([]).length === 0);
+ * assert.equal(outbound([]).length, 0);
  * ```
  */
 export interface PeerNodeConnection {
