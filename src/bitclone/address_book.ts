@@ -92,12 +92,12 @@ export class AddressBook {
    *
    * @throws {TypeError} When neither `key` nor `prng` is given.
    * @throws {RangeError} When `key` is not 32 bytes.
-   * @example A random key
+   * @example A key of the wrong size, or none
    * ```ts
    * import { AddressBook } from "./address_book.ts";
-   * import { Prng } from "../util/prng.ts";
    * import assert from "node:assert/strict";
-   * assert.equal(new AddressBook({ prng: Prng.seeded(1) }).size, 0);
+   * assert.throws(() => new AddressBook({ key: new Uint8Array(16) }), RangeError);
+   * assert.throws(() => new AddressBook({}), TypeError);
    * ```
    */
   constructor(options: AddressBookOptions) {
@@ -122,11 +122,14 @@ export class AddressBook {
   /**
    * Entries in the book (new + tried + manual).
    *
-   * @example Empty
+   * @example A gossiped and a manual peer
    * ```ts
    * import { AddressBook } from "./address_book.ts";
    * import assert from "node:assert/strict";
-   * assert.equal(new AddressBook({ key: new Uint8Array(32) }).size, 0);
+   * const book = new AddressBook({ key: new Uint8Array(32) });
+   * book.add("198.51.100.7:4001", 1_700_000_000, 1_700_000_000);
+   * book.addManual("192.0.2.1:8333", 1_700_000_000);
+   * assert.equal(book.size, 2);
    * ```
    */
   get size(): number {
@@ -136,11 +139,14 @@ export class AddressBook {
   /**
    * Entries in the new table.
    *
-   * @example Empty
+   * @example Gossip goes to the new table
    * ```ts
    * import { AddressBook } from "./address_book.ts";
    * import assert from "node:assert/strict";
-   * assert.equal(new AddressBook({ key: new Uint8Array(32) }).newCount, 0);
+   * const book = new AddressBook({ key: new Uint8Array(32) });
+   * book.add("198.51.100.7:4001", 1_700_000_000, 1_700_000_000);
+   * assert.equal(book.newCount, 1);
+   * assert.equal(book.triedCount, 0);
    * ```
    */
   get newCount(): number {
@@ -150,11 +156,15 @@ export class AddressBook {
   /**
    * Entries in the tried table.
    *
-   * @example Empty
+   * @example A successful dial moves an entry from new to tried
    * ```ts
    * import { AddressBook } from "./address_book.ts";
    * import assert from "node:assert/strict";
-   * assert.equal(new AddressBook({ key: new Uint8Array(32) }).triedCount, 0);
+   * const book = new AddressBook({ key: new Uint8Array(32) });
+   * book.add("198.51.100.7:4001", 1_700_000_000, 1_700_000_000);
+   * book.markGood("198.51.100.7:4001", 1_700_000_000);
+   * assert.equal(book.triedCount, 1);
+   * assert.equal(book.newCount, 0);
    * ```
    */
   get triedCount(): number {

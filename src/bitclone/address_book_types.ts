@@ -21,14 +21,6 @@ const MIN_FAIL_SEC = 7 * 24 * 3600;
 
 /**
  * Which part of the book holds an entry: the *new* or *tried* table, or the manual list.
- *
- * @example A switch
- * ```ts
- * import type { BookTable } from "./address_book_types.ts";
- * import assert from "node:assert/strict";
- * const verified = (t: BookTable) => t === "tried";
- * assert.ok(!verified("new"));
- * ```
  */
 export type BookTable = "new" | "tried" | "manual";
 
@@ -94,27 +86,11 @@ export interface Entry {
  * What {@linkcode AddressBook.add} did: `added` (new entry), `updated` (known; time raised or
  * dropped mark cleared), `known` (known; nothing newer), `collision` (its slot holds a good entry:
  * discarded), `refused` (unusable address, or one of ours).
- *
- * @example Checking
- * ```ts
- * import type { AddResult } from "./address_book_types.ts";
- * import assert from "node:assert/strict";
- * const stored = (r: AddResult) => r === "added" || r === "updated" || r === "known";
- * assert.ok(!stored("refused"));
- * ```
  */
 export type AddResult = "added" | "updated" | "known" | "collision" | "refused";
 
 /**
  * Options of {@linkcode AddressBook.add}.
- *
- * @example A gossiped entry
- * ```ts
- * import type { AddOptions } from "./address_book_types.ts";
- * import assert from "node:assert/strict";
- * const o: AddOptions = { source: "203.0.113.1:8333", evidenceTime: 1_700_000_000 };
- * assert.ok(o.evidenceTime! > 0);
- * ```
  */
 export interface AddOptions {
   /**
@@ -134,15 +110,6 @@ export interface AddOptions {
 
 /**
  * Options of {@linkcode AddressBook.select}.
- *
- * @example Skipping connected peers
- * ```ts
- * import type { SelectOptions } from "./address_book_types.ts";
- * import assert from "node:assert/strict";
- * const connected = new Set(["198.51.100.7:4001"]);
- * const o: SelectOptions = { skip: (e) => connected.has(e.text) };
- * assert.equal(typeof o.skip, "function");
- * ```
  */
 export interface SelectOptions {
   /**
@@ -168,12 +135,15 @@ export interface SelectOptions {
 /**
  * Options for {@linkcode AddressBook}.
  *
- * @example A fixed key (tests)
+ * @example A fixed key (tests): the same key places addresses the same way
  * ```ts
  * import { AddressBook } from "./address_book.ts";
  * import assert from "node:assert/strict";
- * const book = new AddressBook({ key: new Uint8Array(32) });
- * assert.equal(book.size, 0);
+ * const a = new AddressBook({ key: new Uint8Array(32) });
+ * const b = new AddressBook({ key: new Uint8Array(32) });
+ * const c = new AddressBook({ key: new Uint8Array(32).fill(7, 16) });
+ * assert.equal(a.hash("198.51", 3), b.hash("198.51", 3));
+ * assert.notEqual(a.hash("198.51", 3), c.hash("198.51", 3));
  * ```
  */
 export interface AddressBookOptions {
