@@ -23,20 +23,6 @@ export const MAX_LINE_BYTES = 1_048_576;
  *   that was dropped (returned again on every later call);
  * - `tooLong`: a line passed the limit; the framer is failed and returns this forever. `bytes`
  *   is how much of the offending line had been seen (terminator and CR excluded).
- *
- * @example Handling each outcome
- * ```ts
- * import type { LineResult } from "./framing.ts";
- * import assert from "node:assert/strict";
- * function describe(r: LineResult): string {
- *   switch (r.type) {
- *     case "line": return `${r.line.length} bytes`;
- *     case "tooLong": return `too long (${r.bytes})`;
- *     default: return r.type;
- *   }
- * }
- * assert.equal(describe({ type: "needData" }), "needData");
- * ```
  */
 export type LineResult =
   | { readonly type: "line"; readonly line: Uint8Array }
@@ -49,10 +35,13 @@ export type LineResult =
  *
  * @example A small limit for a test
  * ```ts
- * import { LineFramer, type LineFramerOptions } from "./framing.ts";
+ * import { LineFramer } from "./framing.ts";
  * import assert from "node:assert/strict";
- * const options: LineFramerOptions = { maxLineBytes: 16 };
- * assert.equal(new LineFramer(options).maxLineBytes, 16);
+ * const f = new LineFramer({ maxLineBytes: 4 });
+ * f.receiveData(new TextEncoder().encode("ping\nverack\n"));
+ * assert.equal(f.nextLine().type, "line");
+ * assert.equal(f.nextLine().type, "tooLong");
+ * assert.equal(f.nextLine().type, "tooLong"); // failed for good
  * ```
  */
 export interface LineFramerOptions {
@@ -117,11 +106,12 @@ export class LineFramer {
    * Makes an empty framer.
    *
    * @throws {RangeError} When a limit is not a positive integer.
-   * @example Default limits
+   * @example Default and invalid limits
    * ```ts
    * import { LineFramer, MAX_LINE_BYTES } from "./framing.ts";
    * import assert from "node:assert/strict";
    * assert.equal(new LineFramer().maxLineBytes, MAX_LINE_BYTES);
+   * assert.throws(() => new LineFramer({ maxLineBytes: 0 }), RangeError);
    * ```
    */
   constructor(options: LineFramerOptions = {}) {
@@ -150,7 +140,7 @@ export class LineFramer {
    * import assert from "node:assert/strict";
    * const f = new LineFramer();
    * f.receiveData(new Uint8Array([0x61, 0x62]));
-   * assert.ok(f.nextLine().type === "needData");
+   * assert.equal(f.nextLine().type, "needData");
    * assert.equal(f.bufferedBytes, 2);
    * ```
    */
@@ -161,11 +151,15 @@ export class LineFramer {
   /**
    * Whether the framer failed with `tooLong`.
    *
-   * @example A fresh framer
+   * @example A line over the limit
    * ```ts
    * import { LineFramer } from "./framing.ts";
    * import assert from "node:assert/strict";
-   * assert.ok(!new LineFramer().failed);
+   * const f = new LineFramer({ maxLineBytes: 2 });
+   * assert.equal(f.failed, false);
+   * f.receiveData(new TextEncoder().encode("abc\n"));
+   * assert.equal(f.nextLine().type, "tooLong");
+   * assert.equal(f.failed, true);
    * ```
    */
   get failed(): boolean {
@@ -184,8 +178,9 @@ export class LineFramer {
    * import assert from "node:assert/strict";
    * const f = new LineFramer();
    * f.receiveData(new TextEncoder().encode("a\nb\n"));
-   * assert.ok(f.nextLine().type === "line");
    * assert.equal(f.nextLine().type, "line");
+   * assert.equal(f.nextLine().type, "line");
+   * assert.equal(f.nextLine().type, "needData");
    * ```
    */
   receiveData(bytes: Uint8Array): void {
