@@ -51,6 +51,7 @@ const NUMBER_SETTINGS = [
  * assert.equal(o.targetPeers, 8);
  * assert.equal(o.manualPeers?.length, 1);
  * assert.equal(peerSettings({}, "/srv/bc").peersFile, "/srv/bc/peers.json");
+ * assert.throws(() => peerSettings({ targetPeers: "8" }), /targetPeers/);
  * ```
  */
 export function peerSettings(
@@ -98,9 +99,11 @@ export function peerSettings(
  * @example
  * ```ts
  * import { peerService } from "./service.ts";
+ * import { ServiceSettingsError } from "../node/service.ts";
  * import assert from "node:assert/strict";
- * assert.equal(peerService.name, "peer");
  * assert.equal(peerService.defaultPort, 8333);
+ * peerService.checkSettings?.({ targetPeers: 8, manualPeers: ["10.0.0.5:8333"] });
+ * assert.throws(() => peerService.checkSettings?.({ manualPeers: "10.0.0.5:8333" }), ServiceSettingsError);
  * ```
  */
 export const peerService: ServiceDefinition = {
