@@ -279,12 +279,18 @@ export class PeerNode implements StreamCore<PeerNodeOwnAction> {
   /**
    * Every connection the node holds (dialing, handshaking, established).
    *
-   * @example None at start
+   * @example An accepted connection, handshake under way
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
    * import { Prng } from "../util/prng.ts";
    * import assert from "node:assert/strict";
-   * assert.equal(new PeerNode({ prng: Prng.seeded(1), now: 0 }).connections().length, 0);
+   * const node = new PeerNode({ prng: Prng.seeded(1), now: 0 });
+   * assert.deepEqual(node.connections(), []);
+   * node.handleAccept("192.0.2.9:50123", "192.0.2.1:8333", 5);
+   * const [c] = node.connections();
+   * assert.equal(c.direction, "inbound");
+   * assert.equal(c.state, "handshaking");
+   * assert.equal(c.remote, "192.0.2.9:50123");
    * ```
    */
   connections(): PeerNodeConnection[] {
@@ -303,16 +309,20 @@ export class PeerNode implements StreamCore<PeerNodeOwnAction> {
   /**
    * Connection and address counts.
    *
-   * @example At start
+   * @example A saved book, both addresses dialed
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
    * import { Prng } from "../util/prng.ts";
    * import assert from "node:assert/strict";
-   * const s = new PeerNode({ prng: Prng.seeded(1), now: 0 }).status();
-   * assert.equal(s.inbound, 0);
-   * assert.equal(s.outbound, 0);
-   * assert.equal(s.pending, 0);
-   * assert.equal(s.known, 0);
+   * const node = new PeerNode({
+   *   prng: Prng.seeded(1), now: 0, unixMillisOffset: 1_700_000_000_000,
+   *   savedPeers: [
+   *     { address: "198.51.100.7:8333", lastSeen: 1_699_999_000, tried: true },
+   *     { address: "203.0.113.5:8333", lastSeen: 1_699_999_000 },
+   *   ],
+   * });
+   * node.handleTick(0);
+   * assert.deepEqual(node.status(), { inbound: 0, outbound: 0, pending: 2, known: 2, tried: 1 });
    * ```
    */
   status(): PeerNodeStatus {
@@ -476,8 +486,9 @@ export class PeerNode implements StreamCore<PeerNodeOwnAction> {
    * import { Prng } from "../util/prng.ts";
    * import assert from "node:assert/strict";
    * const node = new PeerNode({ prng: Prng.seeded(1), now: 0 });
+   * while (node.pollAction() !== undefined); // the start-up log line
    * node.handleData(7, new TextEncoder().encode("ping|1\r\n"), 1);
-   * assert.equal(node.status().pending, 0);
+   * assert.equal(node.pollAction(), undefined); // no pong, no close
    * ```
    */
   handleData(key: ConnId, bytes: Uint8Array, now: number): void {
@@ -503,8 +514,9 @@ export class PeerNode implements StreamCore<PeerNodeOwnAction> {
    * import { Prng } from "../util/prng.ts";
    * import assert from "node:assert/strict";
    * const node = new PeerNode({ prng: Prng.seeded(1), now: 0 });
+   * while (node.pollAction() !== undefined); // the start-up log line
    * node.handleEof(7, 1);
-   * assert.equal(node.pollAction()?.type, "log");
+   * assert.equal(node.pollAction(), undefined);
    * ```
    */
   handleEof(key: ConnId, now: number): void {
@@ -532,8 +544,9 @@ export class PeerNode implements StreamCore<PeerNodeOwnAction> {
    * import { Prng } from "../util/prng.ts";
    * import assert from "node:assert/strict";
    * const node = new PeerNode({ prng: Prng.seeded(1), now: 0 });
+   * while (node.pollAction() !== undefined); // the start-up log line
    * node.handleError(7, "reset", 1);
-   * assert.equal(node.status().pending, 0);
+   * assert.equal(node.pollAction(), undefined);
    * ```
    */
   handleError(key: ConnId, reason: string, now: number): void {
