@@ -18,13 +18,6 @@
 /**
  * A parsed peer address. `ip` is canonical (dotted quad, or RFC 5952 IPv6 without brackets), so
  * two addresses are the same peer exactly when `ip` and `port` are equal.
- *
- * @example A literal address
- * ```ts
- * import type { PeerAddress } from "./address.ts";
- * const a: PeerAddress = { ip: "2001:db8::7", v6: true, port: 4000 };
- * console.assert(a.v6);
- * ```
  */
 export interface PeerAddress {
   /** Canonical IP text, without brackets. */
@@ -43,13 +36,6 @@ export interface PeerAddress {
  * - `public`: everything else that is usable;
  * - `unusable`: `0.0.0.0`, `::`, multicast, `255.255.255.255`, IPv6 link-local — never stored or
  *   sent (the entry is dropped without penalty).
- *
- * @example Switching on a scope
- * ```ts
- * import type { AddressScope } from "./address.ts";
- * const gossipable = (s: AddressScope) => s !== "unusable";
- * console.assert(!gossipable("unusable"));
- * ```
  */
 export type AddressScope = "loopback" | "private" | "public" | "unusable";
 
@@ -62,8 +48,10 @@ const MAX_ADDRESS_TEXT = 128;
  * @example Parsing an IP
  * ```ts
  * import { parseIp } from "./address.ts";
+ * import assert from "node:assert/strict";
  * const ip = parseIp("::FFFF:192.0.2.5");
- * console.assert(ip?.text === "192.0.2.5" && ip.bytes.length === 4);
+ * assert.ok(ip?.text === "192.0.2.5");
+ * assert.equal(ip.bytes.length, 4);
  * ```
  */
 export interface IpAddress {
@@ -85,8 +73,9 @@ export interface IpAddress {
  * @example IPv6 canonical form
  * ```ts
  * import { parseIp } from "./address.ts";
- * console.assert(parseIp("2001:0DB8:0:0:0:0:0:1")?.text === "2001:db8::1");
- * console.assert(parseIp("localhost") === undefined);
+ * import assert from "node:assert/strict";
+ * assert.equal(parseIp("2001:0DB8:0:0:0:0:0:1")?.text, "2001:db8::1");
+ * assert.equal(parseIp("localhost"), undefined);
  * ```
  */
 export function parseIp(text: string): IpAddress | undefined {
@@ -116,14 +105,15 @@ export function parseIp(text: string): IpAddress | undefined {
  * @example The spellings of spec §E.5
  * ```ts
  * import { formatPeerAddress, parsePeerAddress } from "./address.ts";
+ * import assert from "node:assert/strict";
  * const canon = (t: string) => {
  *   const a = parsePeerAddress(t);
  *   return a === undefined ? undefined : formatPeerAddress(a);
  * };
- * console.assert(canon("(192.0.2.10,8090)") === "192.0.2.10:8090");
- * console.assert(canon("2001:db8::1:8333") === "[2001:db8::1]:8333");
- * console.assert(canon("::ffff:127.0.0.1:3000") === "127.0.0.1:3000");
- * console.assert(canon("192.0.2.10") === undefined);
+ * assert.equal(canon("(192.0.2.10,8090)"), "192.0.2.10:8090");
+ * assert.equal(canon("2001:db8::1:8333"), "[2001:db8::1]:8333");
+ * assert.equal(canon("::ffff:127.0.0.1:3000"), "127.0.0.1:3000");
+ * assert.equal(canon("192.0.2.10"), undefined);
  * ```
  */
 export function parsePeerAddress(text: string): PeerAddress | undefined {
@@ -159,8 +149,9 @@ export function parsePeerAddress(text: string): PeerAddress | undefined {
  * @example Both families
  * ```ts
  * import { formatPeerAddress } from "./address.ts";
- * console.assert(formatPeerAddress({ ip: "::1", v6: true, port: 80 }) === "[::1]:80");
- * console.assert(formatPeerAddress({ ip: "192.0.2.1", v6: false, port: 80 }) === "192.0.2.1:80");
+ * import assert from "node:assert/strict";
+ * assert.equal(formatPeerAddress({ ip: "::1", v6: true, port: 80 }), "[::1]:80");
+ * assert.equal(formatPeerAddress({ ip: "192.0.2.1", v6: false, port: 80 }), "192.0.2.1:80");
  * ```
  */
 export function formatPeerAddress(address: PeerAddress): string {
@@ -173,8 +164,9 @@ export function formatPeerAddress(address: PeerAddress): string {
  * @example Same peer
  * ```ts
  * import { parsePeerAddress, samePeerAddress } from "./address.ts";
+ * import assert from "node:assert/strict";
  * const a = parsePeerAddress("[2001:DB8::1]:80")!, b = parsePeerAddress("2001:db8:0::1:80")!;
- * console.assert(samePeerAddress(a, b));
+ * assert.ok(samePeerAddress(a, b));
  * ```
  */
 export function samePeerAddress(a: PeerAddress, b: PeerAddress): boolean {
@@ -190,10 +182,11 @@ export function samePeerAddress(a: PeerAddress, b: PeerAddress): boolean {
  * @example Scopes
  * ```ts
  * import { addressScope } from "./address.ts";
- * console.assert(addressScope("127.0.0.1") === "loopback");
- * console.assert(addressScope("10.1.2.3") === "private");
- * console.assert(addressScope({ ip: "ff02::1", v6: true, port: 3000 }) === "unusable");
- * console.assert(addressScope("198.51.100.7") === "public");
+ * import assert from "node:assert/strict";
+ * assert.equal(addressScope("127.0.0.1"), "loopback");
+ * assert.equal(addressScope("10.1.2.3"), "private");
+ * assert.equal(addressScope({ ip: "ff02::1", v6: true, port: 3000 }), "unusable");
+ * assert.equal(addressScope("198.51.100.7"), "public");
  * ```
  */
 export function addressScope(address: PeerAddress | string): AddressScope {
@@ -234,9 +227,11 @@ export function addressScope(address: PeerAddress | string): AddressScope {
  * @example Groups
  * ```ts
  * import { networkGroup } from "./address.ts";
- * console.assert(networkGroup("198.51.100.7") === "198.51");
- * console.assert(networkGroup("2001:db8:1::5") === "2001:db8");
- * console.assert(networkGroup("::1") === "local" && networkGroup("127.8.0.1") === "local");
+ * import assert from "node:assert/strict";
+ * assert.equal(networkGroup("198.51.100.7"), "198.51");
+ * assert.equal(networkGroup("2001:db8:1::5"), "2001:db8");
+ * assert.equal(networkGroup("::1"), "local");
+ * assert.equal(networkGroup("127.8.0.1"), "local");
  * ```
  */
 export function networkGroup(address: PeerAddress | string): string {

@@ -70,14 +70,16 @@ const SOURCE_MAX = 64;
  * ```ts
  * import { AddressBook } from "./address_book.ts";
  * import { Prng } from "../util/prng.ts";
+ * import assert from "node:assert/strict";
  * const now = 1_700_000_000;
  * const book = new AddressBook({ prng: Prng.seeded(1) });
  * book.add("198.51.100.7:4001", now - 60, now, { source: "203.0.113.1:8333" });
  * const pick = book.select(Prng.seeded(2), now);
- * console.assert(pick?.text === "198.51.100.7:4001");
+ * assert.equal(pick?.text, "198.51.100.7:4001");
  * book.markAttempt(pick!.text, now);
  * book.markGood(pick!.text, now);
- * console.assert(book.triedCount === 1 && book.toSaved()[0].tried === true);
+ * assert.equal(book.triedCount, 1);
+ * assert.equal(book.toSaved()[0].tried, true);
  * ```
  */
 export class AddressBook {
@@ -90,11 +92,12 @@ export class AddressBook {
    *
    * @throws {TypeError} When neither `key` nor `prng` is given.
    * @throws {RangeError} When `key` is not 32 bytes.
-   * @example A random key
+   * @example A key of the wrong size, or none
    * ```ts
    * import { AddressBook } from "./address_book.ts";
-   * import { Prng } from "../util/prng.ts";
-   * console.assert(new AddressBook({ prng: Prng.seeded(1) }).size === 0);
+   * import assert from "node:assert/strict";
+   * assert.throws(() => new AddressBook({ key: new Uint8Array(16) }), RangeError);
+   * assert.throws(() => new AddressBook({}), TypeError);
    * ```
    */
   constructor(options: AddressBookOptions) {
@@ -119,10 +122,14 @@ export class AddressBook {
   /**
    * Entries in the book (new + tried + manual).
    *
-   * @example Empty
+   * @example A gossiped and a manual peer
    * ```ts
    * import { AddressBook } from "./address_book.ts";
-   * console.assert(new AddressBook({ key: new Uint8Array(32) }).size === 0);
+   * import assert from "node:assert/strict";
+   * const book = new AddressBook({ key: new Uint8Array(32) });
+   * book.add("198.51.100.7:4001", 1_700_000_000, 1_700_000_000);
+   * book.addManual("192.0.2.1:8333", 1_700_000_000);
+   * assert.equal(book.size, 2);
    * ```
    */
   get size(): number {
@@ -132,10 +139,14 @@ export class AddressBook {
   /**
    * Entries in the new table.
    *
-   * @example Empty
+   * @example Gossip goes to the new table
    * ```ts
    * import { AddressBook } from "./address_book.ts";
-   * console.assert(new AddressBook({ key: new Uint8Array(32) }).newCount === 0);
+   * import assert from "node:assert/strict";
+   * const book = new AddressBook({ key: new Uint8Array(32) });
+   * book.add("198.51.100.7:4001", 1_700_000_000, 1_700_000_000);
+   * assert.equal(book.newCount, 1);
+   * assert.equal(book.triedCount, 0);
    * ```
    */
   get newCount(): number {
@@ -145,10 +156,15 @@ export class AddressBook {
   /**
    * Entries in the tried table.
    *
-   * @example Empty
+   * @example A successful dial moves an entry from new to tried
    * ```ts
    * import { AddressBook } from "./address_book.ts";
-   * console.assert(new AddressBook({ key: new Uint8Array(32) }).triedCount === 0);
+   * import assert from "node:assert/strict";
+   * const book = new AddressBook({ key: new Uint8Array(32) });
+   * book.add("198.51.100.7:4001", 1_700_000_000, 1_700_000_000);
+   * book.markGood("198.51.100.7:4001", 1_700_000_000);
+   * assert.equal(book.triedCount, 1);
+   * assert.equal(book.newCount, 0);
    * ```
    */
   get triedCount(): number {
@@ -161,9 +177,10 @@ export class AddressBook {
    * @example One manual peer
    * ```ts
    * import { AddressBook } from "./address_book.ts";
+   * import assert from "node:assert/strict";
    * const book = new AddressBook({ key: new Uint8Array(32) });
    * book.addManual("192.0.2.1:8333", 1_700_000_000);
-   * console.assert(book.manualCount === 1);
+   * assert.equal(book.manualCount, 1);
    * ```
    */
   get manualCount(): number {
@@ -176,10 +193,11 @@ export class AddressBook {
    * @example Counting changes
    * ```ts
    * import { AddressBook } from "./address_book.ts";
+   * import assert from "node:assert/strict";
    * const book = new AddressBook({ key: new Uint8Array(32) });
    * const before = book.changes;
    * book.add("198.51.100.7:4001", 1_700_000_000, 1_700_000_000);
-   * console.assert(book.changes > before);
+   * assert.ok(book.changes > before);
    * ```
    */
   get changes(): number {
@@ -193,8 +211,10 @@ export class AddressBook {
    * @example Deterministic for one key
    * ```ts
    * import { AddressBook } from "./address_book.ts";
+   * import assert from "node:assert/strict";
    * const book = new AddressBook({ key: new Uint8Array(32) });
-   * console.assert(book.hash("a", 1) === book.hash("a", 1) && book.hash("a", 1) !== book.hash("a", 2));
+   * assert.equal(book.hash("a", 1), book.hash("a", 1));
+   * assert.notEqual(book.hash("a", 1), book.hash("a", 2));
    * ```
    */
   hash(...values: (string | number)[]): number {
@@ -208,9 +228,10 @@ export class AddressBook {
    * @example Any spelling
    * ```ts
    * import { AddressBook } from "./address_book.ts";
+   * import assert from "node:assert/strict";
    * const book = new AddressBook({ key: new Uint8Array(32) });
    * book.add("[2001:DB8::7]:4003", 1_700_000_000, 1_700_000_000);
-   * console.assert(book.get("2001:db8::7:4003")?.text === "[2001:db8::7]:4003");
+   * assert.equal(book.get("2001:db8::7:4003")?.text, "[2001:db8::7]:4003");
    * ```
    */
   get(address: PeerAddress | string): BookEntry | undefined {
@@ -223,9 +244,10 @@ export class AddressBook {
    * @example Listing
    * ```ts
    * import { AddressBook } from "./address_book.ts";
+   * import assert from "node:assert/strict";
    * const book = new AddressBook({ key: new Uint8Array(32) });
    * book.add("198.51.100.7:4001", 1_700_000_000, 1_700_000_000);
-   * console.assert([...book.entries()].length === 1);
+   * assert.equal([...book.entries()].length, 1);
    * ```
    */
   *entries(): IterableIterator<BookEntry> {
@@ -242,9 +264,10 @@ export class AddressBook {
    * @example Refusing our own address
    * ```ts
    * import { AddressBook } from "./address_book.ts";
+   * import assert from "node:assert/strict";
    * const book = new AddressBook({ key: new Uint8Array(32) });
    * book.refuse("10.0.0.1:8333");
-   * console.assert(book.add("10.0.0.1:8333", 1_700_000_000, 1_700_000_000) === "refused");
+   * assert.equal(book.add("10.0.0.1:8333", 1_700_000_000, 1_700_000_000), "refused");
    * ```
    */
   refuse(address: PeerAddress | string): void {
@@ -272,11 +295,12 @@ export class AddressBook {
    * @example Raising the time of a known entry
    * ```ts
    * import { AddressBook } from "./address_book.ts";
+   * import assert from "node:assert/strict";
    * const book = new AddressBook({ key: new Uint8Array(32) });
    * const now = 1_700_000_000;
-   * console.assert(book.add("198.51.100.7:4001", now - 100, now) === "added");
-   * console.assert(book.add("198.51.100.7:4001", now - 50, now) === "updated");
-   * console.assert(book.add("198.51.100.7:4001", now - 70, now) === "known");
+   * assert.equal(book.add("198.51.100.7:4001", now - 100, now), "added");
+   * assert.equal(book.add("198.51.100.7:4001", now - 50, now), "updated");
+   * assert.equal(book.add("198.51.100.7:4001", now - 70, now), "known");
    * ```
    */
   add(
@@ -335,9 +359,10 @@ export class AddressBook {
    * @example A manual peer
    * ```ts
    * import { AddressBook } from "./address_book.ts";
+   * import assert from "node:assert/strict";
    * const book = new AddressBook({ key: new Uint8Array(32) });
-   * console.assert(book.addManual("127.0.0.1:8334", 1_700_000_000));
-   * console.assert(book.get("127.0.0.1:8334")?.table === "manual");
+   * assert.ok(book.addManual("127.0.0.1:8334", 1_700_000_000));
+   * assert.equal(book.get("127.0.0.1:8334")?.table, "manual");
    * ```
    */
   addManual(address: PeerAddress | string, nowSec: number): boolean {
@@ -384,9 +409,11 @@ export class AddressBook {
    * @example Removing
    * ```ts
    * import { AddressBook } from "./address_book.ts";
+   * import assert from "node:assert/strict";
    * const book = new AddressBook({ key: new Uint8Array(32) });
    * book.add("198.51.100.7:4001", 1_700_000_000, 1_700_000_000);
-   * console.assert(book.remove("198.51.100.7:4001") && book.size === 0);
+   * assert.ok(book.remove("198.51.100.7:4001"));
+   * assert.equal(book.size, 0);
    * ```
    */
   remove(address: PeerAddress | string): boolean {
@@ -406,10 +433,11 @@ export class AddressBook {
    * @example An attempt
    * ```ts
    * import { AddressBook } from "./address_book.ts";
+   * import assert from "node:assert/strict";
    * const book = new AddressBook({ key: new Uint8Array(32) });
    * book.add("198.51.100.7:4001", 1_700_000_000, 1_700_000_000);
    * book.markAttempt("198.51.100.7:4001", 1_700_000_010);
-   * console.assert(book.get("198.51.100.7:4001")?.lastTry === 1_700_000_010);
+   * assert.equal(book.get("198.51.100.7:4001")?.lastTry, 1_700_000_010);
    * ```
    */
   markAttempt(address: PeerAddress | string, nowSec: number): void {
@@ -425,11 +453,12 @@ export class AddressBook {
    * @example Three failures and no success make an entry terrible
    * ```ts
    * import { AddressBook } from "./address_book.ts";
+   * import assert from "node:assert/strict";
    * const book = new AddressBook({ key: new Uint8Array(32) });
    * const now = 1_700_000_000;
    * book.add("198.51.100.7:4001", now, now);
    * for (let i = 0; i < 3; i++) book.markFailure("198.51.100.7:4001", now);
-   * console.assert(book.isTerrible(book.get("198.51.100.7:4001")!, now + 3600));
+   * assert.ok(book.isTerrible(book.get("198.51.100.7:4001")!, now + 3600));
    * ```
    */
   markFailure(address: PeerAddress | string, nowSec: number): void {
@@ -448,9 +477,10 @@ export class AddressBook {
    * @example Promotion
    * ```ts
    * import { AddressBook } from "./address_book.ts";
+   * import assert from "node:assert/strict";
    * const book = new AddressBook({ key: new Uint8Array(32) });
    * book.markGood("198.51.100.7:4001", 1_700_000_000);
-   * console.assert(book.get("198.51.100.7:4001")?.table === "tried");
+   * assert.equal(book.get("198.51.100.7:4001")?.table, "tried");
    * ```
    */
   markGood(address: PeerAddress | string, nowSec: number): void {
@@ -495,10 +525,11 @@ export class AddressBook {
    * @example Touching
    * ```ts
    * import { AddressBook } from "./address_book.ts";
+   * import assert from "node:assert/strict";
    * const book = new AddressBook({ key: new Uint8Array(32) });
    * book.add("198.51.100.7:4001", 1_699_000_000, 1_700_000_000);
    * book.touch("198.51.100.7:4001", 1_700_000_000);
-   * console.assert(book.get("198.51.100.7:4001")?.time === 1_700_000_000);
+   * assert.equal(book.get("198.51.100.7:4001")?.time, 1_700_000_000);
    * ```
    */
   touch(address: PeerAddress | string, nowSec: number): void {
@@ -520,13 +551,14 @@ export class AddressBook {
    * @example Dropping and newer evidence
    * ```ts
    * import { AddressBook } from "./address_book.ts";
+   * import assert from "node:assert/strict";
    * const book = new AddressBook({ key: new Uint8Array(32) });
    * const now = 1_700_000_000;
    * book.add("198.51.100.7:4001", now - 10, now);
    * book.markDropped("198.51.100.7:4001", now);
-   * console.assert(book.get("198.51.100.7:4001")?.droppedAt === now);
+   * assert.equal(book.get("198.51.100.7:4001")?.droppedAt, now);
    * book.add("198.51.100.7:4001", now + 5 - 7200, now + 5, { evidenceTime: now + 5 });
-   * console.assert(book.get("198.51.100.7:4001")?.droppedAt === undefined);
+   * assert.equal(book.get("198.51.100.7:4001")?.droppedAt, undefined);
    * ```
    */
   markDropped(address: PeerAddress | string, nowSec: number): void {
@@ -546,11 +578,12 @@ export class AddressBook {
    * @example An old entry
    * ```ts
    * import { AddressBook } from "./address_book.ts";
+   * import assert from "node:assert/strict";
    * const book = new AddressBook({ key: new Uint8Array(32) });
    * const now = 1_700_000_000;
    * book.add("198.51.100.7:4001", now - 20 * 86400, now);
-   * console.assert(!book.isTerrible(book.get("198.51.100.7:4001")!, now));
-   * console.assert(book.isTerrible(book.get("198.51.100.7:4001")!, now + 11 * 86400));
+   * assert.ok(!book.isTerrible(book.get("198.51.100.7:4001")!, now));
+   * assert.ok(book.isTerrible(book.get("198.51.100.7:4001")!, now + 11 * 86400));
    * ```
    */
   isTerrible(entry: BookEntry, nowSec: number): boolean {
@@ -569,8 +602,9 @@ export class AddressBook {
    * ```ts
    * import { AddressBook } from "./address_book.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const book = new AddressBook({ key: new Uint8Array(32) });
-   * console.assert(book.select(Prng.seeded(1), 1_700_000_000) === undefined);
+   * assert.equal(book.select(Prng.seeded(1), 1_700_000_000), undefined);
    * ```
    */
   select(prng: Prng, nowSec: number, options: SelectOptions = {}): BookEntry | undefined {
@@ -585,10 +619,11 @@ export class AddressBook {
    * ```ts
    * import { AddressBook } from "./address_book.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const book = new AddressBook({ key: new Uint8Array(32) });
    * const now = 1_700_000_000;
    * for (let i = 1; i <= 5; i++) book.add(`198.51.${i}.7:4001`, now, now);
-   * console.assert(book.sample(Prng.seeded(1), 3, now).length === 3);
+   * assert.equal(book.sample(Prng.seeded(1), 3, now).length, 3);
    * ```
    */
   sample(
@@ -609,10 +644,13 @@ export class AddressBook {
    * @example Saving
    * ```ts
    * import { AddressBook } from "./address_book.ts";
+   * import assert from "node:assert/strict";
    * const book = new AddressBook({ key: new Uint8Array(32) });
    * book.add("198.51.100.7:4001", 1_700_000_000, 1_700_000_000, { source: "203.0.113.1:1" });
    * const [p] = book.toSaved();
-   * console.assert(p.address === "198.51.100.7:4001" && p.source === "203.0" && p.tried === false);
+   * assert.equal(p.address, "198.51.100.7:4001");
+   * assert.equal(p.source, "203.0");
+   * assert.equal(p.tried, false);
    * ```
    */
   toSaved(): SavedPeer[] {
@@ -629,9 +667,12 @@ export class AddressBook {
    * @example Loading
    * ```ts
    * import { AddressBook } from "./address_book.ts";
+   * import assert from "node:assert/strict";
    * const book = new AddressBook({ key: new Uint8Array(32) });
    * const r = book.load([{ address: "198.51.100.7:4001", tried: true }, { address: "bad" }], 1_700_000_000);
-   * console.assert(r.loaded === 1 && r.skipped === 1 && book.triedCount === 1);
+   * assert.equal(r.loaded, 1);
+   * assert.equal(r.skipped, 1);
+   * assert.equal(book.triedCount, 1);
    * ```
    */
   load(saved: readonly SavedPeer[], nowSec: number): { loaded: number; skipped: number } {

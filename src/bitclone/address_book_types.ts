@@ -21,13 +21,6 @@ const MIN_FAIL_SEC = 7 * 24 * 3600;
 
 /**
  * Which part of the book holds an entry: the *new* or *tried* table, or the manual list.
- *
- * @example A switch
- * ```ts
- * import type { BookTable } from "./address_book_types.ts";
- * const verified = (t: BookTable) => t === "tried";
- * console.assert(!verified("new"));
- * ```
  */
 export type BookTable = "new" | "tried" | "manual";
 
@@ -39,10 +32,13 @@ export type BookTable = "new" | "tried" | "manual";
  * ```ts
  * import { AddressBook } from "./address_book.ts";
  * import { Prng } from "../util/prng.ts";
+ * import assert from "node:assert/strict";
  * const book = new AddressBook({ prng: Prng.seeded(1) });
  * book.add("198.51.100.7:4001", 1_700_000_000, 1_700_000_100, { source: "203.0.113.1:8333" });
  * const e = book.get("198.51.100.7:4001");
- * console.assert(e?.table === "new" && e.source === "203.0" && e.attempts === 0);
+ * assert.ok(e?.table === "new");
+ * assert.equal(e.source, "203.0");
+ * assert.equal(e.attempts, 0);
  * ```
  */
 export interface BookEntry {
@@ -90,25 +86,11 @@ export interface Entry {
  * What {@linkcode AddressBook.add} did: `added` (new entry), `updated` (known; time raised or
  * dropped mark cleared), `known` (known; nothing newer), `collision` (its slot holds a good entry:
  * discarded), `refused` (unusable address, or one of ours).
- *
- * @example Checking
- * ```ts
- * import type { AddResult } from "./address_book_types.ts";
- * const stored = (r: AddResult) => r === "added" || r === "updated" || r === "known";
- * console.assert(!stored("refused"));
- * ```
  */
 export type AddResult = "added" | "updated" | "known" | "collision" | "refused";
 
 /**
  * Options of {@linkcode AddressBook.add}.
- *
- * @example A gossiped entry
- * ```ts
- * import type { AddOptions } from "./address_book_types.ts";
- * const o: AddOptions = { source: "203.0.113.1:8333", evidenceTime: 1_700_000_000 };
- * console.assert(o.evidenceTime! > 0);
- * ```
  */
 export interface AddOptions {
   /**
@@ -128,14 +110,6 @@ export interface AddOptions {
 
 /**
  * Options of {@linkcode AddressBook.select}.
- *
- * @example Skipping connected peers
- * ```ts
- * import type { SelectOptions } from "./address_book_types.ts";
- * const connected = new Set(["198.51.100.7:4001"]);
- * const o: SelectOptions = { skip: (e) => connected.has(e.text) };
- * console.assert(typeof o.skip === "function");
- * ```
  */
 export interface SelectOptions {
   /**
@@ -161,11 +135,15 @@ export interface SelectOptions {
 /**
  * Options for {@linkcode AddressBook}.
  *
- * @example A fixed key (tests)
+ * @example A fixed key (tests): the same key places addresses the same way
  * ```ts
  * import { AddressBook } from "./address_book.ts";
- * const book = new AddressBook({ key: new Uint8Array(32) });
- * console.assert(book.size === 0);
+ * import assert from "node:assert/strict";
+ * const a = new AddressBook({ key: new Uint8Array(32) });
+ * const b = new AddressBook({ key: new Uint8Array(32) });
+ * const c = new AddressBook({ key: new Uint8Array(32).fill(7, 16) });
+ * assert.equal(a.hash("198.51", 3), b.hash("198.51", 3));
+ * assert.notEqual(a.hash("198.51", 3), c.hash("198.51", 3));
  * ```
  */
 export interface AddressBookOptions {
@@ -189,8 +167,9 @@ export interface AddressBookOptions {
  * @example A time from the future
  * ```ts
  * import { saneTime } from "./address_book_types.ts";
- * console.assert(saneTime(2_000_000_000, 1_700_000_000) === 1_700_000_000 - 432_000);
- * console.assert(saneTime(1_699_999_000, 1_700_000_000) === 1_699_999_000);
+ * import assert from "node:assert/strict";
+ * assert.equal(saneTime(2_000_000_000, 1_700_000_000), 1_700_000_000 - 432_000);
+ * assert.equal(saneTime(1_699_999_000, 1_700_000_000), 1_699_999_000);
  * ```
  */
 export function saneTime(time: number | undefined, nowSec: number): number {

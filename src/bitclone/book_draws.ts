@@ -21,13 +21,23 @@ const RECENT_SELECT_SEC = 600;
 /**
  * Draws a dial candidate (see `AddressBook.select`).
  *
- * @example Nothing to draw
+ * @example One fresh entry is drawn unless skipped
  * ```ts
  * import { drawCandidate } from "./book_draws.ts";
  * import { BookTables } from "./book_tables.ts";
  * import { Prng } from "../util/prng.ts";
  * import assert from "node:assert/strict";
- * assert.equal(drawCandidate(new BookTables(() => 0), Prng.seeded(1), 1_700_000_000), undefined);
+ * const now = 1_700_000_000;
+ * const t = new BookTables(() => 7);
+ * assert.equal(drawCandidate(t, Prng.seeded(1), now), undefined); // nothing to draw
+ * const entry = {
+ *   address: { ip: "198.51.100.7", v6: false, port: 4001 }, text: "198.51.100.7:4001",
+ *   group: "198.51", time: now, source: "local", lastTry: 0, lastSuccess: 0, attempts: 0,
+ *   droppedAt: undefined, table: "new" as const, pos: -1, listIndex: -1,
+ * };
+ * t.placeNew(entry, now);
+ * assert.equal(drawCandidate(t, Prng.seeded(1), now), entry);
+ * assert.equal(drawCandidate(t, Prng.seeded(1), now, { skip: () => true }), undefined);
  * ```
  */
 export function drawCandidate(
@@ -58,13 +68,25 @@ export function drawCandidate(
  * A random sample of at most `limit` entries that are neither terrible nor dropped and pass
  * `filter` (see `AddressBook.sample`).
  *
- * @example An empty book
+ * @example A dropped entry is left out
  * ```ts
  * import { sampleEntries } from "./book_draws.ts";
  * import { BookTables } from "./book_tables.ts";
+ * import { parsePeerAddress } from "./address.ts";
  * import { Prng } from "../util/prng.ts";
  * import assert from "node:assert/strict";
- * assert.deepEqual(sampleEntries(new BookTables(() => 0), Prng.seeded(1), 5, 0), []);
+ * const now = 1_700_000_000;
+ * const t = new BookTables(() => 7);
+ * const entry = (text: string) => ({
+ *   address: parsePeerAddress(text)!, text, group: "198.51", time: now, source: "local",
+ *   lastTry: 0, lastSuccess: 0, attempts: 0, droppedAt: undefined as number | undefined,
+ *   table: "new" as const, pos: -1, listIndex: -1,
+ * });
+ * const a = entry("198.51.100.7:4001"), b = entry("198.51.100.8:4001");
+ * t.placeNew(a, now);
+ * t.placeNew(b, now);
+ * b.droppedAt = now;
+ * assert.deepEqual(sampleEntries(t, Prng.seeded(1), 5, now), [a]);
  * ```
  */
 export function sampleEntries(

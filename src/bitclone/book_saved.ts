@@ -13,11 +13,18 @@ import type { SavedPeer } from "./peer_node_types.ts";
 /**
  * Entries in the `peers.json` object form (see `AddressBook.toSaved`).
  *
- * @example None
+ * @example A manual peer counts as tried once it was reached
  * ```ts
  * import { toSavedPeers } from "./book_saved.ts";
+ * import { AddressBook } from "./address_book.ts";
  * import assert from "node:assert/strict";
- * assert.deepEqual(toSavedPeers([]), []);
+ * const book = new AddressBook({ key: new Uint8Array(32) });
+ * book.addManual("192.0.2.1:8333", 1_700_000_000);
+ * assert.equal(toSavedPeers(book.entries())[0].tried, false);
+ * book.markGood("192.0.2.1:8333", 1_700_000_100);
+ * const [p] = toSavedPeers(book.entries());
+ * assert.equal(p.tried, true);
+ * assert.equal(p.lastSuccess, 1_700_000_100);
  * ```
  */
 export function toSavedPeers(entries: Iterable<BookEntry>): SavedPeer[] {
@@ -41,13 +48,17 @@ export function toSavedPeers(entries: Iterable<BookEntry>): SavedPeer[] {
 /**
  * Loads saved entries through `book.add` (see `AddressBook.load`).
  *
- * @example Nothing to load
+ * @example Unreadable and refused entries are skipped
  * ```ts
  * import { loadSavedPeers } from "./book_saved.ts";
  * import { BookTables } from "./book_tables.ts";
+ * import type { PeerAddress } from "./address.ts";
  * import assert from "node:assert/strict";
- * const book = { add: () => "refused" as const };
- * assert.deepEqual(loadSavedPeers(book, new BookTables(() => 0), [], 0), { loaded: 0, skipped: 0 });
+ * const asked: string[] = [];
+ * const book = { add: (a: PeerAddress) => (asked.push(a.ip), "refused" as const) };
+ * const saved = [{ address: "198.51.100.7:4001" }, { address: "not an address" }];
+ * assert.deepEqual(loadSavedPeers(book, new BookTables(() => 0), saved, 0), { loaded: 0, skipped: 2 });
+ * assert.deepEqual(asked, ["198.51.100.7"]); // the unreadable one never reaches the book
  * ```
  */
 export function loadSavedPeers(

@@ -23,19 +23,6 @@ export const MAX_LINE_BYTES = 1_048_576;
  *   that was dropped (returned again on every later call);
  * - `tooLong`: a line passed the limit; the framer is failed and returns this forever. `bytes`
  *   is how much of the offending line had been seen (terminator and CR excluded).
- *
- * @example Handling each outcome
- * ```ts
- * import type { LineResult } from "./framing.ts";
- * function describe(r: LineResult): string {
- *   switch (r.type) {
- *     case "line": return `${r.line.length} bytes`;
- *     case "tooLong": return `too long (${r.bytes})`;
- *     default: return r.type;
- *   }
- * }
- * console.assert(describe({ type: "needData" }) === "needData");
- * ```
  */
 export type LineResult =
   | { readonly type: "line"; readonly line: Uint8Array }
@@ -48,9 +35,13 @@ export type LineResult =
  *
  * @example A small limit for a test
  * ```ts
- * import { LineFramer, type LineFramerOptions } from "./framing.ts";
- * const options: LineFramerOptions = { maxLineBytes: 16 };
- * console.assert(new LineFramer(options).maxLineBytes === 16);
+ * import { LineFramer } from "./framing.ts";
+ * import assert from "node:assert/strict";
+ * const f = new LineFramer({ maxLineBytes: 4 });
+ * f.receiveData(new TextEncoder().encode("ping\nverack\n"));
+ * assert.equal(f.nextLine().type, "line");
+ * assert.equal(f.nextLine().type, "tooLong");
+ * assert.equal(f.nextLine().type, "tooLong"); // failed for good
  * ```
  */
 export interface LineFramerOptions {
@@ -82,6 +73,7 @@ const CR = 0x0d;
  * @example Any chunking gives the same lines
  * ```ts
  * import { LineFramer } from "./framing.ts";
+ * import assert from "node:assert/strict";
  * const framer = new LineFramer();
  * const te = new TextEncoder(), td = new TextDecoder();
  * framer.receiveData(te.encode("ping|1\r\nget"));
@@ -91,8 +83,8 @@ const CR = 0x0d;
  * for (let r = framer.nextLine(); r.type === "line"; r = framer.nextLine()) {
  *   out.push(td.decode(r.line));
  * }
- * console.assert(out.join(",") === "ping|1,getaddr");
- * console.assert(framer.nextLine().type === "eof");
+ * assert.equal(out.join(","), "ping|1,getaddr");
+ * assert.equal(framer.nextLine().type, "eof");
  * ```
  */
 export class LineFramer {
@@ -114,10 +106,12 @@ export class LineFramer {
    * Makes an empty framer.
    *
    * @throws {RangeError} When a limit is not a positive integer.
-   * @example Default limits
+   * @example Default and invalid limits
    * ```ts
    * import { LineFramer, MAX_LINE_BYTES } from "./framing.ts";
-   * console.assert(new LineFramer().maxLineBytes === MAX_LINE_BYTES);
+   * import assert from "node:assert/strict";
+   * assert.equal(new LineFramer().maxLineBytes, MAX_LINE_BYTES);
+   * assert.throws(() => new LineFramer({ maxLineBytes: 0 }), RangeError);
    * ```
    */
   constructor(options: LineFramerOptions = {}) {
@@ -143,9 +137,11 @@ export class LineFramer {
    * @example After a partial line
    * ```ts
    * import { LineFramer } from "./framing.ts";
+   * import assert from "node:assert/strict";
    * const f = new LineFramer();
    * f.receiveData(new Uint8Array([0x61, 0x62]));
-   * console.assert(f.nextLine().type === "needData" && f.bufferedBytes === 2);
+   * assert.equal(f.nextLine().type, "needData");
+   * assert.equal(f.bufferedBytes, 2);
    * ```
    */
   get bufferedBytes(): number {
@@ -155,10 +151,15 @@ export class LineFramer {
   /**
    * Whether the framer failed with `tooLong`.
    *
-   * @example A fresh framer
+   * @example A line over the limit
    * ```ts
    * import { LineFramer } from "./framing.ts";
-   * console.assert(!new LineFramer().failed);
+   * import assert from "node:assert/strict";
+   * const f = new LineFramer({ maxLineBytes: 2 });
+   * assert.equal(f.failed, false);
+   * f.receiveData(new TextEncoder().encode("abc\n"));
+   * assert.equal(f.nextLine().type, "tooLong");
+   * assert.equal(f.failed, true);
    * ```
    */
   get failed(): boolean {
@@ -174,9 +175,12 @@ export class LineFramer {
    * @example Two lines in one chunk
    * ```ts
    * import { LineFramer } from "./framing.ts";
+   * import assert from "node:assert/strict";
    * const f = new LineFramer();
    * f.receiveData(new TextEncoder().encode("a\nb\n"));
-   * console.assert(f.nextLine().type === "line" && f.nextLine().type === "line");
+   * assert.equal(f.nextLine().type, "line");
+   * assert.equal(f.nextLine().type, "line");
+   * assert.equal(f.nextLine().type, "needData");
    * ```
    */
   receiveData(bytes: Uint8Array): void {
@@ -201,11 +205,13 @@ export class LineFramer {
    * @example An unterminated tail is dropped
    * ```ts
    * import { LineFramer } from "./framing.ts";
+   * import assert from "node:assert/strict";
    * const f = new LineFramer();
    * f.receiveData(new TextEncoder().encode("half"));
    * f.receiveEof();
    * const r = f.nextLine();
-   * console.assert(r.type === "eof" && r.discardedBytes === 4);
+   * assert.ok(r.type === "eof");
+   * assert.equal(r.discardedBytes, 4);
    * ```
    */
   receiveEof(): void {
@@ -218,14 +224,16 @@ export class LineFramer {
    * @example Byte by byte
    * ```ts
    * import { LineFramer } from "./framing.ts";
+   * import assert from "node:assert/strict";
    * const f = new LineFramer();
    * for (const b of new TextEncoder().encode("verack|7\r")) {
    *   f.receiveData(Uint8Array.of(b));
-   *   console.assert(f.nextLine().type === "needData");
+   *   assert.equal(f.nextLine().type, "needData");
    * }
    * f.receiveData(Uint8Array.of(0x0a));
    * const r = f.nextLine();
-   * console.assert(r.type === "line" && new TextDecoder().decode(r.line) === "verack|7");
+   * assert.ok(r.type === "line");
+   * assert.equal(new TextDecoder().decode(r.line), "verack|7");
    * ```
    */
   nextLine(): LineResult {

@@ -37,10 +37,15 @@ export const MILLISECONDS_THRESHOLD = 100_000_000_000;
 /**
  * The Project 4 (Part B) command words. They are recognised, never interpreted here.
  *
- * @example Testing a command word
+ * @example Each is decoded as an uninterpreted block-layer line
  * ```ts
- * import { BLOCK_LAYER_COMMANDS } from "./messages.ts";
- * console.assert(BLOCK_LAYER_COMMANDS.includes("getblocks"));
+ * import { BLOCK_LAYER_COMMANDS, decodeMessage } from "./messages.ts";
+ * import assert from "node:assert/strict";
+ * for (const command of BLOCK_LAYER_COMMANDS) {
+ *   const r = decodeMessage(`${command}|x`);
+ *   assert.ok(r.ok);
+ *   assert.deepEqual(r.message, { type: "blockLayer", command, fields: ["x"] });
+ * }
  * ```
  */
 export const BLOCK_LAYER_COMMANDS = [
@@ -53,25 +58,11 @@ export const BLOCK_LAYER_COMMANDS = [
 
 /**
  * One of {@linkcode BLOCK_LAYER_COMMANDS}.
- *
- * @example A command
- * ```ts
- * import type { BlockLayerCommand } from "./messages.ts";
- * const c: BlockLayerCommand = "tx";
- * console.assert(c === "tx");
- * ```
  */
 export type BlockLayerCommand = (typeof BLOCK_LAYER_COMMANDS)[number];
 
 /**
  * One `addr` entry: when the address was last known active (Unix seconds) and the address.
- *
- * @example An entry
- * ```ts
- * import type { AddrEntry } from "./messages.ts";
- * const e: AddrEntry = { time: 1700000001, address: { ip: "198.51.100.7", v6: false, port: 4001 } };
- * console.assert(e.address.port === 4001);
- * ```
  */
 export interface AddrEntry {
   /** Unix seconds. */
@@ -88,14 +79,17 @@ export interface AddrEntry {
  * @example The dialer's version of spec §A.5.1
  * ```ts
  * import { formatMessage, type VersionMessage } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * const v: VersionMessage = {
  *   type: "version", version: 4, services: 3, time: 1700000000,
  *   recipient: { ip: "198.51.100.7", v6: false, port: 4001 },
  *   sender: { ip: "198.51.100.5", v6: false, port: 4000 },
  *   nonce: "5843920175521", userAgent: "alice-ts", blockId: 12,
  * };
- * console.assert(formatMessage(v) ===
- *   "version|4|3|1700000000|198.51.100.7:4001|198.51.100.5:4000|5843920175521|alice-ts|12");
+ * assert.equal(
+ *   formatMessage(v),
+ *   "version|4|3|1700000000|198.51.100.7:4001|198.51.100.5:4000|5843920175521|alice-ts|12",
+ * );
  * ```
  */
 export interface VersionMessage {
@@ -127,8 +121,11 @@ export interface VersionMessage {
  * @example Two entries
  * ```ts
  * import { decodeMessage } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * const r = decodeMessage("addr|2|1507490964|192.168.1.10:2989|1507490964|130.111.135.1:8767");
- * console.assert(r.ok && r.message.type === "addr" && r.message.entries.length === 2);
+ * assert.ok(r.ok);
+ * assert.ok(r.message.type === "addr");
+ * assert.equal(r.message.entries.length, 2);
  * ```
  */
 export interface AddrMessage {
@@ -148,8 +145,11 @@ export interface AddrMessage {
  * @example A transaction line
  * ```ts
  * import { decodeMessage } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * const r = decodeMessage("tx|31337|0b0707e48342521f7f31da597a774721|Alice pays Bob 5 BitClones");
- * console.assert(r.ok && r.message.type === "blockLayer" && r.message.fields.length === 3);
+ * assert.ok(r.ok);
+ * assert.ok(r.message.type === "blockLayer");
+ * assert.equal(r.message.fields.length, 3);
  * ```
  */
 export interface BlockLayerMessage {
@@ -164,19 +164,6 @@ export interface BlockLayerMessage {
  * Every BitClone message. `nonce` fields are tokens echoed byte for byte; `undefined` means the
  * field was absent (a bare `verack`, `ping` or `pong`). `reject`/`message` codes are `undefined`
  * when the received code was not a number.
- *
- * @example Switching on a message
- * ```ts
- * import type { BitcloneMessage } from "./messages.ts";
- * function summary(m: BitcloneMessage): string {
- *   switch (m.type) {
- *     case "ping": case "pong": return `${m.type} ${m.nonce ?? "-"}`;
- *     case "addr": return `addr ${m.entries.length}`;
- *     default: return m.type;
- *   }
- * }
- * console.assert(summary({ type: "ping", nonce: "5" }) === "ping 5");
- * ```
  */
 export type BitcloneMessage =
   | VersionMessage
@@ -207,13 +194,6 @@ export type BitcloneMessage =
  * - `tooMany`: an `addr` with more than 1000 entries (count or pairs) — line dropped;
  * - `malformed`: a known command with a missing required field or an unreadable one —
  *   `reject|400` (for `version`: fewer than 5 tokens).
- *
- * @example The kinds
- * ```ts
- * import type { DecodeErrorKind } from "./messages.ts";
- * const k: DecodeErrorKind = "unknownCommand";
- * console.assert(k.length > 0);
- * ```
  */
 export type DecodeErrorKind =
   | "tooLarge"
@@ -230,8 +210,11 @@ export type DecodeErrorKind =
  * @example An unknown command
  * ```ts
  * import { decodeMessage } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * const r = decodeMessage("Hello|x");
- * console.assert(!r.ok && r.error.kind === "unknownCommand" && r.error.command === "hello");
+ * assert.ok(!r.ok);
+ * assert.ok(r.error.kind === "unknownCommand");
+ * assert.equal(r.error.command, "hello");
  * ```
  */
 export interface DecodeError {
@@ -249,8 +232,10 @@ export interface DecodeError {
  * @example Using a result
  * ```ts
  * import { decodeMessage } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * const r = decodeMessage("ping|7730125");
- * console.assert(r.ok ? r.message.type === "ping" : false);
+ * assert.ok(r.ok);
+ * assert.deepEqual(r.message, { type: "ping", nonce: "7730125" });
  * ```
  */
 export type DecodeResult =
@@ -263,9 +248,11 @@ export type DecodeResult =
  * @example A custom limit
  * ```ts
  * import { decodeMessage, type DecodeOptions } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * const options: DecodeOptions = { maxLineBytesNonBlock: 8 };
  * const r = decodeMessage("ping|123456789", options);
- * console.assert(!r.ok && r.error.kind === "tooLarge");
+ * assert.ok(!r.ok);
+ * assert.equal(r.error.kind, "tooLarge");
  * ```
  */
 export interface DecodeOptions {
@@ -312,10 +299,15 @@ const te = new TextEncoder();
  * @example The assignment's examples
  * ```ts
  * import { decodeMessage } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * const v = decodeMessage("version|3|1|1507490964|192.168.1.10:8090|130.111.135.12:2098|8192|houser|9000");
- * console.assert(v.ok && v.message.type === "version" && v.message.nonce === "8192");
+ * assert.ok(v.ok);
+ * assert.ok(v.message.type === "version");
+ * assert.equal(v.message.nonce, "8192");
  * const r = decodeMessage('reject|400|Invalid command|The command "send me flowers" was not recognized.');
- * console.assert(r.ok && r.message.type === "reject" && r.message.code === 400);
+ * assert.ok(r.ok);
+ * assert.ok(r.message.type === "reject");
+ * assert.equal(r.message.code, 400);
  * ```
  */
 export function decodeMessage(
@@ -396,8 +388,9 @@ export function decodeMessage(
  * @example Lines
  * ```ts
  * import { formatMessage } from "./messages.ts";
- * console.assert(formatMessage({ type: "pong", nonce: "23456" }) === "pong|23456");
- * console.assert(formatMessage({ type: "verack", nonce: undefined }) === "verack");
+ * import assert from "node:assert/strict";
+ * assert.equal(formatMessage({ type: "pong", nonce: "23456" }), "pong|23456");
+ * assert.equal(formatMessage({ type: "verack", nonce: undefined }), "verack");
  * ```
  */
 export function formatMessage(message: BitcloneMessage): string {
@@ -421,8 +414,9 @@ export function formatMessage(message: BitcloneMessage): string {
  * @example Bytes on the wire
  * ```ts
  * import { encodeMessage } from "./messages.ts";
+ * import assert from "node:assert/strict";
  * const bytes = encodeMessage({ type: "getaddr" });
- * console.assert(new TextDecoder().decode(bytes) === "getaddr\r\n");
+ * assert.equal(new TextDecoder().decode(bytes), "getaddr\r\n");
  * ```
  */
 export function encodeMessage(message: BitcloneMessage): Uint8Array {
@@ -439,8 +433,10 @@ export function encodeMessage(message: BitcloneMessage): Uint8Array {
  * ```ts
  * import { randomNonce } from "./messages.ts";
  * import { Prng } from "../util/prng.ts";
+ * import assert from "node:assert/strict";
  * const n = Number(randomNonce(Prng.seeded(1)));
- * console.assert(Number.isSafeInteger(n) && n >= 1);
+ * assert.ok(Number.isSafeInteger(n));
+ * assert.ok(n >= 1);
  * ```
  */
 export function randomNonce(prng: Prng): string {
@@ -460,7 +456,9 @@ export function randomNonce(prng: Prng): string {
  * @example Leniency
  * ```ts
  * import { parseUint } from "./messages.ts";
- * console.assert(parseUint(" 42\t") === 42 && parseUint("-1") === undefined);
+ * import assert from "node:assert/strict";
+ * assert.equal(parseUint(" 42\t"), 42);
+ * assert.equal(parseUint("-1"), undefined);
  * ```
  */
 export function parseUint(token: string | undefined): number | undefined {
@@ -479,7 +477,8 @@ export function parseUint(token: string | undefined): number | undefined {
  * @example Milliseconds
  * ```ts
  * import { parseTime } from "./messages.ts";
- * console.assert(parseTime("1700000000123") === 1700000000);
+ * import assert from "node:assert/strict";
+ * assert.equal(parseTime("1700000000123"), 1700000000);
  * ```
  */
 export function parseTime(token: string | undefined): number | undefined {
@@ -494,7 +493,8 @@ export function parseTime(token: string | undefined): number | undefined {
  * @example Cutting before a multi-byte character
  * ```ts
  * import { truncateUtf8 } from "./messages.ts";
- * console.assert(truncateUtf8("ab☕", 4) === "ab");
+ * import assert from "node:assert/strict";
+ * assert.equal(truncateUtf8("ab☕", 4), "ab");
  * ```
  */
 export function truncateUtf8(text: string, maxBytes: number): string {
@@ -518,7 +518,8 @@ export function truncateUtf8(text: string, maxBytes: number): string {
  * @example A reject detail from untrusted text
  * ```ts
  * import { sanitizeText } from "./messages.ts";
- * console.assert(sanitizeText("a|b\r\nc", 64) === "a b  c");
+ * import assert from "node:assert/strict";
+ * assert.equal(sanitizeText("a|b\r\nc", 64), "a b  c");
  * ```
  */
 export function sanitizeText(text: string, maxBytes: number): string {

@@ -22,6 +22,7 @@
  * ```ts
  * import { PeerConn, type PeerEvent } from "./mod.ts";
  * import { Prng } from "../util/prng.ts";
+ * import assert from "node:assert/strict";
  * const alice = { ip: "198.51.100.5", v6: false, port: 4000 };
  * const bob = { ip: "198.51.100.7", v6: false, port: 4001 };
  * const dialer = new PeerConn({
@@ -42,8 +43,8 @@
  * }
  * const got = [] as PeerEvent[];
  * for (let e = dialer.pollEvent(); e; e = dialer.pollEvent()) got.push(e);
- * console.assert(events[0].type === "established");
- * console.assert(got.some((e) => e.type === "addrReceived"));
+ * assert.equal(events[0].type, "established");
+ * assert.ok(got.some((e) => e.type === "addrReceived"));
  * ```
  *
  * @module

@@ -16,11 +16,18 @@ import type { Conn } from "./node_conn.ts";
  * lowest round trip and the older half; among the rest the discouraged ones if any, then the
  * largest network group (the youngest on a tie), and in it the youngest connection.
  *
- * @example No inbound peers
+ * @example Seven inbound peers in one group
  * ```ts
  * import { pickEviction } from "./node_eviction.ts";
+ * import { newConn } from "./node_conn.ts";
  * import assert from "node:assert/strict";
- * assert.equal(pickEviction([], () => 0, () => false), undefined);
+ * const inbound = [1, 2, 3, 4, 5, 6, 7].map((key) => ({
+ *   ...newConn(key, "inbound", 0), state: "established" as const, establishedAt: key,
+ *   remote: { ip: "198.51.100.7", v6: false, port: 5000 + key }, identityText: `x:${key}`,
+ * }));
+ * assert.equal(pickEviction(inbound.slice(0, 3), () => 0, () => false), undefined); // protected
+ * assert.equal(pickEviction(inbound, () => 0, () => false)?.key, 7); // the youngest
+ * assert.equal(pickEviction(inbound, () => 0, (text) => text === "x:6")?.key, 6); // discouraged
  * ```
  */
 export function pickEviction(
@@ -71,11 +78,16 @@ export function pickEviction(
  * newcomer keeps the slots it just found); then outbound ones, longest established first, while
  * more than `minOutbound` remain. Manual peers stay.
  *
- * @example Nothing over
+ * @example Inbound peers go first; the minimum of outbound ones stays
  * ```ts
  * import { trimVictims } from "./node_eviction.ts";
+ * import { newConn } from "./node_conn.ts";
  * import assert from "node:assert/strict";
- * assert.deepEqual(trimVictims([], 0, 2), []);
+ * const peer = (key: number, role: "inbound" | "outbound") =>
+ *   ({ ...newConn(key, role, 0), state: "established" as const, establishedAt: key });
+ * const established = [peer(1, "outbound"), peer(2, "outbound"), peer(3, "inbound")];
+ * assert.deepEqual(trimVictims(established, 1, 1).map((c) => c.key), [3]);
+ * assert.deepEqual(trimVictims(established, 3, 1).map((c) => c.key), [3, 1]);
  * ```
  */
 export function trimVictims(

@@ -35,7 +35,8 @@ export const DEFAULT_SEEDS_FILE = "peers.json";
  * @example
  * ```ts
  * import { peersFileIn } from "./node_runner_deno.ts";
- * console.assert(peersFileIn("/var/lib/bitclone/") === "/var/lib/bitclone/peers.json");
+ * import assert from "node:assert/strict";
+ * assert.equal(peersFileIn("/var/lib/bitclone/"), "/var/lib/bitclone/peers.json");
  * ```
  */
 export function peersFileIn(dir: string): string {
@@ -137,9 +138,10 @@ const HOST_NAME_PORT =
  * @example A name resolved by a stand-in resolver
  * ```ts
  * import { resolveManualPeers } from "./node_runner_deno.ts";
+ * import assert from "node:assert/strict";
  * const log = { info() {}, warn() {} } as unknown as import("../util/log_deno.ts").Logger;
  * const peers = await resolveManualPeers(["lab7:8333", "10.0.0.5:8333"], log, async () => "10.0.0.7:8333");
- * console.assert(peers.join(" ") === "10.0.0.7:8333 10.0.0.5:8333");
+ * assert.equal(peers.join(" "), "10.0.0.7:8333 10.0.0.5:8333");
  * ```
  */
 export async function resolveManualPeers(

@@ -164,11 +164,13 @@ export class PeerNode implements StreamCore<PeerNodeOwnAction> {
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const node = new PeerNode({
    *   prng: Prng.seeded(1), now: 0, unixMillisOffset: 1_700_000_000_000,
    *   savedPeers: [{ address: "198.51.100.7:8333", lastSeen: 1_699_999_000 }],
    * });
-   * console.assert(node.status().known === 1 && node.nextTimeout() === 0);
+   * assert.equal(node.status().known, 1);
+   * assert.equal(node.nextTimeout(), 0);
    * ```
    */
   constructor(options: PeerNodeOptions) {
@@ -234,8 +236,9 @@ export class PeerNode implements StreamCore<PeerNodeOwnAction> {
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const node = new PeerNode({ prng: Prng.seeded(1), now: 0, manualPeers: ["192.0.2.7:8333"] });
-   * console.assert(node.addressBook.size === 1);
+   * assert.equal(node.addressBook.size, 1);
    * ```
    */
   get addressBook(): AddressBook {
@@ -249,7 +252,8 @@ export class PeerNode implements StreamCore<PeerNodeOwnAction> {
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
    * import { Prng } from "../util/prng.ts";
-   * console.assert(new PeerNode({ prng: Prng.seeded(1), now: 0 }).logsDropped === 0);
+   * import assert from "node:assert/strict";
+   * assert.equal(new PeerNode({ prng: Prng.seeded(1), now: 0 }).logsDropped, 0);
    * ```
    */
   get logsDropped(): number {
@@ -263,8 +267,9 @@ export class PeerNode implements StreamCore<PeerNodeOwnAction> {
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const node = new PeerNode({ prng: Prng.seeded(1), now: 0, listenPort: 4000 });
-   * console.assert(node.ownAddresses().includes("127.0.0.1:4000"));
+   * assert.ok(node.ownAddresses().includes("127.0.0.1:4000"));
    * ```
    */
   ownAddresses(): string[] {
@@ -274,11 +279,18 @@ export class PeerNode implements StreamCore<PeerNodeOwnAction> {
   /**
    * Every connection the node holds (dialing, handshaking, established).
    *
-   * @example None at start
+   * @example An accepted connection, handshake under way
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
    * import { Prng } from "../util/prng.ts";
-   * console.assert(new PeerNode({ prng: Prng.seeded(1), now: 0 }).connections().length === 0);
+   * import assert from "node:assert/strict";
+   * const node = new PeerNode({ prng: Prng.seeded(1), now: 0 });
+   * assert.deepEqual(node.connections(), []);
+   * node.handleAccept("192.0.2.9:50123", "192.0.2.1:8333", 5);
+   * const [c] = node.connections();
+   * assert.equal(c.direction, "inbound");
+   * assert.equal(c.state, "handshaking");
+   * assert.equal(c.remote, "192.0.2.9:50123");
    * ```
    */
   connections(): PeerNodeConnection[] {
@@ -297,12 +309,20 @@ export class PeerNode implements StreamCore<PeerNodeOwnAction> {
   /**
    * Connection and address counts.
    *
-   * @example At start
+   * @example A saved book, both addresses dialed
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
    * import { Prng } from "../util/prng.ts";
-   * const s = new PeerNode({ prng: Prng.seeded(1), now: 0 }).status();
-   * console.assert(s.inbound === 0 && s.outbound === 0 && s.pending === 0 && s.known === 0);
+   * import assert from "node:assert/strict";
+   * const node = new PeerNode({
+   *   prng: Prng.seeded(1), now: 0, unixMillisOffset: 1_700_000_000_000,
+   *   savedPeers: [
+   *     { address: "198.51.100.7:8333", lastSeen: 1_699_999_000, tried: true },
+   *     { address: "203.0.113.5:8333", lastSeen: 1_699_999_000 },
+   *   ],
+   * });
+   * node.handleTick(0);
+   * assert.deepEqual(node.status(), { inbound: 0, outbound: 0, pending: 2, known: 2, tried: 1 });
    * ```
    */
   status(): PeerNodeStatus {
@@ -464,9 +484,11 @@ export class PeerNode implements StreamCore<PeerNodeOwnAction> {
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const node = new PeerNode({ prng: Prng.seeded(1), now: 0 });
+   * while (node.pollAction() !== undefined); // the start-up log line
    * node.handleData(7, new TextEncoder().encode("ping|1\r\n"), 1);
-   * console.assert(node.status().pending === 0);
+   * assert.equal(node.pollAction(), undefined); // no pong, no close
    * ```
    */
   handleData(key: ConnId, bytes: Uint8Array, now: number): void {
@@ -490,9 +512,11 @@ export class PeerNode implements StreamCore<PeerNodeOwnAction> {
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const node = new PeerNode({ prng: Prng.seeded(1), now: 0 });
+   * while (node.pollAction() !== undefined); // the start-up log line
    * node.handleEof(7, 1);
-   * console.assert(node.pollAction()?.type === "log");
+   * assert.equal(node.pollAction(), undefined);
    * ```
    */
   handleEof(key: ConnId, now: number): void {
@@ -518,9 +542,11 @@ export class PeerNode implements StreamCore<PeerNodeOwnAction> {
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const node = new PeerNode({ prng: Prng.seeded(1), now: 0 });
+   * while (node.pollAction() !== undefined); // the start-up log line
    * node.handleError(7, "reset", 1);
-   * console.assert(node.status().pending === 0);
+   * assert.equal(node.pollAction(), undefined);
    * ```
    */
   handleError(key: ConnId, reason: string, now: number): void {
@@ -548,9 +574,10 @@ export class PeerNode implements StreamCore<PeerNodeOwnAction> {
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const node = new PeerNode({ prng: Prng.seeded(1), now: 0, manualPeers: ["192.0.2.7:8333"] });
    * node.handleTick(0);
-   * console.assert(node.status().pending === 1);
+   * assert.equal(node.status().pending, 1);
    * ```
    */
   handleTick(now: number): void {
@@ -603,11 +630,13 @@ export class PeerNode implements StreamCore<PeerNodeOwnAction> {
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const node = new PeerNode({ prng: Prng.seeded(1), now: 0, manualPeers: ["192.0.2.7:8333"] });
    * node.shutdown(10);
    * const types = [];
    * for (let a = node.pollAction(); a; a = node.pollAction()) types.push(a.type);
-   * console.assert(types.includes("save") && node.nextTimeout() === undefined);
+   * assert.ok(types.includes("save"));
+   * assert.equal(node.nextTimeout(), undefined);
    * ```
    */
   shutdown(now: number): void {
@@ -636,10 +665,11 @@ export class PeerNode implements StreamCore<PeerNodeOwnAction> {
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
    * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
    * const node = new PeerNode({ prng: Prng.seeded(1), now: 0 });
    * let n = 0;
    * while (node.pollAction() !== undefined) n++;
-   * console.assert(n === 1); // the start-up log line
+   * assert.equal(n, 1); // the start-up log line
    * ```
    */
   pollAction(): PeerNodeAction | undefined {
@@ -660,7 +690,8 @@ export class PeerNode implements StreamCore<PeerNodeOwnAction> {
    * ```ts
    * import { PeerNode } from "./peer_node.ts";
    * import { Prng } from "../util/prng.ts";
-   * console.assert(new PeerNode({ prng: Prng.seeded(1), now: 42 }).nextTimeout() === 42);
+   * import assert from "node:assert/strict";
+   * assert.equal(new PeerNode({ prng: Prng.seeded(1), now: 42 }).nextTimeout(), 42);
    * ```
    */
   nextTimeout(): number | undefined {

@@ -45,14 +45,6 @@ export interface SavedPeer {
 
 /**
  * The node's own actions, besides the stream ones: the driver's caller carries them out.
- *
- * @example Telling them apart
- * ```ts
- * import type { PeerNodeOwnAction } from "./peer_node_types.ts";
- * import assert from "node:assert/strict";
- * const a: PeerNodeOwnAction = { type: "log", level: "info", message: "hello" };
- * assert.equal(a.type === "log" ? a.message : "", "hello");
- * ```
  */
 export type PeerNodeOwnAction =
   /** Save the address book (atomically: temporary file, then rename). */
@@ -76,16 +68,6 @@ export type PeerNodeAction =
 
 /**
  * Options for {@linkcode PeerNode}. Timer options are milliseconds; tests shrink them.
- *
- * @example A node with one command-line peer
- * ```ts
- * import type { PeerNodeOptions } from "./peer_node_types.ts";
- * import { Prng } from "../util/prng.ts";
- * const options: PeerNodeOptions = {
- *   prng: Prng.seeded(1), now: 0, listenPort: 8333, manualPeers: ["192.0.2.7:8333"],
- * };
- * console.assert(options.manualPeers?.length === 1);
- * ```
  */
 export interface PeerNodeOptions {
   /** Randomness: address-book key, nonces, peer choice, jitter. */
@@ -266,14 +248,6 @@ export interface PeerNodeOptions {
 
 /**
  * One connection as {@linkcode PeerNode.connections} lists it.
- *
- * @example Established outbound peers
- * ```ts
- * import type { PeerNodeConnection } from "./peer_node_types.ts";
- * const outbound = (cs: PeerNodeConnection[]) =>
- *   cs.filter((c) => c.direction === "outbound" && c.state === "established");
- * console.assert(outbound([]).length === 0);
- * ```
  */
 export interface PeerNodeConnection {
   /** The connection's key. */

@@ -31,8 +31,11 @@ const MILLIS_THRESHOLD = 100_000_000_000;
  * @example Reading the result
  * ```ts
  * import { parsePeersFile } from "./peers_file.ts";
+ * import assert from "node:assert/strict";
  * const r = parsePeersFile("not json");
- * console.assert(r.damaged && r.peers.length === 0 && r.warnings.length === 1);
+ * assert.ok(r.damaged);
+ * assert.equal(r.peers.length, 0);
+ * assert.equal(r.warnings.length, 1);
  * ```
  */
 export interface PeersFileResult {
@@ -55,9 +58,12 @@ export interface PeersFileResult {
  * @example Both element forms
  * ```ts
  * import { parsePeersFile } from "./peers_file.ts";
+ * import assert from "node:assert/strict";
  * const r = parsePeersFile('["10.0.0.7:8333", {"address": "2001:db8::1:8333", "tried": true}, 5]');
- * console.assert(r.peers.length === 2 && r.peers[1].address === "[2001:db8::1]:8333");
- * console.assert(r.warnings.length === 1 && !r.damaged);
+ * assert.equal(r.peers.length, 2);
+ * assert.equal(r.peers[1].address, "[2001:db8::1]:8333");
+ * assert.equal(r.warnings.length, 1);
+ * assert.ok(!r.damaged);
  * ```
  */
 export function parsePeersFile(text: string): PeersFileResult {
@@ -170,9 +176,11 @@ export function parsePeersFile(text: string): PeersFileResult {
  * @example A round trip
  * ```ts
  * import { formatPeersFile, parsePeersFile } from "./peers_file.ts";
+ * import assert from "node:assert/strict";
  * const text = formatPeersFile([{ address: "10.0.0.5:8333", lastSeen: 1763778000, tried: true }]);
- * console.assert(text.startsWith("[\n  {") && text.endsWith("]\n"));
- * console.assert(parsePeersFile(text).peers[0].tried === true);
+ * assert.ok(text.startsWith("[\n  {"));
+ * assert.ok(text.endsWith("]\n"));
+ * assert.equal(parsePeersFile(text).peers[0].tried, true);
  * ```
  */
 export function formatPeersFile(peers: readonly SavedPeer[]): string {

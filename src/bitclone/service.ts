@@ -45,9 +45,13 @@ const NUMBER_SETTINGS = [
  * @example
  * ```ts
  * import { peerSettings } from "./service.ts";
+ * import assert from "node:assert/strict";
  * const o = peerSettings({ peersFile: "p.json", targetPeers: 8, manualPeers: ["10.0.0.5:8333"] });
- * console.assert(o.peersFile === "p.json" && o.targetPeers === 8 && o.manualPeers?.length === 1);
- * console.assert(peerSettings({}, "/srv/bc").peersFile === "/srv/bc/peers.json");
+ * assert.equal(o.peersFile, "p.json");
+ * assert.equal(o.targetPeers, 8);
+ * assert.equal(o.manualPeers?.length, 1);
+ * assert.equal(peerSettings({}, "/srv/bc").peersFile, "/srv/bc/peers.json");
+ * assert.throws(() => peerSettings({ targetPeers: "8" }), /targetPeers/);
  * ```
  */
 export function peerSettings(
@@ -95,7 +99,11 @@ export function peerSettings(
  * @example
  * ```ts
  * import { peerService } from "./service.ts";
- * console.assert(peerService.name === "peer" && peerService.defaultPort === 8333);
+ * import { ServiceSettingsError } from "../node/service.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(peerService.defaultPort, 8333);
+ * peerService.checkSettings?.({ targetPeers: 8, manualPeers: ["10.0.0.5:8333"] });
+ * assert.throws(() => peerService.checkSettings?.({ manualPeers: "10.0.0.5:8333" }), ServiceSettingsError);
  * ```
  */
 export const peerService: ServiceDefinition = {
