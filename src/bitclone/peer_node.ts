@@ -35,8 +35,8 @@
  *   `targetPeers` connections are established and no dial is under way, dials one book address
  *   not connected, exchanges `getaddr`/`addr` (both sides ask, both answer) and closes the
  *   connection once the answer to our `getaddr` arrived (or 30 s after the handshake). A refresh
- *   connection is never trimmed nor counted toward the target when dialing, and is logged at
- *   debug;
+ *   connection is never trimmed nor counted toward the target when dialing, gets no relayed
+ *   entries, and is logged at debug;
  * - emits `save` every `saveIntervalMs` when the book changed and on shutdown, a `log` for every
  *   connection made or dropped (with the reason), and a status line every `statusIntervalMs`.
  *
@@ -1290,7 +1290,7 @@ export class PeerNode implements PeerNodeCore {
     const loopback = addressScope(address) === "loopback";
     const scored: { c: Conn; h: number }[] = [];
     for (const c of this.#conns.values()) {
-      if (c === from || c.state !== "established" || c.identityText === text) continue;
+      if (c === from || c.state !== "established" || c.refresh || c.identityText === text) continue;
       if (loopback && !c.loopback) continue;
       const peer = c.identityText ?? `#${c.key}`;
       const memo = `${text} ${peer}`;
