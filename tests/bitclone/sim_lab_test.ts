@@ -7,8 +7,8 @@
  * machine booting within 30 s with 3 random others in its saved book, settles with every peer
  * knowing every other address exactly (whole-book `getaddr` answers and the address refresh).
  *
- * The lab has 300 peers in the suite (about 15 s); SIM_LAB_PEERS=1000 runs the lab of 1,000
- * (about 2 minutes of real time).
+ * The lab has 300 peers in the suite (about 10 s); SIM_LAB_PEERS=1000 runs the lab of 1,000
+ * (about 2 minutes of CPU time, 2.7 GB of memory).
  *
  * Replay one seed: SIM_SEED=<n> deno test --allow-read --allow-env tests/bitclone/sim_lab_test.ts
  */
