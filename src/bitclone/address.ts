@@ -84,7 +84,8 @@ export function parseIp(text: string): IpAddress | undefined {
   }
   if (!text.includes(":")) {
     const v4 = parseIpv4(text);
-    return v4 === undefined ? undefined : { text: formatIpv4(v4), v6: false, bytes: v4 };
+    // A dotted quad without leading zeros is already canonical.
+    return v4 === undefined ? undefined : { text, v6: false, bytes: v4 };
   }
   const v6 = parseIpv6(text);
   if (v6 === undefined) return undefined;
@@ -136,7 +137,10 @@ export function parsePeerAddress(text: string): PeerAddress | undefined {
   if (!/^\d{1,5}$/.test(portText)) return undefined;
   const port = Number(portText);
   if (port < 1 || port > 65535) return undefined;
-  const ip = parseIp(host.trim());
+  host = host.trim();
+  // The common case, without allocating bytes: a dotted quad is its own canonical text.
+  if (!host.includes(":")) return ipv4Number(host) < 0 ? undefined : { ip: host, v6: false, port };
+  const ip = parseIp(host);
   if (ip === undefined) return undefined;
   return { ip: ip.text, v6: ip.v6, port };
 }
@@ -190,25 +194,20 @@ export function samePeerAddress(a: PeerAddress, b: PeerAddress): boolean {
  * ```
  */
 export function addressScope(address: PeerAddress | string): AddressScope {
-  const ip = parseIp(typeof address === "string" ? address : address.ip);
+  const text = typeof address === "string" ? address : address?.ip;
+  const port = typeof address === "string" ? 1 : address?.port;
+  if (typeof text === "string" && !text.includes(":")) {
+    // The common case, without allocation: a dotted quad.
+    const n = ipv4Number(text);
+    return n < 0 || !(port >= 1 && port <= 65535) ? "unusable" : ipv4Scope(n);
+  }
+  const ip = parseIp(text!);
   if (ip === undefined) return "unusable";
   if (typeof address !== "string" && (address.port < 1 || address.port > 65535)) {
     return "unusable";
   }
   const b = ip.bytes;
-  if (!ip.v6) {
-    if (b.every((x) => x === 0) || b.every((x) => x === 255) || (b[0] >= 224 && b[0] <= 239)) {
-      return "unusable";
-    }
-    if (b[0] === 127) return "loopback";
-    if (
-      b[0] === 10 || (b[0] === 172 && b[1] >= 16 && b[1] <= 31) ||
-      (b[0] === 192 && b[1] === 168) || (b[0] === 100 && b[1] >= 64 && b[1] <= 127)
-    ) {
-      return "private";
-    }
-    return "public";
-  }
+  if (!ip.v6) return ipv4Scope(((b[0] << 24) >>> 0) + (b[1] << 16) + (b[2] << 8) + b[3]);
   if (b.every((x) => x === 0) || b[0] === 0xff || (b[0] === 0xfe && (b[1] & 0xc0) === 0x80)) {
     return "unusable";
   }
@@ -245,18 +244,49 @@ export function networkGroup(address: PeerAddress | string): string {
 
 // ---- internals ---------------------------------------------------------------------------------
 
-function parseIpv4(text: string): Uint8Array | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
-  if (m === null) return undefined;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const part = m[i + 1];
-    if (part.length > 1 && part[0] === "0") return undefined; // no leading zeros
-    const n = Number(part);
-    if (n > 255) return undefined;
-    out[i] = n;
+/**
+ * A dotted quad (four parts of 1–3 digits, each ≤ 255, without leading zeros) as an unsigned
+ * 32-bit number, or -1. No allocation: the address book's hot path calls it per entry.
+ */
+function ipv4Number(text: string): number {
+  if (text.length > 15) return -1;
+  let n = 0, part = 0, value = 0, digits = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 0x2e; // a final "." closes the last part
+    if (c >= 0x30 && c <= 0x39) {
+      if (digits === 1 && value === 0) return -1; // no leading zeros
+      value = value * 10 + (c - 0x30);
+      if (++digits > 3) return -1;
+    } else if (c === 0x2e && digits > 0 && part < 4 && value <= 255) {
+      n = n * 256 + value;
+      part++;
+      value = 0;
+      digits = 0;
+    } else {
+      return -1;
+    }
   }
-  return out;
+  return part === 4 ? n : -1;
+}
+
+function parseIpv4(text: string): Uint8Array | undefined {
+  const n = ipv4Number(text);
+  if (n < 0) return undefined;
+  return Uint8Array.of(n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255);
+}
+
+/** The scope of an IPv4 address given as a number (spec §A.4). */
+function ipv4Scope(n: number): AddressScope {
+  const a = n >>> 24, b = (n >>> 16) & 255;
+  if (n === 0 || n === 0xffffffff || (a >= 224 && a <= 239)) return "unusable";
+  if (a === 127) return "loopback";
+  if (
+    a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) ||
+    (a === 100 && b >= 64 && b <= 127)
+  ) {
+    return "private";
+  }
+  return "public";
 }
 
 function formatIpv4(b: Uint8Array): string {

@@ -15,6 +15,8 @@ import { type Entry, isTerribleEntry } from "./address_book_types.ts";
 const NEW_BUCKETS = 256;
 const NEW_SLOTS = 64;
 const NEW_BUCKETS_PER_SOURCE_GROUP = 32;
+/** Source groups whose probe buckets are memoised (cleared when full). */
+const SOURCE_BUCKETS_MEMO = 1024;
 const TRIED_BUCKETS = 16;
 const TRIED_SLOTS = 16;
 const TRIED_BUCKETS_PER_GROUP = 4;
@@ -43,6 +45,10 @@ export class BookTables {
   readonly entries = new Map<string, Entry>();
   /** The new table's slots. */
   readonly newSlots: (Entry | undefined)[] = new Array(NEW_BUCKETS * NEW_SLOTS).fill(undefined);
+  /** Occupied slots per new bucket (the probe skips full buckets while looking for a free slot). */
+  readonly #newFill = new Uint8Array(NEW_BUCKETS);
+  /** A source group's probe buckets, memoised by source. */
+  readonly #sourceBuckets = new Map<string, number[]>();
   /** The tried table's slots. */
   readonly triedSlots: (Entry | undefined)[] = new Array(TRIED_BUCKETS * TRIED_SLOTS).fill(
     undefined,
@@ -90,39 +96,59 @@ export class BookTables {
     return bucket * TRIED_SLOTS + slot;
   }
 
-  /**
-   * The new-table slots an entry may use, in probe order (spec §C.7 "no loss below capacity"):
-   * its hashed slot, the other slots of that bucket, then the source group's other buckets
-   * (`H(source, i) mod 256`, i = 0…31), each from the entry's hashed slot in it onwards.
-   */
-  *newProbe(entry: Entry): Generator<number> {
-    const first = this.newPos(entry);
-    const bucket0 = Math.floor(first / NEW_SLOTS);
-    for (let k = 0; k < NEW_SLOTS; k++) yield bucket0 * NEW_SLOTS + (first + k) % NEW_SLOTS;
-    const seen = new Set([bucket0]);
-    for (let i = 0; i < NEW_BUCKETS_PER_SOURCE_GROUP; i++) {
-      const bucket = this.#hash(entry.source, i) % NEW_BUCKETS;
-      if (seen.has(bucket)) continue;
-      seen.add(bucket);
-      const start = this.#hash("new", bucket, entry.text) % NEW_SLOTS;
-      for (let k = 0; k < NEW_SLOTS; k++) yield bucket * NEW_SLOTS + (start + k) % NEW_SLOTS;
+  /** A source group's probe buckets (`H(source, i) mod 256`, i = 0…31, distinct), memoised. */
+  #probeBuckets(source: string): number[] {
+    let buckets = this.#sourceBuckets.get(source);
+    if (buckets === undefined) {
+      buckets = [];
+      for (let i = 0; i < NEW_BUCKETS_PER_SOURCE_GROUP; i++) {
+        const bucket = this.#hash(source, i) % NEW_BUCKETS;
+        if (!buckets.includes(bucket)) buckets.push(bucket);
+      }
+      if (this.#sourceBuckets.size >= SOURCE_BUCKETS_MEMO) this.#sourceBuckets.clear();
+      this.#sourceBuckets.set(source, buckets);
     }
+    return buckets;
   }
 
   /**
-   * Where a fresh entry goes in the new table: the first free slot in probe order, else the first
-   * whose occupant is terrible, else (`force` only) its hashed slot; -1 when none.
+   * Where a fresh entry goes in the new table: the first free slot in probe order (its hashed
+   * slot, the other slots of that bucket, then the source group's other buckets, each from the
+   * entry's hashed slot in it onwards; spec §C.7 "no loss below capacity"), else the first slot in
+   * that order whose occupant is terrible, else (`force` only) its hashed slot; -1 when none.
+   * Full buckets are passed over while looking for a free slot, so a lab whose addresses all share
+   * one bucket stays linear.
    */
   newSlotFor(entry: Entry, nowSec: number, force: boolean): number {
     const first = this.newPos(entry);
     if (this.newSlots[first] === undefined) return first;
-    let terrible = -1;
-    for (const pos of this.newProbe(entry)) {
-      const occupant = this.newSlots[pos];
-      if (occupant === undefined) return pos;
-      if (terrible < 0 && isTerribleEntry(occupant, nowSec)) terrible = pos;
+    const bucket0 = Math.floor(first / NEW_SLOTS);
+    const order = [bucket0, ...this.#probeBuckets(entry.source).filter((b) => b !== bucket0)];
+    const starts = new Map<number, number>([[bucket0, first % NEW_SLOTS]]);
+    const start = (bucket: number) => {
+      let s = starts.get(bucket);
+      if (s === undefined) {
+        s = this.#hash("new", bucket, entry.text) % NEW_SLOTS;
+        starts.set(bucket, s);
+      }
+      return s;
+    };
+    for (const bucket of order) {
+      if (this.#newFill[bucket] >= NEW_SLOTS) continue;
+      const s = start(bucket);
+      for (let k = 0; k < NEW_SLOTS; k++) {
+        const pos = bucket * NEW_SLOTS + (s + k) % NEW_SLOTS;
+        if (this.newSlots[pos] === undefined) return pos;
+      }
     }
-    return terrible >= 0 ? terrible : force ? first : -1;
+    for (const bucket of order) {
+      const s = start(bucket);
+      for (let k = 0; k < NEW_SLOTS; k++) {
+        const pos = bucket * NEW_SLOTS + (s + k) % NEW_SLOTS;
+        if (isTerribleEntry(this.newSlots[pos]!, nowSec)) return pos;
+      }
+    }
+    return force ? first : -1;
   }
 
   /**
@@ -140,6 +166,7 @@ export class BookTables {
     entry.table = "new";
     entry.pos = pos;
     this.newSlots[pos] = entry;
+    this.#newFill[Math.floor(pos / NEW_SLOTS)]++;
     entry.listIndex = this.newList.length;
     this.newList.push(entry);
     this.entries.set(entry.text, entry);
@@ -183,7 +210,10 @@ export class BookTables {
   unplace(entry: Entry): void {
     let list: Entry[];
     if (entry.table === "new") {
-      if (this.newSlots[entry.pos] === entry) this.newSlots[entry.pos] = undefined;
+      if (this.newSlots[entry.pos] === entry) {
+        this.newSlots[entry.pos] = undefined;
+        this.#newFill[Math.floor(entry.pos / NEW_SLOTS)]--;
+      }
       list = this.newList;
     } else if (entry.table === "tried") {
       if (this.triedSlots[entry.pos] === entry) this.triedSlots[entry.pos] = undefined;

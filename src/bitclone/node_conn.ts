@@ -31,6 +31,8 @@ export interface Conn {
   establishedAt: number;
   userAgent: string | undefined;
   manual: boolean;
+  /** An address refresh: closed once our `getaddr` is answered, never trimmed. */
+  refresh: boolean;
   /** Entries queued for this peer's next advertisement (spec §C.6). */
   relay: Map<string, AddrEntry>;
   /** Addresses already sent to this peer (spec §C.6), cleared every 24 h. */
@@ -70,6 +72,7 @@ export function newConn(key: ConnId, role: PeerRole, now: number): Conn {
     establishedAt: 0,
     userAgent: undefined,
     manual: false,
+    refresh: false,
     relay: new Map(),
     sent: new Set(),
     sentSince: now,

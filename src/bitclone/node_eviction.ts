@@ -95,11 +95,13 @@ export function trimVictims(
   surplus: number,
   minOutbound: number,
 ): Conn[] {
-  let outbound = established.filter((c) => c.role === "outbound").length;
+  let outbound = established.filter((c) => c.role === "outbound" && !c.refresh).length;
   const oldestFirst = (a: Conn, b: Conn) => a.establishedAt - b.establishedAt || a.key - b.key;
   const ordered = [
     ...established.filter((c) => c.role === "inbound" && !c.manual).sort(oldestFirst),
-    ...established.filter((c) => c.role === "outbound" && !c.manual).sort(oldestFirst),
+    ...established.filter((c) => c.role === "outbound" && !c.manual && !c.refresh).sort(
+      oldestFirst,
+    ),
   ];
   const victims: Conn[] = [];
   for (const c of ordered) {

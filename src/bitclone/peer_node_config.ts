@@ -41,6 +41,7 @@ export interface NodeConfig {
   readonly reconnectDelayMs: number;
   readonly discourageMs: number;
   readonly trimDelayMs: number;
+  readonly refreshIntervalMs: number;
   readonly addressBookKey: Uint8Array | undefined;
 }
 
@@ -93,6 +94,7 @@ export function nodeConfig(options: PeerNodeOptions): NodeConfig {
     reconnectDelayMs = 10_000,
     discourageMs = 86_400_000,
     trimDelayMs = 60_000,
+    refreshIntervalMs = 120_000,
     addressBookKey,
   } = options;
   const maxInbound = options.maxInbound ?? Math.max(1, maxConnections - minOutbound);
@@ -135,6 +137,7 @@ export function nodeConfig(options: PeerNodeOptions): NodeConfig {
       ["busyBackoffMs", busyBackoffMs],
       ["discourageMs", discourageMs],
       ["trimDelayMs", trimDelayMs],
+      ["refreshIntervalMs", refreshIntervalMs],
     ] as const
   ) {
     if (!(v > 0)) throw new RangeError(`Cannot create the node: ${name} ${v} is not positive`);
@@ -180,6 +183,7 @@ export function nodeConfig(options: PeerNodeOptions): NodeConfig {
     reconnectDelayMs,
     discourageMs,
     trimDelayMs,
+    refreshIntervalMs,
     addressBookKey,
   };
 }

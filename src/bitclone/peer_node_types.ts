@@ -239,6 +239,12 @@ export interface PeerNodeOptions {
    */
   trimDelayMs?: number;
   /**
+   * Period of the address refresh (see `peer_node.ts`'s module doc; `Infinity` turns it off).
+   *
+   * @default {120_000}
+   */
+  refreshIntervalMs?: number;
+  /**
    * The address book's 32-byte secret key (tests fix it).
    *
    * @default {prng.bytes(32)}

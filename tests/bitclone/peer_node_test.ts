@@ -186,6 +186,14 @@ class Lab {
   }
 }
 
+/** `n` saved entries on many /16s (198.18–198.x, spread over the book's buckets). */
+function addrPairsSaved(n: number): { address: string; lastSeen: number }[] {
+  return Array.from({ length: n }, (_, i) => ({
+    address: `${20 + (i >> 8)}.${i & 255}.0.1:8333`,
+    lastSeen: NOW_SEC - 600,
+  }));
+}
+
 /** The addr entries a remote received, as `ip:port` texts. */
 function received(r: Remote): string[] {
   return r.events.flatMap((e) =>
@@ -297,6 +305,69 @@ Deno.test("PeerNode answers getaddr once with its own address first, then its pe
   assert.equal(firstA[0], NODE_LISTEN);
   // A repeated getaddr is not answered (PeerConn), and the node's answer had one line.
   assert.equal(lab.lines.get(2)!.filter((l) => l.startsWith("addr|")).length, 1);
+});
+
+Deno.test("PeerNode answers getaddr with its whole book up to 1000 entries (not 23 %)", () => {
+  const lab2 = (n: number) =>
+    new Lab({
+      savedPeers: addrPairsSaved(n),
+      targetPeers: 0,
+      minOutbound: 0,
+    });
+  for (const [n, expected] of [[500, 501], [1200, 1000]] as const) {
+    const lab = lab2(n);
+    assert.equal(lab.node.addressBook.size, n);
+    const got = received(lab.inbound(1, "198.51.100.20:8333"));
+    // Our own address plus the whole book (spec §C.5 would send max(100, 23 %) = 115 of 500),
+    // and never more than one valid line of 1000.
+    assert.equal(got.length, expected, `book of ${n}`);
+    assert.equal(got[0], NODE_LISTEN);
+    assert.equal(new Set(got).size, got.length);
+    assert.equal(lab.lines.get(1)!.filter((l) => l.startsWith("addr|")).length, 1);
+  }
+});
+
+Deno.test("PeerNode refreshes its addresses: at its target it dials one more peer, swaps books and closes", () => {
+  const lab = new Lab({
+    savedPeers: [{ address: "203.0.113.9:8333", lastSeen: NOW_SEC - 600 }],
+    targetPeers: 1,
+    minOutbound: 0,
+    refreshIntervalMs: 60_000,
+  });
+  const keep = lab.inbound(1, "198.51.100.20:8333");
+  keep.conn.sendAddr([{ time: NOW_SEC, address: addr("198.51.100.20:8333") }]);
+  lab.settle();
+  lab.run(59_000);
+  assert.equal(lab.of("dial").length, 0, "not before the refresh interval");
+  while (lab.of("dial").length === 0 && lab.now <= 72_000) lab.run(lab.now + 1000); // + jitter
+  const dial = lab.dial("203.0.113.9:8333");
+  assert.ok(lab.logs().some((l) => l === "debug dialing 203.0.113.9:8333 (address refresh)"));
+  const remote = lab.accept(dial);
+  assert.equal(lab.state(dial.key), "established");
+  assert.equal(lab.node.status().outbound + lab.node.status().inbound, 2, "target + 1 at most");
+  // Both sides ask; the node answered the remote with its book (its other peer included).
+  assert.ok(received(remote).includes("198.51.100.20:8333"));
+  assert.ok(!lab.closes.has(dial.key), "waits for the answer to its own getaddr");
+  remote.conn.sendAddr([
+    { time: NOW_SEC, address: addr("203.0.113.9:8333") },
+    { time: NOW_SEC - 60, address: addr("192.0.2.77:8333") },
+  ]);
+  lab.settle();
+  assert.equal(lab.closes.get(dial.key), "address refresh done (2 entries)");
+  assert.ok(lab.node.addressBook.get("192.0.2.77:8333") !== undefined, "learned");
+  assert.ok(!lab.closes.has(1), "the regular connection stays");
+  assert.deepEqual(lab.node.status(), { inbound: 1, outbound: 0, pending: 0, known: 3, tried: 1 });
+  // A refresh connection is closed 30 s after the handshake without an answer, too.
+  const first = lab.now;
+  while (lab.of("dial").length === 1 && lab.now <= first + 72_000) lab.run(lab.now + 1000);
+  const again = lab.dial("192.0.2.77:8333"); // the entry just learned (the other was just tried)
+  lab.accept(again);
+  assert.equal(lab.state(again.key), "established");
+  lab.run(lab.now + 29_000);
+  assert.ok(!lab.closes.has(again.key));
+  lab.run(lab.now + 1_001);
+  assert.equal(lab.closes.get(again.key), "address refresh: no answer to getaddr");
+  assert.ok(!lab.closes.has(1));
 });
 
 Deno.test("PeerNode relays a fresh unsolicited entry to at most 2 peers in their next advertisement", () => {
