@@ -139,8 +139,6 @@ export class PeerConn {
    * });
    * assert.equal(conn.pollTransmit(), undefined);
    * assert.equal(conn.nextTimeout(), 30_000);
-   * assert.throws(() => new PeerConn({ role: "inbound", prng: Prng.seeded(1), now: -1,
-   *   remoteAddress: { ip: "192.0.2.1", v6: false, port: 1 }, localAddress: { ip: "192.0.2.2", v6: false, port: 2 } }), RangeError);
    * ```
    */
   constructor(options: PeerConnOptions) {
@@ -240,16 +238,6 @@ export class PeerConn {
 
   /**
    * The last measured round trip in ms (for inbound eviction, spec §C.9), if any.
-   *
-   * @example None before the handshake
-   * ```ts
-   * import { PeerConn } from "./peer_conn.ts";
-   * import { Prng } from "../util/prng.ts";
-   * import assert from "node:assert/strict";
-   * const a = { ip: "192.0.2.1", v6: false, port: 4000 };
-   * const conn = new PeerConn({ role: "inbound", prng: Prng.seeded(1), now: 0, remoteAddress: a, localAddress: a });
-   * assert.equal(conn.lastRttMs, undefined);
-   * ```
    */
   get lastRttMs(): number | undefined {
     return this.#established?.lastRttMs;
@@ -424,8 +412,9 @@ export class PeerConn {
    * const conn = new PeerConn({ role: "outbound", prng: Prng.seeded(1), now: 0, remoteAddress: a, localAddress: a, nonce: "7", getaddrOnEstablish: false });
    * assert.throws(() => conn.sendGetaddr(), { name: "TypeError", message: "Cannot send getaddr: the connection is handshaking" });
    * conn.receiveData(new TextEncoder().encode("verack|7\nversion|3|1|0|192.0.2.1:4000|192.0.2.1:4001|9|x|0\n"), 0);
+   * while (conn.pollTransmit()); // our version and verack
    * conn.sendGetaddr();
-   * assert.deepEqual([...Array(3)].map(() => new TextDecoder().decode(conn.pollTransmit())).slice(2), ["getaddr\r\n"]);
+   * assert.equal(new TextDecoder().decode(conn.pollTransmit()), "getaddr\r\n");
    * assert.throws(() => conn.sendGetaddr(), TypeError);
    * ```
    */
@@ -546,18 +535,6 @@ export class PeerConn {
 
   /**
    * Takes the next event, or `undefined`.
-   *
-   * @example A stray line before the handshake
-   * ```ts
-   * import { PeerConn } from "./peer_conn.ts";
-   * import { Prng } from "../util/prng.ts";
-   * import assert from "node:assert/strict";
-   * const a = { ip: "192.0.2.1", v6: false, port: 4000 };
-   * const conn = new PeerConn({ role: "inbound", prng: Prng.seeded(1), now: 0, remoteAddress: a, localAddress: a });
-   * assert.equal(conn.pollEvent(), undefined);
-   * conn.receiveData(new TextEncoder().encode("getaddr\n"), 1);
-   * assert.deepEqual(conn.pollEvent(), { type: "ignored", command: "getaddr", why: "before the handshake" });
-   * ```
    */
   pollEvent(): PeerEvent | undefined {
     return this.#ctx.pollEvent();
