@@ -11,51 +11,23 @@ import type { VersionMessage } from "./messages.ts";
 
 /**
  * Milliseconds on a monotonic clock (`performance.now()` live, virtual in the simulator).
- *
- * @example A deadline
- * ```ts
- * import type { Millis } from "./peer_conn_types.ts";
- * const now: Millis = 0;
- * console.assert(now + 30_000 === 30_000);
- * ```
  */
 export type Millis = number;
 
 /**
  * Who opened the TCP connection: `outbound` (we dialed; we send `version` first) or `inbound`.
- *
- * @example A role
- * ```ts
- * import type { PeerRole } from "./peer_conn_types.ts";
- * const roles: PeerRole[] = ["outbound", "inbound"];
- * console.assert(roles.length === 2);
- * ```
  */
 export type PeerRole = "outbound" | "inbound";
 
 /**
  * The connection's state: `handshaking` until both sides sent and received `version` and
  * `verack`, then `established`, finally `closed`.
- *
- * @example A state
- * ```ts
- * import type { PeerConnState } from "./peer_conn_types.ts";
- * const live = (s: PeerConnState) => s !== "closed";
- * console.assert(live("handshaking"));
- * ```
  */
 export type PeerConnState = "handshaking" | "established" | "closed";
 
 /**
  * A set of nonces to test for membership (a `Set<string>` fits): the manager's pending-outbound
  * nonces, read on each inbound `version` to detect self-connections (spec §C.3).
- *
- * @example A Set
- * ```ts
- * import type { NonceSet } from "./peer_conn_types.ts";
- * const pending: NonceSet = new Set(["5843920175521"]);
- * console.assert(pending.has("5843920175521"));
- * ```
  */
 export interface NonceSet {
   /** Whether `nonce` is one of ours. */
@@ -64,13 +36,6 @@ export interface NonceSet {
 
 /**
  * The fields of a `reject` line.
- *
- * @example Busy
- * ```ts
- * import type { RejectFields } from "./peer_conn_types.ts";
- * const busy: RejectFields = { code: 503, reason: "busy", details: "try later" };
- * console.assert(busy.code >= 500);
- * ```
  */
 export interface RejectFields {
   /** 400–499 for the peer's fault, 500–599 for ours. */
@@ -83,15 +48,6 @@ export interface RejectFields {
 
 /**
  * What we learned from the peer's `version` once the handshake completed.
- *
- * @example Reading it from the event
- * ```ts
- * import type { PeerEvent } from "./peer_conn_types.ts";
- * function agent(e: PeerEvent): string | undefined {
- *   return e.type === "established" ? e.peer.userAgent : undefined;
- * }
- * console.assert(agent({ type: "getaddrReceived" }) === undefined);
- * ```
  */
 export interface PeerInfo {
   /** Inbound or outbound. */
@@ -125,16 +81,6 @@ export interface PeerInfo {
  * step 3: ≤ 10^8 or more than 10 min ahead becomes now − 5 days; `clamped` tells), not penalised —
  * the address book subtracts 2 h unless `selfAnnouncement` (the entry is the sending peer's own
  * listening address).
- *
- * @example An entry
- * ```ts
- * import type { ReceivedAddr } from "./peer_conn_types.ts";
- * const e: ReceivedAddr = {
- *   address: { ip: "198.51.100.9", v6: false, port: 4002 }, time: 1699999000,
- *   clamped: false, selfAnnouncement: false,
- * };
- * console.assert(!e.clamped);
- * ```
  */
 export interface ReceivedAddr {
   /** The peer address (usable, allowed from this source). */
@@ -163,13 +109,6 @@ export interface ReceivedAddr {
  * - `sendQueueFull`: more than `maxQueuedBytes` waited in `pollTransmit()`;
  * - `internalError`: a bug while handling a line (we sent `reject|500|internal error|…`);
  * - `local`: {@linkcode PeerConn.close} was called, with its note.
- *
- * @example Deciding whether an outbound attempt failed
- * ```ts
- * import type { PeerCloseReason } from "./peer_conn_types.ts";
- * const failed = (r: PeerCloseReason) => r.kind !== "busy" && r.kind !== "local";
- * console.assert(failed({ kind: "handshakeTimeout" }));
- * ```
  */
 export type PeerCloseReason =
   | { readonly kind: "peerClosed"; readonly discardedBytes: number }
@@ -203,15 +142,6 @@ export type PeerCloseReason =
  *
  * Log-only events (`messageReceived`, `rejectReceived`, `rejectSent`, `misbehaviour`, `ignored`)
  * are dropped, and counted in `stats.eventsDropped`, when 10,000 events wait undrained.
- *
- * @example Reacting to events
- * ```ts
- * import type { PeerEvent } from "./peer_conn_types.ts";
- * function needsAddr(e: PeerEvent): boolean {
- *   return e.type === "getaddrReceived" || e.type === "advertiseDue";
- * }
- * console.assert(needsAddr({ type: "advertiseDue" }));
- * ```
  */
 export type PeerEvent =
   | { readonly type: "established"; readonly peer: PeerInfo }
@@ -248,13 +178,6 @@ export type PeerEvent =
 
 /**
  * Counters for logs and tests.
- *
- * @example Reading stats
- * ```ts
- * import type { PeerConnStats } from "./peer_conn_types.ts";
- * const ok = (s: PeerConnStats) => s.rejectsSent === 0;
- * console.assert(typeof ok === "function");
- * ```
  */
 export interface PeerConnStats {
   /** Complete non-empty lines received. */
@@ -290,7 +213,10 @@ export interface PeerConnStats {
  *   localAddress: { ip: "198.51.100.5", v6: false, port: 4000 },
  *   userAgent: "alice-ts", unixMillisOffset: 1_700_000_000_000,
  * };
- * console.assert(new PeerConn(options).state === "handshaking");
+ * import assert from "node:assert/strict";
+ * const conn = new PeerConn(options);
+ * assert.equal(conn.state, "handshaking");
+ * assert.match(new TextDecoder().decode(conn.pollTransmit()), /\|alice-ts\|0\r\n$/);
  * ```
  */
 export interface PeerConnOptions {
