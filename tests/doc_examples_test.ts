@@ -5,14 +5,6 @@
  */
 import assert from "node:assert/strict";
 
-/**
- * Folders still being converted on other branches of issue 10. TODO(lead): remove each entry once
- * its branch is merged, until the list is empty.
- */
-const NOT_YET_CONVERTED = [
-  "src/bitclone/",
-];
-
 /** One fenced code block of a JSDoc comment. */
 interface Example {
   file: string;
@@ -115,7 +107,6 @@ Deno.test("every JSDoc example under src/ asserts with node:assert, never consol
   let checked = 0;
   for await (const abs of walk(`${root}src`)) {
     const rel = abs.slice(root.length);
-    if (NOT_YET_CONVERTED.some((dir) => rel.startsWith(dir))) continue;
     for (const example of jsdocExamples(rel, await Deno.readTextFile(abs))) {
       checked++;
       const problem = exampleProblem(example);

@@ -338,35 +338,35 @@ Deno.test("PeerNode refreshes its addresses: at its target it dials one more pee
   keep.conn.sendAddr([{ time: NOW_SEC, address: addr("198.51.100.20:8333") }]);
   lab.settle();
   lab.run(59_000);
-  assert.equal(lab.of("dial").length, 0, "not before the refresh interval");
-  while (lab.of("dial").length === 0 && lab.now <= 72_000) lab.run(lab.now + 1000); // + jitter
+  assert.equal(lab.of("connect").length, 0, "not before the refresh interval");
+  while (lab.of("connect").length === 0 && lab.now <= 72_000) lab.run(lab.now + 1000); // + jitter
   const dial = lab.dial("203.0.113.9:8333");
   assert.ok(lab.logs().some((l) => l === "debug dialing 203.0.113.9:8333 (address refresh)"));
   const remote = lab.accept(dial);
-  assert.equal(lab.state(dial.key), "established");
+  assert.equal(lab.state(dial.conn), "established");
   assert.equal(lab.node.status().outbound + lab.node.status().inbound, 2, "target + 1 at most");
   // Both sides ask; the node answered the remote with its book (its other peer included).
   assert.ok(received(remote).includes("198.51.100.20:8333"));
-  assert.ok(!lab.closes.has(dial.key), "waits for the answer to its own getaddr");
+  assert.ok(!lab.closes.has(dial.conn), "waits for the answer to its own getaddr");
   remote.conn.sendAddr([
     { time: NOW_SEC, address: addr("203.0.113.9:8333") },
     { time: NOW_SEC - 60, address: addr("192.0.2.77:8333") },
   ]);
   lab.settle();
-  assert.equal(lab.closes.get(dial.key), "address refresh done (2 entries)");
+  assert.equal(lab.closes.get(dial.conn), "address refresh done (2 entries)");
   assert.ok(lab.node.addressBook.get("192.0.2.77:8333") !== undefined, "learned");
   assert.ok(!lab.closes.has(1), "the regular connection stays");
   assert.deepEqual(lab.node.status(), { inbound: 1, outbound: 0, pending: 0, known: 3, tried: 1 });
   // A refresh connection is closed 30 s after the handshake without an answer, too.
   const first = lab.now;
-  while (lab.of("dial").length === 1 && lab.now <= first + 72_000) lab.run(lab.now + 1000);
+  while (lab.of("connect").length === 1 && lab.now <= first + 72_000) lab.run(lab.now + 1000);
   const again = lab.dial("192.0.2.77:8333"); // the entry just learned (the other was just tried)
   lab.accept(again);
-  assert.equal(lab.state(again.key), "established");
+  assert.equal(lab.state(again.conn), "established");
   lab.run(lab.now + 29_000);
-  assert.ok(!lab.closes.has(again.key));
+  assert.ok(!lab.closes.has(again.conn));
   lab.run(lab.now + 1_001);
-  assert.equal(lab.closes.get(again.key), "address refresh: no answer to getaddr");
+  assert.equal(lab.closes.get(again.conn), "address refresh: no answer to getaddr");
   assert.ok(!lab.closes.has(1));
 });
 
