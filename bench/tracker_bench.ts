@@ -25,7 +25,7 @@
  *
  * @module
  */
-import { DEFAULT_DB } from "../src/tracker/default_db.ts";
+import { DEFAULT_DB } from "../src/tracker/part1/default_db.ts";
 import { encodeRequest } from "../src/tracker/part1/wire.ts";
 
 /** Concurrent clients. */

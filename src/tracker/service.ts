@@ -14,7 +14,7 @@ import {
   ServiceSettingsError,
   ServiceStartError,
 } from "../node/service.ts";
-import { DEFAULT_DB } from "./default_db.ts";
+import { DEFAULT_DB } from "./part1/default_db.ts";
 import type { Part1Db } from "./part1/db.ts";
 import { describeExchange, readPart1DbFile, serveTrackerPart1 } from "./part1/server_deno.ts";
 

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { fetchPart1 } from "../../src/tracker/part1/client_deno.ts";
 import { ERROR_REPLY } from "../../src/tracker/part1/wire.ts";
-import { DEFAULT_DB } from "../../src/tracker/default_db.ts";
+import { DEFAULT_DB } from "../../src/tracker/part1/default_db.ts";
 import { startReplica } from "./_part1_replica.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;

@@ -14,7 +14,7 @@ import {
 } from "../../src/tracker/part1/client_conn.ts";
 import { Part1ServerConn } from "../../src/tracker/part1/server_conn.ts";
 import type { Part1Query } from "../../src/tracker/part1/wire.ts";
-import { DEFAULT_DB } from "../../src/tracker/default_db.ts";
+import { DEFAULT_DB } from "../../src/tracker/part1/default_db.ts";
 
 const bytes = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
 const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");

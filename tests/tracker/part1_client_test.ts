@@ -14,7 +14,7 @@ import {
 import { answerRequest } from "../../src/tracker/part1/answer.ts";
 import { frameRequest } from "../../src/tracker/part1/framing.ts";
 import { encodeReply, ERROR_REPLY } from "../../src/tracker/part1/wire.ts";
-import { DEFAULT_DB } from "../../src/tracker/default_db.ts";
+import { DEFAULT_DB } from "../../src/tracker/part1/default_db.ts";
 
 const HOST = "127.0.0.1";
 const te = new TextEncoder();

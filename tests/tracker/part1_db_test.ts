@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { checkWord, MAX_DB_ENTRIES, Part1Db, type Part1Entry } from "../../src/tracker/part1/db.ts";
 import { formatDbFile, parseDbFile } from "../../src/tracker/part1/db_file.ts";
-import { DEFAULT_DB, DEFAULT_DB_TEXT } from "../../src/tracker/default_db.ts";
+import { DEFAULT_DB, DEFAULT_DB_TEXT } from "../../src/tracker/part1/default_db.ts";
 
 /** The original's list (spec vectors give positions 0, 4, 5), for indexing tests only. */
 const ORIGINAL_ORDER: Part1Entry[] = [12, 3, 9, 6, 2, 5, 11, 8, 1, 7, 14, 15, 10, 0, 4, 13].map(

@@ -13,7 +13,7 @@ import {
 import { exchangePart1, fetchPart1 } from "../../src/tracker/part1/client_deno.ts";
 import { answerRequest } from "../../src/tracker/part1/answer.ts";
 import { encodeReply, ERROR_REPLY, type Part1Query } from "../../src/tracker/part1/wire.ts";
-import { DEFAULT_DB } from "../../src/tracker/default_db.ts";
+import { DEFAULT_DB } from "../../src/tracker/part1/default_db.ts";
 import { ServiceStartError } from "../../src/node/service.ts";
 
 const HOST = "127.0.0.1";

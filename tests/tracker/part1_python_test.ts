@@ -9,7 +9,7 @@ import { serveTrackerPart1, type TrackerPart1Server } from "../../src/tracker/pa
 import { exchangePart1, fetchPart1 } from "../../src/tracker/part1/client_deno.ts";
 import { formatDbFile } from "../../src/tracker/part1/db_file.ts";
 import { Part1Db } from "../../src/tracker/part1/db.ts";
-import { DEFAULT_DB } from "../../src/tracker/default_db.ts";
+import { DEFAULT_DB } from "../../src/tracker/part1/default_db.ts";
 import { startReplica } from "./_part1_replica.ts";
 
 const HOST = "127.0.0.1";

@@ -14,7 +14,7 @@ import {
   type Part1ServerEvent,
 } from "../../src/tracker/part1/server_conn.ts";
 import { ERROR_REPLY } from "../../src/tracker/part1/wire.ts";
-import { DEFAULT_DB } from "../../src/tracker/default_db.ts";
+import { DEFAULT_DB } from "../../src/tracker/part1/default_db.ts";
 
 interface Vector {
   name: string;

@@ -13,7 +13,7 @@ import {
   Part1ServerCore,
 } from "../../src/tracker/part1/server_core.ts";
 import { ERROR_REPLY } from "../../src/tracker/part1/wire.ts";
-import { DEFAULT_DB } from "../../src/tracker/default_db.ts";
+import { DEFAULT_DB } from "../../src/tracker/part1/default_db.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder("latin1");

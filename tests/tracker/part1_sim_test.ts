@@ -16,7 +16,7 @@ import {
   type Part1Query,
   type Part1Reply,
 } from "../../src/tracker/part1/wire.ts";
-import { DEFAULT_DB } from "../../src/tracker/default_db.ts";
+import { DEFAULT_DB } from "../../src/tracker/part1/default_db.ts";
 import { replayHint, SimNet, simSeeds, SimStreamHost } from "../../src/sim/mod.ts";
 import { Prng } from "../../src/util/prng.ts";
 

@@ -10,7 +10,7 @@ import { hostPortValue, intValue, portValue } from "../args.ts";
 import { type CommandSpec, UsageError } from "../command.ts";
 import { ServiceStartError } from "../../node/service.ts";
 import { formatHostPort } from "../../net/hostport.ts";
-import { DEFAULT_DB } from "../../tracker/default_db.ts";
+import { DEFAULT_DB } from "../../tracker/part1/default_db.ts";
 import { fetchPart1, TrackerClientError } from "../../tracker/part1/client_deno.ts";
 import type { Part1Db } from "../../tracker/part1/db.ts";
 import {

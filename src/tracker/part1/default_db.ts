@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { Part1Db } from "./part1/db.ts";
-import { parseDbFile } from "./part1/db_file.ts";
+import type { Part1Db } from "./db.ts";
+import { parseDbFile } from "./db_file.ts";
 
 /**
  * The default database as a db file.
