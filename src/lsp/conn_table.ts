@@ -57,7 +57,7 @@ const RANDOM_CONN_ID_MAX = 2 ** 31 - 1;
  * @example A server table admits a Connect and numbers it like the reference
  * ```ts
  * import { ConnTable } from "./conn_table.ts";
- * import { newLspStats } from "./conn.ts";
+ * import { newLspStats } from "./stats.ts";
  * import { lspParams } from "./params.ts";
  * import { Prng } from "../util/prng.ts";
  * import assert from "node:assert/strict";

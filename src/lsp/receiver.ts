@@ -8,7 +8,7 @@
 
 import { assert } from "../util/assert.ts";
 import { checksum } from "./checksum.ts";
-import type { LspStats } from "./conn.ts";
+import type { LspStats } from "./stats.ts";
 import type { LspMessage } from "./wire.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -25,7 +25,7 @@ const EMPTY = new Uint8Array(0);
  * @example A short payload fails
  * ```ts
  * import { acceptData } from "./receiver.ts";
- * import { newLspStats } from "./conn.ts";
+ * import { newLspStats } from "./stats.ts";
  * import { dataMessage } from "./wire.ts";
  * import assert from "node:assert/strict";
  * const stats = newLspStats();
@@ -69,7 +69,7 @@ export function acceptData(
  * @example Out of order in, in order out
  * ```ts
  * import { Receiver } from "./receiver.ts";
- * import { newLspStats } from "./conn.ts";
+ * import { newLspStats } from "./stats.ts";
  * import { dataMessage } from "./wire.ts";
  * import assert from "node:assert/strict";
  * const acks: number[] = [];

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { LspStats } from "./conn.ts";
+import type { LspStats } from "./stats.ts";
 import { Fifo } from "./fifo.ts";
 import type { LspParams } from "./params.ts";
 import type { LspMessage } from "./wire.ts";
@@ -29,7 +29,7 @@ interface InFlight {
  * @example A window of one: the second message waits for the first one's Ack
  * ```ts
  * import { Sender } from "./sender.ts";
- * import { newLspStats } from "./conn.ts";
+ * import { newLspStats } from "./stats.ts";
  * import { lspParams } from "./params.ts";
  * import { dataMessage, type LspMessage } from "./wire.ts";
  * import assert from "node:assert/strict";
