@@ -14,9 +14,12 @@
  */
 
 import { assert } from "../util/assert.ts";
-import { checksum } from "./checksum.ts";
 import { LspConnectionError, LspPayloadTooLargeError } from "./errors.ts";
+import { Fifo } from "./fifo.ts";
 import { type LspParams, validateParams } from "./params.ts";
+import { acceptData, Receiver } from "./receiver.ts";
+import { Sender } from "./sender.ts";
+import { type LspStats, newLspStats } from "./stats.ts";
 import {
   ackMessage,
   connectMessage,
@@ -31,6 +34,7 @@ import {
 
 import type { Addr } from "../core/mod.ts";
 export type { Addr };
+export { DROP_REASONS, type LspDropReason, type LspStats, newLspStats } from "./stats.ts";
 
 /**
  * What an LSP core tells the application. Each connection yields `connected` first (the server
@@ -53,106 +57,6 @@ export type LspEvent =
   | { readonly type: "lost"; readonly connId: number }
   | { readonly type: "closed"; readonly connId: number }
   | { readonly type: "connectFailed"; readonly connId: 0 };
-
-/**
- * Every reason a received datagram is dropped (or ignored), as counted in
- * {@linkcode LspStats.dropped}.
- *
- * - `oversize`: longer than 1500 bytes.
- * - `malformed`: does not decode (§3.3).
- * - `unknownPeer`: a client got a datagram from someone other than its server.
- * - `noConnection`: no live connection for the source address (a non-Connect message).
- * - `wrongConnId`: the ConnID differs from the connection of the source address.
- * - `duplicateConnect`: a Connect from an address that already has a connection (§6.4).
- * - `refusedConnect`: a Connect while the server shuts down.
- * - `tableFull`: a Connect while the connection table is full.
- * - `notConnected`: a connecting client got something that is not an answer to its Connect.
- * - `negativeSize`, `shortPayload`, `badChecksum`: a Data message failing §5.
- * - `outOfWindow`: a Data message at or beyond the receive window (no Ack), or numbered at or
- *   below the ISN.
- *
- * @example Listing the reasons
- * ```ts
- * import { DROP_REASONS } from "./conn.ts";
- * import assert from "node:assert/strict";
- * assert.ok(DROP_REASONS.includes("badChecksum"));
- * ```
- */
-export const DROP_REASONS = [
-  "oversize",
-  "malformed",
-  "unknownPeer",
-  "noConnection",
-  "wrongConnId",
-  "duplicateConnect",
-  "refusedConnect",
-  "tableFull",
-  "notConnected",
-  "negativeSize",
-  "shortPayload",
-  "badChecksum",
-  "outOfWindow",
-] as const;
-
-/**
- * A reason for dropping a datagram; see {@linkcode DROP_REASONS}.
- */
-export type LspDropReason = (typeof DROP_REASONS)[number];
-
-/**
- * Counters kept by an LSP core. "Sent" counts messages handed out through `pollTransmit()`.
- */
-export interface LspStats {
-  /** Datagrams handed to `handleDatagram()`. */
-  datagramsReceived: number;
-  /** Datagrams handed out by `pollTransmit()` (all types). */
-  datagramsSent: number;
-  /** Data messages sent for the first time. */
-  dataSent: number;
-  /** Data retransmissions (epoch backoff schedule). */
-  dataRetransmitted: number;
-  /** Acks of Data or of a Connect (heartbeats not included). */
-  acksSent: number;
-  /** Heartbeats, `Ack(connId, 0)`. */
-  heartbeatsSent: number;
-  /** Connect messages (first attempt and retries). */
-  connectsSent: number;
-  /** Payloads handed to the application (`message` events). */
-  messagesDelivered: number;
-  /** Duplicate Data messages re-acknowledged and discarded. */
-  duplicatesReceived: number;
-  /** Dropped datagrams by reason. */
-  dropped: Record<LspDropReason, number>;
-}
-
-/**
- * Returns a set of zeroed counters.
- *
- * @returns Fresh counters.
- *
- * @example Fresh counters
- * ```ts
- * import { newLspStats } from "./conn.ts";
- * import assert from "node:assert/strict";
- * assert.equal(newLspStats().datagramsReceived, 0);
- * ```
- */
-export function newLspStats(): LspStats {
-  const dropped = {} as Record<LspDropReason, number>;
-  for (const reason of DROP_REASONS) dropped[reason] = 0;
-  return {
-    datagramsReceived: 0,
-    datagramsSent: 0,
-    dataSent: 0,
-    dataRetransmitted: 0,
-    acksSent: 0,
-    heartbeatsSent: 0,
-    connectsSent: 0,
-    messagesDelivered: 0,
-    duplicatesReceived: 0,
-    dropped,
-  };
-}
 
 /**
  * The largest ISN our client uses (the reference takes any non-negative int64). It keeps every
@@ -196,54 +100,6 @@ export interface ConnOptions {
    */
   stats?: LspStats;
 }
-
-/** A FIFO with O(1) amortised shift, for the unbounded send queue and the output queues. */
-class Fifo<T> {
-  #items: (T | undefined)[] = [];
-  #head = 0;
-
-  get length(): number {
-    return this.#items.length - this.#head;
-  }
-
-  push(item: T): void {
-    this.#items.push(item);
-  }
-
-  peek(): T | undefined {
-    return this.#items[this.#head];
-  }
-
-  shift(): T | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const item = this.#items[this.#head];
-    this.#items[this.#head++] = undefined;
-    if (this.#head === this.#items.length) {
-      this.#items = [];
-      this.#head = 0;
-    } else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return item;
-  }
-
-  clear(): void {
-    this.#items = [];
-    this.#head = 0;
-  }
-}
-
-/** A transmitted, not yet acknowledged Data message and its backoff state (§11.1). */
-interface InFlight {
-  readonly msg: LspMessage;
-  /** Epochs to skip before the next retransmission. */
-  backoff: number;
-  /** Ticks since the last transmission. */
-  idle: number;
-}
-
-const EMPTY = new Uint8Array(0);
 
 function checkIsn(isn: number): void {
   if (!Number.isSafeInteger(isn) || isn < 0 || isn > MAX_ISN) {
@@ -293,16 +149,8 @@ export class Conn {
   readonly #stats: LspStats;
   readonly #answerDuplicateConnect: boolean;
 
-  // Sender (§9).
-  #nextSeq: number; // number of the next write()
-  readonly #queue = new Fifo<LspMessage>(); // written, not yet transmitted (unbounded, FIFO)
-  readonly #inflight = new Map<number, InFlight>(); // transmitted, unacked; ascending insertion
-  #base: number; // oldest unacked transmitted SeqNum, else the next to transmit
-
-  // Receiver (§10).
-  #expected: number; // smallest SeqNum not yet received
-  // Received ahead of #expected, < ω entries; null for a Data whose payload was the JSON null.
-  readonly #pending = new Map<number, Uint8Array | null>();
+  readonly #sender: Sender; // §9
+  readonly #receiver: Receiver; // §10
 
   // Epochs (§11).
   #silentEpochs = 0;
@@ -329,9 +177,12 @@ export class Conn {
     this.#state = role === "client" ? "connecting" : "open";
     this.#stats = options.stats ?? newLspStats();
     this.#answerDuplicateConnect = options.answerDuplicateConnect ?? false;
-    this.#nextSeq = isn + 1;
-    this.#base = isn + 1;
-    this.#expected = isn + 1;
+    const stats = this.#stats;
+    this.#sender = new Sender(this.params, isn, stats, (msg) => this.#send(msg));
+    this.#receiver = new Receiver(isn, this.params.windowSize, stats, (sn) => {
+      this.#send(ackMessage(this.#connId, sn));
+      stats.acksSent++;
+    }, (p) => this.#deliver(p));
   }
 
   /**
@@ -432,17 +283,17 @@ export class Conn {
 
   /** Written messages not yet acknowledged (queued plus in flight). */
   get pendingCount(): number {
-    return this.#queue.length + this.#inflight.size;
+    return this.#sender.pendingCount;
   }
 
   /** Written messages not yet transmitted (waiting for the window or the unacked cap). */
   get queuedCount(): number {
-    return this.#queue.length;
+    return this.#sender.queuedCount;
   }
 
   /** Transmitted messages not yet acknowledged; never above `min(ω, M)`. */
   get inflightCount(): number {
-    return this.#inflight.size;
+    return this.#sender.inflightCount;
   }
 
   /** Consecutive ticks without hearing from the peer (without an answer, while connecting). */
@@ -452,12 +303,12 @@ export class Conn {
 
   /** The SeqNum the next write() gets. */
   get nextSeqNum(): number {
-    return this.#nextSeq;
+    return this.#sender.nextSeq;
   }
 
   /** The smallest incoming SeqNum not yet received. */
   get expectedSeqNum(): number {
-    return this.#expected;
+    return this.#receiver.expected;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -556,13 +407,15 @@ export class Conn {
     this.#silentEpochs = 0;
     switch (msg.type) {
       case MsgType.Data:
-        this.#onData(msg);
+        this.#receiver.receive(msg);
         return;
       case MsgType.Ack:
-        this.#onAck(msg.seqNum);
+        // Not outstanding (a heartbeat, unless Data 0 is in flight after a negative ISN): ignored,
+        // still proof of life.
+        if (this.#sender.ack(msg.seqNum)) this.#afterAck();
         return;
       case MsgType.CAck:
-        this.#onCAck(msg.seqNum);
+        if (this.#sender.cack(msg.seqNum)) this.#afterAck();
         return;
     }
   }
@@ -605,18 +458,7 @@ export class Conn {
       return;
     }
     this.#answeredConnectThisEpoch = false;
-    const cap = this.params.maxBackOffInterval;
-    let retransmitted = false;
-    for (const entry of this.#inflight.values()) { // insertion order = ascending SeqNum
-      entry.idle++;
-      if (entry.idle > entry.backoff) {
-        this.#send(entry.msg);
-        this.#stats.dataRetransmitted++;
-        retransmitted = true;
-        entry.idle = 0;
-        entry.backoff = Math.min(entry.backoff === 0 ? 1 : 2 * entry.backoff, cap);
-      }
-    }
+    const retransmitted = this.#sender.retransmitDue();
     if (retransmitted || !this.#sentNewDataThisEpoch) {
       this.#send(heartbeatMessage(this.#connId));
       this.#stats.heartbeatsSent++;
@@ -656,18 +498,18 @@ export class Conn {
       throw new TypeError("Cannot write: the payload is neither a Uint8Array nor null");
     }
     if (payload !== null && payload.length > MAX_PAYLOAD_BYTES) { // fits in no Data message
-      this.#refuseTooLarge(dataMessage(this.#connId, this.#nextSeq, payload));
+      this.#refuseTooLarge(dataMessage(this.#connId, this.#sender.nextSeq, payload));
     }
     if (this.#state !== "open") {
       throw new LspConnectionError("write", this.#connId, this.#refusal());
     }
-    if (this.#nextSeq >= Number.MAX_SAFE_INTEGER) {
+    const seq = this.#sender.nextSeq;
+    if (seq >= Number.MAX_SAFE_INTEGER) {
       throw new RangeError("Cannot write: the sequence numbers are exhausted");
     }
-    const msg = dataMessage(this.#connId, this.#nextSeq, payload);
+    const msg = dataMessage(this.#connId, seq, payload);
     if (encodedLength(msg) > MAX_DATAGRAM_BYTES) this.#refuseTooLarge(msg);
-    this.#nextSeq++;
-    this.#queue.push(payload === null ? msg : { ...msg, payload: payload.slice() });
+    this.#sender.enqueue(payload === null ? msg : { ...msg, payload: payload.slice() });
     this.#pump();
   }
 
@@ -732,118 +574,30 @@ export class Conn {
       case MsgType.CAck:
         return true;
       case MsgType.Data:
-        return this.#acceptData(msg, false) !== undefined;
+        return acceptData(msg, undefined) !== undefined;
       default:
         return false;
     }
   }
 
-  /**
-   * Applies §5 steps 3–6: negative Size and short payloads are dropped, long payloads truncated
-   * to Size, and the checksum verified over what remains. Returns the payload (`null` for a valid
-   * Data whose payload was the JSON `null`, which is then empty) or `undefined`.
-   */
-  #acceptData(msg: LspMessage, count: boolean): Uint8Array | null | undefined {
-    if (msg.size < 0) {
-      if (count) this.#stats.dropped.negativeSize++;
-      return undefined;
-    }
-    if (msg.payload === null && msg.size === 0) {
-      if (checksum(msg.connId, msg.seqNum, 0, EMPTY) === msg.checksum) return null;
-      if (count) this.#stats.dropped.badChecksum++;
-      return undefined;
-    }
-    const bytes = msg.payload ?? EMPTY;
-    if (bytes.length < msg.size) {
-      if (count) this.#stats.dropped.shortPayload++;
-      return undefined;
-    }
-    const payload = bytes.length > msg.size ? bytes.subarray(0, msg.size) : bytes;
-    if (checksum(msg.connId, msg.seqNum, msg.size, payload) !== msg.checksum) {
-      if (count) this.#stats.dropped.badChecksum++;
-      return undefined;
-    }
-    return payload;
-  }
-
-  #onData(msg: LspMessage): void {
-    const payload = this.#acceptData(msg, true);
-    if (payload === undefined) return;
-    const sn = msg.seqNum;
-    if (sn <= this.isn || sn >= this.#expected + this.params.windowSize) {
-      this.#stats.dropped.outOfWindow++; // never numbered so, or beyond the window: no Ack
-      return;
-    }
-    this.#send(ackMessage(this.#connId, sn));
-    this.#stats.acksSent++;
-    if (sn < this.#expected) {
-      this.#stats.duplicatesReceived++; // re-Ack repairs a lost Ack; the data is old
-      return;
-    }
-    if (this.#pending.has(sn)) {
-      this.#stats.duplicatesReceived++;
-      return;
-    }
-    this.#pending.set(sn, payload);
-    assert(this.#pending.size <= this.params.windowSize, "receive buffer over the window");
-    for (
-      let p = this.#pending.get(this.#expected);
-      p !== undefined;
-      p = this.#pending.get(this.#expected)
-    ) {
-      this.#pending.delete(this.#expected);
-      this.#expected++;
-      if (this.#state === "open") {
-        this.#events.push(
-          p === null
-            ? {
-              type: "message",
-              connId: this.#connId,
-              payload: new Uint8Array(0),
-              payloadNull: true,
-            }
-            : { type: "message", connId: this.#connId, payload: p },
-        );
-        this.#stats.messagesDelivered++;
-      }
-    }
-  }
-
-  #onAck(sn: number): void {
-    // Not outstanding (a heartbeat, unless Data 0 is in flight after a negative ISN): ignored,
-    // still proof of life.
-    if (!this.#inflight.delete(sn)) return;
-    this.#afterAck();
-  }
-
-  #onCAck(sn: number): void {
-    let removed = false;
-    for (const seq of this.#inflight.keys()) {
-      if (seq <= sn) removed = this.#inflight.delete(seq) || removed;
-    }
-    if (removed) this.#afterAck();
+  /** Hands an in-order payload to the application while open (discarded once closing). */
+  #deliver(p: Uint8Array | null): void {
+    if (this.#state !== "open") return;
+    this.#events.push(
+      p === null
+        ? { type: "message", connId: this.#connId, payload: new Uint8Array(0), payloadNull: true }
+        : { type: "message", connId: this.#connId, payload: p },
+    );
+    this.#stats.messagesDelivered++;
   }
 
   #afterAck(): void {
-    const nextToSend = this.#nextSeq - this.#queue.length;
-    while (this.#base < nextToSend && !this.#inflight.has(this.#base)) this.#base++;
     this.#pump();
     this.#checkDrained();
   }
 
-  /** Transmits queued messages while `seq ≤ base + ω − 1` and fewer than M are in flight. */
   #pump(): void {
-    const { windowSize, maxUnackedMessages } = this.params;
-    for (let m = this.#queue.peek(); m !== undefined; m = this.#queue.peek()) {
-      if (m.seqNum > this.#base + windowSize - 1 || this.#inflight.size >= maxUnackedMessages) {
-        return;
-      }
-      this.#queue.shift();
-      this.#inflight.set(m.seqNum, { msg: m, backoff: 0, idle: 0 });
-      this.#send(m);
-      this.#stats.dataSent++;
-      this.#sentNewDataThisEpoch = true;
-    }
+    if (this.#sender.pump()) this.#sentNewDataThisEpoch = true;
   }
 
   #checkDrained(): void {
@@ -854,8 +608,7 @@ export class Conn {
   }
 
   #discardAll(): void {
-    this.#queue.clear();
-    this.#inflight.clear();
-    this.#pending.clear();
+    this.#sender.clear();
+    this.#receiver.clear();
   }
 }

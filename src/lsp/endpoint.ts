@@ -24,7 +24,10 @@ import {
   type LspStats,
   newLspStats,
 } from "./conn.ts";
-import { LspConnectionError, LspPayloadTooLargeError } from "./errors.ts";
+import { ConnTable, type LspServerOptions } from "./conn_table.ts";
+import { EpochTimer } from "./epoch_timer.ts";
+import { Fifo } from "./fifo.ts";
+import { LspPayloadTooLargeError } from "./errors.ts";
 import { type LspParams, lspParams } from "./params.ts";
 import {
   decodeMessage,
@@ -35,35 +38,7 @@ import {
   shortestDataMessageLength,
 } from "./wire.ts";
 
-export type { Addr, LspEvent, LspStats };
-
-/**
- * Options of {@linkcode LspEndpoint.server}.
- */
-export interface LspServerOptions {
-  /**
-   * Size of the connection table. A Connect from a new address while it is full is dropped (and
-   * counted as `tableFull`): a flood of Connects from many ports cannot grow memory without
-   * bound. Connections that never talk leave the table after EpochLimit epochs.
-   *
-   * @default 1024
-   */
-  maxConnections?: number;
-  /**
-   * Answer a duplicate Connect from a connected address with the original `Ack(connId, isn)`,
-   * at most once per epoch (spec §17). The reference never does; keep it off for the ISN test.
-   *
-   * @default false
-   */
-  answerDuplicateConnect?: boolean;
-  /**
-   * Draw ConnIDs at random (1..2^31 − 1, unique among live and recently ended connections)
-   * from the endpoint's PRNG instead of numbering them 1, 2, 3, … like the reference.
-   *
-   * @default false
-   */
-  randomConnIds?: boolean;
-}
+export type { Addr, LspEvent, LspServerOptions, LspStats };
 
 /**
  * Options of {@linkcode LspEndpoint.client}.
@@ -76,13 +51,6 @@ export interface LspClientOptions {
    */
   isn?: number;
 }
-
-/** Largest accepted `maxConnections`. */
-const MAX_CONNECTIONS_LIMIT = 1 << 20;
-/** How many ended ConnIDs are remembered to explain a refused command. */
-const ENDED_HISTORY = 1024;
-/** Random ConnIDs are drawn below this bound. */
-const RANDOM_CONN_ID_MAX = 2 ** 31 - 1;
 
 /**
  * An LSP client or server as a sans-I/O state machine implementing {@linkcode DatagramCore}.
@@ -131,25 +99,14 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
   /** The server's address (client role only). */
   readonly serverAddr: Addr | undefined;
 
-  readonly #prng: Prng;
   readonly #stats: LspStats = newLspStats();
-  readonly #maxConnections: number;
-  readonly #answerDuplicateConnect: boolean;
-  readonly #randomConnIds: boolean;
-
-  readonly #byAddr = new Map<Addr, Conn>();
-  readonly #byId = new Map<number, Conn>();
-  readonly #ended = new Map<number, "closed" | "lost">();
-  #nextConnId = 1;
+  readonly #table: ConnTable;
   #shuttingDown = false;
 
-  #now = -Infinity;
-  #epochDueAt: number | undefined;
+  readonly #timer: EpochTimer;
 
-  #transmits: Transmit[] = [];
-  #transmitHead = 0;
-  #events: LspEvent[] = [];
-  #eventHead = 0;
+  readonly #transmits = new Fifo<Transmit>();
+  readonly #events = new Fifo<LspEvent>();
 
   private constructor(
     role: "client" | "server",
@@ -160,21 +117,9 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
   ) {
     this.role = role;
     this.params = lspParams(params);
-    this.#prng = prng;
     this.serverAddr = serverAddr;
-    const { maxConnections = 1024, answerDuplicateConnect = false, randomConnIds = false } =
-      options;
-    if (
-      !Number.isInteger(maxConnections) || maxConnections < 1 ||
-      maxConnections > MAX_CONNECTIONS_LIMIT
-    ) {
-      throw new RangeError(
-        `Cannot create LSP server: maxConnections ${maxConnections} is not in 1..${MAX_CONNECTIONS_LIMIT}`,
-      );
-    }
-    this.#maxConnections = maxConnections;
-    this.#answerDuplicateConnect = answerDuplicateConnect;
-    this.#randomConnIds = randomConnIds;
+    this.#table = new ConnTable(prng, options);
+    this.#timer = new EpochTimer(this.params.epochMillis);
   }
 
   /**
@@ -242,11 +187,11 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
       throw new TypeError("Cannot create LSP client: the server address is not a string");
     }
     const endpoint = new LspEndpoint("client", params, prng, serverAddr, {});
-    const at = endpoint.#advance(now);
+    const at = endpoint.#timer.advance(now);
     const isn = options.isn ?? prng.int(0, 2 ** 31 - 1);
     const conn = Conn.client(endpoint.params, serverAddr, isn, { stats: endpoint.#stats });
-    endpoint.#byAddr.set(serverAddr, conn);
-    endpoint.#epochDueAt = at + endpoint.params.epochMillis;
+    endpoint.#table.addAttempt(conn);
+    endpoint.#timer.start(at);
     endpoint.#drain(conn);
     return endpoint;
   }
@@ -274,7 +219,7 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ```
    */
   handleDatagram(from: Addr, bytes: Uint8Array, now: number): void {
-    const at = this.#advance(now);
+    const at = this.#timer.advance(now);
     const stats = this.#stats;
     stats.datagramsReceived++;
     if (!(bytes instanceof Uint8Array)) {
@@ -294,7 +239,7 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
       stats.dropped.unknownPeer++;
       return;
     }
-    const conn = this.#byAddr.get(from);
+    const conn = this.#table.byAddr(from);
     if (conn !== undefined) {
       conn.handleMessage(msg);
       this.#drain(conn);
@@ -308,18 +253,9 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
       stats.dropped.refusedConnect++;
       return;
     }
-    if (this.#byAddr.size >= this.#maxConnections) {
-      stats.dropped.tableFull++;
-      return;
-    }
-    const connId = this.#allocateConnId();
-    const created = Conn.server(this.params, from, connId, msg.seqNum, {
-      stats,
-      answerDuplicateConnect: this.#answerDuplicateConnect,
-    });
-    this.#byAddr.set(from, created);
-    this.#byId.set(connId, created);
-    this.#epochDueAt ??= at + this.params.epochMillis;
+    const created = this.#table.accept(from, msg.seqNum, this.params, stats);
+    if (created === undefined) return;
+    this.#timer.start(at);
     this.#drain(created);
   }
 
@@ -346,20 +282,12 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ```
    */
   handleTick(now: number): void {
-    const at = this.#advance(now);
-    const due = this.#epochDueAt;
-    if (due === undefined || at < due) return;
-    for (const conn of [...this.#byAddr.values()]) {
+    if (!this.#timer.take(this.#timer.advance(now))) return;
+    for (const conn of this.#table.conns()) {
       conn.tick();
       this.#drain(conn);
     }
-    if (this.#byAddr.size === 0) {
-      this.#epochDueAt = undefined;
-      return;
-    }
-    const period = this.params.epochMillis;
-    this.#epochDueAt = due + (Math.floor((at - due) / period) + 1) * period;
-    assert(this.#epochDueAt > at, "the next epoch is not in the future");
+    if (this.#table.size === 0) this.#timer.stop();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -391,7 +319,7 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ```
    */
   write(connId: number, payload: Uint8Array | null, now: number): void {
-    this.#advance(now);
+    this.#timer.advance(now);
     if (payload !== null && !(payload instanceof Uint8Array)) {
       throw new TypeError("Cannot write: the payload is neither a Uint8Array nor null");
     }
@@ -425,7 +353,7 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ```
    */
   close(connId: number, now: number): void {
-    this.#advance(now);
+    this.#timer.advance(now);
     const conn = this.#connFor("close", connId);
     conn.close();
     this.#drain(conn);
@@ -451,9 +379,9 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ```
    */
   closeAll(now: number): void {
-    this.#advance(now);
+    this.#timer.advance(now);
     this.#shuttingDown = true;
-    for (const conn of [...this.#byAddr.values()]) {
+    for (const conn of this.#table.conns()) {
       if (conn.state !== "open" && conn.state !== "connecting") continue;
       conn.close();
       this.#drain(conn);
@@ -479,13 +407,7 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ```
    */
   pollTransmit(): Transmit | undefined {
-    if (this.#transmitHead >= this.#transmits.length) return undefined;
-    const transmit = this.#transmits[this.#transmitHead++];
-    if (this.#transmitHead === this.#transmits.length) {
-      this.#transmits = [];
-      this.#transmitHead = 0;
-    }
-    return transmit;
+    return this.#transmits.shift();
   }
 
   /**
@@ -504,13 +426,7 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ```
    */
   pollEvent(): LspEvent | undefined {
-    if (this.#eventHead >= this.#events.length) return undefined;
-    const event = this.#events[this.#eventHead++];
-    if (this.#eventHead === this.#events.length) {
-      this.#events = [];
-      this.#eventHead = 0;
-    }
-    return event;
+    return this.#events.shift();
   }
 
   /**
@@ -529,7 +445,7 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ```
    */
   nextTimeout(): number | undefined {
-    return this.#epochDueAt;
+    return this.#timer.dueAt;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -537,7 +453,7 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
 
   /** Live connections (including a client's connect attempt and closing connections). */
   get connectionCount(): number {
-    return this.#byAddr.size;
+    return this.#table.size;
   }
 
   /** True once closeAll() was called (a server then refuses new connections). */
@@ -551,7 +467,7 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ended. The adapter may then close its socket.
    */
   get isFinished(): boolean {
-    if (this.#byAddr.size > 0) return false;
+    if (this.#table.size > 0) return false;
     return this.role === "client" || this.#shuttingDown;
   }
 
@@ -569,7 +485,7 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ```
    */
   connIds(): number[] {
-    return [...this.#byId.keys()];
+    return this.#table.connIds();
   }
 
   /**
@@ -587,7 +503,7 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ```
    */
   connState(connId: number): ConnState | undefined {
-    return this.#byId.get(connId)?.state;
+    return this.#table.byId(connId)?.state;
   }
 
   /**
@@ -606,7 +522,7 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ```
    */
   pendingCount(connId: number): number {
-    return this.#byId.get(connId)?.pendingCount ?? 0;
+    return this.#table.byId(connId)?.pendingCount ?? 0;
   }
 
   /**
@@ -624,7 +540,7 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    * ```
    */
   peerAddr(connId: number): Addr | undefined {
-    return this.#byId.get(connId)?.peer;
+    return this.#table.byId(connId)?.peer;
   }
 
   /**
@@ -650,37 +566,9 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
   // -------------------------------------------------------------------------------------------
   // Internals
 
-  /** Takes the caller's time, never letting it go backwards. */
-  #advance(now: number): number {
-    if (typeof now !== "number" || Number.isNaN(now)) {
-      throw new TypeError(`Cannot use time ${now}: not a number`);
-    }
-    if (now > this.#now) this.#now = now;
-    return this.#now;
-  }
-
   #connFor(action: string, connId: number): Conn {
-    const conn = this.#byId.get(connId);
-    if (conn !== undefined) return conn;
-    const attempt = this.role === "client" ? this.#byAddr.get(this.serverAddr!) : undefined;
-    const reason = attempt?.state === "connecting"
-      ? "connecting"
-      : (this.#ended.get(connId) ?? "unknown");
-    throw new LspConnectionError(action, connId, reason);
-  }
-
-  #allocateConnId(): number {
-    if (this.#randomConnIds) {
-      for (let attempt = 0; attempt < 64; attempt++) {
-        const id = this.#prng.int(1, RANDOM_CONN_ID_MAX);
-        if (!this.#byId.has(id) && !this.#ended.has(id)) return id;
-      }
-      // 64 collisions in a space of 2^31 ids with at most ~2^20 taken: practically never.
-    }
-    while (this.#byId.has(this.#nextConnId) || this.#ended.has(this.#nextConnId)) {
-      this.#nextConnId++;
-    }
-    return this.#nextConnId++;
+    const attempt = this.role === "client" ? this.#table.byAddr(this.serverAddr!) : undefined;
+    return this.#table.connFor(action, connId, attempt);
   }
 
   /** Moves a connection's outputs into the endpoint's queues; forgets it once it has ended. */
@@ -692,19 +580,11 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
       this.#stats.datagramsSent++;
     }
     for (let event = conn.pollEvent(); event !== undefined; event = conn.pollEvent()) {
-      if (event.type === "connected") this.#byId.set(event.connId, conn);
+      if (event.type === "connected") this.#table.established(event.connId, conn);
       this.#events.push(event);
     }
     if (!conn.isTerminal) return;
-    assert(this.#byAddr.get(conn.peer) === conn, "an ended connection is not in the table");
-    this.#byAddr.delete(conn.peer);
-    if (conn.connId !== 0) {
-      this.#byId.delete(conn.connId);
-      this.#ended.set(conn.connId, conn.state === "closed" ? "closed" : "lost");
-      if (this.#ended.size > ENDED_HISTORY) {
-        this.#ended.delete(this.#ended.keys().next().value!);
-      }
-    }
-    if (this.#byAddr.size === 0) this.#epochDueAt = undefined;
+    this.#table.remove(conn);
+    if (this.#table.size === 0) this.#timer.stop();
   }
 }

@@ -7,57 +7,11 @@
  * @module
  */
 
-import type { Prng } from "../util/prng.ts";
-import { VirtualClock } from "./clock.ts";
-import { drawDelay, type LinkOptions, LinkTable } from "./links.ts";
-import { SimStreams, type StreamEnd, type StreamListener } from "./stream.ts";
-import {
-  formatTrace,
-  type FormatTraceOptions,
-  type PacketListener,
-  Tracer,
-  type TraceRecord,
-  type TraceStats,
-} from "./trace.ts";
+import { drawDelay } from "./links.ts";
+import { SimFabric, type SimNetOptions } from "./fabric.ts";
 import type { Addr, DatagramCore, Millis } from "../core/mod.ts";
 
-/**
- * Options for {@linkcode SimNet}.
- *
- * @example A shared clock
- * ```ts
- * import { SimNet, type SimNetOptions } from "./net.ts";
- * import { VirtualClock } from "./clock.ts";
- * import { Prng } from "../util/prng.ts";
- * import assert from "node:assert/strict";
- * const clock = new VirtualClock();
- * const options: SimNetOptions = { prng: Prng.seeded(1), clock, defaults: { dropRate: 0.1 } };
- * assert.equal(new SimNet(options).clock, clock);
- * ```
- */
-export interface SimNetOptions {
-  /** The network's randomness (loss, delays, corruption, stream chunking). Give it a fork. */
-  prng: Prng;
-  /**
-   * The clock to run on; share one to schedule test actions with `clock.setTimeout()`.
-   *
-   * @default {new VirtualClock()}
-   */
-  clock?: VirtualClock;
-  /**
-   * Link options for every direction without an override.
-   *
-   * @default {{ dropRate: 0, dupRate: 0, delayMs: [1, 1], corruptRate: 0, mtu: Infinity, chunkBytesMax: 1460 }}
-   */
-  defaults?: LinkOptions;
-  /**
-   * How many of the most recent trace records to keep (0 keeps none; `stats` and listeners still
-   * see everything).
-   *
-   * @default {10_000}
-   */
-  traceLimit?: number;
-}
+export type { SimNetOptions };
 
 /**
  * Receives a datagram on a callback-style endpoint.
@@ -149,7 +103,8 @@ const TICK_ROUNDS_MAX = 16;
 /**
  * A simulated network. Attach nodes as callback sockets ({@linkcode SimNet.bind}) or as sans-I/O
  * cores ({@linkcode SimNet.add}); then drive time with {@linkcode SimNet.step},
- * {@linkcode SimNet.runUntil} or {@linkcode SimNet.runWhile}.
+ * {@linkcode SimNet.runUntil} or {@linkcode SimNet.runWhile}. The clock, the link options and
+ * partitions, the trace and the streams come from its base, {@linkcode SimFabric} (`fabric.ts`).
  *
  * Each datagram, at send time: is traced `send`; goes through the middlebox; is dropped if the ends
  * are partitioned, if it exceeds the MTU, or at random (`dropRate`); may be duplicated
@@ -178,70 +133,11 @@ const TICK_ROUNDS_MAX = 16;
  * assert.equal(got, net.stats.deliver);
  * ```
  */
-export class SimNet {
-  /**
-   * The virtual clock; schedule test actions on it with `net.clock.setTimeout()`.
-   *
-   * @example Scheduling a partition
-   * ```ts
-   * import { SimNet } from "./net.ts";
-   * import { Prng } from "../util/prng.ts";
-   * import assert from "node:assert/strict";
-   * const net = new SimNet({ prng: Prng.seeded(1) });
-   * net.clock.setTimeout(500, () => net.isolate("10.0.0.1:9000"));
-   * net.runUntil(1000);
-   * assert.equal(net.now, 1000);
-   * ```
-   */
-  readonly clock: VirtualClock;
-  readonly #prng: Prng;
-  readonly #links: LinkTable;
-  readonly #tracer: Tracer;
-  readonly #streams: SimStreams;
+export class SimNet extends SimFabric {
   readonly #endpoints = new Map<Addr, Endpoint>();
   #cores: { readonly addr: Addr; readonly core: DatagramCore }[] = [];
   #middlebox: Middlebox | undefined;
   #nextPacketId = 1;
-
-  /**
-   * Makes a network with no endpoints.
-   *
-   * @throws {RangeError} When a link option or `traceLimit` is out of range.
-   * @example A network with defaults
-   * ```ts
-   * import { SimNet } from "./net.ts";
-   * import { Prng } from "../util/prng.ts";
-   * import assert from "node:assert/strict";
-   * const net = new SimNet({ prng: Prng.seeded(1), defaults: { delayMs: [1, 40] } });
-   * assert.equal(net.now, 0);
-   * ```
-   */
-  constructor(options: SimNetOptions) {
-    const { prng, clock = new VirtualClock(), defaults = {}, traceLimit = 10_000 } = options;
-    if (prng === undefined) throw new TypeError("Cannot create the network: prng is missing");
-    this.clock = clock;
-    this.#prng = prng;
-    this.#links = new LinkTable(defaults);
-    this.#tracer = new Tracer(traceLimit);
-    this.#streams = new SimStreams(clock, prng.fork(), this.#links, this.#tracer);
-  }
-
-  /**
-   * The current virtual time in ms.
-   *
-   * @example Time after running
-   * ```ts
-   * import { SimNet } from "./net.ts";
-   * import { Prng } from "../util/prng.ts";
-   * import assert from "node:assert/strict";
-   * const net = new SimNet({ prng: Prng.seeded(1) });
-   * net.runUntil(250);
-   * assert.equal(net.now, 250);
-   * ```
-   */
-  get now(): Millis {
-    return this.clock.now;
-  }
 
   // ---- endpoints -------------------------------------------------------------------------------
 
@@ -365,29 +261,29 @@ export class SimNet {
         throw new TypeError(`Cannot apply the middlebox verdict: ${String(verdict)}`);
       }
     }
-    if (this.#links.isCut(from, to)) {
+    if (this.links.isCut(from, to)) {
       this.#trace("partition", from, to, data.length, id, undefined, data);
       return;
     }
-    const link = this.#links.get(from, to);
+    const link = this.links.get(from, to);
     if (data.length > link.mtu) {
       this.#trace("mtu-drop", from, to, data.length, id, `mtu ${link.mtu}`, data);
       return;
     }
-    if (this.#prng.chance(link.dropRate)) {
+    if (this.prng.chance(link.dropRate)) {
       this.#trace("drop", from, to, data.length, id, undefined, data);
       return;
     }
-    const copies = this.#prng.chance(link.dupRate) ? 2 : 1;
+    const copies = this.prng.chance(link.dupRate) ? 2 : 1;
     if (copies === 2) this.#trace("dup", from, to, data.length, id, undefined, data);
     for (let c = 0; c < copies; c++) {
       let copy = c === 0 ? data : data.slice();
-      if (copy.length > 0 && this.#prng.chance(link.corruptRate)) {
+      if (copy.length > 0 && this.prng.chance(link.corruptRate)) {
         copy = c === 0 ? copy.slice() : copy; // never alter bytes the trace listeners saw as sent
         const note = this.#corrupt(copy);
         this.#trace("corrupt", from, to, copy.length, id, note, copy);
       }
-      const at = now + drawDelay(this.#prng, link.delayMs);
+      const at = now + drawDelay(this.prng, link.delayMs);
       const arriving = copy;
       this.clock.setTimer(at, () => this.#arrive(from, to, arriving, id));
     }
@@ -511,120 +407,6 @@ export class SimNet {
     }
   }
 
-  // ---- links and faults ------------------------------------------------------------------------
-
-  /**
-   * Changes the default link options (merged into the current ones), e.g. to end a lossy phase.
-   *
-   * @throws {RangeError} When an option is out of range.
-   * @example Healing the network's loss
-   * ```ts
-   * import { SimNet } from "./net.ts";
-   * import { Prng } from "../util/prng.ts";
-   * import assert from "node:assert/strict";
-   * const net = new SimNet({ prng: Prng.seeded(1), defaults: { dropRate: 0.3 } });
-   * net.setDefaults({ dropRate: 0 });
-   * assert.equal(net.linkOptions("a:1", "b:2").dropRate, 0);
-   * ```
-   */
-  setDefaults(options: LinkOptions): void {
-    this.#links.setDefaults(options);
-  }
-
-  /**
-   * Overrides link options for one direction `from → to` (merged into earlier overrides; other
-   * fields follow the defaults). Call twice for both directions.
-   *
-   * @throws {RangeError} When an option is out of range.
-   * @example A one-way blackhole
-   * ```ts
-   * import { SimNet } from "./net.ts";
-   * import { Prng } from "../util/prng.ts";
-   * import assert from "node:assert/strict";
-   * const net = new SimNet({ prng: Prng.seeded(1) });
-   * net.setLink("10.0.0.2:5000", "10.0.0.1:9000", { dropRate: 1 });
-   * assert.equal(net.linkOptions("10.0.0.1:9000", "10.0.0.2:5000").dropRate, 0);
-   * ```
-   */
-  setLink(from: Addr, to: Addr, options: LinkOptions): void {
-    this.#links.setLink(from, to, options);
-  }
-
-  /**
-   * The link options in force for `from → to`.
-   *
-   * @example Reading the defaults
-   * ```ts
-   * import { SimNet } from "./net.ts";
-   * import { Prng } from "../util/prng.ts";
-   * import assert from "node:assert/strict";
-   * const net = new SimNet({ prng: Prng.seeded(1) });
-   * assert.equal(net.linkOptions("a:1", "b:2").delayMs[1], 1);
-   * ```
-   */
-  linkOptions(from: Addr, to: Addr): Readonly<Required<LinkOptions>> {
-    return this.#links.get(from, to);
-  }
-
-  /**
-   * Drops every datagram sent between `groupA` and `groupB`, both ways, until healed (datagrams
-   * already in flight still arrive); streams between them stall (bytes wait, nothing is lost) and
-   * resume on heal.
-   *
-   * @example A split
-   * ```ts
-   * import { SimNet } from "./net.ts";
-   * import { Prng } from "../util/prng.ts";
-   * import assert from "node:assert/strict";
-   * const net = new SimNet({ prng: Prng.seeded(1) });
-   * net.partition(["10.0.0.1:9000"], ["10.0.0.2:5000"]);
-   * net.send("10.0.0.2:5000", "10.0.0.1:9000", Uint8Array.of(1));
-   * assert.equal(net.stats.partition, 1);
-   * ```
-   */
-  partition(groupA: readonly Addr[], groupB: readonly Addr[]): void {
-    this.#links.partition(groupA, groupB);
-  }
-
-  /**
-   * Cuts `addr` off from every other address until healed.
-   *
-   * @example Isolating a node
-   * ```ts
-   * import { SimNet } from "./net.ts";
-   * import { Prng } from "../util/prng.ts";
-   * import assert from "node:assert/strict";
-   * const net = new SimNet({ prng: Prng.seeded(1) });
-   * net.isolate("10.0.0.1:9000");
-   * net.send("10.0.0.3:1", "10.0.0.1:9000", Uint8Array.of(1));
-   * assert.equal(net.stats.partition, 1);
-   * ```
-   */
-  isolate(addr: Addr): void {
-    this.#links.isolate(addr);
-  }
-
-  /**
-   * Heals partitions: all (no argument), every one involving a member of `groupA`, or the pairs
-   * between `groupA` and `groupB`. Stalled streams resume.
-   *
-   * @example Healing
-   * ```ts
-   * import { SimNet } from "./net.ts";
-   * import { Prng } from "../util/prng.ts";
-   * import assert from "node:assert/strict";
-   * const net = new SimNet({ prng: Prng.seeded(1) });
-   * net.isolate("10.0.0.1:9000");
-   * net.heal();
-   * net.send("10.0.0.3:1", "10.0.0.1:9000", Uint8Array.of(1));
-   * assert.equal(net.stats.partition, 0);
-   * ```
-   */
-  heal(groupA?: readonly Addr[], groupB?: readonly Addr[]): void {
-    this.#links.heal(groupA, groupB);
-    this.#streams.resume();
-  }
-
   /**
    * Installs (or removes, with `undefined`) the middlebox, called at send time for every datagram
    * (before partitions and random faults).
@@ -646,175 +428,6 @@ export class SimNet {
    */
   setMiddlebox(middlebox: Middlebox | undefined): void {
     this.#middlebox = middlebox;
-  }
-
-  // ---- trace -----------------------------------------------------------------------------------
-
-  /**
-   * Calls `listener` for every trace record (datagrams and streams) with the bytes involved.
-   *
-   * @returns A function that removes the listener.
-   * @example Sniffing
-   * ```ts
-   * import { SimNet } from "./net.ts";
-   * import { Prng } from "../util/prng.ts";
-   * import assert from "node:assert/strict";
-   * const net = new SimNet({ prng: Prng.seeded(1) });
-   * const sizes: number[] = [];
-   * const off = net.onPacket((r, bytes) => { if (r.kind === "send") sizes.push(bytes!.length); });
-   * net.send("a:1", "b:2", new Uint8Array(5));
-   * off();
-   * assert.equal(sizes[0], 5);
-   * ```
-   */
-  onPacket(listener: PacketListener): () => void {
-    return this.#tracer.listen(listener);
-  }
-
-  /**
-   * The most recent trace records, oldest first (a copy; at most `traceLimit`).
-   *
-   * @example Reading the trace
-   * ```ts
-   * import { SimNet } from "./net.ts";
-   * import { Prng } from "../util/prng.ts";
-   * import assert from "node:assert/strict";
-   * const net = new SimNet({ prng: Prng.seeded(1) });
-   * net.send("a:1", "b:2", new Uint8Array(5));
-   * assert.equal(net.trace[0].kind, "send");
-   * assert.equal(net.trace[0].size, 5);
-   * ```
-   */
-  get trace(): TraceRecord[] {
-    return this.#tracer.records;
-  }
-
-  /**
-   * How many records fell out of the trace buffer (see `traceLimit`).
-   *
-   * @example Nothing lost
-   * ```ts
-   * import { SimNet } from "./net.ts";
-   * import { Prng } from "../util/prng.ts";
-   * import assert from "node:assert/strict";
-   * assert.equal(new SimNet({ prng: Prng.seeded(1) }).traceDropped, 0);
-   * ```
-   */
-  get traceDropped(): number {
-    return this.#tracer.dropped;
-  }
-
-  /**
-   * Event counts per trace kind over the whole run (complete even when the trace buffer is not).
-   *
-   * @example Counting sends
-   * ```ts
-   * import { SimNet } from "./net.ts";
-   * import { Prng } from "../util/prng.ts";
-   * import assert from "node:assert/strict";
-   * const net = new SimNet({ prng: Prng.seeded(1) });
-   * net.send("a:1", "b:2", new Uint8Array(1));
-   * assert.equal(net.stats.send, 1);
-   * ```
-   */
-  get stats(): TraceStats {
-    return this.#tracer.stats;
-  }
-
-  /**
-   * The trace, one line per event, for printing when a test fails.
-   *
-   * @example Printing the last lines
-   * ```ts
-   * import { SimNet } from "./net.ts";
-   * import { Prng } from "../util/prng.ts";
-   * import assert from "node:assert/strict";
-   * const net = new SimNet({ prng: Prng.seeded(1) });
-   * net.send("10.0.0.2:5000", "10.0.0.1:9000", new Uint8Array(64));
-   * assert.ok(net.formatTrace({ last: 20 }).includes("10.0.0.2:5000 -> 10.0.0.1:9000 send 64B"));
-   * ```
-   */
-  formatTrace(options: Omit<FormatTraceOptions, "dropped"> = {}): string {
-    return formatTrace(this.#tracer.records, { ...options, dropped: this.#tracer.dropped });
-  }
-
-  // ---- streams ---------------------------------------------------------------------------------
-
-  /**
-   * Accepts streams at `addr`; `onAccept` gets each server end before any of its data arrives.
-   * Stream addresses are separate from datagram bindings (like TCP and UDP ports).
-   *
-   * @throws {TypeError} When something already listens on `addr`.
-   * @example Accepting
-   * ```ts
-   * import { SimNet } from "./net.ts";
-   * import { Prng } from "../util/prng.ts";
-   * import assert from "node:assert/strict";
-   * const net = new SimNet({ prng: Prng.seeded(1) });
-   * let accepted = 0;
-   * net.listen("10.0.0.1:80", () => accepted++);
-   * net.connect("10.0.0.2:4000", "10.0.0.1:80");
-   * net.runUntil(10);
-   * assert.equal(accepted, 1);
-   * ```
-   */
-  listen(addr: Addr, onAccept: (end: StreamEnd) => void): StreamListener {
-    return this.#streams.listen(addr, onAccept);
-  }
-
-  /**
-   * Opens a stream `from → to`. The client end sees `open` once accepted, or `error: refused`
-   * when nobody listens; it may be written at once.
-   *
-   * @example Refused
-   * ```ts
-   * import { SimNet } from "./net.ts";
-   * import { Prng } from "../util/prng.ts";
-   * import assert from "node:assert/strict";
-   * const net = new SimNet({ prng: Prng.seeded(1) });
-   * const end = net.connect("10.0.0.2:4000", "10.0.0.1:80");
-   * net.runUntil(10);
-   * assert.equal(end.state, "closed");
-   * assert.equal(net.stats.refused, 1);
-   * ```
-   */
-  connect(from: Addr, to: Addr): StreamEnd {
-    return this.#streams.connect(from, to);
-  }
-
-  /**
-   * Cuts (resets) every open stream with an end at `addr`, or every open stream.
-   *
-   * @returns How many streams were cut.
-   * @example Crashing a server's connections
-   * ```ts
-   * import { SimNet } from "./net.ts";
-   * import { Prng } from "../util/prng.ts";
-   * import assert from "node:assert/strict";
-   * const net = new SimNet({ prng: Prng.seeded(1) });
-   * net.connect("10.0.0.2:4000", "10.0.0.1:80");
-   * assert.equal(net.cutStreams("10.0.0.1:80"), 1);
-   * ```
-   */
-  cutStreams(addr?: Addr): number {
-    return this.#streams.cutAll(addr);
-  }
-
-  /**
-   * How many streams are neither finished nor cut.
-   *
-   * @example Counting
-   * ```ts
-   * import { SimNet } from "./net.ts";
-   * import { Prng } from "../util/prng.ts";
-   * import assert from "node:assert/strict";
-   * const net = new SimNet({ prng: Prng.seeded(1) });
-   * net.connect("10.0.0.2:4000", "10.0.0.1:80");
-   * assert.equal(net.openStreams, 1);
-   * ```
-   */
-  get openStreams(): number {
-    return this.#streams.openCount;
   }
 
   // ---- internals -------------------------------------------------------------------------------
@@ -848,19 +461,19 @@ export class SimNet {
     note: string | undefined,
     bytes: Uint8Array | undefined,
   ): void {
-    this.#tracer.record(this.clock.now, kind, "datagram", from, to, size, id, note, bytes);
+    this.tracer.record(this.clock.now, kind, "datagram", from, to, size, id, note, bytes);
   }
 
   /** Changes 1 to 3 distinct bytes of `bytes` (non-empty) in place; returns a trace note. */
   #corrupt(bytes: Uint8Array): string {
-    const count = this.#prng.int(1, Math.min(3, bytes.length));
+    const count = this.prng.int(1, Math.min(3, bytes.length));
     const positions: number[] = [];
     while (positions.length < count) {
-      const p = this.#prng.int(0, bytes.length - 1);
+      const p = this.prng.int(0, bytes.length - 1);
       if (!positions.includes(p)) positions.push(p);
     }
     positions.sort((a, b) => a - b);
-    for (const p of positions) bytes[p] ^= this.#prng.int(1, 255);
+    for (const p of positions) bytes[p] ^= this.prng.int(1, 255);
     return `flipped ${count}B at ${positions.join(",")}`;
   }
 

@@ -27,18 +27,8 @@
 
 import { assert } from "../../util/assert.ts";
 import type { PickleError, PickleLimitName } from "./error.ts";
-import { Op, opcodeInfo, type OpName, type UnsafeOpName } from "./opcodes.ts";
-import {
-  KeyInterner,
-  Py2Str,
-  PyByteArray,
-  PyDict,
-  PyFloat,
-  PySet,
-  PyTuple,
-  pyTypeOf,
-  type PyValue,
-} from "./value.ts";
+import { Op, opcodeInfo, type UnsafeOpName } from "./opcodes.ts";
+import { Py2Str, PyByteArray, PyDict, PyFloat, PySet, PyTuple, type PyValue } from "./value.ts";
 import {
   bytesEqual,
   escapeDecode,
@@ -46,9 +36,10 @@ import {
   latin1Encode,
   parseFloatLine,
   parsePy2Long,
-  type Py2IntLiteral,
   rawUnicodeEscapeDecode,
 } from "./_text.ts";
+import { Failure, PickleInput, type Resolved } from "./_input.ts";
+import { CODECS_ENCODE, PickleStack } from "./_stack.ts";
 
 /**
  * Options of {@linkcode decodePickle}: limits (each an integer ≥ 0, with a ceiling) and two
@@ -250,11 +241,6 @@ export function decodePickle(
   return new Decoder(bytes, resolveOptions(options)).run();
 }
 
-interface Resolved extends Record<PickleLimitName, number> {
-  maxProtocol: number;
-  allowCodecsEncode: boolean;
-}
-
 const DEFAULT_OPTIONS: Readonly<Resolved> = Object.freeze({
   ...DEFAULT_DECODE_LIMITS,
   maxProtocol: 5,
@@ -283,72 +269,26 @@ function resolveOptions(options: DecodePickleOptions): Readonly<Resolved> {
   return resolved;
 }
 
-/** The value GLOBAL `_codecs encode` pushes under the §5.9 extension; never leaves the decoder. */
-const CODECS_ENCODE: unique symbol = Symbol("_codecs.encode");
-type Item = PyValue | typeof CODECS_ENCODE;
-
-const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 /** Python 2's `float()` strips C-locale whitespace on both sides. */
 const PY2_SPACE_RUNS = /^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g;
 const CODECS_MODULE = new TextEncoder().encode("_codecs");
 const CODECS_NAME = new TextEncoder().encode("encode");
 
-/** Thrown inside the decoder only, and always caught by `run()`. */
-class Failure {
-  constructor(readonly error: PickleError) {}
-}
-
-function normalizeInt(value: bigint): number | bigint {
-  return value >= -MAX_SAFE && value <= MAX_SAFE ? Number(value) : value;
-}
-
-function hex2(byte: number): string {
-  return byte.toString(16).padStart(2, "0");
-}
-
-/** The direct children of a container, or `undefined` for a scalar. */
-function childrenOf(value: PyValue): readonly PyValue[] | undefined {
-  if (Array.isArray(value)) return value;
-  if (value instanceof PyTuple) return value.items;
-  if (value instanceof PyDict) {
-    const out: PyValue[] = [];
-    for (const [k, v] of value) out.push(k, v);
-    return out;
-  }
-  if (value instanceof PySet) return [...value];
-  return undefined;
-}
-
+/** Runs the opcodes over the input and the machine state. */
 class Decoder {
-  readonly #b: Uint8Array;
-  readonly #o: Readonly<Resolved>;
-  readonly #cap: number;
-  #pos = 0;
-  #op = 0;
-  #opName: OpName | undefined;
-  #stack: Item[] = [];
-  #marks: number[] = [];
-  /** Keyed as Python 2's `pickle.py` keys it: by the PUT line, or the decimal of an index. */
-  #memo = new Map<string, Item>();
-  #items = 0;
-  #heights = new Map<object, number>();
-  #keyTable: KeyInterner | undefined;
-  /** Set once GET or DUP pushes a container again: tracked heights may then be stale. */
-  #aliased = false;
+  readonly #in: PickleInput;
+  readonly #st: PickleStack;
   #protocol = 0;
-  #markerMade = false;
 
   constructor(bytes: Uint8Array, options: Readonly<Resolved>) {
-    this.#b = bytes;
-    this.#o = options;
-    this.#cap = options.maxInputBytes;
+    this.#in = new PickleInput(bytes, options);
+    this.#st = new PickleStack(this.#in);
   }
 
   run(): DecodePickleResult {
     try {
       const value = this.#loop();
-      return { ok: true, value, consumed: this.#pos, protocol: this.#protocol };
+      return { ok: true, value, consumed: this.#in.pos, protocol: this.#protocol };
     } catch (e) {
       if (e instanceof Failure) return { ok: false, error: e.error };
       throw e;
@@ -356,479 +296,55 @@ class Decoder {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Failures
-
-  #where(): string {
-    return this.#opName === undefined
-      ? `at offset ${this.#op}`
-      : `in ${this.#opName} at offset ${this.#op}`;
-  }
-
-  #malformed(what: string): never {
-    throw new Failure({
-      kind: "malformed",
-      offset: this.#op,
-      ...(this.#opName === undefined ? {} : { opcode: this.#opName }),
-      message: `Cannot decode the pickle: ${what} ${this.#where()}`,
-    });
-  }
-
-  #limit(limit: PickleLimitName): never {
-    throw new Failure({
-      kind: "limit",
-      offset: this.#op,
-      limit,
-      message: `Cannot decode the pickle: ${limit} (${this.#o[limit]}) exceeded ${this.#where()}`,
-    });
-  }
-
-  #truncated(): never {
-    throw new Failure({
-      kind: "truncated",
-      offset: this.#op,
-      message: `Cannot decode the pickle: the input ends ${this.#where()}`,
-    });
-  }
-
-  #unsafe(opcode: UnsafeOpName, detail = "imports or calls code"): never {
-    throw new Failure({
-      kind: "unsafe-opcode",
-      offset: this.#op,
-      opcode,
-      message: `Cannot decode the pickle: refused opcode ${opcode} (0x${
-        hex2(this.#b[this.#op])
-      }) at offset ${this.#op}: ${detail}`,
-    });
-  }
-
-  #unknown(byte: number, detail = "no such opcode"): never {
-    throw new Failure({
-      kind: "unknown-opcode",
-      offset: this.#op,
-      byte,
-      message: `Cannot decode the pickle: unknown opcode 0x${
-        hex2(byte)
-      } at offset ${this.#op}: ${detail}`,
-    });
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Reading arguments
-
-  /** Checks that `n` more bytes are readable: within the input limit, then within the input. */
-  #need(n: number): void {
-    if (this.#pos + n > this.#cap) this.#limit("maxInputBytes");
-    if (this.#pos + n > this.#b.length) this.#truncated();
-  }
-
-  #u8(): number {
-    this.#need(1);
-    return this.#b[this.#pos++];
-  }
-
-  #u16(): number {
-    this.#need(2);
-    const b = this.#b, p = this.#pos;
-    this.#pos += 2;
-    return b[p] | (b[p + 1] << 8);
-  }
-
-  #i32(): number {
-    this.#need(4);
-    const b = this.#b, p = this.#pos;
-    this.#pos += 4;
-    return b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24);
-  }
-
-  #u32(): number {
-    return this.#i32() >>> 0;
-  }
-
-  /** A u64 as a number; values beyond 2^53 lose precision but stay beyond every limit. */
-  #u64(): number {
-    const lo = this.#u32();
-    const hi = this.#u32();
-    return hi * 4294967296 + lo;
-  }
-
-  /**
-   * Skips a `len`-byte payload after checking it against `maxStringBytes` and the input, and
-   * returns where it starts.
-   */
-  #payload(len: number): number {
-    if (len > this.#o.maxStringBytes) this.#limit("maxStringBytes");
-    this.#need(len);
-    const start = this.#pos;
-    this.#pos += len;
-    return start;
-  }
-
-  /** Reads a payload as a copy. */
-  #bytes(len: number): Uint8Array {
-    const start = this.#payload(len);
-    return this.#b.slice(start, start + len);
-  }
-
-  /** Reads a payload as UTF-8 text. */
-  #text(len: number): string {
-    const b = this.#b, start = this.#payload(len), end = start + len;
-    if (len <= 64) { // short ASCII: skip the TextDecoder call
-      let out = "";
-      for (let i = start; i < end; i++) {
-        if (b[i] > 0x7f) return this.#utf8(start, end);
-        out += String.fromCharCode(b[i]);
-      }
-      return out;
-    }
-    return this.#utf8(start, end);
-  }
-
-  #utf8(start: number, end: number): string {
-    try {
-      return UTF8.decode(this.#b.subarray(start, end));
-    } catch {
-      return this.#malformed("invalid UTF-8");
-    }
-  }
-
-  /**
-   * Finds the end of the line starting at the current position, moves past its `\n` and returns
-   * the index of that `\n`. A line longer than `maxLen` calls `tooLong`; a missing newline is
-   * `truncated` while the input limit allows more bytes, `limit` otherwise.
-   */
-  #lineEnd(maxLen: number, tooLong: () => never): number {
-    const b = this.#b, start = this.#pos;
-    const avail = Math.min(b.length, this.#cap);
-    const end = Math.min(avail, start + maxLen + 1);
-    for (let i = start; i < end; i++) {
-      if (b[i] === 0x0a) {
-        this.#pos = i + 1;
-        return i;
-      }
-    }
-    if (start + maxLen + 1 <= avail) tooLong();
-    if (b.length >= this.#cap) this.#limit("maxInputBytes");
-    this.#truncated();
-  }
-
-  /** Reads a line (without its `\n`), see {@linkcode Decoder.#lineEnd}. */
-  #line(maxLen: number, tooLong: () => never): Uint8Array {
-    const start = this.#pos;
-    return this.#b.subarray(start, this.#lineEnd(maxLen, tooLong));
-  }
-
-  /**
-   * Reads an INT or LONG line (without its `\n`). Bytes that can be digits, prefix or suffix
-   * count toward `maxIntDigits` (plus 2 for `0x` and `L`) while the newline is sought, so an
-   * endless number fails with `limit` before its end arrives.
-   */
-  #intLine(): Uint8Array {
-    const b = this.#b, start = this.#pos, max = this.#o.maxIntDigits + 2;
-    const avail = Math.min(b.length, this.#cap);
-    let alnum = 0;
-    for (let i = start; i < avail; i++) {
-      const c = b[i];
-      if (c === 0x0a) {
-        this.#pos = i + 1;
-        return b.subarray(start, i);
-      }
-      if ((c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a)) {
-        if (++alnum > max) this.#limit("maxIntDigits");
-      }
-    }
-    if (b.length >= this.#cap) this.#limit("maxInputBytes");
-    this.#truncated();
-  }
-
-  /** Converts a parsed INT/LONG literal (see {@linkcode parsePy2Long}), or fails. */
-  #py2Long(literal: Py2IntLiteral | undefined, what: string): number | bigint {
-    if (literal === undefined) this.#malformed(`not an integer for Python 2's ${what}`);
-    const { negative, base, digits } = literal;
-    if (digits.length > this.#o.maxIntDigits) this.#limit("maxIntDigits");
-    if (base === 10 && digits.length <= 15) {
-      const value = Number(digits);
-      return negative ? -value + 0 : value;
-    }
-    const prefix = base === 16 ? "0x" : base === 8 ? "0o" : base === 2 ? "0b" : "";
-    const value = BigInt(prefix + digits);
-    return normalizeInt(negative ? -value : value);
-  }
-
-  /** A PUT/GET line as Python 2's memo key: the line itself (Latin-1), whatever it holds. */
-  #memoKey(): string {
-    return latin1Decode(this.#line(Infinity, () => this.#limit("maxInputBytes")));
-  }
-
-  #long(n: number): number | bigint {
-    if (n < 0) this.#malformed("negative byte count");
-    if (n > this.#o.maxLongBytes) this.#limit("maxLongBytes");
-    this.#need(n);
-    if (n === 0) return 0;
-    const b = this.#b, start = this.#pos;
-    this.#pos += n;
-    let hex = "";
-    for (let i = start + n - 1; i >= start; i--) hex += hex2(b[i]);
-    let value = BigInt("0x" + hex);
-    if (b[start + n - 1] & 0x80) value -= 1n << BigInt(8 * n);
-    return normalizeInt(value);
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Stack, marks, memo
-
-  #fence(): number {
-    const m = this.#marks;
-    return m.length === 0 ? 0 : m[m.length - 1];
-  }
-
-  #push(value: Item): void {
-    if (this.#stack.length >= this.#o.maxStackHeight) this.#limit("maxStackHeight");
-    this.#stack.push(value);
-  }
-
-  #pop(): Item {
-    if (this.#stack.length <= this.#fence()) this.#malformed("stack underflow");
-    return this.#stack.pop()!;
-  }
-
-  #top(): Item {
-    if (this.#stack.length <= this.#fence()) this.#malformed("stack underflow");
-    return this.#stack[this.#stack.length - 1];
-  }
-
-  #popN(n: number): Item[] {
-    if (this.#stack.length - n < this.#fence()) this.#malformed("stack underflow");
-    return this.#stack.splice(this.#stack.length - n);
-  }
-
-  #popMark(): Item[] {
-    if (this.#marks.length === 0) this.#malformed("no MARK");
-    return this.#stack.splice(this.#marks.pop()!);
-  }
-
-  #memoPut(key: string): void {
-    const top = this.#top();
-    if (this.#memo.size >= this.#o.maxMemoEntries && !this.#memo.has(key)) {
-      this.#limit("maxMemoEntries");
-    }
-    this.#memo.set(key, top);
-  }
-
-  #memoGet(key: string): void {
-    const value = this.#memo.get(key);
-    if (value === undefined) {
-      this.#malformed(`memo entry ${JSON.stringify(key).slice(0, 40)} does not exist`);
-    }
-    this.#pushAgain(value);
-  }
-
-  /** Pushes a value that is already stored elsewhere (GET, DUP). */
-  #pushAgain(value: Item): void {
-    if (this.#heights.has(value as object)) this.#aliased = true;
-    this.#push(value);
-  }
-
-  get #keys(): KeyInterner {
-    return this.#keyTable ??= new KeyInterner();
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Containers
-
-  #height(value: Item): number {
-    return typeof value === "object" && value !== null ? this.#heights.get(value) ?? 0 : 0;
-  }
-
-  #setHeight(container: object, height: number): void {
-    if (height > this.#o.maxDepth) this.#limit("maxDepth");
-    this.#heights.set(container, height);
-  }
-
-  #count(n: number): void {
-    this.#items += n;
-    if (this.#items > this.#o.maxTotalItems) this.#limit("maxTotalItems");
-  }
-
-  #size(n: number): void {
-    if (n > this.#o.maxContainerItems) this.#limit("maxContainerItems");
-  }
-
-  #values(items: Item[]): PyValue[] {
-    if (this.#markerMade && items.includes(CODECS_ENCODE)) {
-      this.#malformed("_codecs.encode used as a value");
-    }
-    return items as PyValue[];
-  }
-
-  #hashable(key: PyValue, what: string): void {
-    if (this.#keys.intern(key) === undefined) {
-      this.#malformed(`unhashable ${pyTypeOf(key)} ${what}`);
-    }
-  }
-
-  #tuple(items: Item[]): PyTuple {
-    const values = this.#values(items);
-    this.#size(values.length);
-    this.#count(values.length);
-    let height = 1;
-    for (const v of values) height = Math.max(height, this.#height(v) + 1);
-    const tuple = new PyTuple(values);
-    this.#setHeight(tuple, height);
-    return tuple;
-  }
-
-  #newContainer<T extends object>(container: T): T {
-    this.#setHeight(container, 1);
-    return container;
-  }
-
-  #extend(list: Item, items: Item[]): void {
-    if (!Array.isArray(list)) this.#malformed("no list to append to");
-    const values = this.#values(items);
-    this.#size(list.length + values.length);
-    this.#count(values.length);
-    let height = Math.max(this.#height(list), 1);
-    for (const v of values) height = Math.max(height, this.#height(v) + 1);
-    this.#setHeight(list, height);
-    for (const v of values) list.push(v);
-  }
-
-  #setItems(dict: Item, items: Item[]): void {
-    if (!(dict instanceof PyDict)) this.#malformed("no dict to set items in");
-    if (items.length % 2 !== 0) this.#malformed("odd number of items for a dict");
-    const values = this.#values(items);
-    this.#count(values.length / 2);
-    let height = Math.max(this.#height(dict), 1);
-    for (let i = 0; i < values.length; i += 2) {
-      const key = values[i], value = values[i + 1];
-      this.#hashable(key, "as a dict key");
-      dict.set(key, value);
-      this.#size(dict.size);
-      height = Math.max(height, this.#height(key) + 1, this.#height(value) + 1);
-    }
-    this.#setHeight(dict, height);
-  }
-
-  #addItems(set: Item, items: Item[]): void {
-    if (!(set instanceof PySet) || set.frozen) this.#malformed("no set to add to");
-    const values = this.#values(items);
-    this.#count(values.length);
-    let height = Math.max(this.#height(set), 1);
-    for (const v of values) {
-      this.#hashable(v, "in a set");
-      set.add(v);
-      this.#size(set.size);
-      height = Math.max(height, this.#height(v) + 1);
-    }
-    this.#setHeight(set, height);
-  }
-
-  #frozenSet(items: Item[]): PySet {
-    const values = this.#values(items);
-    this.#count(values.length);
-    let height = 1;
-    for (const v of values) {
-      this.#hashable(v, "in a frozenset");
-      height = Math.max(height, this.#height(v) + 1);
-    }
-    const set = new PySet(values, { keys: this.#keys, frozen: true });
-    this.#size(set.size);
-    this.#setHeight(set, height);
-    return set;
-  }
-
-  /**
-   * Bounds the depth of the result graph. Heights tracked while decoding can be stale when a
-   * container was filled after an alias of it had been stored elsewhere, so this walks the graph
-   * once (iteratively; each node and edge once) and takes the longest path, cycles excluded.
-   */
-  #checkDepth(root: PyValue): void {
-    // Without GET or DUP of a container, no container changes after it joins a parent, so the
-    // heights tracked while decoding are exact and this walk is skipped.
-    const max = this.#o.maxDepth;
-    const done = new Map<object, number>();
-    const onPath = new Set<object>();
-    const path: { node: object; kids: readonly PyValue[]; i: number; h: number }[] = [];
-    const open = (value: PyValue): number | undefined => {
-      const kids = childrenOf(value);
-      if (kids === undefined) return 0;
-      const node = value as object;
-      const known = done.get(node);
-      if (known !== undefined) return known;
-      if (onPath.has(node)) return 0; // a cycle: not deeper
-      if (path.length >= max) this.#limit("maxDepth");
-      onPath.add(node);
-      path.push({ node, kids, i: 0, h: 1 });
-      return undefined;
-    };
-    open(root);
-    while (path.length > 0) {
-      const top = path[path.length - 1];
-      if (top.i < top.kids.length) {
-        const h = open(top.kids[top.i++]);
-        if (h !== undefined) top.h = Math.max(top.h, h + 1);
-        continue;
-      }
-      path.pop();
-      onPath.delete(top.node);
-      done.set(top.node, top.h);
-      if (top.h > max) this.#limit("maxDepth");
-      if (path.length > 0) {
-        const parent = path[path.length - 1];
-        parent.h = Math.max(parent.h, top.h + 1);
-      }
-    }
-  }
-
-  // -------------------------------------------------------------------------------------------
   // The §5.9 extension: _codecs.encode(text, "latin1")
 
   #unsafeOpcode(name: UnsafeOpName): void {
-    if (!this.#o.allowCodecsEncode) this.#unsafe(name);
-    const stack = this.#stack, n = stack.length, fence = this.#fence();
+    const inp: PickleInput = this.#in, st: PickleStack = this.#st;
+    if (!inp.o.allowCodecsEncode) inp.unsafe(name);
+    const stack = st.stack, n = stack.length, fence = st.fence();
     switch (name) {
       case "GLOBAL": {
-        const notCodecs = (): never => this.#unsafe(name, "imports something other than _codecs");
-        const module = this.#line(CODECS_MODULE.length, notCodecs);
-        const attr = this.#line(CODECS_NAME.length, notCodecs);
+        const notCodecs = (): never => inp.unsafe(name, "imports something other than _codecs");
+        const module = inp.line(CODECS_MODULE.length, notCodecs);
+        const attr = inp.line(CODECS_NAME.length, notCodecs);
         if (!bytesEqual(module, CODECS_MODULE) || !bytesEqual(attr, CODECS_NAME)) {
-          this.#unsafe(
+          inp.unsafe(
             name,
             `imports ${JSON.stringify(`${latin1Decode(module)}.${latin1Decode(attr)}`)}`,
           );
         }
-        this.#markerMade = true;
-        this.#push(CODECS_ENCODE);
+        st.markerMade = true;
+        st.push(CODECS_ENCODE);
         return;
       }
       case "STACK_GLOBAL":
         if (n - fence < 2 || stack[n - 2] !== "_codecs" || stack[n - 1] !== "encode") {
-          this.#unsafe(name, "imports something other than _codecs.encode");
+          inp.unsafe(name, "imports something other than _codecs.encode");
         }
-        this.#popN(2);
-        this.#markerMade = true;
-        this.#push(CODECS_ENCODE);
+        st.popN(2);
+        st.markerMade = true;
+        st.push(CODECS_ENCODE);
         return;
       case "REDUCE": {
         if (n - fence < 2 || stack[n - 2] !== CODECS_ENCODE) {
-          this.#unsafe(name, "calls something other than _codecs.encode");
+          inp.unsafe(name, "calls something other than _codecs.encode");
         }
         const args = stack[n - 1];
         const ok = args instanceof PyTuple && args.length === 2 && args.items[1] === "latin1" &&
           typeof args.items[0] === "string";
         const bytes = ok ? latin1Encode(args.items[0] as string) : undefined;
         if (bytes === undefined) {
-          this.#unsafe(
+          inp.unsafe(
             name,
             "calls _codecs.encode with arguments other than (latin-1 text, 'latin1')",
           );
         }
-        this.#popN(2);
-        this.#push(bytes);
+        st.popN(2);
+        st.push(bytes);
         return;
       }
       default:
-        this.#unsafe(name);
+        inp.unsafe(name);
     }
   }
 
@@ -836,254 +352,255 @@ class Decoder {
   // The machine
 
   #loop(): PyValue {
-    const o = this.#o;
-    const stringTooLong = (): never => this.#limit("maxStringBytes");
+    const inp: PickleInput = this.#in, st: PickleStack = this.#st;
+    const o = inp.o;
+    const stringTooLong = (): never => inp.limit("maxStringBytes");
     // Each round consumes at least one byte and pos never passes maxInputBytes: bounded.
     for (;;) {
-      this.#op = this.#pos;
-      this.#opName = undefined;
-      const byte = this.#u8();
+      inp.op = inp.pos;
+      inp.opName = undefined;
+      const byte = inp.u8();
       const info = opcodeInfo(byte);
-      if (info === undefined) this.#unknown(byte);
-      this.#opName = info.name;
+      if (info === undefined) inp.unknown(byte);
+      inp.opName = info.name;
       if (!info.safe) {
         this.#unsafeOpcode(info.name as UnsafeOpName);
         continue;
       }
       if (info.since > o.maxProtocol) {
-        this.#unknown(byte, `${info.name} needs protocol ${info.since}, above maxProtocol`);
+        inp.unknown(byte, `${info.name} needs protocol ${info.since}, above maxProtocol`);
       }
       if (info.since > this.#protocol) this.#protocol = info.since;
       switch (byte) {
         case Op.PROTO: {
-          if (this.#op !== 0) this.#malformed("PROTO after the first opcode");
-          const version = this.#u8();
-          if (version > o.maxProtocol) this.#malformed(`unsupported protocol ${version}`);
+          if (inp.op !== 0) inp.malformed("PROTO after the first opcode");
+          const version = inp.u8();
+          if (version > o.maxProtocol) inp.malformed(`unsupported protocol ${version}`);
           this.#protocol = Math.max(this.#protocol, version);
           break;
         }
         case Op.FRAME: {
-          const len = this.#u64();
-          if (this.#pos + len > this.#cap) this.#limit("maxInputBytes");
-          if (this.#pos + len > this.#b.length) this.#truncated();
+          const len = inp.u64();
+          if (inp.pos + len > inp.cap) inp.limit("maxInputBytes");
+          if (inp.pos + len > inp.b.length) inp.truncated();
           break; // frames are checked, then ignored
         }
         case Op.STOP: {
           // Python 2's load_stop: `value = self.stack.pop()`, whatever lies below it.
-          const m = this.#marks, n = this.#stack.length;
-          if (m.length > 0 && m[m.length - 1] === n) this.#malformed("STOP on a MARK");
-          if (n === 0) this.#malformed("STOP on an empty stack");
-          const [value] = this.#values([this.#stack[n - 1]]);
-          if (this.#aliased) this.#checkDepth(value); // otherwise the tracked heights are exact
+          const m = st.marks, n = st.stack.length;
+          if (m.length > 0 && m[m.length - 1] === n) inp.malformed("STOP on a MARK");
+          if (n === 0) inp.malformed("STOP on an empty stack");
+          const [value] = st.values([st.stack[n - 1]]);
+          if (st.aliased) st.checkDepth(value); // otherwise the tracked heights are exact
           return value;
         }
 
         // Integers, floats, constants
         case Op.INT: {
           // load_int: '00\n' / '01\n' are False / True, else int(line), falling back to long(line)
-          const line = this.#intLine();
+          const line = inp.intLine();
           if (line.length === 2 && line[0] === 0x30 && (line[1] & 0xfe) === 0x30) {
-            this.#push(line[1] === 0x31);
+            st.push(line[1] === 0x31);
           } else {
-            this.#push(this.#py2Long(parsePy2Long(line, false), "int()"));
+            st.push(inp.py2Long(parsePy2Long(line, false), "int()"));
           }
           break;
         }
         case Op.LONG: // load_long: long(line, 0)
-          this.#push(this.#py2Long(parsePy2Long(this.#intLine(), true), "long(line, 0)"));
+          st.push(inp.py2Long(parsePy2Long(inp.intLine(), true), "long(line, 0)"));
           break;
         case Op.BININT:
-          this.#push(this.#i32());
+          st.push(inp.i32());
           break;
         case Op.BININT1:
-          this.#push(this.#u8());
+          st.push(inp.u8());
           break;
         case Op.BININT2:
-          this.#push(this.#u16());
+          st.push(inp.u16());
           break;
         case Op.LONG1:
-          this.#push(this.#long(this.#u8()));
+          st.push(inp.long(inp.u8()));
           break;
         case Op.LONG4:
-          this.#push(this.#long(this.#i32()));
+          st.push(inp.long(inp.i32()));
           break;
         case Op.FLOAT: {
           // load_float: float(line), which strips surrounding whitespace
           const x = parseFloatLine(
-            latin1Decode(this.#line(Infinity, stringTooLong)).replace(PY2_SPACE_RUNS, ""),
+            latin1Decode(inp.line(Infinity, stringTooLong)).replace(PY2_SPACE_RUNS, ""),
           );
-          if (x === undefined) this.#malformed("not a float");
-          this.#push(new PyFloat(x));
+          if (x === undefined) inp.malformed("not a float");
+          st.push(new PyFloat(x));
           break;
         }
         case Op.BINFLOAT: {
-          this.#need(8);
-          const view = new DataView(this.#b.buffer, this.#b.byteOffset + this.#pos, 8);
-          this.#pos += 8;
-          this.#push(new PyFloat(view.getFloat64(0, false)));
+          inp.need(8);
+          const view = new DataView(inp.b.buffer, inp.b.byteOffset + inp.pos, 8);
+          inp.pos += 8;
+          st.push(new PyFloat(view.getFloat64(0, false)));
           break;
         }
         case Op.NONE:
-          this.#push(null);
+          st.push(null);
           break;
         case Op.NEWTRUE:
-          this.#push(true);
+          st.push(true);
           break;
         case Op.NEWFALSE:
-          this.#push(false);
+          st.push(false);
           break;
 
         // Strings and bytes
         case Op.STRING: {
-          const line = this.#line(o.maxStringBytes + 2, stringTooLong);
+          const line = inp.line(o.maxStringBytes + 2, stringTooLong);
           const q = line[0];
           if (line.length < 2 || (q !== 0x27 && q !== 0x22) || line[line.length - 1] !== q) {
-            this.#malformed("STRING argument not quoted");
+            inp.malformed("STRING argument not quoted");
           }
           const bytes = escapeDecode(line.subarray(1, -1));
-          if (bytes === undefined) this.#malformed("invalid escape");
-          this.#push(new Py2Str(bytes));
+          if (bytes === undefined) inp.malformed("invalid escape");
+          st.push(new Py2Str(bytes));
           break;
         }
         case Op.BINSTRING: {
-          const len = this.#i32();
-          if (len < 0) this.#malformed("negative length");
-          this.#push(new Py2Str(this.#bytes(len)));
+          const len = inp.i32();
+          if (len < 0) inp.malformed("negative length");
+          st.push(new Py2Str(inp.bytes(len)));
           break;
         }
         case Op.SHORT_BINSTRING:
-          this.#push(new Py2Str(this.#bytes(this.#u8())));
+          st.push(new Py2Str(inp.bytes(inp.u8())));
           break;
         case Op.UNICODE: {
-          const text = rawUnicodeEscapeDecode(this.#line(o.maxStringBytes, stringTooLong));
-          if (text === undefined) this.#malformed("invalid raw-unicode-escape text");
-          this.#push(text);
+          const text = rawUnicodeEscapeDecode(inp.line(o.maxStringBytes, stringTooLong));
+          if (text === undefined) inp.malformed("invalid raw-unicode-escape text");
+          st.push(text);
           break;
         }
         case Op.BINUNICODE:
-          this.#push(this.#text(this.#u32()));
+          st.push(inp.text(inp.u32()));
           break;
         case Op.SHORT_BINUNICODE:
-          this.#push(this.#text(this.#u8()));
+          st.push(inp.text(inp.u8()));
           break;
         case Op.BINUNICODE8:
-          this.#push(this.#text(this.#u64()));
+          st.push(inp.text(inp.u64()));
           break;
         case Op.SHORT_BINBYTES:
-          this.#push(this.#bytes(this.#u8()));
+          st.push(inp.bytes(inp.u8()));
           break;
         case Op.BINBYTES:
-          this.#push(this.#bytes(this.#u32()));
+          st.push(inp.bytes(inp.u32()));
           break;
         case Op.BINBYTES8:
-          this.#push(this.#bytes(this.#u64()));
+          st.push(inp.bytes(inp.u64()));
           break;
         case Op.BYTEARRAY8:
-          this.#push(new PyByteArray(this.#bytes(this.#u64())));
+          st.push(new PyByteArray(inp.bytes(inp.u64())));
           break;
 
         // Containers
         case Op.MARK:
-          if (this.#marks.length >= o.maxDepth) this.#limit("maxDepth");
-          this.#marks.push(this.#stack.length);
+          if (st.marks.length >= o.maxDepth) inp.limit("maxDepth");
+          st.marks.push(st.stack.length);
           break;
         case Op.EMPTY_TUPLE:
-          this.#push(this.#tuple([]));
+          st.push(st.tuple([]));
           break;
         case Op.TUPLE:
-          this.#push(this.#tuple(this.#popMark()));
+          st.push(st.tuple(st.popMark()));
           break;
         case Op.TUPLE1:
         case Op.TUPLE2:
         case Op.TUPLE3:
-          this.#push(this.#tuple(this.#popN(byte - Op.TUPLE1 + 1)));
+          st.push(st.tuple(st.popN(byte - Op.TUPLE1 + 1)));
           break;
         case Op.EMPTY_LIST:
-          this.#push(this.#newContainer<PyValue[]>([]));
+          st.push(st.newContainer<PyValue[]>([]));
           break;
         case Op.LIST: {
-          const items = this.#popMark();
-          const list = this.#newContainer<PyValue[]>([]);
-          this.#extend(list, items);
-          this.#push(list);
+          const items = st.popMark();
+          const list = st.newContainer<PyValue[]>([]);
+          st.extend(list, items);
+          st.push(list);
           break;
         }
         case Op.APPEND: {
-          const item = this.#pop();
-          this.#extend(this.#top(), [item]);
+          const item = st.pop();
+          st.extend(st.top(), [item]);
           break;
         }
         case Op.APPENDS: {
-          const items = this.#popMark();
-          this.#extend(this.#top(), items);
+          const items = st.popMark();
+          st.extend(st.top(), items);
           break;
         }
         case Op.EMPTY_DICT:
-          this.#push(this.#newContainer(new PyDict(null, { keys: this.#keys })));
+          st.push(st.newContainer(new PyDict(null, { keys: st.keys })));
           break;
         case Op.DICT: {
-          const items = this.#popMark();
-          const dict = this.#newContainer(new PyDict(null, { keys: this.#keys }));
-          this.#setItems(dict, items);
-          this.#push(dict);
+          const items = st.popMark();
+          const dict = st.newContainer(new PyDict(null, { keys: st.keys }));
+          st.setItems(dict, items);
+          st.push(dict);
           break;
         }
         case Op.SETITEM: {
-          const value = this.#pop();
-          const key = this.#pop();
-          this.#setItems(this.#top(), [key, value]);
+          const value = st.pop();
+          const key = st.pop();
+          st.setItems(st.top(), [key, value]);
           break;
         }
         case Op.SETITEMS: {
-          const items = this.#popMark();
-          this.#setItems(this.#top(), items);
+          const items = st.popMark();
+          st.setItems(st.top(), items);
           break;
         }
         case Op.EMPTY_SET:
-          this.#push(this.#newContainer(new PySet(null, { keys: this.#keys })));
+          st.push(st.newContainer(new PySet(null, { keys: st.keys })));
           break;
         case Op.ADDITEMS: {
-          const items = this.#popMark();
-          this.#addItems(this.#top(), items);
+          const items = st.popMark();
+          st.addItems(st.top(), items);
           break;
         }
         case Op.FROZENSET:
-          this.#push(this.#frozenSet(this.#popMark()));
+          st.push(st.frozenSet(st.popMark()));
           break;
 
         // Stack and memo
         case Op.POP: {
-          const m = this.#marks;
-          if (m.length > 0 && m[m.length - 1] === this.#stack.length) m.pop();
-          else this.#pop();
+          const m = st.marks;
+          if (m.length > 0 && m[m.length - 1] === st.stack.length) m.pop();
+          else st.pop();
           break;
         }
         case Op.POP_MARK:
-          this.#popMark();
+          st.popMark();
           break;
         case Op.DUP:
-          this.#pushAgain(this.#top());
+          st.pushAgain(st.top());
           break;
         case Op.PUT:
-          this.#memoPut(this.#memoKey());
+          st.memoPut(inp.memoKey());
           break;
         case Op.BINPUT: // Python 2: memo[repr(ord(byte))]
-          this.#memoPut(String(this.#u8()));
+          st.memoPut(String(inp.u8()));
           break;
         case Op.LONG_BINPUT: // Python 2: memo[repr(i32)], signed
-          this.#memoPut(String(this.#i32()));
+          st.memoPut(String(inp.i32()));
           break;
         case Op.MEMOIZE:
-          this.#memoPut(String(this.#memo.size));
+          st.memoPut(String(st.memo.size));
           break;
         case Op.GET:
-          this.#memoGet(this.#memoKey());
+          st.memoGet(inp.memoKey());
           break;
         case Op.BINGET:
-          this.#memoGet(String(this.#u8()));
+          st.memoGet(String(inp.u8()));
           break;
         case Op.LONG_BINGET:
-          this.#memoGet(String(this.#i32()));
+          st.memoGet(String(inp.i32()));
           break;
         default:
           assert(false, `opcode ${info.name} has no handler`);
