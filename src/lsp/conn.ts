@@ -15,7 +15,6 @@
 
 import { assert } from "../util/assert.ts";
 import { LspConnectionError, LspPayloadTooLargeError } from "./errors.ts";
-import { Fifo } from "./fifo.ts";
 import { type LspParams, validateParams } from "./params.ts";
 import { acceptData, Receiver } from "./receiver.ts";
 import { Sender } from "./sender.ts";
@@ -33,6 +32,10 @@ import {
 } from "./wire.ts";
 
 import type { Addr } from "../core/mod.ts";
+import { OutputQueue } from "../core/mod.ts";
+
+/** The queues' bound: far beyond any window, so only a runaway bug could reach it. */
+const QUEUE_CAPACITY = 2 ** 30;
 export type { Addr };
 export { DROP_REASONS, type LspDropReason, type LspStats, newLspStats } from "./stats.ts";
 
@@ -158,8 +161,8 @@ export class Conn {
   #answeredConnectThisEpoch = false;
 
   // Outputs.
-  readonly #transmits = new Fifo<LspMessage>();
-  readonly #events = new Fifo<LspEvent>();
+  readonly #transmits = new OutputQueue<LspMessage>({ capacity: QUEUE_CAPACITY });
+  readonly #events = new OutputQueue<LspEvent>({ capacity: QUEUE_CAPACITY });
 
   private constructor(
     role: "client" | "server",

@@ -26,7 +26,6 @@ import {
 } from "./conn.ts";
 import { ConnTable, type LspServerOptions } from "./conn_table.ts";
 import { EpochTimer } from "./epoch_timer.ts";
-import { Fifo } from "./fifo.ts";
 import { LspPayloadTooLargeError } from "./errors.ts";
 import { type LspParams, lspParams } from "./params.ts";
 import {
@@ -37,6 +36,10 @@ import {
   MsgType,
   shortestDataMessageLength,
 } from "./wire.ts";
+import { OutputQueue } from "../core/mod.ts";
+
+/** The queues' bound: far beyond any window, so only a runaway bug could reach it. */
+const QUEUE_CAPACITY = 2 ** 30;
 
 export type { Addr, LspEvent, LspServerOptions, LspStats };
 
@@ -105,8 +108,8 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
 
   readonly #timer: EpochTimer;
 
-  readonly #transmits = new Fifo<Transmit>();
-  readonly #events = new Fifo<LspEvent>();
+  readonly #transmits = new OutputQueue<Transmit>({ capacity: QUEUE_CAPACITY });
+  readonly #events = new OutputQueue<LspEvent>({ capacity: QUEUE_CAPACITY });
 
   private constructor(
     role: "client" | "server",

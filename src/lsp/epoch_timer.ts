@@ -7,6 +7,7 @@
  * @module
  */
 
+import { TimeKeeper } from "../core/mod.ts";
 import { assert } from "../util/assert.ts";
 
 /**
@@ -29,7 +30,7 @@ import { assert } from "../util/assert.ts";
 export class EpochTimer {
   /** The epoch length in milliseconds. */
   readonly period: number;
-  #now = -Infinity;
+  readonly #time = new TimeKeeper();
   #dueAt: number | undefined;
 
   /**
@@ -47,18 +48,14 @@ export class EpochTimer {
   }
 
   /**
-   * Takes the caller's time, never letting it go backwards.
+   * Takes the caller's time under the one time policy ({@linkcode TimeKeeper}): never backwards.
    *
    * @param now The current time in milliseconds.
    * @returns The time to use: `now`, or the latest time seen when `now` is earlier.
-   * @throws {TypeError} When `now` is not a number (or NaN).
+   * @throws {RangeError} When `now` is NaN, infinite or negative.
    */
   advance(now: number): number {
-    if (typeof now !== "number" || Number.isNaN(now)) {
-      throw new TypeError(`Cannot use time ${now}: not a number`);
-    }
-    if (now > this.#now) this.#now = now;
-    return this.#now;
+    return this.#time.advance(now);
   }
 
   /**

@@ -8,9 +8,12 @@
  */
 
 import type { LspStats } from "./stats.ts";
-import { Fifo } from "./fifo.ts";
 import type { LspParams } from "./params.ts";
 import type { LspMessage } from "./wire.ts";
+import { OutputQueue } from "../core/mod.ts";
+
+/** The queues' bound: far beyond any window, so only a runaway bug could reach it. */
+const QUEUE_CAPACITY = 2 ** 30;
 
 /** A transmitted, not yet acknowledged Data message and its backoff state (§11.1). */
 interface InFlight {
@@ -52,7 +55,7 @@ export class Sender {
   readonly #send: (msg: LspMessage) => void;
 
   #nextSeq: number; // number of the next write()
-  readonly #queue = new Fifo<LspMessage>(); // written, not yet transmitted (unbounded, FIFO)
+  readonly #queue = new OutputQueue<LspMessage>({ capacity: QUEUE_CAPACITY }); // written, not yet transmitted (unbounded, FIFO)
   readonly #inflight = new Map<number, InFlight>(); // transmitted, unacked; ascending insertion
   #base: number; // oldest unacked transmitted SeqNum, else the next to transmit
 

@@ -493,7 +493,7 @@ Deno.test("LspEndpoint.handleTick() ignores time going backwards and rejects NaN
   assert.equal(sent(client).length, 1);
   client.handleTick(500); // clamped to 1100: the next epoch (1200) is not due
   assert.deepEqual(sent(client), []);
-  assert.throws(() => client.handleTick(NaN), TypeError);
+  assert.throws(() => client.handleTick(NaN), RangeError);
 });
 
 // ---------------------------------------------------------------------------------------------
