@@ -690,7 +690,7 @@ function checkUint(what: string, value: unknown): number {
   return value;
 }
 
-function checkTime(what: string, value: unknown): number {
+function checkUnixSeconds(what: string, value: unknown): number {
   const n = checkUint(what, value);
   if (n >= MILLISECONDS_THRESHOLD) {
     throw new RangeError(`Cannot encode ${what}: ${n} is not in seconds`);
@@ -737,7 +737,7 @@ function formatFields(m: BitcloneMessage): string {
         "version",
         version,
         services,
-        checkTime("version.time", m.time),
+        checkUnixSeconds("version.time", m.time),
         checkAddress("version.recipient", m.recipient),
         checkAddress("version.sender", m.sender),
         checkNonce("version.nonce", m.nonce),
@@ -765,7 +765,7 @@ function formatFields(m: BitcloneMessage): string {
       }
       const parts: (string | number)[] = ["addr", m.entries.length];
       for (const e of m.entries) {
-        parts.push(checkTime("addr time", e.time), checkAddress("addr entry", e.address));
+        parts.push(checkUnixSeconds("addr time", e.time), checkAddress("addr entry", e.address));
       }
       return parts.join("|");
     }

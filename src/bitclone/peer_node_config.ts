@@ -8,6 +8,7 @@
 import type { Prng } from "../util/prng.ts";
 import { parseIp } from "./address.ts";
 import type { PeerNodeOptions, SavedPeer } from "./peer_node_types.ts";
+import { checkTime as checkTimeIn } from "../util/checks.ts";
 
 /** Every option of a node, defaults filled in and checked. */
 export interface NodeConfig {
@@ -189,7 +190,5 @@ export function nodeConfig(options: PeerNodeOptions): NodeConfig {
 }
 
 function checkTime(name: string, v: unknown): void {
-  if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
-    throw new RangeError(`Cannot use ${name}: ${String(v)} is not a valid time`);
-  }
+  checkTimeIn(v as number, name);
 }

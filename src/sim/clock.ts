@@ -6,6 +6,8 @@
  * @module
  */
 
+import { checkTime as checkTimeIn } from "../util/checks.ts";
+
 /**
  * Identifies a timer set on a {@linkcode VirtualClock}; pass it to `cancel()`.
  */
@@ -54,9 +56,7 @@ function before(a: Entry, b: Entry): boolean {
 }
 
 function checkTime(what: string, t: number): void {
-  if (typeof t !== "number" || Number.isNaN(t) || t === Infinity || t === -Infinity) {
-    throw new RangeError(`Cannot ${what}: time ${t} is not a finite number`);
-  }
+  checkTimeIn(t, `time (to ${what})`);
 }
 
 /**

@@ -40,6 +40,7 @@ export function checkInt(
 /**
  * Checks that `now` is a usable time in milliseconds: finite and not negative.
  *
+ * @param what What the time is, for the message.
  * @returns `now`.
  * @throws {RangeError} When `now` is NaN, infinite or negative.
  *
@@ -51,9 +52,11 @@ export function checkInt(
  * assert.throws(() => checkTime(Number.NaN), RangeError);
  * ```
  */
-export function checkTime(now: number): number {
-  if (!Number.isFinite(now) || now < 0) {
-    throw new RangeError(`Cannot use time ${now}: it must be a finite number of ms, not negative`);
+export function checkTime(now: number, what = "time"): number {
+  if (typeof now !== "number" || !Number.isFinite(now) || now < 0) {
+    throw new RangeError(
+      `Cannot use ${what} ${String(now)}: it must be a finite number of ms, not negative`,
+    );
   }
   return now;
 }

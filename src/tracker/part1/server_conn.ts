@@ -26,6 +26,7 @@ import {
   requestOptions,
 } from "./framing.ts";
 import { encodeReply, type Part1Reply } from "./wire.ts";
+import { checkTime } from "../../util/checks.ts";
 
 /**
  * Options of {@linkcode Part1ServerConn}: the framing options plus the request timeout.
@@ -233,9 +234,4 @@ export class Part1ServerConn {
       bytesReceived: this.#received,
     };
   }
-}
-
-function checkTime(now: number): number {
-  if (!Number.isFinite(now)) throw new RangeError(`Cannot use time ${now}: not a finite number`);
-  return now;
 }
