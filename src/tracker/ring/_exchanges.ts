@@ -19,7 +19,7 @@
 
 import { assert } from "../../util/assert.ts";
 import { decodePickle, type PyValue } from "../pickle/mod.ts";
-import type { ConnId, StreamAction } from "../../core/mod.ts";
+import { type ConnId, OutputQueue, type StreamAction } from "../../core/mod.ts";
 import { formatHostPort } from "../../net/hostport.ts";
 
 /** Why an outbound exchange failed. */
@@ -91,10 +91,8 @@ const QUEUE_MAX = 100_000;
 export class ExchangeTable<T> {
   readonly #o: ExchangeTableOptions;
   readonly #conns = new Map<ConnId, Conn<T>>();
-  readonly #queued: OutboundSpec<T>[] = [];
-  #queuedHead = 0;
-  #actions: StreamAction[] = [];
-  #actionsHead = 0;
+  readonly #queued = new OutputQueue<OutboundSpec<T>>({ capacity: QUEUE_MAX });
+  readonly #actions = new OutputQueue<StreamAction>({ capacity: QUEUE_MAX });
   #done: Completion<T>[] = [];
   #nextId = 1;
 
@@ -109,16 +107,11 @@ export class ExchangeTable<T> {
 
   /** Outbound exchanges waiting for a free slot. */
   get queued(): number {
-    return this.#queued.length - this.#queuedHead;
+    return this.#queued.length;
   }
 
   pollAction(): StreamAction | undefined {
-    if (this.#actionsHead >= this.#actions.length) {
-      if (this.#actions.length > 0) this.#actions = [];
-      this.#actionsHead = 0;
-      return undefined;
-    }
-    return this.#actions[this.#actionsHead++];
+    return this.#actions.shift();
   }
 
   /** Takes every completion reported since the last call. */
@@ -289,12 +282,7 @@ export class ExchangeTable<T> {
     assert(removed, "a dropped connection must be in the table");
     this.#act({ type: "close", conn: c.id });
     while (this.#conns.size < this.#o.maxConnections && this.queued > 0) {
-      const spec = this.#queued[this.#queuedHead++];
-      if (this.#queuedHead === this.#queued.length) {
-        this.#queued.length = 0;
-        this.#queuedHead = 0;
-      }
-      this.#start(spec, now);
+      this.#start(this.#queued.shift()!, now);
     }
   }
 
@@ -314,8 +302,8 @@ export class ExchangeTable<T> {
   }
 
   #act(action: StreamAction): void {
-    assert(this.#actions.length - this.#actionsHead < QUEUE_MAX, "actions must be drained");
-    this.#actions.push(action);
+    const queued = this.#actions.push(action);
+    assert(queued, "actions must be drained");
   }
 
   #complete(completion: Completion<T>): void {

@@ -34,7 +34,14 @@ import {
   ringText,
   wireString,
 } from "./messages.ts";
-import type { Addr, ConnId, EventSource, StreamAction, StreamCore } from "../../core/mod.ts";
+import {
+  type Addr,
+  type ConnId,
+  type EventSource,
+  OutputQueue,
+  type StreamAction,
+  type StreamCore,
+} from "../../core/mod.ts";
 import { parseHostPort } from "../../net/hostport.ts";
 
 /**
@@ -239,8 +246,7 @@ export class RingPeer implements StreamCore, EventSource<RingPeerEvent> {
   #queryInFlight = false;
   #cursor = 0;
   #sentence: string | undefined;
-  #events: RingPeerEvent[] = [];
-  #eventsHead = 0;
+  readonly #events = new OutputQueue<RingPeerEvent>({ capacity: EVENTS_MAX });
   #now: number;
 
   /**
@@ -431,12 +437,7 @@ export class RingPeer implements StreamCore, EventSource<RingPeerEvent> {
 
   /** {@inheritDoc EventSource.pollEvent} */
   pollEvent(): RingPeerEvent | undefined {
-    if (this.#eventsHead >= this.#events.length) {
-      if (this.#events.length > 0) this.#events = [];
-      this.#eventsHead = 0;
-      return undefined;
-    }
-    return this.#events[this.#eventsHead++];
+    return this.#events.shift();
   }
 
   /** {@inheritDoc StreamCore.nextTimeout} */
@@ -460,8 +461,8 @@ export class RingPeer implements StreamCore, EventSource<RingPeerEvent> {
   }
 
   #emit(event: RingPeerEvent): void {
-    assert(this.#events.length - this.#eventsHead < EVENTS_MAX, "events must be drained");
-    this.#events.push(event);
+    const queued = this.#events.push(event);
+    assert(queued, "events must be drained");
   }
 
   #drain(now: number): void {

@@ -37,7 +37,14 @@ import {
   trackerNotice,
   updateNbr,
 } from "./messages.ts";
-import type { Addr, ConnId, EventSource, StreamAction, StreamCore } from "../../core/mod.ts";
+import {
+  type Addr,
+  type ConnId,
+  type EventSource,
+  OutputQueue,
+  type StreamAction,
+  type StreamCore,
+} from "../../core/mod.ts";
 import { parseHostPort } from "../../net/hostport.ts";
 
 /**
@@ -297,8 +304,7 @@ export class RingTracker implements StreamCore, EventSource<RingTrackerEvent> {
   #nextEntryId = 1;
   #round: Round | undefined;
   #nextRoundAt: number;
-  #events: RingTrackerEvent[] = [];
-  #eventsHead = 0;
+  readonly #events = new OutputQueue<RingTrackerEvent>({ capacity: EVENTS_MAX });
   #now: number;
 
   /**
@@ -441,12 +447,7 @@ export class RingTracker implements StreamCore, EventSource<RingTrackerEvent> {
 
   /** {@inheritDoc EventSource.pollEvent} */
   pollEvent(): RingTrackerEvent | undefined {
-    if (this.#eventsHead >= this.#events.length) {
-      if (this.#events.length > 0) this.#events = [];
-      this.#eventsHead = 0;
-      return undefined;
-    }
-    return this.#events[this.#eventsHead++];
+    return this.#events.shift();
   }
 
   /** {@inheritDoc StreamCore.nextTimeout} */
@@ -466,8 +467,8 @@ export class RingTracker implements StreamCore, EventSource<RingTrackerEvent> {
   }
 
   #emit(event: RingTrackerEvent): void {
-    assert(this.#events.length - this.#eventsHead < EVENTS_MAX, "events must be drained");
-    this.#events.push(event);
+    const queued = this.#events.push(event);
+    assert(queued, "events must be drained");
   }
 
   #drain(now: number): void {
