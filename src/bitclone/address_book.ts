@@ -13,7 +13,7 @@
  *
  * The book is a plain data structure: time comes in as Unix seconds (`nowSec`), randomness as a
  * `Prng`. The keyed hash is SipHash-2-4 (`src/util/siphash.ts`). The tables and where an entry
- * goes are in `book_tables.ts`, drawing from them in `book_draws.ts`, the saved form in
+ * goes are in `book_tables.ts`, how entries enter and change in `book_entries.ts`, drawing from them in `book_draws.ts`, the saved form in
  * `book_saved.ts`, the types and the per-entry rules in `address_book_types.ts`.
  *
  * @module
@@ -21,29 +21,20 @@
 
 import type { Prng } from "../util/prng.ts";
 import { sipHash24, utf8 } from "../util/siphash.ts";
-import { assert } from "../util/assert.ts";
-import {
-  addressScope,
-  formatPeerAddress,
-  networkGroup,
-  parseIp,
-  parsePeerAddress,
-  type PeerAddress,
-} from "./address.ts";
+import type { PeerAddress } from "./address.ts";
 import type { SavedPeer } from "./peer_node_types.ts";
 import {
   type AddOptions,
   type AddressBookOptions,
   type AddResult,
   type BookEntry,
-  type Entry,
   isTerribleEntry,
-  saneTime,
   type SelectOptions,
 } from "./address_book_types.ts";
-import { BookTables, toAddress, toText } from "./book_tables.ts";
+import { BookTables, toText } from "./book_tables.ts";
 import { drawCandidate, sampleEntries } from "./book_draws.ts";
 import { loadSavedPeers, toSavedPeers } from "./book_saved.ts";
+import { addEntry, addManualEntry, recordGood } from "./book_entries.ts";
 
 export {
   type AddOptions,
@@ -56,11 +47,6 @@ export {
   type SelectOptions,
 } from "./address_book_types.ts";
 export { sipHash24 } from "../util/siphash.ts";
-
-/** The most manual peers kept (command-line peers are few). */
-const MANUAL_MAX = 256;
-/** The longest `source` text kept from a saved file. */
-const SOURCE_MAX = 64;
 
 /**
  * The address book (see the module doc). At most 256 × 64 new (2,048 per source group),
@@ -309,46 +295,7 @@ export class AddressBook {
     nowSec: number,
     options: AddOptions = {},
   ): AddResult {
-    const t = saneTime(time, nowSec);
-    const evidence = options.evidenceTime ?? t;
-    // Known entries (most gossip) need no parsing: canonical text is the key.
-    let known = this.#t.find(address);
-    let a: PeerAddress | undefined;
-    if (known === undefined) {
-      a = toAddress(address);
-      if (a === undefined || addressScope(a) === "unusable") return "refused";
-      if (this.#refused.has(formatPeerAddress(a))) return "refused";
-      known = this.#t.entries.get(formatPeerAddress(a));
-    }
-    if (known !== undefined) {
-      let changed = false;
-      if (t > known.time) {
-        known.time = t;
-        changed = true;
-      }
-      if (known.droppedAt !== undefined && evidence > known.droppedAt) {
-        known.droppedAt = undefined;
-        changed = true;
-      }
-      if (changed) this.#t.changes++;
-      return changed ? "updated" : "known";
-    }
-    assert(a !== undefined, "a new entry without a parsed address");
-    const entry: Entry = {
-      address: a,
-      text: formatPeerAddress(a),
-      group: networkGroup(a),
-      time: t,
-      source: sourceGroup(options.source),
-      lastTry: 0,
-      lastSuccess: 0,
-      attempts: 0,
-      droppedAt: undefined,
-      table: "new",
-      pos: -1,
-      listIndex: -1,
-    };
-    return this.#t.placeNew(entry, nowSec) ? "added" : "collision";
+    return addEntry(this.#t, this.#refused, address, time, nowSec, options);
   }
 
   /**
@@ -366,40 +313,7 @@ export class AddressBook {
    * ```
    */
   addManual(address: PeerAddress | string, nowSec: number): boolean {
-    const a = toAddress(address);
-    if (a === undefined || addressScope(a) === "unusable") return false;
-    const text = formatPeerAddress(a);
-    if (this.#refused.has(text)) return false;
-    const known = this.#t.entries.get(text);
-    if (known?.table === "manual") return true;
-    if (this.#t.manual.length >= MANUAL_MAX) return false;
-    let entry: Entry;
-    if (known !== undefined) {
-      this.#t.unplace(known);
-      entry = known;
-    } else {
-      entry = {
-        address: a,
-        text,
-        group: networkGroup(a),
-        time: saneTime(undefined, nowSec),
-        source: "manual",
-        lastTry: 0,
-        lastSuccess: 0,
-        attempts: 0,
-        droppedAt: undefined,
-        table: "manual",
-        pos: -1,
-        listIndex: -1,
-      };
-      this.#t.entries.set(text, entry);
-    }
-    entry.table = "manual";
-    entry.pos = -1;
-    entry.listIndex = this.#t.manual.length;
-    this.#t.manual.push(entry);
-    this.#t.changes++;
-    return true;
+    return addManualEntry(this.#t, this.#refused, address, nowSec);
   }
 
   /**
@@ -484,38 +398,7 @@ export class AddressBook {
    * ```
    */
   markGood(address: PeerAddress | string, nowSec: number): void {
-    let entry = this.#t.find(address);
-    if (entry === undefined) {
-      if (this.add(address, nowSec, nowSec, { source: "local" }) === "refused") return;
-      entry = this.#t.find(address);
-      if (entry === undefined) {
-        // Its new slot held a good entry: make room, a completed handshake is first-hand evidence.
-        const a = toAddress(address)!;
-        const fresh: Entry = {
-          address: a,
-          text: formatPeerAddress(a),
-          group: networkGroup(a),
-          time: nowSec,
-          source: "local",
-          lastTry: 0,
-          lastSuccess: 0,
-          attempts: 0,
-          droppedAt: undefined,
-          table: "new",
-          pos: -1,
-          listIndex: -1,
-        };
-        this.#t.placeNew(fresh, nowSec, true);
-        entry = fresh;
-      }
-    }
-    entry.lastSuccess = nowSec;
-    entry.lastTry = Math.max(entry.lastTry, nowSec);
-    entry.attempts = 0;
-    entry.time = Math.max(entry.time, nowSec);
-    entry.droppedAt = undefined;
-    this.#t.changes++;
-    if (entry.table === "new") this.#t.promote(entry, nowSec);
+    recordGood(this.#t, this.#refused, address, nowSec);
   }
 
   /**
@@ -678,15 +561,4 @@ export class AddressBook {
   load(saved: readonly SavedPeer[], nowSec: number): { loaded: number; skipped: number } {
     return loadSavedPeers(this, this.#t, saved, nowSec);
   }
-}
-
-/** The network group of a source given as an address, an IP, or a label. */
-function sourceGroup(source: PeerAddress | string | undefined): string {
-  if (source === undefined) return "local";
-  if (typeof source !== "string") return networkGroup(source);
-  const a = parsePeerAddress(source);
-  if (a !== undefined) return networkGroup(a);
-  if (parseIp(source) !== undefined) return networkGroup(source);
-  const label = source.trim().slice(0, SOURCE_MAX);
-  return label.length > 0 ? label : "local";
 }
