@@ -7,10 +7,10 @@
  *
  * @module
  */
-import { peerService } from "./bitclone/service.ts";
-import { minerService } from "./miner/service_deno.ts";
-import { trackerService } from "./tracker/service.ts";
-import type { ServiceDefinition } from "./node/service.ts";
+import { peerService } from "./bitclone/mod.ts";
+import { minerService } from "./miner/mod.ts";
+import { trackerService } from "./tracker/mod.ts";
+import type { ServiceDefinition } from "./node/mod.ts";
 
 /**
  * Every service of a full node.

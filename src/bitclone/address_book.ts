@@ -19,8 +19,8 @@
  * @module
  */
 
-import type { Prng } from "../util/prng.ts";
-import { sipHash24, utf8 } from "../util/siphash.ts";
+import type { Prng } from "../util/mod.ts";
+import { sipHash24, utf8 } from "../util/mod.ts";
 import type { PeerAddress } from "./address.ts";
 import type { SavedPeer } from "./peer_node_types.ts";
 import {
@@ -46,7 +46,7 @@ export {
   saneTime,
   type SelectOptions,
 } from "./address_book_types.ts";
-export { sipHash24 } from "../util/siphash.ts";
+export { sipHash24 } from "../util/mod.ts";
 
 /**
  * The address book (see the module doc). At most 256 × 64 new (2,048 per source group),

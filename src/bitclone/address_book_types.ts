@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Prng } from "../util/prng.ts";
+import type { Prng } from "../util/mod.ts";
 import type { PeerAddress } from "./address.ts";
 
 /** Timestamp sanity (spec §C.4 step 3). */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Prng } from "../util/prng.ts";
+import type { Prng } from "../util/mod.ts";
 import {
   type BookEntry,
   type Entry,

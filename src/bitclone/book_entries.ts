@@ -7,7 +7,7 @@
  * @module
  */
 
-import { assert } from "../util/assert.ts";
+import { assert } from "../util/mod.ts";
 import {
   addressScope,
   formatPeerAddress,

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { assert } from "../util/assert.ts";
+import { assert } from "../util/mod.ts";
 import { formatPeerAddress, parseIp, parsePeerAddress, type PeerAddress } from "./address.ts";
 import { type Entry, isTerribleEntry } from "./address_book_types.ts";
 

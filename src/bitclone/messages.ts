@@ -21,7 +21,7 @@
 
 import { formatPeerAddress, parseIp, parsePeerAddress, type PeerAddress } from "./address.ts";
 import { MAX_LINE_BYTES } from "./framing.ts";
-import type { Prng } from "../util/prng.ts";
+import type { Prng } from "../util/mod.ts";
 
 /** `MAX_LINE_NONBLOCK` of spec §0.3: the longest line of any command but `block` (64 KiB). */
 export const MAX_LINE_NONBLOCK_BYTES = 65_536;

@@ -124,3 +124,12 @@ export {
   type PeerNodeOptions,
 } from "./peer_node.ts";
 export type { PeerNodeOwnAction, PeerNodeStatus, SavedPeer } from "./peer_node_types.ts";
+export {
+  DEFAULT_DATA_DIR,
+  DEFAULT_PEER_PORT,
+  DEFAULT_SEEDS_FILE,
+  peersFileIn,
+  startPeerNode,
+  type StartPeerNodeOptions,
+} from "./node_runner_deno.ts";
+export { peerService } from "./service.ts";

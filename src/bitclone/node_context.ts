@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Prng } from "../util/prng.ts";
+import type { Prng } from "../util/mod.ts";
 import type { ConnId } from "../core/mod.ts";
 import { AddressBook } from "./address_book.ts";
 import type { Conn } from "./node_conn.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { assert } from "../util/assert.ts";
+import { assert } from "../util/mod.ts";
 import { formatPeerAddress } from "./address.ts";
 import type { PeerCloseReason, PeerEvent, PeerInfo } from "./peer_conn.ts";
 import { type Conn, describeClose } from "./node_conn.ts";

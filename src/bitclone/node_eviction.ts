@@ -6,7 +6,7 @@
  * @module
  */
 
-import { assert } from "../util/assert.ts";
+import { assert } from "../util/mod.ts";
 import { networkGroup } from "./address.ts";
 import type { Conn } from "./node_conn.ts";
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Prng } from "../util/prng.ts";
+import type { Prng } from "../util/mod.ts";
 import { addressScope, parsePeerAddress } from "./address.ts";
 
 const JITTER = 0.2;

@@ -6,12 +6,12 @@
  *
  * @module
  */
-import { checkWritable } from "../node/files.ts";
-import { resolveHostPort } from "../net/resolve.ts";
-import { listenTcp } from "../node/listen.ts";
-import { prngFromEntropy } from "../util/entropy_deno.ts";
-import { type Logger, serviceLogger } from "../util/log_deno.ts";
-import type { Prng } from "../util/prng.ts";
+import { checkWritable } from "../node/mod.ts";
+import { resolveHostPort } from "../net/mod.ts";
+import { listenTcp } from "../node/mod.ts";
+import { prngFromEntropy } from "../util/mod.ts";
+import { type Logger, serviceLogger } from "../util/mod.ts";
+import type { Prng } from "../util/mod.ts";
 import { formatPeerAddress, parsePeerAddress } from "./address.ts";
 import { PeerNode, type PeerNodeOptions } from "./peer_node.ts";
 import type { PeerNodeStatus, SavedPeer } from "./peer_node_types.ts";

@@ -49,7 +49,7 @@
  * @module
  */
 
-import { assert } from "../util/assert.ts";
+import { assert } from "../util/mod.ts";
 import { LineFramer } from "./framing.ts";
 import { type AddrEntry, decodeMessage, encodeMessage, sanitizeText } from "./messages.ts";
 import { PeerConnContext } from "./peer_conn_context.ts";

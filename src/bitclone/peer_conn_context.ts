@@ -6,8 +6,8 @@
  * @module
  */
 
-import { OutputQueue } from "../core/output_queue.ts";
-import { assert } from "../util/assert.ts";
+import { OutputQueue } from "../core/mod.ts";
+import { assert } from "../util/mod.ts";
 import { type BitcloneMessage, encodeMessage, sanitizeText } from "./messages.ts";
 import { canMove } from "./peer_conn_states.ts";
 import type {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Prng } from "../util/prng.ts";
+import type { Prng } from "../util/mod.ts";
 import type { PeerAddress } from "./address.ts";
 import { MAX_LINE_BYTES } from "./framing.ts";
 import { MAX_LINE_NONBLOCK_BYTES, randomNonce, type VersionMessage } from "./messages.ts";

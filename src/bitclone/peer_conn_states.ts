@@ -8,7 +8,7 @@
  * @module
  */
 
-import { assert } from "../util/assert.ts";
+import { assert } from "../util/mod.ts";
 import type { BitcloneMessage, DecodeErrorKind } from "./messages.ts";
 import type { PeerConnState } from "./peer_conn_types.ts";
 

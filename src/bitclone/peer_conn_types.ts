@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Prng } from "../util/prng.ts";
+import type { Prng } from "../util/mod.ts";
 import type { PeerAddress } from "./address.ts";
 import type { VersionMessage } from "./messages.ts";
 

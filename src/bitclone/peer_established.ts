@@ -7,7 +7,7 @@
  * @module
  */
 
-import { assert } from "../util/assert.ts";
+import { assert } from "../util/mod.ts";
 import { AddrIntake, screenAddrEntries } from "./addr_intake.ts";
 import { addressScope } from "./address.ts";
 import {

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { assert } from "../util/assert.ts";
+import { assert } from "../util/mod.ts";
 import type { PeerAddress } from "./address.ts";
 import type { BitcloneMessage, DecodeResult, VersionMessage } from "./messages.ts";
 import type { PeerConnContext } from "./peer_conn_context.ts";

@@ -5,10 +5,10 @@
  * @module
  */
 
-import type { Prng } from "../util/prng.ts";
+import type { Prng } from "../util/mod.ts";
 import { parseIp } from "./address.ts";
 import type { PeerNodeOptions, SavedPeer } from "./peer_node_types.ts";
-import { checkTime as checkTimeIn } from "../util/checks.ts";
+import { checkTime as checkTimeIn } from "../util/mod.ts";
 
 /** Every option of a node, defaults filled in and checked. */
 export interface NodeConfig {

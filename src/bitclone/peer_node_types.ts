@@ -8,7 +8,7 @@
  */
 
 import type { ConnId, StreamAction } from "../core/mod.ts";
-import type { Prng } from "../util/prng.ts";
+import type { Prng } from "../util/mod.ts";
 import type { PeerRole } from "./peer_conn_types.ts";
 
 /** Counters for the one-line status and for tests. */

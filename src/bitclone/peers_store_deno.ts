@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { writeFileAtomic } from "../node/files.ts";
+import { writeFileAtomic } from "../node/mod.ts";
 import { formatPeersFile, parsePeersFile } from "./peers_file.ts";
 import type { SavedPeer } from "./peer_node_types.ts";
 

@@ -11,11 +11,7 @@
  *
  * @module
  */
-import {
-  type ServiceDefinition,
-  ServiceSettingsError,
-  ServiceStartError,
-} from "../node/service.ts";
+import { type ServiceDefinition, ServiceSettingsError, ServiceStartError } from "../node/mod.ts";
 import {
   DEFAULT_DATA_DIR,
   DEFAULT_PEER_PORT,

@@ -12,8 +12,8 @@
  * @module
  */
 import type { StreamCore } from "../core/mod.ts";
-import { TcpDriver } from "../net/tcp_driver.ts";
-import { type Logger, serviceLogger } from "../util/log_deno.ts";
+import { TcpDriver } from "../net/mod.ts";
+import { type Logger, serviceLogger } from "../util/mod.ts";
 import type { PeerNodeOwnAction, SavedPeer } from "./peer_node_types.ts";
 
 /** A core {@linkcode drivePeerNode} runs: a stream core that can stop cleanly (`PeerNode`). */

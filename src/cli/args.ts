@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { type CommandSpec, type OptionSpec, UsageError } from "./command.ts";
-import { checkHostPort } from "../net/hostport.ts";
+import { checkHostPort } from "../net/mod.ts";
 
 /** The result of {@linkcode parseCommandArgs}. */
 export interface ParsedArgs {

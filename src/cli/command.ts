@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Logger } from "../util/log_deno.ts";
+import type { Logger } from "../util/mod.ts";
 
 /** One option of a command. Every long option also accepts the Go style `-name value`. */
 export interface OptionSpec {

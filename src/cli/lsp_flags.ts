@@ -6,7 +6,7 @@
  */
 import { intValue } from "./args.ts";
 import { type CommandContext, type OptionSpec, UsageError } from "./command.ts";
-import { type LspParams, lspParams } from "../lsp/params.ts";
+import { type LspParams, lspParams } from "../lsp/mod.ts";
 
 /**
  * `-elim`, `-ems`, `-wsize`, `-maxUnackMessages`, `-maxbackoff`, with the reference defaults.

@@ -15,7 +15,7 @@ import {
   type LogLevel,
   serviceLogger,
   setupLogging,
-} from "../util/log_deno.ts";
+} from "../util/mod.ts";
 
 /** Options every command takes. */
 export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
@@ -240,4 +240,4 @@ export async function runCli(
 }
 
 /** The process's stop signal: see `src/node/shutdown.ts`. */
-export { shutdownSignal } from "../node/shutdown.ts";
+export { shutdownSignal } from "../node/mod.ts";

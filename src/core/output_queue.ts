@@ -5,7 +5,7 @@
  * @module
  */
 
-import { checkInt } from "../util/checks.ts";
+import { checkInt } from "../util/mod.ts";
 
 /** Options of {@linkcode OutputQueue}. */
 export interface OutputQueueOptions {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { checkTime } from "../util/checks.ts";
+import { checkTime } from "../util/mod.ts";
 import type { Millis } from "./types.ts";
 
 /**

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { addrKey, resolveHostPort } from "../net/resolve.ts";
-import { UdpDriver } from "../net/udp_driver.ts";
-import { prngFromEntropy } from "../util/entropy_deno.ts";
+import { addrKey, resolveHostPort } from "../net/mod.ts";
+import { UdpDriver } from "../net/mod.ts";
+import { prngFromEntropy } from "../util/mod.ts";
 import { LspEndpoint } from "./endpoint.ts";
 import { LspConnectError, LspConnectionError } from "./errors.ts";
 import { type LspParams, lspParams } from "./params.ts";

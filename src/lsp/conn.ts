@@ -13,7 +13,7 @@
  * @module
  */
 
-import { assert } from "../util/assert.ts";
+import { assert } from "../util/mod.ts";
 import { LspConnectionError, LspPayloadTooLargeError } from "./errors.ts";
 import { type LspParams, validateParams } from "./params.ts";
 import { acceptData, Receiver } from "./receiver.ts";

@@ -8,8 +8,8 @@
  * @module
  */
 
-import { assert } from "../util/assert.ts";
-import type { Prng } from "../util/prng.ts";
+import { assert } from "../util/mod.ts";
+import type { Prng } from "../util/mod.ts";
 import { type Addr, Conn, type LspStats } from "./conn.ts";
 import { LspConnectionError } from "./errors.ts";
 import type { LspParams } from "./params.ts";

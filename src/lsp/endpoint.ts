@@ -14,8 +14,8 @@
  */
 
 import type { DatagramCore, EventSource, Transmit } from "../core/mod.ts";
-import { assert } from "../util/assert.ts";
-import type { Prng } from "../util/prng.ts";
+import { assert } from "../util/mod.ts";
+import type { Prng } from "../util/mod.ts";
 import {
   type Addr,
   Conn,

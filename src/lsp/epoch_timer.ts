@@ -8,7 +8,7 @@
  */
 
 import { TimeKeeper } from "../core/mod.ts";
-import { assert } from "../util/assert.ts";
+import { assert } from "../util/mod.ts";
 
 /**
  * An epoch timer over caller-supplied time in milliseconds.

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { assert } from "../util/assert.ts";
+import { assert } from "../util/mod.ts";
 import { checksum } from "./checksum.ts";
 import type { LspStats } from "./stats.ts";
 import type { LspMessage } from "./wire.ts";

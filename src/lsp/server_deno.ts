@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { listenUdp } from "../node/listen.ts";
-import { UdpDriver } from "../net/udp_driver.ts";
-import { prngFromEntropy } from "../util/entropy_deno.ts";
+import { listenUdp } from "../node/mod.ts";
+import { UdpDriver } from "../net/mod.ts";
+import { prngFromEntropy } from "../util/mod.ts";
 import { LspEndpoint } from "./endpoint.ts";
 import { LspConnectionError } from "./errors.ts";
 import { type LspParams, lspParams } from "./params.ts";

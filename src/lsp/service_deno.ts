@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { ServiceDefinition } from "../node/service.ts";
+import type { ServiceDefinition } from "../node/mod.ts";
 import { echoLoop } from "./echo.ts";
 import type { LspParams } from "./params.ts";
 import { listen } from "./server_deno.ts";

@@ -28,7 +28,7 @@ import {
   jsonStringText,
   scanGoObject,
   skipJsonSpace,
-} from "../util/go_json.ts";
+} from "../util/mod.ts";
 
 /**
  * The four message types and their wire numbers.

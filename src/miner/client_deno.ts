@@ -19,11 +19,11 @@
  *
  * @module
  */
-import { type LspParams, lspParams } from "../lsp/params.ts";
-import { resolveHostPort } from "../net/resolve.ts";
-import { UdpDriver } from "../net/udp_driver.ts";
-import { checkInt as checkIntIn } from "../util/checks.ts";
-import { prngFromEntropy } from "../util/entropy_deno.ts";
+import { type LspParams, lspParams } from "../lsp/mod.ts";
+import { resolveHostPort } from "../net/mod.ts";
+import { UdpDriver } from "../net/mod.ts";
+import { checkInt as checkIntIn } from "../util/mod.ts";
+import { prngFromEntropy } from "../util/mod.ts";
 import {
   encodeMessage,
   MAX_UINT64,

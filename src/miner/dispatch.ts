@@ -62,7 +62,7 @@
  *
  * @module
  */
-import { assert } from "../util/assert.ts";
+import { assert } from "../util/mod.ts";
 import { chunkNonces, type ResolvedChunking } from "./chunking.ts";
 import { type MinerMessage, requestMessage } from "./message.ts";
 import {

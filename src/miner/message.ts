@@ -52,7 +52,7 @@
  * @module
  */
 
-import { goFieldMatcher, jsonStringText, scanGoObject } from "../util/go_json.ts";
+import { goFieldMatcher, jsonStringText, scanGoObject } from "../util/mod.ts";
 
 /**
  * The largest uint64, 2^64 − 1: the top of every nonce and hash range.

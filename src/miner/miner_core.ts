@@ -14,13 +14,13 @@
  * @module
  */
 import type { Addr, DatagramCore, EventSource, Millis, Transmit } from "../core/mod.ts";
-import { OutputQueue } from "../core/output_queue.ts";
-import { TimeKeeper } from "../core/time_keeper.ts";
-import { LspEndpoint } from "../lsp/endpoint.ts";
-import { LspConnectError, LspConnectionError } from "../lsp/errors.ts";
-import { type LspParams, lspParams } from "../lsp/params.ts";
-import { formatDuration } from "../util/duration.ts";
-import type { Prng } from "../util/prng.ts";
+import { OutputQueue } from "../core/mod.ts";
+import { TimeKeeper } from "../core/mod.ts";
+import { LspEndpoint } from "../lsp/mod.ts";
+import { LspConnectError, LspConnectionError } from "../lsp/mod.ts";
+import { type LspParams, lspParams } from "../lsp/mod.ts";
+import { formatDuration } from "../util/mod.ts";
+import type { Prng } from "../util/mod.ts";
 import { encodeMessage, joinMessage, readMessage, resultMessage } from "./message.ts";
 import { formatCount } from "./progress_bar.ts";
 

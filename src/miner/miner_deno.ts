@@ -19,12 +19,12 @@
  *
  * @module
  */
-import { type LspParams, lspParams } from "../lsp/params.ts";
-import { resolveHostPort } from "../net/resolve.ts";
-import { UdpDriver } from "../net/udp_driver.ts";
-import { checkInt as checkIntIn } from "../util/checks.ts";
-import { prngFromEntropy } from "../util/entropy_deno.ts";
-import { type Logger, serviceLogger } from "../util/log_deno.ts";
+import { type LspParams, lspParams } from "../lsp/mod.ts";
+import { resolveHostPort } from "../net/mod.ts";
+import { UdpDriver } from "../net/mod.ts";
+import { checkInt as checkIntIn } from "../util/mod.ts";
+import { prngFromEntropy } from "../util/mod.ts";
+import { type Logger, serviceLogger } from "../util/mod.ts";
 import { MinerCore } from "./miner_core.ts";
 import { WorkerPool } from "./worker_pool_deno.ts";
 

@@ -20,7 +20,7 @@
  * @module
  */
 
-import { checkInt as checkIntIn } from "../util/checks.ts";
+import { checkInt as checkIntIn } from "../util/mod.ts";
 
 /**
  * How far a request has come, as the client sees it.

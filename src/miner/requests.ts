@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { assert } from "../util/assert.ts";
-import { formatDuration } from "../util/duration.ts";
+import { assert } from "../util/mod.ts";
+import { formatDuration } from "../util/mod.ts";
 import {
   type MinerMessage,
   progressMessage,

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { assert } from "../util/assert.ts";
+import { assert } from "../util/mod.ts";
 import { MAX_NONCE, NonceKernel } from "./sha256_kernel.ts";
 
 /**

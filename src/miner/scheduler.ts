@@ -28,8 +28,8 @@
  * @module
  */
 
-import { assert } from "../util/assert.ts";
-import { OutputQueue } from "../core/output_queue.ts";
+import { assert } from "../util/mod.ts";
+import { OutputQueue } from "../core/mod.ts";
 import { type ResolvedChunking, SpeedEstimate } from "./chunking.ts";
 import { Dispatcher } from "./dispatch.ts";
 import { RequestTable } from "./requests.ts";

@@ -7,7 +7,7 @@
  */
 import type { SpeedEstimate } from "./chunking.ts";
 import type { MinerMessage } from "./message.ts";
-import { assert } from "../util/assert.ts";
+import { assert } from "../util/mod.ts";
 
 /** A nonce range still to hand out. */
 export interface Span {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { checkInt } from "../util/checks.ts";
+import { checkInt } from "../util/mod.ts";
 import { type ChunkingOptions, resolveChunking, type ResolvedChunking } from "./chunking.ts";
 
 /**

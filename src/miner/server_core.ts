@@ -9,13 +9,13 @@
  * @module
  */
 import type { DatagramCore, EventSource, Millis, Transmit } from "../core/mod.ts";
-import { OutputQueue } from "../core/output_queue.ts";
-import { TimeKeeper } from "../core/time_keeper.ts";
-import { LspEndpoint, type LspStats } from "../lsp/endpoint.ts";
-import { LspConnectionError } from "../lsp/errors.ts";
-import type { LspParams } from "../lsp/params.ts";
-import { formatDuration } from "../util/duration.ts";
-import type { Prng } from "../util/prng.ts";
+import { OutputQueue } from "../core/mod.ts";
+import { TimeKeeper } from "../core/mod.ts";
+import { LspEndpoint, type LspStats } from "../lsp/mod.ts";
+import { LspConnectionError } from "../lsp/mod.ts";
+import type { LspParams } from "../lsp/mod.ts";
+import { formatDuration } from "../util/mod.ts";
+import type { Prng } from "../util/mod.ts";
 import { formatCount } from "./progress_bar.ts";
 import {
   Scheduler,

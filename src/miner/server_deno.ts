@@ -20,12 +20,12 @@
  *
  * @module
  */
-import { LspConnectionError } from "../lsp/errors.ts";
-import type { LspParams } from "../lsp/params.ts";
-import { UdpDriver } from "../net/udp_driver.ts";
-import { listenUdp } from "../node/listen.ts";
-import { prngFromEntropy } from "../util/entropy_deno.ts";
-import { type Logger, serviceLogger } from "../util/log_deno.ts";
+import { LspConnectionError } from "../lsp/mod.ts";
+import type { LspParams } from "../lsp/mod.ts";
+import { UdpDriver } from "../net/mod.ts";
+import { listenUdp } from "../node/mod.ts";
+import { prngFromEntropy } from "../util/mod.ts";
+import { type Logger, serviceLogger } from "../util/mod.ts";
 import { hashSync } from "./hash.ts";
 import type { SchedulerOptions, SchedulerStats } from "./scheduler.ts";
 import { MinerServerCore } from "./server_core.ts";

@@ -9,8 +9,8 @@
  *
  * @module
  */
-import type { LspParams } from "../lsp/params.ts";
-import { type ServiceDefinition, ServiceSettingsError } from "../node/service.ts";
+import type { LspParams } from "../lsp/mod.ts";
+import { type ServiceDefinition, ServiceSettingsError } from "../node/mod.ts";
 import type { SchedulerOptions } from "./scheduler.ts";
 import { listenMiner } from "./server_deno.ts";
 

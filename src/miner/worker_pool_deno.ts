@@ -10,7 +10,7 @@
  * @module
  */
 
-import { assert } from "../util/assert.ts";
+import { assert } from "../util/mod.ts";
 import { betterResult, checkScanArgs, type ScanResult } from "./scan.ts";
 import { DEFAULT_SLICE_SIZE, type WorkerReply, type WorkerRequest } from "./hash_worker.ts";
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { serviceLogger } from "../util/log_deno.ts";
+import { serviceLogger } from "../util/mod.ts";
 import type { ListenAddress, RunningService, ServiceDefinition } from "./service.ts";
 
 /** Options for {@linkcode startNode}. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Logger } from "../util/log_deno.ts";
+import type { Logger } from "../util/mod.ts";
 
 /** Where a service listens. */
 export interface ListenAddress {

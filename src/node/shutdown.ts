@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { serviceLogger } from "../util/log_deno.ts";
+import { serviceLogger } from "../util/mod.ts";
 import { settleFileWrites } from "./files.ts";
 import { watchParent } from "./parent_watch.ts";
 

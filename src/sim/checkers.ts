@@ -6,7 +6,7 @@
  * @module
  */
 
-import { AssertionError } from "../util/assert.ts";
+import { AssertionError } from "../util/mod.ts";
 
 /**
  * A message as the checker takes it: bytes, or text (compared as UTF-8).

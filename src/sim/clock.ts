@@ -6,7 +6,7 @@
  * @module
  */
 
-import { checkTime as checkTimeIn } from "../util/checks.ts";
+import { checkTime as checkTimeIn } from "../util/mod.ts";
 
 /**
  * Identifies a timer set on a {@linkcode VirtualClock}; pass it to `cancel()`.

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Prng } from "../util/prng.ts";
+import type { Prng } from "../util/mod.ts";
 import { VirtualClock } from "./clock.ts";
 import { type LinkOptions, LinkTable } from "./links.ts";
 import { SimStreams, type StreamEnd, type StreamListener } from "./stream.ts";

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { prngFromEntropy } from "../util/entropy_deno.ts";
-import type { Prng } from "../util/prng.ts";
+import { prngFromEntropy } from "../util/mod.ts";
+import type { Prng } from "../util/mod.ts";
 import type { LinkOptions } from "./links.ts";
 
 /**

@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { Prng } from "../util/prng.ts";
-import { assert, unreachable } from "../util/assert.ts";
+import type { Prng } from "../util/mod.ts";
+import { assert, unreachable } from "../util/mod.ts";
 import type { VirtualClock } from "./clock.ts";
 import { drawDelay, type LinkTable } from "./links.ts";
 import type { Tracer } from "./trace.ts";

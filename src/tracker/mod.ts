@@ -22,4 +22,5 @@
 
 export * from "./pickle/mod.ts";
 export * from "./part1/mod.ts";
-export { DEFAULT_DB, DEFAULT_DB_TEXT } from "./part1/default_db.ts";
+export { DEFAULT_DB, DEFAULT_DB_TEXT } from "./part1/mod.ts";
+export { trackerService } from "./service.ts";

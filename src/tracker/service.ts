@@ -9,14 +9,10 @@
  *
  * @module
  */
-import {
-  type ServiceDefinition,
-  ServiceSettingsError,
-  ServiceStartError,
-} from "../node/service.ts";
-import { DEFAULT_DB } from "./part1/default_db.ts";
-import type { Part1Db } from "./part1/db.ts";
-import { describeExchange, readPart1DbFile, serveTrackerPart1 } from "./part1/server_deno.ts";
+import { type ServiceDefinition, ServiceSettingsError, ServiceStartError } from "../node/mod.ts";
+import { DEFAULT_DB } from "./part1/mod.ts";
+import type { Part1Db } from "./part1/mod.ts";
+import { describeExchange, readPart1DbFile, serveTrackerPart1 } from "./part1/mod.ts";
 
 const NUMERIC = [
   "maxProtocol",

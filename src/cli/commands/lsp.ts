@@ -4,14 +4,14 @@
  *
  * @module
  */
-import { intValue } from "../args.ts";
-import { LSP_PARAM_FLAGS, lspParamsFromFlags } from "../lsp_flags.ts";
-import type { CommandContext, CommandSpec, OptionSpec } from "../command.ts";
-import { connect, type LspClient } from "../../lsp/client_deno.ts";
-import { echoLoop } from "../../lsp/echo.ts";
-import { LspPayloadTooLargeError } from "../../lsp/errors.ts";
-import { listen } from "../../lsp/server_deno.ts";
-import { setupLogging } from "../../util/log_deno.ts";
+import { intValue } from "../mod.ts";
+import { LSP_PARAM_FLAGS, lspParamsFromFlags } from "../mod.ts";
+import type { CommandContext, CommandSpec, OptionSpec } from "../mod.ts";
+import { connect, type LspClient } from "../../lsp/mod.ts";
+import { echoLoop } from "../../lsp/mod.ts";
+import { LspPayloadTooLargeError } from "../../lsp/mod.ts";
+import { listen } from "../../lsp/mod.ts";
+import { setupLogging } from "../../util/mod.ts";
 
 const COMMON: Record<string, OptionSpec> = {
   ...LSP_PARAM_FLAGS,

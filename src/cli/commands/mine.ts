@@ -6,14 +6,14 @@
  *
  * @module
  */
-import { hostPortValue, intValue, portValue } from "../args.ts";
-import { LSP_PARAM_FLAGS, lspParamsFromFlags } from "../lsp_flags.ts";
-import { type CommandSpec, UsageError } from "../command.ts";
-import { requestMinimum } from "../../miner/client_deno.ts";
-import { MAX_UINT64, type ProgressMessage, requestFits } from "../../miner/message.ts";
-import { runMiner } from "../../miner/miner_deno.ts";
-import { formatProgressBar } from "../../miner/progress_bar.ts";
-import { listenMiner } from "../../miner/server_deno.ts";
+import { hostPortValue, intValue, portValue } from "../mod.ts";
+import { LSP_PARAM_FLAGS, lspParamsFromFlags } from "../mod.ts";
+import { type CommandSpec, UsageError } from "../mod.ts";
+import { requestMinimum } from "../../miner/mod.ts";
+import { MAX_UINT64, type ProgressMessage, requestFits } from "../../miner/mod.ts";
+import { runMiner } from "../../miner/mod.ts";
+import { formatProgressBar } from "../../miner/mod.ts";
+import { listenMiner } from "../../miner/mod.ts";
 
 const LSP_FLAGS = LSP_PARAM_FLAGS;
 

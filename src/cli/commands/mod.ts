@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { CommandSpec } from "../command.ts";
+import type { CommandSpec } from "../mod.ts";
 import { NODE_SERVICES } from "../../services.ts";
 import { lspCommand } from "./lsp.ts";
 import { mineCommand } from "./mine.ts";

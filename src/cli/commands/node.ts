@@ -3,16 +3,12 @@
  *
  * @module
  */
-import { portValue } from "../args.ts";
-import { type CommandSpec, type OptionSpec, UsageError } from "../command.ts";
-import { ConfigError, loadNodeConfig, type NodeConfig } from "../../node/config.ts";
-import { formatListen } from "../../node/listen.ts";
-import { NodeError, startNode } from "../../node/node.ts";
-import {
-  type ServiceDefinition,
-  ServiceSettingsError,
-  ServiceStartError,
-} from "../../node/service.ts";
+import { portValue } from "../mod.ts";
+import { type CommandSpec, type OptionSpec, UsageError } from "../mod.ts";
+import { ConfigError, loadNodeConfig, type NodeConfig } from "../../node/mod.ts";
+import { formatListen } from "../../node/mod.ts";
+import { NodeError, startNode } from "../../node/mod.ts";
+import { type ServiceDefinition, ServiceSettingsError, ServiceStartError } from "../../node/mod.ts";
 
 /** The node's default data directory, in the working directory (ignored by git). */
 export const DEFAULT_NODE_DATA_DIR = "data";

@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { intValue, portValue } from "../args.ts";
-import { type CommandSpec, UsageError } from "../command.ts";
-import { formatPeerAddress, parsePeerAddress } from "../../bitclone/address.ts";
-import { MAX_USER_AGENT_BYTES } from "../../bitclone/messages.ts";
+import { intValue, portValue } from "../mod.ts";
+import { type CommandSpec, UsageError } from "../mod.ts";
+import { formatPeerAddress, parsePeerAddress } from "../../bitclone/mod.ts";
+import { MAX_USER_AGENT_BYTES } from "../../bitclone/mod.ts";
 import {
   DEFAULT_DATA_DIR,
   DEFAULT_PEER_PORT,
@@ -15,9 +15,9 @@ import {
   peersFileIn,
   startPeerNode,
   type StartPeerNodeOptions,
-} from "../../bitclone/node_runner_deno.ts";
-import { formatListen } from "../../node/listen.ts";
-import { ServiceStartError } from "../../node/service.ts";
+} from "../../bitclone/mod.ts";
+import { formatListen } from "../../node/mod.ts";
+import { ServiceStartError } from "../../node/mod.ts";
 
 const PATH = "bitclone peer";
 /** The longest timer a flag takes: one day. */

@@ -6,19 +6,15 @@
  *
  * @module
  */
-import { hostPortValue, intValue, portValue } from "../args.ts";
-import { type CommandSpec, UsageError } from "../command.ts";
-import { ServiceStartError } from "../../node/service.ts";
-import { formatHostPort } from "../../net/hostport.ts";
-import { DEFAULT_DB } from "../../tracker/part1/default_db.ts";
-import { fetchPart1, TrackerClientError } from "../../tracker/part1/client_deno.ts";
-import type { Part1Db } from "../../tracker/part1/db.ts";
-import {
-  describeExchange,
-  readPart1DbFile,
-  serveTrackerPart1,
-} from "../../tracker/part1/server_deno.ts";
-import type { Part1RequestProtocol } from "../../tracker/part1/wire.ts";
+import { hostPortValue, intValue, portValue } from "../mod.ts";
+import { type CommandSpec, UsageError } from "../mod.ts";
+import { ServiceStartError } from "../../node/mod.ts";
+import { formatHostPort } from "../../net/mod.ts";
+import { DEFAULT_DB } from "../../tracker/part1/mod.ts";
+import { fetchPart1, TrackerClientError } from "../../tracker/part1/mod.ts";
+import type { Part1Db } from "../../tracker/part1/mod.ts";
+import { describeExchange, readPart1DbFile, serveTrackerPart1 } from "../../tracker/part1/mod.ts";
+import type { Part1RequestProtocol } from "../../tracker/part1/mod.ts";
 import { ringPeerCommand, ringServeCommand } from "./tracker_ring.ts";
 
 const serveCommand: CommandSpec = {

@@ -10,13 +10,13 @@
  *
  * @module
  */
-import { hostPortValue, intValue, portValue } from "../args.ts";
-import { type CommandSpec, UsageError } from "../command.ts";
-import { ServiceStartError } from "../../node/service.ts";
-import { startRingPeer } from "../../tracker/ring/peer_node_deno.ts";
-import type { RingPeerEvent } from "../../tracker/ring/peer.ts";
-import { serveRingTracker } from "../../tracker/ring/tracker_server_deno.ts";
-import type { RingTracker, RingTrackerEvent } from "../../tracker/ring/tracker.ts";
+import { hostPortValue, intValue, portValue } from "../mod.ts";
+import { type CommandSpec, UsageError } from "../mod.ts";
+import { ServiceStartError } from "../../node/mod.ts";
+import { startRingPeer } from "../../tracker/ring/mod.ts";
+import type { RingPeerEvent } from "../../tracker/ring/mod.ts";
+import { serveRingTracker } from "../../tracker/ring/mod.ts";
+import type { RingTracker, RingTrackerEvent } from "../../tracker/ring/mod.ts";
 
 /** Shows a handle on one line: control characters escaped. */
 function shown(text: string): string {

@@ -8,8 +8,8 @@
  * @module
  */
 
-import { parseHostPort } from "../../net/hostport.ts";
-import { TcpDriver } from "../../net/tcp_driver.ts";
+import { parseHostPort } from "../../net/mod.ts";
+import { TcpDriver } from "../../net/mod.ts";
 import { assembleMessage } from "./assemble.ts";
 import type { Part1ClientConnOptions } from "./client_conn.ts";
 import { Part1ClientCore, type Part1ClientOutcome } from "./client_core.ts";

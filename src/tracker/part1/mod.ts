@@ -91,3 +91,4 @@ export {
   type Part1RequestProtocol,
   REGISTER_REQUEST,
 } from "./wire.ts";
+export { DEFAULT_DB, DEFAULT_DB_TEXT } from "./default_db.ts";

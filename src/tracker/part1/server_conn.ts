@@ -26,7 +26,7 @@ import {
   requestOptions,
 } from "./framing.ts";
 import { encodeReply, type Part1Reply } from "./wire.ts";
-import { checkTime } from "../../util/checks.ts";
+import { checkTime } from "../../util/mod.ts";
 
 /**
  * Options of {@linkcode Part1ServerConn}: the framing options plus the request timeout.

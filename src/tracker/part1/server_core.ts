@@ -34,7 +34,7 @@
 
 import type { Addr, ConnId, EventSource, StreamAction, StreamCore } from "../../core/mod.ts";
 import { OutputQueue, TimeKeeper } from "../../core/mod.ts";
-import { checkInt } from "../../util/checks.ts";
+import { checkInt } from "../../util/mod.ts";
 import { DEFAULT_DB } from "./default_db.ts";
 import { BoundedBuffer } from "./_buffer.ts";
 import { answerRequest } from "./answer.ts";

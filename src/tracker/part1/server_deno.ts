@@ -22,8 +22,8 @@
  * @module
  */
 
-import { listenTcp } from "../../node/listen.ts";
-import { TcpDriver } from "../../net/tcp_driver.ts";
+import { listenTcp } from "../../node/mod.ts";
+import { TcpDriver } from "../../net/mod.ts";
 import type { Part1Db } from "./db.ts";
 import { MAX_DB_FILE_BYTES, parseDbFile } from "./db_file.ts";
 import {
@@ -32,7 +32,7 @@ import {
   type Part1ServerCoreOptions,
   type Part1ServerStats,
 } from "./server_core.ts";
-import { checkInt } from "../../util/checks.ts";
+import { checkInt } from "../../util/mod.ts";
 
 export { describeExchange, type Part1Exchange, type Part1ServerStats } from "./server_core.ts";
 

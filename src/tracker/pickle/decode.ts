@@ -25,7 +25,7 @@
  * @module
  */
 
-import { assert } from "../../util/assert.ts";
+import { assert } from "../../util/mod.ts";
 import type { PickleError, PickleLimitName } from "./error.ts";
 import { Op, opcodeInfo, type UnsafeOpName } from "./opcodes.ts";
 import { Py2Str, PyByteArray, PyDict, PyFloat, PySet, PyTuple, type PyValue } from "./value.ts";

@@ -17,10 +17,10 @@
  * @module
  */
 
-import { assert } from "../../util/assert.ts";
+import { assert } from "../../util/mod.ts";
 import { decodePickle, type PyValue } from "../pickle/mod.ts";
 import { type ConnId, OutputQueue, type StreamAction } from "../../core/mod.ts";
-import { formatHostPort } from "../../net/hostport.ts";
+import { formatHostPort } from "../../net/mod.ts";
 
 /** Why an outbound exchange failed. */
 export type ExchangeFailure = "refused" | "reset" | "timeout" | "invalid" | "eof" | "busy";

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { assert } from "../../util/assert.ts";
+import { assert } from "../../util/mod.ts";
 import type { PyValue } from "../pickle/mod.ts";
 import { type Completion, type ExchangeFailure, ExchangeTable } from "./_exchanges.ts";
 import {
@@ -42,7 +42,7 @@ import {
   type StreamAction,
   type StreamCore,
 } from "../../core/mod.ts";
-import { parseHostPort } from "../../net/hostport.ts";
+import { parseHostPort } from "../../net/mod.ts";
 
 /**
  * Options of {@linkcode RingPeer}. Times are in milliseconds.

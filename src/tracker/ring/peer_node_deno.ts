@@ -6,8 +6,8 @@
  * @module
  */
 
-import { listenTcp } from "../../node/listen.ts";
-import { TcpDriver } from "../../net/tcp_driver.ts";
+import { listenTcp } from "../../node/mod.ts";
+import { TcpDriver } from "../../net/mod.ts";
 import { RingPeer, type RingPeerEvent, type RingPeerOptions } from "./peer.ts";
 
 /**

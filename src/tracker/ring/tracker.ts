@@ -18,7 +18,7 @@
  * @module
  */
 
-import { assert } from "../../util/assert.ts";
+import { assert } from "../../util/mod.ts";
 import type { PyValue } from "../pickle/mod.ts";
 import { type Completion, ExchangeTable } from "./_exchanges.ts";
 import {
@@ -45,7 +45,7 @@ import {
   type StreamAction,
   type StreamCore,
 } from "../../core/mod.ts";
-import { parseHostPort } from "../../net/hostport.ts";
+import { parseHostPort } from "../../net/mod.ts";
 
 /**
  * Options of {@linkcode RingTracker}. Times are in milliseconds.

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { listenTcp } from "../../node/listen.ts";
-import { TcpDriver } from "../../net/tcp_driver.ts";
+import { listenTcp } from "../../node/mod.ts";
+import { TcpDriver } from "../../net/mod.ts";
 import { RingTracker, type RingTrackerEvent, type RingTrackerOptions } from "./tracker.ts";
 
 /**
