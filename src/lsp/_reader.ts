@@ -1,6 +1,8 @@
 /**
  * A bounded-wait FIFO of results for `read()`: items queue until read; readers queue until an item
- * arrives; once ended, readers get the end error after the queued items are read.
+ * arrives; once ended, readers get the end error after the queued items are read. An optional
+ * `onTake` hook sees every value handed to a reader, so an adapter can tell its core that the
+ * application made room (read-queue push-back).
  *
  * @module
  */
@@ -25,6 +27,16 @@ export class ReadQueue<T> {
   #head = 0;
   #waiting: { resolve: (v: T) => void; reject: (e: Error) => void }[] = [];
   #end: Error | undefined;
+  readonly #onTake: ((value: T) => void) | undefined;
+
+  /**
+   * Makes an empty queue.
+   *
+   * @param onTake Called with each value as a reader takes it (not for errors or discarded items).
+   */
+  constructor(onTake?: (value: T) => void) {
+    this.#onTake = onTake;
+  }
 
   /** Items waiting to be read. */
   get length(): number {
@@ -36,8 +48,10 @@ export class ReadQueue<T> {
     if (this.#end) return;
     const reader = this.#waiting.shift();
     if (reader) {
-      if ("value" in item) reader.resolve(item.value);
-      else reader.reject(item.error);
+      if ("value" in item) {
+        this.#onTake?.(item.value);
+        reader.resolve(item.value);
+      } else reader.reject(item.error);
       return;
     }
     this.#items.push(item);
@@ -72,9 +86,31 @@ export class ReadQueue<T> {
         this.#items = this.#items.slice(this.#head);
         this.#head = 0;
       }
-      return "value" in item ? Promise.resolve(item.value) : Promise.reject(item.error);
+      if (!("value" in item)) return Promise.reject(item.error);
+      this.#onTake?.(item.value);
+      return Promise.resolve(item.value);
     }
     if (this.#end) return Promise.reject(this.#end);
     return new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }));
   }
+}
+
+/**
+ * The adapters' default read-queue bound per connection: the larger of 1024 messages and four
+ * windows. 1024 leaves room for the conformance tests' buffering (spec §15.10: 500 unread
+ * messages per client must be taken while the server does not read).
+ *
+ * @param params The connection's window size.
+ * @returns The bound, in messages.
+ *
+ * @example
+ * ```ts
+ * import { defaultReadQueueMax } from "./_reader.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(defaultReadQueueMax({ windowSize: 1 }), 1024);
+ * assert.equal(defaultReadQueueMax({ windowSize: 1000 }), 4000);
+ * ```
+ */
+export function defaultReadQueueMax(params: { readonly windowSize: number }): number {
+  return Math.max(1024, 4 * params.windowSize);
 }

@@ -10,7 +10,7 @@ import { prngFromEntropy } from "../util/mod.ts";
 import { LspEndpoint } from "./endpoint.ts";
 import { LspConnectError, LspConnectionError } from "./errors.ts";
 import { type LspParams, lspParams } from "./params.ts";
-import { ReadQueue } from "./_reader.ts";
+import { defaultReadQueueMax, ReadQueue } from "./_reader.ts";
 
 /** Options for {@linkcode connect}. */
 export interface ConnectOptions {
@@ -24,6 +24,12 @@ export interface ConnectOptions {
   readDropPercent?: number;
   /** Percentage (0..100) of datagrams this client drops instead of sending (`-wdrop`). @default {0} */
   writeDropPercent?: number;
+  /**
+   * How many received messages may wait unread before the client stops acknowledging new Data
+   * (push-back: the server retransmits it later, as under loss). A positive integer or
+   * `Infinity`. @default {the larger of 1024 and 4 × windowSize}
+   */
+  readQueueMax?: number;
 }
 
 /**
@@ -55,6 +61,7 @@ export async function connect(hostport: string, options: ConnectOptions = {}): P
   // The core first: it validates the ISN, and a refused ISN must not leave a socket open.
   const core = LspEndpoint.client(serverAddr, params, prng, performance.now(), {
     isn: options.isn,
+    readQueueMax: options.readQueueMax ?? defaultReadQueueMax(params),
   });
   const socket = Deno.listenDatagram({
     transport: "udp",
@@ -118,7 +125,7 @@ export class LspClient implements AsyncIterable<Uint8Array> {
   readonly params: LspParams;
   readonly #core: LspEndpoint;
   readonly #driver: UdpDriver;
-  readonly #reads = new ReadQueue<Uint8Array>();
+  readonly #reads = new ReadQueue<Uint8Array>(() => this.#core.markRead(this.connId, 1));
   #state: "open" | "closing" | "closed" | "lost" = "open";
   #closing: Promise<void> | undefined;
   #settleClose: { resolve: () => void; reject: (e: Error) => void } | undefined;

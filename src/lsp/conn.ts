@@ -102,6 +102,37 @@ export interface ConnOptions {
    * @default a fresh {@linkcode newLspStats}()
    */
   stats?: LspStats;
+  /**
+   * The read-queue bound: how many delivered `message`s may wait unread (until
+   * {@linkcode Conn.markRead}) before new Data is refused without an Ack (push-back; the peer
+   * retransmits it later, as under loss). A positive integer, or `Infinity` for no bound.
+   *
+   * @default Infinity
+   */
+  readQueueMax?: number;
+}
+
+/**
+ * Checks a read-queue bound: a positive safe integer or `Infinity`.
+ *
+ * @param max The bound.
+ * @returns The bound.
+ * @throws {RangeError} Otherwise.
+ *
+ * @example
+ * ```ts
+ * import { checkReadQueueMax } from "./conn.ts";
+ * import assert from "node:assert/strict";
+ * assert.throws(() => checkReadQueueMax(0), RangeError);
+ * ```
+ */
+export function checkReadQueueMax(max: number): number {
+  if (max !== Infinity && (!Number.isSafeInteger(max) || max < 1)) {
+    throw new RangeError(
+      `Cannot use LSP options: readQueueMax is ${max}, expected a positive integer`,
+    );
+  }
+  return max;
 }
 
 function checkIsn(isn: number): void {
@@ -154,6 +185,7 @@ export class Conn {
 
   readonly #sender: Sender; // §9
   readonly #receiver: Receiver; // §10
+  #unread = 0; // delivered messages the application has not read (markRead)
 
   // Epochs (§11).
   #silentEpochs = 0;
@@ -182,10 +214,17 @@ export class Conn {
     this.#answerDuplicateConnect = options.answerDuplicateConnect ?? false;
     const stats = this.#stats;
     this.#sender = new Sender(this.params, isn, stats, (msg) => this.#send(msg));
-    this.#receiver = new Receiver(isn, this.params.windowSize, stats, (sn) => {
-      this.#send(ackMessage(this.#connId, sn));
-      stats.acksSent++;
-    }, (p) => this.#deliver(p));
+    this.#receiver = new Receiver(
+      isn,
+      this.params.windowSize,
+      stats,
+      (sn) => {
+        this.#send(ackMessage(this.#connId, sn));
+        stats.acksSent++;
+      },
+      (p) => this.#deliver(p),
+      checkReadQueueMax(options.readQueueMax ?? Infinity),
+    );
   }
 
   /**
@@ -312,6 +351,11 @@ export class Conn {
   /** The smallest incoming SeqNum not yet received. */
   get expectedSeqNum(): number {
     return this.#receiver.expected;
+  }
+
+  /** Delivered `message`s not yet marked read ({@linkcode Conn.markRead}). */
+  get unreadCount(): number {
+    return this.#unread;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -517,6 +561,36 @@ export class Conn {
   }
 
   /**
+   * Tells the connection that the application has read `count` of its delivered messages: room
+   * in the read queue, so new Data is accepted again (up to `readQueueMax` unread). Sends
+   * nothing: the peer's retransmissions bring back what was refused. Counts beyond the unread
+   * messages are ignored, and so is a connection that is no longer open.
+   *
+   * @param count How many messages were read.
+   *
+   * @example Resuming after the application read
+   * ```ts
+   * import { Conn } from "./conn.ts";
+   * import { lspParams } from "./params.ts";
+   * import { dataMessage } from "./wire.ts";
+   * import assert from "node:assert/strict";
+   * const conn = Conn.server(lspParams({ windowSize: 4 }), "C", 1, 0, { readQueueMax: 1 });
+   * conn.handleMessage(dataMessage(1, 1, Uint8Array.of(1)));
+   * conn.handleMessage(dataMessage(1, 2, Uint8Array.of(2))); // refused, no Ack
+   * assert.equal(conn.expectedSeqNum, 2);
+   * conn.markRead(1);
+   * conn.handleMessage(dataMessage(1, 2, Uint8Array.of(2)));
+   * assert.equal(conn.expectedSeqNum, 3);
+   * ```
+   */
+  markRead(count: number): void {
+    const n = Math.min(Math.max(0, Math.floor(count)), this.#unread);
+    if (n === 0 || this.#state !== "open") return;
+    this.#unread -= n;
+    this.#receiver.addCredit(n);
+  }
+
+  /**
    * Closes the connection locally: write() is refused from now on and no more `message` events
    * come (incoming Data is still acknowledged and discarded). Written data keeps being delivered
    * (retransmissions, heartbeats); once all of it is acknowledged the state becomes `closed` and a
@@ -548,6 +622,7 @@ export class Conn {
       throw new LspConnectionError("close", this.#connId, this.#refusal());
     }
     this.#state = "closing";
+    this.#receiver.addCredit(Infinity); // nothing is delivered any more: no push-back
     this.#checkDrained();
   }
 
@@ -591,6 +666,7 @@ export class Conn {
         ? { type: "message", connId: this.#connId, payload: new Uint8Array(0), payloadNull: true }
         : { type: "message", connId: this.#connId, payload: p },
     );
+    this.#unread++;
     this.#stats.messagesDelivered++;
   }
 

@@ -10,7 +10,7 @@
 
 import { assert } from "../util/mod.ts";
 import type { Prng } from "../util/mod.ts";
-import { type Addr, Conn, type LspStats } from "./conn.ts";
+import { type Addr, checkReadQueueMax, Conn, type LspStats } from "./conn.ts";
 import { LspConnectionError } from "./errors.ts";
 import type { LspParams } from "./params.ts";
 
@@ -40,6 +40,14 @@ export interface LspServerOptions {
    * @default false
    */
   randomConnIds?: boolean;
+  /**
+   * Per connection, how many delivered `message`s may wait unread (until the endpoint's
+   * `markRead()`) before new Data is refused without an Ack: push-back on the sender, which
+   * retransmits later as under loss. A positive integer, or `Infinity` for no bound.
+   *
+   * @default Infinity
+   */
+  readQueueMax?: number;
 }
 
 /** Largest accepted `maxConnections`. */
@@ -75,6 +83,7 @@ export class ConnTable {
   readonly #maxConnections: number;
   readonly #answerDuplicateConnect: boolean;
   readonly #randomConnIds: boolean;
+  readonly #readQueueMax: number;
 
   readonly #byAddr = new Map<Addr, Conn>();
   readonly #byId = new Map<number, Conn>();
@@ -86,7 +95,8 @@ export class ConnTable {
    *
    * @param prng Randomness (random ConnIDs only).
    * @param options Table size and the server's optional behaviours.
-   * @throws {RangeError} When `maxConnections` is not an integer in 1..2^20.
+   * @throws {RangeError} When `maxConnections` is not an integer in 1..2^20, or `readQueueMax`
+   * is neither a positive integer nor `Infinity`.
    */
   constructor(prng: Prng, options: LspServerOptions = {}) {
     const { maxConnections = 1024, answerDuplicateConnect = false, randomConnIds = false } =
@@ -103,6 +113,7 @@ export class ConnTable {
     this.#maxConnections = maxConnections;
     this.#answerDuplicateConnect = answerDuplicateConnect;
     this.#randomConnIds = randomConnIds;
+    this.#readQueueMax = checkReadQueueMax(options.readQueueMax ?? Infinity);
   }
 
   /** Live connections (including a client's connect attempt and closing connections). */
@@ -187,6 +198,7 @@ export class ConnTable {
     const conn = Conn.server(params, from, connId, isn, {
       stats,
       answerDuplicateConnect: this.#answerDuplicateConnect,
+      readQueueMax: this.#readQueueMax,
     });
     this.#byAddr.set(from, conn);
     this.#byId.set(connId, conn);

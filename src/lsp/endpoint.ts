@@ -53,6 +53,13 @@ export interface LspClientOptions {
    * @default a random integer in 0..2^31 − 1 drawn from the endpoint's PRNG
    */
   isn?: number;
+  /**
+   * How many delivered `message`s may wait unread (until {@linkcode LspEndpoint.markRead})
+   * before new Data is refused without an Ack (push-back). A positive integer or `Infinity`.
+   *
+   * @default Infinity
+   */
+  readQueueMax?: number;
 }
 
 /**
@@ -192,7 +199,10 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
     const endpoint = new LspEndpoint("client", params, prng, serverAddr, {});
     const at = endpoint.#timer.advance(now);
     const isn = options.isn ?? prng.int(0, 2 ** 31 - 1);
-    const conn = Conn.client(endpoint.params, serverAddr, isn, { stats: endpoint.#stats });
+    const conn = Conn.client(endpoint.params, serverAddr, isn, {
+      stats: endpoint.#stats,
+      readQueueMax: options.readQueueMax,
+    });
     endpoint.#table.addAttempt(conn);
     endpoint.#timer.start(at);
     endpoint.#drain(conn);
@@ -391,6 +401,31 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
     }
   }
 
+  /**
+   * Tells the core that the application has read `count` delivered messages of a connection.
+   * With a `readQueueMax` bound, a connection whose unread messages reached it refuses new Data
+   * (no Ack: the sender keeps it and retransmits it on its backoff schedule, as under loss) while
+   * still re-Acking duplicates and sending heartbeats; this call makes room again. It sends
+   * nothing. An unknown or no longer open connection, or a count beyond its unread messages, is
+   * ignored.
+   *
+   * @param connId The connection.
+   * @param count How many of its messages were read.
+   *
+   * @example Nothing to do for an unknown connection
+   * ```ts
+   * import { LspEndpoint } from "./endpoint.ts";
+   * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
+   * const server = LspEndpoint.server({}, Prng.seeded(1), { readQueueMax: 8 });
+   * server.markRead(3, 1);
+   * assert.equal(server.unreadCount(3), 0);
+   * ```
+   */
+  markRead(connId: number, count = 1): void {
+    this.#table.byId(connId)?.markRead(count);
+  }
+
   // -------------------------------------------------------------------------------------------
   // Outputs
 
@@ -526,6 +561,17 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
    */
   pendingCount(connId: number): number {
     return this.#table.byId(connId)?.pendingCount ?? 0;
+  }
+
+  /**
+   * Delivered `message`s of a connection not yet marked read ({@linkcode LspEndpoint.markRead});
+   * 0 for an unknown connection. With a `readQueueMax` bound, never above it.
+   *
+   * @param connId The connection.
+   * @returns The number of unread messages.
+   */
+  unreadCount(connId: number): number {
+    return this.#table.byId(connId)?.unreadCount ?? 0;
   }
 
   /**

@@ -66,6 +66,13 @@ export function acceptData(
  * (`ack`) and buffered; earlier duplicates are re-Acked and discarded; later ones are dropped
  * unacknowledged. Payloads go to `deliver` in SeqNum order.
  *
+ * A read credit (push-back from a bounded read queue) narrows the window further: new Data is
+ * taken only while `seq < expected + min(ω, credit)`; each delivery uses one credit and
+ * {@linkcode Receiver.addCredit} gives it back. Refused Data is dropped without an Ack (counted
+ * as `readQueueFull`), so the sender keeps and retransmits it, as under loss; duplicates of Data
+ * already taken are still re-Acked. Buffered plus delivered-and-unread messages never exceed the
+ * credit given.
+ *
  * @example Out of order in, in order out
  * ```ts
  * import { Receiver } from "./receiver.ts";
@@ -90,6 +97,9 @@ export class Receiver {
   readonly #deliver: (payload: Uint8Array | null) => void;
 
   #expected: number; // smallest SeqNum not yet received
+  // Deliveries still allowed (Infinity: unbounded). Invariant: every pending SeqNum is below
+  // #expected + #credit, so the buffered and delivered messages fit in the credit.
+  #credit: number;
   // Received ahead of #expected, < ω entries; null for a Data whose payload was the JSON null.
   readonly #pending = new Map<number, Uint8Array | null>();
 
@@ -101,6 +111,8 @@ export class Receiver {
    * @param stats Counters (Acks, duplicates, drops).
    * @param ack Called with the SeqNum of each Data to acknowledge.
    * @param deliver Called with each payload in order (`null` for a JSON-null payload).
+   * @param credit How many messages may be delivered before {@linkcode Receiver.addCredit} is
+   * called: a non-negative integer, or `Infinity` (the default) for no bound.
    */
   constructor(
     isn: number,
@@ -108,7 +120,10 @@ export class Receiver {
     stats: LspStats,
     ack: (sn: number) => void,
     deliver: (payload: Uint8Array | null) => void,
+    credit = Infinity,
   ) {
+    assert(credit === Infinity || (Number.isSafeInteger(credit) && credit >= 0), "bad credit");
+    this.#credit = credit;
     this.#isn = isn;
     this.#windowSize = windowSize;
     this.#stats = stats;
@@ -120,6 +135,42 @@ export class Receiver {
   /** The smallest incoming SeqNum not yet received. */
   get expected(): number {
     return this.#expected;
+  }
+
+  /** Deliveries still allowed before new Data is refused (`Infinity` when unbounded). */
+  get credit(): number {
+    return this.#credit;
+  }
+
+  /**
+   * Gives back read credit: the application read `n` delivered messages (or `Infinity`: lift the
+   * bound for good, e.g. once the connection closes locally). New Data is taken again from now
+   * on; nothing is sent: the peer's retransmissions bring the refused Data back.
+   *
+   * @param n A positive integer, or `Infinity`.
+   *
+   * @example Push-back and resume
+   * ```ts
+   * import { Receiver } from "./receiver.ts";
+   * import { newLspStats } from "./stats.ts";
+   * import { dataMessage } from "./wire.ts";
+   * import assert from "node:assert/strict";
+   * const acks: number[] = [];
+   * const stats = newLspStats();
+   * const receiver = new Receiver(0, 4, stats, (sn) => acks.push(sn), () => {}, 1);
+   * receiver.receive(dataMessage(1, 1, Uint8Array.of(1)));
+   * receiver.receive(dataMessage(1, 2, Uint8Array.of(2))); // refused: credit used up
+   * receiver.receive(dataMessage(1, 1, Uint8Array.of(1))); // duplicate: re-Acked
+   * assert.deepEqual(acks, [1, 1]);
+   * assert.equal(stats.dropped.readQueueFull, 1);
+   * receiver.addCredit(1);
+   * receiver.receive(dataMessage(1, 2, Uint8Array.of(2)));
+   * assert.equal(receiver.expected, 3);
+   * ```
+   */
+  addCredit(n: number): void {
+    assert(n === Infinity || (Number.isSafeInteger(n) && n > 0), "bad credit");
+    this.#credit += n;
   }
 
   /**
@@ -135,15 +186,16 @@ export class Receiver {
       this.#stats.dropped.outOfWindow++; // never numbered so, or beyond the window: no Ack
       return;
     }
-    this.#ack(sn);
-    if (sn < this.#expected) {
-      this.#stats.duplicatesReceived++; // re-Ack repairs a lost Ack; the data is old
-      return;
-    }
-    if (this.#pending.has(sn)) {
+    if (sn < this.#expected || this.#pending.has(sn)) {
+      this.#ack(sn); // re-Ack repairs a lost Ack; the data is old
       this.#stats.duplicatesReceived++;
       return;
     }
+    if (sn >= this.#expected + this.#credit) {
+      this.#stats.dropped.readQueueFull++; // push-back: no Ack, the sender retransmits later
+      return;
+    }
+    this.#ack(sn);
     this.#pending.set(sn, payload);
     assert(this.#pending.size <= this.#windowSize, "receive buffer over the window");
     for (
@@ -153,6 +205,7 @@ export class Receiver {
     ) {
       this.#pending.delete(this.#expected);
       this.#expected++;
+      this.#credit--;
       this.#deliver(p);
     }
   }

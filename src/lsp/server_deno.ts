@@ -11,7 +11,7 @@ import { prngFromEntropy } from "../util/mod.ts";
 import { LspEndpoint } from "./endpoint.ts";
 import { LspConnectionError } from "./errors.ts";
 import { type LspParams, lspParams } from "./params.ts";
-import { ReadQueue } from "./_reader.ts";
+import { defaultReadQueueMax, ReadQueue } from "./_reader.ts";
 
 /** Options for {@linkcode listen}. */
 export interface ListenOptions {
@@ -21,6 +21,13 @@ export interface ListenOptions {
   hostname?: string;
   /** Size of the connection table (Connects beyond it are dropped). @default {1024} */
   maxConnections?: number;
+  /**
+   * Per connection, how many received messages may wait unread before the server stops
+   * acknowledging new Data from that client (push-back: the client retransmits it later, as
+   * under loss), so a server that does not call `read()` holds bounded memory. A positive
+   * integer or `Infinity`. @default {the larger of 1024 and 4 × windowSize}
+   */
+  readQueueMax?: number;
   /** Abort to drop every connection and close the socket at once (no draining). */
   signal?: AbortSignal;
   /** Percentage (0..100) of received datagrams dropped (fault injection, `-rdrop`). @default {0} */
@@ -60,7 +67,10 @@ export function listen(port: number, options: ListenOptions = {}): LspServer {
   const params = lspParams(options.params ?? {});
   const prng = prngFromEntropy();
   // The core first: it validates the options, and a refused option must not leave a socket open.
-  const core = LspEndpoint.server(params, prng, { maxConnections: options.maxConnections });
+  const core = LspEndpoint.server(params, prng, {
+    maxConnections: options.maxConnections,
+    readQueueMax: options.readQueueMax ?? defaultReadQueueMax(params),
+  });
   const socket = listenUdp(options.serviceName ?? "lsp", {
     hostname: options.hostname ?? "0.0.0.0",
     port,
@@ -76,7 +86,7 @@ export class LspServer implements AsyncIterable<LspServerMessage | LspConnection
   readonly params: LspParams;
   readonly #core: LspEndpoint;
   readonly #driver: UdpDriver;
-  readonly #reads = new ReadQueue<LspServerMessage>();
+  readonly #reads = new ReadQueue<LspServerMessage>((m) => this.#core.markRead(m.connId, 1));
   /** Connections closed with closeConn(): their data is no longer delivered. */
   readonly #closedLocally = new Set<number>();
   #closing: Promise<void> | undefined;
@@ -117,6 +127,14 @@ export class LspServer implements AsyncIterable<LspServerMessage | LspConnection
   /** Live connections (including closing ones). */
   get connectionCount(): number {
     return this.#core.connectionCount;
+  }
+
+  /**
+   * Messages of a connection received but not yet read (at most `readQueueMax`); 0 for an
+   * unknown connection.
+   */
+  unreadCount(connId: number): number {
+    return this.#core.unreadCount(connId);
   }
 
   /** Datagram counters of the socket and of the protocol core. */

@@ -21,6 +21,8 @@
  * - `negativeSize`, `shortPayload`, `badChecksum`: a Data message failing §5.
  * - `outOfWindow`: a Data message at or beyond the receive window (no Ack), or numbered at or
  *   below the ISN.
+ * - `readQueueFull`: a new Data message refused (no Ack) because the connection's delivered but
+ *   unread messages reached the read-queue bound (push-back; the sender retransmits it later).
  *
  * @example Listing the reasons
  * ```ts
@@ -43,6 +45,7 @@ export const DROP_REASONS = [
   "shortPayload",
   "badChecksum",
   "outOfWindow",
+  "readQueueFull",
 ] as const;
 
 /**

@@ -756,3 +756,50 @@ Deno.test("listen() throws ServiceStartError naming the port when it is taken", 
     taken.close();
   }
 });
+
+Deno.test("listen({ readQueueMax }) pushes back on a client while the server does not read; a slow reader gets everything in order", async () => {
+  const BOUND = 4, N = 30;
+  const params: Partial<LspParams> = {
+    epochLimit: 20,
+    epochMillis: 50,
+    windowSize: 4,
+    maxUnackedMessages: 4,
+  };
+  const server = listen(0, { hostname: "127.0.0.1", params, readQueueMax: BOUND });
+  let peak = 0;
+  try {
+    const client = await connectTo(server, params, { isn: 0 });
+    const sample = () => (peak = Math.max(peak, server.unreadCount(client.connId)));
+    const want = messages("m", N);
+    for (const m of want) client.write(bytes(m));
+    // Not reading: the server takes BOUND messages, then refuses the client's retransmissions.
+    await waitFor(() => {
+      sample();
+      return server.stats().lsp.dropped.readQueueFull >= 3 * 4; // three rounds of the window
+    }, "the server refusing retransmissions");
+    assert.equal(server.unreadCount(client.connId), BOUND);
+    assert.ok(client.stats().lsp.dataRetransmitted >= 8);
+    assert.equal(server.connectionCount, 1); // neither side lost the other
+    // A slow reader: one message at a time, after a pause.
+    const got: Uint8Array[] = [];
+    while (got.length < N) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      sample();
+      const m = await withTimeout(server.read(), 10_000, `read #${got.length}`);
+      assert.equal(m.connId, client.connId);
+      got.push(m.payload);
+    }
+    sample();
+    assert.deepEqual(got.map(text), want);
+    assert.ok(peak <= BOUND, `${peak} unread messages`);
+    await withTimeout(client.close(), 10_000, "client close");
+  } finally {
+    await janitor.cleanup();
+    await stopServer(server);
+  }
+});
+
+Deno.test("listen() and connect() refuse a bad readQueueMax with RangeError", async () => {
+  assert.throws(() => listen(0, { hostname: "127.0.0.1", readQueueMax: 0 }), RangeError);
+  await assert.rejects(connect("127.0.0.1:9", { readQueueMax: 2.5 }), RangeError);
+});
