@@ -191,15 +191,60 @@ export type SimMiner = CoreMinerNode | ScriptedMinerNode;
  * crash (go silent, as after `kill -9`) during its `dieInChunk`-th search or at `vanish()`; when
  * the core says to retry a connect, `onRetry` moves it to a fresh address (a fresh socket).
  */
-export class CoreMinerNode implements DatagramCore {
-  core: MinerCore;
+/**
+ * What the program-core nodes share: the core of the current connection attempt, a crash (the
+ * process is gone) and a pending retry (the world gives the next attempt a fresh socket).
+ */
+abstract class RetryingNode<C extends DatagramCore> implements DatagramCore {
+  core!: C;
   attempt = 1;
+  crashed = false;
+  retryPending = false;
+
+  /** The core of the current attempt. */
+  protected abstract newCore(now: Millis): C;
+  /** Takes the core's events after an input. */
+  protected abstract drain(now: Millis): void;
+
+  /** Whether the node takes no input: crashed, or between two attempts. */
+  get silent(): boolean {
+    return this.crashed || this.retryPending;
+  }
+
+  /** The next connection attempt, on a fresh socket (the world gives it a new address). */
+  restart(now: Millis): void {
+    this.attempt++;
+    this.retryPending = false;
+    this.core = this.newCore(now);
+  }
+
+  handleDatagram(from: string, bytes: Uint8Array, now: Millis): void {
+    if (this.silent) return;
+    this.core.handleDatagram(from, bytes, now);
+    this.drain(now);
+  }
+
+  handleTick(now: Millis): void {
+    if (this.silent) return;
+    this.core.handleTick(now);
+    this.drain(now);
+  }
+
+  pollTransmit(): Transmit | undefined {
+    return this.silent ? undefined : this.core.pollTransmit();
+  }
+
+  nextTimeout(): Millis | undefined {
+    return this.silent ? undefined : this.core.nextTimeout();
+  }
+}
+
+export class CoreMinerNode extends RetryingNode<MinerCore> {
   connId: number | undefined;
   running: { job: MinerJob; finishAt: Millis } | undefined;
   dieInChunk = 0;
   dieFraction = 0.5;
   dieAt: Millis | undefined;
-  crashed = false;
   crashedMidChunk = false;
   /** How the core ended (lost server, unreachable), if it did, and when. */
   ended:
@@ -211,13 +256,13 @@ export class CoreMinerNode implements DatagramCore {
   idleWhileWaiting = 0;
   presentWhileWaiting = 0;
   onRetry: ((node: CoreMinerNode) => void) | undefined;
-  retryPending = false;
 
   constructor(readonly prng: Prng, now: Millis, readonly speed: number) {
-    this.core = this.#newCore(now);
+    super();
+    this.core = this.newCore(now);
   }
 
-  #newCore(now: Millis): MinerCore {
+  protected newCore(now: Millis): MinerCore {
     return new MinerCore({
       serverAddr: SERVER,
       hostport: SERVER,
@@ -242,21 +287,8 @@ export class CoreMinerNode implements DatagramCore {
     this.crashedMidChunk = this.running !== undefined;
   }
 
-  /** The next connection attempt, on a fresh socket (the world gives it a new address). */
-  restart(now: Millis): void {
-    this.attempt++;
-    this.retryPending = false;
-    this.core = this.#newCore(now);
-  }
-
-  handleDatagram(from: string, bytes: Uint8Array, now: Millis): void {
-    if (this.crashed || this.retryPending) return;
-    this.core.handleDatagram(from, bytes, now);
-    this.#drain(now);
-  }
-
-  handleTick(now: Millis): void {
-    if (this.crashed || this.retryPending) return;
+  override handleTick(now: Millis): void {
+    if (this.silent) return;
     if (this.dieAt !== undefined && now >= this.dieAt) return this.vanish();
     if (this.running !== undefined && this.running.finishAt <= now) {
       const { job } = this.running;
@@ -265,15 +297,11 @@ export class CoreMinerNode implements DatagramCore {
       this.core.handleScanned(job.id, hash, nonce, now);
     }
     this.core.handleTick(now);
-    this.#drain(now);
+    this.drain(now);
   }
 
-  pollTransmit(): Transmit | undefined {
-    return this.crashed || this.retryPending ? undefined : this.core.pollTransmit();
-  }
-
-  nextTimeout(): Millis | undefined {
-    if (this.crashed || this.retryPending) return undefined;
+  override nextTimeout(): Millis | undefined {
+    if (this.silent) return undefined;
     let t = this.core.nextTimeout();
     for (const at of [this.running?.finishAt, this.dieAt]) {
       if (at !== undefined && (t === undefined || at < t)) t = at;
@@ -281,7 +309,7 @@ export class CoreMinerNode implements DatagramCore {
     return t;
   }
 
-  #drain(now: Millis): void {
+  protected drain(now: Millis): void {
     for (let e = this.core.pollEvent(); e; e = this.core.pollEvent()) {
       switch (e.type) {
         case "joined":
@@ -324,29 +352,26 @@ export class CoreMinerNode implements DatagramCore {
  * Our request client: the production `RequestCore`. It can crash (go silent, as after Ctrl-C or
  * `kill -9`); when the core says to retry a connect, `onRetry` moves it to a fresh address.
  */
-export class ClientNode implements DatagramCore {
-  core: RequestCore;
-  attempt = 1;
+export class ClientNode extends RetryingNode<RequestCore> {
   connId: number | undefined;
   outcome: RequestOutcome | undefined;
   /** When the outcome came. */
   doneAt: Millis | undefined;
   result: Best | undefined;
   disconnected = false;
-  crashed = false;
   progress = 0;
   onRetry: ((node: ClientNode) => void) | undefined;
-  retryPending = false;
 
   constructor(
     readonly prng: Prng,
     now: Millis,
     readonly request: RequestMessage,
   ) {
-    this.core = this.#newCore(now);
+    super();
+    this.core = this.newCore(now);
   }
 
-  #newCore(now: Millis): RequestCore {
+  protected newCore(now: Millis): RequestCore {
     return new RequestCore({
       serverAddr: SERVER,
       hostport: SERVER,
@@ -363,34 +388,7 @@ export class ClientNode implements DatagramCore {
     return this.result !== undefined || this.disconnected || this.crashed;
   }
 
-  /** The next connection attempt, on a fresh socket (the world gives it a new address). */
-  restart(now: Millis): void {
-    this.attempt++;
-    this.retryPending = false;
-    this.core = this.#newCore(now);
-  }
-
-  handleDatagram(from: string, bytes: Uint8Array, now: Millis): void {
-    if (this.crashed || this.retryPending) return;
-    this.core.handleDatagram(from, bytes, now);
-    this.#drain(now);
-  }
-
-  handleTick(now: Millis): void {
-    if (this.crashed || this.retryPending) return;
-    this.core.handleTick(now);
-    this.#drain(now);
-  }
-
-  pollTransmit(): Transmit | undefined {
-    return this.crashed || this.retryPending ? undefined : this.core.pollTransmit();
-  }
-
-  nextTimeout(): Millis | undefined {
-    return this.crashed || this.retryPending ? undefined : this.core.nextTimeout();
-  }
-
-  #drain(now: Millis): void {
+  protected drain(now: Millis): void {
     for (let e = this.core.pollEvent(); e; e = this.core.pollEvent()) {
       if (e.type === "connected") this.connId = e.connId;
       else if (e.type === "progress") this.progress++;
