@@ -5,9 +5,13 @@
  * @module
  */
 
+import { OutputQueue } from "../core/mod.ts";
+import { assert } from "../util/mod.ts";
 import type { PeerNodeAction } from "./peer_node_types.ts";
 
 const LOG_QUEUE_MAX = 10_000;
+/** Actions of any kind waiting at once: the driver drains them after every input. */
+const ACTIONS_MAX = 1 << 20;
 
 /** A log level of the node. */
 export type NodeLogLevel = "error" | "warn" | "info" | "debug";
@@ -29,8 +33,7 @@ export type NodeLogLevel = "error" | "warn" | "info" | "debug";
  * ```
  */
 export class ActionQueue {
-  #actions: PeerNodeAction[] = [];
-  #head = 0;
+  readonly #actions = new OutputQueue<PeerNodeAction>({ capacity: ACTIONS_MAX });
   #logsQueued = 0;
   #logsDropped = 0;
 
@@ -70,7 +73,8 @@ export class ActionQueue {
       }
       this.#logsQueued++;
     }
-    this.#actions.push(action);
+    const queued = this.#actions.push(action);
+    assert(queued, "the node's actions must be drained");
   }
 
   /**
@@ -104,13 +108,8 @@ export class ActionQueue {
    * ```
    */
   poll(): PeerNodeAction | undefined {
-    if (this.#head >= this.#actions.length) return undefined;
-    const a = this.#actions[this.#head++];
-    if (a.type === "log") this.#logsQueued--;
-    if (this.#head === this.#actions.length) {
-      this.#actions = [];
-      this.#head = 0;
-    }
+    const a = this.#actions.shift();
+    if (a?.type === "log") this.#logsQueued--;
     return a;
   }
 }
