@@ -130,6 +130,8 @@ export class TcpDriver<A = never> {
   readonly #signal?: AbortSignal;
   readonly #onAbort = () => this.close();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the armed timer fires (`Infinity` when none is armed). */
+  #timerAt = Infinity;
   #closed = false;
   #resolveDone!: () => void;
   /** Counters. */
@@ -202,17 +204,10 @@ export class TcpDriver<A = never> {
       }
       this.#onProgress();
       if (this.#closed) return;
-      this.#disarm();
       const at = this.#core.nextTimeout();
-      if (at === undefined) return;
+      if (at === undefined) return this.#disarm();
       const now = this.#now();
-      if (at > now) {
-        this.#timer = setTimeout(() => {
-          this.#timer = undefined;
-          this.#input(() => this.#core.handleTick(this.#now()));
-        }, Math.min(Math.ceil(at - now), TIMER_MAX_MS));
-        return;
-      }
+      if (at > now) return this.#arm(at, now);
       this.#core.handleTick(now);
     }
     throw new Error("Cannot settle the core: handleTick() does not move nextTimeout()");
@@ -254,9 +249,22 @@ export class TcpDriver<A = never> {
     return this.#time.advance(this.#clock());
   }
 
+  /** Arms the one timer at `at`, keeping the armed one when it is already due then. */
+  #arm(at: number, now: number): void {
+    if (this.#timer !== undefined && this.#timerAt === at) return;
+    this.#disarm();
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAt = Infinity;
+      this.#input(() => this.#core.handleTick(this.#now()));
+    }, Math.min(Math.ceil(at - now), TIMER_MAX_MS));
+  }
+
   #disarm(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#timerAt = Infinity;
   }
 
   #track(p: Promise<unknown>): void {
