@@ -94,10 +94,12 @@ export function minerChurnScenario(seed: number): { trace: string; summary: stri
   // The gone clients' requests stopped: accepted (unless their Request never got through before
   // they went), abandoned, and no chunk of theirs sent after the server noticed.
   const seen = gone.filter((d) => w.server.arrivedAt.has(d));
-  assert.equal(
-    w.stats.requestsAbandoned,
-    seen.length,
-    w.explain("abandoned requests"),
+  // A regular client that LSP declared lost (possible at 10 % loss, see above) has its request
+  // abandoned too: every gone client's request is abandoned, and at most the unanswered others.
+  const abandoned = w.stats.requestsAbandoned;
+  assert.ok(
+    abandoned >= seen.length && abandoned <= seen.length + (requests - answered),
+    w.explain(`abandoned requests: ${abandoned}, gone ${seen.length}, answered ${answered}`),
   );
   for (const d of seen) {
     const conn = [...w.server.dataOf].find(([, x]) => x === d)![0];
