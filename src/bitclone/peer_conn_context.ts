@@ -176,6 +176,11 @@ export class PeerConnContext {
     this.#events.push(event);
   }
 
+  /** Reports a received `message` line (to log; it is never answered). */
+  reportMessage(m: Extract<BitcloneMessage, { type: "message" }>): void {
+    this.emit({ type: "messageReceived", code: m.code, summary: m.summary, details: m.details });
+  }
+
   /** Takes the next line to write, or `undefined`. */
   pollTransmit(): Uint8Array | undefined {
     const bytes = this.#out.shift();

@@ -141,12 +141,7 @@ export class PeerEstablished {
         if (m.type === "reject") {
           ctx.emit({ type: "rejectReceived", code: m.code, reason: m.reason, details: m.details });
         } else if (m.type === "message") {
-          ctx.emit({
-            type: "messageReceived",
-            code: m.code,
-            summary: m.summary,
-            details: m.details,
-          });
+          ctx.reportMessage(m);
         }
         return;
       case "serve":

@@ -123,12 +123,7 @@ export class PeerHandshake {
             ctx.finish({ kind: "busy", code: m.code });
           }
         } else if (m.type === "message") {
-          ctx.emit({
-            type: "messageReceived",
-            code: m.code,
-            summary: m.summary,
-            details: m.details,
-          });
+          ctx.reportMessage(m);
         }
         return;
       case "handshake":
