@@ -8,6 +8,7 @@
  * @module
  */
 import { peerService } from "./bitclone/mod.ts";
+import { kvService } from "./kv/mod.ts";
 import { minerService } from "./miner/mod.ts";
 import { trackerService } from "./tracker/mod.ts";
 import type { ServiceDefinition } from "./node/mod.ts";
@@ -19,11 +20,12 @@ import type { ServiceDefinition } from "./node/mod.ts";
  * ```ts
  * import { NODE_SERVICES } from "./services.ts";
  * import assert from "node:assert/strict";
- * assert.deepEqual(NODE_SERVICES.map((s) => s.name), ["peer", "miner", "tracker"]);
+ * assert.deepEqual(NODE_SERVICES.map((s) => s.name), ["peer", "miner", "tracker", "kv"]);
  * ```
  */
 export const NODE_SERVICES: readonly ServiceDefinition[] = [
   peerService,
   minerService,
   trackerService,
+  kvService,
 ];

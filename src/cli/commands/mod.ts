@@ -5,6 +5,7 @@
  */
 import type { CommandSpec } from "../mod.ts";
 import { NODE_SERVICES } from "../../services.ts";
+import { kvCommand } from "./kv.ts";
 import { lspCommand } from "./lsp.ts";
 import { mineCommand } from "./mine.ts";
 import { nodeCommand } from "./node.ts";
@@ -25,7 +26,7 @@ export function rootCommand(): CommandSpec {
   return {
     name: "bitclone",
     summary:
-      "bitclone: LSP, the distributed bitcoin miner, the BitClone peer and the CS457 tracker",
+      "bitclone: LSP, the distributed bitcoin miner, the BitClone peer, the CS457 tracker and the gossip key-value store",
     description:
       "One program that hosts the lab's network services side by side and speaks each on the " +
       "wire exactly like the original implementation.",
@@ -35,6 +36,7 @@ export function rootCommand(): CommandSpec {
       mineCommand,
       peerCommand,
       trackerCommand,
+      kvCommand,
     ],
   };
 }

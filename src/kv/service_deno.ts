@@ -1,0 +1,109 @@
+/**
+ * The key-value store as a `bitclone node` service: TCP 9000 for requests (`--kv-port`) and UDP
+ * 8888 for discovery, its log in `<data dir>/kv/`.
+ *
+ * Config file settings (`services.kv`), all optional:
+ * - `udpPort` (default 8888), `advertise` (IP or IP:PORT), `name`, `memory` (true: no disk),
+ * - `seeds` (UDP `HOST:PORT` list that also get our Handshake), `broadcast` (list replacing the
+ *   interface's broadcast address).
+ *
+ * @module
+ */
+import { type ServiceDefinition, ServiceSettingsError, ServiceStartError } from "../node/mod.ts";
+import { describeKvEvent } from "./describe.ts";
+import { serveKv } from "./kv_deno.ts";
+
+function stringList(
+  settings: Readonly<Record<string, unknown>>,
+  key: string,
+): string[] | undefined {
+  const v = settings[key];
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || !v.every((s) => typeof s === "string")) {
+    throw new ServiceSettingsError("kv", key, "a list of HOST:PORT strings");
+  }
+  return v as string[];
+}
+
+function check(settings: Readonly<Record<string, unknown>>): void {
+  const { udpPort, advertise, name, memory } = settings;
+  if (
+    udpPort !== undefined &&
+    (!Number.isInteger(udpPort) || (udpPort as number) < 0 || (udpPort as number) > 65535)
+  ) {
+    throw new ServiceSettingsError("kv", "udpPort", "a port number 0..65535");
+  }
+  if (advertise !== undefined && typeof advertise !== "string") {
+    throw new ServiceSettingsError("kv", "advertise", "an IP address");
+  }
+  if (name !== undefined && (typeof name !== "string" || !/^[A-Za-z0-9._:-]{1,64}$/.test(name))) {
+    throw new ServiceSettingsError("kv", "name", "1 to 64 characters of A-Z a-z 0-9 . _ : -");
+  }
+  if (memory !== undefined && typeof memory !== "boolean") {
+    throw new ServiceSettingsError("kv", "memory", "true or false");
+  }
+  stringList(settings, "seeds");
+  stringList(settings, "broadcast");
+}
+
+/**
+ * The node's key-value service.
+ *
+ * @example
+ * ```ts
+ * import { kvService } from "./service_deno.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(kvService.name, "kv");
+ * assert.equal(kvService.defaultPort, 9000);
+ * ```
+ */
+export const kvService: ServiceDefinition = {
+  name: "kv",
+  description: "gossip key-value store (UDP 8888 discovery)",
+  transport: "tcp",
+  defaultPort: 9000,
+  checkSettings: check,
+  async start(ctx) {
+    const s = ctx.settings;
+    check(s);
+    let kv;
+    try {
+      kv = await serveKv({
+        hostname: ctx.hostname,
+        tcpPort: ctx.port,
+        udpPort: (s.udpPort as number | undefined) ?? 8888,
+        advertise: s.advertise as string | undefined,
+        name: s.name as string | undefined,
+        memory: s.memory === true,
+        dataDir: `${ctx.dataDir}/kv`,
+        seeds: stringList(s, "seeds"),
+        broadcast: stringList(s, "broadcast"),
+        signal: ctx.signal,
+        onEvent: (e) => {
+          if (e.type === "recovered") {
+            ctx.log.info("recovered {keys} keys (clock {clock})", { keys: e.keys, clock: e.clock });
+            if (e.droppedRecords > 0 || e.droppedBytes > 0) {
+              ctx.log.warn("log: dropped {records} torn records ({bytes} bytes)", {
+                records: e.droppedRecords,
+                bytes: e.droppedBytes,
+              });
+            }
+            return;
+          }
+          const line = describeKvEvent(e);
+          ctx.log[line.level]("{text}", { text: line.text });
+        },
+      });
+    } catch (err) {
+      throw new ServiceStartError("kv", (err as Error).message, { cause: err });
+    }
+    ctx.log.info("node {name} advertises {advertise}", { name: kv.name, advertise: kv.advertise });
+    return {
+      listening: [
+        { transport: "tcp", hostname: ctx.hostname, port: kv.tcpPort },
+        { transport: "udp", hostname: ctx.hostname, port: kv.udpPort },
+      ],
+      closed: kv.done,
+    };
+  },
+};
