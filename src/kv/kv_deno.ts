@@ -203,10 +203,12 @@ export async function serveKv(options: ServeKvOptions): Promise<KvServer> {
 function pickInterface(advertise: string | undefined): { address: string; broadcast: string } {
   const ip = advertise === undefined ? undefined : advertise.replace(/:\d+$/, "");
   let list: Deno.NetworkInterfaceInfo[] = [];
-  try {
-    list = Deno.networkInterfaces().filter((i) => i.family === "IPv4");
-  } catch {
-    // no permission: loopback only
+  if (canListInterfaces()) {
+    try {
+      list = Deno.networkInterfaces().filter((i) => i.family === "IPv4");
+    } catch {
+      // not supported here: loopback only
+    }
   }
   const found = ip === undefined
     ? list.find((i) => !i.address.startsWith("127."))
@@ -219,6 +221,15 @@ function pickInterface(advertise: string | undefined): { address: string; broadc
     };
   }
   return { address: found.address, broadcast: directedBroadcast(found.address, found.netmask) };
+}
+
+/**
+ * Whether `Deno.networkInterfaces()` is allowed (`--allow-sys=networkInterfaces`); asked without a
+ * prompt. Without it a node cannot find its address or its broadcast address: it advertises
+ * `127.0.0.1` and announces to this host only, unless given `--advertise`.
+ */
+function canListInterfaces(): boolean {
+  return Deno.permissions.querySync({ name: "sys", kind: "networkInterfaces" }).state === "granted";
 }
 
 /** `10.0.0.5` with `255.255.255.0` gives `10.0.0.255`. */

@@ -96,6 +96,13 @@ const serveCommand: CommandSpec = {
     if (advertise !== undefined && !/^\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?$/.test(advertise)) {
       throw new UsageError(`--advertise must be an IPv4 address, not '${advertise}'`, path);
     }
+    const sys = Deno.permissions.querySync({ name: "sys", kind: "networkInterfaces" });
+    if (sys.state !== "granted" && advertise === undefined) {
+      ctx.log.warn(
+        "cannot list the network interfaces (run with --allow-sys=networkInterfaces, as " +
+          "`deno task bitclone` does, or give --advertise): advertising 127.0.0.1, this host only",
+      );
+    }
     let kv;
     try {
       kv = await serveKv({
