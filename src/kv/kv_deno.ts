@@ -12,6 +12,9 @@ import { prngFromEntropy } from "../util/mod.ts";
 import { KvLog, readOrCreateName } from "./durable_log_deno.ts";
 import { type KvEvent, KvNode, type PersistAction } from "./node_core.ts";
 
+/** Connections held at once, accepted and outgoing (the core bounds its own kinds below it). */
+const CONNECTIONS_MAX = 2048;
+
 /** Options of {@linkcode serveKv}. */
 export interface ServeKvOptions {
   /** Address both sockets bind. @default {"0.0.0.0"} */
