@@ -163,15 +163,14 @@ export async function serveKv(options: ServeKvOptions): Promise<KvServer> {
   if (recovered) options.onEvent?.(recovered);
 
   let pumping = false;
-  let udp: UdpDriver | undefined;
-  let tcp: TcpDriver<PersistAction> | undefined;
+  const drivers: { udp?: UdpDriver; tcp?: TcpDriver<PersistAction> } = {};
   const progress = () => {
     for (let e = node.pollEvent(); e; e = node.pollEvent()) options.onEvent?.(e);
     if (pumping) return;
     pumping = true;
     try {
-      udp?.pump();
-      tcp?.pump();
+      drivers.udp?.pump();
+      drivers.tcp?.pump();
     } finally {
       pumping = false;
     }
@@ -187,23 +186,26 @@ export async function serveKv(options: ServeKvOptions): Promise<KvServer> {
     });
     inFlight.add(p);
   };
-  tcp = new TcpDriver<PersistAction>({
+  const tcp = new TcpDriver<PersistAction>({
     core: node,
     listener,
     onAction: persist,
     onProgress: progress,
+    connectionsMax: CONNECTIONS_MAX,
   });
-  udp = new UdpDriver({ socket, core: node, onProgress: progress });
+  const udp = new UdpDriver({ socket, core: node, onProgress: progress });
+  drivers.tcp = tcp;
+  drivers.udp = udp;
   udp.pump();
 
   const done = new Promise<void>((resolve) => {
     const stop = async () => {
       node.stop();
       for (let i = 0; i < 100 && inFlight.size > 0; i++) await Promise.allSettled([...inFlight]);
-      await tcp!.flushed();
-      tcp!.close();
-      udp!.close();
-      await Promise.allSettled([tcp!.done, udp!.done]);
+      await tcp.flushed();
+      tcp.close();
+      udp.close();
+      await Promise.allSettled([tcp.done, udp.done]);
       await log?.close();
       await unlock();
       resolve();
