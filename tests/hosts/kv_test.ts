@@ -147,6 +147,22 @@ function parseMembers(table: string): Map<string, string> {
   return states;
 }
 
+/** `bitclone kv members` on every host: its own side alive, the other side `other`. */
+async function expectStates(hosts: readonly Host[], other: string): Promise<void> {
+  const at = (h: Host) => `${h.address}:${TCP}`;
+  const tables = await Promise.all(hosts.map((h) => cli(h, ["kv", "members", at(h)])));
+  for (const [i, t] of tables.entries()) {
+    assert.equal(t.code, 0, t.stderr);
+    const states = parseMembers(t.stdout);
+    const mine = GROUP_A.includes(i) ? GROUP_A : GROUP_B;
+    for (const j of hosts.keys()) {
+      if (j === i) continue;
+      const want = mine.includes(j) ? "alive" : other;
+      assert.equal(states.get(at(hosts[j])), want, `h${i} on h${j}:\n${t.stdout}`);
+    }
+  }
+}
+
 hostsTest(
   "bitclone kv serve on five hosts finds its members by broadcast, replicates, survives a " +
     "partition and converges on the greatest versions after it heals",
@@ -263,17 +279,10 @@ hostsTest(
         // Each side sees the other suspect, then dead; `bitclone kv members` shows it.
         const across: [number[], number[]][] = [[GROUP_A, GROUP_B], [GROUP_B, GROUP_A]];
         await until("each side suspects the other", DETECT_MS, notLogged("is suspect", across));
+        // Dead comes three missed heartbeats (15 s) later: the table still says suspect.
+        await expectStates(hosts, "suspect");
         await until("each side declares the other dead", DETECT_MS, notLogged("is dead", across));
-        const tables = await Promise.all(hosts.map((h) => cli(h, ["kv", "members", at(h)])));
-        for (const [i, t] of tables.entries()) {
-          assert.equal(t.code, 0, t.stderr);
-          const states = parseMembers(t.stdout);
-          const mine = GROUP_A.includes(i) ? GROUP_A : GROUP_B;
-          for (const j of [0, 1, 2, 3, 4].filter((j) => j !== i)) {
-            const want = mine.includes(j) ? "alive" : "dead";
-            assert.equal(states.get(at(hosts[j])), want, `h${i} on h${j}:\n${t.stdout}`);
-          }
-        }
+        await expectStates(hosts, "dead");
 
         // Heal: the sides hear each other's Handshakes, push and pull, and converge.
         await Promise.all(
@@ -298,6 +307,7 @@ hostsTest(
           assert.deepEqual(states, ["alive", "alive", "alive", "alive"], `h${i}:\n${t.stdout}`);
         }
 
+        if (Deno.env.get("KV_HOSTS_LOGS")) console.log(logs());
         for (const p of nodes) await p.stop(5000);
         for (const [i, p] of nodes.entries()) {
           assert.equal((await p.status).code, 0, `h${i}:\n${logs()}`);
