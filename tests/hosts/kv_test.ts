@@ -11,6 +11,7 @@
  * long the network took to converge after the heal.
  *
  * Run as root with `deno task test:hosts`; elsewhere the test is ignored with one line.
+ * `KV_HOSTS_LOGS=1` prints the five nodes' logs at the end.
  */
 import assert from "node:assert/strict";
 import {
