@@ -298,7 +298,7 @@ export class LrpConn {
         this.#lastHeardAt + this.#t.idleMs,
         this.#closeBy,
         this.#closing ? Infinity : this.#sender.lastSendAt + this.#t.keepaliveMs,
-        this.#dataAt,
+        this.#dataAt > 0 ? this.#dataAt : Infinity,
       );
     }
     return at === Infinity ? undefined : at;
@@ -411,6 +411,7 @@ export class LrpConn {
     const s = this.#sender;
     if (!s || (this.#state !== "open" && this.#state !== "closing")) return;
     if (now >= this.#dataAt) {
+      this.#dataAt = 0; // passed: no longer a timer (else nextTimeout() stays in the past)
       for (let seg = s.poll(now); seg; seg = s.poll(now)) {
         // until the responder is heard from, message 3 rides along with every retransmission
         if (!this.#confirmed && (seg.flags & FLAG_RTO) !== 0 && this.#reply) {
