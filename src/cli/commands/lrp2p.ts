@@ -123,7 +123,7 @@ async function dial(
     verifyRemote: pinning(expect),
     acceptIncoming: false,
     signal: ctx.signal,
-    endpoint: tuning.closeMs ? { timings: { closeMs: tuning.closeMs } } : undefined,
+    endpoint: { timings: { lingerMs: LINGER_MS, ...tuning } },
   });
   try {
     const conn = await socket.connectTo(host, target.port, { signal: ctx.signal });
@@ -166,13 +166,35 @@ async function netcat(conn: LrpConnection, signal: AbortSignal): Promise<number>
       }
     }
   })();
-  void fromStdin;
-  await toStdout; // the peer's end of stream (or a failure) ends the session
+  await toStdout; // the peer has nothing more to send (or the connection failed)
+  if (failed || signal.aborted) return failed ? 1 : 0;
+  // full duplex: the session ends once our side is done too (stdin at its end), or the
+  // connection ended meanwhile
+  let polling = true;
+  const ended = (async () => {
+    while (polling && !conn.closed) await new Promise((r) => setTimeout(r, 200));
+  })();
+  await Promise.race([fromStdin, ended]);
+  polling = false;
   if (!signal.aborted && !failed) await conn.close().catch(() => {});
   return failed ? 1 : 0;
 }
 
 const NETCAT_CLOSE_MS = 3_600_000;
+/** How long a closed connection keeps acknowledging the peer's retransmitted FIN. */
+const LINGER_MS = 1000;
+
+/**
+ * Closes the socket once its connections have ended, lingering included (so that the ACK of the
+ * peer's last FIN is resent if lost), or at once after Ctrl-C.
+ */
+async function closeSocket(socket: PeerSocket, signal: AbortSignal): Promise<void> {
+  const until = performance.now() + LINGER_MS + 500;
+  while (!signal.aborted && socket.stats.connections > 0 && performance.now() < until) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await socket.close();
+}
 
 const keygenCommand: CommandSpec = {
   name: "keygen",
@@ -216,9 +238,10 @@ const listenCommand: CommandSpec = {
   description: "Binds UDP --port and waits for one LRP2P connection (like `nc -l`): the peer's " +
     "bytes go to stdout, stdin goes to the peer. The peer's address and key (with a short " +
     "fingerprint) are printed on stderr. With --allow, a peer whose key is not listed is " +
-    "refused during the handshake (said on stderr) and the wait goes on. At the end of stdin " +
-    "our side is closed and the peer's bytes are still read until it closes; when the peer " +
-    "closes, the session ends. Exit 0 after a clean end, 1 if the connection failed.",
+    "refused during the handshake (said on stderr) and the wait goes on (the refused peer is " +
+    "not told: LRP2P has no refusal on the wire). At the end of stdin our side is closed (FIN) " +
+    "and the peer's bytes are still read; the session ends when both sides have closed. " +
+    "Exit 0 after a clean end, 1 if the connection failed.",
   options: {
     port: { type: "string", valueName: "PORT", description: "UDP port (0: any free port)" },
     ...HOSTNAME_OPTION,
@@ -239,7 +262,7 @@ const listenCommand: CommandSpec = {
       staticKey,
       verifyRemote: pinning(allow),
       signal: ctx.signal,
-      endpoint: { timings: { closeMs: NETCAT_CLOSE_MS } },
+      endpoint: { timings: { closeMs: NETCAT_CLOSE_MS, lingerMs: LINGER_MS } },
     });
     try {
       say(
@@ -257,7 +280,7 @@ const listenCommand: CommandSpec = {
       say(`connection from ${describePeer(conn)}`);
       return await netcat(conn, ctx.signal);
     } finally {
-      await socket.close();
+      await closeSocket(socket, ctx.signal);
     }
   },
 };
@@ -267,7 +290,8 @@ const connectCommand: CommandSpec = {
   summary: "Netcat client: stdin to the peer, the peer's bytes to stdout",
   description: "Opens an LRP2P connection to HOST:PORT (UDP) and copies stdin to it and its " +
     "bytes to stdout; the peer's key and fingerprint are printed on stderr. At the end of stdin " +
-    "our side is closed (FIN) and the peer's bytes are still read until it closes. Exit 0 after " +
+    "our side is closed (FIN) and the peer's bytes are still read until it closes (the session " +
+    "ends when both sides have closed). Exit 0 after " +
     "a clean end; 1 when the handshake fails (no answer within about 31 s), the peer's key is " +
     "not the --expect one, or the connection fails.",
   positionals: [{ name: "HOST:PORT", description: "The listener's address" }],
@@ -296,7 +320,7 @@ const connectCommand: CommandSpec = {
       say(`connected to ${describePeer(conn)}`);
       return await netcat(conn, ctx.signal);
     } finally {
-      await socket.close();
+      await closeSocket(socket, ctx.signal);
     }
   },
 };
@@ -421,7 +445,7 @@ const sendCommand: CommandSpec = {
       say(`send failed: ${(err as Error).message}`);
       return 1;
     } finally {
-      await socket.close();
+      await closeSocket(socket, ctx.signal);
     }
   },
 };
@@ -460,6 +484,7 @@ const recvCommand: CommandSpec = {
       staticKey,
       verifyRemote: pinning(allow),
       signal: ctx.signal,
+      endpoint: { timings: { lingerMs: LINGER_MS } },
     });
     let bar = progressDrawer();
     try {
@@ -494,7 +519,7 @@ const recvCommand: CommandSpec = {
       return ctx.values.once === true && (failed > 0 || saved === 0) ? 1 : 0;
     } finally {
       bar.clear();
-      await socket.close();
+      await closeSocket(socket, ctx.signal);
     }
   },
 };
