@@ -82,7 +82,9 @@ export async function loadOrCreateKey(
     await saveKey(path, keyPair);
   } catch (err) {
     // another process created it meanwhile: use theirs
-    if (err instanceof Deno.errors.AlreadyExists) return { keyPair: await loadKey(path), created: false };
+    if (err instanceof Deno.errors.AlreadyExists) {
+      return { keyPair: await loadKey(path), created: false };
+    }
     throw err;
   }
   return { keyPair, created: true };

@@ -8,7 +8,7 @@
 
 export { LrpEndpoint, type LrpEndpointOptions, type LrpEvent } from "./endpoint.ts";
 export { generateKeyPair, type KeyPair, keyPairFrom } from "./noise.ts";
-export { LrpConnection, PeerSocket, type SocketOptions, socketListen } from "./socket_deno.ts";
+export { LrpConnection, PeerSocket, socketListen, type SocketOptions } from "./socket_deno.ts";
 export {
   fingerprint,
   formatKeyFile,
@@ -24,8 +24,8 @@ export {
   finishConnection,
   receiveFile,
   sendFile,
-  serveFiles,
   type ServeEvent,
+  serveFiles,
   TransferError,
   type TransferProgress,
   type TransferResult,

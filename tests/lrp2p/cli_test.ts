@@ -227,10 +227,16 @@ Deno.test("lrp2p listen/connect: lines both ways, keys pinned with --allow and -
     // both stdins ended: each side sent its FIN, read the other's, and exits 0
     assert.equal(connect.code, 0, connect.stderr);
     assert.equal(connect.stdout, "from the server\n");
-    assert.match(connect.stderr, new RegExp(`connected to 127\\.0\\.0\\.1:${port}, peer key ${serverPub}`));
+    assert.match(
+      connect.stderr,
+      new RegExp(`connected to 127\\.0\\.0\\.1:${port}, peer key ${serverPub}`),
+    );
     assert.equal((await listen.done).code, 0, listen.stderr);
     assert.equal(listen.stdout, "one\ntwo\nthree\n");
-    assert.match(listen.stderr, new RegExp(`connection from 127\\.0\\.0\\.1:\\d+, peer key ${clientPub} \\(SHA256:`));
+    assert.match(
+      listen.stderr,
+      new RegExp(`connection from 127\\.0\\.0\\.1:\\d+, peer key ${clientPub} \\(SHA256:`),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -271,12 +277,20 @@ Deno.test("lrp2p listen/connect: a peer not --allow-ed is refused, a wrong --exp
     assert.equal(wrong.stdout, "");
     // a stranger: the server refuses its key (LRP2P has no refusal on the wire, so the stranger
     // is not told: it is stopped here)
-    const stranger = spawn(["lrp2p", "connect", `127.0.0.1:${port}`, "--key", `${dir}/stranger.key`], {
+    const stranger = spawn([
+      "lrp2p",
+      "connect",
+      `127.0.0.1:${port}`,
+      "--key",
+      `${dir}/stranger.key`,
+    ], {
       stdin: "piped",
     });
     const sw = stranger.child.stdin.getWriter();
     await sw.write(new TextEncoder().encode("let me in\n"));
-    await listen.waitFor(new RegExp(`refused peer key ${strangerPub} \\(SHA256:[0-9a-f:]+\\): not allowed`));
+    await listen.waitFor(
+      new RegExp(`refused peer key ${strangerPub} \\(SHA256:[0-9a-f:]+\\): not allowed`),
+    );
     stranger.child.kill("SIGTERM");
     await stranger.done;
     // the listener is still waiting, and takes the allowed client (the listener's stdin is empty)
@@ -343,7 +357,10 @@ Deno.test("lrp2p send/recv: a 5 MB file arrives intact, the same name again is r
     ]);
     recv.child.kill("SIGINT");
     assert.equal((await recv.done).code, 0, recv.stderr);
-    assert.match(recv.stdout, /received .*random\.bin: 5243003 bytes in [\d.]+ s .*SHA-256 verified/);
+    assert.match(
+      recv.stdout,
+      /received .*random\.bin: 5243003 bytes in [\d.]+ s .*SHA-256 verified/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

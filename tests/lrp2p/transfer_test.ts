@@ -74,7 +74,10 @@ Deno.test("transfer: a wrong SHA-256 leaves no file and the sender is told", asy
     await b.write(new TextEncoder().encode("hello"));
     await b.write(new Uint8Array(32)); // not the SHA-256 of "hello"
     await assert.rejects(receiving, /SHA-256 does not match/);
-    assert.deepEqual(await readReply(b), { ok: false, message: "x.txt: the SHA-256 does not match" });
+    assert.deepEqual(await readReply(b), {
+      ok: false,
+      message: "x.txt: the SHA-256 does not match",
+    });
     assert.deepEqual(await listing(dir), []);
   } finally {
     await close();
@@ -137,7 +140,10 @@ Deno.test("transfer: names that leave the directory are refused in-band", async 
 Deno.test("transfer: decodeOffer is total over every prefix and random bytes", () => {
   const good = encodeOffer({ name: "report.pdf", size: 2 ** 40 });
   for (let n = 0; n < good.length; n++) assert.equal(decodeOffer(good.subarray(0, n)), "short");
-  assert.deepEqual(decodeOffer(good), { offer: { name: "report.pdf", size: 2 ** 40 }, length: good.length });
+  assert.deepEqual(decodeOffer(good), {
+    offer: { name: "report.pdf", size: 2 ** 40 },
+    length: good.length,
+  });
   const big = good.slice();
   big.fill(0xff, good.length - 8); // 2^64 - 1: over 2^53
   assert.ok(decodeOffer(big) instanceof Error);

@@ -10,8 +10,8 @@ import { formatBar, formatCount, formatDuration } from "../../miner/mod.ts";
 import {
   fingerprint,
   generateKeyPair,
-  type KeyPair,
   KeyFileError,
+  type KeyPair,
   loadKey,
   type LrpConnection,
   parseHexKey,
