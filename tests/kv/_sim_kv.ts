@@ -429,8 +429,10 @@ export class KvSim {
     for (const a of this.acked) {
       const want = this.durableMax.get(a.key);
       if (want === undefined || compareVersions(want, a.version) < 0) {
-        lines.push(`acknowledged ${a.key}=${a.value}@${a.version.clock}/${a.version.origin} ` +
-          `by ${a.node} at ${a.at.toFixed(0)}ms is not on any disk (max ${show(want)})`);
+        lines.push(
+          `acknowledged ${a.key}=${a.value}@${a.version.clock}/${a.version.origin} ` +
+            `by ${a.node} at ${a.at.toFixed(0)}ms is not on any disk (max ${show(want)})`,
+        );
       }
     }
     for (const n of this.nodes) {
@@ -449,10 +451,13 @@ export class KvSim {
     return lines.join("\n");
   }
 
-  /** A failure message: what is wrong, the seed and how to replay it, and the trace tail. */
+  /**
+   * A failure message: what is wrong, the seed, how to replay it (`replay`: the command line, or
+   * the test command to prefix with `KV_SIM_SEED=<seed>`), and the trace tail.
+   */
   failure(what: string, replay: string): string {
-    return `${what} (seed ${this.seed})\n${this.explain()}\n` +
-      `replay: KV_SIM_SEED=${this.seed} ${replay}\n--- last trace lines ---\n` +
-      this.net.formatTrace({ last: 30 });
+    const line = replay.includes("SIM_SEED=") ? replay : `KV_SIM_SEED=${this.seed} ${replay}`;
+    return `${what} (seed ${this.seed})\n${this.explain()}\nreplay: ${line}\n` +
+      `--- last trace lines ---\n${this.net.formatTrace({ last: 30 })}`;
   }
 }

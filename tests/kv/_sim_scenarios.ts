@@ -16,7 +16,8 @@ export interface KvScenarioOutcome {
 }
 
 /** The command that replays one seed of the kv simulation tests. */
-export const KV_REPLAY = "deno test --config tests/deno.json --allow-read --allow-env tests/kv/sim_test.ts";
+export const KV_REPLAY =
+  "deno test --config tests/deno.json --allow-read --allow-env tests/kv/sim_test.ts";
 
 const KEYS = ["a", "b", "c", "d"];
 
@@ -34,11 +35,15 @@ const KEYS = ["a", "b", "c", "d"];
  * assert.match(partitionCrashScenario(7).summary, /acknowledged/);
  * ```
  */
-export function partitionCrashScenario(seed: number, replay = KV_REPLAY): KvScenarioOutcome {
+export function partitionCrashScenario(
+  seed: number,
+  options: { replay?: string; traceLimit?: number } = {},
+): KvScenarioOutcome {
+  const { replay = KV_REPLAY, traceLimit } = options;
   const setup = KvSim.setupPrng(seed);
   const nodes = setup.int(3, 5);
   const link = swarmLinkOptions(setup, { delayMsMax: 80, corruptRateMax: 0.03 });
-  const sim = new KvSim({ seed, nodes, link, node: FAST_TIMINGS });
+  const sim = new KvSim({ seed, nodes, link, node: FAST_TIMINGS, traceLimit });
   const net = sim.net;
   const chaosMs = 6000;
   const p = sim.prng;
@@ -95,7 +100,10 @@ export function partitionCrashScenario(seed: number, replay = KV_REPLAY): KvScen
   };
 }
 
-/** Throws unless the run converged on the greatest durable versions, with no lost ack. */
+/**
+ * Throws unless the run converged on the greatest durable versions, with no lost ack. `replay`:
+ * see {@linkcode KvSim.failure}.
+ */
 export function check(sim: KvSim, settled: boolean, replay: string): void {
   if (sim.violations.length > 0) throw new Error(sim.failure("a property broke", replay));
   if (!settled) throw new Error(sim.failure("the nodes did not converge", replay));

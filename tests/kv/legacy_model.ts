@@ -52,7 +52,13 @@ interface HeartbeatTask {
 }
 
 type Conn =
-  | { kind: "request"; scanner: JsonValueScanner; chunks: Uint8Array[]; size: number; busy: boolean }
+  | {
+    kind: "request";
+    scanner: JsonValueScanner;
+    chunks: Uint8Array[];
+    size: number;
+    busy: boolean;
+  }
   | { kind: "heartbeat"; task: HeartbeatTask }
   | { kind: "push"; job: PushJob };
 
