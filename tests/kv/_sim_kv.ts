@@ -12,13 +12,34 @@
  * @module
  */
 
-import { type LinkOptions, SimNet, SimStreamHost, type StreamEnd } from "../../src/sim/mod.ts";
+import {
+  type LinkOptions,
+  readEnv,
+  SimNet,
+  simSeeds,
+  SimStreamHost,
+  type StreamEnd,
+} from "../../src/sim/mod.ts";
 import { Prng } from "../../src/util/prng.ts";
 import { KvNode, type KvNodeOptions, type PersistAction } from "../../src/kv/node_core.ts";
 import { decodeMessage, encodeMessage } from "../../src/kv/codec.ts";
 import { compareVersions } from "../../src/kv/version.ts";
 import type { KvMessage, Version, VersionedEntry } from "../../src/kv/types.ts";
 import { LegacyNode } from "./legacy_model.ts";
+
+/**
+ * The seeds a kv simulation test runs: `KV_SIM_SEED` alone (replay), or `KV_SIM_RUNS` random
+ * ones; else `SIM_SEED` / `SIM_RUNS` as every simulation test; else `defaults`.
+ */
+export function kvSeeds(defaults: readonly number[]): number[] {
+  const kv = simSeeds([], (name) => readEnv(`KV_${name}`));
+  return kv.length > 0 ? kv : simSeeds(defaults);
+}
+
+/** `count` seeds from `from` on. */
+export function range(from: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => from + i);
+}
 
 /** Ports of the outgoing streams of one IP: a small fixed pool, so a partition can name them. */
 const EPHEMERAL_POOL = 6;

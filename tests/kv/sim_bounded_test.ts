@@ -9,19 +9,14 @@
  */
 
 import assert from "node:assert/strict";
-import { readEnv, simSeeds } from "../../src/sim/harness_deno.ts";
 import { encodeMessage } from "../../src/kv/codec.ts";
 import type { Prng } from "../../src/util/prng.ts";
-import { FAST_TIMINGS, KvSim } from "./_sim_kv.ts";
+import { FAST_TIMINGS, kvSeeds, KvSim } from "./_sim_kv.ts";
 import { check } from "./_sim_scenarios.ts";
 
 const REPLAY =
   "deno test --config tests/deno.json --allow-read --allow-env tests/kv/sim_bounded_test.ts";
 const te = new TextEncoder();
-
-function kvSeeds(defaults: readonly number[]): number[] {
-  return simSeeds(defaults, (name) => readEnv(`KV_${name}`));
-}
 
 Deno.test("a flood of Handshakes with distinct names keeps the member table within its capacity", () => {
   for (const seed of kvSeeds([1, 2, 3])) {

@@ -9,21 +9,12 @@
  */
 
 import assert from "node:assert/strict";
-import { readEnv, simSeeds } from "../../src/sim/harness_deno.ts";
-import { FAST_TIMINGS, KvSim } from "./_sim_kv.ts";
+import { FAST_TIMINGS, kvSeeds, KvSim, range } from "./_sim_kv.ts";
 import { check } from "./_sim_scenarios.ts";
 import { LEGACY_ADVERTISE, LegacyNode } from "./legacy_model.ts";
 
 const REPLAY =
   "deno test --config tests/deno.json --allow-read --allow-env tests/kv/sim_legacy_test.ts";
-
-function kvSeeds(defaults: readonly number[]): number[] {
-  return simSeeds(defaults, (name) => readEnv(`KV_${name}`));
-}
-
-function range(from: number, count: number): number[] {
-  return Array.from({ length: count }, (_, i) => from + i);
-}
 
 /**
  * 3 of our nodes and 1–2 originals; clients write on both kinds; datagrams are lost and
@@ -82,7 +73,8 @@ function exits(sim: KvSim): string[] {
 
 Deno.test("writes flow between our nodes and originals both ways, and no original ever exits", () => {
   let fromLegacy = 0;
-  for (const seed of kvSeeds(range(1, 40))) {
+  const seeds = kvSeeds(range(1, 40));
+  for (const seed of seeds) {
     const hint = `seed ${seed}\nreplay: KV_SIM_SEED=${seed} ${REPLAY}`;
     const { sim, settled, legacyWrites } = legacyRun(seed, false);
     assert.deepEqual(exits(sim), [], hint);
@@ -105,12 +97,13 @@ Deno.test("writes flow between our nodes and originals both ways, and no origina
       for (const n of sim.nodes) assert.equal(n.node.get(key)?.value, value, `${key}; ${hint}`);
     }
   }
-  assert.ok(fromLegacy > 0, "no write on an original was acknowledged");
+  if (seeds.length > 1) assert.ok(fromLegacy > 0, "no write on an original was acknowledged");
 });
 
 Deno.test("with our nodes crashing, an original only ever exits for a heartbeat to a node that was down (D4)", () => {
   let exited = 0;
-  for (const seed of kvSeeds(range(1, 40))) {
+  const seeds = kvSeeds(range(1, 40));
+  for (const seed of seeds) {
     const hint = `seed ${seed}\nreplay: KV_SIM_SEED=${seed} ${REPLAY}`;
     const { sim, settled } = legacyRun(seed, true);
     for (const reason of exits(sim)) {
@@ -124,7 +117,9 @@ Deno.test("with our nodes crashing, an original only ever exits for a heartbeat 
     for (const l of sim.legacy) assert.equal(l.node.panics, 0, hint);
     check(sim, settled, REPLAY);
   }
-  assert.ok(exited > 0, "D4 never happened: the crash runs do not test what they claim");
+  if (seeds.length > 1) {
+    assert.ok(exited > 0, "D4 never happened: the crash runs do not test what they claim");
+  }
 });
 
 Deno.test("the legacy model exits on a bad datagram and on a refused heartbeat, as the original", () => {

@@ -10,19 +10,9 @@
  */
 
 import assert from "node:assert/strict";
-import { readEnv, simSeeds } from "../../src/sim/harness_deno.ts";
 import { compareVersions } from "../../src/kv/version.ts";
-import { FAST_TIMINGS, KvSim } from "./_sim_kv.ts";
+import { FAST_TIMINGS, kvSeeds, KvSim, range } from "./_sim_kv.ts";
 import { check, KV_REPLAY, partitionCrashScenario, snapshot } from "./_sim_scenarios.ts";
-
-/** The seeds to run: `KV_SIM_SEED` alone, or `KV_SIM_RUNS` random ones, or `defaults`. */
-function kvSeeds(defaults: readonly number[]): number[] {
-  return simSeeds(defaults, (name) => readEnv(`KV_${name}`));
-}
-
-function range(from: number, count: number): number[] {
-  return Array.from({ length: count }, (_, i) => from + i);
-}
 
 Deno.test("16 nodes converge on the greatest acknowledged version of every key after writes on every node", () => {
   for (const seed of kvSeeds([1, 2])) {
