@@ -28,16 +28,23 @@ function isWs(b: number): boolean {
   return b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d;
 }
 
-/** Bytes that can continue a number or literal: digits, letters, `.`, `+`, `-`. */
-function isScalarByte(b: number): boolean {
-  return (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a) ||
-    b === 0x2e || b === 0x2b || b === 0x2d;
+/** Bytes that can continue a number: digits, `.`, `e`, `E`, `+`, `-`. */
+function isNumberByte(b: number): boolean {
+  return (b >= 0x30 && b <= 0x39) || b === 0x2e || b === 0x65 || b === 0x45 || b === 0x2b ||
+    b === 0x2d;
 }
+
+function isAlnum(b: number): boolean {
+  return (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a);
+}
+
+const LITERALS: Record<number, string> = { 0x74: "true", 0x66: "false", 0x6e: "null" };
 
 /**
  * Incremental completeness scanner (§6.7). A top-level object/array is complete at its matching
  * closing bracket, a top-level string at its closing quote, and a top-level number or literal at
- * the first byte that cannot continue it (whitespace or anything else) or at EOF ({@linkcode end}).
+ * the first byte that cannot continue it (whitespace or punctuation; a letter or digit there, or
+ * a misspelt literal, is invalid) or at EOF ({@linkcode end}).
  *
  * @example
  * ```ts
@@ -59,6 +66,9 @@ export class JsonValueScanner {
   #stack: number[] = [];
   #inString = false;
   #escape = false;
+  /** The literal being read (`true`/`false`/`null`) and how much of it was seen; "" for a number. */
+  #literal = "";
+  #literalPos = 0;
   #state: ScanState = INCOMPLETE;
   readonly #maxDepth: number;
 
@@ -90,7 +100,10 @@ export class JsonValueScanner {
   /** Signals EOF: completes a top-level number or literal; otherwise returns the state as is
    * (`incomplete` means the value was truncated or absent). */
   end(): ScanState {
-    if (this.#state.state === "incomplete" && this.#mode === "scalar") {
+    if (
+      this.#state.state === "incomplete" && this.#mode === "scalar" &&
+      this.#literalPos >= this.#literal.length
+    ) {
       this.#state = { state: "complete", end: this.#offset };
     }
     return this.#state;
@@ -109,13 +122,22 @@ export class JsonValueScanner {
           this.#inString = true;
           return null;
         }
-        if ((b >= 0x30 && b <= 0x39) || b === 0x2d || b === 0x74 || b === 0x66 || b === 0x6e) {
+        if ((b >= 0x30 && b <= 0x39) || b === 0x2d || LITERALS[b] !== undefined) {
           this.#mode = "scalar";
+          this.#literal = LITERALS[b] ?? "";
+          this.#literalPos = 1;
           return null;
         }
         return { state: "invalid", at, reason: `byte 0x${b.toString(16)} cannot start a value` };
       case "scalar":
-        return isScalarByte(b) ? null : { state: "complete", end: at };
+        if (this.#literal !== "" && this.#literalPos < this.#literal.length) {
+          if (b === this.#literal.charCodeAt(this.#literalPos++)) return null;
+          return { state: "invalid", at, reason: `not the literal ${this.#literal}` };
+        }
+        if (this.#literal === "" && isNumberByte(b)) return null;
+        return isAlnum(b)
+          ? { state: "invalid", at, reason: "a letter or digit cannot follow the value" }
+          : { state: "complete", end: at };
       case "string":
       case "container":
         if (this.#inString) {

@@ -129,13 +129,22 @@ Deno.test("encodePlain() drops every extension field", () => {
 
 Deno.test("encodeMessage() refuses what a legacy peer would die on", () => {
   assert.throws(() => encodeMessage({ type: "Setvalue", key: "a\udc00", value: "v" }), TypeError);
-  assert.throws(() => encodeMessage({ type: "Sync", key: "k", value: "v", origin: "\ud800" }), TypeError);
+  assert.throws(
+    () => encodeMessage({ type: "Sync", key: "k", value: "v", origin: "\ud800" }),
+    TypeError,
+  );
   assert.throws(
     () => encodeMessage({ type: "Handshake", nodeName: "n", tcpAddress: "localhost:9000" }),
     TypeError,
   );
-  assert.throws(() => encodeMessage({ type: "Sync", key: "k", value: "v", clock: 0, origin: "o" }), TypeError);
-  assert.throws(() => encodeMessage({ type: "Handshake", nodeName: "n", tcpAddress: "1.2.3.4:1", boot: 1.5 }), TypeError);
+  assert.throws(
+    () => encodeMessage({ type: "Sync", key: "k", value: "v", clock: 0, origin: "o" }),
+    TypeError,
+  );
+  assert.throws(
+    () => encodeMessage({ type: "Handshake", nodeName: "n", tcpAddress: "1.2.3.4:1", boot: 1.5 }),
+    TypeError,
+  );
   assert.equal(isWellFormedString("\ud83d\ude00"), true);
   assert.equal(isWellFormedString("\ude00\ud83d"), false);
 });
@@ -151,7 +160,11 @@ const ACCEPTED: [string, KvMessage][] = [
   ['{"Getvalue":["k"]}', { type: "Getvalue", key: "k" }],
   ['{"Sync":[ "k" , "v" ]}', { type: "Sync", key: "k", value: "v" }],
   ['{"ValueResponse":[null]}', { type: "ValueResponse", value: null }],
-  ['{"Handshake":["n","1.2.3.4:9000"]}', { type: "Handshake", nodeName: "n", tcpAddress: "1.2.3.4:9000" }],
+  ['{"Handshake":["n","1.2.3.4:9000"]}', {
+    type: "Handshake",
+    nodeName: "n",
+    tcpAddress: "1.2.3.4:9000",
+  }],
   ['{"Heartbeat":null}', { type: "Heartbeat" }],
   ['{"Greeting" : null }', { type: "Greeting" }],
   ['{"ValueResponse":{}}', { type: "ValueResponse", value: null }],
@@ -163,11 +176,27 @@ const ACCEPTED: [string, KvMessage][] = [
   ['{"Getvalue":{"key":"a","x":"\\ud800"}}', { type: "Getvalue", key: "a" }],
   ['{"Getvalue":{"key":"a","x":{"\\udc00":1e-7}}}', { type: "Getvalue", key: "a" }],
   // malformed extension fields are ignored, the message stays valid
-  ['{"Sync":{"key":"k","value":"v","clock":"7","origin":"o"}}', { type: "Sync", key: "k", value: "v" }],
-  ['{"Sync":{"key":"k","value":"v","clock":0,"origin":"o"}}', { type: "Sync", key: "k", value: "v" }],
+  ['{"Sync":{"key":"k","value":"v","clock":"7","origin":"o"}}', {
+    type: "Sync",
+    key: "k",
+    value: "v",
+  }],
+  ['{"Sync":{"key":"k","value":"v","clock":0,"origin":"o"}}', {
+    type: "Sync",
+    key: "k",
+    value: "v",
+  }],
   ['{"Sync":{"key":"k","value":"v","clock":7}}', { type: "Sync", key: "k", value: "v" }],
-  ['{"Sync":{"key":"k","value":"v","clock":7,"origin":""}}', { type: "Sync", key: "k", value: "v" }],
-  ['{"Sync":{"key":"k","value":"v","clock":7.0,"origin":"o"}}', { type: "Sync", key: "k", value: "v" }],
+  ['{"Sync":{"key":"k","value":"v","clock":7,"origin":""}}', {
+    type: "Sync",
+    key: "k",
+    value: "v",
+  }],
+  ['{"Sync":{"key":"k","value":"v","clock":7.0,"origin":"o"}}', {
+    type: "Sync",
+    key: "k",
+    value: "v",
+  }],
   ['{"Sync":{"key":"k","value":"v","clock":9007199254740992,"origin":"o"}}', {
     type: "Sync",
     key: "k",
@@ -185,8 +214,17 @@ const ACCEPTED: [string, KvMessage][] = [
     clock: 9007199254740991,
     origin: "o",
   }],
-  ['{"Sync":{"key":"k","value":"v","clock":1,"clock":2,"origin":"o"}}', { type: "Sync", key: "k", value: "v" }],
-  ['{"ValueResponse":{"clock":3,"origin":"o"}}', { type: "ValueResponse", value: null, clock: 3, origin: "o" }],
+  ['{"Sync":{"key":"k","value":"v","clock":1,"clock":2,"origin":"o"}}', {
+    type: "Sync",
+    key: "k",
+    value: "v",
+  }],
+  ['{"ValueResponse":{"clock":3,"origin":"o"}}', {
+    type: "ValueResponse",
+    value: null,
+    clock: 3,
+    origin: "o",
+  }],
   ['{"Handshake":{"node_name":"a","tcp_address":"1.2.3.4:9","kv_ext":-1,"boot":0}}', {
     type: "Handshake",
     nodeName: "a",
@@ -336,8 +374,14 @@ const arbKvMessage: fc.Arbitrary<KvMessage> = (() => {
       value,
       ...v,
     })),
-    fc.tuple(anyS, anyS, version).map(([key, value, v]): KvMessage => ({ type: "Sync", key, value, ...v })),
-  ).map((m) => // plain prototypes and no `undefined` fields, for deepStrictEqual
+    fc.tuple(anyS, anyS, version).map(([key, value, v]): KvMessage => ({
+      type: "Sync",
+      key,
+      value,
+      ...v,
+    })),
+  ).map((m) =>
+    // plain prototypes and no `undefined` fields, for deepStrictEqual
     Object.fromEntries(Object.entries(m).filter(([, v]) => v !== undefined)) as KvMessage
   );
 })();
@@ -345,31 +389,46 @@ const arbKvMessage: fc.Arbitrary<KvMessage> = (() => {
 const EXTENSION_FIELDS = ["kvExt", "boot", "clock", "origin"];
 
 Deno.test("property: encode → decode is the identity; the plain form decodes without extensions", () => {
-  fc.assert(fc.property(arbKvMessage, (m) => {
-    assert.deepEqual(decodeMessage(encodeMessage(m)), { ok: true, message: m });
-    const plain = Object.fromEntries(
-      Object.entries(m).filter(([k]) => !EXTENSION_FIELDS.includes(k)),
-    );
-    assert.deepEqual(decodeMessage(encodePlain(m)), { ok: true, message: plain });
-    assert.ok(encodePlain(m).length <= encodeMessage(m).length);
-  }), { numRuns: 500 });
+  fc.assert(
+    fc.property(arbKvMessage, (m) => {
+      assert.deepEqual(decodeMessage(encodeMessage(m)), { ok: true, message: m });
+      const plain = Object.fromEntries(
+        Object.entries(m).filter(([k]) => !EXTENSION_FIELDS.includes(k)),
+      );
+      assert.deepEqual(decodeMessage(encodePlain(m)), { ok: true, message: plain });
+      assert.ok(encodePlain(m).length <= encodeMessage(m).length);
+    }),
+    { numRuns: 500 },
+  );
 });
 
 Deno.test("property: decodeMessage() never throws on arbitrary bytes, JSON or mutated messages", () => {
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 80 }), fc.boolean(), (b, ext) => {
-    const r = decodeMessage(b, { extensions: ext });
-    assert.equal(typeof r.ok, "boolean");
-  }), { numRuns: 1000 });
-  fc.assert(fc.property(fc.json(), (j) => {
-    assert.equal(typeof decodeMessage(enc.encode(j)).ok, "boolean");
-    assert.equal(typeof decodeMessage(enc.encode(`{"Sync":{"key":"k","value":"v","x":${j}}}`)).ok, "boolean");
-  }), { numRuns: 500 });
-  fc.assert(fc.property(arbKvMessage, fc.nat(), fc.integer({ min: 0, max: 255 }), (m, at, byte) => {
-    const b = encodeMessage(m).slice();
-    b[at % b.length] = byte;
-    assert.equal(typeof decodeMessage(b, { extensions: true }).ok, "boolean");
-    assert.equal(typeof decodeMessage(b.subarray(0, at % b.length)).ok, "boolean");
-  }), { numRuns: 1000 });
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 80 }), fc.boolean(), (b, ext) => {
+      const r = decodeMessage(b, { extensions: ext });
+      assert.equal(typeof r.ok, "boolean");
+    }),
+    { numRuns: 1000 },
+  );
+  fc.assert(
+    fc.property(fc.json(), (j) => {
+      assert.equal(typeof decodeMessage(enc.encode(j)).ok, "boolean");
+      assert.equal(
+        typeof decodeMessage(enc.encode(`{"Sync":{"key":"k","value":"v","x":${j}}}`)).ok,
+        "boolean",
+      );
+    }),
+    { numRuns: 500 },
+  );
+  fc.assert(
+    fc.property(arbKvMessage, fc.nat(), fc.integer({ min: 0, max: 255 }), (m, at, byte) => {
+      const b = encodeMessage(m).slice();
+      b[at % b.length] = byte;
+      assert.equal(typeof decodeMessage(b, { extensions: true }).ok, "boolean");
+      assert.equal(typeof decodeMessage(b.subarray(0, at % b.length)).ok, "boolean");
+    }),
+    { numRuns: 1000 },
+  );
 });
 
 /** Splits compact JSON into tokens (strings kept whole) so whitespace can go between them. */
@@ -378,30 +437,40 @@ function tokens(json: string): string[] {
 }
 
 Deno.test("property: whitespace between tokens keeps the decoding", () => {
-  const ws = fc.array(fc.constantFrom(" ", "\t", "\n", "\r"), { maxLength: 3 }).map((a) => a.join(""));
-  fc.assert(fc.property(arbKvMessage, fc.infiniteStream(ws), (m, spaces) => {
-    const spaced = tokens(dec.decode(encodeMessage(m))).map((t) => spaces.next().value + t).join("") +
-      spaces.next().value;
-    assert.deepEqual(decodeMessage(enc.encode(spaced)), { ok: true, message: m }, spaced);
-  }), { numRuns: 500 });
+  const ws = fc.array(fc.constantFrom(" ", "\t", "\n", "\r"), { maxLength: 3 }).map((a) =>
+    a.join("")
+  );
+  fc.assert(
+    fc.property(arbKvMessage, fc.infiniteStream(ws), (m, spaces) => {
+      const spaced = tokens(dec.decode(encodeMessage(m))).map((t) =>
+        spaces.next().value + t
+      ).join("") +
+        spaces.next().value;
+      assert.deepEqual(decodeMessage(enc.encode(spaced)), { ok: true, message: m }, spaced);
+    }),
+    { numRuns: 500 },
+  );
 });
 
 Deno.test("property: a mutation JSON.parse rejects is rejected; one it accepts decodes as the parsed shape", () => {
-  fc.assert(fc.property(arbKvMessage, fc.nat(), fc.constantFrom(..."{}[]:,\"\\ 0an-"), (m, at, c) => {
-    const points = Array.from(dec.decode(encodeMessage(m))); // mutate between code points
-    const i = at % (points.length + 1);
-    const mutated = [...points.slice(0, i), c, ...points.slice(i)].join("");
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(mutated);
-    } catch {
-      assert.equal(decodeMessage(enc.encode(mutated)).ok, false, mutated);
-      return;
-    }
-    const r = decodeMessage(enc.encode(mutated));
-    if (r.ok) {
-      // what we accepted JSON.parse reads as the same message (up to ignored fields)
-      assert.deepEqual(decodeMessage(enc.encode(JSON.stringify(parsed))).ok, true, mutated);
-    }
-  }), { numRuns: 1000 });
+  fc.assert(
+    fc.property(arbKvMessage, fc.nat(), fc.constantFrom(...'{}[]:,"\\ 0an-'), (m, at, c) => {
+      const points = Array.from(dec.decode(encodeMessage(m))); // mutate between code points
+      const i = at % (points.length + 1);
+      const mutated = [...points.slice(0, i), c, ...points.slice(i)].join("");
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(mutated);
+      } catch {
+        assert.equal(decodeMessage(enc.encode(mutated)).ok, false, mutated);
+        return;
+      }
+      const r = decodeMessage(enc.encode(mutated));
+      if (r.ok) {
+        // what we accepted JSON.parse reads as the same message (up to ignored fields)
+        assert.deepEqual(decodeMessage(enc.encode(JSON.stringify(parsed))).ok, true, mutated);
+      }
+    }),
+    { numRuns: 1000 },
+  );
 });

@@ -7,8 +7,8 @@
 import { hostPortValue, portValue } from "../mod.ts";
 import { type CommandSpec, UsageError } from "../mod.ts";
 import {
-  describeKvEvent,
   KvClientError,
+  kvEventLogger,
   kvRequest,
   membersTable,
   serveKv,
@@ -96,6 +96,10 @@ const serveCommand: CommandSpec = {
     if (advertise !== undefined && !/^\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?$/.test(advertise)) {
       throw new UsageError(`--advertise must be an IPv4 address, not '${advertise}'`, path);
     }
+    const logEvent = kvEventLogger(
+      (level, text) => ctx.log[level]("{text}", { text }),
+      () => performance.now(),
+    );
     let kv;
     try {
       kv = await serveKv({
@@ -125,8 +129,7 @@ const serveCommand: CommandSpec = {
             }
             return;
           }
-          const line = describeKvEvent(e);
-          ctx.log[line.level]("{text}", { text: line.text });
+          logEvent(e);
         },
       });
     } catch (err) {
