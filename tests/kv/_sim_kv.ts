@@ -50,8 +50,10 @@ const TCP_PORT = 9000;
 export const FAST_TIMINGS: Partial<KvNodeOptions> = {
   announceMs: 700,
   antiEntropyMs: 1000,
-  probeIntervalMs: 500,
+  probeIntervalMs: 800,
   deadProbeIntervalMs: 1500,
+  suspectAfter: 2,
+  deadAfter: 4,
   legacyAnnounceMs: 5000,
   legacyQuietAfterMs: 3000,
 };
@@ -430,16 +432,23 @@ export class KvSim {
   }
 
   /**
-   * Runs with no faults until {@linkcode KvSim.converged}, checking every `stepMs`, at most
-   * `maxMs` of virtual time; returns whether it converged.
+   * Runs until {@linkcode KvSim.converged} holds and still holds `stableMs` later (a state that
+   * only passes through agreement does not count), checking every `stepMs`, at most `maxMs` of
+   * virtual time; returns whether it converged.
    */
-  settle(maxMs: number, stepMs = 250): boolean {
+  settle(maxMs: number, stepMs = 250, stableMs = 2500): boolean {
     const end = this.net.now + maxMs;
     while (this.net.now < end) {
-      if (this.converged()) return true;
+      if (this.converged()) {
+        const at = this.net.now;
+        while (this.net.now < at + stableMs && this.converged()) {
+          this.runUntil(this.net.now + stepMs);
+        }
+        if (this.converged()) return true;
+      }
       this.runUntil(this.net.now + stepMs);
     }
-    return this.converged();
+    return false;
   }
 
   /** Why the state is wrong (every mismatch, at most `max` lines), or "" when it is right. */
