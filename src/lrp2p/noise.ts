@@ -99,8 +99,17 @@ function hkdf2(ck: Uint8Array, ikm: Uint8Array): [Uint8Array, Uint8Array] {
   return [o1, o2];
 }
 
-/** NONCE(n) = 4 zero bytes || LE64(n). */
-export function noiseNonce(n: bigint): Uint8Array {
+/**
+ * The 12-byte ChaCha20-Poly1305 nonce of counter `n`: 4 zero bytes || LE64(n) (§3.2).
+ *
+ * @example
+ * ```ts
+ * import { noiseNonce } from "./noise.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual([...noiseNonce(0x0102n)], [0, 0, 0, 0, 2, 1, 0, 0, 0, 0, 0, 0]);
+ * ```
+ */
+export function noiseNonce(n: bigint): Uint8Array<ArrayBuffer> {
   const nonce = new Uint8Array(12);
   new DataView(nonce.buffer).setBigUint64(4, n, true);
   return nonce;
