@@ -22,13 +22,13 @@ export const NONCE_LIMIT = 0xffffffffffffffffn;
  * import { ReplayWindow } from "./transport.ts";
  * import assert from "node:assert/strict";
  * const w = new ReplayWindow(64);
- * assert.ok(w.check(5));
- * w.commit(5);
- * assert.ok(!w.check(5)); // replay
- * assert.ok(w.check(3)); // late, but inside the window
- * w.commit(100);
- * assert.ok(!w.check(36)); // 36 + 64 <= 100: too old
- * assert.ok(w.check(37));
+ * assert.ok(w.check(5n));
+ * w.commit(5n);
+ * assert.ok(!w.check(5n)); // replay
+ * assert.ok(w.check(3n)); // late, but inside the window
+ * w.commit(100n);
+ * assert.ok(!w.check(36n)); // 36 + 64 <= 100: too old
+ * assert.ok(w.check(37n));
  * ```
  */
 export class ReplayWindow {
