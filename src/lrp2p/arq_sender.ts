@@ -148,7 +148,7 @@ export class ArqSender {
       minRto: opts.minRto,
       maxRto: opts.maxRto,
     });
-    this.#cc = new Cubic({ initialCwnd: opts.initialCwnd, maxCwnd: this.#maxSpan });
+    this.#cc = new Cubic({ initialCwnd: opts.initialCwnd, maxCwnd: this.#maxSpan + 1 });
     this.#firstSeq = this.#nextSeq = this.#oldest = opts.firstSeq ?? 0;
     this.#lastSendAt = now;
   }
@@ -293,9 +293,11 @@ export class ArqSender {
       this.#cc.onLoss(now, this.#rttForCc());
       this.#urgent = true;
     } else if (
-      this.#lostAt === this.#lost.length && 2 * (this.#inflight.size + 1) >= this.#cc.cwnd
+      // Grow only when the window was (about) used, not for an application-limited flow, and not
+      // in congestion avoidance while lost segments await their retransmission (fast recovery).
+      2 * (this.#inflight.size + 1) >= this.#cc.cwnd &&
+      (this.#cc.cwnd < this.#cc.ssthresh || this.#lostAt === this.#lost.length)
     ) {
-      // Grow only when the window was (about) used, not for an application-limited flow.
       this.#cc.onAck(1, now, this.#rttForCc());
     }
   }
