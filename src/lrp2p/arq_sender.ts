@@ -264,6 +264,9 @@ export class ArqSender {
     const seg = this.#unacked.get(ack.ackedSeq);
     if (seg !== undefined) {
       if (seg.txCount === 1) this.#rto.sample(now - seg.sentAt); // Karn's rule
+      else if (this.#rto.backoffs > 0 && now - seg.sentAt < this.#rto.baseRto) {
+        this.#rto.endBackoff(); // no sample, but no compounding backoff across segments either
+      }
       this.#acknowledge(seg);
       progress = true;
     }

@@ -41,7 +41,10 @@ export interface ConnTimings {
   idleMs: number;
   /** Give up a graceful close after this. @default {10000} */
   closeMs: number;
-  /** After the close, keep acknowledging a retransmitted FIN this long. @default {2000} */
+  /**
+   * After the close, keep acknowledging the peer's retransmissions (its ACKs lost) until it has
+   * been quiet this long. @default {10000}
+   */
   lingerMs: number;
 }
 
@@ -55,7 +58,7 @@ export const DEFAULT_TIMINGS: ConnTimings = {
   keepaliveMs: 15_000,
   idleMs: 60_000,
   closeMs: 10_000,
-  lingerMs: 2000,
+  lingerMs: 10_000,
 };
 
 /** Options of a connection. */
@@ -78,6 +81,8 @@ export interface ConnOptions {
 export type CloseReason = string | undefined;
 
 const HS_MSG1 = 40;
+/** The window field a Go receiver always sends. */
+const GO_WINDOW = 65535;
 const HS_MSG3 = 72;
 /** Datagrams kept while waiting for message 3 (§8.1). */
 const EARLY_MAX = 16;
@@ -119,6 +124,8 @@ export class LrpConn {
   #lingerUntil = Infinity;
   #reason: CloseReason;
   #closing = false;
+  /** The peer advertised a real window (not Go's constant 65535): a TS peer, which sends a FIN. */
+  #peerSendsFin = false;
   readonly #out: Uint8Array[] = [];
   readonly #opts: ConnOptions;
   /** Set when the connection became open (the endpoint reports it once). */
@@ -280,14 +287,17 @@ export class LrpConn {
       this.#repeat3At = Infinity;
     }
     if (this.#state === "open" || this.#state === "closing") {
-      if (now - this.#lastHeardAt >= this.#t.idleMs) return this.#end(now, "idle timeout");
+      // (compared as nextTimeout() computes it: `now - at >= ms` can miss by a rounding error and
+      // leave the timer due forever)
+      if (now >= this.#lastHeardAt + this.#t.idleMs) return this.#end(now, "idle timeout");
       if (now >= this.#closeBy) {
         // our FIN was acknowledged but none came back (a Go peer never sends one): a clean end
         const s = this.#sender!;
-        return this.#end(now, s.finAcked && s.allAcked ? undefined : "close timed out");
+        const clean = (s.finAcked && s.allAcked) || this.#bothStreamsDone();
+        return this.#end(now, clean ? undefined : "close timed out");
       }
       if (this.#sender!.failed) return this.#end(now, "peer unreachable");
-      if (!this.#closing && now - this.#sender!.lastSendAt >= this.#t.keepaliveMs) {
+      if (!this.#closing && now >= this.#sender!.lastSendAt + this.#t.keepaliveMs) {
         this.#sender!.keepalive(now);
       }
       this.#pump(now);
@@ -401,6 +411,7 @@ export class LrpConn {
       return;
     }
     if (seg.kind === "ack") {
+      if (seg.window !== GO_WINDOW) this.#peerSendsFin = true;
       this.#sender!.onAck(seg, now);
     } else {
       const before = this.#receiver!.readable;
@@ -411,7 +422,11 @@ export class LrpConn {
         this.readableChanged = true;
       }
     }
-    if (this.#state === "lingering") return;
+    if (this.#state === "lingering") {
+      // the peer still retransmits (our ACKs were lost): keep answering it a while longer
+      this.#lingerUntil = now + this.#t.lingerMs;
+      return;
+    }
     this.#pump(now);
   }
 
@@ -426,16 +441,32 @@ export class LrpConn {
         }
         this.#seal(encodeData(seg.flags, seg.seq, seg.payload));
       }
+      // poll() notices the last RTO expiry; the sender has no timer after that, so end it now
+      if (s.failed) return this.#end(now, "peer unreachable");
     }
-    // once our FIN is acknowledged, the peer has closeMs (renewed while it still sends) to send its own
+    // once our FIN is acknowledged, a Go peer (which never sends a FIN) has closeMs (renewed while it
+    // still sends) to finish; a TS peer's FIN is awaited (it may be in RTO backoff; the idle timeout
+    // bounds the wait), else the stream would end "cleanly" with its tail missing
     // (every segment up to the FIN acknowledged, not just the FIN: a FIN may be acked out of order)
+    // Once the peer's FIN is in and all our data is acknowledged, only the ACK of our FIN is missing:
+    // the peer may have stopped lingering (its ACKs lost), so closeMs of silence also ends it cleanly.
     const done = s.finAcked && s.allAcked;
-    if (this.#closing && done && this.#closeBy === Infinity) this.#closeBy = now + this.#t.closeMs;
+    if (
+      this.#closing && this.#closeBy === Infinity &&
+      ((done && !this.#peerSendsFin) || this.#bothStreamsDone())
+    ) {
+      this.#closeBy = now + this.#t.closeMs;
+    }
     if (this.#closing && done && this.#receiver!.finReceived) {
       this.#state = "lingering";
       this.#lingerUntil = now + this.#t.lingerMs;
       this.#closeBy = Infinity;
     }
+  }
+
+  /** The peer's stream ended (its FIN came) and every byte we wrote is acknowledged. */
+  #bothStreamsDone(): boolean {
+    return this.#receiver!.finReceived && this.#sender!.bufferedBytes === 0;
   }
 
   #seal(segment: Uint8Array): void {
