@@ -88,6 +88,8 @@ const HS_MSG3 = 72;
 const EARLY_MAX = 16;
 /** A resent message 2 answers a repeated message 1 at most this often (§8.1). */
 const MSG2_REPEATS_MAX = 3;
+/** Different message 1s for one connId a responder answers besides the first (§8.1, L10). */
+const ALT_HELLOS_MAX = 3;
 
 /**
  * One connection. The endpoint feeds it datagrams and ticks, and takes datagrams with
@@ -108,6 +110,8 @@ export class LrpConn {
   #retryAt = Infinity;
   #giveUpAt = Infinity;
   #msg2Repeats = 0;
+  /** Other message 1s seen for this connId while waiting (responder), each answered. */
+  #alts: { resp: XXResponder; hello: Uint8Array; reply: Uint8Array; repeats: number }[] = [];
   #early: Uint8Array[] = [];
   #confirmed = false; // initiator: an authenticated datagram came from the responder
   #cipher?: TransportCipher;
@@ -297,7 +301,7 @@ export class LrpConn {
         return this.#end(now, clean ? undefined : "close timed out");
       }
       if (this.#sender!.failed) return this.#end(now, "peer unreachable");
-      if (!this.#closing && now >= this.#sender!.lastSendAt + this.#t.keepaliveMs) {
+      if (this.#keepaliveDue(now)) {
         this.#sender!.keepalive(now);
       }
       this.#pump(now);
@@ -314,7 +318,7 @@ export class LrpConn {
         this.#sender.nextTimeout() ?? Infinity,
         this.#lastHeardAt + this.#t.idleMs,
         this.#closeBy,
-        this.#closing ? Infinity : this.#sender.lastSendAt + this.#t.keepaliveMs,
+        this.#keepaliveAt(),
         this.#dataAt > this.#lastNow ? this.#dataAt : Infinity,
       );
     }
@@ -355,9 +359,30 @@ export class LrpConn {
       if (this.#msg2Repeats++ < MSG2_REPEATS_MAX) this.#out.push(this.#reply!);
       return;
     }
+    if (d.length === HS_MSG1) {
+      // Another message 1 for this connId: the first may have been corrupted on the way (message 1
+      // is not authenticated), and then the initiator's real one would never be answered. Answer a
+      // few alternatives too; message 3 decides which one was real.
+      const alt = this.#alts.find((a) => equal(d, a.hello));
+      if (alt) {
+        if (alt.repeats++ < MSG2_REPEATS_MAX) this.#out.push(alt.reply);
+      } else if (this.#alts.length < ALT_HELLOS_MAX) {
+        const resp = new XXResponder({
+          staticKey: this.#opts.staticKey,
+          ephemeralKey: this.#opts.ephemeralKey,
+        });
+        if (resp.readMessage1(d.subarray(8)) === true) {
+          const reply = writeConnId(this.connId, resp.writeMessage2());
+          this.#alts.push({ resp, hello: d.slice(), reply, repeats: 0 });
+          this.#out.push(reply);
+        }
+      }
+    }
     if (d.length >= HS_MSG3) {
-      const r = this.#resp!.readMessage3(d.subarray(8));
-      if (!(r instanceof Error)) {
+      for (const resp of [this.#resp!, ...this.#alts.map((a) => a.resp)]) {
+        const r = resp.readMessage3(d.subarray(8));
+        if (r instanceof Error) continue;
+        this.#alts = [];
         if (this.#verify && !this.#verify(r.remoteStatic)) {
           return this.#end(now, "the peer's key is not accepted");
         }
@@ -462,6 +487,19 @@ export class LrpConn {
       this.#lingerUntil = now + this.#t.lingerMs;
       this.#closeBy = Infinity;
     }
+  }
+
+  /**
+   * When a keepalive is due: only with nothing outstanding (else the RTO timer sends, and a
+   * keepalive queued behind a full window would leave this timer due without sending anything).
+   */
+  #keepaliveAt(): Millis {
+    const s = this.#sender!;
+    return this.#closing || !s.allAcked ? Infinity : s.lastSendAt + this.#t.keepaliveMs;
+  }
+
+  #keepaliveDue(now: Millis): boolean {
+    return now >= this.#keepaliveAt();
   }
 
   /** The peer's stream ended (its FIN came) and every byte we wrote is acknowledged. */

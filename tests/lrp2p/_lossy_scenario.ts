@@ -2,8 +2,9 @@
  * The lossy bidirectional transfer of LRP2P as one seeded scenario: the seed draws the loss
  * (0–30%), duplication, corruption, delay range (reordering) and the sizes of two byte streams;
  * both sides write at once, close at the end, and every byte must arrive exactly once and in
- * order, both connections must end with a clean `closed` event, and no timer may be left after
- * the linger. Shared by `sim_lossy_test.ts` (1,000 seeds) and `deno task sim`.
+ * order, both connections must end with a clean `closed` event (or, rarely, a sender gives up
+ * and both ends report an error: never a clean end of a stream with bytes missing), and no timer
+ * may be left after the linger. Shared by `sim_lossy_test.ts` (1,000 seeds) and `deno task sim`.
  *
  * @module
  */
@@ -45,7 +46,7 @@ export function lossyParams(seed: number, maxBytes = 50_000): LossyParams {
 export function lossyTransferScenario(
   seed: number,
   { maxBytes = 50_000, traceLimit = 0 } = {},
-): { trace: string; summary: string } {
+): { trace: string; summary: string; gaveUp: boolean; dropRate: number } {
   const p = lossyParams(seed, maxBytes);
   const { net, peers, prng } = simLrp(seed, 2, p.link, {}, traceLimit);
   const [a, b] = peers;
@@ -75,11 +76,18 @@ export function lossyTransferScenario(
     fail(`b→a bytes differ: ${status}`);
   }
   if (end !== "done") fail(`not finished (${end}): ${status}`);
-  if (!ab.complete || !ba.complete) fail(`incomplete: ${status}`);
   const ca = log.closed(a.ep, idA)!, cb = log.closed(b.ep, idB)!;
-  if (ca.error !== undefined || cb.error !== undefined) {
-    fail(`unclean close: a "${ca.error}", b "${cb.error}": ${status}`);
+  // a clean end of a stream (no error on the reader's side) means every byte arrived
+  if (cb.error === undefined && !ab.complete) fail(`b closed cleanly, a→b incomplete: ${status}`);
+  if (ca.error === undefined && !ba.complete) fail(`a closed cleanly, b→a incomplete: ${status}`);
+  // Under heavy loss a sender may give up (8 RTO expiries, or 60 s without a datagram): both ends
+  // then report it. The caller bounds how often that happens.
+  const gaveUp = ca.error !== undefined || cb.error !== undefined;
+  const why = `a "${ca.error}", b "${cb.error}"`;
+  if (gaveUp && !/^(peer unreachable|idle timeout)$/.test(ca.error ?? cb.error!)) {
+    fail(`closed with an unexpected error: ${why}: ${status}`);
   }
+  if (!gaveUp && (!ab.complete || !ba.complete)) fail(`incomplete: ${status}`);
   // after the linger nothing is left: no connection, no timer
   const idle = net.runWhile(() => a.ep.size + b.ep.size > 0, { maxTime: net.now + 60_000 });
   if (idle !== "done" || a.ep.nextTimeout() !== undefined || b.ep.nextTimeout() !== undefined) {
@@ -88,6 +96,8 @@ export function lossyTransferScenario(
   return {
     trace: traceLimit > 0 ? net.formatTrace() : "",
     summary: `${p.bytesAB} + ${p.bytesBA} bytes over ${(p.link.dropRate! * 100).toFixed(0)}% ` +
-      `loss, done at ${net.now} ms`,
+      `loss, ${gaveUp ? `given up (${why})` : "done"} at ${net.now.toFixed(0)} ms`,
+    gaveUp,
+    dropRate: p.link.dropRate!,
   };
 }

@@ -77,7 +77,7 @@ Deno.test("sender: Karn's rule: an ACK of a retransmitted segment gives no RTT s
   drain(s, 1000); // retransmission
   s.onAck(ack(0), 1010);
   assert.equal(s.stats.srtt, 0); // no sample: 10 ms would have been wrong
-  assert.equal(s.stats.rto, 2000); // still backed off
+  assert.equal(s.stats.rto, 1000); // answered within the base RTO: backoff ended (no sample)
   s.write(bytes(10), 1010);
   drain(s, 1010);
   s.onAck(ack(1, 0), 1090);
