@@ -181,3 +181,17 @@ export function openPair(
   }, { maxTime });
   return { idA, idB };
 }
+
+/** Adds one more endpoint at `addr` to `net`, with its own options and a key from `seed`. */
+export function addPeer(
+  net: SimNet,
+  seed: number,
+  addr: string,
+  options: Partial<LrpEndpointOptions> = {},
+): SimPeer {
+  const rng = Prng.seeded(seed);
+  const random = (n: number) => rng.bytes(n);
+  const ep = new LrpEndpoint({ staticKey: generateKeyPair(random), random, ...options });
+  net.add(addr, ep);
+  return { addr, ep };
+}
