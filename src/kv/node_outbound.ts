@@ -137,10 +137,11 @@ export class Outbound {
     }
   }
 
-  /** The earliest connection deadline or push retry. */
+  /** The earliest connection deadline or push retry (retries wait while every push slot is busy). */
   nextDeadline(): Millis | undefined {
     let at: number | undefined;
     for (const c of this.#conns.values()) if (at === undefined || c.deadline < at) at = c.deadline;
+    if (this.#pushing >= this.#ctx.cfg.pushParallel) return at; // a push ending frees a slot
     for (const [id, t] of this.#retryAt) {
       if (!this.#pending.has(id)) this.#retryAt.delete(id);
       else if (at === undefined || t < at) at = t;
