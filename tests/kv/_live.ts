@@ -5,6 +5,12 @@
  */
 import { type KvServer, serveKv, type ServeKvOptions } from "../../src/kv/kv_deno.ts";
 
+/** main.ts and the checkout it is in. */
+export const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+export const ROOT = new URL("../../", import.meta.url).pathname;
+/** `deno run` with what `deno task bitclone` grants. */
+export const RUN = ["run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", MAIN];
+
 export const te = new TextEncoder();
 export const td = new TextDecoder();
 
@@ -222,4 +228,43 @@ export function closedPort(): number {
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
   return port;
+}
+
+/**
+ * Starts `bitclone kv serve` on 127.0.0.1 (any ports, advertising 127.0.0.1, plus `args`) and
+ * waits for its banner; gives its TCP and UDP ports.
+ */
+export async function spawnServe(
+  args: string[],
+): Promise<{ child: Deno.ChildProcess; port: number; udpPort: number }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      ...RUN,
+      ...["kv", "serve", "--hostname", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0"],
+      ...["--advertise", "127.0.0.1", ...args],
+    ],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "null",
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const reader = child.stdout.getReader();
+  const dec = new TextDecoder();
+  let out = "";
+  const deadline = Date.now() + 30_000;
+  let m: RegExpExecArray | null = null;
+  while ((m = /on tcp 127\.0\.0\.1:(\d+) and udp 127\.0\.0\.1:(\d+),/.exec(out)) === null) {
+    if (Date.now() > deadline) throw new Error(`no banner: ${out}`);
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`exited before its banner: ${out}`);
+    out += dec.decode(value);
+  }
+  // keep draining stdout so the process never blocks on a full pipe
+  (async () => {
+    try {
+      while (!(await reader.read()).done) { /* drain */ }
+    } catch { /* killed */ }
+  })();
+  return { child, port: Number(m[1]), udpPort: Number(m[2]) };
 }

@@ -6,44 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { kvRequest } from "../../src/kv/client_deno.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-const ROOT = new URL("../../", import.meta.url).pathname;
+import { spawnServe } from "./_live.ts";
 const SET_OK = "Value set successful";
-
-/** Starts `bitclone kv serve` on `dataDir` and waits for its banner; gives its TCP port. */
-async function serve(dataDir: string): Promise<{ child: Deno.ChildProcess; port: number }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      ...["run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", MAIN],
-      ...["kv", "serve", "--hostname", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0"],
-      ...["--data-dir", dataDir, "--advertise", "127.0.0.1"],
-    ],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "null",
-    stdin: "null",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const reader = child.stdout.getReader();
-  const dec = new TextDecoder();
-  let out = "";
-  const deadline = Date.now() + 30_000;
-  let m: RegExpExecArray | null = null;
-  while ((m = /on tcp 127\.0\.0\.1:(\d+) /.exec(out)) === null) {
-    if (Date.now() > deadline) throw new Error(`no banner: ${out}`);
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`exited before its banner: ${out}`);
-    out += dec.decode(value);
-  }
-  // keep draining stdout so the process never blocks on a full pipe
-  (async () => {
-    try {
-      while (!(await reader.read()).done) { /* drain */ }
-    } catch { /* killed */ }
-  })();
-  return { child, port: Number(m[1]) };
-}
 
 /** Runs 16 writers against `port` until `acked` grew by `more`, then SIGKILLs `child`. */
 async function loadAndKill(
@@ -100,10 +64,10 @@ Deno.test("kill -9 under 16 writers, restart: every acknowledged write is there,
   const dir = await Deno.makeTempDir({ prefix: "bitclone-kv-kill9-" });
   try {
     const acked = new Map<string, string>();
-    let node = await serve(dir);
+    let node = await spawnServe(["--data-dir", dir]);
     for (let round = 0; round < 3; round++) {
       await loadAndKill(node.child, node.port, round, acked, 300);
-      node = await serve(dir);
+      node = await spawnServe(["--data-dir", dir]);
       await checkAll(node.port, acked);
     }
     const second = node;

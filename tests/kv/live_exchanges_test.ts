@@ -6,10 +6,18 @@
  */
 import assert from "node:assert/strict";
 import { decodeLegacyBuffer, decodeMessage } from "../../src/kv/codec.ts";
-import { closedPort, exchange, startKv, TcpPeer, td, UdpProbe, until } from "./_live.ts";
+import {
+  closedPort,
+  exchange,
+  MAIN,
+  ROOT,
+  startKv,
+  TcpPeer,
+  td,
+  UdpProbe,
+  until,
+} from "./_live.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-const ROOT = new URL("../../", import.meta.url).pathname;
 const SET_OK = '{"ValueResponse":{"value":"Value set successful"}}';
 
 Deno.test("every TCP reference exchange of §8, byte for byte", async () => {
