@@ -79,3 +79,80 @@ export function membersTable(members: readonly MemberInfo[], now: number): strin
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join("  "))
     .join("\n") + "\n";
 }
+
+/**
+ * Keeps a flood of dropped messages from flooding the log: at most `burst` lines per `windowMs`,
+ * then one line saying how many were not logged.
+ *
+ * @example
+ * ```ts
+ * import { LogThrottle } from "./describe.ts";
+ * import assert from "node:assert/strict";
+ * const t = new LogThrottle({ burst: 2, windowMs: 1000 });
+ * assert.deepEqual([t.admit(0), t.admit(1), t.admit(2)], [true, true, false]);
+ * assert.equal(t.admit(1000), true);
+ * assert.equal(t.takeSuppressed(), 1);
+ * ```
+ */
+export class LogThrottle {
+  readonly #burst: number;
+  readonly #windowMs: number;
+  #windowStart = -Infinity;
+  #inWindow = 0;
+  #suppressed = 0;
+
+  constructor(options: { burst?: number; windowMs?: number } = {}) {
+    this.#burst = options.burst ?? 10;
+    this.#windowMs = options.windowMs ?? 10_000;
+  }
+
+  /** Whether a line at time `now` (ms) may be logged. */
+  admit(now: number): boolean {
+    if (now - this.#windowStart >= this.#windowMs) {
+      this.#windowStart = now;
+      this.#inWindow = 0;
+    }
+    if (this.#inWindow < this.#burst) {
+      this.#inWindow++;
+      return true;
+    }
+    this.#suppressed++;
+    return false;
+  }
+
+  /** How many lines were held back since the last call. */
+  takeSuppressed(): number {
+    const n = this.#suppressed;
+    this.#suppressed = 0;
+    return n;
+  }
+}
+
+/**
+ * Turns node events into log calls: member changes always, drops throttled.
+ *
+ * @example
+ * ```ts
+ * import { kvEventLogger } from "./describe.ts";
+ * import assert from "node:assert/strict";
+ * const lines: string[] = [];
+ * const log = kvEventLogger((level, text) => lines.push(`${level} ${text}`), () => 0);
+ * log({ type: "dropped", what: "datagram", from: "1.2.3.4:5", reason: "json: bad" });
+ * assert.deepEqual(lines, ["info dropped a datagram from 1.2.3.4:5: json: bad"]);
+ * ```
+ */
+export function kvEventLogger(
+  write: (level: EventLine["level"], text: string) => void,
+  now: () => number,
+): (event: KvEvent) => void {
+  const throttle = new LogThrottle();
+  return (event) => {
+    const line = describeKvEvent(event);
+    if (event.type !== "dropped") return write(line.level, line.text);
+    const t = now();
+    if (!throttle.admit(t)) return;
+    const held = throttle.takeSuppressed();
+    if (held > 0) write("info", `(${held} more dropped messages not logged)`);
+    write(line.level, line.text);
+  };
+}

@@ -12,6 +12,9 @@ import { prngFromEntropy } from "../util/mod.ts";
 import { KvLog, readOrCreateName } from "./durable_log_deno.ts";
 import { type KvEvent, KvNode, type PersistAction } from "./node_core.ts";
 
+/** Connections held at once, accepted and outgoing (the core bounds its own kinds below it). */
+const CONNECTIONS_MAX = 2048;
+
 /** Options of {@linkcode serveKv}. */
 export interface ServeKvOptions {
   /** Address both sockets bind. @default {"0.0.0.0"} */
@@ -87,8 +90,14 @@ export async function serveKv(options: ServeKvOptions): Promise<KvServer> {
   let recovered: RecoveryEvent | undefined;
   let entries: Parameters<typeof KvLog.prototype.append>[0] = [];
   let clock = 0;
+  let unlock = async () => {};
   if (!memory) {
-    const opened = await KvLog.open(options.dataDir!, { fsync: options.fsync ?? true });
+    unlock = await lockDataDir(options.dataDir!);
+    const opened = await KvLog.open(options.dataDir!, { fsync: options.fsync ?? true })
+      .catch(async (err) => {
+        await unlock();
+        throw err;
+      });
     log = opened.log;
     const r = opened.recovered;
     entries = r.entries;
@@ -121,11 +130,16 @@ export async function serveKv(options: ServeKvOptions): Promise<KvServer> {
   } catch (err) {
     listener.close();
     await log?.close();
+    await unlock();
     throw err;
   }
   const tcpPort = (listener.addr as Deno.NetAddr).port;
   const udpPort = (socket.addr as Deno.NetAddr).port;
-  const iface = pickInterface(options.advertise);
+  // bound to one IPv4 address: that is the one to advertise, unless told otherwise
+  const bound = /^\d+\.\d+\.\d+\.\d+$/.test(hostname) && hostname !== "0.0.0.0"
+    ? hostname
+    : undefined;
+  const iface = pickInterface(options.advertise ?? bound);
   const advertise = options.advertise?.includes(":")
     ? options.advertise
     : `${iface.address}:${tcpPort}`;
@@ -149,15 +163,14 @@ export async function serveKv(options: ServeKvOptions): Promise<KvServer> {
   if (recovered) options.onEvent?.(recovered);
 
   let pumping = false;
-  let udp: UdpDriver | undefined;
-  let tcp: TcpDriver<PersistAction> | undefined;
+  const drivers: { udp?: UdpDriver; tcp?: TcpDriver<PersistAction> } = {};
   const progress = () => {
     for (let e = node.pollEvent(); e; e = node.pollEvent()) options.onEvent?.(e);
     if (pumping) return;
     pumping = true;
     try {
-      udp?.pump();
-      tcp?.pump();
+      drivers.udp?.pump();
+      drivers.tcp?.pump();
     } finally {
       pumping = false;
     }
@@ -173,24 +186,28 @@ export async function serveKv(options: ServeKvOptions): Promise<KvServer> {
     });
     inFlight.add(p);
   };
-  tcp = new TcpDriver<PersistAction>({
+  const tcp = new TcpDriver<PersistAction>({
     core: node,
     listener,
     onAction: persist,
     onProgress: progress,
+    connectionsMax: CONNECTIONS_MAX,
   });
-  udp = new UdpDriver({ socket, core: node, onProgress: progress });
+  const udp = new UdpDriver({ socket, core: node, onProgress: progress });
+  drivers.tcp = tcp;
+  drivers.udp = udp;
   udp.pump();
 
   const done = new Promise<void>((resolve) => {
     const stop = async () => {
       node.stop();
       for (let i = 0; i < 100 && inFlight.size > 0; i++) await Promise.allSettled([...inFlight]);
-      await tcp!.flushed();
-      tcp!.close();
-      udp!.close();
-      await Promise.allSettled([tcp!.done, udp!.done]);
+      await tcp.flushed();
+      tcp.close();
+      udp.close();
+      await Promise.allSettled([tcp.done, udp.done]);
       await log?.close();
+      await unlock();
       resolve();
     };
     if (options.signal?.aborted) stop();
@@ -203,10 +220,12 @@ export async function serveKv(options: ServeKvOptions): Promise<KvServer> {
 function pickInterface(advertise: string | undefined): { address: string; broadcast: string } {
   const ip = advertise === undefined ? undefined : advertise.replace(/:\d+$/, "");
   let list: Deno.NetworkInterfaceInfo[] = [];
-  try {
-    list = Deno.networkInterfaces().filter((i) => i.family === "IPv4");
-  } catch {
-    // no permission: loopback only
+  if (canListInterfaces()) {
+    try {
+      list = Deno.networkInterfaces().filter((i) => i.family === "IPv4");
+    } catch {
+      // not supported here: loopback only
+    }
   }
   const found = ip === undefined
     ? list.find((i) => !i.address.startsWith("127."))
@@ -221,9 +240,55 @@ function pickInterface(advertise: string | undefined): { address: string; broadc
   return { address: found.address, broadcast: directedBroadcast(found.address, found.netmask) };
 }
 
+/**
+ * Whether `Deno.networkInterfaces()` is allowed (`--allow-sys=networkInterfaces`); asked without a
+ * prompt. Without it a node cannot find its address or its broadcast address: it advertises
+ * `127.0.0.1` and announces to this host only, unless given `--advertise`.
+ */
+function canListInterfaces(): boolean {
+  return Deno.permissions.querySync({ name: "sys", kind: "networkInterfaces" }).state === "granted";
+}
+
 /** `10.0.0.5` with `255.255.255.0` gives `10.0.0.255`. */
 export function directedBroadcast(address: string, netmask: string): string {
   const a = address.split(".").map(Number);
   const m = netmask.split(".").map(Number);
   return a.map((x, i) => (x | (~m[i] & 255)) & 255).join(".");
+}
+
+/**
+ * Claims `dir` for this process with an exclusive lock on its `kv.lock` file (which also holds the
+ * pid, for people), so that two nodes never write one log. The operating system releases the lock
+ * when the process ends, however it ends (`kill -9` included).
+ *
+ * @returns A function that releases the lock.
+ * @throws {Error} When another process holds it.
+ */
+export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
+  await Deno.mkdir(dir, { recursive: true });
+  const path = `${dir}/kv.lock`;
+  const file = await Deno.open(path, { read: true, write: true, create: true });
+  let locked = false;
+  try {
+    locked = await file.tryLock(true);
+  } catch (err) {
+    file.close();
+    throw err;
+  }
+  if (!locked) {
+    const holder = (await Deno.readTextFile(path).catch(() => "")).trim();
+    file.close();
+    throw new Error(
+      `the data directory ${dir} is in use by another process${holder ? ` (pid ${holder})` : ""}`,
+    );
+  }
+  await file.truncate(0);
+  await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+  return async () => {
+    try {
+      await file.unlock();
+    } finally {
+      file.close();
+    }
+  };
 }

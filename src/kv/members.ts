@@ -187,7 +187,12 @@ export class Membership {
       return { kind: "new", member };
     }
     const from = known.state;
-    const rebooted = hs.boot !== undefined && known.boot !== undefined && hs.boot !== known.boot;
+    // a legacy node carries no boot: a Handshake after a missed heartbeat may come from a new,
+    // empty process (it restarted), which needs a full push as much as a new one
+    const rebooted = hs.boot !== undefined && known.boot !== undefined
+      ? hs.boot !== known.boot
+      : !ext && known.misses > 0;
+    if (rebooted) known.misses = 0;
     known.ext = ext;
     known.contact = contact;
     known.advertised = hs.tcpAddress;

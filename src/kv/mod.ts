@@ -17,7 +17,7 @@ export { SET_OK } from "./node_requests.ts";
 export { VersionedStore } from "./store.ts";
 export { compareVersions } from "./version.ts";
 export { MessageReader } from "./reader.ts";
-export { describeKvEvent, membersTable } from "./describe.ts";
+export { describeKvEvent, kvEventLogger, LogThrottle, membersTable } from "./describe.ts";
 export type { KvMessage, MemberInfo, Version, VersionedEntry } from "./types.ts";
 export { KvClientError, kvRequest } from "./client_deno.ts";
 export { type KvServer, type RecoveryEvent, serveKv, type ServeKvOptions } from "./kv_deno.ts";

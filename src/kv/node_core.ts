@@ -413,6 +413,7 @@ export class KvNode implements DatagramCore, StreamCore<PersistAction>, EventSou
       this.#catchUp(member);
     } else if (out.kind === "returned" || out.kind === "rebooted") {
       const change = out.kind === "returned" ? "returned" : "rebooted";
+      transmits.push({ to: from, bytes: this.#handshakeBytes() }); // it may not know us any more
       events.push({ type: "member", change, name: member.name, address: member.contact, legacy });
       this.#catchUp(member);
     }

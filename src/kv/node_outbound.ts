@@ -35,6 +35,8 @@ const SYNC_ALL = encodeMessage({ type: "SyncAll" });
 const NEWLINE = 0x0a;
 /** After a failed push, the pause before pushing to that member again. */
 const PUSH_RETRY_MS = 1000;
+/** Pulls under way at once. */
+const PULLS_MAX = 4;
 
 /** Applies entries pulled from a peer (the node decides what wins, persists and forwards). */
 export type ApplyPulled = (entries: VersionedEntry[], from: Member) => void;
@@ -56,6 +58,7 @@ export class Outbound {
   readonly #retryAt = new Map<string, Millis>();
   #pushing = 0;
   #probing = 0;
+  #pulling = 0;
 
   constructor(ctx: KvContext, onProbe: ProbeResult, applyPulled: ApplyPulled) {
     this.#ctx = ctx;
@@ -94,8 +97,9 @@ export class Outbound {
 
   /** Opens a `SyncAll` pull from member `m` (ours only). */
   pull(m: Member): void {
-    if (!m.ext) return;
+    if (!m.ext || this.#pulling >= PULLS_MAX) return; // anti-entropy comes back to it later
     for (const c of this.#conns.values()) if (c.kind === "pull" && c.memberId === m.id) return;
+    this.#pulling++;
     this.#ctx.stats.pulls++;
     this.#open("pull", m, this.#ctx.cfg.pullTimeoutMs);
   }
@@ -285,6 +289,8 @@ export class Outbound {
       this.#probing--;
       if (!ok) this.#ctx.stats.heartbeatsFailed++;
       this.#onProbe(c.memberId, ok);
+    } else if (c.kind === "pull") {
+      this.#pulling--;
     } else if (c.kind === "push") {
       this.#pushing--;
       if (!ok && c.key !== undefined) {

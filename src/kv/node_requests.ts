@@ -31,6 +31,10 @@ interface InConn {
   readonly id: ConnId;
   readonly remote: Addr;
   readonly reader: MessageReader;
+  /** The size cap of its message. */
+  readonly cap: number;
+  /** Its first bytes (to tell what an over-long message was). */
+  head?: Uint8Array;
   deadline: Millis;
   /** Acted on: waiting for a write to be saved, or closed. */
   acted: boolean;
@@ -38,6 +42,7 @@ interface InConn {
 
 const HEARTBEAT_RESPONSE = encodeMessage({ type: "HeartbeatResponse" });
 const NEWLINE = Uint8Array.of(0x0a);
+const td = new TextDecoder();
 
 /** Accepted connections and what is done with their message. */
 export class Requests {
@@ -72,7 +77,14 @@ export class Requests {
     const ext = members.extPeerAt(ipOf(remote)) !== undefined;
     const cap = ext ? cfg.extMessageMax : cfg.legacyMessageMax;
     const reader = new MessageReader({ cap, extensions: true });
-    this.#conns.set(id, { id, remote, reader, deadline: now + cfg.requestTimeoutMs, acted: false });
+    this.#conns.set(id, {
+      id,
+      remote,
+      reader,
+      cap,
+      deadline: now + cfg.requestTimeoutMs,
+      acted: false,
+    });
     return id;
   }
 
@@ -80,9 +92,37 @@ export class Requests {
   data(id: ConnId, bytes: Uint8Array): void {
     const c = this.#conns.get(id);
     if (c === undefined || c.acted) return;
+    c.head ??= bytes.slice(0, 64);
     const out = c.reader.push(bytes);
     if (out.kind === "message") this.#act(c, out.message);
+    else if (out.kind === "invalid" && c.reader.size > c.cap) this.#tooLong(c, bytes);
     else if (out.kind === "invalid") this.#drop(c, out.reason);
+  }
+
+  /**
+   * A message over the size cap: a `Setvalue` gets a refusal its client can read, a `Getvalue`
+   * the absent value (no key that long is stored); anything else is dropped.
+   */
+  #tooLong(c: InConn, last: Uint8Array): void {
+    const head = c.head ?? last;
+    const variant = /^\s*\{\s*"(Setvalue|Getvalue)"/.exec(td.decode(head.subarray(0, 64)))?.[1];
+    this.#ctx.stats.requestsDropped++;
+    this.#ctx.events.push({
+      type: "dropped",
+      what: "request",
+      from: c.remote,
+      reason: `longer than ${c.cap} bytes`,
+    });
+    c.acted = true;
+    if (variant === "Setvalue") {
+      this.#ctx.stats.refused++;
+      const value = `Value not set: the message is longer than ${c.cap} bytes`;
+      return this.#reply(c, encodeMessage({ type: "ValueResponse", value }));
+    }
+    if (variant === "Getvalue") {
+      return this.#reply(c, encodeMessage({ type: "ValueResponse", value: null }));
+    }
+    this.#close(c);
   }
 
   /** The client ended its side. */

@@ -64,8 +64,8 @@ export class MessageReader {
     this.#size += taken.length;
     if (this.#size > this.#cap) return this.#fail(`longer than ${this.#cap} bytes`);
     const state = this.#scanner.push(taken);
-    if (state.kind === "invalid") return this.#fail(state.reason);
-    if (state.kind === "complete") return this.#decode();
+    if (state.state === "invalid") return this.#fail(state.reason);
+    if (state.state === "complete") return this.#decode();
     return { kind: "more" };
   }
 

@@ -10,7 +10,7 @@
  * @module
  */
 import { type ServiceDefinition, ServiceSettingsError, ServiceStartError } from "../node/mod.ts";
-import { describeKvEvent } from "./describe.ts";
+import { kvEventLogger } from "./describe.ts";
 import { serveKv } from "./kv_deno.ts";
 
 function stringList(
@@ -66,6 +66,10 @@ export const kvService: ServiceDefinition = {
   async start(ctx) {
     const s = ctx.settings;
     check(s);
+    const logEvent = kvEventLogger(
+      (level, text) => ctx.log[level]("{text}", { text }),
+      () => performance.now(),
+    );
     let kv;
     try {
       kv = await serveKv({
@@ -90,8 +94,7 @@ export const kvService: ServiceDefinition = {
             }
             return;
           }
-          const line = describeKvEvent(e);
-          ctx.log[line.level]("{text}", { text: line.text });
+          logEvent(e);
         },
       });
     } catch (err) {

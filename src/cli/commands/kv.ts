@@ -7,8 +7,8 @@
 import { hostPortValue, portValue } from "../mod.ts";
 import { type CommandSpec, UsageError } from "../mod.ts";
 import {
-  describeKvEvent,
   KvClientError,
+  kvEventLogger,
   kvRequest,
   membersTable,
   serveKv,
@@ -96,6 +96,18 @@ const serveCommand: CommandSpec = {
     if (advertise !== undefined && !/^\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?$/.test(advertise)) {
       throw new UsageError(`--advertise must be an IPv4 address, not '${advertise}'`, path);
     }
+    const sys = Deno.permissions.querySync({ name: "sys", kind: "networkInterfaces" });
+    const boundToOne = /^\d+\.\d+\.\d+\.\d+$/.test(hostname) && hostname !== "0.0.0.0";
+    if (sys.state !== "granted" && advertise === undefined && !boundToOne) {
+      ctx.log.warn(
+        "cannot list the network interfaces (run with --allow-sys=networkInterfaces, as " +
+          "`deno task bitclone` does, or give --advertise): advertising 127.0.0.1, this host only",
+      );
+    }
+    const logEvent = kvEventLogger(
+      (level, text) => ctx.log[level]("{text}", { text }),
+      () => performance.now(),
+    );
     let kv;
     try {
       kv = await serveKv({
@@ -125,8 +137,7 @@ const serveCommand: CommandSpec = {
             }
             return;
           }
-          const line = describeKvEvent(e);
-          ctx.log[line.level]("{text}", { text: line.text });
+          logEvent(e);
         },
       });
     } catch (err) {
