@@ -233,10 +233,23 @@ Deno.test("a silent connection is dropped and a message over 1,024 bytes from a 
     const silent = await exchange(kv.tcpPort, undefined, { timeoutMs: 30_000 });
     assert.ok(silent.closed, "the node ends a connection that says nothing");
     assert.equal(silent.reply, "");
-    const big = JSON.stringify({ Setvalue: { key: "big", value: "v".repeat(1100) } });
-    const r = await exchange(kv.tcpPort, big, { timeoutMs: 30_000 });
-    assert.ok(r.closed);
-    assert.equal(r.reply, "");
+    // over 1,024 bytes: a Setvalue is refused in words its client reads, a Getvalue gets the
+    // absent value, anything else is dropped without a reply; nothing is stored
+    const long = "v".repeat(1100);
+    const big = await exchange(
+      kv.tcpPort,
+      JSON.stringify({ Setvalue: { key: "big", value: long } }),
+    );
+    assert.ok(big.closed);
+    assert.equal(
+      big.reply,
+      '{"ValueResponse":{"value":"Value not set: the message is longer than 1024 bytes"}}',
+    );
+    const get = await exchange(kv.tcpPort, JSON.stringify({ Getvalue: { key: long } }));
+    assert.equal(get.reply, '{"ValueResponse":{"value":null}}');
+    const sync = await exchange(kv.tcpPort, JSON.stringify({ Sync: { key: "big", value: long } }));
+    assert.ok(sync.closed);
+    assert.equal(sync.reply, "");
     // 1,024 bytes with leading spaces are still one message
     const padded = " ".repeat(1024 - '"Heartbeat"'.length) + '"Heartbeat"';
     assert.equal((await exchange(kv.tcpPort, padded)).reply, '"HeartbeatResponse"');
