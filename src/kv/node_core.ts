@@ -329,7 +329,7 @@ export class KvNode implements DatagramCore, StreamCore<PersistAction>, EventSou
   nextTimeout(): Millis | undefined {
     let at = Math.min(
       this.#requests.nextDeadline() ?? Infinity,
-      this.#outbound.nextDeadline() ?? Infinity,
+      this.#outbound.nextDeadline(!this.#stopped) ?? Infinity, // stopped: no push retries
     );
     if (!this.#stopped) {
       at = Math.min(

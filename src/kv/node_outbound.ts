@@ -141,11 +141,14 @@ export class Outbound {
     }
   }
 
-  /** The earliest connection deadline or push retry (retries wait while every push slot is busy). */
-  nextDeadline(): Millis | undefined {
+  /**
+   * The earliest connection deadline or push retry (with `retries`; they wait too while every
+   * push slot is busy).
+   */
+  nextDeadline(retries = true): Millis | undefined {
     let at: number | undefined;
     for (const c of this.#conns.values()) if (at === undefined || c.deadline < at) at = c.deadline;
-    if (this.#pushing >= this.#ctx.cfg.pushParallel) return at; // a push ending frees a slot
+    if (!retries || this.#pushing >= this.#ctx.cfg.pushParallel) return at; // a push ending frees a slot
     for (const [id, t] of this.#retryAt) {
       if (!this.#pending.has(id)) this.#retryAt.delete(id);
       else if (at === undefined || t < at) at = t;

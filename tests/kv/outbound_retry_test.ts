@@ -59,3 +59,35 @@ Deno.test("a due push retry with every push slot busy does not stall nextTimeout
     assert.ok(next === undefined || next > now, `at ${now} the next timeout is ${next}`);
   }
 });
+
+Deno.test("a push retry due after stop() does not stall nextTimeout() (stopping under load)", () => {
+  const node = new KvNode({
+    name: "ts-a",
+    advertise: "10.0.0.1:9000",
+    boot: 1,
+    prng: Prng.seeded(1),
+    durable: false,
+    broadcast: [],
+  });
+  node.handleDatagram(
+    "10.0.0.2:8888",
+    te.encode(
+      `{"Handshake":{"node_name":"ts-b","tcp_address":"10.0.0.2:9000","kv_ext":1,"boot":1}}`,
+    ),
+    0,
+  );
+  drain(node);
+  const c = node.handleAccept("10.0.0.9:5000", "10.0.0.1:9000", 10);
+  node.handleData(c, te.encode('{"Setvalue":{"key":"a","value":"1"}}'), 10);
+  const push = drain(node).find((a) => a.type === "connect" && a.to === "10.0.0.2:9000");
+  assert.ok(push?.type === "connect", "the write is pushed to B");
+  node.stop();
+  node.handleError(push.conn, "refused", 20); // fails after the stop: queued for a retry
+  drain(node);
+  for (let now = 20; now <= 3000; now += 10) {
+    node.handleTick(now);
+    drain(node);
+    const next = node.nextTimeout();
+    assert.ok(next === undefined || next > now, `at ${now} the next timeout is ${next}`);
+  }
+});
