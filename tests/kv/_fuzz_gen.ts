@@ -7,7 +7,7 @@
  * pushes only to sockets of the test, never to another process on this machine. Byte mutations
  * therefore never touch a Handshake.
  */
-import { Prng } from "../../src/util/prng.ts";
+import type { Prng } from "../../src/util/prng.ts";
 
 const te = new TextEncoder();
 
