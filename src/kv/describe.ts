@@ -44,7 +44,7 @@ export function describeKvEvent(event: KvEvent): EventLine {
     }
     case "dropped":
       return {
-        level: "debug",
+        level: "info",
         text: `dropped a ${event.what} from ${event.from}: ${event.reason}`,
       };
     case "refused":

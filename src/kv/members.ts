@@ -40,6 +40,8 @@ export interface Member {
   lastSeen: Millis;
   /** When the next heartbeat is due. */
   nextProbeAt: Millis;
+  /** When its last Handshake came. */
+  lastHandshake: Millis;
   /** A heartbeat is under way. */
   probing: boolean;
 }
@@ -51,6 +53,12 @@ export type HandshakeOutcome =
   | { readonly kind: "rebooted"; readonly member: Member }
   | { readonly kind: "known"; readonly member: Member }
   | { readonly kind: "full" };
+
+/**
+ * Two Handshakes of one legacy node less than this apart mean it restarted (it announces at start,
+ * then every 5 s).
+ */
+export const LEGACY_RESTART_GAP_MS = 4000;
 
 /** A change of state reported by the failure detector. */
 export interface Transition {
@@ -181,17 +189,21 @@ export class Membership {
         misses: 0,
         lastSeen: now,
         nextProbeAt: now + this.#probeMs,
+        lastHandshake: now,
         probing: false,
       };
       this.#members.set(id, member);
       return { kind: "new", member };
     }
     const from = known.state;
-    // a legacy node carries no boot: a Handshake after a missed heartbeat may come from a new,
-    // empty process (it restarted), which needs a full push as much as a new one
+    // A legacy node carries no boot, so a new, empty process of it (which needs a full push as
+    // much as a new node) is told by its Handshakes: one after a missed heartbeat, or one sooner
+    // than its fixed period allows (an original announces at start, then every 5 s).
+    const early = now - known.lastHandshake < LEGACY_RESTART_GAP_MS;
     const rebooted = hs.boot !== undefined && known.boot !== undefined
       ? hs.boot !== known.boot
-      : !ext && known.misses > 0;
+      : !ext && (known.misses > 0 || early);
+    known.lastHandshake = now;
     if (rebooted) known.misses = 0;
     known.ext = ext;
     known.contact = contact;

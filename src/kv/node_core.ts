@@ -48,6 +48,9 @@ import type { KvMessage, MemberInfo, VersionedEntry } from "./types.ts";
 
 export type { KvEvent, KvStats, PersistAction };
 
+/** Why a write is refused once the Lamport clock reached 2^53 − 1. */
+const CLOCK_SPENT = "the Lamport clock is spent";
+
 /** Options of {@linkcode KvNode}. */
 export interface KvNodeOptions extends MembershipOptions {
   /** Our `node_name`: non-empty, unique (§6.1). */
@@ -441,8 +444,9 @@ export class KvNode implements DatagramCore, StreamCore<PersistAction>, EventSou
     else this.#outbound.forget(member.id);
   }
 
-  #localWrite(key: string, value: string, done: (ok: boolean) => void): void {
+  #localWrite(key: string, value: string, done: (ok: boolean, reason?: string) => void): void {
     const entry = this.#ctx.store.write(key, value);
+    if (entry === undefined) return done(false, CLOCK_SPENT);
     this.#persist(entry, undefined, done);
   }
 
@@ -451,7 +455,13 @@ export class KvNode implements DatagramCore, StreamCore<PersistAction>, EventSou
     if (m.clock !== undefined && m.origin !== undefined) {
       this.#applyRemote({ key: m.key, value: m.value, clock: m.clock, origin: m.origin }, source);
     } else {
-      this.#persist(this.#ctx.store.write(m.key, m.value), source); // a legacy write: ours now
+      const entry = this.#ctx.store.write(m.key, m.value); // a legacy write: ours now
+      if (entry !== undefined) this.#persist(entry, source);
+      else {this.#ctx.events.push({
+          type: "refused",
+          from,
+          reason: `Sync of ${m.key}: ${CLOCK_SPENT}`,
+        });}
     }
   }
 

@@ -121,6 +121,8 @@ export class Outbound {
       this.#probing++;
       this.#open("probe", m, cfg.connectTimeoutMs + cfg.replyTimeoutMs);
     }
+    // a retry time that has passed is no deadline any more (pushes may wait for room)
+    for (const [id, t] of this.#retryAt) if (t <= now) this.#retryAt.delete(id);
     if (this.#pending.size === 0) return;
     for (const [id, keys] of this.#pending) {
       if (this.#pushing >= cfg.pushParallel) return;

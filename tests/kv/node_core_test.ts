@@ -298,3 +298,37 @@ Deno.test("kv core: the member table stays bounded under a flood of Handshakes",
   }
   assert.equal(n.members().length, 16);
 });
+
+/** Completes the connects among `actions`: heartbeats are answered; returns what the others wrote. */
+function complete(n: KvNode, actions: Action[], now: number): string[] {
+  const other: string[] = [];
+  for (const a of actions) {
+    if (a.type !== "connect") continue;
+    n.handleConnected(a.conn, now);
+    const w = writes(drain(n));
+    if (w[0] === '"Heartbeat"') {
+      n.handleData(a.conn, te.encode('"HeartbeatResponse"'), now);
+      drain(n);
+    } else other.push(...w);
+  }
+  return other;
+}
+
+Deno.test("kv core: a legacy node restarted within one heartbeat period gets our Handshake and a full push", () => {
+  const n = node({ durable: false });
+  request(n, '{"Setvalue":{"key":"k","value":"v"}}', 0);
+  const legacy = handshake("", "192.168.177.20:9000", "");
+  n.handleDatagram("10.0.0.5:8888", legacy, 0);
+  sent(n);
+  complete(n, drain(n), 0);
+  // its regular announcements: nothing more than a refresh
+  for (const t of [5000, 10_000]) {
+    n.handleDatagram("10.0.0.5:8888", legacy, t);
+    assert.equal(sent(n).filter((x) => x.to === "10.0.0.5:8888").length, 0);
+    assert.deepEqual(complete(n, drain(n), t), []);
+  }
+  // restarted 1 s after an announcement: its start-up Handshake comes early
+  n.handleDatagram("10.0.0.5:8888", legacy, 11_000);
+  assert.equal(sent(n).filter((x) => x.to === "10.0.0.5:8888").length, 1, "our Handshake again");
+  assert.deepEqual(complete(n, drain(n), 11_000), ['{"Sync":{"key":"k","value":"v"}}']);
+});

@@ -6,6 +6,7 @@
  */
 
 import { bitcloneNetworkScenario } from "../bitclone/_network_scenario.ts";
+import { partitionCrashScenario } from "../kv/_sim_scenarios.ts";
 import { lspPropertyScenario } from "../lsp/_property_scenario.ts";
 import { minerChurnScenario } from "../miner/_churn_scenario.ts";
 import { ringScenario } from "../tracker/_ring_scenario.ts";
@@ -20,4 +21,9 @@ export const PROTOCOL_SCENARIOS: Record<
   "tracker-ring-crash-or-freeze": ringScenario,
   "miner-churn-under-loss": minerChurnScenario,
   "bitclone-network-with-crashes": bitcloneNetworkScenario,
+  "kv-partitions-and-crashes": (seed) =>
+    partitionCrashScenario(seed, {
+      replay: `SIM_SEED=${seed} SIM_ONLY=kv deno task sim`,
+      traceLimit: 1e6,
+    }),
 };
