@@ -122,11 +122,12 @@ Deno.test("a legacy Handshake is keyed by source IP and its heartbeats go to sou
     await until(() => a.received.length >= 2, "the Greeting and the Handshake");
     assert.equal(a.texts()[0], '"Greeting"');
     assert.match(a.texts()[1], new RegExp(`^\\{"Handshake":\\{"node_name":"${kv.name}",`));
-    // the same IP from another port is the same legacy identity: no second Greeting
+    // the same IP from another port is the same legacy identity: no second Greeting (an early
+    // Handshake may mean it restarted: it may get our Handshake again)
     await b.send(kv.udpPort, hs);
     await exchange(kv.tcpPort, '"Heartbeat"');
     await new Promise((r) => setTimeout(r, 200));
-    assert.equal(b.received.length, 0);
+    assert.ok(!b.texts().includes('"Greeting"'), "no second Greeting");
     assert.deepEqual(kv.node.members().map((x) => [x.name, x.address, x.ext]), [
       ["", `127.0.0.1:${peer.port}`, false],
     ]);

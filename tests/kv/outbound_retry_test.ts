@@ -1,7 +1,8 @@
 /**
- * A push retry that falls due while every push slot is taken must not be reported as a timeout
- * in the past: the drivers call handleTick() until nextTimeout() moves, and threw "Cannot settle
- * the core" (found by the live fuzz test, where many members fail their pushes at once).
+ * A push retry must never be reported as a timeout in the past: the drivers call handleTick()
+ * until nextTimeout() moves, and threw "Cannot settle the core". Both cases were found by the live
+ * tests: a retry falling due while every push slot is taken (fixed in main as well, found by the
+ * kv simulation), and a push failing while the node stops (its retry was never taken).
  */
 import assert from "node:assert/strict";
 import { KvNode } from "../../src/kv/node_core.ts";
