@@ -109,9 +109,12 @@ export class LrpConn {
   #sender?: ArqSender;
   #receiver?: ArqReceiver;
   #result?: HandshakeResult;
-  #dataAt = 0;
+  /** Data may not go out before this (the initiator's pause after message 3). */
+  #dataAt = -Infinity;
   #repeat3At = Infinity;
   #lastHeardAt: Millis;
+  /** The latest time seen. */
+  #lastNow: Millis;
   #closeBy = Infinity;
   #lingerUntil = Infinity;
   #reason: CloseReason;
@@ -133,6 +136,7 @@ export class LrpConn {
     this.#t = o.timings;
     this.#verify = o.verifyRemote;
     this.#lastHeardAt = o.now;
+    this.#lastNow = o.now;
     this.#state = initiator ? "hello" : "waiting";
   }
 
@@ -203,6 +207,7 @@ export class LrpConn {
 
   /** Queues `bytes`; returns how many were taken (0 when the send buffer is full). */
   write(bytes: Uint8Array, now: Millis): number {
+    this.#lastNow = Math.max(this.#lastNow, now);
     if (this.#state !== "open" || this.#closing || !this.#sender) return 0;
     const n = this.#sender.write(bytes, now);
     this.#pump(now);
@@ -222,7 +227,6 @@ export class LrpConn {
     if (this.#closing || this.#state === "closed" || this.#state === "lingering") return;
     if (this.#state !== "open") return this.#end(now, undefined);
     this.#closing = true;
-    this.#closeBy = now + this.#t.closeMs;
     this.#sender!.finish(now);
     this.#state = "closing";
     this.#pump(now);
@@ -235,6 +239,7 @@ export class LrpConn {
 
   /** A datagram for this connection id. */
   handleDatagram(d: Uint8Array, now: Millis): void {
+    this.#lastNow = Math.max(this.#lastNow, now);
     this.stats.datagramsIn++;
     switch (this.#state) {
       case "hello":
@@ -250,6 +255,7 @@ export class LrpConn {
 
   /** Timer work due at `now`. */
   handleTick(now: Millis): void {
+    this.#lastNow = Math.max(this.#lastNow, now);
     if (this.#state === "closed") return;
     if (this.#state === "lingering") {
       if (now >= this.#lingerUntil) this.#state = "closed";
@@ -277,7 +283,8 @@ export class LrpConn {
       if (now - this.#lastHeardAt >= this.#t.idleMs) return this.#end(now, "idle timeout");
       if (now >= this.#closeBy) {
         // our FIN was acknowledged but none came back (a Go peer never sends one): a clean end
-        return this.#end(now, this.#sender!.finAcked ? undefined : "close timed out");
+        const s = this.#sender!;
+        return this.#end(now, s.finAcked && s.allAcked ? undefined : "close timed out");
       }
       if (this.#sender!.failed) return this.#end(now, "peer unreachable");
       if (!this.#closing && now - this.#sender!.lastSendAt >= this.#t.keepaliveMs) {
@@ -298,7 +305,7 @@ export class LrpConn {
         this.#lastHeardAt + this.#t.idleMs,
         this.#closeBy,
         this.#closing ? Infinity : this.#sender.lastSendAt + this.#t.keepaliveMs,
-        this.#dataAt,
+        this.#dataAt > this.#lastNow ? this.#dataAt : Infinity,
       );
     }
     return at === Infinity ? undefined : at;
@@ -398,6 +405,7 @@ export class LrpConn {
     } else {
       const before = this.#receiver!.readable;
       const { ack } = this.#receiver!.onData(seg);
+      if (this.#closeBy !== Infinity) this.#closeBy = now + this.#t.closeMs;
       if (ack) this.#seal(encodeAck(ack.lastInOrder, ack.window, ack.ackedSeq));
       if (this.#receiver!.readable !== before || this.#receiver!.finReceived) {
         this.readableChanged = true;
@@ -419,7 +427,11 @@ export class LrpConn {
         this.#seal(encodeData(seg.flags, seg.seq, seg.payload));
       }
     }
-    if (this.#closing && s.finAcked && this.#receiver!.finReceived) {
+    // once our FIN is acknowledged, the peer has closeMs (renewed while it still sends) to send its own
+    // (every segment up to the FIN acknowledged, not just the FIN: a FIN may be acked out of order)
+    const done = s.finAcked && s.allAcked;
+    if (this.#closing && done && this.#closeBy === Infinity) this.#closeBy = now + this.#t.closeMs;
+    if (this.#closing && done && this.#receiver!.finReceived) {
       this.#state = "lingering";
       this.#lingerUntil = now + this.#t.lingerMs;
       this.#closeBy = Infinity;
