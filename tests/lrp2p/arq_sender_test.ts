@@ -10,7 +10,11 @@ function drain(s: ArqSender, now: number): OutSegment[] {
   for (let seg = s.poll(now); seg !== undefined; seg = s.poll(now)) out.push(seg);
   return out;
 }
-const ack = (ackedSeq: number, lastInOrder = 0, window = 65535) => ({ lastInOrder, window, ackedSeq });
+const ack = (ackedSeq: number, lastInOrder = 0, window = 65535) => ({
+  lastInOrder,
+  window,
+  ackedSeq,
+});
 const bytes = (n: number, from = 0) => Uint8Array.from({ length: n }, (_, i) => (from + i) & 0xff);
 
 Deno.test("sender: seq from 0, SYN only on the first segment, payloads of at most 1330 bytes", () => {
@@ -170,7 +174,11 @@ Deno.test("sender: FIN follows all data, is empty, consumes a seq, and ends writ
   s.onAck(ack(0), 10);
   s.onAck(ack(1), 10);
   const b = drain(s, 10);
-  assert.deepEqual(b.map((x) => [x.seq, x.flags, x.payload.length]), [[2, 0, 1330], [3, 0, 10], [4, FIN, 0]]);
+  assert.deepEqual(b.map((x) => [x.seq, x.flags, x.payload.length]), [[2, 0, 1330], [3, 0, 10], [
+    4,
+    FIN,
+    0,
+  ]]);
   assert.equal(s.finAcked, false);
   s.onAck(ack(2), 20);
   s.onAck(ack(4), 20);
