@@ -388,6 +388,17 @@ export class ArqSender {
   }
 
   #addLost(seqs: number[]): void {
+    seqs.sort((a, b) => a - b);
+    const pending = this.#lost.length - this.#lostAt;
+    if (pending === 0 || seqs[0] > this.#lost[this.#lost.length - 1]) {
+      // The usual case: losses are found in ascending order; append (compacting now and then).
+      if (this.#lostAt > 64 && 2 * this.#lostAt > this.#lost.length) {
+        this.#lost = this.#lost.slice(this.#lostAt);
+        this.#lostAt = 0;
+      }
+      for (const q of seqs) this.#lost.push(q);
+      return;
+    }
     const rest = this.#lost.slice(this.#lostAt).filter((q) => this.#unacked.get(q)?.lost === true);
     this.#lost = rest.concat(seqs).sort((a, b) => a - b);
     this.#lostAt = 0;

@@ -107,7 +107,7 @@ function run(sc: Scenario): { received: Uint8Array; data: Uint8Array; now: numbe
   let oldestUnacked = 0;
   const noteAck = (a: Ack) => {
     acked.add(a.ackedSeq);
-    if (a.lastInOrder > 0) for (let q = oldestUnacked; q <= a.lastInOrder; q++) acked.add(q);
+    if (a.lastInOrder > 0) { for (let q = oldestUnacked; q <= a.lastInOrder; q++) acked.add(q); }
     while (acked.has(oldestUnacked)) acked.delete(oldestUnacked++);
   };
 
