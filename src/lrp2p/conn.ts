@@ -115,6 +115,8 @@ export class LrpConn {
   #lastHeardAt: Millis;
   /** The latest time seen. */
   #lastNow: Millis;
+  /** When the last keepalive probe went out. */
+  #lastProbeAt = -Infinity;
   #closeBy = Infinity;
   #lingerUntil = Infinity;
   #reason: CloseReason;
@@ -282,13 +284,18 @@ export class LrpConn {
     if (this.#state === "open" || this.#state === "closing") {
       if (now - this.#lastHeardAt >= this.#t.idleMs) return this.#end(now, "idle timeout");
       if (now >= this.#closeBy) {
-        // our FIN was acknowledged but none came back (a Go peer never sends one): a clean end
-        const s = this.#sender!;
-        return this.#end(now, s.finAcked && s.allAcked ? undefined : "close timed out");
+        // Our FIN was acknowledged and the peer has sent nothing for closeMs. A Go peer never
+        // sends a FIN: that is its end (a clean one). One of ours (told by the real window in its
+        // ACKs) always sends one, so it is waited for: only the idle timeout ends that wait.
+        if (this.#sender!.peerWindow === Infinity) return this.#end(now, undefined);
+        this.#closeBy = Infinity;
       }
       if (this.#sender!.failed) return this.#end(now, "peer unreachable");
-      if (!this.#closing && now - this.#sender!.lastSendAt >= this.#t.keepaliveMs) {
-        this.#sender!.keepalive(now);
+      if (this.#probeDue(now)) {
+        this.#lastProbeAt = now;
+        const probe = this.#sender!.probe(now);
+        if (probe) this.#seal(encodeData(probe.flags, probe.seq, probe.payload));
+        else if (!this.#closing) this.#sender!.keepalive(now);
       }
       this.#pump(now);
     }
@@ -304,11 +311,30 @@ export class LrpConn {
         this.#sender.nextTimeout() ?? Infinity,
         this.#lastHeardAt + this.#t.idleMs,
         this.#closeBy,
-        this.#closing ? Infinity : this.#sender.lastSendAt + this.#t.keepaliveMs,
+        this.#nextProbeAt(),
         this.#dataAt > this.#lastNow ? this.#dataAt : Infinity,
       );
     }
     return at === Infinity ? undefined : at;
+  }
+
+  /**
+   * Keepalive (§8.4): after `keepaliveMs` without sending anything; and, while the peer has been
+   * silent for a third of that, every third of that (so a lossy link whose timers backed off is
+   * probed often enough that the idle timeout only ends connections to peers that are gone).
+   */
+  #nextProbeAt(): Millis {
+    const s = this.#sender!;
+    const quiet = this.#t.keepaliveMs / 3;
+    const bySending = s.lastSendAt + this.#t.keepaliveMs;
+    const bySilence = this.#lastHeardAt + quiet <= this.#lastNow
+      ? Math.max(this.#lastProbeAt, s.lastSendAt, this.#lastHeardAt) + quiet
+      : this.#lastHeardAt + quiet;
+    return Math.min(bySending, bySilence);
+  }
+
+  #probeDue(now: Millis): boolean {
+    return now >= this.#nextProbeAt();
   }
 
   // ---- handshake ------------------------------------------------------------------------------
@@ -373,10 +399,9 @@ export class LrpConn {
       sendKey: result.sendKey,
       recvKey: result.recvKey,
     });
-    this.#sender = new ArqSender(now, {
-      sendBufferBytes: this.#opts.sendBufferBytes,
-      goPeer: true,
-    });
+    // A window below 65535 in the peer's ACKs is honoured (only our peers send one; Go's is
+    // always 65535, which the sender ignores).
+    this.#sender = new ArqSender(now, { sendBufferBytes: this.#opts.sendBufferBytes });
     this.#receiver = new ArqReceiver({ bufferBytes: this.#opts.receiveBufferBytes });
     if (!this.initiator) this.#confirmed = true;
   }
@@ -430,7 +455,9 @@ export class LrpConn {
     // once our FIN is acknowledged, the peer has closeMs (renewed while it still sends) to send its own
     // (every segment up to the FIN acknowledged, not just the FIN: a FIN may be acked out of order)
     const done = s.finAcked && s.allAcked;
-    if (this.#closing && done && this.#closeBy === Infinity) this.#closeBy = now + this.#t.closeMs;
+    if (this.#closing && done && this.#closeBy === Infinity && s.peerWindow === Infinity) {
+      this.#closeBy = now + this.#t.closeMs;
+    }
     if (this.#closing && done && this.#receiver!.finReceived) {
       this.#state = "lingering";
       this.#lingerUntil = now + this.#t.lingerMs;
