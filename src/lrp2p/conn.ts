@@ -81,8 +81,6 @@ export interface ConnOptions {
 export type CloseReason = string | undefined;
 
 const HS_MSG1 = 40;
-/** The window field a Go receiver always sends. */
-const GO_WINDOW = 65535;
 const HS_MSG3 = 72;
 /** Datagrams kept while waiting for message 3 (§8.1). */
 const EARLY_MAX = 16;
@@ -124,12 +122,12 @@ export class LrpConn {
   #lastHeardAt: Millis;
   /** The latest time seen. */
   #lastNow: Millis;
+  /** When the last keepalive probe went out. */
+  #lastProbeAt = -Infinity;
   #closeBy = Infinity;
   #lingerUntil = Infinity;
   #reason: CloseReason;
   #closing = false;
-  /** The peer advertised a real window (not Go's constant 65535): a TS peer, which sends a FIN. */
-  #peerSendsFin = false;
   readonly #out: Uint8Array[] = [];
   readonly #opts: ConnOptions;
   /** Set when the connection became open (the endpoint reports it once). */
@@ -295,14 +293,22 @@ export class LrpConn {
       // leave the timer due forever)
       if (now >= this.#lastHeardAt + this.#t.idleMs) return this.#end(now, "idle timeout");
       if (now >= this.#closeBy) {
-        // our FIN was acknowledged but none came back (a Go peer never sends one): a clean end
-        const s = this.#sender!;
-        const clean = (s.finAcked && s.allAcked) || this.#bothStreamsDone();
-        return this.#end(now, clean ? undefined : "close timed out");
+        // Our FIN was acknowledged and the peer has sent nothing for closeMs. A Go peer never
+        // sends a FIN: that is its end (a clean one). One of ours (told by the real window in its
+        // ACKs) always sends one, so it is waited for: only the idle timeout ends that wait.
+        // (Also when the peer's FIN is in and all our data acknowledged: only the ACK of our FIN is
+        // missing, and the peer may have stopped lingering.)
+        if (this.#sender!.peerWindow === Infinity || this.#bothStreamsDone()) {
+          return this.#end(now, undefined);
+        }
+        this.#closeBy = Infinity;
       }
       if (this.#sender!.failed) return this.#end(now, "peer unreachable");
-      if (this.#keepaliveDue(now)) {
-        this.#sender!.keepalive(now);
+      if (this.#probeDue(now)) {
+        this.#lastProbeAt = now;
+        const probe = this.#sender!.probe(now);
+        if (probe) this.#seal(encodeData(probe.flags, probe.seq, probe.payload));
+        else if (!this.#closing) this.#sender!.keepalive(now);
       }
       this.#pump(now);
     }
@@ -318,11 +324,30 @@ export class LrpConn {
         this.#sender.nextTimeout() ?? Infinity,
         this.#lastHeardAt + this.#t.idleMs,
         this.#closeBy,
-        this.#keepaliveAt(),
+        this.#nextProbeAt(),
         this.#dataAt > this.#lastNow ? this.#dataAt : Infinity,
       );
     }
     return at === Infinity ? undefined : at;
+  }
+
+  /**
+   * Keepalive (§8.4): after `keepaliveMs` without sending anything; and, while the peer has been
+   * silent for a third of that, every third of that (so a lossy link whose timers backed off is
+   * probed often enough that the idle timeout only ends connections to peers that are gone).
+   */
+  #nextProbeAt(): Millis {
+    const s = this.#sender!;
+    const quiet = this.#t.keepaliveMs / 3;
+    const bySending = s.lastSendAt + this.#t.keepaliveMs;
+    const bySilence = this.#lastHeardAt + quiet <= this.#lastNow
+      ? Math.max(this.#lastProbeAt, s.lastSendAt, this.#lastHeardAt) + quiet
+      : this.#lastHeardAt + quiet;
+    return Math.min(bySending, bySilence);
+  }
+
+  #probeDue(now: Millis): boolean {
+    return now >= this.#nextProbeAt();
   }
 
   // ---- handshake ------------------------------------------------------------------------------
@@ -408,10 +433,9 @@ export class LrpConn {
       sendKey: result.sendKey,
       recvKey: result.recvKey,
     });
-    this.#sender = new ArqSender(now, {
-      sendBufferBytes: this.#opts.sendBufferBytes,
-      goPeer: true,
-    });
+    // A window below 65535 in the peer's ACKs is honoured (only our peers send one; Go's is
+    // always 65535, which the sender ignores).
+    this.#sender = new ArqSender(now, { sendBufferBytes: this.#opts.sendBufferBytes });
     this.#receiver = new ArqReceiver({ bufferBytes: this.#opts.receiveBufferBytes });
     if (!this.initiator) this.#confirmed = true;
   }
@@ -436,7 +460,6 @@ export class LrpConn {
       return;
     }
     if (seg.kind === "ack") {
-      if (seg.window !== GO_WINDOW) this.#peerSendsFin = true;
       this.#sender!.onAck(seg, now);
     } else {
       const before = this.#receiver!.readable;
@@ -478,7 +501,7 @@ export class LrpConn {
     const done = s.finAcked && s.allAcked;
     if (
       this.#closing && this.#closeBy === Infinity &&
-      ((done && !this.#peerSendsFin) || this.#bothStreamsDone())
+      ((done && s.peerWindow === Infinity) || this.#bothStreamsDone())
     ) {
       this.#closeBy = now + this.#t.closeMs;
     }
@@ -487,19 +510,6 @@ export class LrpConn {
       this.#lingerUntil = now + this.#t.lingerMs;
       this.#closeBy = Infinity;
     }
-  }
-
-  /**
-   * When a keepalive is due: only with nothing outstanding (else the RTO timer sends, and a
-   * keepalive queued behind a full window would leave this timer due without sending anything).
-   */
-  #keepaliveAt(): Millis {
-    const s = this.#sender!;
-    return this.#closing || !s.allAcked ? Infinity : s.lastSendAt + this.#t.keepaliveMs;
-  }
-
-  #keepaliveDue(now: Millis): boolean {
-    return now >= this.#keepaliveAt();
   }
 
   /** The peer's stream ended (its FIN came) and every byte we wrote is acknowledged. */

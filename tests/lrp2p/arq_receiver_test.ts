@@ -153,3 +153,12 @@ Deno.test("receiver: read(max) splits and joins payloads in order", () => {
   assert.deepEqual(r.read(9), new Uint8Array([5]));
   assert.equal(r.read(), undefined);
 });
+
+Deno.test("receiver: out-of-order data cannot fill the byte budget and lock out nextExpected", () => {
+  const r = new ArqReceiver({ bufferBytes: 2660, maxPayload: 1330 });
+  const full = (q: number) => seg(q, Array.from({ length: 1330 }, () => q));
+  assert.ok(r.onData(full(1)).ack); // 1330 + 1330 reserve fits
+  assert.equal(r.onData(full(2)).ack, undefined); // would leave no room for seq 0
+  assert.ok(r.onData(full(0)).ack);
+  assert.equal(r.read()!.length, 2660);
+});

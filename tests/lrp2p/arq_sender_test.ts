@@ -289,3 +289,24 @@ Deno.test("sender: write copies the caller's bytes", () => {
   buf.fill(0);
   assert.deepEqual(s.poll(0)!.payload, bytes(4));
 });
+
+Deno.test("ArqSender.probe: the oldest unacknowledged segment again, or the FIN once all is acknowledged", () => {
+  const s = new ArqSender(0);
+  s.write(new Uint8Array(3000), 0);
+  const first = s.poll(0)!;
+  assert.equal(first.seq, 0);
+  const p = s.probe(10)!;
+  assert.equal(p.seq, 0);
+  assert.equal(p.flags & 0x08, 0x08, "flagged RTO");
+  assert.equal(s.lastSendAt, 10);
+  const s2 = new ArqSender(0);
+  assert.equal(s2.probe(0), undefined, "nothing to probe with");
+  s2.finish(0);
+  const fin = s2.poll(0)!;
+  assert.equal(fin.flags & 0x04, 0x04);
+  s2.onAck({ lastInOrder: 0, window: 65535, ackedSeq: fin.seq }, 5);
+  assert.ok(s2.finAcked);
+  const again = s2.probe(20)!;
+  assert.equal(again.seq, fin.seq);
+  assert.equal(again.flags, 0x04 | 0x08);
+});

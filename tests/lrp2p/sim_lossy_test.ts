@@ -4,7 +4,7 @@
  * byte arrives exactly once and in order and both ends close cleanly; under heavy loss a sender
  * may rarely give up (8 RTO expiries, or 60 s unheard: both ends then report an error and the
  * delivered bytes are still a prefix). `LRP_SIM_SEED=N` replays one seed; a failure prints its
- * seed. At most 2% of the seeds (about 1.2% now, all at ≥ 15% loss) may give up.
+ * seed. At most 0.5% of the seeds (2 of 1,000 now, both at ≥ 27% loss) may give up.
  */
 import assert from "node:assert/strict";
 import { forSeeds, seeds } from "./_sim_lrp.ts";
@@ -20,5 +20,5 @@ Deno.test("lrp2p sim: lossy bidirectional transfers, 1,000 seeds", () => {
     }
   });
   if (gaveUp.length > 0) console.log(`given up under heavy loss: ${gaveUp.join("; ")}`);
-  assert.ok(gaveUp.length <= seeds(1000).length / 50, `too many gave up: ${gaveUp.length}`);
+  assert.ok(gaveUp.length <= seeds(1000).length / 200, `too many gave up: ${gaveUp.length}`);
 });

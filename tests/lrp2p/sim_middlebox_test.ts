@@ -92,10 +92,14 @@ function run(seed: number): void {
     assert.equal(ca.error, undefined, `a: ${what}`);
     assert.equal(cb.error, undefined, `b: ${what}`);
   }
-  const acts = done.modified + done.replayed + done.truncated + done.injected;
-  assert.ok(acts > 0, `the middlebox did nothing: ${what}`);
+  for (const k of Object.keys(done) as (keyof typeof done)[]) totals[k] += done[k];
 }
+
+const totals = { modified: 0, replayed: 0, truncated: 0, injected: 0 };
 
 Deno.test("lrp2p sim: a middlebox never changes a delivered byte (300 seeds, 6 modes)", () => {
   forSeeds(300, run);
+  if (Deno.env.get("LRP_SIM_SEED") === undefined) {
+    for (const [k, n] of Object.entries(totals)) assert.ok(n > 100, `${k}: ${n}`);
+  }
 });
