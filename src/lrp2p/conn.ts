@@ -489,8 +489,6 @@ export class LrpConn {
         }
         this.#seal(encodeData(seg.flags, seg.seq, seg.payload));
       }
-      // poll() notices the last RTO expiry; the sender has no timer after that, so end it now
-      if (s.failed) return this.#end(now, "peer unreachable");
     }
     // once our FIN is acknowledged, a Go peer (which never sends a FIN) has closeMs (renewed while it
     // still sends) to finish; a TS peer's FIN is awaited (it may be in RTO backoff; the idle timeout

@@ -1,9 +1,8 @@
 /**
  * Regressions found by the LRP2P simulation tests (each failed before its fix in conn.ts,
  * arq_sender.ts or rto.ts): a clean end of a stream with its tail missing, a timer due forever by
- * a rounding error, a dead sender reported only by the idle timeout, a lost ACK of a FIN ending
- * the other side with an error, a corrupted message 1 blocking the handshake, and RTO backoff
- * compounding across segments.
+ * a rounding error, a lost ACK of a FIN ending the other side with an error, a corrupted message
+ * 1 blocking the handshake, and RTO backoff compounding across segments.
  */
 import assert from "node:assert/strict";
 import { ArqSender } from "../../src/lrp2p/arq_sender.ts";
@@ -71,8 +70,8 @@ Deno.test("lrp2p fix: the idle timeout fires even when now - lastHeard rounds be
   assert.equal(a.size, 0);
 });
 
-Deno.test("lrp2p fix: a sender that gives up ends the connection at once", () => {
-  // after 8 RTO expiries the sender has no timer; before, only the idle timeout ended it
+Deno.test("lrp2p: a sender that gives up ends the connection with peer unreachable", () => {
+  // after 8 RTO expiries (about 51 s, before the 60 s idle timeout)
   const { net, peers, prng } = simLrp(4, 2, { delayMs: [5, 5] });
   const [a, b] = peers;
   const log = new EventLog([a.ep, b.ep]);
@@ -87,11 +86,12 @@ Deno.test("lrp2p fix: a sender that gives up ends the connection at once", () =>
 });
 
 Deno.test("lrp2p fix: lost ACKs of a FIN still end both sides cleanly", () => {
-  for (const [dropMs, bytes] of [[6000, 1000], [30_000, 0]]) {
+  for (const [dropMs, bytes, both] of [[6000, 1000, false], [30_000, 0, true]] as const) {
     // b closes first; then a writes `bytes` and closes, and every ACK from b is lost for dropMs.
     // 6 s: b lingers (renewed by a's retransmissions) until a's data and FIN are acknowledged;
-    // before, b left after 2 s and a gave up. 30 s: b is gone, but a has the peer's FIN and all
-    // its data acknowledged, so it ends cleanly after closeMs; before, "peer unreachable".
+    // before, b left after 2 s and a gave up. 30 s, and a's datagrams lost too once its FIN is
+    // in: b lingers 10 s and leaves; a has the peer's FIN and all its data acknowledged, so it
+    // ends cleanly after closeMs; before, it waited for the ACK of its FIN: "idle timeout".
     const { net, peers, prng } = simLrp(5, 2, { delayMs: [5, 5] });
     const [a, b] = peers;
     const log = new EventLog([a.ep, b.ep]);
@@ -100,7 +100,9 @@ Deno.test("lrp2p fix: lost ACKs of a FIN still end both sides cleanly", () => {
     b.ep.close(idB, net.now);
     net.runUntil(net.now + 200);
     const from = net.now;
-    net.setMiddlebox(dropWhile(b.addr, (t) => t >= from && t < from + dropMs));
+    const fromB = dropWhile(b.addr, (t) => t >= from && t < from + dropMs);
+    const fromA = dropWhile(a.addr, (t) => both && t >= from + 50 && t < from + dropMs);
+    net.setMiddlebox((p) => fromB(p) ?? fromA(p));
     const ab = new Transfer(a.ep, idA, b.ep, idB, prng.bytes(bytes), true);
     const end = net.runWhile(
       () => (ab.step(net.now), !(log.closed(a.ep, idA) && log.closed(b.ep, idB))),
