@@ -75,6 +75,8 @@ export interface ConnOptions {
   sendBufferBytes?: number;
   /** Bytes the receive buffer holds. */
   receiveBufferBytes?: number;
+  /** Random bytes (the jitter of message 1 resends); without it there is none. */
+  random?: (n: number) => Uint8Array;
 }
 
 /** Why a connection ended (undefined: a clean close). */
@@ -355,12 +357,16 @@ export class LrpConn {
   #sendHello(now: Millis): void {
     this.#out.push(this.#hello!);
     this.#sends++;
+    // 1, 2, 4, 8, 16 s, each drawn from ±25 % so that clients that started together (and were
+    // turned away together by a full backlog) do not come back together
+    const u = this.#opts.random ? this.#opts.random(1)[0] / 255 : 0.5;
+    const wait = this.#t.handshakeRetryMs * 2 ** (this.#sends - 1) * (0.75 + 0.5 * u);
     if (this.#sends >= this.#t.hello1Sends) {
       // the last resend: wait as long again, then fail
       this.#retryAt = Infinity;
-      this.#giveUpAt = now + this.#t.handshakeRetryMs * 2 ** (this.#sends - 1);
+      this.#giveUpAt = now + wait;
     } else {
-      this.#retryAt = now + this.#t.handshakeRetryMs * 2 ** (this.#sends - 1);
+      this.#retryAt = now + wait;
     }
   }
 
