@@ -121,6 +121,8 @@ export class Outbound {
       this.#probing++;
       this.#open("probe", m, cfg.connectTimeoutMs + cfg.replyTimeoutMs);
     }
+    // a retry time that has passed is no deadline any more (pushes may wait for room)
+    for (const [id, t] of this.#retryAt) if (t <= now) this.#retryAt.delete(id);
     if (this.#pending.size === 0) return;
     for (const [id, keys] of this.#pending) {
       if (this.#pushing >= cfg.pushParallel) return;
@@ -141,10 +143,11 @@ export class Outbound {
     }
   }
 
-  /** The earliest connection deadline or push retry. */
-  nextDeadline(): Millis | undefined {
+  /** The earliest connection deadline, or push retry too with `retries` (false once stopped). */
+  nextDeadline(retries = true): Millis | undefined {
     let at: number | undefined;
     for (const c of this.#conns.values()) if (at === undefined || c.deadline < at) at = c.deadline;
+    if (!retries) return at;
     for (const [id, t] of this.#retryAt) {
       if (!this.#pending.has(id)) this.#retryAt.delete(id);
       else if (at === undefined || t < at) at = t;

@@ -19,8 +19,11 @@ export const SET_OK = "Value set successful";
 
 /** The node's decisions a request needs (the node implements them). */
 export interface RequestHandlers {
-  /** A client's write: store, persist, then `done(true)`; `done(false)` if it could not be saved. */
-  write(key: string, value: string, from: Addr, done: (ok: boolean) => void): void;
+  /**
+   * A client's write: store, persist, then `done(true)`; `done(false, reason?)` if it could not be
+   * stored or saved.
+   */
+  write(key: string, value: string, from: Addr, done: (ok: boolean, reason?: string) => void): void;
   /** A Sync from `from`. */
   sync(message: Extract<KvMessage, { type: "Sync" }>, from: Addr): void;
   /** The member list (the `Members` extension). */
@@ -180,9 +183,9 @@ export class Requests {
             encodeMessage({ type: "ValueResponse", value: `Value not set: ${refused}` }),
           );
         }
-        return this.#handlers.write(m.key, m.value, c.remote, (ok) => {
+        return this.#handlers.write(m.key, m.value, c.remote, (ok, reason) => {
           if (!this.#conns.has(c.id)) return; // the client went away; the write still stands
-          const value = ok ? SET_OK : "Value not set: storage error";
+          const value = ok ? SET_OK : `Value not set: ${reason ?? "storage error"}`;
           this.#reply(c, encodeMessage({ type: "ValueResponse", value }));
         });
       }

@@ -25,7 +25,7 @@ export const CLOCK_MAX = Number.MAX_SAFE_INTEGER;
  * assert.equal(store.apply({ key: "color", value: "blue", clock: 5, origin: "ts-b" }), true);
  * assert.equal(store.get("color")?.value, "blue");
  * assert.equal(store.clock, 5);
- * assert.equal(store.write("color", "pink").clock, 6);
+ * assert.equal(store.write("color", "pink")?.clock, 6);
  * ```
  */
 export class VersionedStore {
@@ -88,10 +88,15 @@ export class VersionedStore {
   /**
    * A write observed here (a `Setvalue`, or a `Sync` without version): it gets the next clock and
    * this node as origin, and always wins.
+   *
+   * @returns The new entry, or undefined when the clock is spent: past 2^53 − 1 no version is
+   * greater than every earlier one, and reusing one would let two values share it (nodes holding
+   * either would never agree).
    */
-  write(key: string, value: string): VersionedEntry {
+  write(key: string, value: string): VersionedEntry | undefined {
     const stored = this.#entries.get(key)?.clock ?? 0;
-    const clock = Math.min(Math.max(this.#clock, stored) + 1, CLOCK_MAX);
+    const clock = Math.max(this.#clock, stored) + 1;
+    if (clock > CLOCK_MAX) return undefined;
     this.#clock = clock;
     const entry = { key, value, clock, origin: this.#self };
     this.#entries.set(key, entry);

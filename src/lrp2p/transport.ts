@@ -1,0 +1,191 @@
+/**
+ * LRP2P transport encryption (spec lrp2p.md §3.5) with the sliding replay window of §8.2:
+ * `BE64 connId || BE64 n || ChaCha20-Poly1305(k, 00000000 || LE64(n), AD empty, segment)`.
+ * Unlike the Go peer (flaw L3), the window is consulted before decryption but updated only after
+ * a datagram authenticates, so forged datagrams cannot burn future counters.
+ *
+ * @module
+ */
+import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { TRANSPORT_OVERHEAD } from "./wire.ts";
+import { noiseNonce as nonce } from "./noise.ts";
+
+/** Largest u64: Noise reserves it, so a sender stops before its counter reaches it (L14). */
+export const NONCE_LIMIT = 0xffffffffffffffffn;
+
+/**
+ * Sliding anti-replay window of §8.2 over 64-bit counters: remembers the highest accepted counter
+ * and which of the `size` counters below it were seen.
+ *
+ * @example
+ * ```ts
+ * import { ReplayWindow } from "./transport.ts";
+ * import assert from "node:assert/strict";
+ * const w = new ReplayWindow(64);
+ * assert.ok(w.check(5n));
+ * w.commit(5n);
+ * assert.ok(!w.check(5n)); // replay
+ * assert.ok(w.check(3n)); // late, but inside the window
+ * w.commit(100n);
+ * assert.ok(!w.check(36n)); // 36 + 64 <= 100: too old
+ * assert.ok(w.check(37n));
+ * ```
+ */
+export class ReplayWindow {
+  readonly size: number;
+  #bits: Uint32Array;
+  #highest = -1n;
+  #big: bigint;
+
+  /** `size` counters are remembered below the highest one (default 4096). */
+  constructor(size = 4096) {
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`invalid window size ${size}`);
+    this.size = size;
+    this.#big = BigInt(size);
+    this.#bits = new Uint32Array(Math.ceil(size / 32));
+  }
+
+  /** Highest committed counter, -1n before the first. */
+  get highest(): bigint {
+    return this.#highest;
+  }
+
+  #slot(n: bigint): [number, number] {
+    const i = Number(n % this.#big);
+    return [i >>> 5, 1 << (i & 31)];
+  }
+
+  /** Whether counter `n` may be accepted: not too old and not seen. Does not change the window. */
+  check(n: bigint): boolean {
+    if (n < 0n || n > NONCE_LIMIT) return false;
+    if (n > this.#highest) return true;
+    if (n + this.#big <= this.#highest) return false;
+    const [w, b] = this.#slot(n);
+    return (this.#bits[w] & b) === 0;
+  }
+
+  /** Records `n` as received (call only after the datagram authenticated). */
+  commit(n: bigint): void {
+    if (!this.check(n)) return;
+    if (n > this.#highest) {
+      const gap = n - this.#highest;
+      if (gap >= this.#big) this.#bits.fill(0);
+      else {
+        for (let k = this.#highest + 1n; k < n; k++) {
+          const [w, b] = this.#slot(k);
+          this.#bits[w] &= ~b;
+        }
+      }
+      this.#highest = n;
+      const [w, b] = this.#slot(n);
+      this.#bits[w] |= b;
+      return;
+    }
+    const [w, b] = this.#slot(n);
+    this.#bits[w] |= b;
+  }
+}
+
+/**
+ * Seals and opens transport datagrams of one connection with explicit counters.
+ *
+ * @example Initiator and responder of one connection
+ * ```ts
+ * import { TransportCipher } from "./transport.ts";
+ * import assert from "node:assert/strict";
+ * const c1 = new Uint8Array(32).fill(1), c2 = new Uint8Array(32).fill(2);
+ * const i = new TransportCipher({ connId: 7n, sendKey: c1, recvKey: c2 });
+ * const r = new TransportCipher({ connId: 7n, sendKey: c2, recvKey: c1 });
+ * const d = i.seal(new Uint8Array([6, 0, 0, 0, 0, 0]));
+ * assert.equal(d.length, 32 + 6);
+ * assert.equal(i.sendCounter, 1n);
+ * assert.deepEqual(r.open(d), new Uint8Array([6, 0, 0, 0, 0, 0]));
+ * assert.equal(r.open(d), undefined); // replay
+ * ```
+ */
+export class TransportCipher {
+  readonly connId: bigint;
+  #sendKey: Uint8Array;
+  #recvKey: Uint8Array;
+  #sendCounter: bigint;
+  #window: ReplayWindow;
+
+  /**
+   * `sendCounter` (default 0n) and `windowSize` (default 4096) are for tests and special cases;
+   * the protocol starts every direction at 0.
+   */
+  constructor(opts: {
+    connId: bigint;
+    sendKey: Uint8Array;
+    recvKey: Uint8Array;
+    sendCounter?: bigint;
+    windowSize?: number;
+  }) {
+    if (opts.sendKey.length !== 32 || opts.recvKey.length !== 32) {
+      throw new RangeError("transport keys must be 32 bytes");
+    }
+    if (opts.connId < 0n || opts.connId > NONCE_LIMIT) {
+      throw new RangeError(`invalid connId ${opts.connId}`);
+    }
+    this.connId = opts.connId;
+    this.#sendKey = opts.sendKey.slice();
+    this.#recvKey = opts.recvKey.slice();
+    this.#sendCounter = opts.sendCounter ?? 0n;
+    if (this.#sendCounter < 0n || this.#sendCounter > NONCE_LIMIT) {
+      throw new RangeError(`invalid sendCounter ${this.#sendCounter}`);
+    }
+    this.#window = new ReplayWindow(opts.windowSize ?? 4096);
+  }
+
+  /** The counter the next sealed datagram will carry. */
+  get sendCounter(): bigint {
+    return this.#sendCounter;
+  }
+
+  /** True once the send counter reached 2^64-1: `seal` refuses, the connection must close (L14). */
+  get exhausted(): boolean {
+    return this.#sendCounter >= NONCE_LIMIT;
+  }
+
+  /** The receive replay window (read-only use: inspection in tests). */
+  get window(): ReplayWindow {
+    return this.#window;
+  }
+
+  /**
+   * Encrypts one segment into a datagram `BE64 connId || BE64 n || ct || tag` with
+   * n = sendCounter++. Throws when {@linkcode exhausted}.
+   */
+  seal(segment: Uint8Array): Uint8Array {
+    if (this.exhausted) throw new Error("transport send counter exhausted");
+    const n = this.#sendCounter++;
+    const ct = chacha20poly1305(this.#sendKey, nonce(n)).encrypt(segment);
+    const out = new Uint8Array(16 + ct.length);
+    const view = new DataView(out.buffer);
+    view.setBigUint64(0, this.connId);
+    view.setBigUint64(8, n);
+    out.set(ct, 16);
+    return out;
+  }
+
+  /**
+   * Decrypts a datagram of this connection; `undefined` (never a throw) when it is shorter than 32
+   * bytes, carries another connId, is a replay or too old, or fails authentication. The replay
+   * window is checked before and updated only after successful authentication.
+   */
+  open(datagram: Uint8Array): Uint8Array | undefined {
+    if (datagram.length < TRANSPORT_OVERHEAD) return undefined;
+    const view = new DataView(datagram.buffer, datagram.byteOffset, 16);
+    if (view.getBigUint64(0) !== this.connId) return undefined;
+    const n = view.getBigUint64(8);
+    if (!this.#window.check(n)) return undefined;
+    let plain: Uint8Array;
+    try {
+      plain = chacha20poly1305(this.#recvKey, nonce(n)).decrypt(datagram.subarray(16));
+    } catch {
+      return undefined;
+    }
+    this.#window.commit(n);
+    return plain;
+  }
+}
