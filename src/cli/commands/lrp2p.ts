@@ -6,7 +6,7 @@
  */
 import { hostPortValue, portValue, UsageError } from "../mod.ts";
 import type { CommandContext, CommandSpec, OptionSpec } from "../mod.ts";
-import { formatBar, formatCount, formatDuration } from "../../miner/mod.ts";
+import { progressDrawer } from "./lrp2p_progress.ts";
 import {
   fingerprint,
   generateKeyPair,
@@ -21,7 +21,6 @@ import {
   serveFiles,
   socketListen,
   toHex,
-  type TransferProgress,
 } from "../../lrp2p/mod.ts";
 
 /** The key file `keygen` writes and `bitclone node` uses by default. */
@@ -324,65 +323,6 @@ const connectCommand: CommandSpec = {
     }
   },
 };
-
-/** `[bar]  40.3%  2.10MB/5.24MB  4.37MB/s  0.7s left`, fitted to `columns`. */
-function formatTransferLine(p: TransferProgress, elapsedMillis: number, columns: number): string {
-  const fraction = p.total === 0 ? 1 : p.done / p.total;
-  const percent = `${(Math.floor(fraction * 1000) / 10).toFixed(1)}%`;
-  const rate = elapsedMillis > 0 ? (p.done / elapsedMillis) * 1000 : 0;
-  const left = p.done >= p.total
-    ? "0.0s left"
-    : rate > 0
-    ? `${formatDuration(((p.total - p.done) / rate) * 1000)} left`
-    : "-- left";
-  const bar = `[${formatBar(fraction, 24)}]`;
-  const counts = `${formatCount(p.done)}B/${formatCount(p.total)}B`;
-  const speed = `${formatCount(rate)}B/s`;
-  const candidates = [
-    [bar, percent, counts, speed, left],
-    [percent, counts, speed, left],
-    [percent, speed, left],
-    [percent, left],
-  ];
-  for (const parts of candidates) {
-    const text = parts.join("  ");
-    if ([...text].length <= columns - 1) return text;
-  }
-  return percent;
-}
-
-/** A progress bar on stderr, drawn only when stderr is a terminal, at most 10 times a second. */
-function progressDrawer(): { update(p: TransferProgress): void; clear(): void; start: number } {
-  const drawing = Deno.stderr.isTerminal();
-  const start = performance.now();
-  let last = -Infinity;
-  let drawn = false;
-  const columns = () => {
-    try {
-      return Math.max(10, Deno.consoleSize().columns);
-    } catch {
-      return 80;
-    }
-  };
-  return {
-    start,
-    update(p) {
-      if (!drawing) return;
-      const now = performance.now();
-      if (now - last < 100 && p.done < p.total) return;
-      last = now;
-      drawn = true;
-      writeAll(
-        Deno.stderr,
-        enc.encode(`\r${formatTransferLine(p, now - start, columns())}\x1b[K`),
-      );
-    },
-    clear() {
-      if (drawn) writeAll(Deno.stderr, enc.encode("\r\x1b[K"));
-      drawn = false;
-    },
-  };
-}
 
 function summary(verb: string, name: string, bytes: number, millis: number): string {
   const mbps = millis > 0 ? bytes / 1e6 / (millis / 1000) : 0;
