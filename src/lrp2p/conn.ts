@@ -17,7 +17,7 @@ import type { Addr, Millis } from "../core/mod.ts";
 import { ArqReceiver } from "./arq_receiver.ts";
 import { ArqSender } from "./arq_sender.ts";
 import { type HandshakeResult, type KeyPair, XXInitiator, XXResponder } from "./noise.ts";
-import { TransportCipher } from "./transport.ts";
+import { type Aead, TransportCipher } from "./transport.ts";
 import { decodeSegment, encodeAck, encodeData, FLAG_RTO, writeConnId } from "./wire.ts";
 
 /** A connection's state. */
@@ -75,6 +75,8 @@ export interface ConnOptions {
   sendBufferBytes?: number;
   /** Bytes the receive buffer holds. */
   receiveBufferBytes?: number;
+  /** The ChaCha20-Poly1305 implementation. @default {nobleAead} */
+  aead?: Aead;
   /** Random bytes (the jitter of message 1 resends); without it there is none. */
   random?: (n: number) => Uint8Array;
 }
@@ -435,6 +437,7 @@ export class LrpConn {
     this.#giveUpAt = Infinity;
     this.#lastHeardAt = now;
     this.#cipher = new TransportCipher({
+      aead: this.#opts.aead,
       connId: this.connId,
       sendKey: result.sendKey,
       recvKey: result.recvKey,

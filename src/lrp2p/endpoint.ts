@@ -12,6 +12,7 @@ import type { Addr, DatagramCore, EventSource, Millis, Transmit } from "../core/
 import { OutputQueue, TimeKeeper } from "../core/mod.ts";
 import { type ConnTimings, DEFAULT_TIMINGS, LrpConn } from "./conn.ts";
 import { generateKeyPair, type KeyPair } from "./noise.ts";
+import type { Aead } from "./transport.ts";
 import { readConnId } from "./wire.ts";
 
 /** What the endpoint reports. */
@@ -50,6 +51,8 @@ export interface LrpEndpointOptions {
   sendBufferBytes?: number;
   /** Receive buffer of each connection, bytes. @default {4 MiB} */
   receiveBufferBytes?: number;
+  /** The ChaCha20-Poly1305 implementation. @default {nobleAead} */
+  aead?: Aead;
   /** The time at start. @default {0} */
   now?: Millis;
 }
@@ -253,6 +256,7 @@ export class LrpEndpoint implements DatagramCore, EventSource<LrpEvent> {
       staticKey: this.#o.staticKey,
       ephemeralKey: generateKeyPair(this.#o.random),
       random: this.#o.random,
+      aead: this.#o.aead,
       now,
       timings: this.#timings,
       verifyRemote: this.#o.verifyRemote,

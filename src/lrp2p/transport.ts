@@ -103,8 +103,47 @@ export class ReplayWindow {
  * assert.equal(r.open(d), undefined); // replay
  * ```
  */
+/**
+ * A ChaCha20-Poly1305 implementation (RFC 8439, 12-byte nonce, 16-byte tag, empty associated
+ * data). The default is @noble's; the live socket passes OpenSSL's through `node:crypto`
+ * (`aead_deno.ts`), which is faster.
+ */
+export interface Aead {
+  /** `ciphertext || tag`. */
+  seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /** The plaintext, or `undefined` when authentication fails. */
+  open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
+}
+
+/**
+ * @noble/ciphers' ChaCha20-Poly1305 as an {@linkcode Aead}.
+ *
+ * @example
+ * ```ts
+ * import { nobleAead } from "./transport.ts";
+ * import assert from "node:assert/strict";
+ * const key = new Uint8Array(32), nonce = new Uint8Array(12);
+ * const sealed = nobleAead.seal(key, nonce, Uint8Array.of(1, 2, 3));
+ * assert.equal(sealed.length, 3 + 16);
+ * assert.deepEqual(nobleAead.open(key, nonce, sealed), Uint8Array.of(1, 2, 3));
+ * sealed[0] ^= 1;
+ * assert.equal(nobleAead.open(key, nonce, sealed), undefined);
+ * ```
+ */
+export const nobleAead: Aead = {
+  seal: (key, n, plaintext) => chacha20poly1305(key, n).encrypt(plaintext),
+  open: (key, n, sealed) => {
+    try {
+      return chacha20poly1305(key, n).decrypt(sealed);
+    } catch {
+      return undefined;
+    }
+  },
+};
+
 export class TransportCipher {
   readonly connId: bigint;
+  readonly #aead: Aead;
   #sendKey: Uint8Array;
   #recvKey: Uint8Array;
   #sendCounter: bigint;
@@ -120,6 +159,8 @@ export class TransportCipher {
     recvKey: Uint8Array;
     sendCounter?: bigint;
     windowSize?: number;
+    /** The cipher implementation. @default {nobleAead} */
+    aead?: Aead;
   }) {
     if (opts.sendKey.length !== 32 || opts.recvKey.length !== 32) {
       throw new RangeError("transport keys must be 32 bytes");
@@ -128,6 +169,7 @@ export class TransportCipher {
       throw new RangeError(`invalid connId ${opts.connId}`);
     }
     this.connId = opts.connId;
+    this.#aead = opts.aead ?? nobleAead;
     this.#sendKey = opts.sendKey.slice();
     this.#recvKey = opts.recvKey.slice();
     this.#sendCounter = opts.sendCounter ?? 0n;
@@ -159,7 +201,7 @@ export class TransportCipher {
   seal(segment: Uint8Array): Uint8Array {
     if (this.exhausted) throw new Error("transport send counter exhausted");
     const n = this.#sendCounter++;
-    const ct = chacha20poly1305(this.#sendKey, nonce(n)).encrypt(segment);
+    const ct = this.#aead.seal(this.#sendKey, nonce(n), segment);
     const out = new Uint8Array(16 + ct.length);
     const view = new DataView(out.buffer);
     view.setBigUint64(0, this.connId);
@@ -179,12 +221,8 @@ export class TransportCipher {
     if (view.getBigUint64(0) !== this.connId) return undefined;
     const n = view.getBigUint64(8);
     if (!this.#window.check(n)) return undefined;
-    let plain: Uint8Array;
-    try {
-      plain = chacha20poly1305(this.#recvKey, nonce(n)).decrypt(datagram.subarray(16));
-    } catch {
-      return undefined;
-    }
+    const plain = this.#aead.open(this.#recvKey, nonce(n), datagram.subarray(16));
+    if (plain === undefined) return undefined;
     this.#window.commit(n);
     return plain;
   }
