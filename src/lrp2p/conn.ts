@@ -119,6 +119,8 @@ export class LrpConn {
   #lingerUntil = Infinity;
   #reason: CloseReason;
   #closing = false;
+  /** The window field of the last ACK sent. */
+  #advertised = Infinity;
   readonly #out: Uint8Array[] = [];
   readonly #opts: ConnOptions;
   /** Set when the connection became open (the endpoint reports it once). */
@@ -219,6 +221,7 @@ export class LrpConn {
     if (!this.#receiver) return this.#state === "closed" ? null : undefined;
     const r = this.#receiver.read(max);
     if (r === undefined && this.#state === "closed") return null;
+    if (r) this.#windowUpdate();
     return r;
   }
 
@@ -373,10 +376,8 @@ export class LrpConn {
       sendKey: result.sendKey,
       recvKey: result.recvKey,
     });
-    this.#sender = new ArqSender(now, {
-      sendBufferBytes: this.#opts.sendBufferBytes,
-      goPeer: true,
-    });
+    // the peer's window is honoured; a Go peer's constant 65535 is ignored by the sender itself
+    this.#sender = new ArqSender(now, { sendBufferBytes: this.#opts.sendBufferBytes });
     this.#receiver = new ArqReceiver({ bufferBytes: this.#opts.receiveBufferBytes });
     if (!this.initiator) this.#confirmed = true;
   }
@@ -406,7 +407,10 @@ export class LrpConn {
       const before = this.#receiver!.readable;
       const { ack } = this.#receiver!.onData(seg);
       if (this.#closeBy !== Infinity) this.#closeBy = now + this.#t.closeMs;
-      if (ack) this.#seal(encodeAck(ack.lastInOrder, ack.window, ack.ackedSeq));
+      if (ack) {
+        this.#advertised = ack.window;
+        this.#seal(encodeAck(ack.lastInOrder, ack.window, ack.ackedSeq));
+      }
       if (this.#receiver!.readable !== before || this.#receiver!.finReceived) {
         this.readableChanged = true;
       }
@@ -436,6 +440,22 @@ export class LrpConn {
       this.#lingerUntil = now + this.#t.lingerMs;
       this.#closeBy = Infinity;
     }
+  }
+
+  /**
+   * After a read freed room in a receive buffer whose last advertised window was small, repeat the
+   * ACK of the last in-order segment with the new window, so that a sender held back by flow
+   * control resumes now rather than at its next (backed-off) probe.
+   */
+  #windowUpdate(): void {
+    const r = this.#receiver!;
+    if (this.#state !== "open" && this.#state !== "closing") return;
+    if (r.nextExpected === 0 || r.finReceived) return;
+    const free = r.freeSlots;
+    if (free <= 2 * this.#advertised) return;
+    this.#advertised = free;
+    const last = r.nextExpected - 1;
+    this.#seal(encodeAck(last, free, last));
   }
 
   #seal(segment: Uint8Array): void {
