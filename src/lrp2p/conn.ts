@@ -290,7 +290,10 @@ export class LrpConn {
         return this.#end(now, s.finAcked && s.allAcked ? undefined : "close timed out");
       }
       if (this.#sender!.failed) return this.#end(now, "peer unreachable");
-      if (!this.#closing && now - this.#sender!.lastSendAt >= this.#t.keepaliveMs) {
+      if (
+        !this.#closing && this.#sender!.allAcked &&
+        now - this.#sender!.lastSendAt >= this.#t.keepaliveMs
+      ) {
         this.#sender!.keepalive(now);
       }
       this.#pump(now);
@@ -307,7 +310,11 @@ export class LrpConn {
         this.#sender.nextTimeout() ?? Infinity,
         this.#lastHeardAt + this.#t.idleMs,
         this.#closeBy,
-        this.#closing ? Infinity : this.#sender.lastSendAt + this.#t.keepaliveMs,
+        // a keepalive only when nothing is queued or in flight (else the RTO timer runs, and a
+        // keepalive could not be sent anyway: its deadline would stay in the past)
+        this.#closing || !this.#sender.allAcked
+          ? Infinity
+          : this.#sender.lastSendAt + this.#t.keepaliveMs,
         this.#dataAt > this.#lastNow ? this.#dataAt : Infinity,
       );
     }

@@ -47,3 +47,35 @@ Deno.test("lrp2p flow: a stalled reader holds the sender back without retransmis
   const s = a.ep.conn(idA)?.arq;
   if (s) assert.ok(s.retransmits <= 16, `${s.retransmits} retransmissions in all`);
 });
+
+Deno.test("lrp2p flow: a reader stalled 70 s (the probe's RTO beyond the keepalive) resumes", () => {
+  // Before the fix, the keepalive deadline stayed in the past while a segment was in flight longer
+  // than keepaliveMs (the zero-window probe's backed-off RTO), and handleTick() could not move
+  // nextTimeout(): the simulator (and the live UDP driver) threw "Cannot settle the core".
+  const BUF = 64 * 1024;
+  const { net, peers, prng } = simLrp(8, 2, { delayMs: [5, 5] }, { receiveBufferBytes: BUF });
+  const [a, b] = peers;
+  const idA = a.ep.connect(b.addr, net.now);
+  let idB: bigint | undefined;
+  net.runWhile(() => {
+    idB ??= b.ep.accept();
+    return idB === undefined || a.ep.conn(idA)?.state !== "open";
+  }, { maxTime: 10_000 });
+  const t = new Transfer(a.ep, idA, b.ep, idB!, prng.bytes(300_000), true);
+  const stallUntil = net.now + 70_000;
+  net.runWhile(() => {
+    while (t.sent < t.data.length) {
+      const n = a.ep.write(idA, t.data.subarray(t.sent, t.sent + 8192), net.now);
+      if (n === 0) break;
+      t.sent += n;
+    }
+    return net.now < stallUntil;
+  }, { maxTime: stallUntil + 1000 });
+  assert.equal(a.ep.conn(idA)?.state, "open");
+  const end = net.runWhile(() => {
+    t.step(net.now);
+    return !(t.complete && t.eof);
+  }, { maxTime: net.now + 300_000 });
+  assert.equal(end, "done", `${t.gotBytes} of ${t.data.length} bytes`);
+  assert.ok(sameBytes(t.received(), t.data));
+});
