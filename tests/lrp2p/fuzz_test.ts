@@ -149,7 +149,9 @@ Deno.test("lrp2p fuzz: 100,000 hostile datagrams while a live transfer stays exa
     const d = st.drops;
     const dropped = Object.values(d).reduce((a, b) => a + b, 0);
     console.log(
-      `fuzz: ${TOTAL} sent in ${elapsedS.toFixed(1)} s, ${JSON.stringify(Object.fromEntries(kinds))}`,
+      `fuzz: ${TOTAL} sent in ${elapsedS.toFixed(1)} s, ${
+        JSON.stringify(Object.fromEntries(kinds))
+      }`,
     );
     console.log(`fuzz: server received ${st.driver.received}, drops ${JSON.stringify(d)}`);
     console.log(`fuzz: at most ${maxConns} connections held; ${written} bytes streamed`);
