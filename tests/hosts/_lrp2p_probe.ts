@@ -5,11 +5,12 @@
  *
  * - `{"role":"serve","port":P,"conns":n,"down":bytes}`: binds 0.0.0.0:P, accepts `n`
  *   connections; on each, reads the client's stream to its end while writing `down` bytes of
- *   `pattern(down, connIndex seed)` back, then closes. Prints `{"conns":[{"id","got","ok"}...]}`
- *   where `ok` means the bytes read equal the pattern the client announced in its first 4 bytes.
+ *   `pattern(down, low 16 bits of the connId)` back, then closes. Prints
+ *   `{"conns":[{"seed","got","ok","error"}...],"drops"}` where `ok` means the bytes read equal the
+ *   pattern of the seed the client sent in its first 4 bytes.
  * - `{"role":"connect","host":H,"port":P,"seed":s,"up":bytes,"down":bytes}`: connects, writes
  *   4 bytes (the seed, BE) and `pattern(up, seed)`, reads everything back and checks it equals
- *   `pattern(down, seed + 1000)`. Prints `{"got","ok","ms","retransmits"}`.
+ *   `pattern(down, low 16 bits of the connId)`. Prints `{"got","ok","ms","retransmits","error"}`.
  *
  * @module
  */
