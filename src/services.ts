@@ -9,6 +9,7 @@
  */
 import { peerService } from "./bitclone/mod.ts";
 import { kvService } from "./kv/mod.ts";
+import { lrp2pService } from "./lrp2p/mod.ts";
 import { minerService } from "./miner/mod.ts";
 import { trackerService } from "./tracker/mod.ts";
 import type { ServiceDefinition } from "./node/mod.ts";
@@ -20,7 +21,7 @@ import type { ServiceDefinition } from "./node/mod.ts";
  * ```ts
  * import { NODE_SERVICES } from "./services.ts";
  * import assert from "node:assert/strict";
- * assert.deepEqual(NODE_SERVICES.map((s) => s.name), ["peer", "miner", "tracker", "kv"]);
+ * assert.deepEqual(NODE_SERVICES.map((s) => s.name), ["peer", "miner", "tracker", "kv", "lrp2p"]);
  * ```
  */
 export const NODE_SERVICES: readonly ServiceDefinition[] = [
@@ -28,4 +29,5 @@ export const NODE_SERVICES: readonly ServiceDefinition[] = [
   minerService,
   trackerService,
   kvService,
+  lrp2pService,
 ];

@@ -5,7 +5,7 @@
  */
 
 import type { KvEvent } from "./node_context.ts";
-import type { MemberInfo } from "./types.ts";
+import type { MemberInfo, RecoveryEvent } from "./types.ts";
 
 /** The level and text of an event's log line. */
 export interface EventLine {
@@ -144,9 +144,20 @@ export class LogThrottle {
 export function kvEventLogger(
   write: (level: EventLine["level"], text: string) => void,
   now: () => number,
-): (event: KvEvent) => void {
+): (event: KvEvent | RecoveryEvent) => void {
   const throttle = new LogThrottle();
   return (event) => {
+    if (event.type === "recovered") {
+      write("info", `recovered ${event.keys} keys from the log (clock ${event.clock})`);
+      if (event.droppedRecords > 0 || event.droppedBytes > 0) {
+        write(
+          "warn",
+          `the log ended in a torn write: dropped ${event.droppedRecords} records ` +
+            `(${event.droppedBytes} bytes)`,
+        );
+      }
+      return;
+    }
     const line = describeKvEvent(event);
     if (event.type !== "dropped") return write(line.level, line.text);
     const t = now();

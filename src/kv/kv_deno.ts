@@ -11,6 +11,9 @@ import { TcpDriver, UdpDriver } from "../net/mod.ts";
 import { prngFromEntropy } from "../util/mod.ts";
 import { KvLog, readOrCreateName } from "./durable_log_deno.ts";
 import { type KvEvent, KvNode, type PersistAction } from "./node_core.ts";
+import type { RecoveryEvent } from "./types.ts";
+
+export type { RecoveryEvent };
 
 /** Connections held at once, accepted and outgoing (the core bounds its own kinds below it). */
 const CONNECTIONS_MAX = 2048;
@@ -45,16 +48,6 @@ export interface ServeKvOptions {
   signal?: AbortSignal;
   /** Receives the node's events (joins, deaths, drops) and recovery notes. */
   onEvent?: (event: KvEvent | RecoveryEvent) => void;
-}
-
-/** What the log recovery reported at start. */
-export interface RecoveryEvent {
-  readonly type: "recovered";
-  readonly keys: number;
-  readonly clock: number;
-  readonly droppedRecords: number;
-  readonly droppedBytes: number;
-  readonly problems: readonly string[];
 }
 
 /** A running node. */

@@ -50,6 +50,11 @@ export type { KvEvent, KvStats, PersistAction };
 
 /** Why a write is refused once the Lamport clock reached 2^53 − 1. */
 const CLOCK_SPENT = "the Lamport clock is spent";
+/**
+ * The most a received version's clock may lead ours by (2^40: a trillion writes); beyond it the
+ * Sync is refused.
+ */
+export const CLOCK_JUMP_MAX = 2 ** 40;
 
 /** Options of {@linkcode KvNode}. */
 export interface KvNodeOptions extends MembershipOptions {
@@ -332,7 +337,7 @@ export class KvNode implements DatagramCore, StreamCore<PersistAction>, EventSou
   nextTimeout(): Millis | undefined {
     let at = Math.min(
       this.#requests.nextDeadline() ?? Infinity,
-      this.#outbound.nextDeadline() ?? Infinity,
+      this.#outbound.nextDeadline(!this.#stopped) ?? Infinity, // stopped: no push retries
     );
     if (!this.#stopped) {
       at = Math.min(
@@ -453,7 +458,8 @@ export class KvNode implements DatagramCore, StreamCore<PersistAction>, EventSou
   #sync(m: Extract<KvMessage, { type: "Sync" }>, from: Addr): void {
     const source = this.#sourceOf(from);
     if (m.clock !== undefined && m.origin !== undefined) {
-      this.#applyRemote({ key: m.key, value: m.value, clock: m.clock, origin: m.origin }, source);
+      const e = { key: m.key, value: m.value, clock: m.clock, origin: m.origin };
+      this.#applyRemote(e, source, from);
     } else {
       const entry = this.#ctx.store.write(m.key, m.value); // a legacy write: ours now
       if (entry !== undefined) this.#persist(entry, source);
@@ -465,7 +471,19 @@ export class KvNode implements DatagramCore, StreamCore<PersistAction>, EventSou
     }
   }
 
-  #applyRemote(e: VersionedEntry, source: string | undefined): void {
+  #applyRemote(e: VersionedEntry, source: string | undefined, from = source ?? "a peer"): void {
+    // A clock far beyond ours is no honest write (clocks grow by one per write): taking it would
+    // let one forged Sync spend the clock and end every later write of this node.
+    if (e.clock > this.#ctx.store.clock + CLOCK_JUMP_MAX) {
+      this.#ctx.stats.refused++;
+      this.#ctx.events.push({
+        type: "refused",
+        from,
+        reason:
+          `Sync of ${e.key}: clock ${e.clock} is too far ahead of ours (${this.#ctx.store.clock})`,
+      });
+      return;
+    }
     if (!this.#ctx.store.apply(e)) return;
     this.#ctx.stats.syncsApplied++;
     this.#persist(e, source);

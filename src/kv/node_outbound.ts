@@ -143,10 +143,11 @@ export class Outbound {
     }
   }
 
-  /** The earliest connection deadline or push retry. */
-  nextDeadline(): Millis | undefined {
+  /** The earliest connection deadline, or push retry too with `retries` (false once stopped). */
+  nextDeadline(retries = true): Millis | undefined {
     let at: number | undefined;
     for (const c of this.#conns.values()) if (at === undefined || c.deadline < at) at = c.deadline;
+    if (!retries) return at;
     for (const [id, t] of this.#retryAt) {
       if (!this.#pending.has(id)) this.#retryAt.delete(id);
       else if (at === undefined || t < at) at = t;

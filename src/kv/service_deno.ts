@@ -83,19 +83,7 @@ export const kvService: ServiceDefinition = {
         seeds: stringList(s, "seeds"),
         broadcast: stringList(s, "broadcast"),
         signal: ctx.signal,
-        onEvent: (e) => {
-          if (e.type === "recovered") {
-            ctx.log.info("recovered {keys} keys (clock {clock})", { keys: e.keys, clock: e.clock });
-            if (e.droppedRecords > 0 || e.droppedBytes > 0) {
-              ctx.log.warn("log: dropped {records} torn records ({bytes} bytes)", {
-                records: e.droppedRecords,
-                bytes: e.droppedBytes,
-              });
-            }
-            return;
-          }
-          logEvent(e);
-        },
+        onEvent: logEvent,
       });
     } catch (err) {
       throw new ServiceStartError("kv", (err as Error).message, { cause: err });

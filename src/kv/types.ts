@@ -72,3 +72,13 @@ export type KvMessage =
 
 /** The variant names of {@linkcode KvMessage}. */
 export type KvMessageType = KvMessage["type"];
+
+/** What the log recovery reported at start. */
+export interface RecoveryEvent {
+  readonly type: "recovered";
+  readonly keys: number;
+  readonly clock: number;
+  readonly droppedRecords: number;
+  readonly droppedBytes: number;
+  readonly problems: readonly string[];
+}

@@ -4,7 +4,9 @@
  * sends the ACK each call returns.
  *
  * - A segment with `seq ≥ nextExpected` is stored if it fits: `seq − nextExpected < windowSegments`
- *   and the stored plus unread bytes stay within `bufferBytes`. A new segment that does not fit is
+ *   and the stored plus unread bytes stay within `bufferBytes` (minus one `maxPayload` kept free for
+ *   the segment at `nextExpected` when the segment is out of order, so that acknowledged
+ *   out-of-order data can never block the stream). A new segment that does not fit is
  *   dropped WITHOUT an ACK (L9), so the sender keeps it and resends it.
  * - Every stored segment and every duplicate of a stored or delivered one is acknowledged, with
  *   `lastInOrder = nextExpected − 1` computed BEFORE delivery (0 while `nextExpected` is 0): the
@@ -21,7 +23,7 @@ const FIN = 0x04;
 export interface ReceiverOptions {
   /** Slots: how far beyond `nextExpected` a segment may be stored (default 4096). */
   windowSegments?: number;
-  /** Bound of stored plus unread payload bytes (default 4 MiB). */
+  /** Bound of stored plus unread payload bytes (default 4 MiB, at least `maxPayload`). */
   bufferBytes?: number;
   /** The peer is a Go peer: the window field is always 65535 (as Go writes it). */
   goPeer?: boolean;
@@ -71,9 +73,9 @@ export class ArqReceiver {
   /** An empty receiver expecting seq 0. */
   constructor(opts: ReceiverOptions = {}) {
     this.#slots = Math.max(1, opts.windowSegments ?? 4096);
-    this.#bufferBytes = opts.bufferBytes ?? 4 << 20;
     this.#goPeer = opts.goPeer ?? false;
     this.#slotBytes = Math.max(1, opts.maxPayload ?? 1330);
+    this.#bufferBytes = Math.max(opts.bufferBytes ?? 4 << 20, this.#slotBytes);
   }
 
   /** Bytes ready to `read`. */
@@ -119,8 +121,12 @@ export class ArqReceiver {
     const s = seg.seq;
     const lastInOrder = this.#nextExpected === 0 ? 0 : this.#nextExpected - 1;
     if (s >= this.#nextExpected && !this.#stored.has(s)) {
+      // Out-of-order segments leave room for one full segment beyond them, so the one at
+      // nextExpected always fits once the application has read: stored out-of-order data was
+      // acknowledged and can never be evicted, so it must not be able to block the stream.
+      const reserve = s === this.#nextExpected ? 0 : this.#slotBytes;
       const fits = s - this.#nextExpected < this.#slots &&
-        this.#storedBytes + this.#readable + seg.payload.length <= this.#bufferBytes &&
+        this.#storedBytes + this.#readable + seg.payload.length + reserve <= this.#bufferBytes &&
         (this.#finSeq === undefined || s < this.#finSeq);
       if (!fits) return {};
       this.#stored.set(s, { flags: seg.flags, payload: seg.payload });

@@ -254,6 +254,31 @@ export class ArqSender {
   }
 
   /**
+   * A liveness probe that needs no room in the window: the oldest unacknowledged segment again
+   * (flagged RTO), or, when everything is acknowledged after the FIN, the FIN again. The peer
+   * acknowledges either (duplicates are always acknowledged), so a connection whose retransmission
+   * timer has backed off, or that has closed its side and waits for the peer's data, still hears
+   * from a live peer. Timers are untouched and the copy gives no RTT sample (Karn).
+   *
+   * @returns The segment to send, or `undefined` when there is nothing to probe with (then queue
+   * a {@linkcode ArqSender.keepalive}).
+   */
+  probe(now: number): OutSegment | undefined {
+    if (this.#failed) return undefined;
+    for (const s of this.#unacked.values()) {
+      s.flags |= RTO;
+      s.txCount++;
+      this.#lastSendAt = now;
+      this.#sent++;
+      return { flags: s.flags, seq: s.seq, payload: s.payload };
+    }
+    if (this.#finSeq === undefined || !this.#finAcked) return undefined;
+    this.#lastSendAt = now;
+    this.#sent++;
+    return { flags: FIN | RTO, seq: this.#finSeq, payload: new Uint8Array(0) };
+  }
+
+  /**
    * One ACK from the peer at `now`. Unknown or already acknowledged `ackedSeq`s are ignored (but
    * their window counts); `lastInOrder` > 0 also acknowledges every seq up to it (advisory, safe:
    * the receiver delivered them all).
@@ -264,6 +289,9 @@ export class ArqSender {
     const seg = this.#unacked.get(ack.ackedSeq);
     if (seg !== undefined) {
       if (seg.txCount === 1) this.#rto.sample(now - seg.sentAt); // Karn's rule
+      else if (this.#rto.backoffs > 0 && now - seg.sentAt < this.#rto.baseRto) {
+        this.#rto.endBackoff(); // no sample, but no compounding backoff across segments either
+      }
       this.#acknowledge(seg);
       progress = true;
     }
@@ -388,6 +416,17 @@ export class ArqSender {
   }
 
   #addLost(seqs: number[]): void {
+    seqs.sort((a, b) => a - b);
+    const pending = this.#lost.length - this.#lostAt;
+    if (pending === 0 || seqs[0] > this.#lost[this.#lost.length - 1]) {
+      // The usual case: losses are found in ascending order; append (compacting now and then).
+      if (this.#lostAt > 64 && 2 * this.#lostAt > this.#lost.length) {
+        this.#lost = this.#lost.slice(this.#lostAt);
+        this.#lostAt = 0;
+      }
+      for (const q of seqs) this.#lost.push(q);
+      return;
+    }
     const rest = this.#lost.slice(this.#lostAt).filter((q) => this.#unacked.get(q)?.lost === true);
     this.#lost = rest.concat(seqs).sort((a, b) => a - b);
     this.#lostAt = 0;

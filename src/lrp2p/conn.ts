@@ -41,7 +41,10 @@ export interface ConnTimings {
   idleMs: number;
   /** Give up a graceful close after this. @default {10000} */
   closeMs: number;
-  /** After the close, keep acknowledging a retransmitted FIN this long. @default {2000} */
+  /**
+   * After the close, keep acknowledging the peer's retransmissions (its ACKs lost) until it has
+   * been quiet this long. @default {10000}
+   */
   lingerMs: number;
 }
 
@@ -55,7 +58,7 @@ export const DEFAULT_TIMINGS: ConnTimings = {
   keepaliveMs: 15_000,
   idleMs: 60_000,
   closeMs: 10_000,
-  lingerMs: 2000,
+  lingerMs: 10_000,
 };
 
 /** Options of a connection. */
@@ -72,6 +75,8 @@ export interface ConnOptions {
   sendBufferBytes?: number;
   /** Bytes the receive buffer holds. */
   receiveBufferBytes?: number;
+  /** Random bytes (the jitter of message 1 resends); without it there is none. */
+  random?: (n: number) => Uint8Array;
 }
 
 /** Why a connection ended (undefined: a clean close). */
@@ -83,6 +88,8 @@ const HS_MSG3 = 72;
 const EARLY_MAX = 16;
 /** A resent message 2 answers a repeated message 1 at most this often (§8.1). */
 const MSG2_REPEATS_MAX = 3;
+/** Different message 1s for one connId a responder answers besides the first (§8.1, L10). */
+const ALT_HELLOS_MAX = 3;
 
 /**
  * One connection. The endpoint feeds it datagrams and ticks, and takes datagrams with
@@ -103,6 +110,8 @@ export class LrpConn {
   #retryAt = Infinity;
   #giveUpAt = Infinity;
   #msg2Repeats = 0;
+  /** Other message 1s seen for this connId while waiting (responder), each answered. */
+  #alts: { resp: XXResponder; hello: Uint8Array; reply: Uint8Array; repeats: number }[] = [];
   #early: Uint8Array[] = [];
   #confirmed = false; // initiator: an authenticated datagram came from the responder
   #cipher?: TransportCipher;
@@ -115,12 +124,12 @@ export class LrpConn {
   #lastHeardAt: Millis;
   /** The latest time seen. */
   #lastNow: Millis;
+  /** When the last keepalive probe went out. */
+  #lastProbeAt = -Infinity;
   #closeBy = Infinity;
   #lingerUntil = Infinity;
   #reason: CloseReason;
   #closing = false;
-  /** The window field of the last ACK sent. */
-  #advertised = Infinity;
   readonly #out: Uint8Array[] = [];
   readonly #opts: ConnOptions;
   /** Set when the connection became open (the endpoint reports it once). */
@@ -221,7 +230,6 @@ export class LrpConn {
     if (!this.#receiver) return this.#state === "closed" ? null : undefined;
     const r = this.#receiver.read(max);
     if (r === undefined && this.#state === "closed") return null;
-    if (r) this.#windowUpdate();
     return r;
   }
 
@@ -283,18 +291,26 @@ export class LrpConn {
       this.#repeat3At = Infinity;
     }
     if (this.#state === "open" || this.#state === "closing") {
-      if (now - this.#lastHeardAt >= this.#t.idleMs) return this.#end(now, "idle timeout");
+      // (compared as nextTimeout() computes it: `now - at >= ms` can miss by a rounding error and
+      // leave the timer due forever)
+      if (now >= this.#lastHeardAt + this.#t.idleMs) return this.#end(now, "idle timeout");
       if (now >= this.#closeBy) {
-        // our FIN was acknowledged but none came back (a Go peer never sends one): a clean end
-        const s = this.#sender!;
-        return this.#end(now, s.finAcked && s.allAcked ? undefined : "close timed out");
+        // Our FIN was acknowledged and the peer has sent nothing for closeMs. A Go peer never
+        // sends a FIN: that is its end (a clean one). One of ours (told by the real window in its
+        // ACKs) always sends one, so it is waited for: only the idle timeout ends that wait.
+        // (Also when the peer's FIN is in and all our data acknowledged: only the ACK of our FIN is
+        // missing, and the peer may have stopped lingering.)
+        if (this.#sender!.peerWindow === Infinity || this.#bothStreamsDone()) {
+          return this.#end(now, undefined);
+        }
+        this.#closeBy = Infinity;
       }
       if (this.#sender!.failed) return this.#end(now, "peer unreachable");
-      if (
-        !this.#closing && this.#sender!.allAcked &&
-        now - this.#sender!.lastSendAt >= this.#t.keepaliveMs
-      ) {
-        this.#sender!.keepalive(now);
+      if (this.#probeDue(now)) {
+        this.#lastProbeAt = now;
+        const probe = this.#sender!.probe(now);
+        if (probe) this.#seal(encodeData(probe.flags, probe.seq, probe.payload));
+        else if (!this.#closing) this.#sender!.keepalive(now);
       }
       this.#pump(now);
     }
@@ -310,15 +326,30 @@ export class LrpConn {
         this.#sender.nextTimeout() ?? Infinity,
         this.#lastHeardAt + this.#t.idleMs,
         this.#closeBy,
-        // a keepalive only when nothing is queued or in flight (else the RTO timer runs, and a
-        // keepalive could not be sent anyway: its deadline would stay in the past)
-        this.#closing || !this.#sender.allAcked
-          ? Infinity
-          : this.#sender.lastSendAt + this.#t.keepaliveMs,
+        this.#nextProbeAt(),
         this.#dataAt > this.#lastNow ? this.#dataAt : Infinity,
       );
     }
     return at === Infinity ? undefined : at;
+  }
+
+  /**
+   * Keepalive (§8.4): after `keepaliveMs` without sending anything; and, while the peer has been
+   * silent for a third of that, every third of that (so a lossy link whose timers backed off is
+   * probed often enough that the idle timeout only ends connections to peers that are gone).
+   */
+  #nextProbeAt(): Millis {
+    const s = this.#sender!;
+    const quiet = this.#t.keepaliveMs / 3;
+    const bySending = s.lastSendAt + this.#t.keepaliveMs;
+    const bySilence = this.#lastHeardAt + quiet <= this.#lastNow
+      ? Math.max(this.#lastProbeAt, s.lastSendAt, this.#lastHeardAt) + quiet
+      : this.#lastHeardAt + quiet;
+    return Math.min(bySending, bySilence);
+  }
+
+  #probeDue(now: Millis): boolean {
+    return now >= this.#nextProbeAt();
   }
 
   // ---- handshake ------------------------------------------------------------------------------
@@ -326,12 +357,16 @@ export class LrpConn {
   #sendHello(now: Millis): void {
     this.#out.push(this.#hello!);
     this.#sends++;
+    // 1, 2, 4, 8, 16 s, each drawn from ±25 % so that clients that started together (and were
+    // turned away together by a full backlog) do not come back together
+    const u = this.#opts.random ? this.#opts.random(1)[0] / 255 : 0.5;
+    const wait = this.#t.handshakeRetryMs * 2 ** (this.#sends - 1) * (0.75 + 0.5 * u);
     if (this.#sends >= this.#t.hello1Sends) {
       // the last resend: wait as long again, then fail
       this.#retryAt = Infinity;
-      this.#giveUpAt = now + this.#t.handshakeRetryMs * 2 ** (this.#sends - 1);
+      this.#giveUpAt = now + wait;
     } else {
-      this.#retryAt = now + this.#t.handshakeRetryMs * 2 ** (this.#sends - 1);
+      this.#retryAt = now + wait;
     }
   }
 
@@ -355,9 +390,30 @@ export class LrpConn {
       if (this.#msg2Repeats++ < MSG2_REPEATS_MAX) this.#out.push(this.#reply!);
       return;
     }
+    if (d.length === HS_MSG1) {
+      // Another message 1 for this connId: the first may have been corrupted on the way (message 1
+      // is not authenticated), and then the initiator's real one would never be answered. Answer a
+      // few alternatives too; message 3 decides which one was real.
+      const alt = this.#alts.find((a) => equal(d, a.hello));
+      if (alt) {
+        if (alt.repeats++ < MSG2_REPEATS_MAX) this.#out.push(alt.reply);
+      } else if (this.#alts.length < ALT_HELLOS_MAX) {
+        const resp = new XXResponder({
+          staticKey: this.#opts.staticKey,
+          ephemeralKey: this.#opts.ephemeralKey,
+        });
+        if (resp.readMessage1(d.subarray(8)) === true) {
+          const reply = writeConnId(this.connId, resp.writeMessage2());
+          this.#alts.push({ resp, hello: d.slice(), reply, repeats: 0 });
+          this.#out.push(reply);
+        }
+      }
+    }
     if (d.length >= HS_MSG3) {
-      const r = this.#resp!.readMessage3(d.subarray(8));
-      if (!(r instanceof Error)) {
+      for (const resp of [this.#resp!, ...this.#alts.map((a) => a.resp)]) {
+        const r = resp.readMessage3(d.subarray(8));
+        if (r instanceof Error) continue;
+        this.#alts = [];
         if (this.#verify && !this.#verify(r.remoteStatic)) {
           return this.#end(now, "the peer's key is not accepted");
         }
@@ -383,7 +439,8 @@ export class LrpConn {
       sendKey: result.sendKey,
       recvKey: result.recvKey,
     });
-    // the peer's window is honoured; a Go peer's constant 65535 is ignored by the sender itself
+    // A window below 65535 in the peer's ACKs is honoured (only our peers send one; Go's is
+    // always 65535, which the sender ignores).
     this.#sender = new ArqSender(now, { sendBufferBytes: this.#opts.sendBufferBytes });
     this.#receiver = new ArqReceiver({ bufferBytes: this.#opts.receiveBufferBytes });
     if (!this.initiator) this.#confirmed = true;
@@ -414,15 +471,16 @@ export class LrpConn {
       const before = this.#receiver!.readable;
       const { ack } = this.#receiver!.onData(seg);
       if (this.#closeBy !== Infinity) this.#closeBy = now + this.#t.closeMs;
-      if (ack) {
-        this.#advertised = ack.window;
-        this.#seal(encodeAck(ack.lastInOrder, ack.window, ack.ackedSeq));
-      }
+      if (ack) this.#seal(encodeAck(ack.lastInOrder, ack.window, ack.ackedSeq));
       if (this.#receiver!.readable !== before || this.#receiver!.finReceived) {
         this.readableChanged = true;
       }
     }
-    if (this.#state === "lingering") return;
+    if (this.#state === "lingering") {
+      // the peer still retransmits (our ACKs were lost): keep answering it a while longer
+      this.#lingerUntil = now + this.#t.lingerMs;
+      return;
+    }
     this.#pump(now);
   }
 
@@ -438,10 +496,19 @@ export class LrpConn {
         this.#seal(encodeData(seg.flags, seg.seq, seg.payload));
       }
     }
-    // once our FIN is acknowledged, the peer has closeMs (renewed while it still sends) to send its own
+    // once our FIN is acknowledged, a Go peer (which never sends a FIN) has closeMs (renewed while it
+    // still sends) to finish; a TS peer's FIN is awaited (it may be in RTO backoff; the idle timeout
+    // bounds the wait), else the stream would end "cleanly" with its tail missing
     // (every segment up to the FIN acknowledged, not just the FIN: a FIN may be acked out of order)
+    // Once the peer's FIN is in and all our data is acknowledged, only the ACK of our FIN is missing:
+    // the peer may have stopped lingering (its ACKs lost), so closeMs of silence also ends it cleanly.
     const done = s.finAcked && s.allAcked;
-    if (this.#closing && done && this.#closeBy === Infinity) this.#closeBy = now + this.#t.closeMs;
+    if (
+      this.#closing && this.#closeBy === Infinity &&
+      ((done && s.peerWindow === Infinity) || this.#bothStreamsDone())
+    ) {
+      this.#closeBy = now + this.#t.closeMs;
+    }
     if (this.#closing && done && this.#receiver!.finReceived) {
       this.#state = "lingering";
       this.#lingerUntil = now + this.#t.lingerMs;
@@ -449,20 +516,9 @@ export class LrpConn {
     }
   }
 
-  /**
-   * After a read freed room in a receive buffer whose last advertised window was small, repeat the
-   * ACK of the last in-order segment with the new window, so that a sender held back by flow
-   * control resumes now rather than at its next (backed-off) probe.
-   */
-  #windowUpdate(): void {
-    const r = this.#receiver!;
-    if (this.#state !== "open" && this.#state !== "closing") return;
-    if (r.nextExpected === 0 || r.finReceived) return;
-    const free = r.freeSlots;
-    if (free <= 2 * this.#advertised) return;
-    this.#advertised = free;
-    const last = r.nextExpected - 1;
-    this.#seal(encodeAck(last, free, last));
+  /** The peer's stream ended (its FIN came) and every byte we wrote is acknowledged. */
+  #bothStreamsDone(): boolean {
+    return this.#receiver!.finReceived && this.#sender!.bufferedBytes === 0;
   }
 
   #seal(segment: Uint8Array): void {

@@ -252,6 +252,7 @@ export class LrpEndpoint implements DatagramCore, EventSource<LrpEvent> {
       remote,
       staticKey: this.#o.staticKey,
       ephemeralKey: generateKeyPair(this.#o.random),
+      random: this.#o.random,
       now,
       timings: this.#timings,
       verifyRemote: this.#o.verifyRemote,

@@ -46,13 +46,47 @@ export class RtoEstimator {
   #rttvar = 0;
   #rto: number;
   #backoffs = 0;
+  readonly #initialRto: number;
 
   /** Starts with no sample and RTO = `initialRto` (clamped). */
   constructor(opts: RtoOptions = {}) {
     this.#minRto = opts.minRto ?? 200;
     this.#maxRto = opts.maxRto ?? 60_000;
     this.#g = opts.granularity ?? 10;
-    this.#rto = this.#clamp(opts.initialRto ?? 1000);
+    this.#initialRto = this.#clamp(opts.initialRto ?? 1000);
+    this.#rto = this.#initialRto;
+  }
+
+  /** The timeout without backoff: the estimate (or the initial RTO before any sample). */
+  get baseRto(): number {
+    return this.#srtt === undefined
+      ? this.#initialRto
+      : this.#clamp(this.#srtt + Math.max(this.#g, 4 * this.#rttvar));
+  }
+
+  /**
+   * Ends a backoff without a sample, for an ACK of a retransmitted segment that came back within
+   * {@linkcode RtoEstimator.baseRto} of its last transmission: the path answers at the usual pace
+   * again. Without this, Karn's rule keeps doubling the RTO across segments while only
+   * retransmissions are in flight (the tail of a transfer under heavy loss), up to 60 s.
+   *
+   * @example
+   * ```ts
+   * import { RtoEstimator } from "./rto.ts";
+   * import assert from "node:assert/strict";
+   * const est = new RtoEstimator();
+   * est.sample(100);
+   * est.backoff();
+   * est.backoff();
+   * assert.equal(est.rto, 1200);
+   * est.endBackoff();
+   * assert.equal(est.rto, 300);
+   * assert.equal(est.backoffs, 0);
+   * ```
+   */
+  endBackoff(): void {
+    this.#backoffs = 0;
+    this.#rto = this.baseRto;
   }
 
   /** The current timeout in ms, backoff included. */

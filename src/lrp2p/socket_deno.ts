@@ -320,6 +320,7 @@ export class PeerSocket {
       this._endpoint.abort(id, performance.now(), "the socket closed");
     }
     this._pump();
+    this.#drain(); // the driver may be closed already (its signal): deliver the closed events here
     this.#driver.close();
     for (const [, w] of this.#connecting) w.reject(new Error("the socket closed"));
     this.#connecting.clear();

@@ -56,6 +56,11 @@ export interface ServiceDefinition {
   /** Its default port. */
   defaultPort: number;
   /**
+   * Whether the node starts it when the config file does not say (`services.<name>.enabled`).
+   * @default {true}
+   */
+  enabledByDefault?: boolean;
+  /**
    * Checks the service's config section before anything starts; throws
    * {@linkcode ServiceSettingsError} naming a setting of the wrong type (the node then exits 2,
    * naming the config file, as for every other config error).

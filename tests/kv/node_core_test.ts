@@ -332,3 +332,17 @@ Deno.test("kv core: a legacy node restarted within one heartbeat period gets our
   assert.equal(sent(n).filter((x) => x.to === "10.0.0.5:8888").length, 1, "our Handshake again");
   assert.deepEqual(complete(n, drain(n), 11_000), ['{"Sync":{"key":"k","value":"v"}}']);
 });
+
+Deno.test("kv core: a Sync whose clock is absurdly far ahead is refused (it would spend our clock)", () => {
+  const n = node({ durable: false });
+  const evil = `{"Sync":{"key":"x","value":"evil","clock":${2 ** 53 - 1},"origin":"ts-z"}}`;
+  request(n, evil, 1);
+  assert.equal(n.get("x"), undefined);
+  assert.equal(n.clock, 0);
+  assert.deepEqual(
+    writes(request(n, '{"Setvalue":{"key":"x","value":"ok"}}', 2)),
+    ['{"ValueResponse":{"value":"Value set successful"}}'],
+  );
+  request(n, '{"Sync":{"key":"y","value":"fine","clock":1000,"origin":"ts-z"}}', 3);
+  assert.equal(n.get("y")?.value, "fine", "an honest lead is taken");
+});

@@ -20,9 +20,10 @@ export function simLrp(
   count: number,
   link: LinkOptions = {},
   options: Partial<LrpEndpointOptions> = {},
+  traceLimit = 0,
 ): { net: SimNet; peers: SimPeer[]; prng: Prng } {
   const prng = Prng.seeded(seed);
-  const net = new SimNet({ prng: prng.fork(), defaults: link, traceLimit: 0 });
+  const net = new SimNet({ prng: prng.fork(), defaults: link, traceLimit });
   const peers: SimPeer[] = [];
   for (let i = 1; i <= count; i++) {
     const rng = prng.fork();
@@ -109,4 +110,88 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** An event of an endpoint. */
+export type LrpEventOf = NonNullable<ReturnType<LrpEndpoint["pollEvent"]>>;
+
+/** Keeps every event of some endpoints (drain it between steps). */
+export class EventLog {
+  readonly events = new Map<LrpEndpoint, LrpEventOf[]>();
+  constructor(readonly eps: LrpEndpoint[]) {
+    for (const ep of eps) this.events.set(ep, []);
+  }
+
+  /** Pulls the pending events of every endpoint. */
+  drain(): void {
+    for (const ep of this.eps) {
+      const list = this.events.get(ep)!;
+      for (let e = ep.pollEvent(); e; e = ep.pollEvent()) list.push(e);
+    }
+  }
+
+  /** The events of `ep` about `connId` of `type`. */
+  of(ep: LrpEndpoint, connId: bigint, type: LrpEventOf["type"]): LrpEventOf[] {
+    this.drain();
+    return this.events.get(ep)!.filter((e) => e.connId === connId && e.type === type);
+  }
+
+  /** The `closed` event of `connId` on `ep`, if any. */
+  closed(ep: LrpEndpoint, connId: bigint): { error?: string } | undefined {
+    return this.of(ep, connId, "closed")[0] as { error?: string } | undefined;
+  }
+}
+
+/** The seeds to run: `LRP_SIM_SEED=N` runs only N, else `first..first+count-1`. */
+export function seeds(count: number, first = 1): number[] {
+  const one = Deno.env.get("LRP_SIM_SEED");
+  if (one !== undefined && one !== "") return [Number(one)];
+  return Array.from({ length: count }, (_, i) => first + i);
+}
+
+/** Runs `body` for each seed; a failure names its seed and how to replay it. */
+export function forSeeds(count: number, body: (seed: number) => void, first = 1): void {
+  for (const seed of seeds(count, first)) {
+    try {
+      body(seed);
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      throw new Error(`seed ${seed} failed (replay: LRP_SIM_SEED=${seed}): ${msg}`, {
+        cause: err,
+      });
+    }
+  }
+}
+
+/**
+ * Connects `a` to `b` and runs until `a` is open and `b` accepted it (or `maxTime`); returns the
+ * two connection ids (`idB` undefined when it did not open).
+ */
+export function openPair(
+  net: SimNet,
+  a: SimPeer,
+  b: SimPeer,
+  maxTime = net.now + 60_000,
+): { idA: bigint; idB: bigint | undefined } {
+  const idA = a.ep.connect(b.addr, net.now);
+  let idB: bigint | undefined;
+  net.runWhile(() => {
+    idB ??= b.ep.accept();
+    return idB === undefined || a.ep.conn(idA)?.state !== "open";
+  }, { maxTime });
+  return { idA, idB };
+}
+
+/** Adds one more endpoint at `addr` to `net`, with its own options and a key from `seed`. */
+export function addPeer(
+  net: SimNet,
+  seed: number,
+  addr: string,
+  options: Partial<LrpEndpointOptions> = {},
+): SimPeer {
+  const rng = Prng.seeded(seed);
+  const random = (n: number) => rng.bytes(n);
+  const ep = new LrpEndpoint({ staticKey: generateKeyPair(random), random, ...options });
+  net.add(addr, ep);
+  return { addr, ep };
 }

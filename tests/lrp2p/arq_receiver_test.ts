@@ -26,7 +26,11 @@ class GoReceiver {
       window: 65535,
       ackedSeq: s,
     };
-    for (let p = this.slots.get(this.nextExpected % 65535); p !== undefined; p = this.slots.get(this.nextExpected % 65535)) {
+    for (
+      let p = this.slots.get(this.nextExpected % 65535);
+      p !== undefined;
+      p = this.slots.get(this.nextExpected % 65535)
+    ) {
       this.slots.delete(this.nextExpected % 65535);
       this.out.push(...p);
       this.lastDelivered = this.nextExpected;
@@ -93,11 +97,19 @@ Deno.test("receiver: a new segment beyond the slots is dropped and NOT acknowled
 
 Deno.test("receiver: a segment over the byte budget is dropped unacknowledged until the app reads", () => {
   const r = new ArqReceiver({ bufferBytes: 10, maxPayload: 5 });
-  assert.deepEqual(r.onData(seg(0, [1, 2, 3, 4, 5, 6])).ack, { lastInOrder: 0, window: 0, ackedSeq: 0 });
+  assert.deepEqual(r.onData(seg(0, [1, 2, 3, 4, 5, 6])).ack, {
+    lastInOrder: 0,
+    window: 0,
+    ackedSeq: 0,
+  });
   assert.equal(r.onData(seg(1, [7, 8, 9, 10, 11])).ack, undefined); // 6 + 5 > 10
   assert.equal(r.nextExpected, 1);
   assert.deepEqual(r.read(4), new Uint8Array([1, 2, 3, 4]));
-  assert.deepEqual(r.onData(seg(1, [7, 8, 9, 10, 11])).ack, { lastInOrder: 0, window: 0, ackedSeq: 1 });
+  assert.deepEqual(r.onData(seg(1, [7, 8, 9, 10, 11])).ack, {
+    lastInOrder: 0,
+    window: 0,
+    ackedSeq: 1,
+  });
   assert.deepEqual(r.read(), new Uint8Array([5, 6, 7, 8, 9, 10, 11]));
   assert.equal(r.freeSlots, 2);
 });
@@ -140,4 +152,13 @@ Deno.test("receiver: read(max) splits and joins payloads in order", () => {
   assert.deepEqual(r.read(2), new Uint8Array([3, 4]));
   assert.deepEqual(r.read(9), new Uint8Array([5]));
   assert.equal(r.read(), undefined);
+});
+
+Deno.test("receiver: out-of-order data cannot fill the byte budget and lock out nextExpected", () => {
+  const r = new ArqReceiver({ bufferBytes: 2660, maxPayload: 1330 });
+  const full = (q: number) => seg(q, Array.from({ length: 1330 }, () => q));
+  assert.ok(r.onData(full(1)).ack); // 1330 + 1330 reserve fits
+  assert.equal(r.onData(full(2)).ack, undefined); // would leave no room for seq 0
+  assert.ok(r.onData(full(0)).ack);
+  assert.equal(r.read()!.length, 2660);
 });

@@ -10,7 +10,11 @@ function drain(s: ArqSender, now: number): OutSegment[] {
   for (let seg = s.poll(now); seg !== undefined; seg = s.poll(now)) out.push(seg);
   return out;
 }
-const ack = (ackedSeq: number, lastInOrder = 0, window = 65535) => ({ lastInOrder, window, ackedSeq });
+const ack = (ackedSeq: number, lastInOrder = 0, window = 65535) => ({
+  lastInOrder,
+  window,
+  ackedSeq,
+});
 const bytes = (n: number, from = 0) => Uint8Array.from({ length: n }, (_, i) => (from + i) & 0xff);
 
 Deno.test("sender: seq from 0, SYN only on the first segment, payloads of at most 1330 bytes", () => {
@@ -73,7 +77,7 @@ Deno.test("sender: Karn's rule: an ACK of a retransmitted segment gives no RTT s
   drain(s, 1000); // retransmission
   s.onAck(ack(0), 1010);
   assert.equal(s.stats.srtt, 0); // no sample: 10 ms would have been wrong
-  assert.equal(s.stats.rto, 2000); // still backed off
+  assert.equal(s.stats.rto, 1000); // answered within the base RTO: backoff ended (no sample)
   s.write(bytes(10), 1010);
   drain(s, 1010);
   s.onAck(ack(1, 0), 1090);
@@ -170,7 +174,11 @@ Deno.test("sender: FIN follows all data, is empty, consumes a seq, and ends writ
   s.onAck(ack(0), 10);
   s.onAck(ack(1), 10);
   const b = drain(s, 10);
-  assert.deepEqual(b.map((x) => [x.seq, x.flags, x.payload.length]), [[2, 0, 1330], [3, 0, 10], [4, FIN, 0]]);
+  assert.deepEqual(b.map((x) => [x.seq, x.flags, x.payload.length]), [[2, 0, 1330], [3, 0, 10], [
+    4,
+    FIN,
+    0,
+  ]]);
   assert.equal(s.finAcked, false);
   s.onAck(ack(2), 20);
   s.onAck(ack(4), 20);
@@ -280,4 +288,25 @@ Deno.test("sender: write copies the caller's bytes", () => {
   s.write(buf, 0);
   buf.fill(0);
   assert.deepEqual(s.poll(0)!.payload, bytes(4));
+});
+
+Deno.test("ArqSender.probe: the oldest unacknowledged segment again, or the FIN once all is acknowledged", () => {
+  const s = new ArqSender(0);
+  s.write(new Uint8Array(3000), 0);
+  const first = s.poll(0)!;
+  assert.equal(first.seq, 0);
+  const p = s.probe(10)!;
+  assert.equal(p.seq, 0);
+  assert.equal(p.flags & 0x08, 0x08, "flagged RTO");
+  assert.equal(s.lastSendAt, 10);
+  const s2 = new ArqSender(0);
+  assert.equal(s2.probe(0), undefined, "nothing to probe with");
+  s2.finish(0);
+  const fin = s2.poll(0)!;
+  assert.equal(fin.flags & 0x04, 0x04);
+  s2.onAck({ lastInOrder: 0, window: 65535, ackedSeq: fin.seq }, 5);
+  assert.ok(s2.finAcked);
+  const again = s2.probe(20)!;
+  assert.equal(again.seq, fin.seq);
+  assert.equal(again.flags, 0x04 | 0x08);
 });

@@ -15,19 +15,22 @@ Deno.test("rto: 1 s before any sample, first sample sets SRTT = R and RTTVAR = R
 
 Deno.test("rto: later samples follow RFC 6298 §2.3 (RTTVAR before SRTT) for any sequence", () => {
   fc.assert(
-    fc.property(fc.array(fc.integer({ min: 0, max: 100_000 }), { minLength: 1, maxLength: 30 }), (rs) => {
-      const e = new RtoEstimator();
-      let srtt = rs[0], rttvar = rs[0] / 2;
-      e.sample(rs[0]);
-      for (const r of rs.slice(1)) {
-        rttvar = 0.75 * rttvar + 0.25 * Math.abs(srtt - r);
-        srtt = 0.875 * srtt + 0.125 * r;
-        e.sample(r);
-      }
-      assert.equal(e.srtt, srtt);
-      assert.equal(e.rttvar, rttvar);
-      assert.equal(e.rto, Math.min(60_000, Math.max(200, srtt + Math.max(10, 4 * rttvar))));
-    }),
+    fc.property(
+      fc.array(fc.integer({ min: 0, max: 100_000 }), { minLength: 1, maxLength: 30 }),
+      (rs) => {
+        const e = new RtoEstimator();
+        let srtt = rs[0], rttvar = rs[0] / 2;
+        e.sample(rs[0]);
+        for (const r of rs.slice(1)) {
+          rttvar = 0.75 * rttvar + 0.25 * Math.abs(srtt - r);
+          srtt = 0.875 * srtt + 0.125 * r;
+          e.sample(r);
+        }
+        assert.equal(e.srtt, srtt);
+        assert.equal(e.rttvar, rttvar);
+        assert.equal(e.rto, Math.min(60_000, Math.max(200, srtt + Math.max(10, 4 * rttvar))));
+      },
+    ),
   );
 });
 

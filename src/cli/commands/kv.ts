@@ -120,25 +120,7 @@ const serveCommand: CommandSpec = {
         dataDir: ctx.values["data-dir"] as string,
         seeds,
         signal: ctx.signal,
-        onEvent: (e) => {
-          if (e.type === "recovered") {
-            ctx.log.info("recovered {keys} keys from the log (clock {clock})", {
-              keys: e.keys,
-              clock: e.clock,
-            });
-            if (e.droppedRecords > 0 || e.droppedBytes > 0) {
-              ctx.log.warn(
-                "the log ended in a torn write: dropped {records} records ({bytes} bytes)",
-                {
-                  records: e.droppedRecords,
-                  bytes: e.droppedBytes,
-                },
-              );
-            }
-            return;
-          }
-          logEvent(e);
-        },
+        onEvent: logEvent,
       });
     } catch (err) {
       ctx.log.error("cannot start: {error}", { error: (err as Error).message });

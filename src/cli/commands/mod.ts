@@ -6,6 +6,7 @@
 import type { CommandSpec } from "../mod.ts";
 import { NODE_SERVICES } from "../../services.ts";
 import { kvCommand } from "./kv.ts";
+import { lrp2pCommand } from "./lrp2p.ts";
 import { lspCommand } from "./lsp.ts";
 import { mineCommand } from "./mine.ts";
 import { nodeCommand } from "./node.ts";
@@ -37,6 +38,7 @@ export function rootCommand(): CommandSpec {
       peerCommand,
       trackerCommand,
       kvCommand,
+      lrp2pCommand,
     ],
   };
 }

@@ -120,7 +120,8 @@ export function nodeCommand(services: readonly ServiceDefinition[]): CommandSpec
       const ports: Record<string, number> = {};
       const settings: Record<string, Record<string, unknown>> = {};
       const chosen = services.filter((s) =>
-        !disabled.includes(s.name) && config.services[s.name]?.enabled !== false
+        !disabled.includes(s.name) &&
+        (config.services[s.name]?.enabled ?? s.enabledByDefault ?? true)
       );
       for (const s of chosen) {
         const flag = ctx.values[`${s.name}-port`];
