@@ -38,6 +38,26 @@ Deno.test("lrp2p live: bytes both ways with read/write, then close ends both wit
   }
 });
 
+Deno.test("lrp2p live: a slow reader still gets every byte after both ends closed", async () => {
+  const p = await pair(OPTS);
+  try {
+    const data = pattern(1_000_000, 9);
+    const closing = p.c.close(); // the client has nothing to send but still reads
+    await p.s.write(data);
+    await p.s.close();
+    await closing;
+    assert.equal(p.c.closed, true);
+    // the connection has ended (both FINs acknowledged, the linger over): the bytes remain
+    await new Promise((r) => setTimeout(r, FAST_CLOSE.lingerMs + 200));
+    const got = await readAll(p.c);
+    assert.equal(got.length, data.length, `${got.length} of ${data.length} bytes read`);
+    assert.ok(sameBytes(got, data));
+    assert.equal(await p.c.read(new Uint8Array(1)), null);
+  } finally {
+    await p.close();
+  }
+});
+
 Deno.test("lrp2p live: readable and writable streams carry 1 MB each way", async () => {
   const p = await pair(OPTS);
   try {
