@@ -27,7 +27,7 @@ export function rootCommand(): CommandSpec {
   return {
     name: "bitclone",
     summary:
-      "bitclone: LSP, the distributed bitcoin miner, the BitClone peer, the CS457 tracker and the gossip key-value store",
+      "bitclone: LSP, the bitcoin miner, the BitClone peer, the CS457 tracker, the gossip key-value store and LRP2P",
     description:
       "One program that hosts the lab's network services side by side and speaks each on the " +
       "wire exactly like the original implementation.",
