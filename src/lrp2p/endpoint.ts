@@ -87,6 +87,8 @@ class Bucket {
 }
 
 const PER_IP_BUCKETS_MAX = 4096;
+/** Unread bytes kept for the application after its connections ended, in total. */
+const LEFTOVER_BYTES_MAX = 64 << 20;
 const HELLO_BYTES = 40;
 
 /**
@@ -106,6 +108,9 @@ export class LrpEndpoint implements DatagramCore, EventSource<LrpEvent> {
   readonly #total: Bucket;
   readonly #dirty = new Set<LrpConn>();
   readonly #wasWritable = new Map<bigint, boolean>();
+  /** Bytes that ended connections still held, unread, for the application (`read` serves them). */
+  readonly #leftovers = new Map<bigint, Uint8Array[]>();
+  #leftoverBytes = 0;
   /** Counters of dropped datagrams. */
   readonly drops: LrpDrops = {
     short: 0,
@@ -174,7 +179,7 @@ export class LrpEndpoint implements DatagramCore, EventSource<LrpEvent> {
   /** Reads from a connection (`null`: end of stream; `undefined`: nothing now). */
   read(connId: bigint, max?: number): Uint8Array | null | undefined {
     const c = this.#conns.get(connId);
-    if (!c) return null;
+    if (!c) return this.#readLeftover(connId, max);
     const r = c.read(max);
     if (r !== undefined) this.#after(c, this.#time.now); // room in the receive buffer
     return r;
@@ -193,7 +198,7 @@ export class LrpEndpoint implements DatagramCore, EventSource<LrpEvent> {
   abort(connId: bigint, now: Millis, reason = "aborted"): void {
     now = this.#time.advance(now);
     const c = this.#conns.get(connId);
-    if (!c) return;
+    if (!c) return this.#dropLeftover(connId);
     c.abort(now, reason);
     this.#after(c, now);
   }
@@ -321,6 +326,8 @@ export class LrpEndpoint implements DatagramCore, EventSource<LrpEvent> {
     this.#wasWritable.set(id, writable);
     if (c.state === "closed" || c.state === "lingering") {
       if (c.state === "closed") {
+        // the application may still be reading: what the peer sent before the end stays readable
+        if (c.initiator || !this.#unaccepted.has(id)) this.#keepLeftover(c);
         this.#conns.delete(id);
         this.#wasWritable.delete(id);
       }
@@ -333,6 +340,36 @@ export class LrpEndpoint implements DatagramCore, EventSource<LrpEvent> {
       }
       if (c.state === "closed") this.#dirty.delete(c);
     }
+  }
+
+  #keepLeftover(c: LrpConn): void {
+    const rest: Uint8Array[] = [];
+    let bytes = 0;
+    for (let r = c.read(); r; r = c.read()) {
+      rest.push(r);
+      bytes += r.length;
+    }
+    if (bytes === 0 || this.#leftoverBytes + bytes > LEFTOVER_BYTES_MAX) return;
+    this.#leftovers.set(c.connId, rest);
+    this.#leftoverBytes += bytes;
+  }
+
+  #readLeftover(connId: bigint, max?: number): Uint8Array | null {
+    const rest = this.#leftovers.get(connId);
+    if (!rest) return null;
+    let r = rest[0];
+    if (max !== undefined && max > 0 && r.length > max) {
+      rest[0] = r.subarray(max);
+      r = r.subarray(0, max);
+    } else rest.shift();
+    if (rest.length === 0) this.#leftovers.delete(connId);
+    this.#leftoverBytes -= r.length;
+    return r;
+  }
+
+  #dropLeftover(connId: bigint): void {
+    for (const r of this.#leftovers.get(connId) ?? []) this.#leftoverBytes -= r.length;
+    this.#leftovers.delete(connId);
   }
 }
 

@@ -377,7 +377,9 @@ export class PeerSocket {
  * await b.write(new TextEncoder().encode("hi"));
  * ```
  */
-export function socketListen(
+// async: a bind error (a port in use, L15) rejects the promise instead of throwing at the call
+// deno-lint-ignore require-await
+export async function socketListen(
   host: string,
   port: number,
   options: SocketOptions = {},
@@ -387,5 +389,5 @@ export function socketListen(
     hostname: host === "" ? "0.0.0.0" : host,
     port,
   });
-  return Promise.resolve(new PeerSocket(socket, options));
+  return new PeerSocket(socket, options);
 }
