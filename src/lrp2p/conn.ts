@@ -138,6 +138,10 @@ export class LrpConn {
   opened = false;
   /** Set when readable bytes arrived since the endpoint last looked. */
   readableChanged = false;
+  /** Our FIN and every byte before it are acknowledged (the peer may still send). */
+  finished = false;
+  /** Set when `finished` became true since the endpoint last looked. */
+  finishedChanged = false;
   /** Counters. */
   readonly stats = { datagramsIn: 0, datagramsOut: 0, authFailed: 0, badSegments: 0 };
 
@@ -506,6 +510,10 @@ export class LrpConn {
     // Once the peer's FIN is in and all our data is acknowledged, only the ACK of our FIN is missing:
     // the peer may have stopped lingering (its ACKs lost), so closeMs of silence also ends it cleanly.
     const done = s.finAcked && s.allAcked;
+    if (this.#closing && done && !this.finished) {
+      this.finished = true; // our side is closed and acknowledged: `close()` resolves (§7)
+      this.finishedChanged = true;
+    }
     if (
       this.#closing && this.#closeBy === Infinity &&
       ((done && s.peerWindow === Infinity) || this.#bothStreamsDone())

@@ -25,6 +25,8 @@ export type LrpEvent =
   }
   | { readonly type: "readable"; readonly connId: bigint }
   | { readonly type: "writable"; readonly connId: bigint }
+  /** Our FIN and everything before it were acknowledged: our side is closed (the peer may still send). */
+  | { readonly type: "finished"; readonly connId: bigint }
   | { readonly type: "closed"; readonly connId: bigint; readonly error?: string };
 
 /** Options of {@linkcode LrpEndpoint}. */
@@ -314,6 +316,10 @@ export class LrpEndpoint implements DatagramCore, EventSource<LrpEvent> {
       c.opened = false;
       if (!c.initiator) this.#acceptable.push(id);
       this.#events.push({ type: "open", connId: id, remote: c.remote, initiator: c.initiator });
+    }
+    if (c.finishedChanged) {
+      c.finishedChanged = false;
+      this.#events.push({ type: "finished", connId: id });
     }
     if (c.readableChanged) {
       c.readableChanged = false;

@@ -70,6 +70,7 @@ export class LrpConnection {
   readonly #writers = new Waiters();
   #readTimeoutMs: number | undefined;
   #closed = false;
+  #finished = false;
   #error: string | undefined;
   #closedWaiters = new Waiters();
   #readable?: ReadableStream<Uint8Array>;
@@ -139,11 +140,20 @@ export class LrpConnection {
     return data.length;
   }
 
-  /** Graceful close: sends what is queued, then FIN; resolves once the connection has ended. */
+  /**
+   * Graceful close of our side (§7): sends what is queued, then a FIN, and resolves once the peer
+   * has acknowledged all of it, or the connection has ended. The peer's bytes can still be read
+   * until its own end of stream; the connection ends when both sides are closed.
+   */
   async close(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed || this.#finished) return;
     this.#socket._endpoint.close(this.connId, performance.now());
     this.#socket._pump();
+    while (!this.#closed && !this.#finished) await this.#closedWaiters.wait();
+  }
+
+  /** Resolves once the connection has ended (both sides closed, or a failure). */
+  async ended(): Promise<void> {
     while (!this.#closed) await this.#closedWaiters.wait();
   }
 
@@ -180,7 +190,10 @@ export class LrpConnection {
   _event(e: LrpEvent): void {
     if (e.type === "readable") this.#readers.wakeAll();
     else if (e.type === "writable") this.#writers.wakeAll();
-    else if (e.type === "closed") {
+    else if (e.type === "finished") {
+      this.#finished = true;
+      this.#closedWaiters.wakeAll();
+    } else if (e.type === "closed") {
       this.#closed = true;
       this.#error = e.error;
       this.#readers.wakeAll();

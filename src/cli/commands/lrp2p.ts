@@ -179,7 +179,6 @@ async function netcat(conn: LrpConnection, signal: AbortSignal): Promise<number>
   return failed ? 1 : 0;
 }
 
-const NETCAT_CLOSE_MS = 3_600_000;
 /** How long a closed connection keeps acknowledging the peer's retransmitted FIN. */
 const LINGER_MS = 1000;
 
@@ -261,7 +260,7 @@ const listenCommand: CommandSpec = {
       staticKey,
       verifyRemote: pinning(allow),
       signal: ctx.signal,
-      endpoint: { timings: { closeMs: NETCAT_CLOSE_MS, lingerMs: LINGER_MS } },
+      endpoint: { timings: { lingerMs: LINGER_MS } },
     });
     try {
       say(
@@ -307,7 +306,7 @@ const connectCommand: CommandSpec = {
       : keyValues([ctx.values.expect as string], "--expect", path);
     let session;
     try {
-      session = await dial(ctx, target, expect, { closeMs: NETCAT_CLOSE_MS });
+      session = await dial(ctx, target, expect);
     } catch (err) {
       if (err instanceof KeyFileError) throw err;
       if (ctx.signal.aborted) return 0;
