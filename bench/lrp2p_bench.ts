@@ -1,7 +1,8 @@
 /**
  * LRP2P on loopback (issue 12, item 7), each figure beside baselines measured in the same run:
  *
- * - **one-way transfer of 100 MB** (`LRP2P_BENCH_MB` to change it) in MB/s of application bytes:
+ * - **one-way transfer of 100 MB** (`deno task bench:lrp2p`; 20 MB in the all-benchmarks run
+ *   `deno task bench`, to keep it short; `LRP2P_BENCH_MB` sets it) in MB/s of application bytes:
  *   baseline (a) Deno's raw UDP payload rate, a sender blasting 1,368-byte datagrams (the largest
  *   LRP2P datagram) at a receiver that counts them (the rate of what arrives; UDP itself loses what
  *   the receiver cannot take); (b) Deno TCP on loopback, 64 KiB writes; then LRP2P with no loss,
@@ -20,7 +21,7 @@
 import { type LrpConnection, type PeerSocket, socketListen } from "../src/lrp2p/socket_deno.ts";
 
 const MB = 1_000_000;
-const SIZE = Math.round(Number(Deno.env.get("LRP2P_BENCH_MB") ?? "100") * MB);
+const SIZE = Math.round(Number(Deno.env.get("LRP2P_BENCH_MB") ?? "20") * MB);
 const HOST = "127.0.0.1";
 const DATAGRAM = 1368;
 const CHUNK = 64 * 1024;
