@@ -8,7 +8,8 @@
  */
 
 import { TcpDriver, UdpDriver } from "../net/mod.ts";
-import { prngFromEntropy } from "../util/mod.ts";
+import { type Logger, prngFromEntropy } from "../util/mod.ts";
+import { kvEventLogger } from "./describe.ts";
 import { KvLog, readOrCreateName } from "./durable_log_deno.ts";
 import { type KvEvent, KvNode, type PersistAction } from "./node_core.ts";
 import type { RecoveryEvent } from "./types.ts";
@@ -284,4 +285,17 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
       file.close();
     }
   };
+}
+
+/**
+ * The node's events and its recovery report as lines of `log` (member changes always; dropped
+ * messages throttled).
+ *
+ * @example
+ * ```ts ignore
+ * const kv = await serveKv({ memory: true, onEvent: kvEventLog(log) });
+ * ```
+ */
+export function kvEventLog(log: Logger): (event: KvEvent | RecoveryEvent) => void {
+  return kvEventLogger((level, text) => log[level]("{text}", { text }), () => performance.now());
 }

@@ -20,6 +20,12 @@ export { MessageReader } from "./reader.ts";
 export { describeKvEvent, kvEventLogger, LogThrottle, membersTable } from "./describe.ts";
 export type { KvMessage, MemberInfo, Version, VersionedEntry } from "./types.ts";
 export { KvClientError, kvRequest } from "./client_deno.ts";
-export { type KvServer, type RecoveryEvent, serveKv, type ServeKvOptions } from "./kv_deno.ts";
+export {
+  kvEventLog,
+  type KvServer,
+  type RecoveryEvent,
+  serveKv,
+  type ServeKvOptions,
+} from "./kv_deno.ts";
 export { KvLog } from "./durable_log_deno.ts";
 export { kvService } from "./service_deno.ts";

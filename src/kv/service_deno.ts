@@ -10,8 +10,7 @@
  * @module
  */
 import { type ServiceDefinition, ServiceSettingsError, ServiceStartError } from "../node/mod.ts";
-import { kvEventLogger } from "./describe.ts";
-import { serveKv } from "./kv_deno.ts";
+import { kvEventLog, serveKv } from "./kv_deno.ts";
 
 function stringList(
   settings: Readonly<Record<string, unknown>>,
@@ -66,10 +65,7 @@ export const kvService: ServiceDefinition = {
   async start(ctx) {
     const s = ctx.settings;
     check(s);
-    const logEvent = kvEventLogger(
-      (level, text) => ctx.log[level]("{text}", { text }),
-      () => performance.now(),
-    );
+    const logEvent = kvEventLog(ctx.log);
     let kv;
     try {
       kv = await serveKv({

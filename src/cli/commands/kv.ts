@@ -8,7 +8,7 @@ import { hostPortValue, portValue } from "../mod.ts";
 import { type CommandSpec, UsageError } from "../mod.ts";
 import {
   KvClientError,
-  kvEventLogger,
+  kvEventLog,
   kvRequest,
   membersTable,
   serveKv,
@@ -104,10 +104,7 @@ const serveCommand: CommandSpec = {
           "`deno task bitclone` does, or give --advertise): advertising 127.0.0.1, this host only",
       );
     }
-    const logEvent = kvEventLogger(
-      (level, text) => ctx.log[level]("{text}", { text }),
-      () => performance.now(),
-    );
+    const logEvent = kvEventLog(ctx.log);
     let kv;
     try {
       kv = await serveKv({
