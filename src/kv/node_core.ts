@@ -28,12 +28,11 @@ import type {
   Transmit,
 } from "../core/mod.ts";
 import { TimeKeeper } from "../core/mod.ts";
-import type { Prng } from "../util/mod.ts";
 import { decodeMessage, encodeMessage } from "./codec.ts";
-import { type Member, Membership, type MembershipOptions } from "./members.ts";
+import { type Member, Membership } from "./members.ts";
+import { type KvNodeOptions, nodeConfig } from "./node_options.ts";
 import {
   ipOf,
-  type KvConfig,
   type KvContext,
   type KvEvent,
   type KvStats,
@@ -46,7 +45,7 @@ import { Requests } from "./node_requests.ts";
 import { VersionedStore } from "./store.ts";
 import type { KvMessage, MemberInfo, VersionedEntry } from "./types.ts";
 
-export type { KvEvent, KvStats, PersistAction };
+export type { KvEvent, KvNodeOptions, KvStats, PersistAction };
 
 /** Why a write is refused once the Lamport clock reached 2^53 − 1. */
 const CLOCK_SPENT = "the Lamport clock is spent";
@@ -55,56 +54,6 @@ const CLOCK_SPENT = "the Lamport clock is spent";
  * Sync is refused.
  */
 export const CLOCK_JUMP_MAX = 2 ** 40;
-
-/** Options of {@linkcode KvNode}. */
-export interface KvNodeOptions extends MembershipOptions {
-  /** Our `node_name`: non-empty, unique (§6.1). */
-  name: string;
-  /** The TCP address we advertise (`ip:port`). */
-  advertise: Addr;
-  /** Milliseconds since the Unix epoch at process start (`boot`). */
-  boot: number;
-  /** Where Handshakes are broadcast (`ip:port` each). @default {["255.255.255.255:8888"]} */
-  broadcast?: readonly Addr[];
-  /** UDP addresses that also get each Handshake by unicast (networks without broadcast). */
-  seeds?: readonly Addr[];
-  /** Randomness (anti-entropy partner). */
-  prng: Prng;
-  /** Entries recovered from disk. */
-  entries?: Iterable<VersionedEntry>;
-  /** The Lamport clock recovered from disk. */
-  clock?: number;
-  /** Changes go through `persist` actions (false: memory only, as the original). @default {true} */
-  durable?: boolean;
-  /** The driver's time at start. @default {0} */
-  now?: Millis;
-  /** Add to driver time to get ms since the epoch (for `last_seen`). @default {0} */
-  epochOffsetMs?: number;
-  /** Announcement period. @default {5000} */
-  announceMs?: number;
-  /** Announcement period once a legacy node is known. @default {60000} */
-  legacyAnnounceMs?: number;
-  /** Uptime before the legacy announcement period applies. @default {30000} */
-  legacyQuietAfterMs?: number;
-  /** Anti-entropy period. @default {60000} */
-  antiEntropyMs?: number;
-  /** Connect timeout. @default {2000} */
-  connectTimeoutMs?: number;
-  /** Reply timeout. @default {2000} */
-  replyTimeoutMs?: number;
-  /** Request read timeout. @default {5000} */
-  requestTimeoutMs?: number;
-  /** Idle timeout of a pull. @default {10000} */
-  pullTimeoutMs?: number;
-  /** Accepted connections held at once. @default {512} */
-  inboundMax?: number;
-  /** Push connections at once. @default {8} */
-  pushParallel?: number;
-  /** Heartbeat connections at once. @default {64} */
-  probeParallel?: number;
-  /** Keys queued per member. @default {100000} */
-  pendingPushMax?: number;
-}
 
 /**
  * The key-value node.
@@ -147,7 +96,7 @@ export class KvNode implements DatagramCore, StreamCore<PersistAction>, EventSou
     const now = options.now ?? 0;
     this.#time = new TimeKeeper(now);
     this.#started = now;
-    const cfg = config(options);
+    const cfg = nodeConfig(options);
     const ctx: KvContext = {
       cfg,
       prng: options.prng,
@@ -521,33 +470,4 @@ export class KvNode implements DatagramCore, StreamCore<PersistAction>, EventSou
     this.#ctx.stats.persistBatches++;
     this.#ctx.actions.push({ type: "persist", id, entries: [entry] });
   }
-}
-
-function config(o: KvNodeOptions): KvConfig {
-  if (o.name === "") throw new TypeError("Cannot start a key-value node: its name is empty");
-  return {
-    name: o.name,
-    advertise: o.advertise,
-    boot: o.boot,
-    broadcast: o.broadcast ?? ["255.255.255.255:8888"],
-    seeds: o.seeds ?? [],
-    durable: o.durable ?? true,
-    announceMs: o.announceMs ?? 5000,
-    legacyAnnounceMs: o.legacyAnnounceMs ?? 60_000,
-    legacyQuietAfterMs: o.legacyQuietAfterMs ?? 30_000,
-    antiEntropyMs: o.antiEntropyMs ?? 60_000,
-    connectTimeoutMs: o.connectTimeoutMs ?? 2000,
-    replyTimeoutMs: o.replyTimeoutMs ?? 2000,
-    legacySetTimeoutMs: 30_000,
-    requestTimeoutMs: o.requestTimeoutMs ?? 5000,
-    pullTimeoutMs: o.pullTimeoutMs ?? 10_000,
-    legacyMessageMax: 1024,
-    extMessageMax: 65536,
-    pullBytesMax: 64 << 20,
-    inboundMax: o.inboundMax ?? 512,
-    pushParallel: o.pushParallel ?? 8,
-    probeParallel: o.probeParallel ?? 64,
-    pendingPushMax: o.pendingPushMax ?? 100_000,
-    epochOffsetMs: o.epochOffsetMs ?? 0,
-  };
 }
