@@ -45,7 +45,7 @@ export class MessageReader {
     this.#extensions = options.extensions ?? false;
   }
 
-  /** Bytes received so far. */
+  /** Bytes received so far (within the cap; `cap + 1` once more came without a whole message). */
   get size(): number {
     return this.#size;
   }
@@ -58,14 +58,21 @@ export class MessageReader {
   /** More bytes arrived. */
   push(bytes: Uint8Array): ReadOutcome {
     if (this.#done) return { kind: "more" };
-    const room = this.#cap + 1 - this.#size;
+    // As the original, which reads at most 1,024 bytes once: what lies past the cap is never
+    // looked at, so a message complete within it (whitespace after it included) still counts.
+    const room = this.#cap - this.#size;
     const taken = bytes.length > room ? bytes.subarray(0, room) : bytes;
-    this.#chunks.push(taken);
-    this.#size += taken.length;
-    if (this.#size > this.#cap) return this.#fail(`longer than ${this.#cap} bytes`);
-    const state = this.#scanner.push(taken);
-    if (state.state === "invalid") return this.#fail(state.reason);
-    if (state.state === "complete") return this.#decode();
+    if (taken.length > 0) {
+      this.#chunks.push(taken);
+      this.#size += taken.length;
+      const state = this.#scanner.push(taken);
+      if (state.state === "invalid") return this.#fail(state.reason);
+      if (state.state === "complete") return this.#decode();
+    }
+    if (bytes.length > room) {
+      this.#size = this.#cap + 1; // over the cap without a complete message
+      return this.#fail(`longer than ${this.#cap} bytes`);
+    }
     return { kind: "more" };
   }
 

@@ -346,3 +346,21 @@ Deno.test("kv core: a Sync whose clock is absurdly far ahead is refused (it woul
   request(n, '{"Sync":{"key":"y","value":"fine","clock":1000,"origin":"ts-z"}}', 3);
   assert.equal(n.get("y")?.value, "fine", "an honest lead is taken");
 });
+
+Deno.test("kv core: like the original's single 1,024-byte read, bytes past the cap are never looked at", () => {
+  const n = node({ durable: false });
+  const set = '{"Setvalue":{"key":"a","value":"1"}}';
+  // complete within 1,024 bytes, spaces up to byte 1,100: the original reads 1,024 and stores it
+  const padded = set + " ".repeat(1100 - set.length);
+  assert.deepEqual(writes(request(n, padded, 1)), [
+    '{"ValueResponse":{"value":"Value set successful"}}',
+  ]);
+  // whatever follows byte 1,024 is not read either
+  const tail = '{"Setvalue":{"key":"b","value":"2"}}' + " ".repeat(1024 - set.length) + "garbage";
+  assert.deepEqual(writes(request(n, tail, 2)), [
+    '{"ValueResponse":{"value":"Value set successful"}}',
+  ]);
+  assert.equal(n.get("b")?.value, "2");
+  // but bytes that are not whitespace within the first 1,024 still make it invalid
+  assert.deepEqual(writes(request(n, set + "x" + " ".repeat(200), 3)), []);
+});
