@@ -128,6 +128,8 @@ export {
   DEFAULT_DATA_DIR,
   DEFAULT_PEER_PORT,
   DEFAULT_SEEDS_FILE,
+  type PeerConnectionStatus,
+  type PeerServiceStatus,
   peersFileIn,
   startPeerNode,
   type StartPeerNodeOptions,

@@ -30,6 +30,8 @@ export interface Conn {
   identityText: string | undefined;
   establishedAt: number;
   userAgent: string | undefined;
+  /** The peer's protocol version, once established. */
+  version: number | undefined;
   manual: boolean;
   /** An address refresh: closed once our `getaddr` is answered, never trimmed. */
   refresh: boolean;
@@ -71,6 +73,7 @@ export function newConn(key: ConnId, role: PeerRole, now: number): Conn {
     identityText: undefined,
     establishedAt: 0,
     userAgent: undefined,
+    version: undefined,
     manual: false,
     refresh: false,
     relay: new Map(),

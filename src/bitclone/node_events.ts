@@ -222,6 +222,7 @@ export class NodeEvents {
     c.state = "established";
     c.establishedAt = now;
     c.userAgent = peer.userAgent;
+    c.version = peer.protocolVersion;
     if (c.nonce !== undefined) this.#ctx.pendingNonces.delete(c.nonce);
     c.identity = c.role === "outbound" ? c.dialAddress : peer.listenAddress;
     c.identityText = c.identity && formatPeerAddress(c.identity);

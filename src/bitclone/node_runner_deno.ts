@@ -201,7 +201,49 @@ export interface RunningPeerNode {
   status(): PeerNodeStatus;
   /** The adapter's counters. */
   stats(): PeerDriverStats;
+  /** What the status service shows: counts, every connection, the adapter's counters. */
+  snapshot(): PeerServiceStatus;
 }
+
+/** One connection in {@linkcode PeerServiceStatus}. */
+export type PeerConnectionStatus = {
+  /** Who dialed. */
+  direction: "inbound" | "outbound";
+  /** `dialing`, `handshaking` or `established`. */
+  state: "dialing" | "handshaking" | "established";
+  /** The peer's identity (`ip:port` it listens on), when known. */
+  address: string | null;
+  /** The socket's remote end, when known. */
+  remote: string | null;
+  /** The peer's user agent, once established. */
+  userAgent: string | null;
+  /** The peer's protocol version, once established. */
+  version: number | null;
+  /** A manual (command-line or config) peer. */
+  manual: boolean;
+  /** Seconds since the connection was accepted or dialed. */
+  ageSec: number;
+};
+
+/** The peer service's snapshot for the status service (`peer` in `/status.json`). */
+export type PeerServiceStatus = {
+  /** The TCP port it listens on. */
+  port: number;
+  /** Established inbound connections. */
+  inbound: number;
+  /** Established outbound connections. */
+  outbound: number;
+  /** Dials and handshakes under way. */
+  pending: number;
+  /** Addresses in the address book. */
+  known: number;
+  /** Of those, addresses in the tried table. */
+  tried: number;
+  /** Every connection, oldest first. */
+  connections: PeerConnectionStatus[];
+  /** The adapter's counters (bytes, accepts, dials, saves). */
+  counters: PeerDriverStats;
+};
 
 /**
  * Starts a peer.
@@ -323,11 +365,33 @@ export async function startPeerNode(options: StartPeerNodeOptions = {}): Promise
       saveError: () => lastSaveError,
       status: () => core.status(),
       stats: () => driver.stats(),
+      snapshot: () => peerSnapshot(core, listener.addr.port, driver.stats(), performance.now()),
     };
   } catch (err) {
     listener.close();
     throw err;
   }
+}
+
+function peerSnapshot(
+  core: PeerNode,
+  port: number,
+  counters: PeerDriverStats,
+  now: number,
+): PeerServiceStatus {
+  const connections = core.connections()
+    .sort((a, b) => a.since - b.since)
+    .map((c): PeerConnectionStatus => ({
+      direction: c.direction,
+      state: c.state,
+      address: c.address ?? null,
+      remote: c.remote ?? null,
+      userAgent: c.userAgent ?? null,
+      version: c.version ?? null,
+      manual: c.manual,
+      ageSec: Math.max(0, Math.round((now - c.since) / 100) / 10),
+    }));
+  return { port, ...core.status(), connections, counters };
 }
 
 /** Whether two paths name the same file, as far as their spelling tells (`./a` is `a`). */

@@ -227,6 +227,7 @@ export class PeerNode implements StreamCore<PeerNodeOwnAction> {
       address: c.identityText ?? (c.dialAddress && formatPeerAddress(c.dialAddress)),
       remote: c.remote && formatPeerAddress(c.remote),
       userAgent: c.userAgent,
+      version: c.version,
       since: c.openedAt,
       manual: c.manual,
     }));

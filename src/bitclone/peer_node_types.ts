@@ -268,6 +268,8 @@ export interface PeerNodeConnection {
   readonly remote: string | undefined;
   /** The peer's user agent, once established. */
   readonly userAgent: string | undefined;
+  /** The peer's protocol version (3, or 4 with Part B), once established. */
+  readonly version: number | undefined;
   /** When the connection was opened or dialed (ms). */
   readonly since: number;
   /** Whether the peer is a manual peer. */

@@ -129,6 +129,7 @@ export const peerService: ServiceDefinition = {
     }
     return {
       listening: [{ transport: "tcp", hostname: ctx.hostname, port: peer.port }],
+      status: () => peer.snapshot(),
       closed: peer.done.then(() => {
         const error = peer.saveError();
         if (error !== undefined) {

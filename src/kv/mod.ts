@@ -28,4 +28,4 @@ export {
   type ServeKvOptions,
 } from "./kv_deno.ts";
 export { KvLog } from "./durable_log_deno.ts";
-export { kvService } from "./service_deno.ts";
+export { kvService, type KvServiceStatus } from "./service_deno.ts";

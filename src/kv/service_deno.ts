@@ -12,6 +12,28 @@
 import { type ServiceDefinition, ServiceSettingsError, ServiceStartError } from "../node/mod.ts";
 import { kvEventLog, serveKv } from "./kv_deno.ts";
 
+/** The key-value service's snapshot for the status service (`kv` in `/status.json`). */
+export type KvServiceStatus = {
+  /** This node's name. */
+  name: string;
+  /** The TCP address it advertises. */
+  advertise: string;
+  /** The TCP port of requests. */
+  port: number;
+  /** The UDP port of discovery. */
+  udpPort: number;
+  /** Keys stored. */
+  keys: number;
+  /** TCP connections open now. */
+  connections: number;
+  /** The members known, with their state (`alive`, `suspect`, `dead`). */
+  members: { name: string; address: string; state: string }[];
+  /** Requests served (get and set) and refused. */
+  requests: number;
+  /** Requests refused (over a limit). */
+  refused: number;
+};
+
 function stringList(
   settings: Readonly<Record<string, unknown>>,
   key: string,
@@ -91,6 +113,24 @@ export const kvService: ServiceDefinition = {
         { transport: "udp", hostname: ctx.hostname, port: kv.udpPort },
       ],
       closed: kv.done,
+      status(): KvServiceStatus {
+        const node = kv.node, st = node.stats;
+        return {
+          name: kv.name,
+          advertise: kv.advertise,
+          port: kv.tcpPort,
+          udpPort: kv.udpPort,
+          keys: node.size,
+          connections: node.connections,
+          members: node.members().map((m) => ({
+            name: m.name,
+            address: m.address,
+            state: m.state,
+          })),
+          requests: st.requests,
+          refused: st.refused,
+        };
+      },
     };
   },
 };

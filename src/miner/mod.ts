@@ -83,3 +83,9 @@ export {
   type ProgressSnapshot,
 } from "./progress_bar.ts";
 export { minerService } from "./service_deno.ts";
+export type {
+  MinerConnectionStatus,
+  MinerJobStatus,
+  MinerServiceStatus,
+  MinerWorkerStatus,
+} from "./server_status.ts";

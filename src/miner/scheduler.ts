@@ -33,6 +33,7 @@ import { OutputQueue } from "../core/mod.ts";
 import { type ResolvedChunking, SpeedEstimate } from "./chunking.ts";
 import { Dispatcher } from "./dispatch.ts";
 import { RequestTable } from "./requests.ts";
+import { readSchedulerSnapshot, type SchedulerSnapshot } from "./server_status.ts";
 import { encodeMessage, type MinerMessage, readMessage, type RequestMessage } from "./message.ts";
 import {
   type Conn,
@@ -426,6 +427,29 @@ export class Scheduler {
    */
   stats(): SchedulerStats {
     return { ...this.#stats };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Status (read-only, for the status service; see server_status.ts)
+
+  /**
+   * What the scheduler holds now: connections and roles, miners with their speed and chunks,
+   * live requests with their progress. Copies: nothing is changed.
+   *
+   * @returns The snapshot.
+   *
+   * @example A miner joined
+   * ```ts
+   * import { Scheduler } from "./scheduler.ts";
+   * import { encodeMessage, joinMessage } from "./message.ts";
+   * import assert from "node:assert/strict";
+   * const s = new Scheduler();
+   * s.handleMessage(1, encodeMessage(joinMessage()), 0);
+   * assert.deepEqual(s.snapshot().miners, [{ connId: 1, noncesPerMilli: undefined, chunks: [] }]);
+   * ```
+   */
+  snapshot(): SchedulerSnapshot {
+    return readSchedulerSnapshot(this.#conns, this.#miners);
   }
 
   // -------------------------------------------------------------------------------------------

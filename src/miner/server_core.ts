@@ -17,6 +17,7 @@ import type { LspParams } from "../lsp/mod.ts";
 import { formatDuration } from "../util/mod.ts";
 import type { Prng } from "../util/mod.ts";
 import { formatCount } from "./progress_bar.ts";
+import { type MinerServiceStatus, minerStatus } from "./server_status.ts";
 import {
   Scheduler,
   type SchedulerAction,
@@ -197,6 +198,32 @@ export class MinerServerCore implements DatagramCore, EventSource<MinerServerEve
   /** Live requests (accepted, not answered, client connected). */
   get requestCount(): number {
     return this.#scheduler.requestCount;
+  }
+
+  /**
+   * The status service's view: miners, jobs and connections with their addresses.
+   *
+   * @param now The clock now (ms), for rates and ages.
+   * @param port The server's UDP port.
+   * @returns The JSON-ready status.
+   */
+  status(now: Millis, port: number): MinerServiceStatus {
+    const lsp = this.#endpoint.stats();
+    return minerStatus(
+      this.#scheduler.snapshot(),
+      now,
+      port,
+      (id) => this.#endpoint.peerAddr(id),
+      this.#scheduler.stats(),
+      {
+        datagramsReceived: lsp.datagramsReceived,
+        datagramsSent: lsp.datagramsSent,
+        dataSent: lsp.dataSent,
+        dataRetransmitted: lsp.dataRetransmitted,
+        messagesDelivered: lsp.messagesDelivered,
+        dropped: Object.values(lsp.dropped).reduce((a, b) => a + b, 0),
+      },
+    );
   }
 
   /** Live requests with nonces waiting to be handed out. */

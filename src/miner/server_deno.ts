@@ -29,6 +29,7 @@ import { type Logger, serviceLogger } from "../util/mod.ts";
 import { hashSync } from "./hash.ts";
 import type { SchedulerOptions, SchedulerStats } from "./scheduler.ts";
 import { MinerServerCore } from "./server_core.ts";
+import type { MinerServiceStatus } from "./server_status.ts";
 
 /**
  * Options of the miner server: the scheduler's and the logger.
@@ -125,6 +126,11 @@ export class MinerServer {
    */
   stats(): SchedulerStats {
     return this.#core.stats();
+  }
+
+  /** Miners, jobs and connections now, for the status service. */
+  status(): MinerServiceStatus {
+    return this.#core.status(performance.now(), this.port);
   }
 
   /**

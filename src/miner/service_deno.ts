@@ -70,6 +70,7 @@ export const minerService: ServiceDefinition = {
     return Promise.resolve({
       listening: [{ transport: "udp", hostname: ctx.hostname, port: server.port }],
       closed: server.done,
+      status: () => server.status(),
     });
   },
 };

@@ -12,7 +12,24 @@ export interface BindTarget {
   port: number;
 }
 
-function bindError(service: string, transport: string, at: BindTarget, err: unknown): Error {
+/**
+ * Turns the OS's error binding `transport` at `at` into a {@linkcode ServiceStartError} naming
+ * `service` (for services that bind through another API, such as `Deno.serve`).
+ *
+ * @example
+ * ```ts
+ * import { bindError } from "./listen.ts";
+ * import assert from "node:assert/strict";
+ * const err = bindError("status", "tcp", { hostname: "0.0.0.0", port: 8080 }, new Deno.errors.AddrInUse("in use"));
+ * assert.equal(err.message, "status: cannot listen on tcp 0.0.0.0:8080: address already in use");
+ * ```
+ */
+export function bindError(
+  service: string,
+  transport: string,
+  at: BindTarget,
+  err: unknown,
+): Error {
   const where = `${transport} ${
     at.hostname.includes(":") ? `[${at.hostname}]` : at.hostname
   }:${at.port}`;

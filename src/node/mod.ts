@@ -6,7 +6,16 @@
 
 export { ConfigError, loadNodeConfig, type NodeConfig } from "./config.ts";
 export { checkWritable, writeFileAtomic } from "./files.ts";
-export { formatListen, listenTcp, listenUdp } from "./listen.ts";
+export { bindError, formatListen, listenTcp, listenUdp } from "./listen.ts";
 export { NodeError, startNode } from "./node.ts";
-export { type ServiceDefinition, ServiceSettingsError, ServiceStartError } from "./service.ts";
+export {
+  type ListenAddress,
+  type NodeView,
+  type ServiceDefinition,
+  ServiceSettingsError,
+  ServiceStartError,
+  type ServiceState,
+  type ServiceStatus,
+  type ServiceView,
+} from "./service.ts";
 export { shutdownSignal } from "./shutdown.ts";

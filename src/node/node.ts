@@ -6,7 +6,14 @@
  * @module
  */
 import { serviceLogger } from "../util/mod.ts";
-import type { ListenAddress, RunningService, ServiceDefinition } from "./service.ts";
+import type {
+  ListenAddress,
+  NodeView,
+  RunningService,
+  ServiceDefinition,
+  ServiceState,
+  ServiceView,
+} from "./service.ts";
 
 /** Options for {@linkcode startNode}. */
 export interface StartNodeOptions {
@@ -24,6 +31,8 @@ export interface StartNodeOptions {
   signal?: AbortSignal;
   /** How long the services have, together, to stop once asked. @default {2000} */
   stopTimeoutMs?: number;
+  /** Names of the services left out (for the status service's report). @default {[]} */
+  disabled?: readonly string[];
 }
 
 /** One started service of a node. */
@@ -108,6 +117,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     dataDir = "data",
     signal,
     stopTimeoutMs = 2000,
+    disabled = [],
   } = options;
   const names = new Set<string>();
   for (const def of services) {
@@ -119,6 +129,13 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     controller: AbortController;
     running: RunningService;
   }[] = [];
+  const views: ServiceView[] = [];
+  const nodeView: NodeView = {
+    startedAt: Date.now(),
+    hostname,
+    disabled: [...disabled],
+    services: () => views,
+  };
   for (const def of services) {
     if (signal?.aborted) break;
     const controller = new AbortController();
@@ -131,8 +148,10 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
         log,
         settings: settings[def.name] ?? {},
         dataDir,
+        node: nodeView,
       });
       started.push({ def, controller, running });
+      views.push(serviceView(def, controller.signal, running));
       for (const a of running.listening) {
         log.info("listening on {transport} {hostname}:{port}", { ...a });
       }
@@ -187,6 +206,26 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       listening: s.running.listening,
     })),
     closed,
+  };
+}
+
+/** The status service's view of one started service: its state follows its signal and `closed`. */
+function serviceView(
+  def: ServiceDefinition,
+  signal: AbortSignal,
+  running: RunningService,
+): ServiceView {
+  let ended: ServiceState | undefined;
+  running.closed.then(() => ended = "stopped", () => ended = "failed");
+  return {
+    name: def.name,
+    description: def.description,
+    listening: running.listening,
+    startedAt: Date.now(),
+    get state(): ServiceState {
+      return ended ?? (signal.aborted ? "stopping" : "running");
+    },
+    status: () => running.status?.(),
   };
 }
 

@@ -30,6 +30,48 @@ export interface ServiceContext {
    * writes (the peer's address book, any log of its own). It may not exist yet: create it.
    */
   dataDir: string;
+  /**
+   * A read-only view of the node's services, for a service that reports on the others (the
+   * status service). Absent when the service is started outside a node.
+   */
+  node?: NodeView;
+}
+
+/**
+ * A service's read-only snapshot for the status service: plain JSON values (numbers, strings,
+ * booleans, arrays, objects), its own shape documented with the service.
+ */
+export type ServiceStatus = Readonly<Record<string, unknown>>;
+
+/** Where a service of a node is in its life. */
+export type ServiceState = "running" | "stopping" | "stopped" | "failed";
+
+/** One service of a node as the status service sees it. */
+export interface ServiceView {
+  /** Its name (`peer`, `miner`, …). */
+  readonly name: string;
+  /** Its one-line description. */
+  readonly description: string;
+  /** Where it listens. */
+  readonly listening: readonly ListenAddress[];
+  /** When it finished starting (Unix ms). */
+  readonly startedAt: number;
+  /** Where it is in its life. */
+  readonly state: ServiceState;
+  /** Its snapshot, when it gives one. */
+  status(): ServiceStatus | undefined;
+}
+
+/** The node as the status service sees it: read-only. */
+export interface NodeView {
+  /** When the node began starting its services (Unix ms). */
+  readonly startedAt: number;
+  /** The address every service binds. */
+  readonly hostname: string;
+  /** Services known to the node but not started (`--disable`, `enabled: false`). */
+  readonly disabled: readonly string[];
+  /** The services started so far, in start order. */
+  services(): readonly ServiceView[];
 }
 
 /** A started service. */
@@ -41,6 +83,11 @@ export interface RunningService {
    * closed). Rejects if the service fails while running: the node then stops.
    */
   readonly closed: Promise<void>;
+  /**
+   * A read-only snapshot of what it is doing (connections, counters), for the status service.
+   * Cheap: it may be called several times a second.
+   */
+  status?(): ServiceStatus;
 }
 
 /**

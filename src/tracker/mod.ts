@@ -23,4 +23,4 @@
 export * from "./pickle/mod.ts";
 export * from "./part1/mod.ts";
 export { DEFAULT_DB, DEFAULT_DB_TEXT } from "./part1/mod.ts";
-export { trackerService } from "./service.ts";
+export { trackerService, type TrackerServiceStatus } from "./service.ts";

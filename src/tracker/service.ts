@@ -14,6 +14,26 @@ import { DEFAULT_DB } from "./part1/mod.ts";
 import type { Part1Db } from "./part1/mod.ts";
 import { describeExchange, readPart1DbFile, serveTrackerPart1 } from "./part1/mod.ts";
 
+/** The tracker service's snapshot for the status service (`tracker` in `/status.json`). */
+export type TrackerServiceStatus = {
+  /** The TCP port it listens on. */
+  port: number;
+  /** Entries in the database it serves. */
+  entries: number;
+  /** Connections accepted. */
+  accepted: number;
+  /** Connections held now. */
+  active: number;
+  /** Requests answered with the size or an item. */
+  served: number;
+  /** Requests answered with the error reply (not a request it knows). */
+  invalid: number;
+  /** Connections closed at once because too many were held. */
+  refused: number;
+  /** Connections that ended without a reply delivered. */
+  failed: number;
+};
+
 const NUMERIC = [
   "maxProtocol",
   "requestTimeoutMs",
@@ -87,9 +107,23 @@ export const trackerService: ServiceDefinition = {
       throw err;
     }
     ctx.log.info("serving {n} entries", { n: db.size });
+    const port = server.port, stats = server.stats;
     return {
-      listening: [{ transport: "tcp", hostname: ctx.hostname, port: server.port }],
+      listening: [{ transport: "tcp", hostname: ctx.hostname, port }],
       closed: server.done,
+      status(): TrackerServiceStatus {
+        const s = stats();
+        return {
+          port,
+          entries: db.size,
+          accepted: s.accepted,
+          active: s.active,
+          served: s.replies.size + s.replies.item,
+          invalid: s.replies.error,
+          refused: s.refused,
+          failed: s.failed,
+        };
+      },
     };
   },
 };

@@ -141,6 +141,7 @@ export function nodeCommand(services: readonly ServiceDefinition[]): CommandSpec
           settings,
           dataDir,
           signal: ctx.signal,
+          disabled: services.filter((s) => !chosen.includes(s)).map((s) => s.name),
         });
       } catch (err) {
         if (err instanceof ServiceStartError) {
