@@ -22,3 +22,4 @@ export {
   type StatusServer,
   statusService,
 } from "./service_deno.ts";
+export { checkStatusDocument, formatStatusTable } from "./table.ts";

@@ -11,6 +11,7 @@ import { lspCommand } from "./lsp.ts";
 import { mineCommand } from "./mine.ts";
 import { nodeCommand } from "./node.ts";
 import { peerCommand } from "./peer.ts";
+import { statusCommand } from "./status.ts";
 import { trackerCommand } from "./tracker.ts";
 
 /**
@@ -39,6 +40,7 @@ export function rootCommand(): CommandSpec {
       trackerCommand,
       kvCommand,
       lrp2pCommand,
+      statusCommand,
     ],
   };
 }
