@@ -33,6 +33,7 @@ svg { width: 100%; height: auto; }
 svg text { font-size: 11px; fill: currentColor; }
 .edge-outbound { stroke: var(--out); } .edge-inbound { stroke: var(--in); }
 .edge-pending { stroke: var(--warn); stroke-dasharray: 4 3; }
+.mark-outbound { fill: var(--out); } .mark-inbound { fill: var(--in); } .mark-pending { fill: var(--warn); }
 .job { margin: 6px 0 10px; }
 .bar { height: 14px; border-radius: 7px; background: var(--line); overflow: hidden; }
 .fill { height: 100%; width: 0; background: var(--ok); transition: width .8s; }
@@ -59,6 +60,10 @@ function num(n) {
   var units = ["", "k", "M", "G", "T", "P"], i = 0;
   while (Math.abs(n) >= 1000 && i < units.length - 1) { n /= 1000; i++; }
   return (i === 0 ? String(Math.round(n)) : n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0)) + units[i];
+}
+function percent(f) {
+  var p = 100 * f;
+  return p === 0 || p >= 1 ? p.toFixed(1) : p.toPrecision(2);
 }
 function dur(s) {
   s = Math.round(s);
@@ -102,7 +107,7 @@ function drawPeers(d) {
   ["outbound", "inbound", "pending"].forEach(function (k) {
     var m = svgEl("marker", { id: "arrow-" + k, viewBox: "0 0 10 10", refX: "9", refY: "5",
       markerWidth: "7", markerHeight: "7", orient: "auto-start-reverse" });
-    m.appendChild(svgEl("path", { d: "M0,0L10,5L0,10z", "class": "edge-" + k, fill: "currentColor" }));
+    m.appendChild(svgEl("path", { d: "M0,0L10,5L0,10z", "class": "mark-" + k }));
     defs.appendChild(m);
   });
   svg.appendChild(defs);
@@ -150,7 +155,7 @@ function drawJobs(d) {
     box.replaceChildren(el("p", { "class": "empty" }, m ? "no job" : "the miner service is not running"));
   } else {
     box.replaceChildren.apply(box, jobs.map(function (j) {
-      var pct = (100 * j.progress).toFixed(1);
+      var pct = percent(j.progress);
       var div = el("div", { "class": "job", "data-job": j.id, "data-progress": j.progress,
         "data-searched": j.searched });
       div.appendChild(el("div", null, "job " + j.id + ": " + j.data + " [" + j.lower + ".." + j.upper +
@@ -158,7 +163,7 @@ function drawJobs(d) {
       var bar = el("div", { "class": "bar", role: "progressbar", "aria-valuemin": "0",
         "aria-valuemax": "100", "aria-valuenow": pct });
       var fill = el("div", { "class": "fill" });
-      fill.style.width = pct + "%";
+      fill.style.width = (j.progress > 0 ? Math.max(0.5, 100 * j.progress) : 0) + "%";
       bar.appendChild(fill);
       div.appendChild(bar);
       div.appendChild(el("div", { "class": "muted" }, pct + "% · " + num(j.searched) + " of " +
