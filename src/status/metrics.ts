@@ -14,6 +14,21 @@ type Labels = Record<string, string>;
 type Put = (labels: Labels, value: number) => void;
 type Fill = (doc: StatusDocument, put: Put) => void;
 
+/**
+ * Fills one metric from the document: a value that is not a finite number (a section of another
+ * shape) is left out, and a section that cannot be read leaves this metric empty, never the scrape.
+ */
+function collectFrom(doc: StatusDocument | undefined, fill: Fill, put: Put): void {
+  if (doc === undefined) return;
+  try {
+    fill(doc, (labels, v) => {
+      if (typeof v === "number" && Number.isFinite(v)) put(labels, v);
+    });
+  } catch {
+    // a snapshot of an unexpected shape: no samples for this metric
+  }
+}
+
 /** The metrics' registry and how to render it for one document. */
 export interface StatusMetrics {
   /** The registry (for tests: the metric names). */
@@ -53,7 +68,7 @@ export function createStatusMetrics(): StatusMetrics {
       registers: [registry],
       collect() {
         this.reset();
-        if (current) fill(current, (labels, v) => this.set(labels, v));
+        collectFrom(current, fill, (labels, v) => this.set(labels, v));
       },
     });
   const counter = (name: string, help: string, labelNames: string[], fill: Fill) =>
@@ -64,7 +79,7 @@ export function createStatusMetrics(): StatusMetrics {
       registers: [registry],
       collect() {
         this.reset();
-        if (current) fill(current, (labels, v) => this.inc(labels, Math.max(0, v)));
+        collectFrom(current, fill, (labels, v) => this.inc(labels, Math.max(0, v)));
       },
     });
   const each = <T>(items: readonly T[] | undefined, f: (item: T) => void) => items?.forEach(f);
