@@ -9,17 +9,52 @@ import assert from "node:assert/strict";
 const ROOT = new URL("../", import.meta.url);
 const json = (path: string) => JSON.parse(Deno.readTextFileSync(new URL(path, ROOT)));
 
+/** The program's npm imports, and what they bring along in deno.lock. */
+const PROGRAM = [
+  "@logtape/logtape",
+  "@noble/ciphers",
+  "@noble/curves",
+  "@noble/hashes",
+  "prom-client",
+];
+/** prom-client's dependencies. */
+const PROGRAM_DEPENDENCIES = ["@opentelemetry/api", "bintrees", "tdigest"];
+
+/** A lockfile key's package name: `a@1_b@2` and `@s/a@1` give `a` and `@s/a`. */
+const packageName = (key: string) => /^@?[^@]+/.exec(key)![0];
+
+/** The packages of `lock` reachable from the package named `root` (versions left out). */
+function reachable(lock: { npm?: Record<string, { dependencies?: string[] }> }, root: string) {
+  const npm = lock.npm ?? {};
+  const keyOf = (dep: string) =>
+    dep in npm ? dep : Object.keys(npm).find((k) => packageName(k) === dep);
+  const seen = new Set<string>();
+  const todo = [keyOf(root)];
+  while (todo.length) {
+    const key = todo.pop();
+    if (key === undefined || seen.has(key)) continue;
+    seen.add(key);
+    for (const dep of npm[key]?.dependencies ?? []) todo.push(keyOf(dep));
+  }
+  return [...seen].map(packageName);
+}
+
 /** npm package names (without versions) in a lockfile's resolved packages. */
 function lockedPackages(lock: { npm?: Record<string, unknown> }): string[] {
-  return Object.keys(lock.npm ?? {}).map((key) => key.replace(/@[^@]+$/, "")).sort();
+  return [...new Set(Object.keys(lock.npm ?? {}).map(packageName))].sort();
 }
 
 Deno.test("deno.json and deno.lock hold only the program's npm packages", () => {
   const config = json("deno.json");
-  const program = ["@logtape/logtape", "@noble/ciphers", "@noble/curves", "@noble/hashes"];
-  assert.deepEqual(Object.keys(config.imports).map((k) => k.replace(/\/$/, "")).sort(), program);
-  assert.deepEqual(lockedPackages(json("deno.lock")), program);
-  assert.doesNotMatch(Deno.readTextFileSync(new URL("deno.lock", ROOT)), /fast-check|pure-rand/);
+  assert.deepEqual(Object.keys(config.imports).map((k) => k.replace(/\/$/, "")).sort(), PROGRAM);
+  assert.deepEqual(
+    lockedPackages(json("deno.lock")),
+    [...PROGRAM, ...PROGRAM_DEPENDENCIES].sort(),
+  );
+  assert.doesNotMatch(
+    Deno.readTextFileSync(new URL("deno.lock", ROOT)),
+    /fast-check|pure-rand|puppeteer/,
+  );
 });
 
 Deno.test("tests/deno.json maps what deno.json maps, plus the test-only packages", () => {
@@ -30,14 +65,16 @@ Deno.test("tests/deno.json maps what deno.json maps, plus the test-only packages
   }
   assert.equal(tests.imports["fast-check"], "npm:fast-check@4.10.2");
   assert.deepEqual(tests.unstable, program.unstable);
-  assert.deepEqual(lockedPackages(json("tests/deno.lock")), [
-    "@logtape/logtape",
-    "@noble/ciphers",
-    "@noble/curves",
-    "@noble/hashes",
-    "fast-check",
-    "pure-rand",
-  ]);
+  assert.equal(tests.imports["puppeteer-core"], "npm:puppeteer-core@25.16.0");
+  // The program's packages, fast-check with pure-rand, and puppeteer-core with what it needs.
+  const lock = json("tests/deno.lock");
+  const browser = reachable(lock, "puppeteer-core");
+  assert.ok(browser.length > 1 && browser.includes("ws"), browser.join());
+  assert.deepEqual(
+    lockedPackages(lock),
+    [...new Set([...PROGRAM, ...PROGRAM_DEPENDENCIES, "fast-check", "pure-rand", ...browser])]
+      .sort(),
+  );
 });
 
 Deno.test("the test tasks, and only they, use the tests' config", () => {
