@@ -12,7 +12,7 @@ import { parsePeersFile } from "../../src/bitclone/peers_file.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const PORTS = ["--hostname", "127.0.0.1", "--peer-port", "0", "--miner-port", "0"];
-const NODE_ARGS = [...PORTS, "--tracker-port", "0", "--kv-port", "0"];
+const NODE_ARGS = [...PORTS, "--tracker-port", "0", "--kv-port", "0", "--status-port", "0"];
 /** The committed seed list of the copy: not empty, so that a rewrite would show. */
 const SEEDS = '[\n  "192.0.2.10:8333"\n]\n';
 
