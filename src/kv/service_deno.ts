@@ -28,9 +28,9 @@ export type KvServiceStatus = {
   connections: number;
   /** The members known, with their state (`alive`, `suspect`, `dead`). */
   members: { name: string; address: string; state: string }[];
-  /** Requests served (get and set) and refused. */
+  /** Messages handled on TCP (gets, sets, syncs, heartbeats). */
   requests: number;
-  /** Requests refused (over a limit). */
+  /** Connections, writes and syncs refused (over a limit). */
   refused: number;
 };
 

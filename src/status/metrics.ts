@@ -246,11 +246,17 @@ export function createStatusMetrics(): StatusMetrics {
     for (const m of d.kv.members) states.set(m.state, (states.get(m.state) ?? 0) + 1);
     for (const [state, n] of states) put({ state }, n);
   });
-  counter("bitclone_kv_requests_total", "Key-value requests by outcome", ["outcome"], (d, put) => {
-    if (!d.kv) return;
-    put({ outcome: "served" }, d.kv.requests);
-    put({ outcome: "refused" }, d.kv.refused);
+  counter("bitclone_kv_requests_total", "Key-value messages handled on TCP", [], (d, put) => {
+    if (d.kv) put({}, d.kv.requests);
   });
+  counter(
+    "bitclone_kv_refused_total",
+    "Key-value connections, writes and syncs refused",
+    [],
+    (d, put) => {
+      if (d.kv) put({}, d.kv.refused);
+    },
+  );
 
   // The status service
   counter("bitclone_status_requests_total", "HTTP requests to the status service", ["path"], (

@@ -242,6 +242,7 @@ Deno.test("/metrics of a full document: the text format's rules and every value"
   assert.equal(v("bitclone_tracker_requests_total", { outcome: "refused" }), 1);
   assert.equal(v("bitclone_kv_members", { state: "suspect" }), 1);
   assert.equal(v("bitclone_kv_keys"), 4);
+  assert.equal(v("bitclone_kv_requests_total"), 9);
   assert.equal(v("bitclone_status_requests_total", { path: "/status.json" }), 5);
 });
 

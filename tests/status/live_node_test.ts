@@ -398,7 +398,8 @@ Deno.test({
         assert.equal(v("bitclone_tracker_requests_total", { outcome: "invalid" }), 1);
         assert.equal(v("bitclone_tracker_requests_total", { outcome: "refused" }), 0);
         assert.equal(v("bitclone_kv_keys"), 1);
-        assert.ok(v("bitclone_kv_requests_total", { outcome: "served" }) >= 1);
+        assert.equal(v("bitclone_kv_requests_total"), d.kv!.requests);
+        assert.equal(v("bitclone_kv_refused_total"), 0);
         assert.ok(v("bitclone_status_requests_total", { path: "/metrics" }) >= 1);
         assert.ok(v("bitclone_status_requests_total", { path: "/status.json" }) >= 2);
       });
