@@ -168,7 +168,10 @@ function drawJobs(d) {
       div.appendChild(bar);
       div.appendChild(el("div", { "class": "muted" }, pct + "% · " + num(j.searched) + " of " +
         num(j.total) + " nonces · " + num(j.rate) + " nonces/s · " + dur(j.elapsedSec) +
-        " · miners " + (j.miners.length ? j.miners.join(", ") : "none")));
+        " · miners " + (j.miners.length ? j.miners.map(function (id) {
+          var w = m.miners.filter(function (x) { return x.id === id; })[0];
+          return id + (w && w.rate !== null ? " (" + num(w.rate) + "/s)" : "");
+        }).join(", ") : "none")));
       return div;
     }));
   }

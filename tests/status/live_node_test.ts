@@ -453,6 +453,7 @@ Deno.test({
             JSON.stringify(report.jobs),
           );
           assert.match(report.jobs[0].text, new RegExp(JOB_DATA));
+          assert.match(report.jobs[0].text, /miners \d+ \([\d.]+[kMGT]?\/s\)/);
           assert.deepEqual(report.miners.sort(), lab.minerIds.map(String).sort());
           assert.match(report.services, /peer.*running/);
           const png = await Deno.readFile(`${ARTIFACTS}status_page.png`);
