@@ -60,7 +60,7 @@ export async function pageReport(
   url: string,
   options: { screenshot: string; timeoutMs?: number },
 ): Promise<PageReport> {
-  const timeout = options.timeoutMs ?? 20_000;
+  const timeout = options.timeoutMs ?? 45_000;
   const browser = await puppeteer.launch({
     executablePath,
     headless: true,

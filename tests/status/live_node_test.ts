@@ -31,7 +31,7 @@ async function eventually<T>(
   what: string,
   read: () => Promise<T>,
   ok: (v: T) => boolean,
-  ms = 20_000,
+  ms = 60_000, // a bound, not a timing: a cold start type-checks the miners' workers first
 ): Promise<T> {
   const deadline = Date.now() + ms;
   let last: T | undefined;
