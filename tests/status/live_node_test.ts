@@ -57,8 +57,11 @@ interface Lab {
 
 async function startLab(dir: string): Promise<Lab> {
   const stops: (() => Promise<unknown>)[] = [];
+  /** Stops everything, last started first; then throws the first failure (the node's exit code). */
   const stop = async () => {
-    for (const s of stops.reverse()) await s().catch(() => {});
+    const failures: unknown[] = [];
+    for (const s of stops.reverse()) await s().catch((err) => failures.push(err));
+    if (failures.length > 0) throw failures[0];
   };
   try {
     // Peer A first: the node dials it (a manual peer).
@@ -179,7 +182,7 @@ async function startLab(dir: string): Promise<Lab> {
 
     return { ports, statusUrl, peerA, peerB, minerIds, clientId, stop };
   } catch (err) {
-    await stop();
+    await stop().catch(() => {});
     throw err;
   }
 }
