@@ -132,9 +132,11 @@ async function tcp(): Promise<void> {
 }
 
 async function lrp(name: string, dropRate: number): Promise<void> {
-  const opts = { dropRate, endpoint: { timings: { closeMs: 3000, lingerMs: 100 } } };
+  // The loss is added at the client's socket only, on what it sends and what it receives, so each
+  // direction loses `dropRate` of its datagrams (at both sockets, each direction would lose twice).
+  const opts = { endpoint: { timings: { closeMs: 3000, lingerMs: 100 } } };
   const server = await socketListen(HOST, 0, opts);
-  const client = await socketListen(HOST, 0, opts);
+  const client = await socketListen(HOST, 0, { ...opts, dropRate });
   try {
     const [s, c] = await Promise.all([server.accept(), client.connectTo(HOST, server.addr.port)]);
     const start = performance.now();
