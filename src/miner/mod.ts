@@ -83,3 +83,4 @@ export {
   type ProgressSnapshot,
 } from "./progress_bar.ts";
 export { minerService } from "./service_deno.ts";
+export { joinBackoff, joinPool, type JoinPoolOptions, type JoinPoolSummary } from "./join_deno.ts";

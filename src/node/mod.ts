@@ -8,5 +8,10 @@ export { ConfigError, loadNodeConfig, type NodeConfig } from "./config.ts";
 export { checkWritable, writeFileAtomic } from "./files.ts";
 export { formatListen, listenTcp, listenUdp } from "./listen.ts";
 export { NodeError, startNode } from "./node.ts";
-export { type ServiceDefinition, ServiceSettingsError, ServiceStartError } from "./service.ts";
+export {
+  type ServiceDefinition,
+  type ServiceFlag,
+  ServiceSettingsError,
+  ServiceStartError,
+} from "./service.ts";
 export { shutdownSignal } from "./shutdown.ts";
