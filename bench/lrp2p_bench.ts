@@ -132,9 +132,11 @@ async function tcp(): Promise<void> {
 }
 
 async function lrp(name: string, dropRate: number): Promise<void> {
-  const opts = { dropRate, endpoint: { timings: { closeMs: 3000, lingerMs: 100 } } };
+  // The loss is added at the client's socket only, on what it sends and what it receives, so each
+  // direction loses `dropRate` of its datagrams (at both sockets, each direction would lose twice).
+  const opts = { endpoint: { timings: { closeMs: 3000, lingerMs: 100 } } };
   const server = await socketListen(HOST, 0, opts);
-  const client = await socketListen(HOST, 0, opts);
+  const client = await socketListen(HOST, 0, { ...opts, dropRate });
   try {
     const [s, c] = await Promise.all([server.accept(), client.connectTo(HOST, server.addr.port)]);
     const start = performance.now();
@@ -166,6 +168,83 @@ async function lrp(name: string, dropRate: number): Promise<void> {
   }
 }
 
+const RECEIVER = new URL("./_lrp2p_receiver.ts", import.meta.url).pathname;
+const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+const APART = `one-way ${SIZE / MB} MB on loopback, the receiver in another process`;
+const APART_BASELINE = "raw UDP, 1368-byte datagrams, receiver apart";
+
+/** Starts `_lrp2p_receiver.ts` in its own process; its port, then its `bytes ms` at the end. */
+async function receiverProcess(mode: "udp" | "lrp2p") {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "--allow-net=127.0.0.1", "--config", CONFIG, RECEIVER, mode],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).values();
+  let buffered = "";
+  const nextLine = async (): Promise<string> => {
+    while (!buffered.includes("\n")) {
+      const { value, done } = await lines.next();
+      if (done) throw new Error(`the ${mode} receiver ended early`);
+      buffered += value;
+    }
+    const at = buffered.indexOf("\n");
+    const line = buffered.slice(0, at);
+    buffered = buffered.slice(at + 1);
+    return line;
+  };
+  const port = Number(await nextLine());
+  const result = (async () => {
+    const [bytes, ms] = (await nextLine()).split(" ").map(Number);
+    await child.status;
+    return { bytes, ms };
+  })();
+  return { port, result };
+}
+
+async function rawUdpApart(): Promise<void> {
+  const { port, result } = await receiverProcess("udp");
+  const tx = Deno.listenDatagram({ transport: "udp", hostname: HOST, port: 0 });
+  const to = { transport: "udp" as const, hostname: HOST, port };
+  const datagram = payload.subarray(0, DATAGRAM);
+  const count = Math.ceil(SIZE / DATAGRAM);
+  for (let sent = 0; sent < count; sent += 32) {
+    const batch: Promise<number>[] = [];
+    for (let j = 0; j < 32; j++) batch.push(tx.send(datagram, to));
+    await Promise.all(batch);
+  }
+  for (let i = 0; i < 5; i++) await tx.send(new Uint8Array(1), to); // the end
+  tx.close();
+  const { bytes, ms } = await result;
+  record(APART_BASELINE, bytes, ms);
+  figures.push(
+    `raw UDP apart: ${(bytes / DATAGRAM).toFixed(0)} of ${count} datagrams arrived (${
+      (100 * bytes / (count * DATAGRAM)).toFixed(1)
+    }%)`,
+  );
+}
+
+async function lrpApart(): Promise<void> {
+  const { port, result } = await receiverProcess("lrp2p");
+  const client = await socketListen(HOST, 0, {
+    endpoint: { timings: { closeMs: 3000, lingerMs: 100 } },
+  });
+  try {
+    const c = await client.connectTo(HOST, port);
+    for (let sent = 0; sent < SIZE; sent += CHUNK) {
+      await c.write(payload.subarray(0, Math.min(CHUNK, SIZE - sent)));
+    }
+    await c.close();
+    const { bytes, ms } = await result;
+    if (bytes !== SIZE) throw new Error(`LRP2P apart: ${bytes} of ${SIZE} bytes`);
+    record("LRP2P, receiver apart", bytes, ms);
+    const arq = client._endpoint.conn(c.connId)?.arq;
+    if (arq) figures.push(`LRP2P, receiver apart: ${JSON.stringify(arq)}`);
+  } finally {
+    await client.close();
+  }
+}
+
 Deno.bench({ name: BASELINE, group: GROUP, baseline: true, n: 1, warmup: 0, fn: rawUdp });
 Deno.bench({ name: "Deno TCP, 64 KiB writes", group: GROUP, n: 1, warmup: 0, fn: tcp });
 for (const [name, drop] of [["LRP2P", 0], ["LRP2P, 1% loss", 0.01], ["LRP2P, 5% loss", 0.05]]) {
@@ -177,6 +256,16 @@ for (const [name, drop] of [["LRP2P", 0], ["LRP2P, 1% loss", 0.01], ["LRP2P, 5% 
     fn: async () => await lrp(name as string, drop as number),
   });
 }
+
+Deno.bench({
+  name: APART_BASELINE,
+  group: APART,
+  baseline: true,
+  n: 1,
+  warmup: 0,
+  fn: rawUdpApart,
+});
+Deno.bench({ name: "LRP2P, receiver apart", group: APART, n: 1, warmup: 0, fn: lrpApart });
 
 const fast = {
   endpoint: {
@@ -245,13 +334,17 @@ Deno.bench({
 
 globalThis.addEventListener("unload", () => {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const base = rates.get(BASELINE);
-  const baseRate = base?.length ? median(base) : undefined;
   const lines = [`\n${GROUP} (MB/s of application bytes):`];
-  for (const [name, r] of rates) {
-    const m = median(r);
-    const ratio = baseRate ? ` (${(m / baseRate).toFixed(2)}× raw UDP)` : "";
-    lines.push(`  ${name.padEnd(50)} ${m.toFixed(1).padStart(8)} MB/s${ratio}`);
+  for (const [baseline, apart] of [[BASELINE, false], [APART_BASELINE, true]] as const) {
+    const base = rates.get(baseline);
+    const baseRate = base?.length ? median(base) : undefined;
+    if (apart) lines.push(`${APART} (MB/s of application bytes):`);
+    for (const [name, r] of rates) {
+      if (name.endsWith("apart") !== apart) continue;
+      const m = median(r);
+      const ratio = baseRate ? ` (${(m / baseRate).toFixed(2)}× raw UDP)` : "";
+      lines.push(`  ${name.padEnd(50)} ${m.toFixed(1).padStart(8)} MB/s${ratio}`);
+    }
   }
   lines.push(...[...new Set(figures)].map((f) => `  ${f}`));
   console.log(lines.join("\n"));

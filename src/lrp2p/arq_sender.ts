@@ -13,8 +13,12 @@
  *   an empty segment without flags.
  * - RTO: RFC 6298 with Karn's rule and backoff ({@linkcode RtoEstimator}); on expiry every
  *   in-flight segment counts as lost, the oldest is resent at once and ACKs clock out the rest.
- * - Fast retransmit: a segment is lost once 3 segments sent after its last transmission have been
- *   acknowledged (the oldest in-flight segment is always the first such one); it is resent at once.
+ * - Loss detection (RFC 8985, RACK-TLP, on per-segment ACKs): a segment is lost once 3 segments
+ *   sent after its last transmission have been acknowledged, or once any segment sent after it has
+ *   been acknowledged and `rtt + reordering window` has passed since it was sent (a timer waits
+ *   for that); it is resent at once. A tail loss probe, 2·SRTT after the last progress, resends
+ *   the oldest in-flight segment so that a loss at the end of a burst (too few segments after it
+ *   for any of those rules) costs about two round trips instead of an RTO.
  * - Congestion control: {@linkcode Cubic}; flow control: the peer's window field (free slots)
  *   unless it is 65535 (Go) or `goPeer` is set; with a zero window one segment stays in flight as
  *   a probe (resent once per RTO).
@@ -128,6 +132,12 @@ export class ArqSender {
   #unackedBytes = 0;
   #txId = 0;
   #ackedTx = [0, 0, 0]; // the 3 largest txIds acknowledged, descending
+  #rackRtt = 0; // RTT of the most recently sent segment acknowledged (RACK.rtt)
+  #minRtt = Infinity;
+  #rackAt = Infinity; // when the oldest unresolved in-flight segment counts as lost by time
+  #ptoAt = Infinity; // the tail loss probe's deadline
+  #probed = false; // a tail loss probe went out since the last progress
+  #probes = 0;
   #urgent = false; // the next retransmission bypasses the window (fast retransmit, RTO)
   #peerWindow = Infinity;
   #timeouts = 0;
@@ -185,10 +195,18 @@ export class ArqSender {
   }
 
   /** Counters and the current estimates (srtt 0 before the first sample). */
-  get stats(): { sent: number; retransmits: number; cwnd: number; srtt: number; rto: number } {
+  get stats(): {
+    sent: number;
+    retransmits: number;
+    probes: number;
+    cwnd: number;
+    srtt: number;
+    rto: number;
+  } {
     return {
       sent: this.#sent,
       retransmits: this.#retransmits,
+      probes: this.#probes,
       cwnd: this.#cc.cwnd,
       srtt: this.#rto.srtt ?? 0,
       rto: this.#rto.rto,
@@ -292,14 +310,14 @@ export class ArqSender {
       else if (this.#rto.backoffs > 0 && now - seg.sentAt < this.#rto.baseRto) {
         this.#rto.endBackoff(); // no sample, but no compounding backoff across segments either
       }
-      this.#acknowledge(seg);
+      this.#acknowledge(seg, now);
       progress = true;
     }
     if (ack.lastInOrder > 0) {
       while (this.#oldest <= ack.lastInOrder && this.#oldest < this.#nextSeq) {
         const s = this.#unacked.get(this.#oldest);
         if (s !== undefined) {
-          this.#acknowledge(s);
+          this.#acknowledge(s, now);
           progress = true;
         } else this.#oldest++;
       }
@@ -307,20 +325,10 @@ export class ArqSender {
     this.#advanceOldest();
     if (!progress) return;
     this.#timeouts = 0;
-    // Loss detection: in-flight segments whose last transmission precedes 3 acknowledged ones.
-    const threshold = this.#ackedTx[2];
-    const marked: number[] = [];
-    for (const s of this.#inflight.values()) {
-      if (s.txId >= threshold) break;
-      this.#inflight.delete(s.seq);
-      s.lost = true;
-      marked.push(s.seq);
-    }
-    if (marked.length > 0) {
-      this.#addLost(marked);
-      this.#cc.onLoss(now, this.#rttForCc());
-      this.#urgent = true;
-    } else if (
+    this.#probed = false;
+    this.#armPto(now);
+    if (this.#detectLosses(now)) return;
+    if (
       // Grow only when the window was (about) used, not for an application-limited flow, and not
       // in congestion avoidance while lost segments await their retransmission (fast recovery).
       2 * (this.#inflight.size + 1) >= this.#cc.cwnd &&
@@ -339,6 +347,19 @@ export class ArqSender {
     if (this.#failed) return undefined;
     this.#checkExpiry(now);
     if (this.#failed) return undefined;
+    if (now >= this.#rackAt) this.#detectLosses(now);
+    if (now >= this.#ptoAt) {
+      this.#ptoAt = Infinity;
+      this.#probed = true; // one probe until the next progress
+      const oldest = this.#inflight.values().next();
+      if (!oldest.done && this.#lostAt === this.#lost.length) {
+        const s = oldest.value;
+        s.flags |= RTO;
+        this.#retransmits++;
+        this.#probes++;
+        return this.#transmit(s, now);
+      }
+    }
     const open = this.#urgent || this.#inflight.size < this.#window();
     if (!open) return undefined;
     // Retransmission of the oldest lost segment.
@@ -380,8 +401,49 @@ export class ArqSender {
   /** When `poll` must next be called if nothing else happens (ms), or `undefined`. */
   nextTimeout(): number | undefined {
     if (this.#failed) return undefined;
-    for (const s of this.#inflight.values()) return s.sentAt + this.#rto.rto;
+    for (const s of this.#inflight.values()) {
+      return Math.min(s.sentAt + this.#rto.rto, this.#rackAt, this.#ptoAt);
+    }
     return undefined;
+  }
+
+  /**
+   * Marks lost the in-flight segments that RACK finds lost at `now` (spec'd above) and arms the
+   * time-based check for the first one that is not yet; true when it marked any.
+   */
+  #detectLosses(now: number): boolean {
+    this.#rackAt = Infinity;
+    const newest = this.#ackedTx[0], third = this.#ackedTx[2];
+    const wait = this.#rackRtt + this.#reorderWindow();
+    const marked: number[] = [];
+    for (const s of this.#inflight.values()) {
+      if (s.txId >= newest) break; // nothing sent after it has been acknowledged
+      if (s.txId >= third && now < s.sentAt + wait) {
+        this.#rackAt = s.sentAt + wait; // later ones were sent later: this is the earliest
+        break;
+      }
+      this.#inflight.delete(s.seq);
+      s.lost = true;
+      marked.push(s.seq);
+    }
+    if (marked.length === 0) return false;
+    this.#addLost(marked);
+    this.#cc.onLoss(now, this.#rttForCc());
+    this.#urgent = true;
+    return true;
+  }
+
+  /** RFC 8985 §6.2: a quarter of the minimum RTT, at least 1 ms (the timers' granularity). */
+  #reorderWindow(): number {
+    return Math.max(1, this.#minRtt === Infinity ? 0 : this.#minRtt / 4);
+  }
+
+  /** Arms the tail loss probe 2·SRTT (at least 4 ms, at most the RTO) from `now`, once sampled. */
+  #armPto(now: number): void {
+    const srtt = this.#rto.srtt;
+    this.#ptoAt = srtt === undefined || this.#inflight.size === 0
+      ? Infinity
+      : now + Math.min(Math.max(2 * srtt, 4), this.#rto.rto);
   }
 
   #window(): number {
@@ -397,6 +459,7 @@ export class ArqSender {
     const first = this.#inflight.values().next();
     if (first.done || now < first.value.sentAt + this.#rto.rto) return;
     this.#rto.backoff();
+    this.#ptoAt = Infinity;
     if (this.#peerWindow !== 0) {
       // A zero-window probe that is not acknowledged is flow control, not congestion or death.
       this.#cc.onTimeout(now, this.#rttForCc());
@@ -438,18 +501,25 @@ export class ArqSender {
     s.txId = ++this.#txId;
     this.#inflight.delete(s.seq);
     this.#inflight.set(s.seq, s); // moves it to the end: #inflight is in transmission order
+    if (s.txCount === 1 && !this.#probed) this.#armPto(now);
     this.#lastSendAt = now;
     this.#sent++;
     return { flags: s.flags, seq: s.seq, payload: s.payload };
   }
 
-  #acknowledge(s: Outstanding): void {
+  #acknowledge(s: Outstanding, now: number): void {
     this.#unacked.delete(s.seq);
     this.#inflight.delete(s.seq);
     s.lost = false;
     this.#unackedBytes -= s.payload.length;
     if (s.seq === this.#finSeq) this.#finAcked = true;
+    const rtt = now - s.sentAt;
+    if (s.txCount === 1) this.#minRtt = Math.min(this.#minRtt, rtt);
+    // A retransmission acknowledged sooner than any real round trip: the ACK is for an earlier copy,
+    // so it says nothing of what was sent before this copy (RFC 8985 §6.2 step 2).
+    else if (rtt < this.#minRtt) return;
     const t = this.#ackedTx;
+    if (s.txId > t[0]) this.#rackRtt = rtt;
     if (s.txId > t[2]) {
       if (s.txId > t[0]) this.#ackedTx = [s.txId, t[0], t[1]];
       else if (s.txId > t[1]) this.#ackedTx = [t[0], s.txId, t[1]];

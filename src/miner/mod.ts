@@ -89,3 +89,4 @@ export type {
   MinerServiceStatus,
   MinerWorkerStatus,
 } from "./server_status.ts";
+export { joinBackoff, joinPool, type JoinPoolOptions, type JoinPoolSummary } from "./join_deno.ts";

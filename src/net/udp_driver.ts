@@ -68,6 +68,9 @@ export class UdpDriver {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
   #closed = false;
+  #sendQueue: { bytes: Uint8Array; to: Deno.NetAddr }[] = [];
+  #sendHead = 0;
+  #sending = false;
   #signal?: AbortSignal;
   readonly #onAbort = () => this.close();
   /** Counters. */
@@ -154,12 +157,44 @@ export class UdpDriver {
         continue;
       }
       this.stats.sent++;
-      this.#socket.send(t.bytes, to).catch(() => this.stats.sendErrors++);
+      this.#sendQueue.push({ bytes: t.bytes, to });
     }
+    if (!this.#sending && this.#sendQueue.length > this.#sendHead) void this.#sendLoop();
+  }
+
+  /**
+   * Sends the queued datagrams one after the other, in order. Deno's `send` is an asynchronous op,
+   * and several started at once leave the host in any order (measured: about one inversion per 64
+   * datagrams on loopback), which a receiver sees as reordering; one at a time costs nothing in
+   * rate (the op completes at once while the socket buffer has room).
+   */
+  async #sendLoop(): Promise<void> {
+    this.#sending = true;
+    while (this.#sendHead < this.#sendQueue.length) {
+      const t = this.#sendQueue[this.#sendHead];
+      this.#sendQueue[this.#sendHead++] = undefined!;
+      if (this.#sendHead >= 1024 && 2 * this.#sendHead >= this.#sendQueue.length) {
+        this.#sendQueue = this.#sendQueue.slice(this.#sendHead);
+        this.#sendHead = 0;
+      }
+      if (this.#closed) continue;
+      try {
+        await this.#socket.send(t.bytes, t.to);
+      } catch {
+        this.stats.sendErrors++;
+      }
+    }
+    this.#sendQueue = [];
+    this.#sendHead = 0;
+    this.#sending = false;
   }
 
   #arm(at: number, now: number): void {
-    if (this.#timer !== undefined && this.#timerAt === at) return;
+    // A timer already armed no later than `at` stays: when it fires, the tick is a no-op if nothing
+    // is due (the core contract) and the pump re-arms at the core's deadline. Cores move their
+    // deadline on almost every datagram (an RTO restarted by each ACK); re-arming each time would
+    // cost a clearTimeout and a setTimeout per datagram.
+    if (this.#timer !== undefined && this.#timerAt <= at) return;
     this.#disarm();
     this.#timerAt = at;
     this.#timer = setTimeout(() => {

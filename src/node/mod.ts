@@ -12,6 +12,7 @@ export {
   type ListenAddress,
   type NodeView,
   type ServiceDefinition,
+  type ServiceFlag,
   ServiceSettingsError,
   ServiceStartError,
   type ServiceState,

@@ -90,6 +90,18 @@ export interface RunningService {
   status?(): ServiceStatus;
 }
 
+/** A `bitclone node` option that sets one of a service's settings to the option's text. */
+export interface ServiceFlag {
+  /** The option's name without dashes (`join-miner`). */
+  name: string;
+  /** The value's name in help (`HOST:PORT`). */
+  valueName: string;
+  /** One line for `--help`. */
+  description: string;
+  /** The setting it sets (`join`). */
+  setting: string;
+}
+
 /**
  * A service the node can host.
  */
@@ -107,6 +119,11 @@ export interface ServiceDefinition {
    * @default {true}
    */
   enabledByDefault?: boolean;
+  /**
+   * Extra `bitclone node` options of this service, each setting one of its settings (the option
+   * wins over the config file), e.g. `--join-miner HOST:PORT` for the miner's `join`.
+   */
+  flags?: readonly ServiceFlag[];
   /**
    * Checks the service's config section before anything starts; throws
    * {@linkcode ServiceSettingsError} naming a setting of the wrong type (the node then exits 2,

@@ -81,12 +81,14 @@ Deno.test("bitclone node --bogus and a bad port are usage errors with exit 2", a
       "node",
       "--disable",
       "zzz",
-    ]]
+    ], ["node", "--join-miner", "lab0"]]
   ) {
     const r = await bitclone(args);
     assert.equal(r.code, 2, args.join(" "));
     assert.equal(r.stderr.trimEnd().split("\n").length, 1);
   }
+  const join = await bitclone(["node", "--join-miner", "lab0:99999"]);
+  assert.match(join.stderr, /--join-miner must be a HOST:PORT string/);
 });
 
 Deno.test("bitclone takes negative numbers as values and names ranges in its usage errors", async () => {

@@ -144,3 +144,46 @@ Deno.test("resolveHostPort() keeps IP literals and maps localhost to 127.0.0.1",
   assert.equal(await resolveHostPort("localhost:9999"), "127.0.0.1:9999");
   await assert.rejects(resolveHostPort("nonsense"), TypeError);
 });
+
+/**
+ * A DatagramConn whose sends complete only when the test says so; receive waits until close.
+ * Enough of the interface for UdpDriver.
+ */
+class HeldSendSocket {
+  sends: { bytes: Uint8Array; done: () => void }[] = [];
+  #closed: (() => void) | undefined;
+  readonly addr: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port: 9 };
+  send(bytes: Uint8Array, _to: Deno.Addr): Promise<number> {
+    return new Promise((resolve) => this.sends.push({ bytes, done: () => resolve(bytes.length) }));
+  }
+  receive(): Promise<[Uint8Array, Deno.Addr]> {
+    return new Promise((_, reject) => this.#closed = () => reject(new Deno.errors.BadResource()));
+  }
+  close(): void {
+    this.#closed?.();
+  }
+}
+
+Deno.test("UdpDriver sends one datagram at a time, in the core's order (Deno's sends started together may leave in any order)", async () => {
+  const core = new EchoCore();
+  const socket = new HeldSendSocket();
+  const driver = new UdpDriver({ socket: socket as unknown as Deno.DatagramConn, core });
+  try {
+    for (const text of ["a", "b", "c"]) {
+      core.out.push({ to: "127.0.0.1:7", bytes: new TextEncoder().encode(text) });
+    }
+    driver.pump();
+    assert.equal(socket.sends.length, 1); // b and c wait for a's send to complete
+    assert.equal(driver.stats.sent, 3);
+    for (const expected of ["a", "b", "c"]) {
+      const s = socket.sends.shift()!;
+      assert.equal(new TextDecoder().decode(s.bytes), expected);
+      s.done();
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    assert.equal(socket.sends.length, 0);
+  } finally {
+    driver.close();
+    await driver.done;
+  }
+});

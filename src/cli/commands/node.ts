@@ -58,6 +58,9 @@ export function nodeCommand(services: readonly ServiceDefinition[]): CommandSpec
       description:
         `${s.transport.toUpperCase()} port of the ${s.description} (default: ${s.defaultPort})`,
     };
+    for (const f of s.flags ?? []) {
+      options[f.name] = { type: "string", valueName: f.valueName, description: f.description };
+    }
   }
   const list = services.length
     ? services.map((s) => `  ${s.name.padEnd(8)} ${s.transport} ${s.defaultPort}  ${s.description}`)
@@ -128,7 +131,18 @@ export function nodeCommand(services: readonly ServiceDefinition[]): CommandSpec
         ports[s.name] = typeof flag === "string"
           ? portValue(flag, `--${s.name}-port`, path)
           : config.services[s.name]?.port ?? s.defaultPort;
-        settings[s.name] = config.services[s.name]?.settings ?? {};
+        settings[s.name] = { ...config.services[s.name]?.settings };
+        for (const f of s.flags ?? []) {
+          const value = ctx.values[f.name];
+          if (typeof value !== "string") continue;
+          settings[s.name][f.setting] = value;
+          try {
+            s.checkSettings?.(settings[s.name]);
+          } catch (err) {
+            if (!(err instanceof ServiceSettingsError)) throw err;
+            throw new UsageError(`--${f.name} must be ${err.expected}`, path);
+          }
+        }
       }
       if (chosen.length === 0) throw new UsageError("no service left to run", path);
 
