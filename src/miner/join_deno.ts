@@ -9,6 +9,7 @@
 import type { LspParams } from "../lsp/mod.ts";
 import type { Logger } from "../util/mod.ts";
 import { type MinerOutcome, runMiner, type RunMinerOptions } from "./miner_deno.ts";
+import type { MinerPoolStatus } from "./server_status.ts";
 
 /** Options of {@linkcode joinPool}. */
 export interface JoinPoolOptions {
@@ -32,6 +33,8 @@ export interface JoinPoolOptions {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** The clock, ms. @default {performance.now} */
   now?: () => number;
+  /** Kept up to date while it runs (for the status service). */
+  status?: MinerPoolStatus;
 }
 
 /** What {@linkcode joinPool} did, when it returns. */
@@ -113,6 +116,10 @@ export async function joinPool(
         onJoined: () => {
           joinedAt = now();
           summary.joins++;
+          if (options.status) {
+            options.status.joined = true;
+            options.status.joins = summary.joins;
+          }
         },
       });
     } catch (err) {
@@ -121,6 +128,10 @@ export async function joinPool(
       return summary;
     }
     summary.served += outcome.served;
+    if (options.status) {
+      options.status.joined = false;
+      options.status.served = summary.served;
+    }
     if (outcome.reason === "stopped" || signal.aborted) break;
     if (joinedAt !== undefined && now() - joinedAt >= stableMs) failures = 0;
     failures++;

@@ -86,6 +86,7 @@ export { minerService } from "./service_deno.ts";
 export type {
   MinerConnectionStatus,
   MinerJobStatus,
+  MinerPoolStatus,
   MinerServiceStatus,
   MinerWorkerStatus,
 } from "./server_status.ts";

@@ -128,8 +128,24 @@ export type MinerConnectionStatus = {
   role: string;
 };
 
+/** This node's own miner in another (or its own) server's pool (`--join-miner`). */
+export type MinerPoolStatus = {
+  /** The pool's server, `HOST:PORT`. */
+  server: string;
+  /** Hashing workers it brings. */
+  workers: number;
+  /** Whether it is joined now (else it is waiting to join again). */
+  joined: boolean;
+  /** Times it joined. */
+  joins: number;
+  /** Requests answered in earlier joins. */
+  served: number;
+};
+
 /** The miner service's snapshot (`miner` in `/status.json`). */
 export type MinerServiceStatus = {
+  /** This node's miner in a pool, when the node joined one (`null` otherwise). */
+  pool?: MinerPoolStatus | null;
   /** The UDP port it listens on. */
   port: number;
   /** Miners connected, each with its speed. */

@@ -19,6 +19,7 @@ import { type ServiceDefinition, ServiceSettingsError } from "../node/mod.ts";
 import type { SchedulerOptions } from "./scheduler.ts";
 import { listenMiner } from "./server_deno.ts";
 import { joinPool } from "./join_deno.ts";
+import type { MinerPoolStatus } from "./server_status.ts";
 import { checkHostPort } from "../net/mod.ts";
 
 /** How long a stopping node lets the server drain what peers have not acknowledged. */
@@ -94,13 +95,24 @@ export const minerService: ServiceDefinition = {
       });
     }, { once: true });
     // The pool's miner starts once the server listens (it may be this node's own server).
-    const joined = join === undefined
-      ? Promise.resolve()
-      : joinPool(join, { workers, params, signal: ctx.signal, log: ctx.log }).then(() => {});
+    const pool: MinerPoolStatus | null = join === undefined ? null : {
+      server: join,
+      workers: workers ?? Math.max(1, navigator.hardwareConcurrency || 1),
+      joined: false,
+      joins: 0,
+      served: 0,
+    };
+    const joined = join === undefined ? Promise.resolve() : joinPool(join, {
+      workers: pool!.workers,
+      params,
+      signal: ctx.signal,
+      log: ctx.log,
+      status: pool!,
+    }).then(() => {});
     return Promise.resolve({
       listening: [{ transport: "udp", hostname: ctx.hostname, port: server.port }],
       closed: Promise.all([server.done, joined]).then(() => {}),
-      status: () => server.status(),
+      status: () => ({ ...server.status(), pool: pool && { ...pool } }),
     });
   },
 };

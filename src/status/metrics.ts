@@ -143,6 +143,14 @@ export function createStatusMetrics(): StatusMetrics {
   gauge("bitclone_miner_miners", "Miners connected", [], (d, put) => {
     if (d.miner) put({}, d.miner.miners.length);
   });
+  gauge(
+    "bitclone_miner_pool_joined",
+    "1 while this node's miner is joined to its pool",
+    [],
+    (d, put) => {
+      if (d.miner?.pool) put({}, d.miner.pool.joined ? 1 : 0);
+    },
+  );
   gauge("bitclone_miner_jobs", "Jobs (client requests) being searched", [], (d, put) => {
     if (d.miner) put({}, d.miner.jobs.length);
   });

@@ -132,6 +132,13 @@ export function formatStatusTable(doc: StatusDocument, where: string): string {
     const miners = Array.isArray(m.miners) ? m.miners : [];
     out.push("");
     out.push(`jobs: ${jobs.length}; miners: ${miners.length}`);
+    const pool = m.pool;
+    if (pool && typeof pool === "object") {
+      out.push(
+        `pool: ${clean(pool.server, 60)} ${pool.joined ? "joined" : "joining"} with ` +
+          `${clean(pool.workers)} worker(s), ${clean(pool.joins)} join(s)`,
+      );
+    }
     if (jobs.length > 0) {
       out.push(...columns([
         ["JOB", "PROGRESS", "", "SEARCHED", "RATE/S", "MINERS", "DATA"],

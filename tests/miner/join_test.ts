@@ -2,7 +2,7 @@
 // `--join-miner`, the backoff between attempts, and rejoining a server that comes back.
 import assert from "node:assert/strict";
 import { joinBackoff, joinPool, type RunMinerOptions } from "../../src/miner/mod.ts";
-import type { MinerOutcome } from "../../src/miner/mod.ts";
+import type { MinerOutcome, MinerServiceStatus } from "../../src/miner/mod.ts";
 import { listenMiner, minerService, requestMinimum } from "../../src/miner/mod.ts";
 import { scanRange } from "../../src/miner/scan.ts";
 import { startNode } from "../../src/node/mod.ts";
@@ -96,18 +96,29 @@ Deno.test("a node with services.miner.join mines for another node's server", asy
     signal: stopA.signal,
   });
   const portA = a.services[0].listening[0].port;
-  const b = await startNode({
-    services: [minerService],
+  // B is the miner service alone, started as the node starts it, to read its status
+  const b = await minerService.start({
     hostname: "127.0.0.1",
-    ports: { miner: 0 },
-    settings: { miner: { params: FAST, join: `127.0.0.1:${portA}`, workers: 1 } },
+    port: 0,
     signal: stopB.signal,
+    log: serviceLogger("miner"),
+    settings: { params: FAST, join: `127.0.0.1:${portA}`, workers: 1 },
+    dataDir: "unused",
+    node: { startedAt: Date.now(), hostname: "127.0.0.1", disabled: [], services: () => [] },
   });
   try {
     // node A has no miner of its own: only B's joined miner can answer
     const r = await requestMinimum(`127.0.0.1:${portA}`, "lab", 20_000n, { params: FAST });
     const best = scanRange("lab", 0n, 20_000n);
     assert.deepEqual(r, { type: "result", hash: best.hash, nonce: best.nonce });
+    const pool = (b.status?.() as MinerServiceStatus).pool;
+    assert.deepEqual(pool, {
+      server: `127.0.0.1:${portA}`,
+      workers: 1,
+      joined: true,
+      joins: 1,
+      served: 0, // counted when a join ends
+    });
   } finally {
     stopB.abort();
     await b.closed;
