@@ -3,8 +3,10 @@
  * with the SAME lab config (as the README's "Running a lab" says), its working directory holding
  * the lab's `peers.json` (the seed list). The config names h0's miner server as the pool, so every
  * node — h0 included — joins it with its cores. The test checks that the peers converge, that
- * every node joined the pool, and that a job of 10^9 nonces submitted with `bitclone mine client`
- * from another host completes with the right answer while two hosts are killed (SIGKILL).
+ * every node joined the pool (the server's status, read with `bitclone status` from another host,
+ * lists eight miners), and that a job of 10^9 nonces submitted with `bitclone mine client` from
+ * another host completes with the right answer while two hosts are killed (SIGKILL), the status
+ * showing the job's progress while it runs.
  *
  * The expected answer was computed once on one machine by our worker pool over 0..10^9
  * (`WorkerPool.scan("bitclone lab", 0n, 1_000_000_000n)`, two workers) and is checked here against
@@ -13,7 +15,7 @@
  * Run as root with `deno task test:hosts`; elsewhere the test is ignored with one line.
  */
 import assert from "node:assert/strict";
-import { type HostProcess, hostsTest, withHosts } from "./_netns.ts";
+import { type Host, type HostProcess, hostsTest, withHosts } from "./_netns.ts";
 
 const HOSTS = 8;
 const DATA = "bitclone lab";
@@ -33,6 +35,36 @@ async function minerHash(data: string, nonce: bigint): Promise<bigint> {
     new TextEncoder().encode(`${data} ${nonce}`),
   );
   return new DataView(digest).getBigUint64(0);
+}
+
+const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => {
+  try {
+    return Deno.statSync(p).isFile;
+  } catch {
+    return false;
+  }
+});
+const ARTIFACT = new URL("../artifacts/lab_status_page.png", import.meta.url).pathname;
+
+/**
+ * The server's status page as a browser on `host` shows it, written to tests/artifacts/ (the
+ * README's picture of a lab); skipped with a line when chromium is not installed.
+ */
+async function screenshot(host: Host, url: string): Promise<void> {
+  if (!CHROMIUM) return console.log("lab: no chromium, no screenshot of the status page");
+  await Deno.mkdir(new URL("../artifacts/", import.meta.url), { recursive: true });
+  const r = await host.run([
+    CHROMIUM,
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--hide-scrollbars",
+    "--window-size=1100,1500",
+    "--virtual-time-budget=4000",
+    `--screenshot=${ARTIFACT}`,
+    url,
+  ], { timeoutMs: 60_000 });
+  if (!r.success) console.log(`lab: chromium failed (${r.code}): ${r.stderr.slice(-300)}`);
 }
 
 /** In + out of the last status line of a node's peer service. */
@@ -57,6 +89,7 @@ hostsTest(
             peer: {
               settings: { targetPeers: 5, statusIntervalMs: 500, advertiseIntervalMs: 1000 },
             },
+            // one hashing worker each: the eight "machines" share this machine's cores
             miner: { settings: { join: `${server}:9999`, workers: 1 } },
           },
         };
@@ -89,6 +122,19 @@ hostsTest(
           await sleep(250);
         }
 
+        // The server's status page lists all eight miners (read from h7, as a user would).
+        const status = async () => {
+          const r = await lab.hosts[7].bitclone(["status", "--json", `${server}:8080`]).wait({
+            timeoutMs: 30_000,
+          });
+          assert.equal(r.code, 0, `bitclone status failed: ${r.stderr}`);
+          return JSON.parse(r.stdout) as {
+            miner: { miners: { id: number }[]; jobs: { searched: number; total: number }[] };
+          };
+        };
+        const before = await status();
+        assert.equal(before.miner.miners.length, HOSTS, JSON.stringify(before.miner.miners));
+
         // A job from h7 (not the server), while h5 and h6 are killed.
         const client = lab.hosts[7].bitclone([
           "mine",
@@ -97,8 +143,20 @@ hostsTest(
           DATA,
           String(MAX_NONCE),
         ]);
-        await sleep(15_000);
+        await sleep(10_000);
+        const during = await status();
+        assert.equal(during.miner.jobs.length, 1, "the job is listed while it runs");
+        assert.equal(during.miner.jobs[0].total, Number(MAX_NONCE) + 1);
+        assert.ok(during.miner.jobs[0].searched > 0, "the job's progress");
+        await screenshot(lab.hosts[7], `http://${server}:8080/`);
         for (const i of [5, 6]) nodes[i].kill("SIGKILL");
+        await sleep(5_000);
+        const later = await status();
+        assert.ok(
+          later.miner.jobs.length === 0 ||
+            later.miner.jobs[0].searched > during.miner.jobs[0].searched,
+          "the job goes on after two hosts died",
+        );
         const result = await client.wait({ timeoutMs: JOB_MS });
         assert.equal(result.code, 0, `the client failed:\n${result.stderr}\n${describe()}`);
         assert.equal(result.stdout.trim(), `Result ${EXPECTED.hash} ${EXPECTED.nonce}`);
