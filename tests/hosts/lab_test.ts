@@ -86,11 +86,9 @@ hostsTest(
         // and the seed list (the committed peers.json, here with the lab's addresses).
         const config = {
           services: {
-            peer: {
-              settings: { targetPeers: 5, statusIntervalMs: 500, advertiseIntervalMs: 1000 },
-            },
+            peer: { targetPeers: 5, statusIntervalMs: 500, advertiseIntervalMs: 1000 },
             // one hashing worker each: the eight "machines" share this machine's cores
-            miner: { settings: { join: `${server}:9999`, workers: 1 } },
+            miner: { join: `${server}:9999`, workers: 1 },
           },
         };
         await Deno.writeTextFile(`${dir}/lab.json`, JSON.stringify(config, null, 2));
