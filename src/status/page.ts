@@ -21,7 +21,7 @@ h2 { font-size: 16px; margin: 18px 0 6px; }
 .muted { opacity: .7; }
 #banner { padding: 6px 10px; border-radius: 4px; background: var(--bad); color: #fff; }
 #banner[hidden] { display: none; }
-.grid { display: grid; grid-template-columns: minmax(300px, 380px) 1fr; gap: 16px; }
+.grid { display: grid; grid-template-columns: minmax(300px, 480px) 1fr; gap: 16px; }
 @media (max-width: 800px) { .grid { grid-template-columns: 1fr; } }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 2px 8px 2px 0; border-bottom: 1px solid var(--line);
@@ -101,7 +101,7 @@ function drawServices(d) {
 function drawPeers(d) {
   var svg = document.getElementById("graph");
   var p = d.peer, conns = p ? p.connections : [];
-  var W = 360, H = 300, cx = W / 2, cy = H / 2, R = 110;
+  var W = 480, H = 300, cx = W / 2, cy = H / 2, R = 100; // room for a full address on each side
   svg.replaceChildren();
   var defs = svgEl("defs", {});
   ["outbound", "inbound", "pending"].forEach(function (k) {
@@ -227,7 +227,7 @@ const BODY = `
 <p id="banner" hidden></p>
 <h2>Services</h2><div id="services"><p class="empty">loading…</p></div>
 <div class="grid">
-<section><h2>BitClone peers</h2><svg id="graph" viewBox="0 0 360 300" role="img"
+<section><h2>BitClone peers</h2><svg id="graph" viewBox="0 0 480 300" role="img"
  aria-label="peer connections"></svg><p id="peer-summary" class="muted"></p></section>
 <section><h2>Connections</h2><div id="peers"></div></section>
 </div>

@@ -250,7 +250,7 @@ export interface Host {
   run(cmd: readonly string[], options?: RunOptions): Promise<RunResult>;
   /** Starts a long-running `cmd` inside the namespace. */
   spawn(cmd: readonly string[], options?: SpawnOptions): HostProcess;
-  /** Starts `deno run --allow-net --allow-read --allow-write main.ts ...args` inside the namespace. */
+  /** Starts `deno run <the bitclone task's flags> main.ts ...args` inside the namespace. */
   bitclone(args: readonly string[], options?: SpawnOptions): HostProcess;
   /** Drops `percent`% of TCP and UDP packets on eth0 (never lo); replaces any earlier loss. */
   setLoss(percent: number, options?: LossOptions): Promise<void>;
@@ -668,13 +668,26 @@ export function bitcloneArgv(args: readonly string[]): string[] {
   return [
     Deno.execPath(),
     "run",
-    "--allow-net",
-    "--allow-read",
-    "--allow-write",
+    ...bitcloneTaskFlags(),
     `--config=${BITCLONE_CONFIG}`,
     BITCLONE_MAIN,
     ...args,
   ];
+}
+
+/**
+ * The permission flags of the `bitclone` task in deno.json (what `deno task start` and the README
+ * give the program), so hosts run bitclone the way users do.
+ */
+export function bitcloneTaskFlags(): string[] {
+  const { tasks } = JSON.parse(Deno.readTextFileSync(BITCLONE_CONFIG)) as {
+    tasks: Record<string, string>;
+  };
+  const words = tasks.bitclone.trim().split(/\s+/);
+  if (words[0] !== "deno" || words[1] !== "run" || words.at(-1) !== "main.ts") {
+    throw new Error(`Cannot read the bitclone task's flags from: ${tasks.bitclone}`);
+  }
+  return words.slice(2, -1);
 }
 
 function lossScript(percent: number, direction: LossDirection): string {

@@ -128,10 +128,21 @@ hostsTest(
           assert.equal(r.code, 0, `bitclone status failed: ${r.stderr}`);
           return JSON.parse(r.stdout) as {
             miner: { miners: { id: number }[]; jobs: { searched: number; total: number }[] };
+            kv: { members: { state: string }[] };
           };
         };
-        const before = await status();
-        assert.equal(before.miner.miners.length, HOSTS, JSON.stringify(before.miner.miners));
+        // ... and the key-value store has found the seven others (UDP broadcast discovery).
+        const settled = performance.now() + 30_000;
+        for (;;) {
+          const s = await status();
+          const alive = s.kv.members.filter((m) => m.state === "alive").length;
+          if (s.miner.miners.length === HOSTS && alive === HOSTS - 1) break;
+          assert.ok(
+            performance.now() < settled,
+            `h0's status: ${s.miner.miners.length} miners, ${alive} key-value members alive`,
+          );
+          await sleep(1000);
+        }
 
         // A job from h7 (not the server), while h5 and h6 are killed.
         const client = lab.hosts[7].bitclone([
