@@ -9,7 +9,7 @@ import { UdpDriver } from "../net/mod.ts";
 import { prngFromEntropy } from "../util/mod.ts";
 import { LspEndpoint } from "./endpoint.ts";
 import { LspConnectError, LspConnectionError } from "./errors.ts";
-import { type LspParams, lspParams } from "./params.ts";
+import { DEFAULT_MAX_INFLIGHT_BYTES, type LspParams, lspParams } from "./params.ts";
 import { defaultReadQueueMax, ReadQueue } from "./_reader.ts";
 
 /** Options for {@linkcode connect}. */
@@ -30,6 +30,13 @@ export interface ConnectOptions {
    * `Infinity`. @default {the larger of 1024 and 4 × windowSize}
    */
   readQueueMax?: number;
+  /**
+   * Most bytes of Data datagrams sent and not yet acknowledged: a local limit below the window
+   * and max-unacked that keeps a window of large messages within the server's socket receive
+   * buffer (see {@linkcode DEFAULT_MAX_INFLIGHT_BYTES}). A positive integer, or `Infinity` for
+   * the window and max-unacked alone. @default {DEFAULT_MAX_INFLIGHT_BYTES (32 KiB)}
+   */
+  maxInflightBytes?: number;
 }
 
 /**
@@ -62,6 +69,7 @@ export async function connect(hostport: string, options: ConnectOptions = {}): P
   const core = LspEndpoint.client(serverAddr, params, prng, performance.now(), {
     isn: options.isn,
     readQueueMax: options.readQueueMax ?? defaultReadQueueMax(params),
+    maxInflightBytes: options.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES,
   });
   const socket = Deno.listenDatagram({
     transport: "udp",

@@ -110,6 +110,14 @@ export interface ConnOptions {
    * @default Infinity
    */
   readQueueMax?: number;
+  /**
+   * Most datagram bytes of Data sent and not yet acknowledged (a local limit below ω and M, so
+   * that a window of large messages does not overflow the peer's socket buffer; one message may
+   * always be in flight). A positive integer, or `Infinity` for no bound (ω and M alone).
+   *
+   * @default Infinity
+   */
+  maxInflightBytes?: number;
 }
 
 /**
@@ -213,7 +221,13 @@ export class Conn {
     this.#stats = options.stats ?? newLspStats();
     this.#answerDuplicateConnect = options.answerDuplicateConnect ?? false;
     const stats = this.#stats;
-    this.#sender = new Sender(this.params, isn, stats, (msg) => this.#send(msg));
+    this.#sender = new Sender(
+      this.params,
+      isn,
+      stats,
+      (msg) => this.#send(msg),
+      options.maxInflightBytes ?? Infinity,
+    );
     this.#receiver = new Receiver(
       isn,
       this.params.windowSize,

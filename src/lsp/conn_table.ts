@@ -13,6 +13,7 @@ import type { Prng } from "../util/mod.ts";
 import { type Addr, checkReadQueueMax, Conn, type LspStats } from "./conn.ts";
 import { LspConnectionError } from "./errors.ts";
 import type { LspParams } from "./params.ts";
+import { checkMaxInflightBytes } from "./sender.ts";
 
 /**
  * Options of {@linkcode LspEndpoint.server}.
@@ -48,6 +49,14 @@ export interface LspServerOptions {
    * @default Infinity
    */
   readQueueMax?: number;
+  /**
+   * Per connection, most datagram bytes of Data in flight (sent, not yet acknowledged): a local
+   * limit below ω and M that keeps a window of large messages within the client's socket
+   * buffer. A positive integer, or `Infinity` (ω and M alone, like the reference).
+   *
+   * @default Infinity
+   */
+  maxInflightBytes?: number;
 }
 
 /** Largest accepted `maxConnections`. */
@@ -84,6 +93,7 @@ export class ConnTable {
   readonly #answerDuplicateConnect: boolean;
   readonly #randomConnIds: boolean;
   readonly #readQueueMax: number;
+  readonly #maxInflightBytes: number;
 
   readonly #byAddr = new Map<Addr, Conn>();
   readonly #byId = new Map<number, Conn>();
@@ -114,6 +124,7 @@ export class ConnTable {
     this.#answerDuplicateConnect = answerDuplicateConnect;
     this.#randomConnIds = randomConnIds;
     this.#readQueueMax = checkReadQueueMax(options.readQueueMax ?? Infinity);
+    this.#maxInflightBytes = checkMaxInflightBytes(options.maxInflightBytes ?? Infinity);
   }
 
   /** Live connections (including a client's connect attempt and closing connections). */
@@ -199,6 +210,7 @@ export class ConnTable {
       stats,
       answerDuplicateConnect: this.#answerDuplicateConnect,
       readQueueMax: this.#readQueueMax,
+      maxInflightBytes: this.#maxInflightBytes,
     });
     this.#byAddr.set(from, conn);
     this.#byId.set(connId, conn);

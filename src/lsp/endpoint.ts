@@ -60,6 +60,14 @@ export interface LspClientOptions {
    * @default Infinity
    */
   readQueueMax?: number;
+  /**
+   * Most datagram bytes of Data in flight (sent, not yet acknowledged): a local limit below ω
+   * and M that keeps a window of large messages within the peer's socket buffer. A positive
+   * integer or `Infinity` (ω and M alone, like the reference).
+   *
+   * @default Infinity
+   */
+  maxInflightBytes?: number;
 }
 
 /**
@@ -202,6 +210,7 @@ export class LspEndpoint implements DatagramCore, EventSource<LspEvent> {
     const conn = Conn.client(endpoint.params, serverAddr, isn, {
       stats: endpoint.#stats,
       readQueueMax: options.readQueueMax,
+      maxInflightBytes: options.maxInflightBytes,
     });
     endpoint.#table.addAttempt(conn);
     endpoint.#timer.start(at);

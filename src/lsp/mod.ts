@@ -31,7 +31,7 @@ export {
   type LspConnectionErrorReason,
   LspPayloadTooLargeError,
 } from "./errors.ts";
-export { defaultParams, type LspParams, lspParams } from "./params.ts";
+export { DEFAULT_MAX_INFLIGHT_BYTES, defaultParams, type LspParams, lspParams } from "./params.ts";
 export {
   decodeMessage,
   encodedLength,

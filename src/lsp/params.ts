@@ -57,6 +57,22 @@ export const MAX_UNACKED_MESSAGES = 4096;
 /** Upper bound accepted for `maxBackOffInterval`. */
 export const MAX_BACKOFF_INTERVAL = 1 << 20;
 
+/**
+ * The in-flight bound (`maxInflightBytes`) that `listen()` and `connect()` use unless told
+ * otherwise: 32 KiB of Data datagrams per connection, 23 messages of 1,000-byte payloads.
+ *
+ * Why: Linux gives a UDP socket 212,992 bytes of receive buffer by default
+ * (`net.core.rmem_default`), Deno cannot change it (`Deno.listenDatagram` has no option, and
+ * `node:dgram`'s `recvBufferSize` only records the number), and the kernel charges each
+ * 1,410-byte datagram 2,304 bytes, each Ack 832, holding back up to a quarter of the buffer
+ * for datagrams already read. An echo at window 64 puts up to 64 Data and 64 Acks (200 KB) in
+ * each socket, and twice the Data on an epoch tick that retransmits them: the kernel drops
+ * datagrams and each costs an epoch. With at most 32 KiB in flight each way, a socket holds
+ * at most about 23 × (2 × 2,304 + 832) bytes = 125 KB even on a tick. Payloads up to about
+ * 180 bytes are not limited below window 100.
+ */
+export const DEFAULT_MAX_INFLIGHT_BYTES = 32 * 1024;
+
 const LIMITS: Readonly<Record<keyof LspParams, readonly [number, number]>> = {
   epochLimit: [1, MAX_EPOCH_LIMIT],
   epochMillis: [1, MAX_EPOCH_MILLIS],

@@ -9,7 +9,7 @@
 
 import type { LspStats } from "./stats.ts";
 import type { LspParams } from "./params.ts";
-import type { LspMessage } from "./wire.ts";
+import { encodedLength, type LspMessage } from "./wire.ts";
 import { OutputQueue } from "../core/mod.ts";
 
 /** The queues' bound: far beyond any window, so only a runaway bug could reach it. */
@@ -22,12 +22,40 @@ interface InFlight {
   backoff: number;
   /** Ticks since the last transmission. */
   idle: number;
+  /** Its datagram's length (counted against `maxInflightBytes`). */
+  readonly bytes: number;
+}
+
+/**
+ * Checks an in-flight byte bound: a positive safe integer or `Infinity`.
+ *
+ * @param max The bound.
+ * @returns The bound.
+ * @throws {RangeError} Otherwise.
+ *
+ * @example
+ * ```ts
+ * import { checkMaxInflightBytes } from "./sender.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(checkMaxInflightBytes(Infinity), Infinity);
+ * assert.throws(() => checkMaxInflightBytes(0), RangeError);
+ * ```
+ */
+export function checkMaxInflightBytes(max: number): number {
+  if (max !== Infinity && (!Number.isSafeInteger(max) || max < 1)) {
+    throw new RangeError(
+      `Cannot use LSP options: maxInflightBytes is ${max}, expected a positive integer`,
+    );
+  }
+  return max;
 }
 
 /**
  * A sliding-window sender. Data goes out the moment the window (`seq ≤ base + ω − 1`) and the
- * unacked cap (`M`) allow it; in-flight messages are retransmitted per message after 0, 1, 2,
- * 4, … idle epochs, capped at B. Every message it transmits goes to the `send` callback.
+ * unacked cap (`M`) allow it, and, when a `maxInflightBytes` bound is given, while the datagrams
+ * in flight stay within it (a local limit below ω and M; one message may always be in flight);
+ * in-flight messages are retransmitted per message after 0, 1, 2, 4, … idle epochs, capped at B.
+ * Every message it transmits goes to the `send` callback.
  *
  * @example A window of one: the second message waits for the first one's Ack
  * ```ts
@@ -58,6 +86,8 @@ export class Sender {
   readonly #queue = new OutputQueue<LspMessage>({ capacity: QUEUE_CAPACITY }); // written, not yet transmitted (unbounded, FIFO)
   readonly #inflight = new Map<number, InFlight>(); // transmitted, unacked; ascending insertion
   #base: number; // oldest unacked transmitted SeqNum, else the next to transmit
+  readonly #maxInflightBytes: number;
+  #inflightBytes = 0; // datagram bytes of the in-flight messages
 
   /**
    * Makes an empty sender whose first message is numbered `isn + 1`.
@@ -66,13 +96,18 @@ export class Sender {
    * @param isn The connection's initial sequence number.
    * @param stats Counters (`dataSent`, `dataRetransmitted`).
    * @param send Where transmitted Data messages go.
+   * @param maxInflightBytes Most datagram bytes of Data in flight (`Infinity`: ω and M alone
+   * limit it).
+   * @throws {RangeError} When `maxInflightBytes` is not a positive integer or `Infinity`.
    */
   constructor(
     params: LspParams,
     isn: number,
     stats: LspStats,
     send: (msg: LspMessage) => void,
+    maxInflightBytes = Infinity,
   ) {
+    this.#maxInflightBytes = checkMaxInflightBytes(maxInflightBytes);
     this.#params = params;
     this.#stats = stats;
     this.#send = send;
@@ -122,8 +157,11 @@ export class Sender {
       if (m.seqNum > this.#base + windowSize - 1 || this.#inflight.size >= maxUnackedMessages) {
         break;
       }
+      const bytes = this.#maxInflightBytes === Infinity ? 0 : encodedLength(m);
+      if (this.#inflight.size > 0 && this.#inflightBytes + bytes > this.#maxInflightBytes) break;
       this.#queue.shift();
-      this.#inflight.set(m.seqNum, { msg: m, backoff: 0, idle: 0 });
+      this.#inflightBytes += bytes;
+      this.#inflight.set(m.seqNum, { msg: m, backoff: 0, idle: 0, bytes });
       this.#send(m);
       this.#stats.dataSent++;
       sent = true;
@@ -160,7 +198,10 @@ export class Sender {
    * @returns Whether it was in flight (else it is a heartbeat, or stale).
    */
   ack(sn: number): boolean {
-    if (!this.#inflight.delete(sn)) return false;
+    const entry = this.#inflight.get(sn);
+    if (entry === undefined) return false;
+    this.#inflight.delete(sn);
+    this.#inflightBytes -= entry.bytes;
     this.#slide();
     return true;
   }
@@ -173,8 +214,11 @@ export class Sender {
    */
   cack(sn: number): boolean {
     let removed = false;
-    for (const seq of this.#inflight.keys()) {
-      if (seq <= sn) removed = this.#inflight.delete(seq) || removed;
+    for (const [seq, entry] of this.#inflight) {
+      if (seq > sn) continue;
+      this.#inflight.delete(seq);
+      this.#inflightBytes -= entry.bytes;
+      removed = true;
     }
     if (removed) this.#slide();
     return removed;
@@ -184,6 +228,7 @@ export class Sender {
   clear(): void {
     this.#queue.clear();
     this.#inflight.clear();
+    this.#inflightBytes = 0;
   }
 
   #slide(): void {

@@ -10,7 +10,7 @@ import { UdpDriver } from "../net/mod.ts";
 import { prngFromEntropy } from "../util/mod.ts";
 import { LspEndpoint } from "./endpoint.ts";
 import { LspConnectionError } from "./errors.ts";
-import { type LspParams, lspParams } from "./params.ts";
+import { DEFAULT_MAX_INFLIGHT_BYTES, type LspParams, lspParams } from "./params.ts";
 import { defaultReadQueueMax, ReadQueue } from "./_reader.ts";
 
 /** Options for {@linkcode listen}. */
@@ -28,6 +28,13 @@ export interface ListenOptions {
    * integer or `Infinity`. @default {the larger of 1024 and 4 × windowSize}
    */
   readQueueMax?: number;
+  /**
+   * Per connection, most bytes of Data datagrams sent and not yet acknowledged: a local limit
+   * below the window and max-unacked that keeps a window of large messages within the client's
+   * socket receive buffer (see {@linkcode DEFAULT_MAX_INFLIGHT_BYTES}). A positive integer, or
+   * `Infinity` for the window and max-unacked alone. @default {DEFAULT_MAX_INFLIGHT_BYTES (32 KiB)}
+   */
+  maxInflightBytes?: number;
   /** Abort to drop every connection and close the socket at once (no draining). */
   signal?: AbortSignal;
   /** Percentage (0..100) of received datagrams dropped (fault injection, `-rdrop`). @default {0} */
@@ -70,6 +77,7 @@ export function listen(port: number, options: ListenOptions = {}): LspServer {
   const core = LspEndpoint.server(params, prng, {
     maxConnections: options.maxConnections,
     readQueueMax: options.readQueueMax ?? defaultReadQueueMax(params),
+    maxInflightBytes: options.maxInflightBytes ?? DEFAULT_MAX_INFLIGHT_BYTES,
   });
   const socket = listenUdp(options.serviceName ?? "lsp", {
     hostname: options.hostname ?? "0.0.0.0",
