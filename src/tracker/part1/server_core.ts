@@ -41,7 +41,7 @@ import { answerRequest } from "./answer.ts";
 import type { Part1Db } from "./db.ts";
 import type { Part1InvalidReason, Part1Request } from "./framing.ts";
 import { Part1ServerConn, type Part1ServerConnOptions } from "./server_conn.ts";
-import type { Part1Reply } from "./wire.ts";
+import { BAD_REQUEST, encodeReply, ERROR_REPLY, type Part1Reply } from "./wire.ts";
 
 /** The most bytes read and dropped while lingering after the reply. */
 export const LINGER_MAX_BYTES = 65536;
@@ -209,6 +209,7 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
   readonly #waiting = new Set<ConnId>();
   readonly #actions: OutputQueue<StreamAction>;
   readonly #events: OutputQueue<Part1Exchange>;
+  #sizeReply: Uint8Array | undefined;
   #serving = 0;
   #nextId = 1;
   #stopped = false;
@@ -422,7 +423,8 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
     const event = conn.nextEvent();
     if (typeof event !== "object") return;
     const reply = answerRequest(this.#db, event.request);
-    this.#actions.push({ type: "write", conn: e.id, bytes: conn.send(reply) });
+    const bytes = conn.send(reply, this.#encoded(event.request, reply));
+    this.#actions.push({ type: "write", conn: e.id, bytes });
     this.#actions.push({ type: "shutdown", conn: e.id });
     this.#replies[reply.type]++;
     if (event.request.type === "invalid") this.#invalid[event.request.reason]++;
@@ -437,6 +439,22 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
     e.conn = undefined;
     e.lingerUntil = now + this.#lingerMs;
     if (e.eof || this.#lingerMs === 0) this.#close(e);
+  }
+
+  /**
+   * The bytes of `reply` from a cache, when it has them: the size reply (encoded once), the item
+   * replies (the database encodes each once) and the error reply. Shared: the driver only writes
+   * them.
+   */
+  #encoded(request: Part1Request, reply: Part1Reply): Uint8Array | undefined {
+    switch (reply.type) {
+      case "size":
+        return this.#sizeReply ??= encodeReply(reply);
+      case "item":
+        return request.type === "item" ? this.#db.itemReply(request.index) : undefined;
+      case "error":
+        return reply.message === BAD_REQUEST ? ERROR_REPLY : undefined;
+    }
   }
 
   /** Closes `e` on the core's own decision. */
