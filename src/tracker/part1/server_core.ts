@@ -23,6 +23,10 @@
  * and counted as `refused`. So the core holds at most `(maxConnections + maxWaiting)` connections
  * of at most `maxRequestBytes + 1` buffered bytes each.
  *
+ * Timeouts: each kind of deadline (request, linger, hard) is a fixed delay after a time that never
+ * goes back, so each kind sits in a FIFO (`_deadlines.ts`): `nextTimeout()` and `handleTick()`
+ * look at the due heads only, never at every connection.
+ *
  * Every exchange is reported once, as a {@linkcode Part1Exchange} event, when its connection ends:
  * the driver gives no word on a write that succeeded, so `written` is `false` when the driver
  * reported an error on the connection before the tracker closed it (a reset, a failed write) and
@@ -37,6 +41,7 @@ import { OutputQueue, TimeKeeper } from "../../core/mod.ts";
 import { checkInt } from "../../util/mod.ts";
 import { DEFAULT_DB } from "./default_db.ts";
 import { BoundedBuffer } from "./_buffer.ts";
+import { DeadlineQueue } from "./_deadlines.ts";
 import { answerRequest } from "./answer.ts";
 import type { Part1Db } from "./db.ts";
 import type { Part1InvalidReason, Part1Request } from "./framing.ts";
@@ -202,6 +207,7 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
   readonly #maxWaiting: number;
   readonly #lingerMs: number;
   readonly #hardMs: number;
+  readonly #requestMs: number;
   readonly #maxHeld: number;
   readonly #time = new TimeKeeper();
   readonly #table = new Map<ConnId, Entry>();
@@ -210,6 +216,13 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
   readonly #actions: OutputQueue<StreamAction>;
   readonly #events: OutputQueue<Part1Exchange>;
   #sizeReply: Uint8Array | undefined;
+  /** Deadlines by kind, each in order (see `_deadlines.ts`): O(1) `nextTimeout()`. */
+  readonly #requestDue = new DeadlineQueue();
+  readonly #lingerDue = new DeadlineQueue();
+  readonly #hardDue = new DeadlineQueue();
+  readonly #notReceiving = (id: ConnId) => this.#table.get(id)?.phase !== "receiving";
+  readonly #notLingering = (id: ConnId) => this.#table.get(id)?.phase !== "lingering";
+  readonly #gone = (id: ConnId) => !this.#table.has(id);
   #serving = 0;
   #nextId = 1;
   #stopped = false;
@@ -248,8 +261,8 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
     new Part1ServerConn(0, connOptions); // validates the connection options
     this.#db = db;
     this.#connOptions = connOptions;
-    this.#hardMs = (connOptions.requestTimeoutMs ?? 5000) + this.#lingerMs +
-      HARD_MARGIN_MS;
+    this.#requestMs = connOptions.requestTimeoutMs ?? 5000;
+    this.#hardMs = this.#requestMs + this.#lingerMs + HARD_MARGIN_MS;
     this.#maxHeld = (connOptions.maxRequestBytes ?? 1024) + 1;
     const held = this.#maxConnections + this.#maxWaiting;
     // Per input: a close per connection, and write + shutdown + close per one served.
@@ -351,8 +364,15 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
   /** {@inheritDoc StreamCore.handleTick} */
   handleTick(now: number): void {
     now = this.#time.advance(now);
-    for (const e of this.#table.values()) {
-      if (this.#expired(e, now)) continue;
+    // Only connections with a deadline due can change; they go in accept (= id) order.
+    const due: number[] = [];
+    this.#requestDue.popDue(now, due);
+    this.#lingerDue.popDue(now, due);
+    this.#hardDue.popDue(now, due);
+    due.sort((a, b) => a - b);
+    for (let i = 0; i < due.length; i++) {
+      const e = this.#table.get(due[i]);
+      if (e === undefined || due[i] === due[i - 1] || this.#expired(e, now)) continue;
       if (e.phase === "receiving") {
         e.conn!.handleTimeout(now);
         this.#step(e, now);
@@ -373,12 +393,15 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
 
   /** {@inheritDoc StreamCore.nextTimeout} */
   nextTimeout(): number | undefined {
-    let at = Infinity;
-    for (const e of this.#table.values()) {
-      if (e.phase === "waiting") continue;
-      const own = e.phase === "receiving" ? e.conn!.nextTimeout() ?? Infinity : e.lingerUntil;
-      at = Math.min(at, own, e.hardAt);
-    }
+    const live = this.#table.size;
+    this.#requestDue.prune(live, this.#notReceiving);
+    this.#lingerDue.prune(live, this.#notLingering);
+    this.#hardDue.prune(live, this.#gone);
+    const at = Math.min(
+      this.#requestDue.next(this.#notReceiving),
+      this.#lingerDue.next(this.#notLingering),
+      this.#hardDue.next(this.#gone),
+    );
     return at === Infinity ? undefined : at;
   }
 
@@ -410,6 +433,8 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
     this.#serving++;
     e.phase = "receiving";
     e.hardAt = now + this.#hardMs;
+    this.#hardDue.push(e.hardAt, e.id);
+    this.#requestDue.push(now + this.#requestMs, e.id); // the connection's own deadline
     const conn = e.conn = new Part1ServerConn(now, this.#connOptions);
     if (e.held !== undefined) conn.receiveData(e.held.view(), now);
     e.held = undefined;
@@ -439,6 +464,7 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
     e.conn = undefined;
     e.lingerUntil = now + this.#lingerMs;
     if (e.eof || this.#lingerMs === 0) this.#close(e);
+    else this.#lingerDue.push(e.lingerUntil, e.id);
   }
 
   /**
