@@ -130,7 +130,9 @@ export class TcpDriver<A = never> {
   /** Connections held: known to the core, or still carrying out their writes before a close. */
   readonly #held = new Set<Link>();
   /** The runners of connections' steps (writes, shutdown, close, dial) still running. */
-  readonly #chains = new Set<Promise<void>>();
+  readonly #runners = new Count();
+  /** The runners and the read loops still running. */
+  readonly #work = new Count();
   /** Read buffers of connections that ended, for the next ones (no allocation, no zeroing). */
   readonly #readPool: Uint8Array[] = [];
   readonly #readPoolMax: number;
@@ -200,9 +202,7 @@ export class TcpDriver<A = never> {
    * graceful stop.
    */
   async flushed(): Promise<void> {
-    for (let i = 0; i < 100 && this.#chains.size > 0; i++) {
-      await Promise.allSettled([...this.#chains]);
-    }
+    await this.#runners.zero();
   }
 
   /**
@@ -255,6 +255,7 @@ export class TcpDriver<A = never> {
       for (let i = 0; i < 100 && this.#tasks.size > 0; i++) {
         await Promise.allSettled([...this.#tasks]);
       }
+      await this.#work.zero();
       this.#resolveDone();
     })();
   }
@@ -336,27 +337,36 @@ export class TcpDriver<A = never> {
    * awaiting each one that is asynchronous; it ends when the queue is empty.
    */
   #chain(link: Link, step: Step): void {
-    link.steps.push(step);
-    if (link.running) return;
+    if (link.running) {
+      link.steps.push(step);
+      return;
+    }
     link.running = true;
-    const run = this.#run(link);
-    if (!link.running) return; // every step was synchronous (a close): nothing to wait for
-    this.#chains.add(run);
-    this.#tasks.add(run);
-    run.finally(() => {
-      this.#chains.delete(run);
-      this.#tasks.delete(run);
-    });
+    const pending = step(); // idle: the step runs now
+    if (pending === undefined && link.steps.length === 0) {
+      link.running = false; // done at once (a close): no runner needed
+      return;
+    }
+    this.#runners.up();
+    this.#work.up();
+    this.#run(link, pending);
   }
 
-  async #run(link: Link): Promise<void> {
+  /**
+   * Waits for the step under way, then carries out the queued ones in order. Counted in
+   * `#runners` and `#work` (counting, not a promise per task, is cheaper).
+   */
+  async #run(link: Link, first: Promise<void> | void): Promise<void> {
     try {
+      if (first !== undefined) await first;
       for (let step = link.steps.shift(); step !== undefined; step = link.steps.shift()) {
         const pending = step();
         if (pending !== undefined) await pending;
       }
     } finally {
       link.running = false;
+      this.#runners.down();
+      this.#work.down();
     }
   }
 
@@ -488,7 +498,8 @@ export class TcpDriver<A = never> {
         // not fatal
       }
     }
-    this.#track(this.#readLoop(id, link, conn));
+    this.#work.up();
+    this.#readLoop(id, link, conn);
   }
 
   /** Reads `conn` until end of file, an error or its close, into a buffer from the pool. */
@@ -504,13 +515,17 @@ export class TcpDriver<A = never> {
           return this.#fail(id, link, `read failed: ${errorText(err)}`);
         }
         if (link.closing || this.#closed) return;
-        if (n === null) return this.#input(() => this.#core.handleEof(id, this.#now()));
+        if (n === null) {
+          this.#core.handleEof(id, this.#now());
+          return this.pump();
+        }
         this.stats.bytesIn += n;
-        const bytes = buf.slice(0, n);
-        this.#input(() => this.#core.handleData(id, bytes, this.#now()));
+        this.#core.handleData(id, buf.slice(0, n), this.#now());
+        this.pump();
       }
     } finally {
       if (this.#readPool.length < this.#readPoolMax) this.#readPool.push(buf);
+      this.#work.down();
     }
   }
 
@@ -566,6 +581,28 @@ export class TcpDriver<A = never> {
       const t = setTimeout(wake, ms);
       this.#wakers.add(wake);
     });
+  }
+}
+
+/** A count of tasks under way, with a promise for when it is zero. */
+class Count {
+  #n = 0;
+  #waiters: (() => void)[] = [];
+
+  up(): void {
+    this.#n++;
+  }
+
+  down(): void {
+    if (--this.#n > 0) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Resolves once the count is zero (at once when it is). */
+  zero(): Promise<void> {
+    return this.#n === 0 ? Promise.resolve() : new Promise((wake) => this.#waiters.push(wake));
   }
 }
 
