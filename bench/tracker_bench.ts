@@ -25,7 +25,10 @@
  * median over rounds of each figure, and the ratios ours / minimal and ours / replica of the
  * medians (requests/s: higher is better; latency: lower is better).
  *
- * Run: `deno task bench`, or alone (about 40 s):
+ * The measurement runs once, inside one `Deno.bench` (deno's own timing row for it means nothing);
+ * the figures are the table printed after deno's.
+ *
+ * Run: `deno task bench`, or alone (about 35-40 s, type-check included):
  * `deno bench --allow-net=127.0.0.1 --allow-read --allow-run bench/tracker_bench.ts`.
  * Needs `python3` on PATH for the replica (its column is left out without it).
  *
