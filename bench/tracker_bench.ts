@@ -1,42 +1,52 @@
 /**
- * Part 1 tracker throughput: requests per second with 16 concurrent clients, against bitclone's
- * tracker (`bitclone tracker serve`) and against a Python 3 replica of the original tracker
- * (`bench/tracker_replica.py`: single-threaded, one `recv(1024)` per connection, like
- * `tracker-p1.py`), measured in the same run. The replica with the original's listen backlog of 5
- * is the group's baseline; the replica with a backlog of 128 is shown beside it, because 16
- * clients connecting at once overflow a backlog of 5: the kernel drops connection attempts, which
- * clients retry after a second, and that stall, not the Python code, sets the original's rate.
+ * Part 1 tracker, one request per connection: requests per second and per-request latency (mean,
+ * p50, p99) at 1, 16 and 64 concurrent clients, for three servers measured in the same run:
  *
- * All trackers run as child processes on 127.0.0.1 and get the same load from this process: 16
- * workers, each doing one exchange at a time (connect, send, read the reply to EOF, close), on a
- * fixed mix of requests (`REGISTER`, and item requests for every position pickled at protocols 0
- * and 2, which the original loads). Every reply is checked byte for byte; a reset or refused
- * connection counts as a failed request. Only the load is timed (`b.start()`/`b.end()`); the
- * trackers start and stop around it. After the table, the median rate of successful requests of
- * each tracker is printed.
+ * - **ours**: `bitclone tracker serve` (default settings);
+ * - **replica**: `bench/tracker_replica.py`, a Python 3 replica of the original `tracker-p1.py`
+ *   (single-threaded, one `recv(1024)` per connection), the stand-in for the Python 2 original.
+ *   It listens with a backlog of 128, not the original's 5: 16 clients connecting at once overflow
+ *   a backlog of 5, the kernel drops connection attempts, clients retry after a second, and that
+ *   stall, not the Python code, would set its rate. So the replica here is the stronger baseline;
+ *   the issue's latency target (one client) does not depend on the backlog;
+ * - **minimal**: the Deno server in {@linkcode MINIMAL_SERVER} below: accept, one read, one write
+ *   of the reply, close. It parses nothing and keeps no state: the ceiling of this load for a Deno
+ *   program on this machine.
  *
- * These requests are trivial, so the rate measures per-connection overhead: a blocking Python
- * loop that serves one instant request at a time is cheap per connection, but it serves nobody
- * else while a client is slow or silent (see tests/tracker/part1_loopback_test.ts).
+ * Every server runs as its own child process on 127.0.0.1 (so each has a core, like the clients);
+ * the clients are async loops in this process, each doing one exchange at a time (connect, send,
+ * read the reply to EOF, close) on a fixed mix of requests (`REGISTER`, and item requests for
+ * every position at protocols 0 and 2, which the original loads), reusing one buffer. Every reply
+ * is checked byte for byte; a reset or refused connection counts as a failed request. A request's
+ * latency runs from before `connect` to after `close`.
  *
- * Run: `deno task bench`, or alone:
+ * The machine is shared, so the servers are measured interleaved: {@linkcode ROUNDS} rounds, each
+ * running every (clients, server) cell for {@linkcode CELL_MS} ms in turn; the table shows the
+ * median over rounds of each figure, and the ratios ours / minimal and ours / replica of the
+ * medians (requests/s: higher is better; latency: lower is better).
+ *
+ * The measurement runs once, inside one `Deno.bench` (deno's own timing row for it means nothing);
+ * the figures are the table printed after deno's.
+ *
+ * Run: `deno task bench`, or alone (about 35-40 s, type-check included):
  * `deno bench --allow-net=127.0.0.1 --allow-read --allow-run bench/tracker_bench.ts`.
- * Needs `python3` on PATH for the replica (its benches are skipped without it).
+ * Needs `python3` on PATH for the replica (its column is left out without it).
  *
  * @module
  */
 import { DEFAULT_DB } from "../src/tracker/part1/default_db.ts";
-import { encodeRequest } from "../src/tracker/part1/wire.ts";
+import { encodeRequest, ERROR_REPLY } from "../src/tracker/part1/wire.ts";
 
-/** Concurrent clients. */
-const CLIENTS = 16;
-/** Exchanges per timed iteration (spread evenly over the clients). */
-const REQUESTS = 1600;
-/** Timed iterations per bench. */
-const ITERATIONS = 5;
-/** A stalled load fails the bench instead of hanging it. */
-const STALL_MS = 60_000;
-const GROUP = `${REQUESTS} requests from ${CLIENTS} concurrent clients`;
+/** Concurrent clients of each cell. */
+const CLIENT_COUNTS = [1, 16, 64] as const;
+/** Interleaved rounds. */
+const ROUNDS = 7;
+/** How long one (clients, server) cell runs per round. */
+const CELL_MS = 400;
+/** Warm-up per server and client count before the rounds. */
+const WARMUP_MS = 200;
+/** A single exchange that takes longer fails the bench instead of hanging it. */
+const STALL_MS = 30_000;
 const HOST = "127.0.0.1";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -53,11 +63,30 @@ const MIX: { request: Uint8Array; reply: Uint8Array }[] = [
   ),
 ];
 
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
+/**
+ * The baseline server, run with `deno eval`: accept, read once, write the reply (looked up from
+ * the request's bytes in a table given on the command line), close. Nothing more.
+ */
+const MINIMAL_SERVER = `
+const table = new Map(JSON.parse(Deno.args[0]).map(([q, r]) => [q, new Uint8Array(r)]));
+const bad = new Uint8Array(JSON.parse(Deno.args[1]));
+const listener = Deno.listen({ hostname: "${HOST}", port: 0 });
+const serve = async (conn) => {
+  try {
+    const buf = new Uint8Array(1024);
+    const n = await conn.read(buf);
+    if (n !== null) await conn.write(table.get(buf.subarray(0, n).join()) ?? bad);
+  } catch {
+    // the client went away
+  } finally {
+    conn.close();
+  }
+};
+console.log("listening on ${HOST}:" + listener.addr.port);
+for await (const conn of listener) serve(conn);
+`;
 
-/** Connection-level failures: counted, not fatal (the original's queue overflows under load). */
+/** Connection-level failures: counted, not fatal. */
 function isConnectionError(err: unknown): boolean {
   return err instanceof Deno.errors.ConnectionReset ||
     err instanceof Deno.errors.ConnectionRefused ||
@@ -65,11 +94,22 @@ function isConnectionError(err: unknown): boolean {
     err instanceof Deno.errors.BrokenPipe;
 }
 
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /**
- * One exchange on its own connection. Returns false when the connection failed (reset, refused);
- * throws when a reply arrives and is not the expected one.
+ * One exchange on its own connection, reading into `buf`. Returns false when the connection
+ * failed (reset, refused); throws when a reply arrives and is not the expected one.
  */
-async function exchange(port: number, request: Uint8Array, expected: Uint8Array): Promise<boolean> {
+async function exchange(
+  port: number,
+  request: Uint8Array,
+  expected: Uint8Array,
+  buf: Uint8Array,
+): Promise<boolean> {
   let conn: Deno.TcpConn;
   try {
     conn = await Deno.connect({ hostname: HOST, port });
@@ -79,7 +119,6 @@ async function exchange(port: number, request: Uint8Array, expected: Uint8Array)
   }
   try {
     await conn.write(request);
-    const buf = new Uint8Array(2048);
     let got = 0;
     for (;;) {
       const n = await conn.read(buf.subarray(got));
@@ -88,7 +127,9 @@ async function exchange(port: number, request: Uint8Array, expected: Uint8Array)
       if (got === buf.length) throw new Error("reply too long");
     }
     if (!equal(buf.subarray(0, got), expected)) {
-      throw new Error(`wrong reply: ${new TextDecoder().decode(buf.subarray(0, got))}`);
+      throw new Error(
+        `wrong reply: ${JSON.stringify(new TextDecoder().decode(buf.subarray(0, got)))}`,
+      );
     }
     return true;
   } catch (err) {
@@ -99,31 +140,59 @@ async function exchange(port: number, request: Uint8Array, expected: Uint8Array)
   }
 }
 
-/** Runs the load: CLIENTS workers, `requests` exchanges in all; returns how many failed. */
-async function load(port: number, requests: number): Promise<number> {
-  let next = 0;
+/** What one cell measured. */
+interface Cell {
+  /** Successful requests per second. */
+  rate: number;
+  /** Latency of successful requests, ms. */
+  mean: number;
+  p50: number;
+  p99: number;
+  failed: number;
+}
+
+/** Runs `clients` loops against `port` for `ms` milliseconds. */
+async function load(port: number, clients: number, ms: number): Promise<Cell> {
+  const latencies: number[] = [];
   let failed = 0;
+  const t0 = performance.now();
+  const end = t0 + ms;
   const worker = async (w: number) => {
-    for (let k = w; next < requests; k += CLIENTS) {
-      next++;
+    const buf = new Uint8Array(2048);
+    for (let k = w; performance.now() < end; k += clients) {
       const { request, reply } = MIX[k % MIX.length];
-      if (!await exchange(port, request, reply)) failed++;
+      const start = performance.now();
+      if (await exchange(port, request, reply, buf)) latencies.push(performance.now() - start);
+      else failed++;
     }
   };
   let timer: ReturnType<typeof setTimeout> | undefined;
   const stall = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the load stalled for ${STALL_MS} ms`)), STALL_MS);
+    timer = setTimeout(
+      () => reject(new Error(`the load stalled for ${STALL_MS} ms`)),
+      ms + STALL_MS,
+    );
   });
   try {
-    await Promise.race([Promise.all(Array.from({ length: CLIENTS }, (_, w) => worker(w))), stall]);
+    await Promise.race([Promise.all(Array.from({ length: clients }, (_, w) => worker(w))), stall]);
   } finally {
     clearTimeout(timer);
   }
-  return failed;
+  const elapsed = performance.now() - t0;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  return {
+    rate: latencies.length / (elapsed / 1000),
+    mean: latencies.reduce((s, x) => s + x, 0) / Math.max(1, latencies.length),
+    p50: at(0.5) ?? NaN,
+    p99: at(0.99) ?? NaN,
+    failed,
+  };
 }
 
-/** A tracker child process listening on a free port. */
-interface Tracker {
+/** A server child process listening on a free port. */
+interface Server {
   port: number;
   stop(): Promise<void>;
 }
@@ -132,7 +201,7 @@ interface Tracker {
  * Spawns `command args` and waits for the whole line with the port (`ready` captures it and must
  * match the line's end: the reader is closed right after, and a child still writing would die).
  */
-async function spawnTracker(command: string, args: string[], ready: RegExp): Promise<Tracker> {
+async function spawnServer(command: string, args: string[], ready: RegExp): Promise<Server> {
   const child = new Deno.Command(command, {
     args,
     stdout: "piped",
@@ -156,100 +225,121 @@ async function spawnTracker(command: string, args: string[], ready: RegExp): Pro
   };
 }
 
-const ours = () =>
-  spawnTracker(
-    Deno.execPath(),
-    [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      MAIN,
-      "tracker",
-      "serve",
-      "--port",
-      "0",
-      "--log-level",
-      "error",
-    ],
-    /on tcp 127\.0\.0\.1:(\d+) .*\n/,
-  );
-const replica = (backlog: number) => () =>
-  spawnTracker(
-    "python3",
-    [REPLICA, "--host", HOST, "--port", "0", "--backlog", String(backlog)],
-    /listening on [\d.]+:(\d+)\n/,
-  );
+const SERVERS = {
+  minimal: () =>
+    spawnServer(
+      Deno.execPath(),
+      [
+        "eval",
+        MINIMAL_SERVER,
+        JSON.stringify(MIX.map(({ request, reply }) => [request.join(), [...reply]])),
+        JSON.stringify([...ERROR_REPLY]),
+      ],
+      /listening on [\d.]+:(\d+)\n/,
+    ),
+  ours: () =>
+    spawnServer(
+      Deno.execPath(),
+      ["run", "--allow-net", "--allow-read", MAIN, "tracker", "serve", "--port", "0"],
+      /on tcp 127\.0\.0\.1:(\d+) .*\n/,
+    ),
+  replica: () =>
+    spawnServer(
+      "python3",
+      [REPLICA, "--host", HOST, "--port", "0", "--backlog", "128"],
+      /listening on [\d.]+:(\d+)\n/,
+    ),
+};
+type Name = keyof typeof SERVERS;
 
 const hasPython = await new Deno.Command("python3", {
   args: ["--version"],
   stdout: "null",
   stderr: "null",
-})
-  .output().then((o) => o.success).catch(() => false);
+}).output().then((o) => o.success).catch(() => false);
+const NAMES: Name[] = hasPython ? ["minimal", "ours", "replica"] : ["minimal", "ours"];
 
-/** Per bench: successful requests/s of each iteration, and failed exchanges in all. */
-const results = new Map<string, { rates: number[]; failed: number }>();
+/** cells[clients][server]: one Cell per round. */
+const cells = new Map<number, Map<Name, Cell[]>>();
 
-function timed(name: string, start: () => Promise<Tracker>) {
-  const result = { rates: [] as number[], failed: 0 };
-  results.set(name, result);
-  return async (b: Deno.BenchContext) => {
-    const tracker = await start();
+Deno.bench({
+  name: `tracker: ${NAMES.join(", ")} at ${CLIENT_COUNTS.join(", ")} clients, ${ROUNDS} rounds`,
+  n: 1,
+  warmup: 0,
+  async fn() {
+    if (cells.size > 0) return; // deno bench may call it again: measure once
+    const servers = new Map<Name, Server>();
     try {
-      await load(tracker.port, CLIENTS * 2); // warm up
-      b.start();
-      const t0 = performance.now();
-      const failed = await load(tracker.port, REQUESTS);
-      const ms = performance.now() - t0;
-      b.end();
-      result.failed += failed;
-      result.rates.push((REQUESTS - failed) / (ms / 1000));
+      for (const name of NAMES) servers.set(name, await SERVERS[name]());
+      for (const clients of CLIENT_COUNTS) {
+        for (const name of NAMES) await load(servers.get(name)!.port, clients, WARMUP_MS);
+      }
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const clients of CLIENT_COUNTS) {
+          const row = cells.get(clients) ?? new Map<Name, Cell[]>();
+          cells.set(clients, row);
+          // Rotate the order each round, so no server always runs right after another.
+          for (let i = 0; i < NAMES.length; i++) {
+            const name = NAMES[(i + round) % NAMES.length];
+            const list = row.get(name) ?? [];
+            row.set(name, list);
+            list.push(await load(servers.get(name)!.port, clients, CELL_MS));
+          }
+        }
+      }
     } finally {
-      await tracker.stop();
+      for (const server of servers.values()) await server.stop();
     }
-  };
+  },
+});
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
 }
 
-Deno.bench({
-  name: "Python 3 replica of the original (backlog 5)",
-  group: GROUP,
-  baseline: true,
-  n: ITERATIONS,
-  warmup: 0,
-  ignore: !hasPython,
-  fn: timed("replica", replica(5)),
-});
-
-Deno.bench({
-  name: "Python 3 replica, backlog 128",
-  group: GROUP,
-  n: ITERATIONS,
-  warmup: 0,
-  ignore: !hasPython,
-  fn: timed("replica (128)", replica(128)),
-});
-
-Deno.bench({
-  name: "bitclone tracker serve",
-  group: GROUP,
-  n: ITERATIONS,
-  warmup: 0,
-  fn: timed("bitclone", ours),
-});
-
 globalThis.addEventListener("unload", () => {
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const base = results.get("replica")?.rates ?? [];
-  const lines = [...results].filter(([, r]) => r.rates.length).map(([name, r]) => {
-    const rate = median(r.rates);
-    const vs = base.length ? `  ${(rate / median(base)).toFixed(2)}x the replica` : "";
-    const total = r.rates.length * REQUESTS;
-    return `  ${name.padEnd(14)} ${rate.toFixed(0).padStart(6)} requests/s` +
-      `  ${r.failed}/${total} failed${vs}`;
-  });
+  if (cells.size === 0) return;
+  const lines = [
+    `\nPart 1 tracker, one request per connection; medians of ${ROUNDS} interleaved rounds of ` +
+    `${CELL_MS} ms (latency: connect to close, ms):`,
+    `  clients  server    requests/s   mean    p50    p99  failed`,
+  ];
+  const ratios: string[] = [];
+  for (const [clients, row] of cells) {
+    const m = new Map<Name, Cell>();
+    for (const [name, list] of row) {
+      const cell: Cell = {
+        rate: median(list.map((c) => c.rate)),
+        mean: median(list.map((c) => c.mean)),
+        p50: median(list.map((c) => c.p50)),
+        p99: median(list.map((c) => c.p99)),
+        failed: list.reduce((s, c) => s + c.failed, 0),
+      };
+      m.set(name, cell);
+      lines.push(
+        `  ${String(clients).padStart(7)}  ${name.padEnd(8)} ${cell.rate.toFixed(0).padStart(11)}` +
+          ` ${cell.mean.toFixed(3).padStart(6)} ${cell.p50.toFixed(3).padStart(6)}` +
+          ` ${cell.p99.toFixed(3).padStart(6)} ${String(cell.failed).padStart(7)}`,
+      );
+    }
+    const ours = m.get("ours")!;
+    for (const base of ["minimal", "replica"] as const) {
+      const b = m.get(base);
+      if (!b) continue;
+      ratios.push(
+        `  ${String(clients).padStart(2)} clients, ours / ${base.padEnd(7)}: ` +
+          `requests/s ${(ours.rate / b.rate).toFixed(2)}x, ` +
+          `mean latency ${(ours.mean / b.mean).toFixed(2)}x, p50 ${
+            (ours.p50 / b.p50).toFixed(2)
+          }x, ` +
+          `p99 ${(ours.p99 / b.p99).toFixed(2)}x`,
+      );
+    }
+  }
   console.log(
-    `\nPart 1 tracker, ${CLIENTS} concurrent clients, one request per connection ` +
-      `(successful requests/s, median of each bench's runs; failed = reset or refused):`,
+    [...lines, "Ratios (requests/s: higher is better; latency: lower is better):", ...ratios].join(
+      "\n",
+    ),
   );
-  console.log(lines.join("\n"));
 });

@@ -85,13 +85,21 @@ interface Link {
   closing: boolean;
   /** It failed or the driver stopped: no more I/O on it (queued writes are dropped). */
   dead: boolean;
-  chain: Promise<void>;
+  /** Its writes, shutdown and close (and the dial of an outgoing one), carried out in order. */
+  steps: Step[];
+  /** A runner is carrying out `steps`. */
+  running: boolean;
   pendingBytes: number;
   /** Gives up a connect under way (set while one is). */
   giveUp?: () => void;
 }
 
+/** One step of a connection's I/O: a write, a shutdown, a close, a dial. */
+type Step = () => Promise<void> | void;
+
 const PUMP_ROUNDS_MAX = 1000;
+/** Read buffers kept for reuse hold at most this many bytes in all. */
+const READ_POOL_BYTES = 1 << 20;
 const ACCEPT_ERROR_PAUSE_MS = 50;
 const TIMER_MAX_MS = 2 ** 31 - 1;
 
@@ -121,8 +129,13 @@ export class TcpDriver<A = never> {
   readonly #links = new Map<ConnId, Link>();
   /** Connections held: known to the core, or still carrying out their writes before a close. */
   readonly #held = new Set<Link>();
-  /** Each connection's chain of writes, shutdown and close still running. */
-  readonly #chains = new Set<Promise<void>>();
+  /** The runners of connections' steps (writes, shutdown, close, dial) still running. */
+  readonly #runners = new Count();
+  /** The runners and the read loops still running. */
+  readonly #work = new Count();
+  /** Read buffers of connections that ended, for the next ones (no allocation, no zeroing). */
+  readonly #readPool: Uint8Array[] = [];
+  readonly #readPoolMax: number;
   readonly #connectionsMax: number;
   readonly #noDelay: boolean;
   readonly #tasks = new Set<Promise<unknown>>();
@@ -132,6 +145,8 @@ export class TcpDriver<A = never> {
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** When the armed timer fires (`Infinity` when none is armed). */
   #timerAt = Infinity;
+  /** The armed timer keeps the process alive (it is unref'd while the core wants no tick). */
+  #timerRef = false;
   #closed = false;
   #resolveDone!: () => void;
   /** Counters. */
@@ -158,6 +173,7 @@ export class TcpDriver<A = never> {
     this.#clock = options.now ?? (() => performance.now());
     this.#writeMax = options.writeBufferBytesMax ?? 1 << 20;
     this.#readBytes = options.readBytes ?? 65536;
+    this.#readPoolMax = Math.floor(READ_POOL_BYTES / this.#readBytes);
     this.#connectionsMax = options.connectionsMax ?? Infinity;
     this.#noDelay = options.noDelay ?? false;
     this.#connect = options.connect ??
@@ -186,9 +202,7 @@ export class TcpDriver<A = never> {
    * graceful stop.
    */
   async flushed(): Promise<void> {
-    for (let i = 0; i < 100 && this.#chains.size > 0; i++) {
-      await Promise.allSettled([...this.#chains]);
-    }
+    await this.#runners.zero();
   }
 
   /**
@@ -205,7 +219,7 @@ export class TcpDriver<A = never> {
       this.#onProgress();
       if (this.#closed) return;
       const at = this.#core.nextTimeout();
-      if (at === undefined) return this.#disarm();
+      if (at === undefined) return this.#idle();
       const now = this.#now();
       if (at > now) return this.#arm(at, now);
       this.#core.handleTick(now);
@@ -241,6 +255,7 @@ export class TcpDriver<A = never> {
       for (let i = 0; i < 100 && this.#tasks.size > 0; i++) {
         await Promise.allSettled([...this.#tasks]);
       }
+      await this.#work.zero();
       this.#resolveDone();
     })();
   }
@@ -249,22 +264,45 @@ export class TcpDriver<A = never> {
     return this.#time.advance(this.#clock());
   }
 
-  /** Arms the one timer at `at`, keeping the armed one when it is already due then. */
+  /**
+   * Makes the one timer fire by `at`. A timer already armed to fire by then is kept (re-arming a
+   * timer costs more than a wake-up that finds nothing due: when it fires, {@linkcode pump} ticks
+   * the core only if `nextTimeout()` has come, and arms the timer again otherwise). So a core
+   * whose next timeout moves later with every connection (a deadline per connection) costs one
+   * timer per expiry, not one per connection.
+   */
   #arm(at: number, now: number): void {
-    if (this.#timer !== undefined && this.#timerAt === at) return;
+    if (this.#timer !== undefined && this.#timerAt <= at) {
+      if (!this.#timerRef) Deno.refTimer(this.#timer);
+      this.#timerRef = true;
+      return;
+    }
     this.#disarm();
     this.#timerAt = at;
+    this.#timerRef = true;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#timerAt = Infinity;
-      this.#input(() => this.#core.handleTick(this.#now()));
-    }, Math.min(Math.ceil(at - now), TIMER_MAX_MS));
+      this.#timerRef = false;
+      this.#input(() => {}); // pump: ticks the core if its timeout has come, re-arms otherwise
+    }, Math.min(Math.max(0, Math.ceil(at - now)), TIMER_MAX_MS));
+  }
+
+  /**
+   * The core wants no tick: an armed timer is kept but no longer keeps the process alive (its
+   * wake-up finds nothing due), so that the next timeout does not have to arm a new one.
+   */
+  #idle(): void {
+    if (this.#timer === undefined || !this.#timerRef) return;
+    Deno.unrefTimer(this.#timer);
+    this.#timerRef = false;
   }
 
   #disarm(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = Infinity;
+    this.#timerRef = false;
   }
 
   #track(p: Promise<unknown>): void {
@@ -293,11 +331,43 @@ export class TcpDriver<A = never> {
     this.#input(() => this.#core.handleError(id, reason, this.#now()));
   }
 
-  #chain(link: Link, step: () => Promise<void> | void): void {
-    const chain = link.chain = link.chain.then(step);
-    this.#chains.add(chain);
-    chain.finally(() => this.#chains.delete(chain));
-    this.#track(chain);
+  /**
+   * Queues `step` on the connection's steps. When none is running, a runner starts at once and
+   * carries out the steps in order (so a write's system call is made now, not a microtask later),
+   * awaiting each one that is asynchronous; it ends when the queue is empty.
+   */
+  #chain(link: Link, step: Step): void {
+    if (link.running) {
+      link.steps.push(step);
+      return;
+    }
+    link.running = true;
+    const pending = step(); // idle: the step runs now
+    if (pending === undefined && link.steps.length === 0) {
+      link.running = false; // done at once (a close): no runner needed
+      return;
+    }
+    this.#runners.up();
+    this.#work.up();
+    this.#run(link, pending);
+  }
+
+  /**
+   * Waits for the step under way, then carries out the queued ones in order. Counted in
+   * `#runners` and `#work` (counting, not a promise per task, is cheaper).
+   */
+  async #run(link: Link, first: Promise<void> | void): Promise<void> {
+    try {
+      if (first !== undefined) await first;
+      for (let step = link.steps.shift(); step !== undefined; step = link.steps.shift()) {
+        const pending = step();
+        if (pending !== undefined) await pending;
+      }
+    } finally {
+      link.running = false;
+      this.#runners.down();
+      this.#work.down();
+    }
   }
 
   #hold(id: ConnId, link: Link): void {
@@ -363,7 +433,8 @@ export class TcpDriver<A = never> {
       conn: undefined,
       closing: false,
       dead: false,
-      chain: Promise.resolve(),
+      steps: [],
+      running: false,
       pendingBytes: 0,
     };
     const full = this.#held.size >= this.#connectionsMax;
@@ -427,8 +498,15 @@ export class TcpDriver<A = never> {
         // not fatal
       }
     }
-    this.#track((async () => {
-      const buf = new Uint8Array(this.#readBytes);
+    this.#work.up();
+    this.#readLoop(id, link, conn);
+  }
+
+  /** Reads `conn` until end of file, an error or its close, into a buffer from the pool. */
+  async #readLoop(id: ConnId, link: Link, conn: Deno.TcpConn): Promise<void> {
+    // No read is under way on a pooled buffer: it is returned once its last read has settled.
+    const buf = this.#readPool.pop() ?? new Uint8Array(this.#readBytes);
+    try {
       for (;;) {
         let n: number | null;
         try {
@@ -437,12 +515,18 @@ export class TcpDriver<A = never> {
           return this.#fail(id, link, `read failed: ${errorText(err)}`);
         }
         if (link.closing || this.#closed) return;
-        if (n === null) return this.#input(() => this.#core.handleEof(id, this.#now()));
+        if (n === null) {
+          this.#core.handleEof(id, this.#now());
+          return this.pump();
+        }
         this.stats.bytesIn += n;
-        const bytes = buf.slice(0, n);
-        this.#input(() => this.#core.handleData(id, bytes, this.#now()));
+        this.#core.handleData(id, buf.slice(0, n), this.#now());
+        this.pump();
       }
-    })());
+    } finally {
+      if (this.#readPool.length < this.#readPoolMax) this.#readPool.push(buf);
+      this.#work.down();
+    }
   }
 
   async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
@@ -472,7 +556,8 @@ export class TcpDriver<A = never> {
         conn,
         closing: false,
         dead: false,
-        chain: Promise.resolve(),
+        steps: [],
+        running: false,
         pendingBytes: 0,
       };
       const id = this.#core.handleAccept(
@@ -496,6 +581,28 @@ export class TcpDriver<A = never> {
       const t = setTimeout(wake, ms);
       this.#wakers.add(wake);
     });
+  }
+}
+
+/** A count of tasks under way, with a promise for when it is zero. */
+class Count {
+  #n = 0;
+  #waiters: (() => void)[] = [];
+
+  up(): void {
+    this.#n++;
+  }
+
+  down(): void {
+    if (--this.#n > 0) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Resolves once the count is zero (at once when it is). */
+  zero(): Promise<void> {
+    return this.#n === 0 ? Promise.resolve() : new Promise((wake) => this.#waiters.push(wake));
   }
 }
 

@@ -100,7 +100,7 @@ export const trackerService: ServiceDefinition = {
         db,
         signal: ctx.signal,
         serviceName: "tracker",
-        onExchange: (e) => ctx.log.debug("{exchange}", { exchange: describeExchange(e) }),
+        onExchange: (e) => ctx.log.debug("{exchange}", () => ({ exchange: describeExchange(e) })),
       });
     } catch (err) {
       if (err instanceof RangeError) throw new ServiceStartError("tracker", err.message);

@@ -212,3 +212,107 @@ Deno.test("TcpDriver performs a write queued just before a close, then closes", 
   driver.close();
   await driver.done;
 });
+
+/** A recorder that counts every handleTick, due or not. */
+class TickCounter extends Recorder {
+  ticks: number[] = [];
+  override handleTick(now: number): void {
+    this.ticks.push(now);
+    super.handleTick(now);
+  }
+}
+
+/** Replaces the global timer functions with a fake that records timers and fires on demand. */
+function fakeTimers() {
+  const realSet = globalThis.setTimeout;
+  const realClear = globalThis.clearTimeout;
+  const armed = new Map<number, { fn: () => void; ms: number }>();
+  let nextId = 1_000_000;
+  let sets = 0;
+  let clears = 0;
+  globalThis.setTimeout = ((fn: () => void, ms: number) => {
+    sets++;
+    armed.set(++nextId, { fn, ms });
+    return nextId;
+  }) as unknown as typeof setTimeout;
+  globalThis.clearTimeout = ((id: number) => {
+    if (armed.delete(id)) clears++;
+  }) as unknown as typeof clearTimeout;
+  return {
+    get sets() {
+      return sets;
+    },
+    get clears() {
+      return clears;
+    },
+    /** The delays of the timers armed now. */
+    delays: () => [...armed.values()].map((t) => t.ms),
+    /** Fires every armed timer. */
+    fire() {
+      const due = [...armed.values()];
+      armed.clear();
+      for (const t of due) t.fn();
+    },
+    restore() {
+      globalThis.setTimeout = realSet;
+      globalThis.clearTimeout = realClear;
+    },
+  };
+}
+
+Deno.test("TcpDriver keeps its one timer while nextTimeout() moves later, and ticks only when due", async () => {
+  const timers = fakeTimers();
+  try {
+    const core = new TickCounter();
+    let clock = 0;
+    const driver = new TcpDriver({ core, now: () => clock });
+    await Promise.resolve(); // the constructor's first pump
+    // A deadline per connection: each input moves the core's next timeout a little later.
+    for (let i = 0; i < 10; i++) {
+      clock = i;
+      core.timeoutAt = 1000 + 10 * i;
+      driver.pump();
+    }
+    assert.equal(timers.sets, 1, "one timer for ten later deadlines");
+    assert.deepEqual(timers.delays(), [1000]);
+    // It fires before the core's timeout: no tick, a timer for the rest.
+    clock = 1000;
+    timers.fire();
+    assert.deepEqual(core.ticks, []);
+    assert.deepEqual(timers.delays(), [90]);
+    // The core wants no tick for a while: the timer stays (unref'd), nothing is cleared.
+    core.timeoutAt = undefined;
+    driver.pump();
+    assert.equal(timers.clears, 0);
+    // An earlier deadline replaces it.
+    core.timeoutAt = 1050;
+    driver.pump();
+    assert.equal(timers.clears, 1);
+    assert.deepEqual(timers.delays(), [50]);
+    clock = 1050;
+    timers.fire();
+    assert.deepEqual(core.ticks, [1050]);
+    assert.deepEqual(core.seen, [{ type: "tick", now: 1050 }]);
+    driver.close();
+    await driver.done;
+  } finally {
+    timers.restore();
+  }
+});
+
+Deno.test("TcpDriver reuses read buffers: each connection reads only its own bytes", async () => {
+  const server = new Recorder();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const driver = new TcpDriver({ core: server, listener, readBytes: 64 });
+  const texts = ["a long first message", "short", "x"];
+  for (const [i, text] of texts.entries()) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    await conn.write(new TextEncoder().encode(text));
+    conn.close();
+    await until(() => server.seen.some((s) => s.type === "eof" && s.conn === i + 1), "the eof");
+  }
+  const data = server.seen.filter((s) => s.type === "data").map((s) => [s.conn, s.text]);
+  assert.deepEqual(data, texts.map((text, i) => [i + 1, text]));
+  driver.close();
+  await driver.done;
+});

@@ -379,3 +379,19 @@ Deno.test("Part1ServerConn answers chunked pickles exactly as it answers them wh
     { numRuns: 2000 },
   );
 });
+
+Deno.test("Part1ServerConn.send() returns the caller's cached bytes when given, else encodes", () => {
+  const cached = DB.itemReply(3);
+  const conn = new Part1ServerConn(0);
+  conn.receiveData(te.encode("I3\n."), 0);
+  const e = conn.nextEvent();
+  assert.ok(typeof e === "object");
+  const reply = answerRequest(DB, e.request);
+  assert.equal(conn.send(reply, cached), cached);
+  const other = new Part1ServerConn(0);
+  other.receiveData(te.encode("I3\n."), 0);
+  other.nextEvent();
+  const fresh = other.send(reply);
+  assert.notEqual(fresh, cached);
+  assert.deepEqual(fresh, cached);
+});

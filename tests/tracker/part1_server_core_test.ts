@@ -12,7 +12,9 @@ import {
   type Part1Exchange,
   Part1ServerCore,
 } from "../../src/tracker/part1/server_core.ts";
-import { ERROR_REPLY } from "../../src/tracker/part1/wire.ts";
+import { encodeReply, encodeRequest, ERROR_REPLY } from "../../src/tracker/part1/wire.ts";
+import { answerRequest } from "../../src/tracker/part1/answer.ts";
+import { Part1Db } from "../../src/tracker/part1/db.ts";
 import { DEFAULT_DB } from "../../src/tracker/part1/default_db.ts";
 
 const te = new TextEncoder();
@@ -259,4 +261,33 @@ Deno.test("Part1ServerCore rejects bad options", () => {
   assert.throws(() => new Part1ServerCore({ lingerMs: 60_001 }), RangeError);
   assert.throws(() => new Part1ServerCore({ requestTimeoutMs: 0 }), RangeError);
   assert.throws(() => new Part1ServerCore({ maxProtocol: 9 as 2 }), RangeError);
+});
+
+Deno.test("Part1ServerCore writes cached replies equal to encodeReply(), for every request", () => {
+  const db = new Part1Db([{ seq: 1, word: "naïve" }, { seq: 0, word: "it's" }, {
+    seq: 2,
+    word: "x",
+  }]);
+  const core = new Part1ServerCore({ db });
+  const requests = [
+    REGISTER,
+    te.encode("REGISTER!"),
+    ...[-4, -3, -1, 0, 1, 2, 3].flatMap((index) =>
+      ([0, 1, 2] as const).map((p) => encodeRequest({ type: "item", index }, p))
+    ),
+    te.encode("I01\n."), // True: position 1
+    te.encode("S'x'\n."),
+  ];
+  for (const [i, request] of requests.entries()) {
+    const conn = core.handleAccept(`10.0.0.2:${5000 + i}`, "10.0.0.1:7777", i);
+    core.handleData(conn, request, i);
+    const write = actions(core).find((a) => a.type === "write");
+    assert.ok(write?.type === "write");
+    core.handleEof(conn, i);
+    actions(core);
+    const [exchange] = events(core);
+    assert.deepEqual(exchange.reply, answerRequest(db, exchange.request));
+    assert.deepEqual(write.bytes, encodeReply(exchange.reply), `request ${i}`);
+  }
+  assert.deepEqual(core.stats().replies, { size: 1, item: 16, error: 8 });
 });

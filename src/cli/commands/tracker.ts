@@ -111,7 +111,7 @@ const serveCommand: CommandSpec = {
         maxRequestBytes,
         maxConnections,
         signal: ctx.signal,
-        onExchange: (e) => ctx.log.debug("{exchange}", { exchange: describeExchange(e) }),
+        onExchange: (e) => ctx.log.debug("{exchange}", () => ({ exchange: describeExchange(e) })),
       });
     } catch (err) {
       if (err instanceof ServiceStartError) {

@@ -14,7 +14,7 @@ export class BoundedBuffer {
 
   constructor(limit: number) {
     this.limit = limit;
-    this.#buf = new Uint8Array(Math.min(limit, 256));
+    this.#buf = new Uint8Array(Math.min(limit, 64)); // V8 keeps arrays of up to 64 bytes on its heap
   }
 
   /** Appends what fits; returns how many bytes were kept. */

@@ -209,15 +209,17 @@ export class Part1ServerConn {
    * adapter writes the bytes in one write and closes the connection.
    *
    * @param reply The reply (from `answerRequest`).
+   * @param encoded The reply's bytes when the caller has them already (a tracker caches its
+   *   replies: see `Part1Db.itemReply`); they must be `encodeReply(reply)`. Returned as they are.
    * @returns The reply's bytes.
    * @throws {TypeError} When no request is waiting for a reply.
    * @throws {RangeError} When the reply holds a bad count or SEQNUM.
    */
-  send(reply: Part1Reply): Uint8Array {
+  send(reply: Part1Reply, encoded?: Uint8Array): Uint8Array {
     if (this.#state !== "answering") {
       throw new TypeError(`Cannot send a reply: the connection is ${this.#state}`);
     }
-    const bytes = encodeReply(reply);
+    const bytes = encoded ?? encodeReply(reply);
     this.#state = "done";
     return bytes;
   }

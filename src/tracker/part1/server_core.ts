@@ -23,6 +23,10 @@
  * and counted as `refused`. So the core holds at most `(maxConnections + maxWaiting)` connections
  * of at most `maxRequestBytes + 1` buffered bytes each.
  *
+ * Timeouts: each kind of deadline (request, linger, hard) is a fixed delay after a time that never
+ * goes back, so each kind sits in a FIFO (`_deadlines.ts`): `nextTimeout()` and `handleTick()`
+ * look at the due heads only, never at every connection.
+ *
  * Every exchange is reported once, as a {@linkcode Part1Exchange} event, when its connection ends:
  * the driver gives no word on a write that succeeded, so `written` is `false` when the driver
  * reported an error on the connection before the tracker closed it (a reset, a failed write) and
@@ -37,11 +41,12 @@ import { OutputQueue, TimeKeeper } from "../../core/mod.ts";
 import { checkInt } from "../../util/mod.ts";
 import { DEFAULT_DB } from "./default_db.ts";
 import { BoundedBuffer } from "./_buffer.ts";
+import { DeadlineQueue } from "./_deadlines.ts";
 import { answerRequest } from "./answer.ts";
 import type { Part1Db } from "./db.ts";
 import type { Part1InvalidReason, Part1Request } from "./framing.ts";
 import { Part1ServerConn, type Part1ServerConnOptions } from "./server_conn.ts";
-import type { Part1Reply } from "./wire.ts";
+import { BAD_REQUEST, encodeReply, ERROR_REPLY, type Part1Reply } from "./wire.ts";
 
 /** The most bytes read and dropped while lingering after the reply. */
 export const LINGER_MAX_BYTES = 65536;
@@ -202,6 +207,7 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
   readonly #maxWaiting: number;
   readonly #lingerMs: number;
   readonly #hardMs: number;
+  readonly #requestMs: number;
   readonly #maxHeld: number;
   readonly #time = new TimeKeeper();
   readonly #table = new Map<ConnId, Entry>();
@@ -209,6 +215,14 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
   readonly #waiting = new Set<ConnId>();
   readonly #actions: OutputQueue<StreamAction>;
   readonly #events: OutputQueue<Part1Exchange>;
+  #sizeReply: Uint8Array | undefined;
+  /** Deadlines by kind, each in order (see `_deadlines.ts`): O(1) `nextTimeout()`. */
+  readonly #requestDue = new DeadlineQueue();
+  readonly #lingerDue = new DeadlineQueue();
+  readonly #hardDue = new DeadlineQueue();
+  readonly #notReceiving = (id: ConnId) => this.#table.get(id)?.phase !== "receiving";
+  readonly #notLingering = (id: ConnId) => this.#table.get(id)?.phase !== "lingering";
+  readonly #gone = (id: ConnId) => !this.#table.has(id);
   #serving = 0;
   #nextId = 1;
   #stopped = false;
@@ -247,8 +261,8 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
     new Part1ServerConn(0, connOptions); // validates the connection options
     this.#db = db;
     this.#connOptions = connOptions;
-    this.#hardMs = (connOptions.requestTimeoutMs ?? 5000) + this.#lingerMs +
-      HARD_MARGIN_MS;
+    this.#requestMs = connOptions.requestTimeoutMs ?? 5000;
+    this.#hardMs = this.#requestMs + this.#lingerMs + HARD_MARGIN_MS;
     this.#maxHeld = (connOptions.maxRequestBytes ?? 1024) + 1;
     const held = this.#maxConnections + this.#maxWaiting;
     // Per input: a close per connection, and write + shutdown + close per one served.
@@ -350,8 +364,15 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
   /** {@inheritDoc StreamCore.handleTick} */
   handleTick(now: number): void {
     now = this.#time.advance(now);
-    for (const e of this.#table.values()) {
-      if (this.#expired(e, now)) continue;
+    // Only connections with a deadline due can change; they go in accept (= id) order.
+    const due: number[] = [];
+    this.#requestDue.popDue(now, due);
+    this.#lingerDue.popDue(now, due);
+    this.#hardDue.popDue(now, due);
+    due.sort((a, b) => a - b);
+    for (let i = 0; i < due.length; i++) {
+      const e = this.#table.get(due[i]);
+      if (e === undefined || due[i] === due[i - 1] || this.#expired(e, now)) continue;
       if (e.phase === "receiving") {
         e.conn!.handleTimeout(now);
         this.#step(e, now);
@@ -372,12 +393,15 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
 
   /** {@inheritDoc StreamCore.nextTimeout} */
   nextTimeout(): number | undefined {
-    let at = Infinity;
-    for (const e of this.#table.values()) {
-      if (e.phase === "waiting") continue;
-      const own = e.phase === "receiving" ? e.conn!.nextTimeout() ?? Infinity : e.lingerUntil;
-      at = Math.min(at, own, e.hardAt);
-    }
+    const live = this.#table.size;
+    this.#requestDue.prune(live, this.#notReceiving);
+    this.#lingerDue.prune(live, this.#notLingering);
+    this.#hardDue.prune(live, this.#gone);
+    const at = Math.min(
+      this.#requestDue.next(this.#notReceiving),
+      this.#lingerDue.next(this.#notLingering),
+      this.#hardDue.next(this.#gone),
+    );
     return at === Infinity ? undefined : at;
   }
 
@@ -409,6 +433,8 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
     this.#serving++;
     e.phase = "receiving";
     e.hardAt = now + this.#hardMs;
+    this.#hardDue.push(e.hardAt, e.id);
+    this.#requestDue.push(now + this.#requestMs, e.id); // the connection's own deadline
     const conn = e.conn = new Part1ServerConn(now, this.#connOptions);
     if (e.held !== undefined) conn.receiveData(e.held.view(), now);
     e.held = undefined;
@@ -422,7 +448,8 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
     const event = conn.nextEvent();
     if (typeof event !== "object") return;
     const reply = answerRequest(this.#db, event.request);
-    this.#actions.push({ type: "write", conn: e.id, bytes: conn.send(reply) });
+    const bytes = conn.send(reply, this.#encoded(event.request, reply));
+    this.#actions.push({ type: "write", conn: e.id, bytes });
     this.#actions.push({ type: "shutdown", conn: e.id });
     this.#replies[reply.type]++;
     if (event.request.type === "invalid") this.#invalid[event.request.reason]++;
@@ -437,6 +464,23 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
     e.conn = undefined;
     e.lingerUntil = now + this.#lingerMs;
     if (e.eof || this.#lingerMs === 0) this.#close(e);
+    else this.#lingerDue.push(e.lingerUntil, e.id);
+  }
+
+  /**
+   * The bytes of `reply` from a cache, when it has them: the size reply (encoded once), the item
+   * replies (the database encodes each once) and the error reply. Shared: the driver only writes
+   * them.
+   */
+  #encoded(request: Part1Request, reply: Part1Reply): Uint8Array | undefined {
+    switch (reply.type) {
+      case "size":
+        return this.#sizeReply ??= encodeReply(reply);
+      case "item":
+        return request.type === "item" ? this.#db.itemReply(request.index) : undefined;
+      case "error":
+        return reply.message === BAD_REQUEST ? ERROR_REPLY : undefined;
+    }
   }
 
   /** Closes `e` on the core's own decision. */
