@@ -9,7 +9,7 @@
  * search. Over LSP with the reference's window of one message, a lost datagram (a Result, a
  * Request or either one's Ack) holds the connection until the sender's next epoch, up to
  * EpochMillis (2 s by default) later. A chunk of about an epoch hides one such stall; with 1 s
- * chunks, 5% loss left miners idle about 10% of the time in the simulation, with 2 s about 3%.
+ * chunks, 5% loss left miners idle 10–12% of the time in the simulation, with 2 s 3–5%.
  *
  * A chunk's duration is measured at the server and includes the round trip: a fast miner's first
  * chunks are small and grow over its first few Results as the round trip's share shrinks.
