@@ -20,8 +20,8 @@
  * round three times (`n: 1` still gets a calibration and a warm-up run); the lines printed after
  * the table give medians over all rounds. Only the loss-free request is timed in the table.
  *
- * Run: `deno task bench`, or alone (about 2 minutes on two idle cores with a kernel of 5 M
- * nonces/s per worker; far longer on a loaded machine):
+ * Run: `deno task bench`, or alone (about 2 minutes on two idle cores at 5 M nonces/s per
+ * worker: each round is about 35 s; 4 to 10 minutes on the shared machine at load 10 to 15):
  * `deno bench --allow-net=127.0.0.1,0.0.0.0 --allow-read bench/miner_e2e_bench.ts`.
  *
  * @module
