@@ -115,6 +115,8 @@ export class MinerCore implements DatagramCore, EventSource<MinerEvent> {
   #current: { job: MinerJob; startedAt: Millis } | undefined;
   #nextJobId = 1;
   #served = 0;
+  /** Time spent searching by the searches that ended (answered or cancelled). */
+  #busyMillis = 0;
   #ended = false;
 
   /**
@@ -139,6 +141,29 @@ export class MinerCore implements DatagramCore, EventSource<MinerEvent> {
   /** Requests answered. */
   get served(): number {
     return this.#served;
+  }
+
+  /**
+   * The time its searches have taken up to `now`, in milliseconds: from each `scan` event to its
+   * `handleScanned()` (or to the cancel), the search in progress counted up to `now`. Requests
+   * wait in the queue only while a search runs, so over a stretch of wall time the miner's busy
+   * share is the growth of this figure divided by the stretch.
+   *
+   * @param now The current time (as given to the core's inputs).
+   * @returns Milliseconds.
+   *
+   * @example No search yet
+   * ```ts
+   * import { MinerCore } from "./miner_core.ts";
+   * import { Prng } from "../util/prng.ts";
+   * import assert from "node:assert/strict";
+   * const miner = new MinerCore({ serverAddr: "S", hostport: "S", prng: Prng.seeded(1), now: 0 });
+   * assert.equal(miner.busyMillis(1000), 0);
+   * ```
+   */
+  busyMillis(now: Millis): number {
+    const current = this.#current;
+    return this.#busyMillis + (current === undefined ? 0 : Math.max(0, now - current.startedAt));
   }
 
   /** True once the core has ended (an `ended` or `retry` event was given). */
@@ -186,6 +211,7 @@ export class MinerCore implements DatagramCore, EventSource<MinerEvent> {
     const current = this.#current;
     if (this.#ended || current === undefined || current.job.id !== id) return;
     this.#current = undefined;
+    this.#busyMillis += Math.max(0, at - current.startedAt);
     try {
       this.#endpoint.write(this.#connId, encodeMessage(resultMessage(hash, nonce)), at);
     } catch (err) {
@@ -220,7 +246,7 @@ export class MinerCore implements DatagramCore, EventSource<MinerEvent> {
           this.#onMessage(e.payload, now);
           break;
         default: // connectFailed, lost, closed
-          this.#end();
+          this.#end(now);
       }
     }
   }
@@ -258,7 +284,7 @@ export class MinerCore implements DatagramCore, EventSource<MinerEvent> {
     this.#events.push({ type: "scan", job });
   }
 
-  #end(): void {
+  #end(now: Millis): void {
     this.#ended = true;
     if (this.#connId === 0) {
       // Never connected: no answer within EpochLimit epochs.
@@ -276,7 +302,10 @@ export class MinerCore implements DatagramCore, EventSource<MinerEvent> {
       this.#events.push({ type: "ended", reason: "unreachable", served: 0, detail });
       return;
     }
-    if (this.#current !== undefined) this.#events.push({ type: "cancel" });
+    if (this.#current !== undefined) {
+      this.#busyMillis += Math.max(0, now - this.#current.startedAt);
+      this.#events.push({ type: "cancel" });
+    }
     this.#current = undefined;
     this.#queue.length = 0;
     this.#events.push({

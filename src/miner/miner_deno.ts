@@ -53,6 +53,13 @@ export interface RunMinerOptions {
    * @default 1024
    */
   maxQueuedRequests?: number;
+  /**
+   * Fault injection for benchmarks and tests: drops this fraction (0 … 1) of the datagrams each
+   * way at the miner's socket (see `UdpDriver`'s `readDropRate` and `writeDropRate`).
+   *
+   * @default 0
+   */
+  dropRate?: number;
   /** Abort to stop: the search is cancelled and the connection dropped at once. */
   signal?: AbortSignal;
   /**
@@ -61,8 +68,12 @@ export interface RunMinerOptions {
    * @default {serviceLogger("miner")}
    */
   log?: Logger;
-  /** Called once connected and joined, with the connection's id (for tests and tools). */
-  onJoined?: (connId: number) => void;
+  /**
+   * Called once connected and joined, with the connection's id and a function that reads the
+   * time the miner has spent searching so far, in milliseconds (`MinerCore.busyMillis`; for
+   * tests and tools, e.g. the busy share of a benchmark).
+   */
+  onJoined?: (connId: number, busyMillis: () => number) => void;
 }
 
 /**
@@ -77,6 +88,8 @@ export interface MinerOutcome {
   readonly reason: "lost" | "unreachable" | "stopped";
   /** Requests answered. */
   readonly served: number;
+  /** Milliseconds spent searching over the whole run (see `MinerCore.busyMillis`). */
+  readonly busyMillis: number;
   /**
    * A human-readable explanation for a diagnostic; for `unreachable`, the reason only (the
    * caller names the server), e.g. `no answer within 5 epochs, 3 times`.
@@ -119,12 +132,16 @@ export async function runMiner(
     maxQueuedRequests = 1024,
     log = serviceLogger("miner"),
     signal,
+    dropRate = 0,
   } = options;
+  if (typeof dropRate !== "number" || !(dropRate >= 0 && dropRate <= 1)) {
+    throw new RangeError(`Cannot run the miner: dropRate ${dropRate} is not in 0..1`);
+  }
   checkInt("workers", workers, 1, 256);
   checkInt("connectAttempts", connectAttempts, 1, 10);
   checkInt("maxQueuedRequests", maxQueuedRequests, 1, 1 << 20);
   lspParams(params); // throws on bad parameters, before anything starts
-  if (signal?.aborted) return { reason: "stopped", served: 0, detail: "aborted" };
+  if (signal?.aborted) return { reason: "stopped", served: 0, busyMillis: 0, detail: "aborted" };
   const pool = new WorkerPool({ size: workers });
   try {
     let serverAddr: string;
@@ -132,24 +149,32 @@ export async function runMiner(
       serverAddr = await resolveHostPort(hostport);
     } catch (err) {
       // A bad address or name: retrying won't help.
-      if (signal?.aborted) return { reason: "stopped", served: 0, detail: "aborted" };
-      return { reason: "unreachable", served: 0, detail: (err as Error).message };
+      if (signal?.aborted) {
+        return { reason: "stopped", served: 0, busyMillis: 0, detail: "aborted" };
+      }
+      return { reason: "unreachable", served: 0, busyMillis: 0, detail: (err as Error).message };
     }
-    if (signal?.aborted) return { reason: "stopped", served: 0, detail: "aborted" };
+    if (signal?.aborted) return { reason: "stopped", served: 0, busyMillis: 0, detail: "aborted" };
     return await new Promise<MinerOutcome>((resolve, reject) => {
       const prng = prngFromEntropy();
       let driver: UdpDriver | undefined;
       let core: MinerCore | undefined;
       let search: AbortController | undefined;
       let settled = false;
-      const finish = (outcome: MinerOutcome | { error: unknown }) => {
+      // Searches of earlier attempts' cores: none (a core searches only once connected).
+      const busy = () => core?.busyMillis(performance.now()) ?? 0;
+      const finish = (outcome: Omit<MinerOutcome, "busyMillis"> | { error: unknown }) => {
         if (settled) return;
         settled = true;
+        const busyMillis = busy();
         signal?.removeEventListener("abort", onAbort);
         search?.abort();
         driver?.close();
         const done = driver?.done ?? Promise.resolve();
-        done.then(() => "error" in outcome ? reject(outcome.error) : resolve(outcome), reject);
+        done.then(
+          () => "error" in outcome ? reject(outcome.error) : resolve({ ...outcome, busyMillis }),
+          reject,
+        );
       };
       const onAbort = () =>
         finish({ reason: "stopped", served: core?.served ?? 0, detail: "aborted" });
@@ -171,7 +196,13 @@ export async function runMiner(
           hostname: serverAddr.startsWith("[") ? "::" : "0.0.0.0",
           port: 0,
         });
-        const d: UdpDriver = new UdpDriver({ socket, core: c, onProgress: () => drain(c, d, n) });
+        const d: UdpDriver = new UdpDriver({
+          socket,
+          core: c,
+          onProgress: () => drain(c, d, n),
+          readDropRate: dropRate,
+          writeDropRate: dropRate,
+        });
         driver = d;
         d.pump(); // send the Connect, arm the epoch timer
       };
@@ -183,7 +214,7 @@ export async function runMiner(
                 message: `Joined ${hostport} as connection ${e.connId} with ${workers} worker(s)`,
                 connId: e.connId,
               });
-              options.onJoined?.(e.connId);
+              options.onJoined?.(e.connId, busy);
               break;
             case "scan": {
               const { id, data, lower, upper } = e.job;

@@ -133,6 +133,11 @@ export class MinerServer {
     return this.#core.status(performance.now(), this.port);
   }
 
+  /** Live requests with nonces not handed out yet (work waiting for a free miner slot). */
+  get waitingRequestCount(): number {
+    return this.#core.waitingRequestCount;
+  }
+
   /**
    * Stops accepting connections and waits until what was written is acknowledged (or lost),
    * then closes the socket. Rejects with an {@linkcode LspConnectionError} naming a connection
