@@ -49,11 +49,11 @@ Deno.test("joinPool retries with backoff, resets it after a join that held, stop
   const waits: number[] = [];
   // unreachable, unreachable, joined 5 s then lost, unreachable, joined 90 s then lost, then stop
   const script: { joinFor?: number; outcome: MinerOutcome }[] = [
-    { outcome: { reason: "unreachable", served: 0, detail: "no answer" } },
-    { outcome: { reason: "unreachable", served: 0, detail: "no answer" } },
-    { joinFor: 5_000, outcome: { reason: "lost", served: 3, detail: "" } },
-    { outcome: { reason: "unreachable", served: 0, detail: "no answer" } },
-    { joinFor: 90_000, outcome: { reason: "lost", served: 7, detail: "" } },
+    { outcome: { reason: "unreachable", served: 0, detail: "no answer", busyMillis: 0 } },
+    { outcome: { reason: "unreachable", served: 0, detail: "no answer", busyMillis: 0 } },
+    { joinFor: 5_000, outcome: { reason: "lost", served: 3, detail: "", busyMillis: 0 } },
+    { outcome: { reason: "unreachable", served: 0, detail: "no answer", busyMillis: 0 } },
+    { joinFor: 90_000, outcome: { reason: "lost", served: 7, detail: "", busyMillis: 0 } },
   ];
   const seen: string[] = [];
   const run = (hostport: string, options: RunMinerOptions): Promise<MinerOutcome> => {
@@ -61,10 +61,10 @@ Deno.test("joinPool retries with backoff, resets it after a join that held, stop
     const step = script.shift();
     if (!step) {
       stop.abort();
-      return Promise.resolve({ reason: "stopped", served: 0, detail: "aborted" });
+      return Promise.resolve({ reason: "stopped", served: 0, detail: "aborted", busyMillis: 0 });
     }
     if (step.joinFor !== undefined) {
-      options.onJoined?.(1);
+      options.onJoined?.(1, () => 0);
       clock += step.joinFor;
     }
     return Promise.resolve(step.outcome);
@@ -145,8 +145,8 @@ Deno.test("joinPool rejoins a server that went away and came back on the same po
       const { runMiner } = await import("../../src/miner/mod.ts");
       return runMiner(hostport, {
         ...options,
-        onJoined: (id) => {
-          options.onJoined?.(id);
+        onJoined: (id, busy) => {
+          options.onJoined?.(id, busy);
           if (++joins === 2) joinedAgain();
         },
       });
