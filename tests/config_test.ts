@@ -1,8 +1,8 @@
 /**
  * The program's config resolves only what the program needs: `deno task start` must not download
  * test-only npm packages. Deno installs every npm package of a lockfile at start, so test-only
- * packages live in tests/deno.json and tests/deno.lock (the test tasks pass `--config
- * tests/deno.json`), never in deno.json or deno.lock.
+ * packages live in tests/deno.json and tests/deno.lock (the test tasks and `build:wasm` pass
+ * `--config tests/deno.json`), never in deno.json or deno.lock.
  */
 import assert from "node:assert/strict";
 
@@ -37,6 +37,7 @@ Deno.test("tests/deno.json maps what deno.json maps, plus the test-only packages
     "@noble/hashes",
     "fast-check",
     "pure-rand",
+    "wabt",
   ]);
 });
 
@@ -46,6 +47,8 @@ Deno.test("the test tasks, and only they, use the tests' config", () => {
     assert.match(tasks[name], /^deno test --config tests\/deno\.json /, name);
   }
   assert.match(tasks.check, /deno check --doc --config tests\/deno\.json tests\//);
+  // The WebAssembly assembler (wabt) is a build-time package, like the test-only ones.
+  assert.match(tasks["build:wasm"], /^deno run --config tests\/deno\.json /);
   for (const name of ["bitclone", "start", "compile", "bundle"]) {
     assert.doesNotMatch(tasks[name], /tests\/deno\.json/, name);
   }
