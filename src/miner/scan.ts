@@ -232,7 +232,7 @@ function checkCheckEvery(checkEvery: number | undefined): void {
  * import assert from "node:assert/strict";
  * const kernel = createNonceKernel("bradfitz");
  * assert.equal(scanWith(kernel, 0n, 9999n).nonce, 9898n);
- * assert.equal(scanWith(kernel, 0n, 2n).nonce, 2n);
+ * assert.equal(scanWith(kernel, 10000n, 99999n).nonce, 98985n);
  * ```
  */
 export function scanWith(
