@@ -90,9 +90,9 @@ const record = (name: string, m: { cpu: number; wall: number }) => {
 const native: number[] = [], nativeWall: number[] = [];
 let nativeSkipped: string | undefined;
 for (let round = 0; round < ROUNDS; round++) {
-  record("simd", await measure(3_000_000, simd));
-  record("js", await measure(1_000_000, js));
-  record("simd2", await measure(1_500_000, twoBlock));
+  record("simd", await measure(2_000_000, simd));
+  record("js", await measure(600_000, js));
+  record("simd2", await measure(1_000_000, twoBlock));
   record("webcrypto", await measure(5_000, (n) => webCryptoHashes(round * 5_000, n)));
   const cpu = await openssl(false), wall = await openssl(true);
   if (typeof cpu === "string") nativeSkipped = cpu;
@@ -170,7 +170,7 @@ async function poolRuns(count: bigint, rounds: number): Promise<[PoolRun[], Pool
   }
 }
 
-const SCALING_RANGE = 16_000_000n;
+const SCALING_RANGE = 12_000_000n;
 const SCALING_ROUNDS = 3;
 const [one, two] = await poolRuns(SCALING_RANGE, SCALING_ROUNDS);
 const rate1 = median(one.map((r) => r.rate)), rate2 = median(two.map((r) => r.rate));
