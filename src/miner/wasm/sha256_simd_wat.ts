@@ -215,15 +215,19 @@ function compressBody(): string[] {
       const k = `(v128.load32_splat offset=${LAYOUT.k + 4 * t} (i32.const 0))`;
       const sigma1 = xor(rotr(e, 6), rotr(e, 11), rotr(e, 25));
       const ch = xor(g, and(e, xor(f, g)));
-      lines.push(`(local.set $t${v} ${add(h, sigma1, ch, k, get(w))})`);
-      lines.push(`(local.set $ab${v} ${xor(a, b)})`);
+      // The sums are ordered for the shortest dependency chains (the rounds are latency-bound):
+      // what is known early (h + K + W, then Ch) first, Σ1 and Σ0 (the slowest) last; the new e
+      // is d + (h + K + W + Ch) + Σ1 rather than d + T1, one add more but one step shorter.
       const sigma0 = xor(rotr(a, 2), rotr(a, 13), rotr(a, 22));
       const maj = xor(b, and(get(`ab${v}`), get(`bc${v}`)));
-      lines.push(`(local.set $u${v} ${add(sigma0, maj)})`);
+      lines.push(`(local.set $s${v} ${sigma1})`);
+      lines.push(`(local.set $t${v} ${add(h, k, get(w), ch)})`);
+      lines.push(`(local.set $ab${v} ${xor(a, b)})`);
+      lines.push(`(local.set $u${v} ${add(get(`t${v}`), get(`s${v}`), maj)})`);
       lines.push(`(local.set $h${v} ${g}) (local.set $g${v} ${f}) (local.set $f${v} ${e})`);
-      lines.push(`(local.set $e${v} ${add(d, get(`t${v}`))})`);
+      lines.push(`(local.set $e${v} ${add(d, get(`t${v}`), get(`s${v}`))})`);
       lines.push(`(local.set $d${v} ${c}) (local.set $c${v} ${b}) (local.set $b${v} ${a})`);
-      lines.push(`(local.set $a${v} ${add(get(`t${v}`), get(`u${v}`))})`);
+      lines.push(`(local.set $a${v} ${add(get(`u${v}`), sigma0)})`);
       lines.push(`(local.set $bc${v} ${get(`ab${v}`)})`);
     }
     if (t < 15) lines.push(`) ;; $r${t + 1}`);
@@ -365,7 +369,7 @@ function scanFunction(): string {
 export function sha256SimdWat(): string {
   const locals: string[] = [];
   for (let v = 0; v < VECTORS; v++) {
-    for (const n of ["a", "b", "c", "d", "e", "f", "g", "h", "t", "u", "ab", "bc"]) {
+    for (const n of ["a", "b", "c", "d", "e", "f", "g", "h", "s", "t", "u", "ab", "bc"]) {
       locals.push(`$${n}${v}`);
     }
     for (let i = 0; i < 16; i++) locals.push(`$w${i}_${v}`);
