@@ -136,9 +136,13 @@ console.log(
 
 // ---- Worker pool: 1 and 2 workers, alternating ----
 
-/** One pool scan: hashes/s by wall clock, and the cores the process got meanwhile (CPU / wall). */
+/**
+ * One pool scan: hashes/s by wall clock, hashes per CPU-second of the whole process, and the
+ * cores the process got meanwhile (CPU time / wall time).
+ */
 interface PoolRun {
   rate: number;
+  cpuRate: number;
   cores: number;
 }
 
@@ -157,9 +161,11 @@ async function poolRuns(count: bigint, rounds: number): Promise<[PoolRun[], Pool
         const cpu0 = process.cpuUsage(), t0 = performance.now();
         await pool.scan(DATA, lower, lower + count - 1n);
         const wall = performance.now() - t0, cpu = process.cpuUsage(cpu0);
+        const cpuMs = (cpu.user + cpu.system) / 1000;
         runs[i].push({
           rate: Number(count) / (wall / 1000),
-          cores: (cpu.user + cpu.system) / 1000 / wall,
+          cpuRate: Number(count) / (cpuMs / 1000),
+          cores: cpuMs / wall,
         });
         lower += count;
       }
@@ -182,14 +188,19 @@ console.log(
       speedup >= 1.85 ? "met" : "NOT met"
     }; ${navigator.hardwareConcurrency} cores)`,
 );
+const cores1 = median(one.map((r) => r.cores)), cores2 = median(two.map((r) => r.cores));
+const cpu1 = median(one.map((r) => r.cpuRate)), cpu2 = median(two.map((r) => r.cpuRate));
 console.log(
-  `  cores the process got (CPU time / wall): 1 worker ${
-    median(one.map((r) => r.cores)).toFixed(2)
-  }, 2 workers ${median(two.map((r) => r.cores)).toFixed(2)}; ` +
-    `per run 1: ${one.map((r) => mhs(r.rate)).join(", ")}; 2: ${
-      two.map((r) => mhs(r.rate)).join(", ")
-    }`,
+  `  cores the process got (CPU time / wall): 1 worker ${cores1.toFixed(2)}, 2 workers ` +
+    `${cores2.toFixed(2)}; hashes per CPU-second: 1 worker ${mhs(cpu1)}, 2 workers ${mhs(cpu2)} ` +
+    `(${ratio(cpu2, cpu1)}: the cost of the second worker)`,
 );
+if (cores2 < 1.8) {
+  console.log(
+    "  the 2-worker runs got fewer than 1.8 cores: other processes were running (Linux shares " +
+      "the CPU per session, so more threads do not get more of it); the speedup needs an idle machine",
+  );
+}
 
 // ---- Deno.bench table: the same 10 000 hashes per iteration for every contender ----
 
