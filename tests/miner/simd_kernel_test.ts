@@ -72,6 +72,23 @@ Deno.test("simdSupported() is true in Deno and auto picks the SIMD kernel", () =
   assert.ok(createNonceKernel("msg", "js") instanceof NonceKernel);
 });
 
+Deno.test("without WebAssembly SIMD, auto falls back to the JS kernel and simd is refused", async () => {
+  const script = new URL("./_no_simd.ts", import.meta.url).pathname;
+  const config = new URL("../deno.json", import.meta.url).pathname;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--config", config, "--allow-read", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(output.success, new TextDecoder().decode(output.stderr));
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(output.stdout)), {
+    simd: false,
+    auto: "NonceKernel",
+    forced: "Error: Cannot hash: this runtime has no WebAssembly SIMD",
+    scan: "9898",
+  });
+});
+
 for (const kind of KINDS) {
   Deno.test(`${kind} kernel: every point vector of miner_hash.jsonl`, () => {
     assert.equal(POINTS.length, 51);
