@@ -9,7 +9,7 @@
  * wall-clock rates are printed beside them. The machine is shared: medians of several rounds.
  *
  * Run: `deno task bench` (all benches) or, for this file alone,
- * `deno bench --allow-read --allow-run --allow-env bench/miner_hash_bench.ts` (about 50 s).
+ * `deno bench --allow-read --allow-run --allow-env bench/miner_hash_bench.ts` (30–70 s, with load).
  * The printed lines come first (measured at load), then the `Deno.bench` table.
  */
 import process from "node:process";
