@@ -1,8 +1,8 @@
 /**
  * The program's config resolves only what the program needs: `deno task start` must not download
  * test-only npm packages. Deno installs every npm package of a lockfile at start, so test-only
- * packages live in tests/deno.json and tests/deno.lock (the test tasks pass `--config
- * tests/deno.json`), never in deno.json or deno.lock.
+ * packages live in tests/deno.json and tests/deno.lock (the test tasks and `build:wasm` pass
+ * `--config tests/deno.json`), never in deno.json or deno.lock.
  */
 import assert from "node:assert/strict";
 
@@ -66,13 +66,24 @@ Deno.test("tests/deno.json maps what deno.json maps, plus the test-only packages
   assert.equal(tests.imports["fast-check"], "npm:fast-check@4.10.2");
   assert.deepEqual(tests.unstable, program.unstable);
   assert.equal(tests.imports["puppeteer-core"], "npm:puppeteer-core@25.16.0");
-  // The program's packages, fast-check with pure-rand, and puppeteer-core with what it needs.
+  assert.equal(tests.imports["wabt"], "npm:wabt@1.0.39");
+  // The program's packages, fast-check with pure-rand, wabt (the WebAssembly assembler of
+  // `deno task build:wasm`), and puppeteer-core with what it needs.
   const lock = json("tests/deno.lock");
   const browser = reachable(lock, "puppeteer-core");
   assert.ok(browser.length > 1 && browser.includes("ws"), browser.join());
   assert.deepEqual(
     lockedPackages(lock),
-    [...new Set([...PROGRAM, ...PROGRAM_DEPENDENCIES, "fast-check", "pure-rand", ...browser])]
+    [
+      ...new Set([
+        ...PROGRAM,
+        ...PROGRAM_DEPENDENCIES,
+        "fast-check",
+        "pure-rand",
+        "wabt",
+        ...browser,
+      ]),
+    ]
       .sort(),
   );
 });
@@ -83,6 +94,8 @@ Deno.test("the test tasks, and only they, use the tests' config", () => {
     assert.match(tasks[name], /^deno test --config tests\/deno\.json /, name);
   }
   assert.match(tasks.check, /deno check --doc --config tests\/deno\.json tests\//);
+  // The WebAssembly assembler (wabt) is a build-time package, like the test-only ones.
+  assert.match(tasks["build:wasm"], /^deno run --config tests\/deno\.json /);
   for (const name of ["bitclone", "start", "compile", "bundle"]) {
     assert.doesNotMatch(tasks[name], /tests\/deno\.json/, name);
   }

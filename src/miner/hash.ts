@@ -1,8 +1,8 @@
 /**
  * The miner hash (spec §3): the first 8 bytes, big-endian, of SHA-256 over the UTF-8 of
  * `data + " " + decimal(nonce)`, as a uint64 bigint. {@linkcode hash} is the reference, on Web
- * Crypto; {@linkcode hashSync} computes the same value with the synchronous kernel of
- * `sha256_kernel.ts` (what scans use).
+ * Crypto; {@linkcode hashSync} computes the same value with the synchronous JavaScript kernel of
+ * `sha256_kernel.ts` (one hash at a time; scans use the SIMD kernel of `sha256_simd.ts`).
  *
  * @module
  */

@@ -1,8 +1,8 @@
 /**
  * The Deno Worker entry of the miner's worker pool (`worker_pool.ts` starts it as a module
  * worker). It receives scan jobs with the bounds as decimal strings, runs `scanRange()` over them
- * in slices, posts progress after each slice and one final reply per job: `result`, `cancelled`
- * or `error`. Jobs run one at a time in arrival order; at most {@linkcode MAX_QUEUED_JOBS} wait.
+ * in slices (on one kernel per message, the SIMD one where available), posts progress after each
+ * slice and one final reply per job: `result`, `cancelled` or `error`. Jobs run one at a time in arrival order; at most {@linkcode MAX_QUEUED_JOBS} wait.
  *
  * Cancellation has two paths. With a `cancelFlag` (an `Int32Array` on a `SharedArrayBuffer`) the
  * sender stores a non-zero value and the scan notices it within `scanRange()`'s `checkEvery`
@@ -16,7 +16,8 @@
  * @module
  */
 
-import { betterResult, checkScanArgs, scanRange, type ScanResult } from "./scan.ts";
+import { betterResult, checkScanArgs, type ScanResult, scanWith } from "./scan.ts";
+import { createNonceKernel, type KernelKind, type MinerKernel } from "./sha256_simd.ts";
 
 /**
  * Jobs a worker holds waiting behind the running one; more are refused with an `error`.
@@ -31,8 +32,8 @@ import { betterResult, checkScanArgs, scanRange, type ScanResult } from "./scan.
 export const MAX_QUEUED_JOBS = 64;
 
 /**
- * Default nonces per slice: about 50 ms of hashing, the granularity of progress (and of a
- * `cancel` message when the job has no cancel flag).
+ * Default nonces per slice: about 10 ms of hashing on the SIMD kernel, the granularity of progress
+ * (and of a `cancel` message when the job has no cancel flag).
  *
  * @example Slices of a million-nonce job
  * ```ts
@@ -63,6 +64,8 @@ export type WorkerRequest =
      * between jobs. @default {undefined}
      */
     readonly cancelFlag?: Int32Array;
+    /** The kernel (`scanRange()`'s `kernel` option). @default {"auto"} */
+    readonly kernel?: KernelKind;
   }
   | { readonly type: "cancel"; readonly id: string };
 
@@ -94,6 +97,14 @@ function parseBound(text: unknown): bigint | undefined {
 function serve(scope: WorkerScope): void {
   const queue: ScanJob[] = [];
   let running: { id: string; cancelled: boolean } | undefined;
+  /** The last job's kernel: the chunks of one request share their message, so it is reused. */
+  let cached: { kernel: MinerKernel; kind: KernelKind } | undefined;
+  const kernelFor = (data: string, kind: KernelKind): MinerKernel => {
+    if (cached?.kernel.data !== data || cached.kind !== kind) {
+      cached = { kernel: createNonceKernel(data, kind), kind };
+    }
+    return cached.kernel;
+  };
 
   const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
@@ -111,8 +122,14 @@ function serve(scope: WorkerScope): void {
     if (flag !== undefined && !(flag instanceof Int32Array && flag.length >= 1)) {
       return scope.postMessage({ type: "error", id, message: "Cannot scan: bad cancel flag" });
     }
+    const kind = job.kernel ?? "auto";
+    if (kind !== "auto" && kind !== "simd" && kind !== "js") {
+      return scope.postMessage({ type: "error", id, message: "Cannot scan: bad kernel" });
+    }
+    let kernel: MinerKernel;
     try {
       checkScanArgs(data, lower, upper);
+      kernel = kernelFor(data, kind);
     } catch (err) {
       return scope.postMessage({ type: "error", id, message: String(err) });
     }
@@ -130,7 +147,7 @@ function serve(scope: WorkerScope): void {
     for (;;) {
       const to: bigint = upper - from < step ? upper : from + step - 1n;
       try {
-        best = betterResult(best, scanRange(data, from, to, { signal }));
+        best = betterResult(best, scanWith(kernel, from, to, { signal }));
       } catch (err) {
         if (!signal.aborted) throw err;
         return scope.postMessage({ type: "cancelled", id });

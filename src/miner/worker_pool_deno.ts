@@ -1,7 +1,9 @@
 /**
  * A pool of module workers (`hash_worker.ts`) that searches a nonce range on every core: the range is
  * cut lazily into chunks handed to whichever worker is free (a slow or busy core simply takes
- * fewer), and the chunk results merge with the rule of {@linkcode betterResult} — smaller hash,
+ * fewer; chunks shrink as the range runs out, so that the workers finish together), each worker
+ * holds its next chunk queued behind its current one (it never waits for the host between
+ * chunks), and the chunk results merge with the rule of {@linkcode betterResult} — smaller hash,
  * then smaller nonce — so the answer equals `scanRange()` on one thread.
  *
  * Adapter: it owns the workers. `terminate()` stops all of them; cancelling a scan stops its
@@ -13,6 +15,7 @@
 import { assert } from "../util/mod.ts";
 import { betterResult, checkScanArgs, type ScanResult } from "./scan.ts";
 import { DEFAULT_SLICE_SIZE, type WorkerReply, type WorkerRequest } from "./hash_worker.ts";
+import type { KernelKind } from "./sha256_simd.ts";
 
 /**
  * The worker module next to this one: `hash_worker.ts` from source (and in a compiled executable), or
@@ -51,11 +54,19 @@ export interface WorkerPoolOptions {
   sliceSize?: number;
   /**
    * Most nonces handed to one worker at a time. Smaller chunks balance better over unequal
-   * cores; a range is cut into at least four chunks per worker when it is large enough.
+   * cores; a chunk is at most a 1 / (4 × size) share of what is left of the range (and at least
+   * 65,536 nonces), so chunks shrink toward the end.
    *
    * @default {4194304}
    */
   chunkSizeMax?: number;
+  /**
+   * The kernel the workers hash with: WebAssembly SIMD where available (`"auto"`), or forced
+   * (`"simd"`, `"js"`).
+   *
+   * @default {"auto"}
+   */
+  kernel?: KernelKind;
 }
 
 /**
@@ -83,7 +94,6 @@ interface ScanTask {
   readonly data: string;
   readonly upper: bigint;
   readonly total: bigint;
-  readonly chunkSize: bigint;
   /** Next nonce not yet handed out; above `upper` once all are. */
   cursor: bigint;
   /** Chunks on workers. */
@@ -106,13 +116,14 @@ interface Chunk {
   readonly size: bigint;
   /** Nonces of this chunk the worker reported done. */
   scanned: bigint;
+  /** Shared with the worker: `[0]` non-zero cancels this chunk. */
+  readonly cancelFlag: Int32Array;
 }
 
 interface Slot {
   readonly worker: Worker;
-  /** Shared with the worker: `[0]` non-zero cancels its current chunk. */
-  readonly cancelFlag: Int32Array;
-  chunk: Chunk | undefined;
+  /** Chunks sent to the worker, in its order: the first runs, the others wait in its queue. */
+  chunks: Chunk[];
 }
 
 const MAX_WORKERS = 256;
@@ -130,6 +141,10 @@ export const MAX_PENDING_SCANS = 1024;
 const DEFAULT_CHUNK_SIZE_MAX = 4194304;
 /** Chunks per worker a large range is cut into at least. */
 const CHUNKS_PER_WORKER = 4;
+/** Chunks a worker holds at once: the running one and the next, queued. */
+const CHUNKS_IN_FLIGHT = 2;
+/** Smallest chunk (unless `chunkSizeMax` is smaller): a few milliseconds of hashing. */
+const CHUNK_SIZE_MIN = 65536n;
 
 /**
  * A fixed set of module workers searching nonce ranges (spec §3.5: one per core, results merged).
@@ -154,6 +169,7 @@ export class WorkerPool {
   readonly size: number;
   readonly #sliceSize: number;
   readonly #chunkSizeMax: bigint;
+  readonly #kernel: KernelKind;
   readonly #slots: Slot[] = [];
   readonly #tasks: ScanTask[] = [];
   readonly #chunks = new Map<string, Chunk>();
@@ -180,6 +196,7 @@ export class WorkerPool {
       size = Math.max(1, navigator.hardwareConcurrency || 1),
       sliceSize = DEFAULT_SLICE_SIZE,
       chunkSizeMax = DEFAULT_CHUNK_SIZE_MAX,
+      kernel = "auto",
     } = options;
     if (!Number.isInteger(size) || size < 1 || size > MAX_WORKERS) {
       throw new RangeError(`Cannot start the pool: size ${size} is not in 1..${MAX_WORKERS}`);
@@ -193,12 +210,12 @@ export class WorkerPool {
     this.size = size;
     this.#sliceSize = sliceSize;
     this.#chunkSizeMax = BigInt(chunkSizeMax);
+    this.#kernel = kernel;
     const url = workerUrl(import.meta.url);
     for (let i = 0; i < size; i++) {
       const slot: Slot = {
         worker: new Worker(url, { type: "module" }),
-        cancelFlag: new Int32Array(new SharedArrayBuffer(4)),
-        chunk: undefined,
+        chunks: [],
       };
       slot.worker.onmessage = (event: MessageEvent<WorkerReply>) => this.#onReply(slot, event.data);
       slot.worker.onerror = (event: ErrorEvent) => {
@@ -225,7 +242,26 @@ export class WorkerPool {
    * ```
    */
   get busyWorkers(): number {
-    return this.#slots.filter((slot) => slot.chunk !== undefined).length;
+    return this.#slots.filter((slot) => slot.chunks.length > 0).length;
+  }
+
+  /**
+   * Chunks sent to workers and not finished yet: up to two per worker while a scan has work
+   * left (the running one and the next, queued in the worker).
+   *
+   * @example Two chunks on the one worker of a long scan
+   * ```ts
+   * import { WorkerPool } from "./worker_pool_deno.ts";
+   * import assert from "node:assert/strict";
+   * const pool = new WorkerPool({ size: 1 });
+   * const scan = pool.scan("msg", 0n, 2n ** 64n - 1n);
+   * assert.equal(pool.chunksInFlight, 2);
+   * pool.terminate();
+   * await scan.catch(() => {});
+   * ```
+   */
+  get chunksInFlight(): number {
+    return this.#chunks.size;
   }
 
   /**
@@ -273,16 +309,12 @@ export class WorkerPool {
       );
     }
     const total = upper - lower + 1n;
-    const even = (total + BigInt(this.size * CHUNKS_PER_WORKER) - 1n) /
-      BigInt(this.size * CHUNKS_PER_WORKER);
-    const chunkSize = even < this.#chunkSizeMax ? even : this.#chunkSizeMax;
     return new Promise<ScanResult>((resolve, reject) => {
       const onAbort = () => this.#stop(task, signal?.reason);
       const task: ScanTask = {
         data,
         upper,
         total,
-        chunkSize,
         cursor: lower,
         outstanding: 0,
         finished: 0n,
@@ -317,7 +349,7 @@ export class WorkerPool {
     this.#terminated = true;
     for (const slot of this.#slots) {
       slot.worker.terminate();
-      slot.chunk = undefined;
+      slot.chunks = [];
     }
     this.#chunks.clear();
     const error = new Error("Cannot scan: the worker pool is terminated");
@@ -327,36 +359,61 @@ export class WorkerPool {
     }
   }
 
-  /** Hands the next chunk of the oldest scan with work to each idle worker. */
+  /**
+   * Hands the next chunks of the oldest scan with work to the workers: first one to each idle
+   * worker, then a second, queued behind the running one.
+   */
   #dispatch(): void {
-    for (const slot of this.#slots) {
-      if (slot.chunk !== undefined) continue;
-      const task = this.#tasks.find((t) => t.failure === undefined && t.cursor <= t.upper);
-      if (task === undefined) return;
-      const lo = task.cursor;
-      const hi = task.upper - lo < task.chunkSize ? task.upper : lo + task.chunkSize - 1n;
-      task.cursor = hi + 1n;
-      task.outstanding++;
-      const chunk: Chunk = { id: String(this.#nextId++), task, size: hi - lo + 1n, scanned: 0n };
-      this.#chunks.set(chunk.id, chunk);
-      slot.chunk = chunk;
-      Atomics.store(slot.cancelFlag, 0, 0); // the worker is idle: nothing reads the flag now
-      const request: WorkerRequest = {
-        type: "scan",
-        id: chunk.id,
-        data: task.data,
-        lower: String(lo),
-        upper: String(hi),
-        sliceSize: this.#sliceSize,
-        cancelFlag: slot.cancelFlag,
-      };
-      slot.worker.postMessage(request);
+    for (let depth = 1; depth <= CHUNKS_IN_FLIGHT; depth++) {
+      for (const slot of this.#slots) {
+        if (slot.chunks.length >= depth) continue;
+        const task = this.#tasks.find((t) => t.failure === undefined && t.cursor <= t.upper);
+        if (task === undefined) return;
+        this.#send(slot, task);
+      }
     }
+  }
+
+  /**
+   * Sends `slot` the next chunk of `task`: a share of what is left (a 1 / (4 × size) share,
+   * between {@linkcode CHUNK_SIZE_MIN} and `chunkSizeMax`), so chunks shrink toward the end.
+   */
+  #send(slot: Slot, task: ScanTask): void {
+    const lo = task.cursor;
+    const left = task.upper - lo + 1n;
+    const share = (left + BigInt(this.size * CHUNKS_PER_WORKER) - 1n) /
+      BigInt(this.size * CHUNKS_PER_WORKER);
+    const min = CHUNK_SIZE_MIN < this.#chunkSizeMax ? CHUNK_SIZE_MIN : this.#chunkSizeMax;
+    const size = share < min ? min : share > this.#chunkSizeMax ? this.#chunkSizeMax : share;
+    const hi = left <= size ? task.upper : lo + size - 1n;
+    task.cursor = hi + 1n;
+    task.outstanding++;
+    const chunk: Chunk = {
+      id: String(this.#nextId++),
+      task,
+      size: hi - lo + 1n,
+      scanned: 0n,
+      cancelFlag: new Int32Array(new SharedArrayBuffer(4)),
+    };
+    this.#chunks.set(chunk.id, chunk);
+    slot.chunks.push(chunk);
+    const request: WorkerRequest = {
+      type: "scan",
+      id: chunk.id,
+      data: task.data,
+      lower: String(lo),
+      upper: String(hi),
+      sliceSize: this.#sliceSize,
+      cancelFlag: chunk.cancelFlag,
+      kernel: this.#kernel,
+    };
+    slot.worker.postMessage(request);
   }
 
   #onReply(slot: Slot, reply: WorkerReply): void {
     const chunk = this.#chunks.get(reply?.id);
-    if (chunk === undefined || slot.chunk !== chunk) return; // stale: pool terminated or unknown
+    const at = chunk === undefined ? -1 : slot.chunks.indexOf(chunk);
+    if (chunk === undefined || at < 0) return; // stale: pool terminated or unknown
     const task = chunk.task;
     if (reply.type === "progress") {
       if (task.failure !== undefined) return;
@@ -365,7 +422,7 @@ export class WorkerPool {
     }
     // A final reply: the worker is free again.
     this.#chunks.delete(chunk.id);
-    slot.chunk = undefined;
+    slot.chunks.splice(at, 1);
     task.outstanding--;
     if (reply.type === "result") {
       task.best = betterResult(task.best, { hash: BigInt(reply.hash), nonce: BigInt(reply.nonce) });
@@ -394,10 +451,12 @@ export class WorkerPool {
     if (task.failure !== undefined || !this.#tasks.includes(task)) return;
     task.failure = { reason };
     for (const slot of this.#slots) {
-      if (slot.chunk?.task !== task) continue;
-      Atomics.store(slot.cancelFlag, 0, 1); // seen within checkEvery nonces, mid-slice
-      const cancel: WorkerRequest = { type: "cancel", id: slot.chunk.id };
-      slot.worker.postMessage(cancel);
+      for (const chunk of slot.chunks) {
+        if (chunk.task !== task) continue;
+        Atomics.store(chunk.cancelFlag, 0, 1); // seen within checkEvery nonces, mid-slice
+        const cancel: WorkerRequest = { type: "cancel", id: chunk.id };
+        slot.worker.postMessage(cancel);
+      }
     }
     this.#settle(task);
   }

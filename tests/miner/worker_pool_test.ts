@@ -67,6 +67,51 @@ Deno.test("WorkerPool.scan() answers overlapping scans each with its own result"
   }
 });
 
+Deno.test("WorkerPool keeps each worker's next chunk queued behind its current one", async () => {
+  const pool = new WorkerPool({ size: 2 });
+  try {
+    let least = Infinity;
+    const scan = pool.scan("msg", 0n, 2_999_999n, {
+      onProgress: (scanned, total) => {
+        // While much is left, a finished chunk is replaced at once: never fewer than 3 in flight.
+        if (total - scanned > 1_000_000n) least = Math.min(least, pool.chunksInFlight);
+      },
+    });
+    assert.equal(pool.chunksInFlight, 4);
+    assert.deepEqual(await within(scan, 30_000, "scan"), scanRange("msg", 0n, 2_999_999n));
+    assert.ok(least >= 3, `only ${least} chunks in flight`);
+    assert.equal(pool.chunksInFlight, 0);
+  } finally {
+    pool.terminate();
+  }
+});
+
+Deno.test("WorkerPool: cancelling a scan spares another scan's chunk queued behind it", async () => {
+  const pool = new WorkerPool({ size: 1 });
+  try {
+    const controller = new AbortController();
+    const first = pool.scan("msg", 0n, 50_000n, { signal: controller.signal });
+    const second = pool.scan("bradfitz", 0n, 9999n);
+    assert.equal(pool.chunksInFlight, 2); // one chunk each, on the same worker
+    controller.abort(new Error("enough"));
+    await assert.rejects(within(first, 30_000, "first"), /enough/);
+    const got = await within(second, 30_000, "second");
+    assert.deepEqual(got, { hash: 1419516646206828n, nonce: 9898n });
+  } finally {
+    pool.terminate();
+  }
+});
+
+Deno.test("WorkerPool with the JavaScript kernel forced equals scanRange()", async () => {
+  const pool = new WorkerPool({ size: 2, kernel: "js", chunkSizeMax: 5000 });
+  try {
+    const got = await within(pool.scan("a".repeat(60), 99_000n, 120_000n), 30_000, "scan");
+    assert.deepEqual(got, scanRange("a".repeat(60), 99_000n, 120_000n, { kernel: "simd" }));
+  } finally {
+    pool.terminate();
+  }
+});
+
 Deno.test("WorkerPool.scan() reports progress up to the whole range", async () => {
   const pool = new WorkerPool({ size: 2, chunkSizeMax: 2000, sliceSize: 500 });
   try {
@@ -273,10 +318,11 @@ Deno.test("worker.ts answers bad jobs with an error reply and keeps serving", as
     w.send({ type: "scan", id: "neg", data: "msg", lower: "-1", upper: "2" });
     w.send({ type: "scan", id: "big", data: "msg", lower: "0", upper: "18446744073709551616" });
     w.send({ type: "scan", id: "sl", data: "msg", lower: "0", upper: "2", sliceSize: 0 });
+    w.send({ type: "scan", id: "kn", data: "msg", lower: "0", upper: "2", kernel: "gpu" });
     w.send({ type: "bogus", id: "x" });
     w.send({ type: "scan", id: "ok", data: "msg", lower: "0", upper: "2" });
     await within(w.next((r) => r.id === "ok"), 30_000, "ok");
-    for (const id of ["rev", "neg", "big", "sl", "x"]) {
+    for (const id of ["rev", "neg", "big", "sl", "kn", "x"]) {
       assert.equal(w.replies.find((r) => r.id === id)?.type, "error", id);
     }
     assert.deepEqual(w.replies.find((r) => r.id === "ok"), {
