@@ -140,7 +140,7 @@ Deno.test("Scheduler gives back both chunks of a miner lost with two outstanding
   assert.equal(covered, 1000n + 200n);
 });
 
-Deno.test("Scheduler starts a miner on small chunks, then sizes them to about 2 s of its measured rate", () => {
+Deno.test("Scheduler starts a miner on small chunks, then sizes them to about 4 s of its measured rate", () => {
   const r = new Rig({ hashOf: fakeHash }); // the defaults
   r.join(1);
   r.request(10, "huge", 0n, 10n ** 12n);
@@ -156,8 +156,8 @@ Deno.test("Scheduler starts a miner on small chunks, then sizes them to about 2 
   const sizes = r.held.get(1)!.map((m) => Number(m.upper - m.lower + 1n));
   // The first sample, round trip included, gives 2,500 nonces/ms. The queued chunk counts from
   // the previous Result, but at least half the time since it was sent (it waited behind one):
-  // 3 ms, 3,333/ms. Each next chunk is 2 s of the best rate so far.
-  assert.deepEqual(sizes, [5_000_000, 6_666_666]);
+  // 3 ms, 3,333/ms. Each next chunk is 4 s of the best rate so far.
+  assert.deepEqual(sizes, [10_000_000, 13_333_333]);
 });
 
 Deno.test("Scheduler sums Results arriving out of order across miners and requests, duplicates ignored", () => {
