@@ -43,6 +43,8 @@ export interface UdpDriverStats {
 
 const RECEIVE_BUFFER_BYTES = 65536;
 const MAX_ROUNDS = 1000;
+/** Datagrams waiting for the socket at most; beyond, new ones are dropped (counted in `sendErrors`). */
+const SEND_QUEUE_MAX = 8192;
 
 /**
  * Drives a datagram core over a UDP socket.
@@ -154,6 +156,10 @@ export class UdpDriver {
         to = toNetAddr(t.to);
       } catch {
         this.stats.sendErrors++;
+        continue;
+      }
+      if (this.#sendQueue.length - this.#sendHead >= SEND_QUEUE_MAX) {
+        this.stats.sendErrors++; // the socket is not keeping up: drop, as a full socket buffer would
         continue;
       }
       this.stats.sent++;

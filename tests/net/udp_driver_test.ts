@@ -187,3 +187,45 @@ Deno.test("UdpDriver sends one datagram at a time, in the core's order (Deno's s
     await driver.done;
   }
 });
+
+Deno.test("UdpDriver bounds the datagrams waiting for the socket and counts the ones it drops", async () => {
+  const core = new EchoCore();
+  const socket = new HeldSendSocket();
+  const driver = new UdpDriver({ socket: socket as unknown as Deno.DatagramConn, core });
+  try {
+    for (let i = 0; i < 10_000; i++) core.out.push({ to: "127.0.0.1:7", bytes: new Uint8Array(1) });
+    driver.pump(); // the first send never completes: everything else waits
+    assert.equal(driver.stats.sent, 8192);
+    assert.equal(driver.stats.sendErrors, 10_000 - 8192);
+  } finally {
+    driver.close();
+    await driver.done;
+  }
+});
+
+Deno.test("UdpDriver keeps its timer while the core's deadline only moves later", async () => {
+  const core = new EchoCore(1_000); // a deadline 1 s after each datagram, moving later each time
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const real = globalThis.setTimeout;
+  let timers = 0;
+  globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+    if (ms !== undefined && ms >= 500 && ms <= 1000) timers++; // the driver's, not receiveText's 2 s
+    return real(fn, ms);
+  }) as typeof setTimeout;
+  const driver = new UdpDriver({ socket, core });
+  const client = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  try {
+    for (let i = 0; i < 20; i++) {
+      core.next = undefined; // each datagram sets a new, later deadline
+      await client.send(new TextEncoder().encode(`d${i}`), driver.addr);
+      await receiveText(client);
+    }
+    assert.equal(core.seen.length, 20);
+    assert.ok(timers <= 2, `${timers} timers armed for 20 later deadlines`);
+  } finally {
+    globalThis.setTimeout = real;
+    client.close();
+    driver.close();
+    await driver.done;
+  }
+});
