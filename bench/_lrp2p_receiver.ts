@@ -1,6 +1,8 @@
 /**
  * The receiving end of `lrp2p_bench.ts`'s cross-process runs, in a process of its own (its own
- * core): `udp` counts raw datagrams until one of 1 byte (the end) or 300 ms of silence; `lrp2p`
+ * core): `udp` counts raw datagrams until one of 1 byte (the end) or 300 ms of silence; `ack` does
+ * the same and answers every datagram with a 46-byte one (the size of an LRP2P ACK datagram) to its
+ * source, the datagram pattern of LRP2P's receiver without its crypto and bookkeeping; `lrp2p`
  * accepts one LRP2P connection and reads it to the end. It prints its port on the first line of
  * stdout, then, when done, `<bytes> <ms>` (the time from the first byte to the last).
  *
@@ -11,7 +13,9 @@ import { socketListen } from "../src/lrp2p/socket_deno.ts";
 const mode = Deno.args[0];
 const out = (line: string) => Deno.stdout.writeSync(new TextEncoder().encode(line + "\n"));
 
-if (mode === "udp") {
+if (mode === "udp" || mode === "ack") {
+  const answer = mode === "ack";
+  const ack = new Uint8Array(46);
   const rx = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
   out(String((rx.addr as Deno.NetAddr).port));
   const buf = new Uint8Array(2048);
@@ -21,9 +25,9 @@ if (mode === "udp") {
     if (bytes > 0 && performance.now() - last > 300) rx.close();
   }, 100);
   for (;;) {
-    let d: Uint8Array;
+    let d: Uint8Array, addr: Deno.Addr;
     try {
-      [d] = await rx.receive(buf);
+      [d, addr] = await rx.receive(buf);
     } catch {
       break; // closed after the silence
     }
@@ -31,6 +35,7 @@ if (mode === "udp") {
     if (bytes === 0) first = performance.now();
     bytes += d.length;
     last = performance.now();
+    if (answer) rx.send(ack, addr).catch(() => {}); // paced by the sender's window
   }
   clearInterval(idle);
   out(`${bytes} ${last - first}`);
@@ -57,6 +62,6 @@ if (mode === "udp") {
   await conn.close();
   await server.close();
 } else {
-  console.error("usage: _lrp2p_receiver.ts udp|lrp2p");
+  console.error("usage: _lrp2p_receiver.ts udp|ack|lrp2p");
   Deno.exit(2);
 }

@@ -174,7 +174,7 @@ const APART = `one-way ${SIZE / MB} MB on loopback, the receiver in another proc
 const APART_BASELINE = "raw UDP, 1368-byte datagrams, receiver apart";
 
 /** Starts `_lrp2p_receiver.ts` in its own process; its port, then its `bytes ms` at the end. */
-async function receiverProcess(mode: "udp" | "lrp2p") {
+async function receiverProcess(mode: "udp" | "ack" | "lrp2p") {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--quiet", "--allow-net=127.0.0.1", "--config", CONFIG, RECEIVER, mode],
     stdout: "piped",
@@ -224,6 +224,64 @@ async function rawUdpApart(): Promise<void> {
   );
 }
 
+const ACK_FLOOR = "UDP, one 46-byte answer per datagram, no crypto, receiver apart";
+
+/**
+ * LRP2P's datagram pattern and nothing else: 1368-byte datagrams, each answered by a 46-byte one
+ * (an ACK's size; §6.2 asks one per data segment), at most 64 unanswered, sent in batches like the
+ * raw baseline, with no crypto, no ARQ and no copies. What LRP2P does per segment on top of this
+ * can only slow it down, so this is the ceiling of any implementation of the wire protocol in Deno.
+ */
+async function udpAckApart(): Promise<void> {
+  const WINDOW = 64;
+  const { port, result } = await receiverProcess("ack");
+  const tx = Deno.listenDatagram({ transport: "udp", hostname: HOST, port: 0 });
+  const to = { transport: "udp" as const, hostname: HOST, port };
+  const datagram = payload.subarray(0, DATAGRAM);
+  const count = Math.ceil(SIZE / DATAGRAM);
+  let answered = 0;
+  let wake: (() => void) | undefined;
+  const answers = (async () => {
+    const buf = new Uint8Array(2048);
+    for (;;) {
+      try {
+        await tx.receive(buf);
+      } catch {
+        return;
+      }
+      answered++;
+      wake?.();
+    }
+  })();
+  for (let sent = 0; sent < count;) {
+    if (sent - answered >= WINDOW) {
+      // a lost answer costs at most 20 ms
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const woken = new Promise<void>((r) => wake = r);
+      const late = new Promise<void>((r) => timer = setTimeout(r, 20));
+      await Promise.race([woken, late]);
+      clearTimeout(timer);
+      if (sent - answered >= WINDOW) answered = sent - WINDOW + 1;
+      continue;
+    }
+    const n = Math.min(32, count - sent, WINDOW - (sent - answered));
+    const batch: Promise<number>[] = [];
+    for (let j = 0; j < n; j++) batch.push(tx.send(datagram, to));
+    await Promise.all(batch);
+    sent += n;
+  }
+  for (let i = 0; i < 5; i++) await tx.send(new Uint8Array(1), to); // the end
+  const { bytes, ms } = await result;
+  tx.close();
+  await answers;
+  record(ACK_FLOOR, bytes, ms);
+  figures.push(
+    `one answer per datagram, apart: ${
+      (bytes / DATAGRAM).toFixed(0)
+    } of ${count} datagrams arrived`,
+  );
+}
+
 async function lrpApart(): Promise<void> {
   const { port, result } = await receiverProcess("lrp2p");
   const client = await socketListen(HOST, 0, {
@@ -265,6 +323,7 @@ Deno.bench({
   warmup: 0,
   fn: rawUdpApart,
 });
+Deno.bench({ name: ACK_FLOOR, group: APART, n: 1, warmup: 0, fn: udpAckApart });
 Deno.bench({ name: "LRP2P, receiver apart", group: APART, n: 1, warmup: 0, fn: lrpApart });
 
 const fast = {

@@ -1,12 +1,15 @@
 /**
  * LRP2P transport crypto (issue 12, item 2): @noble's synchronous ChaCha20-Poly1305 (the
  * baseline, measured in the same run) against Deno's Web Crypto ChaCha20-Poly1305 (async; key
- * imported with format "raw-secret"), each op one seal plus one open of a 1,346-byte segment.
+ * imported with format "raw-secret"), libsodium's (WebAssembly, the live socket's) and OpenSSL's
+ * (`node:crypto`), each op one seal plus one open of a 1,346-byte segment, and of a 14-byte one
+ * (an ACK).
  * Throughput in MB/s = ops/s × 1346 / 10^6 (segment bytes per seal+open). Also the full
  * TransportCipher path and one complete XX handshake. Run: `deno task bench`, or
  * `deno bench bench/lrp2p_crypto_bench.ts`.
  */
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { opensslAead, sodiumAead } from "../src/lrp2p/aead_deno.ts";
 import { keyPairFrom, noiseNonce, XXInitiator, XXResponder } from "../src/lrp2p/noise.ts";
 import { TransportCipher } from "../src/lrp2p/transport.ts";
 
@@ -67,6 +70,34 @@ Deno.bench("Web Crypto ChaCha20-Poly1305 seal+open 1346 B (async)", {
   const iv = noiseNonce(n++);
   const ct = await crypto.subtle.encrypt({ name: "ChaCha20-Poly1305", iv }, k, segment);
   sink += new Uint8Array(await crypto.subtle.decrypt({ name: "ChaCha20-Poly1305", iv }, k, ct))[0];
+});
+
+for (
+  const [name, aead] of [["libsodium (WebAssembly)", sodiumAead], [
+    "OpenSSL (node:crypto)",
+    opensslAead,
+  ]] as const
+) {
+  for (const [bytes, what] of [[SEGMENT_BYTES, segment], [14, segment.subarray(0, 14)]] as const) {
+    Deno.bench(`${name} seal+open ${bytes} B (sync)`, {
+      group: `chacha20poly1305 ${bytes} B`,
+      warmup: 2000,
+      n: 20000,
+    }, () => {
+      const iv = noiseNonce(n++);
+      sink += aead.open(key, iv, aead.seal(key, iv, what))![0];
+    });
+  }
+}
+Deno.bench("@noble chacha20poly1305 seal+open 14 B (an ACK segment; sync)", {
+  group: "chacha20poly1305 14 B",
+  baseline: true,
+  warmup: 2000,
+  n: 20000,
+}, () => {
+  const iv = noiseNonce(n++);
+  const ct = chacha20poly1305(key, iv).encrypt(segment.subarray(0, 14));
+  sink += chacha20poly1305(key, iv).decrypt(ct)[0];
 });
 
 const tx = new TransportCipher({ connId: 7n, sendKey: key, recvKey: key });

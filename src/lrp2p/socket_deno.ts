@@ -11,7 +11,7 @@
 import { UdpDriver } from "../net/mod.ts";
 import { LrpEndpoint, type LrpEndpointOptions, type LrpEvent } from "./endpoint.ts";
 import { generateKeyPair, type KeyPair } from "./noise.ts";
-import { opensslAead } from "./aead_deno.ts";
+import { sodiumAead } from "./aead_deno.ts";
 
 /** Options of {@linkcode socketListen}. */
 export interface SocketOptions {
@@ -222,7 +222,7 @@ export class PeerSocket {
     const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
     this._endpoint = new LrpEndpoint({
       ...options.endpoint,
-      aead: opensslAead,
+      aead: sodiumAead,
       staticKey: options.staticKey ?? generateKeyPair(random),
       random,
       verifyRemote: options.verifyRemote,

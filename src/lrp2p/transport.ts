@@ -105,8 +105,8 @@ export class ReplayWindow {
  */
 /**
  * A ChaCha20-Poly1305 implementation (RFC 8439, 12-byte nonce, 16-byte tag, empty associated
- * data). The default is @noble's; the live socket passes OpenSSL's through `node:crypto`
- * (`aead_deno.ts`), which is faster.
+ * data). The default is @noble's; the live socket passes libsodium's (`aead_deno.ts`), which is
+ * faster.
  */
 export interface Aead {
   /** `ciphertext || tag`. */
