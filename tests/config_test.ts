@@ -15,10 +15,11 @@ const PROGRAM = [
   "@noble/ciphers",
   "@noble/curves",
   "@noble/hashes",
+  "libsodium-wrappers",
   "prom-client",
 ];
-/** prom-client's dependencies. */
-const PROGRAM_DEPENDENCIES = ["@opentelemetry/api", "bintrees", "tdigest"];
+/** libsodium-wrappers' and prom-client's dependencies. */
+const PROGRAM_DEPENDENCIES = ["@opentelemetry/api", "bintrees", "libsodium", "tdigest"];
 
 /** A lockfile key's package name: `a@1_b@2` and `@s/a@1` give `a` and `@s/a`. */
 const packageName = (key: string) => /^@?[^@]+/.exec(key)![0];

@@ -159,6 +159,9 @@ hostsTest(
         assert.ok(during.miner.jobs[0].searched > 0, "the job's progress");
         await screenshot(lab.hosts[7], `http://${server}:8080/`);
         for (const i of [5, 6]) nodes[i].kill("SIGKILL");
+        // The kill must come mid-job, or the rest proves nothing about surviving it.
+        const killed = await status();
+        assert.equal(killed.miner.jobs.length, 1, "the job still runs when h5 and h6 are killed");
         await sleep(5_000);
         const later = await status();
         assert.ok(
