@@ -111,6 +111,17 @@ export class ReplayWindow {
 export interface Aead {
   /** `ciphertext || tag`. */
   seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /**
+   * Optional: `ciphertext || tag` written into `out` at `offset` (room for `plaintext.length + 16`
+   * bytes is the caller's duty), saving the copy and the allocation of `seal`'s result.
+   */
+  sealInto?(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    plaintext: Uint8Array,
+    out: Uint8Array,
+    offset: number,
+  ): void;
   /** The plaintext, or `undefined` when authentication fails. */
   open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
 }
@@ -201,12 +212,12 @@ export class TransportCipher {
   seal(segment: Uint8Array): Uint8Array {
     if (this.exhausted) throw new Error("transport send counter exhausted");
     const n = this.#sendCounter++;
-    const ct = this.#aead.seal(this.#sendKey, nonce(n), segment);
-    const out = new Uint8Array(16 + ct.length);
+    const out = new Uint8Array(16 + segment.length + 16);
     const view = new DataView(out.buffer);
     view.setBigUint64(0, this.connId);
     view.setBigUint64(8, n);
-    out.set(ct, 16);
+    if (this.#aead.sealInto) this.#aead.sealInto(this.#sendKey, nonce(n), segment, out, 16);
+    else out.set(this.#aead.seal(this.#sendKey, nonce(n), segment), 16);
     return out;
   }
 

@@ -38,3 +38,37 @@ for (const [name, aead] of [["OpenSSL", opensslAead], ["libsodium", sodiumAead]]
     assert.equal(aead.open(new Uint8Array(32), nonce, sealed), undefined);
   });
 }
+
+Deno.test("aead: libsodium's sealInto writes seal's bytes at the offset, and over 64 KiB the wrappers agree", () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      fc.uint8Array({ minLength: 12, maxLength: 12 }),
+      fc.uint8Array({ maxLength: 1400 }),
+      fc.nat(40),
+      (key, nonce, plain, offset) => {
+        const out = new Uint8Array(offset + plain.length + 16 + 3).fill(0xee);
+        sodiumAead.sealInto!(key, nonce, plain, out, offset);
+        assert.deepEqual(
+          out.subarray(offset, offset + plain.length + 16),
+          nobleAead.seal(key, nonce, plain),
+        );
+        assert.ok(out.subarray(0, offset).every((b) => b === 0xee), "before the offset untouched");
+        assert.ok(
+          out.subarray(offset + plain.length + 16).every((b) => b === 0xee),
+          "after untouched",
+        );
+      },
+    ),
+    { numRuns: 200 },
+  );
+  const key = new Uint8Array(32).fill(5), nonce = new Uint8Array(12).fill(6);
+  for (const size of [65_535, 65_536, 65_537, 70_000]) {
+    const plain = new Uint8Array(size).map((_, i) => i * 7);
+    const sealed = sodiumAead.seal(key, nonce, plain);
+    assert.deepEqual(sealed, opensslAead.seal(key, nonce, plain), `seal ${size}`);
+    assert.deepEqual(sodiumAead.open(key, nonce, sealed), plain, `open ${size}`);
+    sealed[size] ^= 1;
+    assert.equal(sodiumAead.open(key, nonce, sealed), undefined, `forged ${size}`);
+  }
+});

@@ -203,3 +203,17 @@ Deno.test("property: ReplayWindow agrees with a set-based model", () => {
     { numRuns: 300 },
   );
 });
+
+Deno.test("TransportCipher with libsodium's sealInto gives @noble's datagrams, and each opens the other's", async () => {
+  const { sodiumAead } = await import("../../src/lrp2p/aead_deno.ts");
+  const k1 = new Uint8Array(32).fill(1), k2 = new Uint8Array(32).fill(2);
+  const fast = new TransportCipher({ connId: 9n, sendKey: k1, recvKey: k2, aead: sodiumAead });
+  const slow = new TransportCipher({ connId: 9n, sendKey: k1, recvKey: k2 });
+  const peer = new TransportCipher({ connId: 9n, sendKey: k2, recvKey: k1, aead: sodiumAead });
+  for (const size of [0, 6, 14, 1336]) {
+    const segment = new Uint8Array(size).map((_, i) => i * 13);
+    const d = fast.seal(segment);
+    assert.deepEqual(d, slow.seal(segment), `size ${size}`);
+    assert.deepEqual(peer.open(d), segment);
+  }
+});
