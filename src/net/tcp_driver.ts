@@ -38,6 +38,13 @@ export interface TcpDriverOptions<A> {
    */
   readBytes?: number;
   /**
+   * The core copies what it keeps of the bytes given to `handleData()`: the driver then lends it
+   * its read buffer (valid only during the call, reused by the next read) instead of a copy.
+   *
+   * @default {false}
+   */
+  lendReads?: boolean;
+  /**
    * The most connections held at once (accepted and outgoing, being opened included). An accepted
    * connection past it is closed at once without reaching the core (counted in `refused`); a
    * `connect` past it fails with `handleError()`.
@@ -138,6 +145,7 @@ export class TcpDriver<A = never> {
   readonly #readPoolMax: number;
   readonly #connectionsMax: number;
   readonly #noDelay: boolean;
+  readonly #lendReads: boolean;
   readonly #tasks = new Set<Promise<unknown>>();
   readonly #wakers = new Set<() => void>();
   readonly #signal?: AbortSignal;
@@ -176,6 +184,7 @@ export class TcpDriver<A = never> {
     this.#readPoolMax = Math.floor(READ_POOL_BYTES / this.#readBytes);
     this.#connectionsMax = options.connectionsMax ?? Infinity;
     this.#noDelay = options.noDelay ?? false;
+    this.#lendReads = options.lendReads ?? false;
     this.#connect = options.connect ??
       ((o) => Deno.connect(o as Deno.ConnectOptions & { transport?: "tcp" }));
     this.#signal = options.signal;
@@ -520,7 +529,8 @@ export class TcpDriver<A = never> {
           return this.pump();
         }
         this.stats.bytesIn += n;
-        this.#core.handleData(id, buf.slice(0, n), this.#now());
+        const bytes = this.#lendReads ? buf.subarray(0, n) : buf.slice(0, n);
+        this.#core.handleData(id, bytes, this.#now());
         this.pump();
       }
     } finally {
@@ -530,6 +540,7 @@ export class TcpDriver<A = never> {
   }
 
   async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
+    let localHost = "", localPort = -1, localText = "";
     while (!this.#closed) {
       let conn: Deno.TcpConn;
       try {
@@ -560,9 +571,14 @@ export class TcpDriver<A = never> {
         running: false,
         pendingBytes: 0,
       };
+      if (local.port !== localPort || local.hostname !== localHost) {
+        localHost = local.hostname; // the same for every connection of a listener, mostly
+        localPort = local.port;
+        localText = formatHostPort(localHost, localPort);
+      }
       const id = this.#core.handleAccept(
         formatHostPort(remote.hostname, remote.port),
-        formatHostPort(local.hostname, local.port),
+        localText,
         this.#now(),
       );
       this.#hold(id, link);
