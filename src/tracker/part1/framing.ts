@@ -20,7 +20,7 @@
  * @module
  */
 
-import { decodePickle, pyTypeOf, type PyValue } from "../pickle/mod.ts";
+import { decodePickle, type DecodePickleOptions, pyTypeOf, type PyValue } from "../pickle/mod.ts";
 import { interpretReply, MAX_MESSAGE_BYTES, type Part1Query, type Part1Reply } from "./wire.ts";
 
 /** `R`: the first byte of `REGISTER`, which no valid pickle starts with. */
@@ -112,6 +112,19 @@ export function requestOptions(options: FrameRequestOptions): Required<FrameRequ
   return { maxRequestBytes, maxProtocol };
 }
 
+/** The decoder's options for each (size cap, protocol) seen, frozen: resolved once by the decoder. */
+const DECODE_OPTIONS = new Map<number, Readonly<DecodePickleOptions>>();
+
+function decodeOptions(maxInputBytes: number, maxProtocol: number): Readonly<DecodePickleOptions> {
+  const key = maxInputBytes * 8 + maxProtocol;
+  let options = DECODE_OPTIONS.get(key);
+  if (options === undefined) {
+    options = Object.freeze({ maxInputBytes, maxProtocol });
+    if (DECODE_OPTIONS.size < 64) DECODE_OPTIONS.set(key, options);
+  }
+  return options;
+}
+
 function invalid(reason: Part1InvalidReason, detail: string): RequestFrame {
   return { status: "complete", request: { type: "invalid", reason, detail } };
 }
@@ -170,7 +183,7 @@ export function frameRequest(
     return eof ? invalid("truncated", "end of input inside REGISTER") : { status: "needData" };
   }
   const input = bytes.length > maxRequestBytes + 1 ? bytes.subarray(0, maxRequestBytes + 1) : bytes;
-  const r = decodePickle(input, { maxInputBytes: maxRequestBytes, maxProtocol });
+  const r = decodePickle(input, decodeOptions(maxRequestBytes, maxProtocol));
   if (!r.ok) {
     const { error } = r;
     if (error.kind === "truncated") {
