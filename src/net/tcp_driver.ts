@@ -101,8 +101,13 @@ interface Link {
   giveUp?: () => void;
 }
 
-/** One step of a connection's I/O: a write, a shutdown, a close, a dial. */
-type Step = () => Promise<void> | void;
+/**
+ * One step of a connection's I/O: a write, a shutdown or a close (the core's action itself, carried
+ * out by `#perform`: no closure per step, see `#chain`), or a dial.
+ */
+type Step =
+  | Extract<StreamAction, { type: "write" | "shutdown" | "close" }>
+  | (() => Promise<void>);
 
 const PUMP_ROUNDS_MAX = 1000;
 /** Read buffers kept for reuse hold at most this many bytes in all. */
@@ -351,7 +356,7 @@ export class TcpDriver<A = never> {
       return;
     }
     link.running = true;
-    const pending = step(); // idle: the step runs now
+    const pending = this.#perform(link, step); // idle: the step runs now
     if (pending === undefined && link.steps.length === 0) {
       link.running = false; // done at once (a close): no runner needed
       return;
@@ -369,13 +374,58 @@ export class TcpDriver<A = never> {
     try {
       if (first !== undefined) await first;
       for (let step = link.steps.shift(); step !== undefined; step = link.steps.shift()) {
-        const pending = step();
+        const pending = this.#perform(link, step);
         if (pending !== undefined) await pending;
       }
     } finally {
       link.running = false;
       this.#runners.down();
       this.#work.down();
+    }
+  }
+
+  /**
+   * Carries out one step. The steps are the core's actions, not closures over them: a connection's
+   * objects then point to nothing short-lived, which keeps the young generation's survivors (and so
+   * the scavenges) small at thousands of connections a second.
+   */
+  #perform(link: Link, step: Step): Promise<void> | void {
+    if (typeof step === "function") return step();
+    switch (step.type) {
+      case "write":
+        return link.dead || link.conn === undefined ? undefined : this.#write(link, step);
+      case "shutdown":
+        return link.dead || link.conn === undefined ? undefined : this.#shutdown(link, step.conn);
+      case "close":
+        link.dead = true;
+        this.#held.delete(link);
+        try {
+          link.conn?.close();
+        } catch {
+          // already closed
+        }
+        return;
+    }
+  }
+
+  async #write(link: Link, a: { conn: ConnId; bytes: Uint8Array }): Promise<void> {
+    const { bytes } = a;
+    try {
+      for (let off = 0; off < bytes.length;) {
+        off += await link.conn!.write(off === 0 ? bytes : bytes.subarray(off));
+      }
+      this.stats.bytesOut += bytes.length;
+      link.pendingBytes -= bytes.length;
+    } catch (err) {
+      this.#fail(a.conn, link, `write failed: ${errorText(err)}`);
+    }
+  }
+
+  async #shutdown(link: Link, id: ConnId): Promise<void> {
+    try {
+      await link.conn!.closeWrite();
+    } catch (err) {
+      this.#fail(id, link, `shutdown failed: ${errorText(err)}`);
     }
   }
 
@@ -395,44 +445,17 @@ export class TcpDriver<A = never> {
         if (link.pendingBytes > this.#writeMax) {
           return this.#fail(a.conn, link, "write buffer full");
         }
-        const bytes = a.bytes;
-        this.#chain(link, async () => {
-          if (link.dead || link.conn === undefined) return;
-          try {
-            for (let off = 0; off < bytes.length;) {
-              off += await link.conn.write(bytes.subarray(off));
-            }
-            this.stats.bytesOut += bytes.length;
-            link.pendingBytes -= bytes.length;
-          } catch (err) {
-            this.#fail(a.conn, link, `write failed: ${errorText(err)}`);
-          }
-        });
+        this.#chain(link, a);
         return;
       }
       case "shutdown":
-        this.#chain(link, async () => {
-          if (link.dead || link.conn === undefined) return;
-          try {
-            await link.conn.closeWrite();
-          } catch (err) {
-            this.#fail(a.conn, link, `shutdown failed: ${errorText(err)}`);
-          }
-        });
+        this.#chain(link, a);
         return;
       case "close":
         link.closing = true;
         this.#links.delete(a.conn);
         link.giveUp?.();
-        this.#chain(link, () => {
-          link.dead = true;
-          this.#held.delete(link);
-          try {
-            link.conn?.close();
-          } catch {
-            // already closed
-          }
-        });
+        this.#chain(link, a);
         return;
     }
   }
