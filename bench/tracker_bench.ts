@@ -12,10 +12,12 @@
  * - **minimal**: the Deno server in {@linkcode MINIMAL_SERVER} below: accept, one read, one write
  *   of the reply, close. It parses nothing and keeps no state: the ceiling of this load for a Deno
  *   program on this machine. The ratios include minimal / replica: at one client the Deno server
- *   is slower than the Python loop (a blocking `accept`/`recv`/`send`/`close`, about 5 system
- *   calls per connection, against about 11 for Deno's event loop: `accept4` twice, `epoll_ctl`
- *   twice, `epoll_wait`, `getsockname`, `getpeername`, `recvfrom`, `sendto`, `shutdown`,
- *   `close`), so the one-client latency of any `Deno.listen` server has that floor.
+ *   is slower than the Python loop (a blocking `accept`/`recv`/`send`/`close`: 5 system calls per
+ *   connection by `strace -c -f`, against 12 for Deno's event loop: `accept4` twice, the second
+ *   finding no more, `epoll_ctl` and `epoll_wait` twice each, `getsockname`, `getpeername`,
+ *   `recvfrom`, `sendto`, `shutdown`, `close`; ours makes 13, the extra `recvfrom` reading the
+ *   client's end after the tracker's FIN), so the one-client latency of any `Deno.listen` server
+ *   has that floor.
  *
  * Every server runs as its own child process on 127.0.0.1 (so each has a core, like the clients);
  * the clients are async loops in this process, each doing one exchange at a time (connect, send,
