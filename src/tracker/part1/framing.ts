@@ -168,6 +168,43 @@ export function frameRequest(
   options: FrameRequestOptions = {},
 ): RequestFrame {
   const { maxRequestBytes, maxProtocol } = requestOptions(options);
+  const n = bytes.length;
+  if (n === 0 || n > SHORT_BYTES || bytes[0] === R) {
+    return frameBytes(bytes, eof, maxRequestBytes, maxProtocol);
+  }
+  // A short pickle (every usual request: `I5\n.`, `\x80\x02K\x05.`): its outcome, once complete,
+  // is kept, so the next one takes a lookup instead of the decoder.
+  let key = n; // n * 256^n + the bytes: one key per byte string of up to 6 bytes (< 2^51)
+  for (let i = 0; i < n; i++) key = key * 256 + bytes[i];
+  const known = SHORT_FRAMES[maxProtocol].get(key);
+  if (known !== undefined) return known;
+  const frame = frameBytes(bytes, eof, maxRequestBytes, maxProtocol);
+  // Kept: complete outcomes that do not depend on `eof` (not "truncated"), frozen as they are shared.
+  if (
+    frame.status === "complete" &&
+    !(frame.request.type === "invalid" && frame.request.reason === "truncated") &&
+    SHORT_FRAMES[maxProtocol].size < SHORT_FRAMES_MAX
+  ) {
+    Object.freeze(frame.request);
+    SHORT_FRAMES[maxProtocol].set(key, Object.freeze(frame));
+  }
+  return frame;
+}
+
+/** Requests of at most this many bytes have their outcome kept (see {@linkcode frameRequest}). */
+const SHORT_BYTES = 6;
+/** The most outcomes kept per protocol limit (junk cannot grow it without bound). */
+const SHORT_FRAMES_MAX = 4096;
+/** Outcomes of short requests, by the highest protocol accepted (0 to 5). */
+const SHORT_FRAMES: Map<number, RequestFrame>[] = Array.from({ length: 6 }, () => new Map());
+
+/** {@linkcode frameRequest} on checked options, without the cache. */
+function frameBytes(
+  bytes: Uint8Array,
+  eof: boolean,
+  maxRequestBytes: number,
+  maxProtocol: number,
+): RequestFrame {
   if (bytes.length === 0) {
     return eof ? invalid("truncated", "no bytes before the end of input") : { status: "needData" };
   }
