@@ -38,6 +38,13 @@ export interface TcpDriverOptions<A> {
    */
   readBytes?: number;
   /**
+   * The core copies what it keeps of the bytes given to `handleData()`: the driver then lends it
+   * its read buffer (valid only during the call, reused by the next read) instead of a copy.
+   *
+   * @default {false}
+   */
+  lendReads?: boolean;
+  /**
    * The most connections held at once (accepted and outgoing, being opened included). An accepted
    * connection past it is closed at once without reaching the core (counted in `refused`); a
    * `connect` past it fails with `handleError()`.
@@ -94,8 +101,13 @@ interface Link {
   giveUp?: () => void;
 }
 
-/** One step of a connection's I/O: a write, a shutdown, a close, a dial. */
-type Step = () => Promise<void> | void;
+/**
+ * One step of a connection's I/O: a write, a shutdown or a close (the core's action itself, carried
+ * out by `#perform`: no closure per step, see `#chain`), or a dial.
+ */
+type Step =
+  | Extract<StreamAction, { type: "write" | "shutdown" | "close" }>
+  | (() => Promise<void>);
 
 const PUMP_ROUNDS_MAX = 1000;
 /** Read buffers kept for reuse hold at most this many bytes in all. */
@@ -138,6 +150,7 @@ export class TcpDriver<A = never> {
   readonly #readPoolMax: number;
   readonly #connectionsMax: number;
   readonly #noDelay: boolean;
+  readonly #lendReads: boolean;
   readonly #tasks = new Set<Promise<unknown>>();
   readonly #wakers = new Set<() => void>();
   readonly #signal?: AbortSignal;
@@ -176,6 +189,7 @@ export class TcpDriver<A = never> {
     this.#readPoolMax = Math.floor(READ_POOL_BYTES / this.#readBytes);
     this.#connectionsMax = options.connectionsMax ?? Infinity;
     this.#noDelay = options.noDelay ?? false;
+    this.#lendReads = options.lendReads ?? false;
     this.#connect = options.connect ??
       ((o) => Deno.connect(o as Deno.ConnectOptions & { transport?: "tcp" }));
     this.#signal = options.signal;
@@ -342,7 +356,7 @@ export class TcpDriver<A = never> {
       return;
     }
     link.running = true;
-    const pending = step(); // idle: the step runs now
+    const pending = this.#perform(link, step); // idle: the step runs now
     if (pending === undefined && link.steps.length === 0) {
       link.running = false; // done at once (a close): no runner needed
       return;
@@ -360,13 +374,58 @@ export class TcpDriver<A = never> {
     try {
       if (first !== undefined) await first;
       for (let step = link.steps.shift(); step !== undefined; step = link.steps.shift()) {
-        const pending = step();
+        const pending = this.#perform(link, step);
         if (pending !== undefined) await pending;
       }
     } finally {
       link.running = false;
       this.#runners.down();
       this.#work.down();
+    }
+  }
+
+  /**
+   * Carries out one step. The steps are the core's actions, not closures over them: a connection's
+   * objects then point to nothing short-lived, which keeps the young generation's survivors (and so
+   * the scavenges) small at thousands of connections a second.
+   */
+  #perform(link: Link, step: Step): Promise<void> | void {
+    if (typeof step === "function") return step();
+    switch (step.type) {
+      case "write":
+        return link.dead || link.conn === undefined ? undefined : this.#write(link, step);
+      case "shutdown":
+        return link.dead || link.conn === undefined ? undefined : this.#shutdown(link, step.conn);
+      case "close":
+        link.dead = true;
+        this.#held.delete(link);
+        try {
+          link.conn?.close();
+        } catch {
+          // already closed
+        }
+        return;
+    }
+  }
+
+  async #write(link: Link, a: { conn: ConnId; bytes: Uint8Array }): Promise<void> {
+    const { bytes } = a;
+    try {
+      for (let off = 0; off < bytes.length;) {
+        off += await link.conn!.write(off === 0 ? bytes : bytes.subarray(off));
+      }
+      this.stats.bytesOut += bytes.length;
+      link.pendingBytes -= bytes.length;
+    } catch (err) {
+      this.#fail(a.conn, link, `write failed: ${errorText(err)}`);
+    }
+  }
+
+  async #shutdown(link: Link, id: ConnId): Promise<void> {
+    try {
+      await link.conn!.closeWrite();
+    } catch (err) {
+      this.#fail(id, link, `shutdown failed: ${errorText(err)}`);
     }
   }
 
@@ -386,44 +445,17 @@ export class TcpDriver<A = never> {
         if (link.pendingBytes > this.#writeMax) {
           return this.#fail(a.conn, link, "write buffer full");
         }
-        const bytes = a.bytes;
-        this.#chain(link, async () => {
-          if (link.dead || link.conn === undefined) return;
-          try {
-            for (let off = 0; off < bytes.length;) {
-              off += await link.conn.write(bytes.subarray(off));
-            }
-            this.stats.bytesOut += bytes.length;
-            link.pendingBytes -= bytes.length;
-          } catch (err) {
-            this.#fail(a.conn, link, `write failed: ${errorText(err)}`);
-          }
-        });
+        this.#chain(link, a);
         return;
       }
       case "shutdown":
-        this.#chain(link, async () => {
-          if (link.dead || link.conn === undefined) return;
-          try {
-            await link.conn.closeWrite();
-          } catch (err) {
-            this.#fail(a.conn, link, `shutdown failed: ${errorText(err)}`);
-          }
-        });
+        this.#chain(link, a);
         return;
       case "close":
         link.closing = true;
         this.#links.delete(a.conn);
         link.giveUp?.();
-        this.#chain(link, () => {
-          link.dead = true;
-          this.#held.delete(link);
-          try {
-            link.conn?.close();
-          } catch {
-            // already closed
-          }
-        });
+        this.#chain(link, a);
         return;
     }
   }
@@ -520,7 +552,8 @@ export class TcpDriver<A = never> {
           return this.pump();
         }
         this.stats.bytesIn += n;
-        this.#core.handleData(id, buf.slice(0, n), this.#now());
+        const bytes = this.#lendReads ? buf.subarray(0, n) : buf.slice(0, n);
+        this.#core.handleData(id, bytes, this.#now());
         this.pump();
       }
     } finally {
@@ -530,6 +563,7 @@ export class TcpDriver<A = never> {
   }
 
   async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
+    let localHost = "", localPort = -1, localText = "";
     while (!this.#closed) {
       let conn: Deno.TcpConn;
       try {
@@ -560,9 +594,14 @@ export class TcpDriver<A = never> {
         running: false,
         pendingBytes: 0,
       };
+      if (local.port !== localPort || local.hostname !== localHost) {
+        localHost = local.hostname; // the same for every connection of a listener, mostly
+        localPort = local.port;
+        localText = formatHostPort(localHost, localPort);
+      }
       const id = this.#core.handleAccept(
         formatHostPort(remote.hostname, remote.port),
-        formatHostPort(local.hostname, local.port),
+        localText,
         this.#now(),
       );
       this.#hold(id, link);

@@ -316,3 +316,37 @@ Deno.test("TcpDriver reuses read buffers: each connection reads only its own byt
   driver.close();
   await driver.done;
 });
+
+Deno.test("TcpDriver gives a core a copy of each read, or with lendReads a view of its read buffer", async () => {
+  for (const lendReads of [false, true]) {
+    const server = new Recorder();
+    const kept: Uint8Array[] = [];
+    const record = server.handleData.bind(server);
+    server.handleData = (conn, bytes) => {
+      kept.push(bytes);
+      record(conn, bytes);
+    };
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const driver = new TcpDriver({ core: server, listener, readBytes: 64, lendReads });
+    const texts = ["first", "second"];
+    for (const [i, text] of texts.entries()) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+      await conn.write(new TextEncoder().encode(text));
+      conn.close();
+      await until(() => server.seen.some((s) => s.type === "eof" && s.conn === i + 1), "the eof");
+    }
+    // What the core saw during each call is right either way.
+    const data = server.seen.filter((s) => s.type === "data").map((s) => s.text);
+    assert.deepEqual(data, texts);
+    if (lendReads) {
+      // Views of the one pooled read buffer: valid only during the call.
+      assert.equal(kept[0].buffer, kept[1].buffer);
+    } else {
+      // Copies the core may keep.
+      assert.notEqual(kept[0].buffer, kept[1].buffer);
+      assert.deepEqual(kept.map((b) => new TextDecoder().decode(b)), texts);
+    }
+    driver.close();
+    await driver.done;
+  }
+});

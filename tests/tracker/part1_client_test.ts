@@ -13,7 +13,7 @@ import {
 } from "../../src/tracker/part1/client_deno.ts";
 import { answerRequest } from "../../src/tracker/part1/answer.ts";
 import { frameRequest } from "../../src/tracker/part1/framing.ts";
-import { encodeReply, ERROR_REPLY } from "../../src/tracker/part1/wire.ts";
+import { encodeReply, encodeRequest, ERROR_REPLY } from "../../src/tracker/part1/wire.ts";
 import { DEFAULT_DB } from "../../src/tracker/part1/default_db.ts";
 
 const HOST = "127.0.0.1";
@@ -201,4 +201,41 @@ Deno.test("exchangePart1() fails with connect when nobody listens, and aborted o
     await silent.close();
   }
   await assert.rejects(exchangePart1("nonsense", { type: "size" }), TypeError);
+});
+
+Deno.test("frameRequest() keeps the outcome of short requests: the same as the decoder's, per protocol limit, never an end-of-input one", () => {
+  const te = new TextEncoder();
+  // Short requests take the kept outcome from their second sight on; the same request with bytes
+  // after STOP (more than 6 bytes, never kept) is the decoder's own answer.
+  for (const protocol of [0, 1, 2] as const) {
+    for (const index of [0, 5, 15, 16, -1, 255, 256, 1000]) {
+      const request = encodeRequest({ type: "item", index }, protocol);
+      if (request.length > 6) continue;
+      const oracle = frameRequest(new Uint8Array([...request, 0x4e, 0x4e, 0x4e]), false);
+      for (let sight = 0; sight < 2; sight++) {
+        assert.deepEqual(frameRequest(request, false), oracle, `${index} at ${protocol}`);
+        assert.deepEqual(frameRequest(request, true), oracle, `${index} at ${protocol}, eof`);
+      }
+    }
+  }
+  // A kept outcome is shared: frozen, so no caller can change what the next request gets.
+  const kept = frameRequest(te.encode("I5\n."), false);
+  assert.ok(Object.isFrozen(kept));
+  assert.ok(kept.status === "complete" && Object.isFrozen(kept.request));
+  // The outcome depends on the protocol limit: each limit keeps its own.
+  const proto3 = Uint8Array.of(0x80, 3, 0x4b, 5, 0x2e); // pickle.dumps(5, 3)
+  for (let sight = 0; sight < 2; sight++) {
+    const loose = frameRequest(proto3, false, { maxProtocol: 5 });
+    assert.ok(loose.status === "complete" && loose.request.type === "item");
+    const strict = frameRequest(proto3, false, { maxProtocol: 2 });
+    assert.ok(strict.status === "complete" && strict.request.type === "invalid");
+  }
+  // A prefix cut by the end of input is truncated, and still waits for more without it, in
+  // either order.
+  for (let sight = 0; sight < 2; sight++) {
+    const cut = frameRequest(te.encode("I5\n"), true);
+    assert.ok(cut.status === "complete" && cut.request.type === "invalid");
+    assert.equal(cut.request.type === "invalid" && cut.request.reason, "truncated");
+    assert.equal(frameRequest(te.encode("I5\n"), false).status, "needData");
+  }
 });

@@ -395,3 +395,57 @@ Deno.test("Part1ServerConn.send() returns the caller's cached bytes when given, 
   assert.notEqual(fresh, cached);
   assert.deepEqual(fresh, cached);
 });
+
+Deno.test("Part1ServerConn.receive() is receiveData() then nextEvent(), on any reads, times and caps", () => {
+  const requests = [
+    ...VECTORS.map((v) => fromHex(v.hex)),
+    bytes("REGISTER"),
+    bytes("REGISTERX"),
+    bytes("REGI"),
+    bytes("I5\n.I6\n."),
+    bytes("N0".repeat(20) + "I5\n."),
+    new Uint8Array(0),
+  ];
+  fc.assert(
+    fc.property(
+      fc.constantFrom(...requests),
+      fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 3 }),
+      fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 6 }),
+      fc.array(fc.integer({ min: 0, max: 60 }), { minLength: 6, maxLength: 6 }),
+      fc.constantFrom(16, 20, 1024),
+      fc.boolean(),
+      (request, extra, cuts, gaps, maxRequestBytes, eof) => {
+        const options = { maxRequestBytes, requestTimeoutMs: 100 };
+        const all = new Uint8Array([...request, ...extra.flatMap((e) => [...e])]);
+        const reads: Uint8Array[] = [];
+        for (let at = 0, i = 0; at < all.length; i++) {
+          const end = i < cuts.length - 1 ? Math.min(all.length, at + cuts[i]) : all.length;
+          reads.push(all.slice(at, end));
+          at = end;
+        }
+        const a = new Part1ServerConn(0, options);
+        const b = new Part1ServerConn(0, options);
+        let now = 0;
+        for (const [i, read] of reads.entries()) {
+          now += gaps[i % gaps.length];
+          a.receiveData(read, now);
+          const expected = a.nextEvent();
+          const shared = read.slice(); // the caller may reuse its buffer after receive()
+          assert.deepEqual(b.receive(shared, now), expected);
+          shared.fill(0x2e);
+          assert.equal(b.ignoredBytes, a.ignoredBytes);
+          assert.equal(b.state, a.state);
+        }
+        if (eof) {
+          a.receiveEof(now);
+          b.receiveEof(now);
+        }
+        a.handleTimeout(now + 100);
+        b.handleTimeout(now + 100);
+        assert.deepEqual(b.nextEvent(), a.nextEvent());
+        assert.equal(b.ignoredBytes, a.ignoredBytes);
+      },
+    ),
+    { numRuns: 500 },
+  );
+});

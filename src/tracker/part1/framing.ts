@@ -20,7 +20,7 @@
  * @module
  */
 
-import { decodePickle, pyTypeOf, type PyValue } from "../pickle/mod.ts";
+import { decodePickle, type DecodePickleOptions, pyTypeOf, type PyValue } from "../pickle/mod.ts";
 import { interpretReply, MAX_MESSAGE_BYTES, type Part1Query, type Part1Reply } from "./wire.ts";
 
 /** `R`: the first byte of `REGISTER`, which no valid pickle starts with. */
@@ -112,6 +112,19 @@ export function requestOptions(options: FrameRequestOptions): Required<FrameRequ
   return { maxRequestBytes, maxProtocol };
 }
 
+/** The decoder's options for each (size cap, protocol) seen, frozen: resolved once by the decoder. */
+const DECODE_OPTIONS = new Map<number, Readonly<DecodePickleOptions>>();
+
+function decodeOptions(maxInputBytes: number, maxProtocol: number): Readonly<DecodePickleOptions> {
+  const key = maxInputBytes * 8 + maxProtocol;
+  let options = DECODE_OPTIONS.get(key);
+  if (options === undefined) {
+    options = Object.freeze({ maxInputBytes, maxProtocol });
+    if (DECODE_OPTIONS.size < 64) DECODE_OPTIONS.set(key, options);
+  }
+  return options;
+}
+
 function invalid(reason: Part1InvalidReason, detail: string): RequestFrame {
   return { status: "complete", request: { type: "invalid", reason, detail } };
 }
@@ -155,6 +168,43 @@ export function frameRequest(
   options: FrameRequestOptions = {},
 ): RequestFrame {
   const { maxRequestBytes, maxProtocol } = requestOptions(options);
+  const n = bytes.length;
+  if (n === 0 || n > SHORT_BYTES || bytes[0] === R) {
+    return frameBytes(bytes, eof, maxRequestBytes, maxProtocol);
+  }
+  // A short pickle (every usual request: `I5\n.`, `\x80\x02K\x05.`): its outcome, once complete,
+  // is kept, so the next one takes a lookup instead of the decoder.
+  let key = n; // n * 256^n + the bytes: one key per byte string of up to 6 bytes (< 2^51)
+  for (let i = 0; i < n; i++) key = key * 256 + bytes[i];
+  const known = SHORT_FRAMES[maxProtocol].get(key);
+  if (known !== undefined) return known;
+  const frame = frameBytes(bytes, eof, maxRequestBytes, maxProtocol);
+  // Kept: complete outcomes that do not depend on `eof` (not "truncated"), frozen as they are shared.
+  if (
+    frame.status === "complete" &&
+    !(frame.request.type === "invalid" && frame.request.reason === "truncated") &&
+    SHORT_FRAMES[maxProtocol].size < SHORT_FRAMES_MAX
+  ) {
+    Object.freeze(frame.request);
+    SHORT_FRAMES[maxProtocol].set(key, Object.freeze(frame));
+  }
+  return frame;
+}
+
+/** Requests of at most this many bytes have their outcome kept (see {@linkcode frameRequest}). */
+const SHORT_BYTES = 6;
+/** The most outcomes kept per protocol limit (junk cannot grow it without bound). */
+const SHORT_FRAMES_MAX = 4096;
+/** Outcomes of short requests, by the highest protocol accepted (0 to 5). */
+const SHORT_FRAMES: Map<number, RequestFrame>[] = Array.from({ length: 6 }, () => new Map());
+
+/** {@linkcode frameRequest} on checked options, without the cache. */
+function frameBytes(
+  bytes: Uint8Array,
+  eof: boolean,
+  maxRequestBytes: number,
+  maxProtocol: number,
+): RequestFrame {
   if (bytes.length === 0) {
     return eof ? invalid("truncated", "no bytes before the end of input") : { status: "needData" };
   }
@@ -170,7 +220,7 @@ export function frameRequest(
     return eof ? invalid("truncated", "end of input inside REGISTER") : { status: "needData" };
   }
   const input = bytes.length > maxRequestBytes + 1 ? bytes.subarray(0, maxRequestBytes + 1) : bytes;
-  const r = decodePickle(input, { maxInputBytes: maxRequestBytes, maxProtocol });
+  const r = decodePickle(input, decodeOptions(maxRequestBytes, maxProtocol));
   if (!r.ok) {
     const { error } = r;
     if (error.kind === "truncated") {

@@ -28,6 +28,37 @@ import {
 import { encodeReply, type Part1Reply } from "./wire.ts";
 import { checkTime } from "../../util/mod.ts";
 
+const EMPTY = new Uint8Array(0);
+
+/** Options checked once, for a frozen options object given again (a tracker gives the same one). */
+const CHECKED = new WeakMap<
+  Part1ServerConnOptions,
+  { framing: Required<FrameRequestOptions>; requestTimeoutMs: number }
+>();
+
+function checkOptions(options: Part1ServerConnOptions) {
+  const { requestTimeoutMs = 5000, ...framing } = options;
+  const checked = { framing: requestOptions(framing), requestTimeoutMs };
+  if (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < 1 || requestTimeoutMs > 3.6e6) {
+    throw new RangeError(
+      `Cannot start a tracker connection: requestTimeoutMs must be 1..3600000, got ${requestTimeoutMs}`,
+    );
+  }
+  if (Object.isFrozen(options)) CHECKED.set(options, checked);
+  return checked;
+}
+
+/** The request event (`protocol` only when there is one; built without a spread: a hot path). */
+function requestEvent(
+  request: Part1Request,
+  protocol: number | undefined,
+  bytesReceived: number,
+): Part1ServerEvent {
+  return protocol === undefined
+    ? { type: "request", request, bytesReceived }
+    : { type: "request", request, protocol, bytesReceived };
+}
+
 /**
  * Options of {@linkcode Part1ServerConn}: the framing options plus the request timeout.
  */
@@ -95,7 +126,10 @@ export class Part1ServerConn {
   readonly #options: Required<FrameRequestOptions>;
   readonly #deadline: number;
   readonly #timeoutMs: number;
-  readonly #buffer: BoundedBuffer;
+  /** The bytes received, once a read did not hold the whole request (most requests come whole). */
+  #buffer: BoundedBuffer | undefined;
+  /** Bytes beyond the size cap of a read framed in place, dropped as the buffer would have. */
+  #dropped = 0;
   #state: Part1ServerConnState = "receiving";
   #eof = false;
   #dirty = true;
@@ -112,17 +146,12 @@ export class Part1ServerConn {
    * @throws {RangeError} When an option is out of range or `now` is not finite.
    */
   constructor(now: number, options: Part1ServerConnOptions = {}) {
-    const { requestTimeoutMs = 5000, ...framing } = options;
-    this.#options = requestOptions(framing);
-    if (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < 1 || requestTimeoutMs > 3.6e6) {
-      throw new RangeError(
-        `Cannot start a tracker connection: requestTimeoutMs must be 1..3600000, got ${requestTimeoutMs}`,
-      );
-    }
+    const checked = CHECKED.get(options) ?? checkOptions(options);
+    this.#options = checked.framing;
+    const requestTimeoutMs = checked.requestTimeoutMs;
     this.#now = checkTime(now);
     this.#deadline = now + requestTimeoutMs;
     this.#timeoutMs = requestTimeoutMs;
-    this.#buffer = new BoundedBuffer(this.#options.maxRequestBytes + 1);
   }
 
   /** See {@linkcode Part1ServerConnState}. */
@@ -132,7 +161,7 @@ export class Part1ServerConn {
 
   /** Bytes dropped unread: received after the request was known, or beyond the size cap. */
   get ignoredBytes(): number {
-    return this.#ignored + this.#buffer.dropped;
+    return this.#ignored + this.#dropped + (this.#buffer?.dropped ?? 0);
   }
 
   /**
@@ -151,7 +180,7 @@ export class Part1ServerConn {
       return;
     }
     this.#received += bytes.length;
-    this.#buffer.append(bytes);
+    (this.#buffer ??= new BoundedBuffer(this.#options.maxRequestBytes + 1)).append(bytes);
     if (bytes.length > 0) this.#dirty = true;
   }
 
@@ -193,6 +222,50 @@ export class Part1ServerConn {
   }
 
   /**
+   * Receives one read and returns what {@linkcode Part1ServerConn.nextEvent} then returns: the same
+   * as `receiveData(bytes, now)` followed by `nextEvent()`, but a first read that holds the whole
+   * request (the usual case) is framed where it is, without being copied.
+   *
+   * @param bytes What one read returned (not kept; the caller may reuse it).
+   * @param now The current time.
+   * @returns The request once it is known, `"needData"` or `"paused"`.
+   * @throws {TypeError} After {@linkcode Part1ServerConn.receiveEof}.
+   *
+   * @example A whole request in one read
+   * ```ts
+   * import { Part1ServerConn } from "./server_conn.ts";
+   * import assert from "node:assert/strict";
+   * const conn = new Part1ServerConn(0);
+   * const event = conn.receive(new TextEncoder().encode("REGISTER"), 1);
+   * assert.ok(typeof event === "object");
+   * assert.equal(event.request.type, "size");
+   * ```
+   */
+  receive(bytes: Uint8Array, now: number): Part1ServerEvent | "needData" | "paused" {
+    if (
+      this.#buffer === undefined && !this.#eof && this.#state === "receiving" &&
+      bytes instanceof Uint8Array
+    ) {
+      this.handleTimeout(now);
+      if (!this.#decided) {
+        // What the buffer would keep of this read, framed in place.
+        const limit = this.#options.maxRequestBytes + 1;
+        const kept = bytes.length > limit ? bytes.subarray(0, limit) : bytes;
+        const frame = frameRequest(kept, false, this.#options);
+        if (frame.status === "complete") {
+          this.#received += bytes.length;
+          this.#dropped += bytes.length - kept.length;
+          this.#dirty = false;
+          this.#decided = requestEvent(frame.request, frame.protocol, this.#received);
+          return this.nextEvent();
+        }
+      }
+    }
+    this.receiveData(bytes, now);
+    return this.nextEvent();
+  }
+
+  /**
    * Returns the request once it is known, `"needData"` while more bytes may complete it, and
    * `"paused"` after the request was returned (until and after {@linkcode Part1ServerConn.send}).
    */
@@ -227,13 +300,8 @@ export class Part1ServerConn {
   #frame(): void {
     if (this.#decided || !this.#dirty) return;
     this.#dirty = false;
-    const frame = frameRequest(this.#buffer.view(), this.#eof, this.#options);
+    const frame = frameRequest(this.#buffer?.view() ?? EMPTY, this.#eof, this.#options);
     if (frame.status === "needData") return;
-    this.#decided = {
-      type: "request",
-      request: frame.request,
-      ...(frame.protocol === undefined ? {} : { protocol: frame.protocol }),
-      bytesReceived: this.#received,
-    };
+    this.#decided = requestEvent(frame.request, frame.protocol, this.#received);
   }
 }

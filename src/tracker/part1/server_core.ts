@@ -260,7 +260,7 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
     this.#lingerMs = checkInt("lingerMs", lingerMs, 0, 60_000, action);
     new Part1ServerConn(0, connOptions); // validates the connection options
     this.#db = db;
-    this.#connOptions = connOptions;
+    this.#connOptions = Object.freeze(connOptions); // frozen: checked once (Part1ServerConn)
     this.#requestMs = connOptions.requestTimeoutMs ?? 5000;
     this.#hardMs = this.#requestMs + this.#lingerMs + HARD_MARGIN_MS;
     this.#maxHeld = (connOptions.maxRequestBytes ?? 1024) + 1;
@@ -325,8 +325,7 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
         (e.held ??= new BoundedBuffer(this.#maxHeld)).append(bytes);
         break;
       case "receiving":
-        e.conn!.receiveData(bytes, now);
-        this.#step(e, now);
+        this.#step(e, now, e.conn!.receive(bytes, now));
         break;
       case "lingering":
         e.drained += bytes.length;
@@ -442,24 +441,20 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
     this.#step(e, now);
   }
 
-  /** Answers `e` once its request is known, then lingers (or closes at once). */
-  #step(e: Entry, now: number): void {
-    const conn = e.conn!;
-    const event = conn.nextEvent();
+  /** Answers `e` once its request is known (`event`), then lingers (or closes at once). */
+  #step(e: Entry, now: number, event = e.conn!.nextEvent()): void {
     if (typeof event !== "object") return;
+    const conn = e.conn!;
     const reply = answerRequest(this.#db, event.request);
     const bytes = conn.send(reply, this.#encoded(event.request, reply));
     this.#actions.push({ type: "write", conn: e.id, bytes });
     this.#actions.push({ type: "shutdown", conn: e.id });
     this.#replies[reply.type]++;
     if (event.request.type === "invalid") this.#invalid[event.request.reason]++;
-    e.exchange = {
-      remote: e.remote,
-      request: event.request,
-      ...(event.protocol === undefined ? {} : { protocol: event.protocol }),
-      reply,
-      ms: now - e.acceptedAt,
-    };
+    const ms = now - e.acceptedAt, { remote } = e, { request, protocol } = event;
+    e.exchange = protocol === undefined
+      ? { remote, request, reply, ms }
+      : { remote, request, protocol, reply, ms };
     e.phase = "lingering";
     e.conn = undefined;
     e.lingerUntil = now + this.#lingerMs;
@@ -502,7 +497,12 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
       this.#replies[e.exchange.reply.type]--;
       this.#failed++;
     }
-    this.#events.push({ ...e.exchange, written });
+    const { remote, request, protocol, reply, ms } = e.exchange;
+    this.#events.push(
+      protocol === undefined
+        ? { remote, request, reply, written, ms }
+        : { remote, request, protocol, reply, written, ms },
+    );
   }
 
   /** Serves waiting connections while slots are free (a loop, never a recursion). */

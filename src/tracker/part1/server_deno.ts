@@ -154,6 +154,7 @@ export function serveTrackerPart1(
     listener,
     signal,
     readBytes: READ_CHUNK,
+    lendReads: true, // the core copies what it keeps of a read (Part1ServerConn.receive)
     onProgress: report,
   });
   const done = driver.done.finally(() => signal?.removeEventListener("abort", stopCore));

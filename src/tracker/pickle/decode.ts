@@ -247,7 +247,18 @@ const DEFAULT_OPTIONS: Readonly<Resolved> = Object.freeze({
   allowCodecsEncode: false,
 });
 
+/** Resolved options of frozen option objects given again (a tracker decodes every request). */
+const RESOLVED = new WeakMap<DecodePickleOptions, Readonly<Resolved>>();
+
 function resolveOptions(options: DecodePickleOptions): Readonly<Resolved> {
+  const known = RESOLVED.get(options);
+  if (known !== undefined) return known;
+  const resolved = resolveNew(options);
+  if (Object.isFrozen(options)) RESOLVED.set(options, resolved);
+  return resolved;
+}
+
+function resolveNew(options: DecodePickleOptions): Readonly<Resolved> {
   if (Object.keys(options).length === 0) return DEFAULT_OPTIONS;
   const resolved: Resolved = { ...DEFAULT_DECODE_LIMITS, maxProtocol: 5, allowCodecsEncode: false };
   for (const name of Object.keys(CEILINGS) as PickleLimitName[]) {
@@ -267,6 +278,23 @@ function resolveOptions(options: DecodePickleOptions): Readonly<Resolved> {
   resolved.maxProtocol = maxProtocol;
   resolved.allowCodecsEncode = allowCodecsEncode === true;
   return resolved;
+}
+
+/**
+ * The value of a line of 1 to 15 ASCII digits and nothing else (within `maxDigits`): what
+ * `parsePy2Long` then `py2Long` give it, without building the digits' text. `undefined` for any
+ * other line (signs, spaces, more digits...), which takes the general path.
+ */
+function plainDecimal(line: Uint8Array, maxDigits: number): number | undefined {
+  const n = line.length;
+  if (n === 0 || n > 15 || n > maxDigits) return undefined;
+  let value = 0;
+  for (let i = 0; i < n; i++) {
+    const d = line[i] - 0x30;
+    if (d < 0 || d > 9) return undefined;
+    value = value * 10 + d;
+  }
+  return value;
 }
 
 /** Python 2's `float()` strips C-locale whitespace on both sides. */
@@ -402,7 +430,8 @@ class Decoder {
           if (line.length === 2 && line[0] === 0x30 && (line[1] & 0xfe) === 0x30) {
             st.push(line[1] === 0x31);
           } else {
-            st.push(inp.py2Long(parsePy2Long(line, false), "int()"));
+            const small = plainDecimal(line, inp.o.maxIntDigits); // the usual case, parsed at once
+            st.push(small ?? inp.py2Long(parsePy2Long(line, false), "int()"));
           }
           break;
         }
