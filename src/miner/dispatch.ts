@@ -8,10 +8,11 @@
  *
  * Requests are split lazily (a range may hold 2^64 nonces) into chunks sized from the receiving
  * miner's measured speed (see `chunking.ts`): about `targetChunkMillis` of its work, between
- * `minChunkNonces` and `maxChunkNonces`. Near a request's end a chunk lasts at most half the time
- * the whole fleet needs for what is left (but at least an eighth of the target, or the round trip
- * would dominate), so the tail is spread over all miners instead of one big last chunk. Each miner
- * holds at most `pipelineDepth` chunks (default 2): while it works on one, the next is already on
+ * `minChunkNonces` and `maxChunkNonces`, and at most 8 times the largest chunk it has answered.
+ * Near a request's end a miner gets half its share of what is left, shared so that all miners
+ * would finish together given when each will be done with the chunks it holds (at least an eighth
+ * of the target, or the round trip would dominate; the minimum when the others finish without
+ * it), so the tail is spread over all miners instead of one big last chunk. Each miner holds at most `pipelineDepth` chunks (default 2): while it works on one, the next is already on
  * its way, hiding the round trip. Results carry no job id, so a Result belongs to the chunk of
  * its miner whose range holds its nonce and (with `hashOf`, which the server always passes) whose
  * Data hashes with that nonce to its hash (spec §8.4): a miner may answer its chunks in any order
@@ -63,7 +64,7 @@
  * @module
  */
 import { assert } from "../util/mod.ts";
-import { chunkNonces, type ResolvedChunking } from "./chunking.ts";
+import { chunkNonces, type MinerLoad, type ResolvedChunking } from "./chunking.ts";
 import { type MinerMessage, requestMessage } from "./message.ts";
 import {
   before,
@@ -176,7 +177,7 @@ export class Dispatcher {
         if (copied) continue;
       }
       if (req === undefined) return;
-      this.#assign(miner, this.#takeChunk(req, miner), now);
+      this.#assign(miner, this.#takeChunk(req, miner, now), now);
       this.#dispatchCount++;
     }
     assert(this.#freeMiner() === undefined || this.#waiting.size === 0, "dispatch did not settle");
@@ -206,10 +207,12 @@ export class Dispatcher {
     return best;
   }
 
-  #takeChunk(req: Req, miner: Miner): Chunk {
+  #takeChunk(req: Req, miner: Miner, now: number): Chunk {
     const left = unassigned(req);
     assert(left > 0n, "a waiting request has nothing to hand out");
-    const context = { leftNonces: Number(left), fleetNoncesPerMilli: this.#fleetSpeed() };
+    const fleet = this.#loads(now);
+    const freeAt = fleet.get(miner)?.freeAt ?? now;
+    const context = { leftNonces: Number(left), freeAt, fleet: [...fleet.values()] };
     const size = BigInt(chunkNonces(miner.speed, this.#chunking, context));
     const span = req.redo[0];
     const lo = span !== undefined ? span.lo : req.cursor;
@@ -229,8 +232,12 @@ export class Dispatcher {
     return chunk;
   }
 
-  /** The summed speed of all miners, unknown ones counted at the average known speed. */
-  #fleetSpeed(): number {
+  /**
+   * Every miner's load for the tail rule: its speed (an unknown one counted at the mean of the
+   * known ones) and when it will have finished the chunks it holds (not before `now`); empty
+   * while no speed is known.
+   */
+  #loads(now: number): Map<Miner, MinerLoad> {
     let known = 0, sum = 0;
     for (const m of this.#miners.values()) {
       const v = m.speed.noncesPerMilli;
@@ -238,7 +245,17 @@ export class Dispatcher {
       known++;
       sum += v;
     }
-    return known === 0 ? 0 : (sum / known) * this.#miners.size;
+    const loads = new Map<Miner, MinerLoad>();
+    if (known === 0) return loads;
+    for (const m of this.#miners.values()) {
+      const noncesPerMilli = m.speed.noncesPerMilli ?? sum / known;
+      let free = m.lastDoneAt;
+      for (const { chunk, sentAt } of m.fifo) {
+        free = Math.max(free, sentAt) + Number(chunk.nonces) / noncesPerMilli;
+      }
+      loads.set(m, { noncesPerMilli, freeAt: Math.max(now, free) });
+    }
+    return loads;
   }
 
   #assign(miner: Miner, chunk: Chunk, now: number): void {

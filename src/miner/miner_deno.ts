@@ -97,14 +97,18 @@ export interface MinerOutcome {
   readonly detail: string;
 }
 
+/** Nonces each worker searches before the miner connects. */
+const WARM_UP_NONCES = 1n << 18n;
+
 function checkInt(name: string, value: number, min: number, max: number): number {
   return checkIntIn(name, value, min, max, "run the miner");
 }
 
 /**
  * Runs the miner against the server at `hostport` until the connection is lost, cannot be made,
- * or `signal` is aborted. The worker pool is started first (so the first Request finds it warm)
- * and terminated before returning.
+ * or `signal` is aborted. The worker pool is started and warmed up first (each worker searches
+ * 2^18 nonces, so that the first Request finds the kernel compiled) and terminated before
+ * returning.
  *
  * @param hostport The server, `host:port`.
  * @param options Workers, LSP parameters, retries, cancellation and logging.
@@ -144,6 +148,11 @@ export async function runMiner(
   if (signal?.aborted) return { reason: "stopped", served: 0, busyMillis: 0, detail: "aborted" };
   const pool = new WorkerPool({ size: workers });
   try {
+    // Warm the workers up while the name resolves: a fresh worker loads its module and compiles
+    // the kernel on its first search (tens of milliseconds, hundreds on a busy machine), which
+    // would slow the first chunks and make the server's first speed samples say little.
+    const warmUp = pool.scan("warm-up", 0n, BigInt(workers) * WARM_UP_NONCES - 1n, { signal });
+    warmUp.catch(() => {}); // awaited below, unless it returns before
     let serverAddr: string;
     try {
       serverAddr = await resolveHostPort(hostport);
@@ -153,6 +162,11 @@ export async function runMiner(
         return { reason: "stopped", served: 0, busyMillis: 0, detail: "aborted" };
       }
       return { reason: "unreachable", served: 0, busyMillis: 0, detail: (err as Error).message };
+    }
+    try {
+      await warmUp;
+    } catch (err) {
+      if (!signal?.aborted) throw err;
     }
     if (signal?.aborted) return { reason: "stopped", served: 0, busyMillis: 0, detail: "aborted" };
     return await new Promise<MinerOutcome>((resolve, reject) => {

@@ -71,13 +71,19 @@ export function fnv(text: string): number {
 /**
  * A fake hash for huge ranges whose range minimum has a closed form. Nonces fall in blocks of
  * `block` (a power of two); each block has one "planted" nonce at a pseudo-random offset with a
- * pseudo-random hash below 2^63; every other nonce hashes to 2^64 − 1 − offset, so within a block
- * the unplanted minimum is the highest offset.
+ * pseudo-random hash below 2^63; every other nonce hashes to 2^64 − 1 − offset minus a constant
+ * of the seed (below 2^62; `block` at most 2^32), so within a block the unplanted minimum is the
+ * highest offset, and Data of different seeds do not share hashes: as with SHA-256, a Result
+ * verifies only against its own Data (the server tells chunks of different Data apart so).
  */
 export function fakeHash(seed: number, nonce: bigint, block: bigint): bigint {
   const k = nonce / block, off = nonce % block;
   const [plantedOff, plantedHash] = planted(seed, k, block);
-  return off === plantedOff ? plantedHash : MAX_UINT64 - off;
+  return off === plantedOff ? plantedHash : unplanted(seed, off);
+}
+
+function unplanted(seed: number, off: bigint): bigint {
+  return MAX_UINT64 - (BigInt(seed & 0x3fffffff) << 32n) - off;
 }
 
 function planted(seed: number, k: bigint, block: bigint): [bigint, bigint] {
@@ -107,7 +113,7 @@ export function fakeRangeMin(
     const p = k * block + off;
     if (s <= p && p <= e) best = better(best, [hash, p]);
     const top = e === p ? e - 1n : e;
-    if (top >= s) best = better(best, [MAX_UINT64 - top % block, top]);
+    if (top >= s) best = better(best, [unplanted(seed, top % block), top]);
   }
   return best!;
 }

@@ -140,24 +140,31 @@ Deno.test("Scheduler gives back both chunks of a miner lost with two outstanding
   assert.equal(covered, 1000n + 200n);
 });
 
-Deno.test("Scheduler starts a miner on small chunks, then sizes them to about 4 s of its measured rate", () => {
+Deno.test("Scheduler starts a miner on small chunks, grows them at most 8-fold per Result, then sizes them to about 4 s of its measured rate", () => {
   const r = new Rig({ hashOf: fakeHash }); // the defaults
   r.join(1);
   r.request(10, "huge", 0n, 10n ** 12n);
-  const [first, second] = r.held.get(1)!;
-  assert.deepEqual([first.upper - first.lower + 1n, second.upper - second.lower + 1n], [
-    10_000n,
-    10_000n,
-  ]);
-  r.now = 4; // 10,000 nonces answered after 4 ms, the queued ones 2 ms later
-  r.answer(1);
-  r.now = 6;
-  r.answer(1);
-  const sizes = r.held.get(1)!.map((m) => Number(m.upper - m.lower + 1n));
-  // The first sample, round trip included, gives 2,500 nonces/ms. The queued chunk counts from
-  // the previous Result, but at least half the time since it was sent (it waited behind one):
-  // 3 ms, 3,333/ms. Each next chunk is 4 s of the best rate so far.
-  assert.deepEqual(sizes, [10_000_000, 13_333_333]);
+  const size = (m: RequestMessage) => Number(m.upper - m.lower + 1n);
+  assert.deepEqual(r.held.get(1)!.map(size), [10_000, 10_000]);
+  // Answers with a right hash (not the minimum: the request never ends here) when the miner,
+  // searching 10,000 nonces per ms, is done, plus 2 ms of round trip for its first chunk.
+  const answer = () => {
+    const [m] = r.held.get(1)!.splice(0, 1);
+    r.now += size(m) / 10_000 + (r.now === 0 ? 2 : 0);
+    r.s.handleMessage(1, encodeMessage(resultMessage(fakeHash(m.data, m.lower), m.lower)), r.now);
+    r.drain();
+  };
+  answer();
+  answer();
+  // The first sample, round trip included, gives 3,333 nonces/ms; the queued chunk counts at
+  // least half the time since it was sent: 5,000/ms. 4 s of that would be 20M nonces, but
+  // 10,000 nonces say little: 8 times as many at most, until 4 s of the measured 10,000/ms.
+  assert.deepEqual(r.held.get(1)!.map(size), [80_000, 80_000]);
+  for (let i = 0; i < 6; i++) answer();
+  assert.deepEqual(
+    r.sent.slice(4).map(({ m }) => size(m)),
+    [640_000, 640_000, 5_120_000, 5_120_000, 40_000_000, 40_000_000],
+  );
 });
 
 Deno.test("Scheduler sums Results arriving out of order across miners and requests, duplicates ignored", () => {
