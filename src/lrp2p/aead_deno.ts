@@ -32,7 +32,7 @@ interface SodiumModule {
 }
 
 const raw = (sodium as unknown as { libsodium: SodiumModule }).libsodium;
-/** The largest message sealed or opened in the module's heap; longer ones go through the wrappers. */
+/** The largest message sealed or opened in the module's heap (longer ones: the wrappers). */
 const HEAP_MESSAGE_MAX = 65_536;
 const KEY = raw._malloc(32);
 const NONCE = raw._malloc(12);

@@ -12,8 +12,9 @@
  * Near a request's end a miner gets half its share of what is left, shared so that all miners
  * would finish together given when each will be done with the chunks it holds (at least an eighth
  * of the target, or the round trip would dominate; the minimum when the others finish without
- * it), so the tail is spread over all miners instead of one big last chunk. Each miner holds at most `pipelineDepth` chunks (default 2): while it works on one, the next is already on
- * its way, hiding the round trip. Results carry no job id, so a Result belongs to the chunk of
+ * it), so the tail is spread over all miners instead of one big last chunk. Each miner holds at
+ * most `pipelineDepth` chunks (default 2): while it works on one, the next is already on its way,
+ * hiding the round trip. Results carry no job id, so a Result belongs to the chunk of
  * its miner whose range holds its nonce and (with `hashOf`, which the server always passes) whose
  * Data hashes with that nonce to its hash (spec §8.4): a miner may answer its chunks in any order
  * (a Go miner that mines each Request in its own goroutine does). One miner's chunks of the same
