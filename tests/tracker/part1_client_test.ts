@@ -230,6 +230,15 @@ Deno.test("frameRequest() keeps the outcome of short requests: the same as the d
     const strict = frameRequest(proto3, false, { maxProtocol: 2 });
     assert.ok(strict.status === "complete" && strict.request.type === "invalid");
   }
+  // It depends on the size cap too: BINUNICODE declaring 100 bytes is too large for a 16-byte cap
+  // and waits for more under the default cap, in either order.
+  const declared = Uint8Array.of(0x58, 100, 0, 0, 0);
+  for (let sight = 0; sight < 2; sight++) {
+    const small = frameRequest(declared, false, { maxRequestBytes: 16 });
+    assert.ok(small.status === "complete" && small.request.type === "invalid");
+    assert.equal(small.request.type === "invalid" && small.request.reason, "too-large");
+    assert.equal(frameRequest(declared, false, { maxRequestBytes: 1024 }).status, "needData");
+  }
   // A prefix cut by the end of input is truncated, and still waits for more without it, in
   // either order.
   for (let sight = 0; sight < 2; sight++) {

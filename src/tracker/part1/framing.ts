@@ -176,17 +176,19 @@ export function frameRequest(
   // is kept, so the next one takes a lookup instead of the decoder.
   let key = n; // n * 256^n + the bytes: one key per byte string of up to 6 bytes (< 2^51)
   for (let i = 0; i < n; i++) key = key * 256 + bytes[i];
-  const known = SHORT_FRAMES[maxProtocol].get(key);
+  // (the outcome depends on the size cap too: a declared length past it is "too large")
+  const frames = shortFrames(maxRequestBytes, maxProtocol);
+  const known = frames.get(key);
   if (known !== undefined) return known;
   const frame = frameBytes(bytes, eof, maxRequestBytes, maxProtocol);
   // Kept: complete outcomes that do not depend on `eof` (not "truncated"), frozen as they are shared.
   if (
     frame.status === "complete" &&
     !(frame.request.type === "invalid" && frame.request.reason === "truncated") &&
-    SHORT_FRAMES[maxProtocol].size < SHORT_FRAMES_MAX
+    frames.size < SHORT_FRAMES_MAX
   ) {
     Object.freeze(frame.request);
-    SHORT_FRAMES[maxProtocol].set(key, Object.freeze(frame));
+    frames.set(key, Object.freeze(frame));
   }
   return frame;
 }
@@ -195,8 +197,20 @@ export function frameRequest(
 const SHORT_BYTES = 6;
 /** The most outcomes kept per protocol limit (junk cannot grow it without bound). */
 const SHORT_FRAMES_MAX = 4096;
-/** Outcomes of short requests, by the highest protocol accepted (0 to 5). */
-const SHORT_FRAMES: Map<number, RequestFrame>[] = Array.from({ length: 6 }, () => new Map());
+/** Outcomes of short requests, per (size cap, highest protocol accepted). */
+const SHORT_FRAMES = new Map<number, Map<number, RequestFrame>>();
+/** The most option pairs with a cache of their own (others share a throwaway one). */
+const SHORT_OPTIONS_MAX = 64;
+
+function shortFrames(maxRequestBytes: number, maxProtocol: number): Map<number, RequestFrame> {
+  const key = maxRequestBytes * 8 + maxProtocol;
+  let frames = SHORT_FRAMES.get(key);
+  if (frames === undefined) {
+    frames = new Map();
+    if (SHORT_FRAMES.size < SHORT_OPTIONS_MAX) SHORT_FRAMES.set(key, frames);
+  }
+  return frames;
+}
 
 /** {@linkcode frameRequest} on checked options, without the cache. */
 function frameBytes(
