@@ -39,12 +39,22 @@ const NONCE = raw._malloc(12);
 const IN = raw._malloc(HEAP_MESSAGE_MAX + 16);
 const OUT = raw._malloc(HEAP_MESSAGE_MAX + 16);
 
-/** Puts the key and nonce in their slots (the heap is read afresh: it may grow). */
-function load(key: Uint8Array, nonce: Uint8Array, input: Uint8Array): Uint8Array {
+/**
+ * Puts the key, nonce and input (`input || tail`) in their slots (the heap is read afresh: it may
+ * grow).
+ */
+function load(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  input: Uint8Array,
+  tail?: Uint8Array,
+): Uint8Array {
+  if (key.length !== 32 || nonce.length !== 12) throw new RangeError("key 32 bytes, nonce 12");
   const heap = raw.HEAPU8;
   heap.set(key, KEY);
   heap.set(nonce, NONCE);
   heap.set(input, IN);
+  if (tail !== undefined && tail.length > 0) heap.set(tail, IN + input.length);
   return heap;
 }
 
@@ -55,14 +65,19 @@ function wipe(heap: Uint8Array, length: number): void {
   heap.fill(0, OUT, OUT + length);
 }
 
-function sealInHeap(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array): Uint8Array {
-  if (key.length !== 32 || nonce.length !== 12) throw new RangeError("key 32 bytes, nonce 12");
-  const heap = load(key, nonce, plaintext);
+/** Seals `plaintext || tail` into the OUT slot. */
+function sealInHeap(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  tail?: Uint8Array,
+): Uint8Array {
+  const heap = load(key, nonce, plaintext, tail);
   raw._crypto_aead_chacha20poly1305_ietf_encrypt(
     OUT,
     0,
     IN,
-    plaintext.length,
+    plaintext.length + (tail?.length ?? 0),
     0,
     0,
     0,
@@ -105,14 +120,21 @@ export const sodiumAead: Aead = {
     wipe(heap, plaintext.length + 16);
     return sealed;
   },
-  sealInto(key, nonce, plaintext, out, offset) {
-    if (plaintext.length > HEAP_MESSAGE_MAX) {
-      out.set(this.seal(key, nonce, plaintext), offset);
+  sealInto(key, nonce, plaintext, out, offset, tail) {
+    const length = plaintext.length + (tail?.length ?? 0);
+    if (length > HEAP_MESSAGE_MAX) {
+      let whole = plaintext;
+      if (tail !== undefined && tail.length > 0) {
+        whole = new Uint8Array(length);
+        whole.set(plaintext);
+        whole.set(tail, plaintext.length);
+      }
+      out.set(this.seal(key, nonce, whole), offset);
       return;
     }
-    const heap = sealInHeap(key, nonce, plaintext);
-    out.set(heap.subarray(OUT, OUT + plaintext.length + 16), offset);
-    wipe(heap, plaintext.length + 16);
+    const heap = sealInHeap(key, nonce, plaintext, tail);
+    out.set(heap.subarray(OUT, OUT + length + 16), offset);
+    wipe(heap, length + 16);
   },
   open(key, nonce, sealed) {
     if (sealed.length < 16) return undefined;
@@ -123,26 +145,49 @@ export const sodiumAead: Aead = {
         return undefined; // the wrappers throw when the tag does not verify
       }
     }
-    if (key.length !== 32 || nonce.length !== 12) throw new RangeError("key 32 bytes, nonce 12");
-    const heap = load(key, nonce, sealed);
-    const ok = raw._crypto_aead_chacha20poly1305_ietf_decrypt(
-      OUT,
-      0,
-      0,
-      IN,
-      sealed.length,
-      0,
-      0,
-      0,
-      0,
-      NONCE,
-      KEY,
-    ) === 0;
-    const plain = ok ? heap.slice(OUT, OUT + sealed.length - 16) : undefined;
-    wipe(heap, sealed.length);
+    const heap = openInHeap(key, nonce, sealed);
+    const plain = heap ? heap.slice(OUT, OUT + sealed.length - 16) : undefined;
+    wipe(raw.HEAPU8, sealed.length);
     return plain;
   },
+  openInto(key, nonce, sealed, out) {
+    if (sealed.length < 16) return -1;
+    if (sealed.length > HEAP_MESSAGE_MAX + 16) {
+      const plain = this.open(key, nonce, sealed);
+      if (plain === undefined) return -1;
+      out.set(plain);
+      return plain.length;
+    }
+    const heap = openInHeap(key, nonce, sealed);
+    const length = sealed.length - 16;
+    if (heap) out.set(heap.subarray(OUT, OUT + length));
+    wipe(raw.HEAPU8, sealed.length);
+    return heap ? length : -1;
+  },
 };
+
+/** Opens `sealed` (at most HEAP_MESSAGE_MAX + 16 bytes) into the OUT slot: the heap, or undefined. */
+function openInHeap(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  sealed: Uint8Array,
+): Uint8Array | undefined {
+  const heap = load(key, nonce, sealed);
+  const ok = raw._crypto_aead_chacha20poly1305_ietf_decrypt(
+    OUT,
+    0,
+    0,
+    IN,
+    sealed.length,
+    0,
+    0,
+    0,
+    0,
+    NONCE,
+    KEY,
+  ) === 0;
+  return ok ? heap : undefined;
+}
 
 /**
  * OpenSSL's ChaCha20-Poly1305 (through `node:crypto`) as an {@linkcode Aead}.

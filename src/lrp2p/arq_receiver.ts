@@ -105,7 +105,9 @@ export class ArqReceiver {
   /**
    * One decoded data segment (any flags but ACK). Returns the ACK to send now, or no ACK when a
    * new segment had to be dropped for lack of space (L9) or lies beyond a received FIN. The
-   * receiver keeps `payload` without copying it: the caller must not reuse that buffer.
+   * receiver keeps `payload` without copying it (the caller must not reuse that buffer), or, with
+   * `keep`, what `keep` returns for it, called only when the segment is stored (`inOrder`: it is
+   * the next one expected, so it will be read soon).
    *
    * @example A segment that does not fit is not acknowledged
    * ```ts
@@ -117,7 +119,10 @@ export class ArqReceiver {
    * assert.deepEqual(r.onData(seg(1)).ack, { lastInOrder: 0, window: 1, ackedSeq: 1 });
    * ```
    */
-  onData(seg: { flags: number; seq: number; payload: Uint8Array }): { ack?: AckToSend } {
+  onData(
+    seg: { flags: number; seq: number; payload: Uint8Array },
+    keep?: (payload: Uint8Array, inOrder: boolean) => Uint8Array,
+  ): { ack?: AckToSend } {
     const s = seg.seq;
     const lastInOrder = this.#nextExpected === 0 ? 0 : this.#nextExpected - 1;
     if (s >= this.#nextExpected && !this.#stored.has(s)) {
@@ -129,7 +134,8 @@ export class ArqReceiver {
         this.#storedBytes + this.#readable + seg.payload.length + reserve <= this.#bufferBytes &&
         (this.#finSeq === undefined || s < this.#finSeq);
       if (!fits) return {};
-      this.#stored.set(s, { flags: seg.flags, payload: seg.payload });
+      const payload = keep ? keep(seg.payload, s === this.#nextExpected) : seg.payload;
+      this.#stored.set(s, { flags: seg.flags, payload });
       this.#storedBytes += seg.payload.length;
       if ((seg.flags & FIN) !== 0) this.#finSeq = s;
       this.#deliver();
@@ -184,6 +190,47 @@ export class ArqReceiver {
     }
     this.#readable -= n;
     return out;
+  }
+
+  /**
+   * Like {@linkcode ArqReceiver.read}, but copies up to `out.length` bytes into `out`: their count,
+   * `null` once the stream ended, `undefined` when nothing is ready yet.
+   *
+   * @example
+   * ```ts
+   * import { ArqReceiver } from "./arq_receiver.ts";
+   * import assert from "node:assert/strict";
+   * const r = new ArqReceiver();
+   * r.onData({ flags: 0, seq: 0, payload: new Uint8Array([1, 2]) });
+   * r.onData({ flags: 0x04, seq: 2, payload: new Uint8Array(0) }); // FIN, not yet in order
+   * r.onData({ flags: 0, seq: 1, payload: new Uint8Array([3]) });
+   * const out = new Uint8Array(8);
+   * assert.equal(r.readInto(out), 3);
+   * assert.deepEqual(out.subarray(0, 3), new Uint8Array([1, 2, 3]));
+   * assert.equal(r.readInto(out), null);
+   * ```
+   */
+  readInto(out: Uint8Array): number | null | undefined {
+    if (this.#readable === 0) return this.#finReceived ? null : undefined;
+    const n = Math.min(this.#readable, out.length);
+    if (n <= 0) return 0;
+    let at = 0;
+    while (at < n) {
+      const c = this.#ready[0];
+      const take = Math.min(c.length - this.#readyHead, n - at);
+      out.set(
+        take === c.length ? c : c.subarray(this.#readyHead, this.#readyHead + take),
+        at,
+      );
+      at += take;
+      this.#readyHead += take;
+      if (this.#readyHead === c.length) {
+        this.#ready.shift();
+        this.#readyHead = 0;
+      }
+    }
+    this.#readable -= n;
+    return n;
   }
 
   #deliver(): void {

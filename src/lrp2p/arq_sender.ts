@@ -173,6 +173,16 @@ export class ArqSender {
     return this.#room() > 0;
   }
 
+  /** Bytes `write` would accept now. */
+  get room(): number {
+    return this.#room();
+  }
+
+  /** The bound of unsent plus unacknowledged bytes (the `sendBufferBytes` option). */
+  get bufferLimit(): number {
+    return this.#bufferLimit;
+  }
+
   /** True once the FIN has been acknowledged. */
   get finAcked(): boolean {
     return this.#finAcked;

@@ -19,7 +19,15 @@ import { ArqReceiver } from "./arq_receiver.ts";
 import { ArqSender } from "./arq_sender.ts";
 import { type HandshakeResult, XXInitiator, XXResponder } from "./noise.ts";
 import { TransportCipher } from "./transport.ts";
-import { decodeSegment, encodeAck, encodeData, FLAG_RTO, writeConnId } from "./wire.ts";
+import { Slab } from "../util/mod.ts";
+import {
+  DATA_HEADER,
+  decodeSegment,
+  encodeAck,
+  FLAG_RTO,
+  writeConnId,
+  writeDataHeader,
+} from "./wire.ts";
 
 export { type ConnOptions, type ConnTimings, DEFAULT_TIMINGS } from "./conn_options.ts";
 
@@ -37,6 +45,15 @@ const EARLY_MAX = 16;
 const MSG2_REPEATS_MAX = 3;
 /** Different message 1s for one connId a responder answers besides the first (§8.1, L10). */
 const ALT_HELLOS_MAX = 3;
+/**
+ * Bytes per shared buffer of a connection's received payloads (about 12 full segments each):
+ * payloads in order are read in order, so a buffer is freed soon after its last one is read.
+ */
+const PAYLOAD_SLAB_BYTES = 16 * 1024;
+/** Free send buffer after which an application waiting to write is woken (at most). */
+const WRITABLE_AGAIN_BYTES = 64 * 1024;
+/** A data segment's header, filled for each seal (sealing copies it at once). */
+const DATA_HEAD = new Uint8Array(DATA_HEADER);
 
 /**
  * One connection. The endpoint feeds it datagrams and ticks, and takes datagrams with
@@ -79,6 +96,16 @@ export class LrpConn {
   #closing = false;
   readonly #out: Uint8Array[] = [];
   readonly #opts: ConnOptions;
+  /** Where received payloads are copied to (made with the first one). */
+  #payloads?: Slab;
+  /** Copies a received payload out of the shared plaintext buffer when the receiver stores it. */
+  readonly #keep = (payload: Uint8Array, inOrder: boolean): Uint8Array => {
+    // Out of order, a payload may wait long among ones read at once: its own buffer, so that it
+    // does not keep a shared one alive.
+    if (!inOrder) return payload.slice();
+    this.#payloads ??= new Slab({ slabBytes: PAYLOAD_SLAB_BYTES });
+    return this.#payloads.copy(payload);
+  };
   /** Set when the connection became open (the endpoint reports it once). */
   opened = false;
   /** Set when readable bytes arrived since the endpoint last looked. */
@@ -150,6 +177,21 @@ export class LrpConn {
     return this.#state === "open" && !this.#closing && (this.#sender?.writable ?? false);
   }
 
+  /**
+   * Whether the application, once told the send buffer was full, should be told it may write
+   * again: a quarter of the buffer (at most 64 KiB) is free. Telling it at the first free byte
+   * would wake it for every acknowledged segment, to write one segment's worth each time.
+   */
+  get writableAgain(): boolean {
+    if (!this.writable) return false;
+    const s = this.#sender!;
+    // (or all is acknowledged: near the sequence limit the room may never grow that large)
+    return s.room >= Math.min(WRITABLE_AGAIN_BYTES, s.bufferLimit / 4) || s.bufferedBytes === 0;
+  }
+
+  /** Set by the endpoint when it reported the send buffer full (a `writable` event is owed). */
+  blocked = false;
+
   /** Bytes waiting to be read. */
   get readable(): number {
     return this.#receiver?.readable ?? 0;
@@ -174,6 +216,14 @@ export class LrpConn {
     const n = this.#sender.write(bytes, now);
     this.#pump(now);
     return n;
+  }
+
+  /** Copies bytes in order into `out`: their count, `null` at the end, `undefined` when none wait. */
+  readInto(out: Uint8Array): number | null | undefined {
+    if (!this.#receiver) return this.#state === "closed" ? null : undefined;
+    const r = this.#receiver.readInto(out);
+    if (r === undefined && this.#state === "closed") return null;
+    return r;
   }
 
   /** Takes bytes in order: `null` at the end of the stream, `undefined` when none wait. */
@@ -260,7 +310,7 @@ export class LrpConn {
       if (this.#probeDue(now)) {
         this.#lastProbeAt = now;
         const probe = this.#sender!.probe(now);
-        if (probe) this.#seal(encodeData(probe.flags, probe.seq, probe.payload));
+        if (probe) this.#sealData(probe.flags, probe.seq, probe.payload);
         else if (!this.#closing) this.#sender!.keepalive(now);
       }
       this.#pump(now);
@@ -387,6 +437,7 @@ export class LrpConn {
     this.#lastHeardAt = now;
     this.#cipher = new TransportCipher({
       aead: this.#opts.aead,
+      alloc: this.#opts.alloc,
       connId: this.connId,
       sendKey: result.sendKey,
       recvKey: result.recvKey,
@@ -402,7 +453,7 @@ export class LrpConn {
 
   #onTransport(d: Uint8Array, now: Millis): void {
     if (this.initiator && this.#reply && d.length === HS_MSG3 && equal(d, this.#reply)) return;
-    const plain = this.#cipher!.open(d);
+    const plain = this.#cipher!.openView(d); // valid until the next openView: copied if kept
     if (plain === undefined) {
       this.stats.authFailed++;
       return;
@@ -421,7 +472,7 @@ export class LrpConn {
       this.#sender!.onAck(seg, now);
     } else {
       const before = this.#receiver!.readable;
-      const { ack } = this.#receiver!.onData(seg);
+      const { ack } = this.#receiver!.onData(seg, this.#keep);
       if (this.#closeBy !== Infinity) this.#closeBy = now + this.#t.closeMs;
       if (ack) this.#seal(encodeAck(ack.lastInOrder, ack.window, ack.ackedSeq));
       if (this.#receiver!.readable !== before || this.#receiver!.finReceived) {
@@ -445,7 +496,7 @@ export class LrpConn {
         if (!this.#confirmed && (seg.flags & FLAG_RTO) !== 0 && this.#reply) {
           this.#out.push(this.#reply);
         }
-        this.#seal(encodeData(seg.flags, seg.seq, seg.payload));
+        this.#sealData(seg.flags, seg.seq, seg.payload);
       }
     }
     // once our FIN is acknowledged, a Go peer (which never sends a FIN) has closeMs (renewed while it
@@ -481,6 +532,13 @@ export class LrpConn {
     const c = this.#cipher!;
     if (c.exhausted) return this.#end(0, "nonce space exhausted");
     this.#out.push(c.seal(segment));
+  }
+
+  /** Seals a data segment, its header and payload sealed as one without being joined first. */
+  #sealData(flags: number, seq: number, payload: Uint8Array): void {
+    const c = this.#cipher!;
+    if (c.exhausted) return this.#end(0, "nonce space exhausted");
+    this.#out.push(c.sealParts(writeDataHeader(DATA_HEAD, flags, seq, payload.length), payload));
   }
 
   #end(_now: Millis, reason: CloseReason): void {

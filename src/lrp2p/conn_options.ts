@@ -72,6 +72,11 @@ export interface ConnOptions {
   receiveBufferBytes?: number;
   /** The ChaCha20-Poly1305 implementation. @default {nobleAead} */
   aead?: Aead;
+  /**
+   * Makes the arrays sealed datagrams are written into (the endpoint's `Slab`). @default {new
+   * Uint8Array}
+   */
+  alloc?: (n: number) => Uint8Array;
   /** Random bytes (the jitter of message 1 resends); without it there is none. */
   random?: (n: number) => Uint8Array;
 }

@@ -10,6 +10,7 @@
 
 import type { Addr, DatagramCore, EventSource, Millis, Transmit } from "../core/mod.ts";
 import { OutputQueue, TimeKeeper } from "../core/mod.ts";
+import { Slab } from "../util/mod.ts";
 import { type ConnTimings, DEFAULT_TIMINGS, LrpConn } from "./conn.ts";
 import { generateKeyPair, type KeyPair } from "./noise.ts";
 import type { Aead } from "./transport.ts";
@@ -109,10 +110,15 @@ export class LrpEndpoint implements DatagramCore, EventSource<LrpEvent> {
   readonly #ipBuckets = new Map<string, Bucket>();
   readonly #total: Bucket;
   readonly #dirty = new Set<LrpConn>();
-  readonly #wasWritable = new Map<bigint, boolean>();
   /** Bytes that ended connections still held, unread, for the application (`read` serves them). */
   readonly #leftovers = new Map<bigint, Uint8Array[]>();
   #leftoverBytes = 0;
+  /**
+   * Where sealed datagrams are made: they are sent and dropped at once, so a shared buffer per 43
+   * of them costs one allocation instead of 43 (`src/util/slab.ts` tells why that matters).
+   */
+  readonly #datagrams = new Slab({ slabBytes: 64 * 1024, maxPiece: 2048 });
+  readonly #alloc = (n: number) => this.#datagrams.alloc(n);
   /** Counters of dropped datagrams. */
   readonly drops: LrpDrops = {
     short: 0,
@@ -187,6 +193,23 @@ export class LrpEndpoint implements DatagramCore, EventSource<LrpEvent> {
     return r;
   }
 
+  /**
+   * Copies bytes of a connection into `out` (`null`: end of stream; `undefined`: nothing now).
+   */
+  readInto(connId: bigint, out: Uint8Array): number | null | undefined {
+    const c = this.#conns.get(connId);
+    if (!c) {
+      if (out.length === 0) return this.#leftovers.has(connId) ? 0 : null;
+      const r = this.#readLeftover(connId, out.length);
+      if (r === null) return null;
+      out.set(r);
+      return r.length;
+    }
+    const r = c.readInto(out);
+    if (r !== undefined) this.#after(c, this.#time.now); // room in the receive buffer
+    return r;
+  }
+
   /** Closes a connection gracefully (FIN). */
   close(connId: bigint, now: Millis): void {
     now = this.#time.advance(now);
@@ -205,7 +228,10 @@ export class LrpEndpoint implements DatagramCore, EventSource<LrpEvent> {
     this.#after(c, now);
   }
 
-  /** A datagram from `from`. */
+  /**
+   * A datagram from `from`. Whatever is kept of it (a message 1, datagrams that came before
+   * message 3, a payload) is copied before this returns, so the caller may reuse `bytes`.
+   */
   handleDatagram(from: Addr, bytes: Uint8Array, now: Millis): void {
     now = this.#time.advance(now);
     const connId = readConnId(bytes);
@@ -264,6 +290,7 @@ export class LrpEndpoint implements DatagramCore, EventSource<LrpEvent> {
       ephemeralKey: generateKeyPair(this.#o.random),
       random: this.#o.random,
       aead: this.#o.aead,
+      alloc: this.#alloc,
       now,
       timings: this.#timings,
       verifyRemote: this.#o.verifyRemote,
@@ -325,17 +352,17 @@ export class LrpEndpoint implements DatagramCore, EventSource<LrpEvent> {
       c.readableChanged = false;
       if (c.state !== "closed") this.#events.push({ type: "readable", connId: id });
     }
-    const writable = c.writable;
-    if (writable && this.#wasWritable.get(id) === false) {
-      this.#events.push({ type: "writable", connId: id });
-    }
-    this.#wasWritable.set(id, writable);
+    if (c.blocked) {
+      if (c.writableAgain) {
+        c.blocked = false;
+        this.#events.push({ type: "writable", connId: id });
+      }
+    } else if (!c.writable) c.blocked = true;
     if (c.state === "closed" || c.state === "lingering") {
       if (c.state === "closed") {
         // the application may still be reading: what the peer sent before the end stays readable
         if (c.initiator || !this.#unaccepted.has(id)) this.#keepLeftover(c);
         this.#conns.delete(id);
-        this.#wasWritable.delete(id);
       }
       if (!this.#dirty.has(c)) {
         this.#dirty.add(c); // reported once

@@ -107,16 +107,13 @@ export class LrpConnection {
    */
   async read(buf: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<number | null> {
     for (;;) {
-      const r = this.#socket._endpoint.read(this.connId, buf.length);
+      const r = this.#socket._endpoint.readInto(this.connId, buf);
       this.#socket._pump();
       if (r === null) {
         if (this.#error) throw new Error(this.#error);
         return null;
       }
-      if (r !== undefined) {
-        buf.set(r);
-        return r.length;
-      }
+      if (r !== undefined) return r;
       if (this.#closed) {
         if (this.#error) throw new Error(this.#error);
         return null;
@@ -234,6 +231,7 @@ export class PeerSocket {
       socket,
       core: this._endpoint,
       onProgress: () => this.#drain(),
+      lendReads: true, // the endpoint copies what it keeps of a datagram
       readDropRate: options.dropRate,
       writeDropRate: options.dropRate,
       signal: options.signal,

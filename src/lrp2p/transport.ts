@@ -10,6 +10,10 @@ import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { TRANSPORT_OVERHEAD } from "./wire.ts";
 import { noiseNonce as nonce } from "./noise.ts";
 
+const EMPTY = new Uint8Array(0);
+/** Where {@linkcode TransportCipher.openView} puts plaintexts (the largest UDP payload fits). */
+const OPENED = new Uint8Array(65536);
+
 /** Largest u64: Noise reserves it, so a sender stops before its counter reaches it (L14). */
 export const NONCE_LIMIT = 0xffffffffffffffffn;
 
@@ -87,23 +91,6 @@ export class ReplayWindow {
 }
 
 /**
- * Seals and opens transport datagrams of one connection with explicit counters.
- *
- * @example Initiator and responder of one connection
- * ```ts
- * import { TransportCipher } from "./transport.ts";
- * import assert from "node:assert/strict";
- * const c1 = new Uint8Array(32).fill(1), c2 = new Uint8Array(32).fill(2);
- * const i = new TransportCipher({ connId: 7n, sendKey: c1, recvKey: c2 });
- * const r = new TransportCipher({ connId: 7n, sendKey: c2, recvKey: c1 });
- * const d = i.seal(new Uint8Array([6, 0, 0, 0, 0, 0]));
- * assert.equal(d.length, 32 + 6);
- * assert.equal(i.sendCounter, 1n);
- * assert.deepEqual(r.open(d), new Uint8Array([6, 0, 0, 0, 0, 0]));
- * assert.equal(r.open(d), undefined); // replay
- * ```
- */
-/**
  * A ChaCha20-Poly1305 implementation (RFC 8439, 12-byte nonce, 16-byte tag, empty associated
  * data). The default is @noble's; the live socket passes libsodium's (`aead_deno.ts`), which is
  * faster.
@@ -113,7 +100,9 @@ export interface Aead {
   seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array): Uint8Array;
   /**
    * Optional: `ciphertext || tag` written into `out` at `offset` (room for `plaintext.length + 16`
-   * bytes is the caller's duty), saving the copy and the allocation of `seal`'s result.
+   * bytes, or `+ tail.length` more, is the caller's duty), saving the copy and the allocation of
+   * `seal`'s result. With `tail`, the plaintext sealed is `plaintext || tail` (a header and a
+   * payload sealed as one without first joining them).
    */
   sealInto?(
     key: Uint8Array,
@@ -121,9 +110,16 @@ export interface Aead {
     plaintext: Uint8Array,
     out: Uint8Array,
     offset: number,
+    tail?: Uint8Array,
   ): void;
   /** The plaintext, or `undefined` when authentication fails. */
   open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
+  /**
+   * Optional: the plaintext written into `out` from index 0 (room for `sealed.length - 16` bytes is
+   * the caller's duty); its length, or -1 when authentication fails (then `out` holds no
+   * plaintext). Saves the allocation of `open`'s result.
+   */
+  openInto?(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, out: Uint8Array): number;
 }
 
 /**
@@ -152,9 +148,30 @@ export const nobleAead: Aead = {
   },
 };
 
+/**
+ * Seals and opens transport datagrams of one connection with explicit counters.
+ *
+ * @example Initiator and responder of one connection
+ * ```ts
+ * import { TransportCipher } from "./transport.ts";
+ * import assert from "node:assert/strict";
+ * const c1 = new Uint8Array(32).fill(1), c2 = new Uint8Array(32).fill(2);
+ * const i = new TransportCipher({ connId: 7n, sendKey: c1, recvKey: c2 });
+ * const r = new TransportCipher({ connId: 7n, sendKey: c2, recvKey: c1 });
+ * const d = i.seal(new Uint8Array([6, 0, 0, 0, 0, 0]));
+ * assert.equal(d.length, 32 + 6);
+ * assert.equal(i.sendCounter, 1n);
+ * assert.deepEqual(r.open(d), new Uint8Array([6, 0, 0, 0, 0, 0]));
+ * assert.equal(r.open(d), undefined); // replay
+ * ```
+ */
 export class TransportCipher {
   readonly connId: bigint;
   readonly #aead: Aead;
+  readonly #alloc: (n: number) => Uint8Array;
+  readonly #connIdBytes = new Uint8Array(8);
+  readonly #connIdHigh: number;
+  readonly #connIdLow: number;
   #sendKey: Uint8Array;
   #recvKey: Uint8Array;
   #sendCounter: bigint;
@@ -172,6 +189,8 @@ export class TransportCipher {
     windowSize?: number;
     /** The cipher implementation. @default {nobleAead} */
     aead?: Aead;
+    /** Where sealed datagrams are made (for example a `Slab`'s `alloc`, from `src/util/`). @default {new Uint8Array} */
+    alloc?: (n: number) => Uint8Array;
   }) {
     if (opts.sendKey.length !== 32 || opts.recvKey.length !== 32) {
       throw new RangeError("transport keys must be 32 bytes");
@@ -180,6 +199,10 @@ export class TransportCipher {
       throw new RangeError(`invalid connId ${opts.connId}`);
     }
     this.connId = opts.connId;
+    this.#connIdHigh = Number(opts.connId >> 32n);
+    this.#connIdLow = Number(opts.connId & 0xffffffffn);
+    new DataView(this.#connIdBytes.buffer).setBigUint64(0, opts.connId);
+    this.#alloc = opts.alloc ?? ((n) => new Uint8Array(n));
     this.#aead = opts.aead ?? nobleAead;
     this.#sendKey = opts.sendKey.slice();
     this.#recvKey = opts.recvKey.slice();
@@ -210,14 +233,29 @@ export class TransportCipher {
    * n = sendCounter++. Throws when {@linkcode exhausted}.
    */
   seal(segment: Uint8Array): Uint8Array {
+    return this.sealParts(segment, EMPTY);
+  }
+
+  /**
+   * {@linkcode TransportCipher.seal} of the segment `head || body`, without joining them first (a
+   * segment header and its payload). The datagram comes from the `alloc` option.
+   */
+  sealParts(head: Uint8Array, body: Uint8Array): Uint8Array {
     if (this.exhausted) throw new Error("transport send counter exhausted");
     const n = this.#sendCounter++;
-    const out = new Uint8Array(16 + segment.length + 16);
-    const view = new DataView(out.buffer);
-    view.setBigUint64(0, this.connId);
-    view.setBigUint64(8, n);
-    if (this.#aead.sealInto) this.#aead.sealInto(this.#sendKey, nonce(n), segment, out, 16);
-    else out.set(this.#aead.seal(this.#sendKey, nonce(n), segment), 16);
+    const length = head.length + body.length;
+    const out = this.#alloc(16 + length + 16);
+    out.set(this.#connIdBytes, 0);
+    new DataView(out.buffer, out.byteOffset, 16).setBigUint64(8, n);
+    const aead = this.#aead;
+    if (aead.sealInto) aead.sealInto(this.#sendKey, nonce(n), head, out, 16, body);
+    else if (body.length === 0) out.set(aead.seal(this.#sendKey, nonce(n), head), 16);
+    else {
+      const joined = new Uint8Array(length);
+      joined.set(head);
+      joined.set(body, head.length);
+      out.set(aead.seal(this.#sendKey, nonce(n), joined), 16);
+    }
     return out;
   }
 
@@ -227,12 +265,30 @@ export class TransportCipher {
    * window is checked before and updated only after successful authentication.
    */
   open(datagram: Uint8Array): Uint8Array | undefined {
+    const plain = this.openView(datagram);
+    return plain === undefined ? undefined : plain.slice();
+  }
+
+  /**
+   * {@linkcode TransportCipher.open}, but the plaintext is a view of a buffer shared by every
+   * cipher, valid until the next `openView` (or `open`) of any of them: copy what must be kept.
+   * Saves an allocation per datagram on the receive path.
+   */
+  openView(datagram: Uint8Array): Uint8Array | undefined {
     if (datagram.length < TRANSPORT_OVERHEAD) return undefined;
     const view = new DataView(datagram.buffer, datagram.byteOffset, 16);
-    if (view.getBigUint64(0) !== this.connId) return undefined;
+    if (view.getUint32(0) !== this.#connIdHigh || view.getUint32(4) !== this.#connIdLow) {
+      return undefined;
+    }
     const n = view.getBigUint64(8);
     if (!this.#window.check(n)) return undefined;
-    const plain = this.#aead.open(this.#recvKey, nonce(n), datagram.subarray(16));
+    const sealed = datagram.subarray(16);
+    let plain: Uint8Array | undefined;
+    const aead = this.#aead;
+    if (aead.openInto && sealed.length - 16 <= OPENED.length) {
+      const length = aead.openInto(this.#recvKey, nonce(n), sealed, OPENED);
+      if (length >= 0) plain = OPENED.subarray(0, length);
+    } else plain = aead.open(this.#recvKey, nonce(n), sealed);
     if (plain === undefined) return undefined;
     this.#window.commit(n);
     return plain;

@@ -59,19 +59,44 @@ function isU32(n: number): boolean {
  * ```
  */
 export function encodeData(flags: number, seq: number, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(DATA_HEADER + payload.length);
+  writeDataHeader(out, flags, seq, payload.length);
+  out.set(payload, DATA_HEADER);
+  return out;
+}
+
+/**
+ * Writes the 6-byte header of a data segment whose payload has `payloadLength` bytes at the start
+ * of `out` (checked as {@linkcode encodeData} checks) and returns `out`, so that a header and its
+ * payload can be sealed without first being joined.
+ *
+ * @example
+ * ```ts
+ * import { writeDataHeader } from "./wire.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual([...writeDataHeader(new Uint8Array(6), 0x08, 258, 1330)], [6, 8, 0, 0, 1, 2]);
+ * assert.throws(() => writeDataHeader(new Uint8Array(6), 0x01, 0, 0), RangeError); // ACK flag
+ * ```
+ */
+export function writeDataHeader(
+  out: Uint8Array,
+  flags: number,
+  seq: number,
+  payloadLength: number,
+): Uint8Array {
   if (!Number.isInteger(flags) || flags < 0 || flags > 0xff || (flags & FLAG_ACK) !== 0) {
     throw new RangeError(`invalid data flags ${flags}`);
   }
   if (!isU32(seq)) throw new RangeError(`invalid seq ${seq}`);
-  if (payload.length > MAX_PAYLOAD) {
-    throw new RangeError(`payload of ${payload.length} bytes exceeds ${MAX_PAYLOAD}`);
+  if (payloadLength > MAX_PAYLOAD) {
+    throw new RangeError(`payload of ${payloadLength} bytes exceeds ${MAX_PAYLOAD}`);
   }
-  const out = new Uint8Array(DATA_HEADER + payload.length);
-  const view = new DataView(out.buffer);
   out[0] = DATA_HEADER;
   out[1] = flags;
-  view.setUint32(2, seq);
-  out.set(payload, DATA_HEADER);
+  out[2] = seq >>> 24;
+  out[3] = (seq >>> 16) & 0xff;
+  out[4] = (seq >>> 8) & 0xff;
+  out[5] = seq & 0xff;
   return out;
 }
 
@@ -87,11 +112,9 @@ export function encodeData(flags: number, seq: number, payload: Uint8Array): Uin
  * ```
  */
 export function encodeAck(lastInOrder: number, window: number, ackedSeq: number): Uint8Array {
-  for (
-    const [name, v] of [["lastInOrder", lastInOrder], ["window", window], ["ackedSeq", ackedSeq]]
-  ) {
-    if (!isU32(v as number)) throw new RangeError(`invalid ${name} ${v}`);
-  }
+  if (!isU32(lastInOrder)) throw new RangeError(`invalid lastInOrder ${lastInOrder}`);
+  if (!isU32(window)) throw new RangeError(`invalid window ${window}`);
+  if (!isU32(ackedSeq)) throw new RangeError(`invalid ackedSeq ${ackedSeq}`);
   const out = new Uint8Array(ACK_SEGMENT);
   const view = new DataView(out.buffer);
   out[0] = ACK_OFFSET;

@@ -27,3 +27,4 @@ export {
 } from "./log_deno.ts";
 export { type Prng } from "./prng.ts";
 export { sipHash24, utf8 } from "./siphash.ts";
+export { Slab, type SlabOptions } from "./slab.ts";

@@ -72,3 +72,30 @@ Deno.test("aead: libsodium's sealInto writes seal's bytes at the offset, and ove
     assert.equal(sodiumAead.open(key, nonce, sealed), undefined, `forged ${size}`);
   }
 });
+
+Deno.test("aead: libsodium's sealInto with a tail seals plaintext || tail, also past 64 KiB", () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      fc.uint8Array({ minLength: 12, maxLength: 12 }),
+      fc.uint8Array({ maxLength: 16 }),
+      fc.uint8Array({ maxLength: 1400 }),
+      fc.nat(20),
+      (key, nonce, head, tail, offset) => {
+        const length = head.length + tail.length + 16;
+        const out = new Uint8Array(offset + length + 2).fill(0xee);
+        sodiumAead.sealInto!(key, nonce, head, out, offset, tail);
+        const joined = new Uint8Array([...head, ...tail]);
+        assert.deepEqual(out.subarray(offset, offset + length), nobleAead.seal(key, nonce, joined));
+        assert.ok(out.subarray(0, offset).every((b) => b === 0xee), "before the offset untouched");
+        assert.ok(out.subarray(offset + length).every((b) => b === 0xee), "after untouched");
+      },
+    ),
+    { numRuns: 200 },
+  );
+  const key = new Uint8Array(32).fill(5), nonce = new Uint8Array(12).fill(6);
+  const head = Uint8Array.of(6, 0, 0, 0, 0, 1), tail = new Uint8Array(70_000).map((_, i) => i);
+  const out = new Uint8Array(6 + 70_000 + 16);
+  sodiumAead.sealInto!(key, nonce, head, out, 0, tail);
+  assert.deepEqual(out, opensslAead.seal(key, nonce, new Uint8Array([...head, ...tail])));
+});

@@ -162,3 +162,35 @@ Deno.test("receiver: out-of-order data cannot fill the byte budget and lock out 
   assert.ok(r.onData(full(0)).ack);
   assert.equal(r.read()!.length, 2660);
 });
+
+Deno.test("ArqReceiver.readInto gives the bytes read(max) gives, for any segments and buffer sizes", () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.uint8Array({ maxLength: 1330 }), { maxLength: 30 }),
+      fc.array(fc.integer({ min: 0, max: 4000 }), { minLength: 1, maxLength: 20 }),
+      (payloads, sizes) => {
+        const a = new ArqReceiver(), b = new ArqReceiver();
+        payloads.forEach((payload, seq) => {
+          a.onData({ flags: 0, seq, payload });
+          b.onData({ flags: 0, seq, payload });
+        });
+        a.onData({ flags: 0x04, seq: payloads.length, payload: new Uint8Array(0) });
+        b.onData({ flags: 0x04, seq: payloads.length, payload: new Uint8Array(0) });
+        for (let i = 0;; i++) {
+          const size = sizes[i % sizes.length];
+          const out = new Uint8Array(size);
+          const n = a.readInto(out);
+          const r = b.read(size);
+          if (r === null) {
+            assert.equal(n, null);
+            break;
+          }
+          assert.equal(n, r!.length);
+          assert.deepEqual(out.subarray(0, n!), r);
+          if (size === 0 && i > sizes.length) break; // only empty buffers: nothing moves
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+});

@@ -79,3 +79,40 @@ Deno.test("lrp2p flow: a reader stalled 70 s (the probe's RTO beyond the keepali
   assert.equal(end, "done", `${t.gotBytes} of ${t.data.length} bytes`);
   assert.ok(sameBytes(t.received(), t.data));
 });
+
+Deno.test("lrp2p flow: a writer blocked on a full send buffer is woken once a quarter of it (at most 64 KiB) is free, not at every acknowledged segment", () => {
+  const BUF = 400_000; // a quarter is 100,000: the 64 KiB cap applies
+  const { net, peers, prng } = simLrp(11, 2, { delayMs: [2, 2] }, { sendBufferBytes: BUF });
+  const [a, b] = peers;
+  const idA = a.ep.connect(b.addr, net.now);
+  let idB: bigint | undefined;
+  net.runWhile(() => {
+    idB ??= b.ep.accept();
+    return idB === undefined || a.ep.conn(idA)?.state !== "open";
+  }, { maxTime: 10_000 });
+  assert.notEqual(idB, undefined);
+  const data = prng.bytes(3_000_000);
+  let sent = 0, wakes = 0, blocked = false, received = 0;
+  const takenAfterWake: number[] = [];
+  const end = net.runWhile(() => {
+    for (let e = a.ep.pollEvent(); e; e = a.ep.pollEvent()) {
+      if (e.type === "writable" && e.connId === idA && blocked) {
+        wakes++;
+        blocked = false;
+        takenAfterWake.push(a.ep.write(idA, data.subarray(sent), net.now));
+        sent += takenAfterWake.at(-1)!;
+      }
+    }
+    if (!blocked && sent < data.length) {
+      const n = a.ep.write(idA, data.subarray(sent), net.now);
+      sent += n;
+      if (sent < data.length) blocked = true;
+    }
+    for (let r = b.ep.read(idB!); r; r = b.ep.read(idB!)) received += r.length;
+    return received < data.length;
+  }, { maxTime: net.now + 120_000 });
+  assert.equal(end, "done", `${received} of ${data.length} bytes`);
+  assert.ok(wakes > 0);
+  for (const n of takenAfterWake.slice(0, -1)) assert.ok(n >= 64 * 1024, `${n} bytes taken`);
+  assert.ok(wakes <= data.length / (64 * 1024) + 2, `${wakes} wakes`);
+});

@@ -217,3 +217,63 @@ Deno.test("TransportCipher with libsodium's sealInto gives @noble's datagrams, a
     assert.deepEqual(peer.open(d), segment);
   }
 });
+
+Deno.test("sealParts(head, body) is seal(head || body) with every cipher, into any alloc; openView opens what open opens", async () => {
+  const { opensslAead, sodiumAead } = await import("../../src/lrp2p/aead_deno.ts");
+  const slab = new Uint8Array(1 << 16);
+  let at = 0;
+  const alloc = (n: number) => slab.subarray(at, at += n); // views at odd offsets of one buffer
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ maxLength: 20 }),
+      fc.uint8Array({ maxLength: 1400 }),
+      fc.constantFrom(undefined, opensslAead, sodiumAead),
+      (head, body, aead) => {
+        at = 0;
+        const a = new TransportCipher({ connId: CONN, sendKey: K1, recvKey: K2, aead, alloc });
+        const ref = new TransportCipher({ connId: CONN, sendKey: K1, recvKey: K2 });
+        const peer = new TransportCipher({ connId: CONN, sendKey: K2, recvKey: K1, aead });
+        const joined = new Uint8Array([...head, ...body]);
+        const d = a.sealParts(head, body);
+        assert.equal(d.buffer, slab.buffer, "made by alloc");
+        assert.deepEqual(d, ref.seal(joined));
+        const view = peer.openView(d);
+        assert.deepEqual(view, joined);
+        assert.equal(peer.openView(d), undefined, "a replay");
+        const e = a.seal(joined);
+        assert.deepEqual(peer.open(e), joined);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("openView's plaintext (with a cipher that has openInto) is shared: the next openView overwrites it", async () => {
+  const { sodiumAead: aead } = await import("../../src/lrp2p/aead_deno.ts");
+  const a = new TransportCipher({ connId: CONN, sendKey: K1, recvKey: K2, aead });
+  const b = new TransportCipher({ connId: CONN, sendKey: K2, recvKey: K1, aead });
+  const first = b.openView(a.seal(Uint8Array.of(1, 2, 3)))!;
+  const kept = first.slice();
+  b.openView(a.seal(Uint8Array.of(9, 9, 9)));
+  assert.deepEqual([...first], [9, 9, 9]);
+  assert.deepEqual([...kept], [1, 2, 3]);
+});
+
+Deno.test("openInto of every cipher: the plaintext's length, or -1 for a forged, short or foreign datagram", async () => {
+  const { opensslAead, sodiumAead } = await import("../../src/lrp2p/aead_deno.ts");
+  const key = new Uint8Array(32).fill(4), nonce = new Uint8Array(12).fill(8);
+  for (const size of [0, 14, 1336, 65_536, 70_000]) {
+    const plain = new Uint8Array(size).map((_, i) => i * 5);
+    const sealed = opensslAead.seal(key, nonce, plain);
+    const out = new Uint8Array(size + 3).fill(0xee);
+    assert.equal(sodiumAead.openInto!(key, nonce, sealed, out), size, `size ${size}`);
+    assert.deepEqual(out.subarray(0, size), plain);
+    assert.deepEqual([...out.subarray(size)], [0xee, 0xee, 0xee], "nothing written past it");
+    sealed[sealed.length - 1] ^= 1;
+    assert.equal(sodiumAead.openInto!(key, nonce, sealed, out), -1, `forged ${size}`);
+  }
+  assert.equal(sodiumAead.openInto!(key, nonce, new Uint8Array(15), new Uint8Array(0)), -1);
+  const out = new Uint8Array(8);
+  const sealed = sodiumAead.seal(key, nonce, Uint8Array.of(1, 2));
+  assert.equal(sodiumAead.openInto!(new Uint8Array(32), nonce, sealed, out), -1, "another key");
+});

@@ -229,3 +229,53 @@ Deno.test("UdpDriver keeps its timer while the core's deadline only moves later"
     await driver.done;
   }
 });
+
+Deno.test("UdpDriver gives the core a copy of each datagram, or with lendReads a view of its one receive buffer", async () => {
+  for (const lendReads of [false, true]) {
+    const core = new EchoCore();
+    const buffers: ArrayBufferLike[] = [];
+    const handle = core.handleDatagram.bind(core);
+    core.handleDatagram = (from, bytes, now) => {
+      buffers.push(bytes.buffer);
+      handle(from, bytes.slice(), now); // the echo is sent later: it needs a copy of a lent view
+    };
+    const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+    const driver = new UdpDriver({ socket, core, lendReads });
+    const client = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+    try {
+      for (const text of ["one", "two", "three"]) {
+        await client.send(new TextEncoder().encode(text), driver.addr);
+        assert.equal(await receiveText(client), text);
+      }
+      assert.deepEqual(core.seen.map((s) => s.text), ["one", "two", "three"]);
+      assert.equal(new Set(buffers).size, lendReads ? 1 : 3, `lendReads ${lendReads}`);
+    } finally {
+      client.close();
+      driver.close();
+      await driver.done;
+    }
+  }
+});
+
+Deno.test("UdpDriver counts a send to an address that is not one as an error, each time, and sends the rest", async () => {
+  const core = new EchoCore();
+  const socket = new HeldSendSocket();
+  const driver = new UdpDriver({ socket: socket as unknown as Deno.DatagramConn, core });
+  try {
+    for (const to of ["nonsense", "127.0.0.1:7", "nonsense", "127.0.0.1:7"]) {
+      core.out.push({ to, bytes: new TextEncoder().encode(to) });
+    }
+    driver.pump();
+    assert.equal(driver.stats.sendErrors, 2);
+    assert.equal(driver.stats.sent, 2);
+    for (let i = 0; i < 2; i++) {
+      const s = socket.sends.shift()!;
+      assert.equal(new TextDecoder().decode(s.bytes), "127.0.0.1:7");
+      s.done();
+      await new Promise((r) => setTimeout(r, 0));
+    }
+  } finally {
+    driver.close();
+    await driver.done;
+  }
+});
