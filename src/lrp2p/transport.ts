@@ -16,6 +16,11 @@ const OPENED = new Uint8Array(65536);
 
 /** Largest u64: Noise reserves it, so a sender stops before its counter reaches it (L14). */
 export const NONCE_LIMIT = 0xffffffffffffffffn;
+/** Largest counter handled as a number (2^53 - 1). */
+const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
+const TWO_32 = 2 ** 32;
+/** Counters whose high 32 bits are below this are below 2^53. */
+const SAFE_HIGH = 2 ** 21;
 
 /**
  * Sliding anti-replay window of §8.2 over 64-bit counters: remembers the highest accepted counter
@@ -38,55 +43,86 @@ export const NONCE_LIMIT = 0xffffffffffffffffn;
 export class ReplayWindow {
   readonly size: number;
   #bits: Uint32Array;
-  #highest = -1n;
-  #big: bigint;
+  /** The highest committed counter while it is below 2^53 (-1 before the first). */
+  #high = -1;
+  /** The highest committed counter once it is 2^53 or more (then `#high` is unused). */
+  #highBig: bigint | undefined;
 
   /** `size` counters are remembered below the highest one (default 4096). */
   constructor(size = 4096) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`invalid window size ${size}`);
     this.size = size;
-    this.#big = BigInt(size);
     this.#bits = new Uint32Array(Math.ceil(size / 32));
   }
 
   /** Highest committed counter, -1n before the first. */
   get highest(): bigint {
-    return this.#highest;
-  }
-
-  #slot(n: bigint): [number, number] {
-    const i = Number(n % this.#big);
-    return [i >>> 5, 1 << (i & 31)];
+    return this.#highBig ?? BigInt(this.#high);
   }
 
   /** Whether counter `n` may be accepted: not too old and not seen. Does not change the window. */
   check(n: bigint): boolean {
     if (n < 0n || n > NONCE_LIMIT) return false;
-    if (n > this.#highest) return true;
-    if (n + this.#big <= this.#highest) return false;
-    const [w, b] = this.#slot(n);
-    return (this.#bits[w] & b) === 0;
+    if (this.#highBig === undefined && n <= SAFE_MAX) return this.#checkSafe(Number(n));
+    const highest = this.highest, size = BigInt(this.size);
+    if (n > highest) return true;
+    if (n + size <= highest) return false;
+    return !this.#seen(Number(n % size));
+  }
+
+  /**
+   * {@linkcode ReplayWindow.check} of a counter given as a number, an integer from 0 to 2^53 - 1
+   * (every counter a connection reaches in practice): no BigInt arithmetic.
+   */
+  checkSafe(n: number): boolean {
+    if (this.#highBig !== undefined) return this.check(BigInt(n));
+    return this.#checkSafe(n);
   }
 
   /** Records `n` as received (call only after the datagram authenticated). */
   commit(n: bigint): void {
     if (!this.check(n)) return;
-    if (n > this.#highest) {
-      const gap = n - this.#highest;
-      if (gap >= this.#big) this.#bits.fill(0);
-      else {
-        for (let k = this.#highest + 1n; k < n; k++) {
-          const [w, b] = this.#slot(k);
-          this.#bits[w] &= ~b;
-        }
-      }
-      this.#highest = n;
-      const [w, b] = this.#slot(n);
-      this.#bits[w] |= b;
-      return;
+    if (this.#highBig === undefined && n <= SAFE_MAX) return this.#commitSafe(Number(n));
+    const highest = this.highest, size = BigInt(this.size);
+    if (n > highest) {
+      if (n - highest >= size) this.#bits.fill(0);
+      else for (let k = highest + 1n; k < n; k++) this.#clear(Number(k % size));
+      this.#highBig = n;
     }
-    const [w, b] = this.#slot(n);
-    this.#bits[w] |= b;
+    this.#mark(Number(n % size));
+  }
+
+  /** {@linkcode ReplayWindow.commit} of a counter given as a number (see `checkSafe`). */
+  commitSafe(n: number): void {
+    if (this.#highBig !== undefined) return this.commit(BigInt(n));
+    if (this.#checkSafe(n)) this.#commitSafe(n);
+  }
+
+  #checkSafe(n: number): boolean {
+    if (n > this.#high) return true;
+    if (n + this.size <= this.#high) return false;
+    return !this.#seen(n % this.size);
+  }
+
+  #commitSafe(n: number): void {
+    if (n > this.#high) {
+      if (n - this.#high >= this.size) this.#bits.fill(0);
+      else for (let k = this.#high + 1; k < n; k++) this.#clear(k % this.size);
+      this.#high = n;
+    }
+    this.#mark(n % this.size);
+  }
+
+  #seen(i: number): boolean {
+    return (this.#bits[i >>> 5] & (1 << (i & 31))) !== 0;
+  }
+
+  #mark(i: number): void {
+    this.#bits[i >>> 5] |= 1 << (i & 31);
+  }
+
+  #clear(i: number): void {
+    this.#bits[i >>> 5] &= ~(1 << (i & 31));
   }
 }
 
@@ -174,7 +210,12 @@ export class TransportCipher {
   readonly #connIdLow: number;
   #sendKey: Uint8Array;
   #recvKey: Uint8Array;
-  #sendCounter: bigint;
+  /** The next send counter while below 2^53 ... */
+  #sendSafe = 0;
+  /** ... and from 2^53 on (then `#sendSafe` is unused). */
+  #sendBig: bigint | undefined;
+  /** The nonce of the current seal or open, filled for each (the cipher copies it at once). */
+  readonly #nonce = new Uint8Array(12);
   #window: ReplayWindow;
 
   /**
@@ -206,21 +247,23 @@ export class TransportCipher {
     this.#aead = opts.aead ?? nobleAead;
     this.#sendKey = opts.sendKey.slice();
     this.#recvKey = opts.recvKey.slice();
-    this.#sendCounter = opts.sendCounter ?? 0n;
-    if (this.#sendCounter < 0n || this.#sendCounter > NONCE_LIMIT) {
-      throw new RangeError(`invalid sendCounter ${this.#sendCounter}`);
+    const first = opts.sendCounter ?? 0n;
+    if (first <= SAFE_MAX) this.#sendSafe = Number(first);
+    else this.#sendBig = first;
+    if (first < 0n || first > NONCE_LIMIT) {
+      throw new RangeError(`invalid sendCounter ${first}`);
     }
     this.#window = new ReplayWindow(opts.windowSize ?? 4096);
   }
 
   /** The counter the next sealed datagram will carry. */
   get sendCounter(): bigint {
-    return this.#sendCounter;
+    return this.#sendBig ?? BigInt(this.#sendSafe);
   }
 
   /** True once the send counter reached 2^64-1: `seal` refuses, the connection must close (L14). */
   get exhausted(): boolean {
-    return this.#sendCounter >= NONCE_LIMIT;
+    return this.#sendBig !== undefined && this.#sendBig >= NONCE_LIMIT;
   }
 
   /** The receive replay window (read-only use: inspection in tests). */
@@ -242,19 +285,31 @@ export class TransportCipher {
    */
   sealParts(head: Uint8Array, body: Uint8Array): Uint8Array {
     if (this.exhausted) throw new Error("transport send counter exhausted");
-    const n = this.#sendCounter++;
     const length = head.length + body.length;
     const out = this.#alloc(16 + length + 16);
     out.set(this.#connIdBytes, 0);
-    new DataView(out.buffer, out.byteOffset, 16).setBigUint64(8, n);
+    const view = new DataView(out.buffer, out.byteOffset, 16);
+    let n: Uint8Array;
+    if (this.#sendBig === undefined) {
+      const c = this.#sendSafe++;
+      if (this.#sendSafe > Number.MAX_SAFE_INTEGER) this.#sendBig = BigInt(this.#sendSafe);
+      const high = Math.floor(c / TWO_32), low = c >>> 0;
+      view.setUint32(8, high);
+      view.setUint32(12, low);
+      n = this.#nonceOf(high, low);
+    } else {
+      const c = this.#sendBig++;
+      view.setBigUint64(8, c);
+      n = nonce(c);
+    }
     const aead = this.#aead;
-    if (aead.sealInto) aead.sealInto(this.#sendKey, nonce(n), head, out, 16, body);
-    else if (body.length === 0) out.set(aead.seal(this.#sendKey, nonce(n), head), 16);
+    if (aead.sealInto) aead.sealInto(this.#sendKey, n, head, out, 16, body);
+    else if (body.length === 0) out.set(aead.seal(this.#sendKey, n, head), 16);
     else {
       const joined = new Uint8Array(length);
       joined.set(head);
       joined.set(body, head.length);
-      out.set(aead.seal(this.#sendKey, nonce(n), joined), 16);
+      out.set(aead.seal(this.#sendKey, n, joined), 16);
     }
     return out;
   }
@@ -280,17 +335,37 @@ export class TransportCipher {
     if (view.getUint32(0) !== this.#connIdHigh || view.getUint32(4) !== this.#connIdLow) {
       return undefined;
     }
-    const n = view.getBigUint64(8);
-    if (!this.#window.check(n)) return undefined;
+    const high = view.getUint32(8), low = view.getUint32(12);
+    // (below 2^53, as every counter is in practice, without BigInt arithmetic)
+    const safe = high < SAFE_HIGH;
+    const counter = safe ? high * TWO_32 + low : view.getBigUint64(8);
+    const w = this.#window;
+    if (!(safe ? w.checkSafe(counter as number) : w.check(counter as bigint))) return undefined;
+    const n = safe ? this.#nonceOf(high, low) : nonce(counter as bigint);
     const sealed = datagram.subarray(16);
     let plain: Uint8Array | undefined;
     const aead = this.#aead;
     if (aead.openInto && sealed.length - 16 <= OPENED.length) {
-      const length = aead.openInto(this.#recvKey, nonce(n), sealed, OPENED);
+      const length = aead.openInto(this.#recvKey, n, sealed, OPENED);
       if (length >= 0) plain = OPENED.subarray(0, length);
-    } else plain = aead.open(this.#recvKey, nonce(n), sealed);
+    } else plain = aead.open(this.#recvKey, n, sealed);
     if (plain === undefined) return undefined;
-    this.#window.commit(n);
+    if (safe) w.commitSafe(counter as number);
+    else w.commit(counter as bigint);
     return plain;
+  }
+
+  /** The nonce of the counter `high * 2^32 + low` (4 zero bytes, then LE64), in `#nonce`. */
+  #nonceOf(high: number, low: number): Uint8Array {
+    const b = this.#nonce;
+    b[4] = low & 0xff;
+    b[5] = (low >>> 8) & 0xff;
+    b[6] = (low >>> 16) & 0xff;
+    b[7] = low >>> 24;
+    b[8] = high & 0xff;
+    b[9] = (high >>> 8) & 0xff;
+    b[10] = (high >>> 16) & 0xff;
+    b[11] = high >>> 24;
+    return b;
   }
 }

@@ -277,3 +277,47 @@ Deno.test("openInto of every cipher: the plaintext's length, or -1 for a forged,
   const sealed = sodiumAead.seal(key, nonce, Uint8Array.of(1, 2));
   assert.equal(sodiumAead.openInto!(new Uint8Array(32), nonce, sealed, out), -1, "another key");
 });
+
+Deno.test("property: ReplayWindow's number and BigInt entries agree with the model across 2^53", () => {
+  const base = 2n ** 53n - 150n;
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 70 }),
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 300 }), fc.boolean(), fc.boolean())),
+      (size, ops) => {
+        const w = new ReplayWindow(size);
+        const seen = new Set<bigint>();
+        let highest = -1n;
+        for (const [offset, doCommit, asNumber] of ops) {
+          const n = base + BigInt(offset);
+          const expect = n > highest || (n + BigInt(size) > highest && !seen.has(n));
+          const byNumber = n <= BigInt(Number.MAX_SAFE_INTEGER) && asNumber;
+          assert.equal(byNumber ? w.checkSafe(Number(n)) : w.check(n), expect, `check ${n}`);
+          if (doCommit) {
+            if (byNumber) w.commitSafe(Number(n));
+            else w.commit(n);
+            if (expect) {
+              seen.add(n);
+              if (n > highest) highest = n;
+            }
+          }
+          assert.equal(w.highest, highest);
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("the send counter crosses 2^53 and stays exact: each datagram's counter and nonce open on the other side", () => {
+  const start = 2n ** 53n - 2n;
+  const a = new TransportCipher({ connId: CONN, sendKey: K1, recvKey: K2, sendCounter: start });
+  const b = new TransportCipher({ connId: CONN, sendKey: K2, recvKey: K1 });
+  for (let i = 0n; i < 4n; i++) {
+    assert.equal(a.sendCounter, start + i);
+    const d = a.seal(Uint8Array.of(Number(i)));
+    assert.equal(counterOf(d), start + i);
+    assert.deepEqual(b.open(d), Uint8Array.of(Number(i)));
+  }
+  assert.equal(b.window.highest, start + 3n);
+});
