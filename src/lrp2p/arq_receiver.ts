@@ -134,11 +134,23 @@ export class ArqReceiver {
         this.#storedBytes + this.#readable + seg.payload.length + reserve <= this.#bufferBytes &&
         (this.#finSeq === undefined || s < this.#finSeq);
       if (!fits) return {};
-      const payload = keep ? keep(seg.payload, s === this.#nextExpected) : seg.payload;
-      this.#stored.set(s, { flags: seg.flags, payload });
-      this.#storedBytes += seg.payload.length;
+      const inOrder = s === this.#nextExpected;
+      const payload = keep ? keep(seg.payload, inOrder) : seg.payload;
       if ((seg.flags & FIN) !== 0) this.#finSeq = s;
-      this.#deliver();
+      if (inOrder) {
+        // straight to the reader (no entry in #stored: a Map that gains and loses an entry per
+        // segment keeps the lost ones reachable from its old tables, and they outlive young GCs)
+        if (payload.length > 0) {
+          this.#ready.push(payload);
+          this.#readable += payload.length;
+        }
+        this.#nextExpected++;
+        if ((seg.flags & FIN) !== 0) this.#endAtFin();
+        else if (this.#stored.size > 0) this.#deliver();
+      } else {
+        this.#stored.set(s, { flags: seg.flags, payload });
+        this.#storedBytes += seg.payload.length;
+      }
     }
     return {
       ack: { lastInOrder, window: this.#goPeer ? 65535 : this.freeSlots, ackedSeq: s },
@@ -233,6 +245,13 @@ export class ArqReceiver {
     return n;
   }
 
+  #endAtFin(): void {
+    this.#finReceived = true;
+    // Anything stored beyond the FIN is discarded: the stream has ended.
+    this.#stored.clear();
+    this.#storedBytes = 0;
+  }
+
   #deliver(): void {
     for (;;) {
       const seg = this.#stored.get(this.#nextExpected);
@@ -244,13 +263,7 @@ export class ArqReceiver {
         this.#ready.push(seg.payload);
         this.#readable += seg.payload.length;
       }
-      if ((seg.flags & FIN) !== 0) {
-        this.#finReceived = true;
-        // Anything stored beyond the FIN is discarded: the stream has ended.
-        this.#stored.clear();
-        this.#storedBytes = 0;
-        return;
-      }
+      if ((seg.flags & FIN) !== 0) return this.#endAtFin();
     }
   }
 }

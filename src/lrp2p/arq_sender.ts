@@ -28,6 +28,7 @@
  * @module
  */
 
+import { FlightList, type Outstanding, outstanding, SeqTable } from "./arq_tables.ts";
 import { Cubic } from "./cubic.ts";
 import { RtoEstimator } from "./rto.ts";
 
@@ -75,16 +76,6 @@ export interface AckFields {
   ackedSeq: number;
 }
 
-interface Outstanding {
-  seq: number;
-  flags: number;
-  payload: Uint8Array;
-  sentAt: number;
-  txCount: number;
-  txId: number;
-  lost: boolean;
-}
-
 /**
  * The sender of one direction.
  *
@@ -125,8 +116,8 @@ export class ArqSender {
   #nextSeq: number;
   #firstSeq: number;
   #oldest: number; // lowest seq not yet acknowledged (== #nextSeq when none)
-  #unacked = new Map<number, Outstanding>(); // by seq
-  #inflight = new Map<number, Outstanding>(); // in order of last transmission
+  #unacked = new SeqTable(); // by seq
+  #inflight = new FlightList(); // in order of last transmission
   #lost: number[] = []; // seqs to resend, ascending from #lostAt; stale entries skipped lazily
   #lostAt = 0;
   #unackedBytes = 0;
@@ -293,7 +284,8 @@ export class ArqSender {
    */
   probe(now: number): OutSegment | undefined {
     if (this.#failed) return undefined;
-    for (const s of this.#unacked.values()) {
+    const s = this.#unacked.get(this.#oldest); // the oldest unacknowledged
+    if (s !== undefined) {
       s.flags |= RTO;
       s.txCount++;
       this.#lastSendAt = now;
@@ -361,9 +353,8 @@ export class ArqSender {
     if (now >= this.#ptoAt) {
       this.#ptoAt = Infinity;
       this.#probed = true; // one probe until the next progress
-      const oldest = this.#inflight.values().next();
-      if (!oldest.done && this.#lostAt === this.#lost.length) {
-        const s = oldest.value;
+      const s = this.#inflight.first;
+      if (s !== undefined && this.#lostAt === this.#lost.length) {
         s.flags |= RTO;
         this.#retransmits++;
         this.#probes++;
@@ -402,8 +393,8 @@ export class ArqSender {
     } else return undefined;
     if (seq === this.#firstSeq) flags |= SYN;
     this.#nextSeq++;
-    const s: Outstanding = { seq, flags, payload, sentAt: now, txCount: 0, txId: 0, lost: false };
-    this.#unacked.set(seq, s);
+    const s = outstanding(seq, flags, payload, now);
+    this.#unacked.add(s, this.#oldest);
     this.#unackedBytes += payload.length;
     return this.#transmit(s, now);
   }
@@ -411,10 +402,9 @@ export class ArqSender {
   /** When `poll` must next be called if nothing else happens (ms), or `undefined`. */
   nextTimeout(): number | undefined {
     if (this.#failed) return undefined;
-    for (const s of this.#inflight.values()) {
-      return Math.min(s.sentAt + this.#rto.rto, this.#rackAt, this.#ptoAt);
-    }
-    return undefined;
+    const s = this.#inflight.first;
+    if (s === undefined) return undefined;
+    return Math.min(s.sentAt + this.#rto.rto, this.#rackAt, this.#ptoAt);
   }
 
   /**
@@ -426,13 +416,14 @@ export class ArqSender {
     const newest = this.#ackedTx[0], third = this.#ackedTx[2];
     const wait = this.#rackRtt + this.#reorderWindow();
     const marked: number[] = [];
-    for (const s of this.#inflight.values()) {
+    for (let s = this.#inflight.first, next; s !== undefined; s = next) {
+      next = s.next;
       if (s.txId >= newest) break; // nothing sent after it has been acknowledged
       if (s.txId >= third && now < s.sentAt + wait) {
         this.#rackAt = s.sentAt + wait; // later ones were sent later: this is the earliest
         break;
       }
-      this.#inflight.delete(s.seq);
+      this.#inflight.remove(s);
       s.lost = true;
       marked.push(s.seq);
     }
@@ -466,8 +457,8 @@ export class ArqSender {
   }
 
   #checkExpiry(now: number): void {
-    const first = this.#inflight.values().next();
-    if (first.done || now < first.value.sentAt + this.#rto.rto) return;
+    const first = this.#inflight.first;
+    if (first === undefined || now < first.sentAt + this.#rto.rto) return;
     this.#rto.backoff();
     this.#ptoAt = Infinity;
     if (this.#peerWindow !== 0) {
@@ -479,7 +470,7 @@ export class ArqSender {
       }
     }
     const marked: number[] = [];
-    for (const s of this.#inflight.values()) {
+    for (let s = this.#inflight.first; s !== undefined; s = s.next) {
       s.lost = true;
       marked.push(s.seq);
     }
@@ -509,8 +500,7 @@ export class ArqSender {
     s.sentAt = now;
     s.txCount++;
     s.txId = ++this.#txId;
-    this.#inflight.delete(s.seq);
-    this.#inflight.set(s.seq, s); // moves it to the end: #inflight is in transmission order
+    this.#inflight.append(s); // moves it to the end: #inflight is in transmission order
     if (s.txCount === 1 && !this.#probed) this.#armPto(now);
     this.#lastSendAt = now;
     this.#sent++;
@@ -519,7 +509,7 @@ export class ArqSender {
 
   #acknowledge(s: Outstanding, now: number): void {
     this.#unacked.delete(s.seq);
-    this.#inflight.delete(s.seq);
+    this.#inflight.remove(s);
     s.lost = false;
     this.#unackedBytes -= s.payload.length;
     if (s.seq === this.#finSeq) this.#finAcked = true;
@@ -538,7 +528,9 @@ export class ArqSender {
   }
 
   #advanceOldest(): void {
-    while (this.#oldest < this.#nextSeq && !this.#unacked.has(this.#oldest)) this.#oldest++;
+    while (this.#oldest < this.#nextSeq && this.#unacked.get(this.#oldest) === undefined) {
+      this.#oldest++;
+    }
   }
 
   #cut(n: number): Uint8Array {
