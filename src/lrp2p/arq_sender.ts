@@ -129,6 +129,7 @@ export class ArqSender {
   #ptoAt = Infinity; // the tail loss probe's deadline
   #probed = false; // a tail loss probe went out since the last progress
   #probes = 0;
+  #expiries = 0;
   #urgent = false; // the next retransmission bypasses the window (fast retransmit, RTO)
   #peerWindow = Infinity;
   #timeouts = 0;
@@ -200,6 +201,8 @@ export class ArqSender {
     sent: number;
     retransmits: number;
     probes: number;
+    /** Retransmission timeouts that expired. */
+    expiries: number;
     cwnd: number;
     srtt: number;
     rto: number;
@@ -208,6 +211,7 @@ export class ArqSender {
       sent: this.#sent,
       retransmits: this.#retransmits,
       probes: this.#probes,
+      expiries: this.#expiries,
       cwnd: this.#cc.cwnd,
       srtt: this.#rto.srtt ?? 0,
       rto: this.#rto.rto,
@@ -460,6 +464,7 @@ export class ArqSender {
     const first = this.#inflight.first;
     if (first === undefined || now < first.sentAt + this.#rto.rto) return;
     this.#rto.backoff();
+    this.#expiries++;
     this.#ptoAt = Infinity;
     if (this.#peerWindow !== 0) {
       // A zero-window probe that is not acknowledged is flow control, not congestion or death.
