@@ -33,12 +33,19 @@ export interface SocketOptions {
 
 /** A wait that a timer, an abort or a close can end. */
 class Waiters {
-  #list = new Set<() => void>();
+  // An array, not a Set: a reader or writer waits once per wake-up, and a Set that gains and loses
+  // an entry each time keeps the lost ones (and their promises) alive until a full GC.
+  #list: (() => void)[] = [];
   wait(signal?: AbortSignal, timeoutMs?: number): Promise<"ok" | "timeout"> {
     return new Promise((resolve, reject) => {
+      if (signal === undefined && timeoutMs === undefined) {
+        this.#list.push(() => resolve("ok"));
+        return;
+      }
       let timer: ReturnType<typeof setTimeout> | undefined;
       const done = (how: "ok" | "timeout" | Error) => {
-        this.#list.delete(wake);
+        const at = this.#list.indexOf(wake);
+        if (at >= 0) this.#list.splice(at, 1);
         clearTimeout(timer);
         signal?.removeEventListener("abort", onAbort);
         if (how instanceof Error) reject(how);
@@ -49,11 +56,14 @@ class Waiters {
       if (signal?.aborted) return onAbort();
       signal?.addEventListener("abort", onAbort, { once: true });
       if (timeoutMs !== undefined) timer = setTimeout(() => done("timeout"), timeoutMs);
-      this.#list.add(wake);
+      this.#list.push(wake);
     });
   }
   wakeAll(): void {
-    for (const w of [...this.#list]) w();
+    const list = this.#list;
+    if (list.length === 0) return;
+    this.#list = [];
+    for (const w of list) w();
   }
 }
 
