@@ -9,7 +9,7 @@
  */
 
 import type { Addr, ConnId, StreamAction, StreamCore } from "../core/mod.ts";
-import { isStreamAction, TimeKeeper } from "../core/mod.ts";
+import { isStreamAction, SlotTable, TimeKeeper } from "../core/mod.ts";
 import { formatHostPort, parseHostPort } from "./hostport.ts";
 
 /** Options of {@linkcode TcpDriver}. */
@@ -87,6 +87,8 @@ export interface TcpDriverStats {
 }
 
 interface Link {
+  /** Its key in `#held` (the driver's own numbering: a core may give an id again). */
+  readonly key: number;
   conn: Deno.TcpConn | undefined;
   /** The core closed it or it failed: nothing more is reported to the core about it. */
   closing: boolean;
@@ -138,9 +140,15 @@ export class TcpDriver<A = never> {
   readonly #writeMax: number;
   readonly #readBytes: number;
   readonly #connect: (options: Deno.ConnectOptions) => Promise<Deno.TcpConn>;
-  readonly #links = new Map<ConnId, Link>();
+  /**
+   * The connections known to the core, by id. The connection tables are `SlotTable`s, not a `Map`
+   * and a `Set`: a `Map` or `Set` that churns keeps its deleted values reachable from its old hash
+   * tables until a full GC, so every connection's objects were promoted (see `slot_table.ts`).
+   */
+  readonly #links = new SlotTable<Link>();
   /** Connections held: known to the core, or still carrying out their writes before a close. */
-  readonly #held = new Set<Link>();
+  readonly #held = new SlotTable<Link>();
+  #nextKey = 0;
   /** The runners of connections' steps (writes, shutdown, close, dial) still running. */
   readonly #runners = new Count();
   /** The runners and the read loops still running. */
@@ -253,7 +261,7 @@ export class TcpDriver<A = never> {
     } catch {
       // already closed
     }
-    for (const link of this.#held) {
+    for (const link of this.#held.values()) {
       link.closing = true;
       link.dead = true;
       link.giveUp?.();
@@ -335,7 +343,7 @@ export class TcpDriver<A = never> {
     link.closing = true;
     link.dead = true;
     this.#links.delete(id);
-    this.#held.delete(link);
+    this.#held.delete(link.key);
     this.stats.errors++;
     try {
       link.conn?.close();
@@ -398,7 +406,7 @@ export class TcpDriver<A = never> {
         return link.dead || link.conn === undefined ? undefined : this.#shutdown(link, step.conn);
       case "close":
         link.dead = true;
-        this.#held.delete(link);
+        this.#held.delete(link.key);
         try {
           link.conn?.close();
         } catch {
@@ -431,7 +439,7 @@ export class TcpDriver<A = never> {
 
   #hold(id: ConnId, link: Link): void {
     this.#links.set(id, link);
-    this.#held.add(link);
+    this.#held.set(link.key, link);
     this.stats.peakConnections = Math.max(this.stats.peakConnections, this.#held.size);
   }
 
@@ -462,6 +470,7 @@ export class TcpDriver<A = never> {
 
   #dial(id: ConnId, to: Addr, timeoutMs: number): void {
     const link: Link = {
+      key: this.#nextKey++,
       conn: undefined,
       closing: false,
       dead: false,
@@ -587,6 +596,7 @@ export class TcpDriver<A = never> {
       const remote = conn.remoteAddr as Deno.NetAddr;
       const local = conn.localAddr as Deno.NetAddr;
       const link: Link = {
+        key: this.#nextKey++,
         conn,
         closing: false,
         dead: false,

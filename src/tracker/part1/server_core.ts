@@ -37,7 +37,7 @@
  */
 
 import type { Addr, ConnId, EventSource, StreamAction, StreamCore } from "../../core/mod.ts";
-import { OutputQueue, TimeKeeper } from "../../core/mod.ts";
+import { OutputQueue, SlotTable, TimeKeeper } from "../../core/mod.ts";
 import { checkInt } from "../../util/mod.ts";
 import { DEFAULT_DB } from "./default_db.ts";
 import { BoundedBuffer } from "./_buffer.ts";
@@ -210,7 +210,8 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
   readonly #requestMs: number;
   readonly #maxHeld: number;
   readonly #time = new TimeKeeper();
-  readonly #table = new Map<ConnId, Entry>();
+  /** The connections, by id: a `SlotTable`, whose deleted entries do not outlive young GCs. */
+  readonly #table = new SlotTable<Entry>();
   /** Ids waiting for a slot, in arrival order (a `Set` keeps insertion order). */
   readonly #waiting = new Set<ConnId>();
   readonly #actions: OutputQueue<StreamAction>;
