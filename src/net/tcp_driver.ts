@@ -160,7 +160,9 @@ export class TcpDriver<A = never> {
   readonly #noDelay: boolean;
   readonly #lendReads: boolean;
   readonly #tasks = new Set<Promise<unknown>>();
-  readonly #wakers = new Set<() => void>();
+  /** Wakes the connects and pauses under way (by a number of their own), when the driver stops. */
+  readonly #wakers = new SlotTable<() => void>();
+  #nextWaker = 0;
   readonly #signal?: AbortSignal;
   readonly #onAbort = () => this.close();
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -255,7 +257,7 @@ export class TcpDriver<A = never> {
     this.#closed = true;
     this.#disarm();
     this.#signal?.removeEventListener("abort", this.#onAbort);
-    for (const wake of [...this.#wakers]) wake();
+    for (const wake of [...this.#wakers.values()]) wake();
     try {
       this.#listener?.close();
     } catch {
@@ -490,12 +492,13 @@ export class TcpDriver<A = never> {
       return;
     }
     this.#chain(link, async () => {
+      const waker = this.#nextWaker++;
       let timer: ReturnType<typeof setTimeout> | undefined;
       let wake = () => {};
       const timedOut = new Promise<"timeout">((resolve) => {
         wake = () => resolve("timeout");
         timer = setTimeout(wake, Math.max(0, Math.min(timeoutMs, TIMER_MAX_MS)));
-        this.#wakers.add(wake);
+        this.#wakers.set(waker, wake);
       });
       link.giveUp = wake;
       const opening = this.#connect({ hostname: target.hostname, port: target.port });
@@ -506,7 +509,7 @@ export class TcpDriver<A = never> {
         result = err instanceof Error ? err : new Error(String(err));
       } finally {
         clearTimeout(timer);
-        this.#wakers.delete(wake);
+        this.#wakers.delete(waker);
         link.giveUp = undefined;
       }
       if (result === "timeout" || result instanceof Error) {
@@ -621,14 +624,15 @@ export class TcpDriver<A = never> {
   }
 
   #pause(ms: number): Promise<void> {
+    const waker = this.#nextWaker++;
     return new Promise((resolve) => {
       const wake = () => {
         clearTimeout(t);
-        this.#wakers.delete(wake);
+        this.#wakers.delete(waker);
         resolve();
       };
       const t = setTimeout(wake, ms);
-      this.#wakers.add(wake);
+      this.#wakers.set(waker, wake);
     });
   }
 }
