@@ -567,6 +567,9 @@ export class TcpDriver<A = never> {
         const bytes = this.#lendReads ? buf.subarray(0, n) : buf.slice(0, n);
         this.#core.handleData(id, bytes, this.#now());
         this.pump();
+        // Closed by the core (its reply, say): no read is left pending, whose cancellation by the
+        // close would cost an error per connection.
+        if (link.closing) return;
       }
     } finally {
       if (this.#readPool.length < this.#readPoolMax) this.#readPool.push(buf);

@@ -350,3 +350,50 @@ Deno.test("TcpDriver gives a core a copy of each read, or with lendReads a view 
     await driver.done;
   }
 });
+
+Deno.test("TcpDriver reads no more from a connection the core closed on its data", async () => {
+  // A read left pending is cancelled by the close: an error per connection (a tracker answers
+  // and closes on the request's read, thousands of times a second). Before, the driver read again.
+  let reads = 0;
+  let closed = false;
+  const written: string[] = [];
+  let cancel = () => {};
+  const conn = {
+    localAddr: { transport: "tcp", hostname: "127.0.0.1", port: 40000 },
+    read(buf: Uint8Array): Promise<number | null> {
+      if (++reads === 1) {
+        buf.set(new TextEncoder().encode("hi"));
+        return Promise.resolve(2);
+      }
+      return new Promise((_, reject) => {
+        cancel = () => reject(new Deno.errors.BadResource("Bad resource ID"));
+      });
+    },
+    write(bytes: Uint8Array): Promise<number> {
+      written.push(new TextDecoder().decode(bytes));
+      return Promise.resolve(bytes.length);
+    },
+    close() {
+      closed = true;
+      cancel();
+    },
+  } as unknown as Deno.TcpConn;
+  class Answerer extends Recorder {
+    override handleData(id: ConnId, bytes: Uint8Array): void {
+      super.handleData(id, bytes);
+      this.out.push({ type: "write", conn: id, bytes: new TextEncoder().encode("bye") });
+      this.out.push({ type: "close", conn: id });
+    }
+  }
+  const core = new Answerer();
+  const driver = new TcpDriver({ core, connect: () => Promise.resolve(conn) });
+  core.out.push({ type: "connect", conn: 1, to: "127.0.0.1:9", timeoutMs: 1000 });
+  driver.pump();
+  await until(() => closed, "the close");
+  await driver.flushed();
+  assert.deepEqual(written, ["bye"]);
+  assert.equal(reads, 1);
+  assert.deepEqual(core.seen.map((s) => s.type), ["connected", "data"]);
+  driver.close();
+  await driver.done;
+});
