@@ -170,6 +170,11 @@ export class TcpDriver<A = never> {
   #timerAt = Infinity;
   /** The armed timer keeps the process alive (it is unref'd while the core wants no tick). */
   #timerRef = false;
+  /**
+   * The listener is accepting: its pending accept keeps the process alive, so the timer is left
+   * unref'd (not ref'd and unref'd again with every connection that comes and goes alone).
+   */
+  #accepting = false;
   #closed = false;
   #resolveDone!: () => void;
   /** Counters. */
@@ -204,7 +209,10 @@ export class TcpDriver<A = never> {
       ((o) => Deno.connect(o as Deno.ConnectOptions & { transport?: "tcp" }));
     this.#signal = options.signal;
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
-    if (this.#listener) this.#track(this.#acceptLoop(this.#listener));
+    if (this.#listener) {
+      this.#accepting = true;
+      this.#track(this.#acceptLoop(this.#listener));
+    }
     if (this.#signal?.aborted) queueMicrotask(() => this.close());
     else this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
     queueMicrotask(() => this.pump());
@@ -297,24 +305,28 @@ export class TcpDriver<A = never> {
    */
   #arm(at: number, now: number): void {
     if (this.#timer !== undefined && this.#timerAt <= at) {
-      if (!this.#timerRef) Deno.refTimer(this.#timer);
-      this.#timerRef = true;
+      if (!this.#timerRef && !this.#accepting) {
+        Deno.refTimer(this.#timer);
+        this.#timerRef = true;
+      }
       return;
     }
     this.#disarm();
     this.#timerAt = at;
-    this.#timerRef = true;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#timerAt = Infinity;
       this.#timerRef = false;
       this.#input(() => {}); // pump: ticks the core if its timeout has come, re-arms otherwise
     }, Math.min(Math.max(0, Math.ceil(at - now)), TIMER_MAX_MS));
+    this.#timerRef = !this.#accepting;
+    if (this.#accepting) Deno.unrefTimer(this.#timer);
   }
 
   /**
    * The core wants no tick: an armed timer is kept but no longer keeps the process alive (its
-   * wake-up finds nothing due), so that the next timeout does not have to arm a new one.
+   * wake-up finds nothing due), so that the next timeout does not have to arm a new one. (While
+   * the listener accepts, the timer is never ref'd: see `#accepting`.)
    */
   #idle(): void {
     if (this.#timer === undefined || !this.#timerRef) return;
@@ -578,6 +590,16 @@ export class TcpDriver<A = never> {
   }
 
   async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
+    try {
+      await this.#accept(listener);
+    } finally {
+      // No accept keeps the process alive any more: the timer must, while the core wants ticks.
+      this.#accepting = false;
+      if (!this.#closed) this.pump();
+    }
+  }
+
+  async #accept(listener: Deno.TcpListener): Promise<void> {
     let localHost = "", localPort = -1, localText = "";
     while (!this.#closed) {
       let conn: Deno.TcpConn;

@@ -397,3 +397,39 @@ Deno.test("TcpDriver reads no more from a connection the core closed on its data
   driver.close();
   await driver.done;
 });
+
+Deno.test("TcpDriver leaves its timer unref'd while its listener accepts, and refs it after", async () => {
+  // Before, a core whose only connection came and went (a deadline while it was open, none after)
+  // had the timer ref'd and unref'd again with every connection.
+  const timers = fakeTimers();
+  const realRef = Deno.refTimer, realUnref = Deno.unrefTimer;
+  let refs = 0, unrefs = 0;
+  Deno.refTimer = () => void refs++;
+  Deno.unrefTimer = () => void unrefs++;
+  try {
+    const core = new Recorder();
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const driver = new TcpDriver({ core, listener, now: () => 0 });
+    await Promise.resolve(); // the constructor's first pump
+    for (let i = 0; i < 10; i++) {
+      core.timeoutAt = 1000 + i;
+      driver.pump();
+      core.timeoutAt = undefined;
+      driver.pump();
+    }
+    assert.equal(timers.sets, 1);
+    assert.deepEqual([refs, unrefs], [0, 1]); // unref'd once, when armed
+    // The listener closes under it: no accept keeps the process alive, the timer must.
+    core.timeoutAt = 2000;
+    timers.restore(); // real timers to wait with (the armed one, fake, stays armed)
+    listener.close();
+    await until(() => refs === 1, "the timer ref'd");
+    assert.equal(unrefs, 1);
+    driver.close();
+    await driver.done;
+  } finally {
+    Deno.refTimer = realRef;
+    Deno.unrefTimer = realUnref;
+    timers.restore();
+  }
+});
