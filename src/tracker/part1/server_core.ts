@@ -188,7 +188,7 @@ interface Entry {
  * The Part 1 tracker core; see the module documentation, and `StreamCore` (`src/core/`) for the
  * I/O contract.
  *
- * @example A REGISTER split in two reads, answered, then closed when the client closes
+ * @example A REGISTER split in two reads, answered and closed (nothing came after it)
  * ```ts
  * import { Part1ServerCore } from "./server_core.ts";
  * import assert from "node:assert/strict";
@@ -201,11 +201,22 @@ interface Entry {
  * const write = core.pollAction();
  * assert.ok(write?.type === "write");
  * assert.equal(new TextDecoder().decode(write.bytes), "I16\n.");
- * assert.deepEqual(core.pollAction(), { type: "shutdown", conn });
- * core.handleEof(conn, 3);
  * assert.deepEqual(core.pollAction(), { type: "close", conn });
  * assert.equal(core.pollEvent()?.written, true);
  * assert.equal(core.stats().replies.size, 1);
+ * ```
+ *
+ * @example Bytes after the request: half-closed, closed when the client closes
+ * ```ts
+ * import { Part1ServerCore } from "./server_core.ts";
+ * import assert from "node:assert/strict";
+ * const core = new Part1ServerCore();
+ * const conn = core.handleAccept("10.0.0.2:5000", "10.0.0.1:7777", 0);
+ * core.handleData(conn, new TextEncoder().encode("I3\n.\n"), 1);
+ * assert.equal(core.pollAction()?.type, "write");
+ * assert.deepEqual(core.pollAction(), { type: "shutdown", conn });
+ * core.handleEof(conn, 2);
+ * assert.deepEqual(core.pollAction(), { type: "close", conn });
  * ```
  */
 export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
