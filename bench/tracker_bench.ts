@@ -15,9 +15,9 @@
  *   is slower than the Python loop (a blocking `accept`/`recv`/`send`/`close`: 5 system calls per
  *   connection by `strace -c -f`, against 12 for Deno's event loop: `accept4` twice, the second
  *   finding no more, `epoll_ctl` and `epoll_wait` twice each, `getsockname`, `getpeername`,
- *   `recvfrom`, `sendto`, `shutdown`, `close`; ours makes 13, the extra `recvfrom` reading the
- *   client's end after the tracker's FIN), so the one-client latency of any `Deno.listen` server
- *   has that floor.
+ *   `recvfrom`, `sendto`, `shutdown`, `close`; ours makes the same 12 since it closes right after
+ *   the reply to a request that came alone, as the original does), so the one-client latency of
+ *   any `Deno.listen` server has that floor.
  *
  * Every server runs as its own child process on 127.0.0.1 (so each has a core, like the clients);
  * the clients are async loops in this process, each doing one exchange at a time (connect, send,

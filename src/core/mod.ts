@@ -12,3 +12,4 @@ export type { DatagramCore, EventSource } from "./datagram_core.ts";
 export { isStreamAction, type StreamAction, type StreamCore } from "./stream_core.ts";
 export { OutputQueue, type OutputQueueOptions } from "./output_queue.ts";
 export { TimeKeeper } from "./time_keeper.ts";
+export { SlotTable } from "./slot_table.ts";

@@ -9,7 +9,7 @@
  */
 
 import type { Addr, ConnId, StreamAction, StreamCore } from "../core/mod.ts";
-import { isStreamAction, TimeKeeper } from "../core/mod.ts";
+import { isStreamAction, SlotTable, TimeKeeper } from "../core/mod.ts";
 import { formatHostPort, parseHostPort } from "./hostport.ts";
 
 /** Options of {@linkcode TcpDriver}. */
@@ -87,6 +87,8 @@ export interface TcpDriverStats {
 }
 
 interface Link {
+  /** Its key in `#held` (the driver's own numbering: a core may give an id again). */
+  readonly key: number;
   conn: Deno.TcpConn | undefined;
   /** The core closed it or it failed: nothing more is reported to the core about it. */
   closing: boolean;
@@ -138,9 +140,15 @@ export class TcpDriver<A = never> {
   readonly #writeMax: number;
   readonly #readBytes: number;
   readonly #connect: (options: Deno.ConnectOptions) => Promise<Deno.TcpConn>;
-  readonly #links = new Map<ConnId, Link>();
+  /**
+   * The connections known to the core, by id. The connection tables are `SlotTable`s, not a `Map`
+   * and a `Set`: a `Map` or `Set` that churns keeps its deleted values reachable from its old hash
+   * tables until a full GC, so every connection's objects were promoted (see `slot_table.ts`).
+   */
+  readonly #links = new SlotTable<Link>();
   /** Connections held: known to the core, or still carrying out their writes before a close. */
-  readonly #held = new Set<Link>();
+  readonly #held = new SlotTable<Link>();
+  #nextKey = 0;
   /** The runners of connections' steps (writes, shutdown, close, dial) still running. */
   readonly #runners = new Count();
   /** The runners and the read loops still running. */
@@ -152,7 +160,9 @@ export class TcpDriver<A = never> {
   readonly #noDelay: boolean;
   readonly #lendReads: boolean;
   readonly #tasks = new Set<Promise<unknown>>();
-  readonly #wakers = new Set<() => void>();
+  /** Wakes the connects and pauses under way (by a number of their own), when the driver stops. */
+  readonly #wakers = new SlotTable<() => void>();
+  #nextWaker = 0;
   readonly #signal?: AbortSignal;
   readonly #onAbort = () => this.close();
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -160,6 +170,11 @@ export class TcpDriver<A = never> {
   #timerAt = Infinity;
   /** The armed timer keeps the process alive (it is unref'd while the core wants no tick). */
   #timerRef = false;
+  /**
+   * The listener is accepting: its pending accept keeps the process alive, so the timer is left
+   * unref'd (not ref'd and unref'd again with every connection that comes and goes alone).
+   */
+  #accepting = false;
   #closed = false;
   #resolveDone!: () => void;
   /** Counters. */
@@ -194,7 +209,10 @@ export class TcpDriver<A = never> {
       ((o) => Deno.connect(o as Deno.ConnectOptions & { transport?: "tcp" }));
     this.#signal = options.signal;
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
-    if (this.#listener) this.#track(this.#acceptLoop(this.#listener));
+    if (this.#listener) {
+      this.#accepting = true;
+      this.#track(this.#acceptLoop(this.#listener));
+    }
     if (this.#signal?.aborted) queueMicrotask(() => this.close());
     else this.#signal?.addEventListener("abort", this.#onAbort, { once: true });
     queueMicrotask(() => this.pump());
@@ -247,13 +265,13 @@ export class TcpDriver<A = never> {
     this.#closed = true;
     this.#disarm();
     this.#signal?.removeEventListener("abort", this.#onAbort);
-    for (const wake of [...this.#wakers]) wake();
+    for (const wake of [...this.#wakers.values()]) wake();
     try {
       this.#listener?.close();
     } catch {
       // already closed
     }
-    for (const link of this.#held) {
+    for (const link of this.#held.values()) {
       link.closing = true;
       link.dead = true;
       link.giveUp?.();
@@ -287,24 +305,28 @@ export class TcpDriver<A = never> {
    */
   #arm(at: number, now: number): void {
     if (this.#timer !== undefined && this.#timerAt <= at) {
-      if (!this.#timerRef) Deno.refTimer(this.#timer);
-      this.#timerRef = true;
+      if (!this.#timerRef && !this.#accepting) {
+        Deno.refTimer(this.#timer);
+        this.#timerRef = true;
+      }
       return;
     }
     this.#disarm();
     this.#timerAt = at;
-    this.#timerRef = true;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#timerAt = Infinity;
       this.#timerRef = false;
       this.#input(() => {}); // pump: ticks the core if its timeout has come, re-arms otherwise
     }, Math.min(Math.max(0, Math.ceil(at - now)), TIMER_MAX_MS));
+    this.#timerRef = !this.#accepting;
+    if (this.#accepting) Deno.unrefTimer(this.#timer);
   }
 
   /**
    * The core wants no tick: an armed timer is kept but no longer keeps the process alive (its
-   * wake-up finds nothing due), so that the next timeout does not have to arm a new one.
+   * wake-up finds nothing due), so that the next timeout does not have to arm a new one. (While
+   * the listener accepts, the timer is never ref'd: see `#accepting`.)
    */
   #idle(): void {
     if (this.#timer === undefined || !this.#timerRef) return;
@@ -335,7 +357,7 @@ export class TcpDriver<A = never> {
     link.closing = true;
     link.dead = true;
     this.#links.delete(id);
-    this.#held.delete(link);
+    this.#held.delete(link.key);
     this.stats.errors++;
     try {
       link.conn?.close();
@@ -398,7 +420,7 @@ export class TcpDriver<A = never> {
         return link.dead || link.conn === undefined ? undefined : this.#shutdown(link, step.conn);
       case "close":
         link.dead = true;
-        this.#held.delete(link);
+        this.#held.delete(link.key);
         try {
           link.conn?.close();
         } catch {
@@ -431,7 +453,7 @@ export class TcpDriver<A = never> {
 
   #hold(id: ConnId, link: Link): void {
     this.#links.set(id, link);
-    this.#held.add(link);
+    this.#held.set(link.key, link);
     this.stats.peakConnections = Math.max(this.stats.peakConnections, this.#held.size);
   }
 
@@ -462,6 +484,7 @@ export class TcpDriver<A = never> {
 
   #dial(id: ConnId, to: Addr, timeoutMs: number): void {
     const link: Link = {
+      key: this.#nextKey++,
       conn: undefined,
       closing: false,
       dead: false,
@@ -481,12 +504,13 @@ export class TcpDriver<A = never> {
       return;
     }
     this.#chain(link, async () => {
+      const waker = this.#nextWaker++;
       let timer: ReturnType<typeof setTimeout> | undefined;
       let wake = () => {};
       const timedOut = new Promise<"timeout">((resolve) => {
         wake = () => resolve("timeout");
         timer = setTimeout(wake, Math.max(0, Math.min(timeoutMs, TIMER_MAX_MS)));
-        this.#wakers.add(wake);
+        this.#wakers.set(waker, wake);
       });
       link.giveUp = wake;
       const opening = this.#connect({ hostname: target.hostname, port: target.port });
@@ -497,7 +521,7 @@ export class TcpDriver<A = never> {
         result = err instanceof Error ? err : new Error(String(err));
       } finally {
         clearTimeout(timer);
-        this.#wakers.delete(wake);
+        this.#wakers.delete(waker);
         link.giveUp = undefined;
       }
       if (result === "timeout" || result instanceof Error) {
@@ -555,6 +579,9 @@ export class TcpDriver<A = never> {
         const bytes = this.#lendReads ? buf.subarray(0, n) : buf.slice(0, n);
         this.#core.handleData(id, bytes, this.#now());
         this.pump();
+        // Closed by the core (its reply, say): no read is left pending, whose cancellation by the
+        // close would cost an error per connection.
+        if (link.closing) return;
       }
     } finally {
       if (this.#readPool.length < this.#readPoolMax) this.#readPool.push(buf);
@@ -563,6 +590,16 @@ export class TcpDriver<A = never> {
   }
 
   async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
+    try {
+      await this.#accept(listener);
+    } finally {
+      // No accept keeps the process alive any more: the timer must, while the core wants ticks.
+      this.#accepting = false;
+      if (!this.#closed) this.pump();
+    }
+  }
+
+  async #accept(listener: Deno.TcpListener): Promise<void> {
     let localHost = "", localPort = -1, localText = "";
     while (!this.#closed) {
       let conn: Deno.TcpConn;
@@ -587,6 +624,7 @@ export class TcpDriver<A = never> {
       const remote = conn.remoteAddr as Deno.NetAddr;
       const local = conn.localAddr as Deno.NetAddr;
       const link: Link = {
+        key: this.#nextKey++,
         conn,
         closing: false,
         dead: false,
@@ -611,14 +649,15 @@ export class TcpDriver<A = never> {
   }
 
   #pause(ms: number): Promise<void> {
+    const waker = this.#nextWaker++;
     return new Promise((resolve) => {
       const wake = () => {
         clearTimeout(t);
-        this.#wakers.delete(wake);
+        this.#wakers.delete(waker);
         resolve();
       };
       const t = setTimeout(wake, ms);
-      this.#wakers.add(wake);
+      this.#wakers.set(waker, wake);
     });
   }
 }

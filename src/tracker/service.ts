@@ -100,7 +100,10 @@ export const trackerService: ServiceDefinition = {
         db,
         signal: ctx.signal,
         serviceName: "tracker",
-        onExchange: (e) => ctx.log.debug("{exchange}", () => ({ exchange: describeExchange(e) })),
+        // Asked once: a logger's own check costs microseconds per call (per connection here).
+        onExchange: ctx.log.isEnabledFor("debug")
+          ? (e) => ctx.log.debug("{exchange}", { exchange: describeExchange(e) })
+          : undefined,
       });
     } catch (err) {
       if (err instanceof RangeError) throw new ServiceStartError("tracker", err.message);

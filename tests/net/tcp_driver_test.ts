@@ -350,3 +350,86 @@ Deno.test("TcpDriver gives a core a copy of each read, or with lendReads a view 
     await driver.done;
   }
 });
+
+Deno.test("TcpDriver reads no more from a connection the core closed on its data", async () => {
+  // A read left pending is cancelled by the close: an error per connection (a tracker answers
+  // and closes on the request's read, thousands of times a second). Before, the driver read again.
+  let reads = 0;
+  let closed = false;
+  const written: string[] = [];
+  let cancel = () => {};
+  const conn = {
+    localAddr: { transport: "tcp", hostname: "127.0.0.1", port: 40000 },
+    read(buf: Uint8Array): Promise<number | null> {
+      if (++reads === 1) {
+        buf.set(new TextEncoder().encode("hi"));
+        return Promise.resolve(2);
+      }
+      return new Promise((_, reject) => {
+        cancel = () => reject(new Deno.errors.BadResource("Bad resource ID"));
+      });
+    },
+    write(bytes: Uint8Array): Promise<number> {
+      written.push(new TextDecoder().decode(bytes));
+      return Promise.resolve(bytes.length);
+    },
+    close() {
+      closed = true;
+      cancel();
+    },
+  } as unknown as Deno.TcpConn;
+  class Answerer extends Recorder {
+    override handleData(id: ConnId, bytes: Uint8Array): void {
+      super.handleData(id, bytes);
+      this.out.push({ type: "write", conn: id, bytes: new TextEncoder().encode("bye") });
+      this.out.push({ type: "close", conn: id });
+    }
+  }
+  const core = new Answerer();
+  const driver = new TcpDriver({ core, connect: () => Promise.resolve(conn) });
+  core.out.push({ type: "connect", conn: 1, to: "127.0.0.1:9", timeoutMs: 1000 });
+  driver.pump();
+  await until(() => closed, "the close");
+  await driver.flushed();
+  assert.deepEqual(written, ["bye"]);
+  assert.equal(reads, 1);
+  assert.deepEqual(core.seen.map((s) => s.type), ["connected", "data"]);
+  driver.close();
+  await driver.done;
+});
+
+Deno.test("TcpDriver leaves its timer unref'd while its listener accepts, and refs it after", async () => {
+  // Before, a core whose only connection came and went (a deadline while it was open, none after)
+  // had the timer ref'd and unref'd again with every connection.
+  const timers = fakeTimers();
+  const realRef = Deno.refTimer, realUnref = Deno.unrefTimer;
+  let refs = 0, unrefs = 0;
+  Deno.refTimer = () => void refs++;
+  Deno.unrefTimer = () => void unrefs++;
+  try {
+    const core = new Recorder();
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const driver = new TcpDriver({ core, listener, now: () => 0 });
+    await Promise.resolve(); // the constructor's first pump
+    for (let i = 0; i < 10; i++) {
+      core.timeoutAt = 1000 + i;
+      driver.pump();
+      core.timeoutAt = undefined;
+      driver.pump();
+    }
+    assert.equal(timers.sets, 1);
+    assert.deepEqual([refs, unrefs], [0, 1]); // unref'd once, when armed
+    // The listener closes under it: no accept keeps the process alive, the timer must.
+    core.timeoutAt = 2000;
+    timers.restore(); // real timers to wait with (the armed one, fake, stays armed)
+    listener.close();
+    await until(() => refs === 1, "the timer ref'd");
+    assert.equal(unrefs, 1);
+    driver.close();
+    await driver.done;
+  } finally {
+    Deno.refTimer = realRef;
+    Deno.unrefTimer = realUnref;
+    timers.restore();
+  }
+});

@@ -159,6 +159,27 @@ Deno.test("bitclone tracker serve --db and tracker fetch work end to end, stop o
   }
 });
 
+Deno.test("bitclone tracker serve logs each exchange at --log-level debug, and none at info", async () => {
+  for (const level of ["debug", "info"]) {
+    const server = await spawn(
+      ["tracker", "serve", "--port", "0", "--log-level", level],
+      /on tcp 127\.0\.0\.1:(\d+)/,
+    );
+    let stderr = "";
+    try {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(server.match![1]) });
+      await conn.write(new TextEncoder().encode("REGISTER"));
+      assert.equal(await new Response(conn.readable).text(), "I16\n.");
+    } finally {
+      const stopped = await server.stop();
+      assert.equal(stopped.code, 0, stopped.stderr);
+      stderr = stopped.stderr;
+    }
+    const lines = stderr.split("\n").filter((l) => l.includes("REGISTER -> size"));
+    assert.equal(lines.length, level === "debug" ? 1 : 0, stderr);
+  }
+});
+
 Deno.test("bitclone tracker fetch prints the message of the Python replica of the original", async () => {
   const replica = await startReplica();
   try {

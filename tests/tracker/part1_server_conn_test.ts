@@ -449,3 +449,30 @@ Deno.test("Part1ServerConn.receive() is receiveData() then nextEvent(), on any r
     { numRuns: 500 },
   );
 });
+
+Deno.test("Part1ServerConn: exact when the client sent a valid request and nothing after it", () => {
+  const te = new TextEncoder();
+  const exact = (reads: string[], options = {}) => {
+    const conn = new Part1ServerConn(0, options);
+    let event: Part1ServerEvent | undefined;
+    for (const r of reads) {
+      const got = conn.receive(te.encode(r), 1);
+      if (typeof got === "object") event ??= got;
+    }
+    assert.ok(event !== undefined, `${reads}: no request`);
+    return event.exact;
+  };
+  assert.equal(exact(["REGISTER"]), true);
+  assert.equal(exact(["REGI", "STER"]), true);
+  assert.equal(exact(["I3\n."]), true);
+  assert.equal(exact(["I3\n", "."]), true);
+  assert.equal(exact(["I3\n.\n"]), false); // a byte after STOP: the client may send more
+  assert.equal(exact(["I3\n", ".x"]), false);
+  assert.equal(exact(["REGISTER\n"]), false); // invalid (raw)
+  assert.equal(exact(["S'x'\n."]), false); // invalid (type)
+  assert.equal(exact(["I3\n.", "more"]), true); // decided on the first read; later bytes ignored
+  const timedOut = new Part1ServerConn(0, { requestTimeoutMs: 10 });
+  timedOut.handleTimeout(10);
+  const event = timedOut.nextEvent();
+  assert.ok(typeof event === "object" && event.exact === false);
+});

@@ -1,6 +1,7 @@
 /**
- * The Part 1 tracker core (`Part1ServerCore`) on fixed examples, driven by hand: linger after the
- * reply (close on EOF, at the linger time, or past the drain cap), the hard deadline, capacity
+ * The Part 1 tracker core (`Part1ServerCore`) on fixed examples, driven by hand: close at once
+ * after a request that came alone, linger after one followed by more bytes or an invalid one
+ * (close on EOF, at the linger time, or past the drain cap), the hard deadline, capacity
  * (a bounded waiting FIFO, then refusal), a driver error before the close (`written: false`), a
  * request split byte by byte, the request timeout, and stop.
  */
@@ -21,6 +22,10 @@ const te = new TextEncoder();
 const td = new TextDecoder("latin1");
 const REGISTER = te.encode("REGISTER");
 const SIZE_REPLY = "I16\n.";
+/** An item request followed by a byte more (ignored): the tracker lingers after the reply. */
+const ITEM3_MORE = te.encode("I3\n.\n");
+const ITEM3 = { type: "item", index: 3 } as const;
+const ITEM3_REPLY = td.decode(DEFAULT_DB.itemReply(3));
 
 function actions(core: Part1ServerCore): StreamAction[] {
   const out: StreamAction[] = [];
@@ -41,11 +46,38 @@ function show(list: StreamAction[]): string[] {
   );
 }
 
-Deno.test("Part1ServerCore answers, half-closes, and closes when the client closes", () => {
+Deno.test("Part1ServerCore answers a request that came alone and closes at once, as the original", () => {
   const core = new Part1ServerCore({ lingerMs: 1000 });
   const c = core.handleAccept("10.0.0.2:5000", "10.0.0.1:7777", 100);
   core.handleData(c, REGISTER, 110);
-  assert.deepEqual(show(actions(core)), [`write#${c} ${SIZE_REPLY}`, `shutdown#${c}`]);
+  // The close ends the sending side after the reply: no shutdown, no linger (before: shutdown,
+  // then the connection waited for the client's end of file).
+  assert.deepEqual(show(actions(core)), [`write#${c} ${SIZE_REPLY}`, `close#${c}`]);
+  assert.equal(core.nextTimeout(), undefined);
+  assert.deepEqual(events(core), [{
+    remote: "10.0.0.2:5000",
+    request: { type: "size" },
+    reply: { type: "size", count: 16 },
+    written: true,
+    ms: 10,
+  }]);
+  // The same for an item request split in two reads, and one of protocol 2.
+  const d = core.handleAccept("10.0.0.2:5001", "10.0.0.1:7777", 200);
+  core.handleData(d, te.encode("I3\n"), 201);
+  core.handleData(d, te.encode("."), 202);
+  assert.deepEqual(show(actions(core)), [`write#${d} ${ITEM3_REPLY}`, `close#${d}`]);
+  const f = core.handleAccept("10.0.0.2:5002", "10.0.0.1:7777", 300);
+  core.handleData(f, encodeRequest(ITEM3, 2), 301);
+  assert.deepEqual(show(actions(core)), [`write#${f} ${ITEM3_REPLY}`, `close#${f}`]);
+  const s = core.stats();
+  assert.deepEqual([s.accepted, s.active, s.replies.size, s.replies.item], [3, 0, 1, 2]);
+});
+
+Deno.test("Part1ServerCore answers, half-closes, and closes when the client closes", () => {
+  const core = new Part1ServerCore({ lingerMs: 1000 });
+  const c = core.handleAccept("10.0.0.2:5000", "10.0.0.1:7777", 100);
+  core.handleData(c, ITEM3_MORE, 110); // a byte after the request: the client may send more
+  assert.deepEqual(show(actions(core)), [`write#${c} ${ITEM3_REPLY}`, `shutdown#${c}`]);
   assert.equal(core.nextTimeout(), 1110); // the linger time
   assert.deepEqual(events(core), []); // reported when the connection ends
   core.handleData(c, te.encode("more junk"), 120); // dropped while lingering
@@ -54,13 +86,14 @@ Deno.test("Part1ServerCore answers, half-closes, and closes when the client clos
   assert.deepEqual(show(actions(core)), [`close#${c}`]);
   assert.deepEqual(events(core), [{
     remote: "10.0.0.2:5000",
-    request: { type: "size" },
-    reply: { type: "size", count: 16 },
+    request: ITEM3,
+    protocol: 0,
+    reply: answerRequest(DEFAULT_DB, ITEM3),
     written: true,
     ms: 10,
   }]);
   const s = core.stats();
-  assert.deepEqual([s.accepted, s.active, s.replies.size, s.failed], [1, 0, 1, 0]);
+  assert.deepEqual([s.accepted, s.active, s.replies.item, s.failed], [1, 0, 1, 0]);
   assert.equal(core.nextTimeout(), undefined);
 });
 
@@ -68,8 +101,8 @@ Deno.test("Part1ServerCore lingers at most lingerMs, and at most LINGER_MAX_BYTE
   const core = new Part1ServerCore({ lingerMs: 500 });
   const quiet = core.handleAccept("10.0.0.2:5000", "10.0.0.1:7777", 0);
   const noisy = core.handleAccept("10.0.0.3:5000", "10.0.0.1:7777", 0);
-  core.handleData(quiet, REGISTER, 10);
-  core.handleData(noisy, REGISTER, 20);
+  core.handleData(quiet, ITEM3_MORE, 10);
+  core.handleData(noisy, ITEM3_MORE, 20);
   actions(core);
   core.handleTick(509); // not yet
   assert.deepEqual(actions(core), []);
@@ -89,12 +122,8 @@ Deno.test("Part1ServerCore lingers at most lingerMs, and at most LINGER_MAX_BYTE
 Deno.test("Part1ServerCore closes at once after the reply with lingerMs 0 or an ended client", () => {
   const core = new Part1ServerCore({ lingerMs: 0 });
   const c = core.handleAccept("10.0.0.2:5000", "10.0.0.1:7777", 0);
-  core.handleData(c, REGISTER, 1);
-  assert.deepEqual(show(actions(core)), [
-    `write#${c} ${SIZE_REPLY}`,
-    `shutdown#${c}`,
-    `close#${c}`,
-  ]);
+  core.handleData(c, ITEM3_MORE, 1); // more than the request, but no linger
+  assert.deepEqual(show(actions(core)), [`write#${c} ${ITEM3_REPLY}`, `close#${c}`]);
   assert.equal(core.stats().active, 0);
   assert.equal(events(core)[0].written, true);
   // EOF before the request is complete: the request is framed as cut short, answered, closed.
@@ -104,7 +133,6 @@ Deno.test("Part1ServerCore closes at once after the reply with lingerMs 0 or an 
   lingering.handleEof(d, 2);
   assert.deepEqual(show(actions(lingering)), [
     `write#${d} ${td.decode(ERROR_REPLY)}`,
-    `shutdown#${d}`,
     `close#${d}`,
   ]);
   assert.equal(lingering.stats().invalid.truncated, 1);
@@ -120,11 +148,11 @@ Deno.test("Part1ServerCore answers a request split byte by byte exactly once", (
   }
   core.handleData(c, request.subarray(request.length - 1), 10);
   const got = actions(core);
-  assert.equal(got.length, 2);
+  assert.deepEqual(got.map((a) => a.type), ["write", "close"]); // nothing came after the request
   assert.ok(got[0].type === "write");
   assert.deepEqual(got[0].bytes, DEFAULT_DB.itemReply(5));
   core.handleEof(c, 11);
-  assert.deepEqual(show(actions(core)), [`close#${c}`]);
+  assert.deepEqual(actions(core), []);
   const [e] = events(core);
   assert.deepEqual([e.request, e.protocol, e.reply.type], [{ type: "item", index: 5 }, 2, "item"]);
   assert.equal(describeExchange(e), "10.0.0.2:5000: item 5 (protocol 2) -> item");
@@ -186,7 +214,6 @@ Deno.test("Part1ServerCore holds connections over maxConnections unread, then re
   assert.deepEqual(show(actions(core)), [
     `close#${first}`,
     `write#${second} ${SIZE_REPLY}`,
-    `shutdown#${second}`,
     `close#${second}`,
   ]);
   s = core.stats();
@@ -205,9 +232,8 @@ Deno.test("Part1ServerCore answers a waiting flood as too-large once served", ()
   core.handleData(first, REGISTER, 2);
   const got = show(actions(core));
   // The held 17 bytes are too many for the 16-byte cap: the error reply, reason too-large.
-  assert.deepEqual(got.slice(3), [
+  assert.deepEqual(got.slice(2), [
     `write#${waiting} ${td.decode(ERROR_REPLY)}`,
-    `shutdown#${waiting}`,
     `close#${waiting}`,
   ]);
   assert.equal(core.stats().invalid["too-large"], 1);
@@ -216,15 +242,15 @@ Deno.test("Part1ServerCore answers a waiting flood as too-large once served", ()
 Deno.test("Part1ServerCore reports written: false when the driver fails the connection first", () => {
   const core = new Part1ServerCore();
   const c = core.handleAccept("10.0.0.2:5000", "10.0.0.1:7777", 0);
-  core.handleData(c, REGISTER, 1);
-  assert.equal(core.stats().replies.size, 1); // counted when handed to the driver
+  core.handleData(c, ITEM3_MORE, 1);
+  assert.equal(core.stats().replies.item, 1); // counted when handed to the driver
   core.handleError(c, "write failed: Broken pipe (os error 32)", 2);
   assert.deepEqual(actions(core).map((a) => a.type), ["write", "shutdown"]); // no close: forgotten
   const [e] = events(core);
   assert.equal(e.written, false);
-  assert.equal(describeExchange(e), "10.0.0.2:5000: REGISTER -> size (not delivered)");
+  assert.equal(describeExchange(e), "10.0.0.2:5000: item 3 (protocol 0) -> item (not delivered)");
   const s = core.stats();
-  assert.deepEqual([s.replies.size, s.failed, s.active], [0, 1, 0]);
+  assert.deepEqual([s.replies.item, s.failed, s.active], [0, 1, 0]);
   // A reset before any request: failed, no exchange; later inputs about it are ignored.
   const d = core.handleAccept("10.0.0.3:5000", "10.0.0.1:7777", 3);
   core.handleError(d, "read failed: Connection reset by peer (os error 104)", 4);
@@ -239,7 +265,7 @@ Deno.test("Part1ServerCore stop() closes everything and reports lingering exchan
   const answered = core.handleAccept("10.0.0.2:5000", "10.0.0.1:7777", 0);
   const reading = core.handleAccept("10.0.0.3:5000", "10.0.0.1:7777", 0);
   const waiting = core.handleAccept("10.0.0.4:5000", "10.0.0.1:7777", 0);
-  core.handleData(answered, REGISTER, 1);
+  core.handleData(answered, ITEM3_MORE, 1);
   actions(core);
   core.stop(2);
   assert.deepEqual(show(actions(core)), [
@@ -251,7 +277,7 @@ Deno.test("Part1ServerCore stop() closes everything and reports lingering exchan
   const late = core.handleAccept("10.0.0.5:5000", "10.0.0.1:7777", 3);
   assert.deepEqual(show(actions(core)), [`close#${late}`]);
   const s = core.stats();
-  assert.deepEqual([s.active, s.failed, s.refused, s.replies.size], [0, 2, 1, 1]);
+  assert.deepEqual([s.active, s.failed, s.refused, s.replies.item], [0, 2, 1, 1]);
   assert.equal(core.nextTimeout(), undefined);
 });
 

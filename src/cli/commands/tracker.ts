@@ -111,7 +111,10 @@ const serveCommand: CommandSpec = {
         maxRequestBytes,
         maxConnections,
         signal: ctx.signal,
-        onExchange: (e) => ctx.log.debug("{exchange}", () => ({ exchange: describeExchange(e) })),
+        // Asked once: a logger's own check costs microseconds per call (per connection here).
+        onExchange: ctx.log.isEnabledFor("debug")
+          ? (e) => ctx.log.debug("{exchange}", { exchange: describeExchange(e) })
+          : undefined,
       });
     } catch (err) {
       if (err instanceof ServiceStartError) {

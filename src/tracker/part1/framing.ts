@@ -81,6 +81,11 @@ export type RequestFrame =
     readonly request: Part1Request;
     /** The pickle protocol of an item request (undefined for the raw path and failures). */
     readonly protocol?: number;
+    /**
+     * The bytes of a valid request itself (undefined for an invalid one): any beyond it came after
+     * the request (they are ignored).
+     */
+    readonly length?: number;
   };
 
 /**
@@ -230,7 +235,9 @@ function frameBytes(
     if (bytes.length > REGISTER.length) {
       return invalid("raw", `REGISTER followed by ${bytes.length - REGISTER.length} more byte(s)`);
     }
-    if (bytes.length === REGISTER.length) return { status: "complete", request: { type: "size" } };
+    if (bytes.length === REGISTER.length) {
+      return { status: "complete", request: { type: "size" }, length: REGISTER.length };
+    }
     return eof ? invalid("truncated", "end of input inside REGISTER") : { status: "needData" };
   }
   const input = bytes.length > maxRequestBytes + 1 ? bytes.subarray(0, maxRequestBytes + 1) : bytes;
@@ -250,12 +257,17 @@ function frameBytes(
     }
     return invalid("pickle", error.message);
   }
-  const { value, protocol } = r;
+  const { value, protocol, consumed: length } = r;
   if (typeof value === "boolean") {
-    return { status: "complete", request: { type: "item", index: value ? 1 : 0 }, protocol };
+    return {
+      status: "complete",
+      request: { type: "item", index: value ? 1 : 0 },
+      protocol,
+      length,
+    };
   }
   if (typeof value === "bigint" || (typeof value === "number" && Number.isInteger(value))) {
-    return { status: "complete", request: { type: "item", index: value }, protocol };
+    return { status: "complete", request: { type: "item", index: value }, protocol, length };
   }
   return invalid("type", `a pickle of ${kindOf(value)}, not an int`);
 }

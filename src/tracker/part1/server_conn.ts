@@ -48,15 +48,20 @@ function checkOptions(options: Part1ServerConnOptions) {
   return checked;
 }
 
-/** The request event (`protocol` only when there is one; built without a spread: a hot path). */
+/**
+ * The request event (`protocol` only when there is one; built without a spread: a hot path).
+ * `exact` when the bytes received are the valid request's own `length`, nothing more.
+ */
 function requestEvent(
   request: Part1Request,
   protocol: number | undefined,
   bytesReceived: number,
+  length: number | undefined,
 ): Part1ServerEvent {
+  const exact = length === bytesReceived;
   return protocol === undefined
-    ? { type: "request", request, bytesReceived }
-    : { type: "request", request, protocol, bytesReceived };
+    ? { type: "request", request, bytesReceived, exact }
+    : { type: "request", request, protocol, bytesReceived, exact };
 }
 
 /**
@@ -83,6 +88,11 @@ export interface Part1ServerEvent {
   readonly protocol?: number;
   /** Bytes received on the connection until the request was complete. */
   readonly bytesReceived: number;
+  /**
+   * The client sent a valid request and nothing after it (so far): `bytesReceived` are the
+   * request's own bytes. False for an invalid request, or when bytes followed the request.
+   */
+  readonly exact: boolean;
 }
 
 /**
@@ -213,6 +223,7 @@ export class Part1ServerConn {
         detail: `no complete request within ${this.#timeoutMs} ms`,
       },
       bytesReceived: this.#received,
+      exact: false,
     };
   }
 
@@ -256,7 +267,7 @@ export class Part1ServerConn {
           this.#received += bytes.length;
           this.#dropped += bytes.length - kept.length;
           this.#dirty = false;
-          this.#decided = requestEvent(frame.request, frame.protocol, this.#received);
+          this.#decided = requestEvent(frame.request, frame.protocol, this.#received, frame.length);
           return this.nextEvent();
         }
       }
@@ -302,6 +313,6 @@ export class Part1ServerConn {
     this.#dirty = false;
     const frame = frameRequest(this.#buffer?.view() ?? EMPTY, this.#eof, this.#options);
     if (frame.status === "needData") return;
-    this.#decided = requestEvent(frame.request, frame.protocol, this.#received);
+    this.#decided = requestEvent(frame.request, frame.protocol, this.#received, frame.length);
   }
 }

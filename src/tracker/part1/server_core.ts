@@ -6,13 +6,19 @@
  * One connection's life:
  * ```
  * waiting ──a slot frees──▶ receiving ──request known──▶ lingering ──EOF, time, cap──▶ closed
+ *                                         └──request alone──▶ closed
  * ```
  * - `receiving`: bytes go to the connection's {@linkcode Part1ServerConn}; a request must be
  *   complete within `requestTimeoutMs` (else the error reply, reason `timeout`).
- * - Once the request is known the reply is written in one write and the sending side ended (FIN).
- * - `lingering`: the tracker waits up to `lingerMs` for the client to close, dropping at most
- *   {@linkcode LINGER_MAX_BYTES} it still sends, so that unread bytes never turn the close into a
- *   reset that could destroy the reply in flight; then it closes.
+ * - Once the request is known the reply is written in one write. When the client sent a valid
+ *   request and nothing after it (every usual client), the tracker then closes at once (`write`,
+ *   `close`: the close ends the sending side after the reply), as the original does; so it does
+ *   when the client already ended its side, or when `lingerMs` is 0.
+ * - Otherwise (bytes after the request, or an invalid one: the client may still be sending) it ends
+ *   its sending side (FIN) and lingers: it waits up to `lingerMs` for the client to close,
+ *   dropping at most {@linkcode LINGER_MAX_BYTES} it still sends, so that unread bytes never turn
+ *   the close into a reset that could destroy the reply in flight; then it closes. (A client that
+ *   sends more only after a request that came alone gets that reset, as from the original.)
  * - Whatever the client does, a connection is closed `requestTimeoutMs + lingerMs + 1 s` after
  *   its service started (its hard deadline), without a reply if it has none yet.
  *
@@ -37,7 +43,7 @@
  */
 
 import type { Addr, ConnId, EventSource, StreamAction, StreamCore } from "../../core/mod.ts";
-import { OutputQueue, TimeKeeper } from "../../core/mod.ts";
+import { OutputQueue, SlotTable, TimeKeeper } from "../../core/mod.ts";
 import { checkInt } from "../../util/mod.ts";
 import { DEFAULT_DB } from "./default_db.ts";
 import { BoundedBuffer } from "./_buffer.ts";
@@ -77,7 +83,9 @@ export interface Part1ServerCoreOptions extends Part1ServerConnOptions {
    */
   maxWaiting?: number;
   /**
-   * After the reply, how long to wait for the client to close before closing anyway (0 to 60000).
+   * After the reply to a request followed by more bytes, or to an invalid one, how long to wait
+   * for the client to close before closing anyway (0 to 60000). A request that came alone is
+   * answered and closed at once.
    *
    * @default 1000
    */
@@ -180,7 +188,7 @@ interface Entry {
  * The Part 1 tracker core; see the module documentation, and `StreamCore` (`src/core/`) for the
  * I/O contract.
  *
- * @example A REGISTER split in two reads, answered, then closed when the client closes
+ * @example A REGISTER split in two reads, answered and closed (nothing came after it)
  * ```ts
  * import { Part1ServerCore } from "./server_core.ts";
  * import assert from "node:assert/strict";
@@ -193,11 +201,22 @@ interface Entry {
  * const write = core.pollAction();
  * assert.ok(write?.type === "write");
  * assert.equal(new TextDecoder().decode(write.bytes), "I16\n.");
- * assert.deepEqual(core.pollAction(), { type: "shutdown", conn });
- * core.handleEof(conn, 3);
  * assert.deepEqual(core.pollAction(), { type: "close", conn });
  * assert.equal(core.pollEvent()?.written, true);
  * assert.equal(core.stats().replies.size, 1);
+ * ```
+ *
+ * @example Bytes after the request: half-closed, closed when the client closes
+ * ```ts
+ * import { Part1ServerCore } from "./server_core.ts";
+ * import assert from "node:assert/strict";
+ * const core = new Part1ServerCore();
+ * const conn = core.handleAccept("10.0.0.2:5000", "10.0.0.1:7777", 0);
+ * core.handleData(conn, new TextEncoder().encode("I3\n.\n"), 1);
+ * assert.equal(core.pollAction()?.type, "write");
+ * assert.deepEqual(core.pollAction(), { type: "shutdown", conn });
+ * core.handleEof(conn, 2);
+ * assert.deepEqual(core.pollAction(), { type: "close", conn });
  * ```
  */
 export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
@@ -210,7 +229,8 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
   readonly #requestMs: number;
   readonly #maxHeld: number;
   readonly #time = new TimeKeeper();
-  readonly #table = new Map<ConnId, Entry>();
+  /** The connections, by id: a `SlotTable`, whose deleted entries do not outlive young GCs. */
+  readonly #table = new SlotTable<Entry>();
   /** Ids waiting for a slot, in arrival order (a `Set` keeps insertion order). */
   readonly #waiting = new Set<ConnId>();
   readonly #actions: OutputQueue<StreamAction>;
@@ -441,14 +461,19 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
     this.#step(e, now);
   }
 
-  /** Answers `e` once its request is known (`event`), then lingers (or closes at once). */
+  /**
+   * Answers `e` once its request is known (`event`), then closes at once (the client sent its
+   * request and nothing more, or ended its side, or `lingerMs` is 0) or ends its side and lingers.
+   */
   #step(e: Entry, now: number, event = e.conn!.nextEvent()): void {
     if (typeof event !== "object") return;
     const conn = e.conn!;
     const reply = answerRequest(this.#db, event.request);
     const bytes = conn.send(reply, this.#encoded(event.request, reply));
+    // A close ends the sending side after the reply too: no shutdown before it.
+    const closeNow = event.exact || e.eof || this.#lingerMs === 0;
     this.#actions.push({ type: "write", conn: e.id, bytes });
-    this.#actions.push({ type: "shutdown", conn: e.id });
+    if (!closeNow) this.#actions.push({ type: "shutdown", conn: e.id });
     this.#replies[reply.type]++;
     if (event.request.type === "invalid") this.#invalid[event.request.reason]++;
     const ms = now - e.acceptedAt, { remote } = e, { request, protocol } = event;
@@ -458,7 +483,7 @@ export class Part1ServerCore implements StreamCore, EventSource<Part1Exchange> {
     e.phase = "lingering";
     e.conn = undefined;
     e.lingerUntil = now + this.#lingerMs;
-    if (e.eof || this.#lingerMs === 0) this.#close(e);
+    if (closeNow) this.#close(e);
     else this.#lingerDue.push(e.lingerUntil, e.id);
   }
 

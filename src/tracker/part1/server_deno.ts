@@ -15,9 +15,10 @@
  *   from the start of its service whatever the client does (F5, F7);
  * - requests are read incrementally up to the size cap and decoded by the safe decoder (F3, F5).
  *
- * After the reply the tracker ends its side (FIN) and waits up to `lingerMs` for the client to
- * close, reading and dropping what it still sends, so that unread bytes never turn the close into
- * a reset that could destroy the reply in flight.
+ * After the reply to a request that came alone the tracker closes at once, as the original does.
+ * After one followed by more bytes, or an invalid one, it ends its side (FIN) and waits up to
+ * `lingerMs` for the client to close, reading and dropping what it still sends, so that unread
+ * bytes never turn the close into a reset that could destroy the reply in flight.
  *
  * @module
  */
