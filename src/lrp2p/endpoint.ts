@@ -116,8 +116,8 @@ export class LrpEndpoint implements DatagramCore, EventSource<LrpEvent> {
   readonly #leftovers = new Map<bigint, Uint8Array[]>();
   #leftoverBytes = 0;
   /**
-   * Where sealed datagrams are made: they are sent and dropped at once, so a shared buffer per 43
-   * of them costs one allocation instead of 43 (`src/util/slab.ts` tells why that matters).
+   * Where sealed datagrams are made: they are sent and dropped at once, so a shared buffer per 47
+   * of them costs one allocation instead of 47 (`src/util/slab.ts` tells why that matters).
    */
   readonly #datagrams = new Slab({ slabBytes: 64 * 1024, maxPiece: 2048 });
   readonly #alloc = (n: number) => this.#datagrams.alloc(n);

@@ -2,8 +2,9 @@
  * Small byte arrays carved out of larger shared ones. A `new Uint8Array(n)` of more than 64 bytes
  * gets its own backing store outside V8's heap: a `calloc` now and a `free` when the collector
  * finds it dead, both taking glibc's allocator lock that the collector's threads contend for. On
- * a datagram path that is two or three such arrays per datagram, and `perf` put a third of an
- * LRP2P transfer's CPU time in `malloc`, `free` and the page faults behind them. A {@linkcode Slab}
+ * a datagram path that is two or three such arrays per datagram, and `perf` put a fifth to a
+ * third of an LRP2P transfer's CPU time in `malloc`, `free` and the page faults and lock waits
+ * behind them. A {@linkcode Slab}
  * makes one backing store per `slabBytes` instead, and hands out views of it.
  *
  * The price is retention: a view keeps its whole slab alive. Use it for arrays that die young
