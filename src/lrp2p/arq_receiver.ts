@@ -177,30 +177,18 @@ export class ArqReceiver {
     const n = Math.min(this.#readable, max ?? Infinity);
     if (n <= 0) return new Uint8Array(0);
     const first = this.#ready[0];
-    let out: Uint8Array;
     if (first.length - this.#readyHead >= n) {
-      out = first.subarray(this.#readyHead, this.#readyHead + n);
+      const out = first.subarray(this.#readyHead, this.#readyHead + n);
       this.#readyHead += n;
       if (this.#readyHead === first.length) {
         this.#ready.shift();
         this.#readyHead = 0;
       }
-    } else {
-      out = new Uint8Array(n);
-      let at = 0;
-      while (at < n) {
-        const c = this.#ready[0];
-        const take = Math.min(c.length - this.#readyHead, n - at);
-        out.set(c.subarray(this.#readyHead, this.#readyHead + take), at);
-        at += take;
-        this.#readyHead += take;
-        if (this.#readyHead === c.length) {
-          this.#ready.shift();
-          this.#readyHead = 0;
-        }
-      }
+      this.#readable -= n;
+      return out;
     }
-    this.#readable -= n;
+    const out = new Uint8Array(n); // spans chunks: a copy
+    this.readInto(out);
     return out;
   }
 

@@ -4,7 +4,7 @@
  * buffer), and once the reader drains the buffer a window update lets the sender resume at once.
  */
 import assert from "node:assert/strict";
-import { sameBytes, simLrp, Transfer } from "./_sim_lrp.ts";
+import { openPair, sameBytes, simLrp, Transfer } from "./_sim_lrp.ts";
 
 Deno.test("lrp2p flow: a stalled reader holds the sender back without retransmissions", () => {
   const BUF = 64 * 1024;
@@ -84,12 +84,7 @@ Deno.test("lrp2p flow: a writer blocked on a full send buffer is woken once a qu
   const BUF = 400_000; // a quarter is 100,000: the 64 KiB cap applies
   const { net, peers, prng } = simLrp(11, 2, { delayMs: [2, 2] }, { sendBufferBytes: BUF });
   const [a, b] = peers;
-  const idA = a.ep.connect(b.addr, net.now);
-  let idB: bigint | undefined;
-  net.runWhile(() => {
-    idB ??= b.ep.accept();
-    return idB === undefined || a.ep.conn(idA)?.state !== "open";
-  }, { maxTime: 10_000 });
+  const { idA, idB } = openPair(net, a, b, 10_000);
   assert.notEqual(idB, undefined);
   const data = prng.bytes(3_000_000);
   let sent = 0, wakes = 0, blocked = false, received = 0;

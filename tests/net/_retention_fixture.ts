@@ -19,6 +19,23 @@ const WAVE = 16;
 
 const gc = (globalThis as unknown as { gc: (o?: { type: string }) => void }).gc;
 
+/**
+ * Heap bytes still used after `run(CONNECTIONS)` and two young-generation GCs, measured after a
+ * warm-up `run(WAVE * 4)` (and two full GCs unless `warm` is false).
+ */
+async function retainedBy(run: (n: number) => unknown, warm = true): Promise<number> {
+  await run(WAVE * 4);
+  if (warm) {
+    gc();
+    gc();
+  }
+  const before = Deno.memoryUsage().heapUsed;
+  await run(CONNECTIONS);
+  gc({ type: "minor" });
+  gc({ type: "minor" });
+  return Deno.memoryUsage().heapUsed - before;
+}
+
 /** Young objects that only a connection points to (about 4 KiB). */
 function payload(): { i: number }[] {
   return Array.from({ length: 128 }, (_, i) => ({ i }));
@@ -84,23 +101,14 @@ async function driverRun(warm: boolean): Promise<void> {
       await driver.flushed();
     }
   };
-  await run(WAVE * 4);
-  if (warm) {
-    gc();
-    gc();
-  }
-  const before = Deno.memoryUsage().heapUsed;
-  await run(CONNECTIONS);
-  gc({ type: "minor" });
-  gc({ type: "minor" });
-  const after = Deno.memoryUsage().heapUsed;
+  const retained = await retainedBy(run, warm);
   if (core.errors.length > 0) throw new Error(core.errors.join("; "));
   driver.close();
   await driver.done;
-  console.log(JSON.stringify({ retained: after - before }));
+  console.log(JSON.stringify({ retained }));
 }
 
-function trackerRun(): void {
+async function trackerRun(): Promise<void> {
   const core = new Part1ServerCore({ lingerMs: 1000 });
   const te = new TextEncoder();
   const request = te.encode("REGISTER");
@@ -120,20 +128,13 @@ function trackerRun(): void {
       now += 0.01;
     }
   };
-  run(WAVE * 4);
-  gc();
-  gc();
-  const before = Deno.memoryUsage().heapUsed;
-  run(CONNECTIONS);
-  gc({ type: "minor" });
-  gc({ type: "minor" });
-  const after = Deno.memoryUsage().heapUsed;
+  const retained = await retainedBy(run);
   if (core.stats().active !== 0) throw new Error("connections left open");
-  console.log(JSON.stringify({ retained: after - before }));
+  console.log(JSON.stringify({ retained }));
 }
 
 /** The control: a `Map` in the old generation, one entry per connection, added then deleted. */
-function mapRun(): void {
+async function mapRun(): Promise<void> {
   const table = new Map<number, { held: { i: number }[] }>();
   let next = 0;
   const run = (n: number) => {
@@ -146,15 +147,8 @@ function mapRun(): void {
       for (const id of ids) table.delete(id);
     }
   };
-  run(WAVE * 4);
-  gc();
-  gc();
-  const before = Deno.memoryUsage().heapUsed;
-  run(CONNECTIONS);
-  gc({ type: "minor" });
-  gc({ type: "minor" });
-  const after = Deno.memoryUsage().heapUsed;
-  console.log(JSON.stringify({ retained: after - before, size: table.size }));
+  const retained = await retainedBy(run);
+  console.log(JSON.stringify({ retained, size: table.size }));
 }
 
 switch (Deno.args[0]) {
@@ -162,10 +156,10 @@ switch (Deno.args[0]) {
     await driverRun(true);
     break;
   case "tracker":
-    trackerRun();
+    await trackerRun();
     break;
   case "map":
-    mapRun();
+    await mapRun();
     break;
   default:
     console.error("usage: _retention_fixture.ts driver|tracker|map");
