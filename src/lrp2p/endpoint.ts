@@ -150,6 +150,16 @@ export class LrpEndpoint implements DatagramCore, EventSource<LrpEvent> {
     return this.#conns.size;
   }
 
+  /**
+   * Connections that finished both ways and linger (§8.4): they only answer the peer's
+   * retransmissions, for when it did not get the ACK of its FIN.
+   */
+  get lingering(): number {
+    let n = 0;
+    for (const c of this.#conns.values()) if (c.state === "lingering") n++;
+    return n;
+  }
+
   /** The connection `connId`, if held. */
   conn(connId: bigint): LrpConn | undefined {
     return this.#conns.get(connId);

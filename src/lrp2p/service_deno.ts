@@ -119,7 +119,8 @@ export const lrp2pService: ServiceDefinition = {
           },
         });
       } finally {
-        await socket.close();
+        // (a shorter linger: the node gives each service 2 s to stop)
+        await socket.close({ lingerMs: 1000 });
       }
     })();
     return {

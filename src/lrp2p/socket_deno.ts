@@ -67,6 +67,14 @@ class Waiters {
   }
 }
 
+/**
+ * How long `PeerSocket.close()` keeps answering connections that linger by default: the peer's
+ * first three retransmissions of its FIN (0.2, 0.6 and 1.4 s after the first copy, at the minimum
+ * RTO): at 10% loss each way it is left waiting only when our ACK and three answers in a row are
+ * lost, about once in 800 closes.
+ */
+export const CLOSE_LINGER_MS = 1500;
+
 /** An LRP2P connection. */
 export class LrpConnection {
   /** The 64-bit connection id. */
@@ -335,14 +343,24 @@ export class PeerSocket {
     return this.#errors;
   }
 
-  /** Closes every connection at once and the socket. */
-  async close(): Promise<void> {
+  /**
+   * Closes every open connection at once, then the socket: after at most `lingerMs` (default
+   * {@linkcode CLOSE_LINGER_MS}) for the connections that finished both ways and linger (§8.4).
+   * One of those only answers the peer's retransmissions: if our ACK of its FIN was lost, without
+   * that answer the peer would wait for it until it gives up (about 50 s) and report an error
+   * after a transfer that succeeded.
+   */
+  async close(options: { lingerMs?: number } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     for (const id of this.#conns.keys()) {
       this._endpoint.abort(id, performance.now(), "the socket closed");
     }
     this._pump();
+    const until = performance.now() + (options.lingerMs ?? CLOSE_LINGER_MS);
+    while (this._endpoint.lingering > 0 && !this.#driver.closed && performance.now() < until) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     this.#drain(); // the driver may be closed already (its signal): deliver the closed events here
     this.#driver.close();
     for (const [, w] of this.#connecting) w.reject(new Error("the socket closed"));

@@ -35,3 +35,31 @@ Deno.test("lrp2p live: close() resolves once our FIN is acknowledged; the peer c
     await client.close();
   }
 });
+
+Deno.test("lrp2p live: the socket's close() keeps answering a connection that lingers (its peer's FIN may come again), then closes", async () => {
+  const linger = { endpoint: { timings: { lingerMs: 300 } } };
+  const server = await socketListen("127.0.0.1", 0, linger);
+  const client = await socketListen("127.0.0.1", 0, linger);
+  try {
+    const [a, b] = await Promise.all([
+      server.accept(),
+      client.connectTo("127.0.0.1", server.addr.port),
+    ]);
+    await b.write(new TextEncoder().encode("bye"));
+    await b.close();
+    const buf = new Uint8Array(16);
+    while ((await a.read(buf)) !== null) { /* drained */ }
+    await a.close();
+    await Promise.all([a.ended(), b.ended()]);
+    // both sides finished: the server's end lingers to answer a FIN whose ACK was lost
+    assert.equal(server._endpoint.lingering, 1);
+    await server.close();
+    // before, close() stopped the socket at once and the connection lingered on, unanswering
+    assert.equal(server._endpoint.lingering, 0, "close() did not wait for the linger to end");
+    assert.equal(a.error, undefined);
+    assert.equal(b.error, undefined);
+  } finally {
+    await server.close();
+    await client.close();
+  }
+});
