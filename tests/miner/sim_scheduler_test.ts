@@ -152,15 +152,12 @@ for (const seed of simSeeds([11, 12, 13])) {
       w.stats.chunksReassigned + w.stats.chunksCopied >= 1,
       w.explain("nothing redone"),
     );
-    // Progress reports go only to the client that asked, about once a second. (At 10% loss LSP
-    // may declare a client lost, its heartbeats dropped for K epochs in a row: then its request is
-    // abandoned and nothing more goes to it.)
+    // Progress reports go only to the client that asked, about once a second.
     const [asked, quiet] = w.clients;
-    if (asked.result !== undefined) {
-      assert.ok(asked.progress >= 3, w.explain(`${asked.progress} progress messages`));
-    } else {
-      assert.equal(w.stats.requestsAbandoned, 1, w.explain("the asking client had no answer"));
-    }
+    assert.ok(
+      asked.progress >= 3,
+      w.explain(`${asked.progress} progress messages`),
+    );
     assert.equal(quiet.progress, 0);
   });
 }
@@ -187,8 +184,7 @@ for (const seed of simSeeds([21, 22, 23])) {
     w.check();
     const late = w.server.chunks.filter((c) => c.m.data === doomed && c.at > lost);
     assert.deepEqual(late, [], w.explain("chunks sent for a lost client"));
-    // (At 10% loss LSP may declare the other, quiet, client lost too: its request is abandoned.)
-    assert.equal(w.stats.requestsAbandoned, w.clients[1].disconnected ? 2 : 1);
+    assert.equal(w.stats.requestsAbandoned, 1);
     const end = Math.max(lost, w.server.answeredAt.get(other)!);
     assert.deepEqual(
       w.server.chunks.filter((c) => c.at > end),
@@ -223,11 +219,8 @@ for (const seed of simSeeds([31, 32, 33])) {
       );
       // Without loss: the next free slot on each miner opens within a chunk time (1 s) and
       // sits behind the miner's queued chunk (pipeline depth 2); one slot in five goes to the
-      // oldest request. So three chunk times at most, plus delivery and a chunk's overrun of its
-      // 1 s when a miner's rate estimate is off (random seeds measured 3.00-3.08 s): 3.3 s. Lost
-      // datagrams stall an LSP connection for up to an epoch (2 s) each (one random seed in 500
-      // took 15.9 s at 10% loss): 20 s, against about 50 s of all four miners for the huge one.
-      const bound = loss === 0 ? 3300 : 20_000;
+      // oldest request. Lost datagrams stall an LSP connection for up to an epoch (2 s) each.
+      const bound = loss === 0 ? 3000 : 15_000;
       assert.ok(
         smallTook < bound,
         w.explain(`the small request took ${smallTook} ms`),
