@@ -8,7 +8,7 @@
  *
  * Requests are split lazily (a range may hold 2^64 nonces) into chunks sized from the receiving
  * miner's measured speed (see `chunking.ts`): about `targetChunkMillis` of its work, between
- * `minChunkNonces` and `maxChunkNonces`, and at most 8 times the largest chunk it has answered.
+ * `minChunkNonces` and `maxChunkNonces`, and at most 32 times the largest chunk it has answered.
  * Near a request's end a miner gets half its share of what is left, shared so that all miners
  * would finish together given when each will be done with the chunks it holds (at least an eighth
  * of the target, or the round trip would dominate; the minimum when the others finish without

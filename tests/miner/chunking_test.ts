@@ -64,13 +64,14 @@ Deno.test("chunkNonces() gives half a miner's finish-together share of the tail,
   assert.equal(chunkNonces(speed, chunking, { leftNonces: 1e12, freeAt: 0, fleet }), 56_000_000);
 });
 
-Deno.test("chunkNonces() grows a miner's chunks at most 8-fold over the largest it answered", () => {
+Deno.test("chunkNonces() grows a miner's chunks at most 32-fold over the largest it answered", () => {
   const chunking = resolveChunking({ targetChunkMillis: 4000 });
   const speed = new SpeedEstimate();
+  assert.equal(chunkNonces(speed, chunking), 1_000_000); // unknown speed: the first chunk
   speed.record(10_000, 5); // 2,000 nonces per ms: 4 s would be 8M nonces
-  assert.equal(chunkNonces(speed, chunking), 80_000);
-  speed.record(80_000, 8); // 10,000 per ms
-  assert.equal(chunkNonces(speed, chunking), 640_000);
+  assert.equal(chunkNonces(speed, chunking), 320_000);
+  speed.record(320_000, 32); // 10,000 per ms: 4 s would be 40M
+  assert.equal(chunkNonces(speed, chunking), 10_240_000);
   speed.record(5_000_000, 500); // a big sample: 4 s of 10,000 per ms
   assert.equal(chunkNonces(speed, chunking), 40_000_000);
 });

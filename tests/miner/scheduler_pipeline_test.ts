@@ -140,12 +140,12 @@ Deno.test("Scheduler gives back both chunks of a miner lost with two outstanding
   assert.equal(covered, 1000n + 200n);
 });
 
-Deno.test("Scheduler starts a miner on small chunks, grows them at most 8-fold per Result, then sizes them to about 4 s of its measured rate", () => {
+Deno.test("Scheduler starts a miner on a million nonces, grows its chunks at most 32-fold per Result, then sizes them to about 4 s of its measured rate", () => {
   const r = new Rig({ hashOf: fakeHash }); // the defaults
   r.join(1);
   r.request(10, "huge", 0n, 10n ** 12n);
   const size = (m: RequestMessage) => Number(m.upper - m.lower + 1n);
-  assert.deepEqual(r.held.get(1)!.map(size), [10_000, 10_000]);
+  assert.deepEqual(r.held.get(1)!.map(size), [1_000_000, 1_000_000]);
   // Answers with a right hash (not the minimum: the request never ends here) when the miner,
   // searching 10,000 nonces per ms, is done, plus 2 ms of round trip for its first chunk.
   const answer = () => {
@@ -156,15 +156,18 @@ Deno.test("Scheduler starts a miner on small chunks, grows them at most 8-fold p
   };
   answer();
   answer();
-  // The first sample, round trip included, gives 3,333 nonces/ms; the queued chunk counts at
-  // least half the time since it was sent: 5,000/ms. 4 s of that would be 20M nonces, but
-  // 10,000 nonces say little: 8 times as many at most, until 4 s of the measured 10,000/ms.
-  assert.deepEqual(r.held.get(1)!.map(size), [80_000, 80_000]);
-  for (let i = 0; i < 6; i++) answer();
-  assert.deepEqual(
-    r.sent.slice(4).map(({ m }) => size(m)),
-    [640_000, 640_000, 5_120_000, 5_120_000, 40_000_000, 40_000_000],
-  );
+  // The first sample, round trip included, gives 1M in 102 ms: 9,804 nonces/ms; the queued
+  // chunk counts at least half the time since it was sent (101 ms): 9,901/ms. 4 s of either
+  // would be over 39M nonces, but one sample says little: 32 times the largest answered at most.
+  assert.deepEqual(r.held.get(1)!.map(size), [32_000_000, 32_000_000]);
+  for (let i = 0; i < 4; i++) answer();
+  // Then 4 s of the measured 10,000/ms.
+  assert.deepEqual(r.sent.slice(4).map(({ m }) => size(m)), [
+    40_000_000,
+    40_000_000,
+    40_000_000,
+    40_000_000,
+  ]);
 });
 
 Deno.test("Scheduler sums Results arriving out of order across miners and requests, duplicates ignored", () => {
