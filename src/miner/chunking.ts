@@ -21,12 +21,12 @@
  *
  * The start matters under loss: until a miner's queued chunk outlasts an epoch, every lost
  * datagram leaves it idle until the retransmission. A miner's first chunk is therefore a
- * million nonces (70 ms on one worker of our kernel, about half a second on the reference
- * miner), not the minimum, and chunks grow 32-fold per Result: a miner's first two chunks are
- * short, its third lasts seconds. Starting from 10,000 nonces and growing 8-fold, its first eight
- * chunks were under half a second, and with 5% loss each way a miner lost one to three epochs
- * (2–6 s) at the start of a 45 s request: busy 86–88% in the worst runs, 95–100% now (two
- * one-worker miners, 10^9 nonces, four runs each).
+ * million nonces (about 75 ms on one worker of our kernel), not the minimum, and chunks grow
+ * 32-fold per Result: a miner's first two chunks are short, its third lasts seconds. Starting
+ * from 10,000 nonces and growing 8-fold, its first eight chunks were under half a second, and
+ * with 5% loss each way a miner lost one to three epochs (2–6 s) at the start of a 45 s request:
+ * busy 86–88% in the worst runs, 95–100% now (two one-worker miners, 10^9 nonces, four runs
+ * each).
  *
  * Near a request's end, chunks shrink so that all miners finish together (see
  * {@linkcode chunkNonces}).
