@@ -34,7 +34,7 @@
  * The measurement runs once, inside one `Deno.bench` (deno's own timing row for it means nothing);
  * the figures are the table printed after deno's.
  *
- * Run: `deno task bench`, or alone (about 35-40 s, type-check included):
+ * Run: `deno task bench`, or alone (about 55 s, type-check included):
  * `deno bench --allow-net=127.0.0.1 --allow-read --allow-run bench/tracker_bench.ts`.
  * Needs `python3` on PATH for the replica (its column is left out without it).
  *
@@ -49,8 +49,15 @@ const CLIENT_COUNTS = [1, 16, 64] as const;
 const ROUNDS = 7;
 /** How long one (clients, server) cell runs per round. */
 const CELL_MS = 400;
-/** Warm-up per server and client count before the rounds. */
-const WARMUP_MS = 200;
+/**
+ * Warm-up per server and client count before the rounds: the servers are measured in their
+ * steady state, as a tracker runs for hours. Ours has far more code for V8 to compile than the
+ * minimal server: after 200 ms of warm-up it still spent 29–40 µs of user CPU per request in
+ * the next seconds (compiler threads included), against 28 µs for the minimal server, and
+ * 29–33 µs against 25–33 µs once warm (`/proc/PID/stat`, one client); at one client that made
+ * it 1.06–1.11x the minimal server's mean latency, and 1.02–1.03x with 2 s.
+ */
+const WARMUP_MS = 2000;
 /** A single exchange that takes longer fails the bench instead of hanging it. */
 const STALL_MS = 30_000;
 const HOST = "127.0.0.1";
